@@ -1,0 +1,468 @@
+//! Validated cancel intents: fixed-capacity values that live on the stack and cross threads by copy.
+//!
+//! Every field is checked when it is built, on the caller's thread, so a bad intent is refused with
+//! an [`InvalidField`] before anything is queued or sent. The rules also guarantee that every value
+//! can be written into JSON as it is: no quotes, backslashes, control characters or non-ASCII bytes
+//! ever reach the encoder.
+//!
+//! ```
+//! use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+//!
+//! let cancel = Cancel::new(
+//!     InstType::Spot,
+//!     InstId::new("BTCUSDT")?,
+//!     OrderRef::order_id("1376695893517410304")?,
+//! );
+//! assert_eq!(cancel.inst_id.as_str(), "BTCUSDT");
+//! assert!(InstId::new("btc\"usdt").is_err());
+//! # Ok::<(), bitget_cancel::InvalidField>(())
+//! ```
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A value that broke a field's rule: names the field and the rule, so the caller can fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidField {
+    /// The field, as the venue names it (`instId`, `orderId`, `clientOid`, `id`, `instType`).
+    pub field: &'static str,
+    /// The rule the value broke.
+    pub rule: &'static str,
+}
+
+impl fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid {}: {}", self.field, self.rule)
+    }
+}
+
+impl std::error::Error for InvalidField {}
+
+/// A fixed-capacity ASCII string whose bytes were checked by one of the rules below.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Ascii<const N: usize> {
+    bytes: [u8; N],
+    len: u8,
+}
+
+impl<const N: usize> Ascii<N> {
+    /// Checks `value` byte by byte; `N` must fit in a `u8`.
+    fn new(
+        value: &str,
+        field: &'static str,
+        rule: &'static str,
+        allow_empty: bool,
+        allowed: fn(u8) -> bool,
+    ) -> Result<Self, InvalidField> {
+        let src = value.as_bytes();
+        let invalid = InvalidField { field, rule };
+        if src.len() > N || (src.is_empty() && !allow_empty) {
+            return Err(invalid);
+        }
+        if !src.iter().all(|&b| allowed(b)) {
+            return Err(invalid);
+        }
+        let mut bytes = [0u8; N];
+        bytes[..src.len()].copy_from_slice(src);
+        Ok(Self {
+            bytes,
+            len: src.len() as u8,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // Every constructor admits ASCII bytes only, so the prefix is valid UTF-8. Checked rather
+        // than assumed: the cost is a few nanoseconds off the hot path.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
+/// The venue's product line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InstType {
+    /// `SPOT`
+    Spot,
+    /// `USDT-FUTURES`
+    UsdtFutures,
+    /// `COIN-FUTURES`
+    CoinFutures,
+    /// `USDC-FUTURES`
+    UsdcFutures,
+}
+
+impl InstType {
+    /// Every product line, in wire order.
+    pub const ALL: [InstType; 4] = [
+        InstType::Spot,
+        InstType::UsdtFutures,
+        InstType::CoinFutures,
+        InstType::UsdcFutures,
+    ];
+
+    /// The wire spelling, e.g. `USDT-FUTURES`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            InstType::Spot => "SPOT",
+            InstType::UsdtFutures => "USDT-FUTURES",
+            InstType::CoinFutures => "COIN-FUTURES",
+            InstType::UsdcFutures => "USDC-FUTURES",
+        }
+    }
+
+    /// Whether this is a futures product line (the venue answers unknown orders with 41101
+    /// there, 43001 on spot).
+    pub const fn is_futures(self) -> bool {
+        !matches!(self, InstType::Spot)
+    }
+}
+
+impl FromStr for InstType {
+    type Err = InvalidField;
+
+    /// Parses the wire spelling exactly (`SPOT`, `USDT-FUTURES`, `COIN-FUTURES`, `USDC-FUTURES`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        InstType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(InvalidField {
+                field: "instType",
+                rule: "one of SPOT, USDT-FUTURES, COIN-FUTURES, USDC-FUTURES",
+            })
+    }
+}
+
+impl fmt::Display for InstType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+macro_rules! ascii_newtype {
+    (
+        $(#[$doc:meta])*
+        $name:ident, $cap:expr, $field:literal, $rule:literal, allow_empty = $empty:expr, $allowed:expr
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name(Ascii<{ $cap }>);
+
+        impl $name {
+            /// The longest value the venue accepts, in bytes.
+            pub const MAX_LEN: usize = $cap;
+            /// The rule a value must follow, as reported in [`InvalidField::rule`].
+            pub const RULE: &'static str = $rule;
+
+            /// Checks `value` against the rule and stores it without allocating.
+            pub fn new(value: &str) -> Result<Self, InvalidField> {
+                Ascii::new(value, $field, $rule, $empty, $allowed).map($name)
+            }
+
+            /// The validated value.
+            pub fn as_str(&self) -> &str {
+                self.0.as_str()
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.as_str())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidField;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::new(s)
+            }
+        }
+    };
+}
+
+fn is_symbol_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit()
+}
+
+fn is_client_oid_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'#' | b'-' | b'+' | b'.')
+}
+
+fn is_request_id_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'#' | b'-' | b'+' | b' ')
+}
+
+ascii_newtype!(
+    /// A symbol such as `BTCUSDT`: 1 to 32 upper-case ASCII letters and digits.
+    InstId, 32, "instId", "1 to 32 upper-case ASCII letters and digits",
+    allow_empty = false, is_symbol_byte
+);
+
+ascii_newtype!(
+    /// A venue order id: 1 to 32 ASCII digits (Bitget's are 19 today).
+    OrderId, 32, "orderId", "1 to 32 ASCII digits",
+    allow_empty = false, |b: u8| b.is_ascii_digit()
+);
+
+ascii_newtype!(
+    /// A client order id: 1 to 64 of ASCII letters, digits and `_ : # - + .`.
+    ClientOid, 64, "clientOid", "1 to 64 ASCII letters, digits or _ : # - + .",
+    allow_empty = false, is_client_oid_byte
+);
+
+ascii_newtype!(
+    /// The request id the venue echoes back: 1 to 40 of ASCII letters, digits, `_ : # - +` and
+    /// space (the venue's `^[0-9A-Za-z_:#\-+\s]*$`, less the control characters `\s` would admit).
+    RequestId, 40, "id", "1 to 40 ASCII letters, digits, spaces or _ : # - +",
+    allow_empty = false, is_request_id_byte
+);
+
+impl RequestId {
+    /// The request id for an engine-assigned sequence number: its decimal digits.
+    ///
+    /// ```
+    /// assert_eq!(bitget_cancel::RequestId::from_u64(42).as_str(), "42");
+    /// ```
+    pub fn from_u64(n: u64) -> Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut rest = n;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            if rest == 0 {
+                break;
+            }
+        }
+        let mut bytes = [0u8; 40];
+        let len = digits.len() - at;
+        bytes[..len].copy_from_slice(&digits[at..]);
+        RequestId(Ascii {
+            bytes,
+            len: len as u8,
+        })
+    }
+
+    /// The number this id stands for, if it is 1 to 19 decimal digits (as engine-assigned ids are).
+    pub fn as_u64(&self) -> Option<u64> {
+        parse_u64(self.as_str().as_bytes())
+    }
+}
+
+/// Parses 1 to 19 ASCII digits into a `u64`; anything else is `None`.
+pub(crate) fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(
+        digits
+            .iter()
+            .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')),
+    )
+}
+
+/// Which order to cancel: by the venue's order id, by the client's id, or both (the venue then
+/// goes by `orderId`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderRef {
+    /// `params.orderId` only.
+    OrderId(OrderId),
+    /// `params.clientOid` only.
+    ClientOid(ClientOid),
+    /// Both; the venue prefers `orderId`.
+    Both {
+        /// The venue's order id.
+        order_id: OrderId,
+        /// The client's order id.
+        client_oid: ClientOid,
+    },
+}
+
+impl OrderRef {
+    /// By the venue's order id, checked.
+    pub fn order_id(value: &str) -> Result<Self, InvalidField> {
+        OrderId::new(value).map(OrderRef::OrderId)
+    }
+
+    /// By the client's order id, checked.
+    pub fn client_oid(value: &str) -> Result<Self, InvalidField> {
+        ClientOid::new(value).map(OrderRef::ClientOid)
+    }
+
+    /// From optional fields as they come from JSON input: at least one is required.
+    ///
+    /// ```
+    /// use bitget_cancel::OrderRef;
+    /// assert!(OrderRef::from_parts(None, None).is_err());
+    /// assert!(matches!(OrderRef::from_parts(Some("1"), Some("a-1"))?, OrderRef::Both { .. }));
+    /// # Ok::<(), bitget_cancel::InvalidField>(())
+    /// ```
+    pub fn from_parts(
+        order_id: Option<&str>,
+        client_oid: Option<&str>,
+    ) -> Result<Self, InvalidField> {
+        match (order_id, client_oid) {
+            (Some(o), Some(c)) => Ok(OrderRef::Both {
+                order_id: OrderId::new(o)?,
+                client_oid: ClientOid::new(c)?,
+            }),
+            (Some(o), None) => Self::order_id(o),
+            (None, Some(c)) => Self::client_oid(c),
+            (None, None) => Err(InvalidField {
+                field: "orderId",
+                rule: "orderId or clientOid is required",
+            }),
+        }
+    }
+
+    /// The venue's order id, if given.
+    pub fn get_order_id(&self) -> Option<&OrderId> {
+        match self {
+            OrderRef::OrderId(o) | OrderRef::Both { order_id: o, .. } => Some(o),
+            OrderRef::ClientOid(_) => None,
+        }
+    }
+
+    /// The client's order id, if given.
+    pub fn get_client_oid(&self) -> Option<&ClientOid> {
+        match self {
+            OrderRef::ClientOid(c) | OrderRef::Both { client_oid: c, .. } => Some(c),
+            OrderRef::OrderId(_) => None,
+        }
+    }
+}
+
+/// One cancel intent: what to cancel, with an optional request id and a caller's tag.
+///
+/// `Copy`, about 200 bytes, no heap: it crosses the ring by value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cancel {
+    /// The product line.
+    pub inst_type: InstType,
+    /// The symbol.
+    pub inst_id: InstId,
+    /// The order.
+    pub order: OrderRef,
+    /// The request id to send; `None` lets the engine assign one.
+    pub id: Option<RequestId>,
+    /// A value of the caller's that comes back on the outcome untouched.
+    pub tag: u64,
+}
+
+impl Cancel {
+    /// A cancel with an engine-assigned request id and tag 0.
+    pub fn new(inst_type: InstType, inst_id: InstId, order: OrderRef) -> Self {
+        Cancel {
+            inst_type,
+            inst_id,
+            order,
+            id: None,
+            tag: 0,
+        }
+    }
+
+    /// Sends this cancel under the caller's request id.
+    pub fn with_id(mut self, id: RequestId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Attaches a caller's tag, returned on the outcome.
+    pub fn with_tag(mut self, tag: u64) -> Self {
+        self.tag = tag;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inst_type_round_trips_its_wire_spelling() {
+        for t in InstType::ALL {
+            assert_eq!(t.as_str().parse::<InstType>(), Ok(t));
+        }
+        assert_eq!("spot".parse::<InstType>().unwrap_err().field, "instType");
+    }
+
+    #[test]
+    fn inst_id_refuses_anything_that_could_break_json() {
+        for bad in [
+            "",
+            "btcusdt",
+            "BTC\"USDT",
+            "BTC\\USDT",
+            "BTC\nUSDT",
+            "BTCÜSDT",
+            "BTC USDT",
+        ] {
+            let err = InstId::new(bad).unwrap_err();
+            assert_eq!(err.field, "instId", "{bad:?}");
+        }
+        assert!(InstId::new(&"A".repeat(32)).is_ok());
+        assert!(InstId::new(&"A".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn order_id_takes_digits_only() {
+        assert!(OrderId::new("1376695893517410304").is_ok());
+        for bad in ["", "12a", "-1", "1 2", "１"] {
+            assert_eq!(OrderId::new(bad).unwrap_err().field, "orderId", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn client_oid_takes_the_venue_charset() {
+        assert!(ClientOid::new("my-order_1:#+.x").is_ok());
+        for bad in ["", "a\"b", "a\\b", "a b", "a\tb", "é"] {
+            assert_eq!(
+                ClientOid::new(bad).unwrap_err().field,
+                "clientOid",
+                "{bad:?}"
+            );
+        }
+        assert!(ClientOid::new(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn request_id_follows_the_documented_pattern_without_control_characters() {
+        assert!(RequestId::new("abc 1_2:3#4-5+6").is_ok());
+        assert!(RequestId::new(&"x".repeat(40)).is_ok());
+        for bad in [
+            String::new(),
+            "x".repeat(41),
+            "a\tb".into(),
+            "a\"b".into(),
+            "a\u{7f}".into(),
+        ] {
+            let err = RequestId::new(&bad).unwrap_err();
+            assert_eq!(err.field, "id", "{bad:?}");
+            assert!(err.to_string().contains("40"));
+        }
+    }
+
+    #[test]
+    fn engine_ids_round_trip_through_u64() {
+        for n in [0u64, 7, 10, 1_000_000, u64::MAX / 10] {
+            let id = RequestId::from_u64(n);
+            assert_eq!(id.as_str(), n.to_string());
+            assert_eq!(id.as_u64(), Some(n));
+        }
+        assert_eq!(RequestId::new("12a").unwrap().as_u64(), None);
+    }
+
+    #[test]
+    fn order_ref_needs_at_least_one_id() {
+        let err = OrderRef::from_parts(None, None).unwrap_err();
+        assert!(err.rule.contains("required"));
+        let both = OrderRef::from_parts(Some("1"), Some("c")).unwrap();
+        assert_eq!(both.get_order_id().unwrap().as_str(), "1");
+        assert_eq!(both.get_client_oid().unwrap().as_str(), "c");
+    }
+}

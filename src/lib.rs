@@ -1,0 +1,36 @@
+//! # bitget-cancel
+//!
+//! Cancels orders on Bitget over the V2 private WebSocket trading API (`cancel-order` channel)
+//! with as little latency as the hardware allows.
+//!
+//! A strategy thread validates a [`Cancel`] and pushes it onto a lock-free ring through a
+//! [`Handle`]; a pinned engine thread paces it, encodes it into a preallocated buffer, frames it as
+//! a masked WebSocket text frame, encrypts it with rustls and writes it to the socket. The venue's
+//! reply is decrypted, deframed, parsed with simd-json and correlated back to the intent, and an
+//! [`Outcome`] comes back on a second ring. Every accepted intent gets exactly one outcome.
+//!
+//! The data path, module by module:
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
+//! | [`outcome`] | what happened to each intent, with monotonic timestamps |
+//! | [`protocol`] | Bitget request encoding, login signing, reply decoding (simd-json) |
+//! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
+//! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
+//! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
+//! | [`sim`] | a simulated Bitget venue on loopback, for tests and demos |
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod clock;
+pub mod engine;
+pub mod intent;
+pub mod outcome;
+pub mod protocol;
+pub mod sim;
+pub mod tls;
+pub mod ws;
+
+pub use engine::{Config, Engine, Handle};
+pub use intent::{Cancel, ClientOid, InstId, InstType, InvalidField, OrderId, OrderRef, RequestId};
+pub use outcome::{Outcome, Status};

@@ -1,0 +1,1 @@
+//! CONTRACT STUB: replaced by the real module.
