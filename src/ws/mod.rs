@@ -8,6 +8,8 @@
 //!   [`MaskGen`].
 //! - **In**: [`FrameDecoder`] takes bytes in any split and yields complete [`Message`]s,
 //!   enforcing [`Limits`] from frame headers before buffering anything.
+//! - **Upgrade**: [`Upgrade`] runs tungstenite's client handshake over any nonblocking
+//!   `Read + Write` stream and hands the stream back for raw framing.
 //!
 //! No extension or subprotocol is negotiated, so reserved bits are errors. Every failure is a
 //! [`WsError`].
@@ -32,6 +34,7 @@
 mod decode;
 mod error;
 mod frame;
+pub mod handshake;
 
 pub use decode::{FrameDecoder, Limits, Message};
 pub use error::WsError;
@@ -39,3 +42,4 @@ pub use frame::{
     MAX_CLIENT_HEADER, MAX_CONTROL_PAYLOAD, MaskGen, OpCode, apply_mask, encode_client_frame,
     encode_close, encode_pong,
 };
+pub use handshake::{Upgrade, UpgradeProgress};
