@@ -194,9 +194,10 @@ fn completes_when_the_server_writes_its_reply_one_byte_at_a_time() {
 
     let (mut tcp, leftover, pauses) =
         upgrade(&format!("wss://{addr}/"), connect_nonblocking(&addr)).expect("upgrade");
-    // The reply took well over a hundred separate writes; the client saw many of them apart.
+    // The reply took well over a hundred separate writes, a millisecond apart: the client had to
+    // wait for it more than once (typically about a hundred times).
     assert!(
-        pauses > 10,
+        pauses >= 2,
         "the reply did not trickle in ({pauses} pauses)"
     );
     let mut decoder = FrameDecoder::new(Limits::default());
