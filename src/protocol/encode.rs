@@ -1,6 +1,6 @@
 //! Request encoding: cancel and login JSON appended to a caller-owned buffer.
 
-use crate::intent::{Cancel, ClientOid, InstId, InstType, OrderId, OrderRef, RequestId};
+use crate::intent::{Cancel, ClientOid, InstId, InstType, OrderId, RequestId};
 
 use super::sign::SIGN_LEN;
 
@@ -78,68 +78,73 @@ pub const MAX_CANCEL_LEN: usize = CANCEL_ID.len()
 /// # Ok::<(), bitget_cancel::InvalidField>(())
 /// ```
 pub fn encode_cancel(out: &mut Vec<u8>, id: &RequestId, cancel: &Cancel) {
-    out.reserve(cancel_len(id, cancel));
+    let parts = CancelParts::new(id, cancel);
+    out.reserve(parts.len());
     out.extend_from_slice(CANCEL_ID);
-    out.extend_from_slice(id.as_str().as_bytes());
+    out.extend_from_slice(parts.id);
     out.extend_from_slice(CANCEL_INST_TYPE);
-    out.extend_from_slice(cancel.inst_type.as_str().as_bytes());
+    out.extend_from_slice(parts.inst_type);
     out.extend_from_slice(CANCEL_INST_ID);
-    out.extend_from_slice(cancel.inst_id.as_str().as_bytes());
+    out.extend_from_slice(parts.inst_id);
     out.extend_from_slice(CANCEL_PARAMS);
-    match &cancel.order {
-        OrderRef::OrderId(order_id) => put_order_id(out, order_id),
-        OrderRef::ClientOid(client_oid) => put_client_oid(out, client_oid),
-        OrderRef::Both {
-            order_id,
-            client_oid,
-        } => {
-            put_order_id(out, order_id);
+    if let Some(order_id) = parts.order_id {
+        out.extend_from_slice(ORDER_ID_KEY);
+        out.extend_from_slice(order_id);
+        out.push(b'"');
+        if parts.client_oid.is_some() {
             out.push(b',');
-            put_client_oid(out, client_oid);
         }
+    }
+    if let Some(client_oid) = parts.client_oid {
+        out.extend_from_slice(CLIENT_OID_KEY);
+        out.extend_from_slice(client_oid);
+        out.push(b'"');
     }
     out.extend_from_slice(CANCEL_END);
 }
 
-/// The exact length of the cancel request: one reservation instead of several growths when the
-/// caller's buffer is short, and none when it is not.
-fn cancel_len(id: &RequestId, cancel: &Cancel) -> usize {
-    let params = match &cancel.order {
-        OrderRef::OrderId(order_id) => ORDER_ID_KEY.len() + order_id.as_str().len() + 1,
-        OrderRef::ClientOid(client_oid) => CLIENT_OID_KEY.len() + client_oid.as_str().len() + 1,
-        OrderRef::Both {
-            order_id,
-            client_oid,
-        } => {
-            ORDER_ID_KEY.len()
-                + order_id.as_str().len()
-                + 2
-                + CLIENT_OID_KEY.len()
-                + client_oid.as_str().len()
-                + 1
+/// The variable parts of a cancel request, each read out of its validated type once.
+struct CancelParts<'a> {
+    id: &'a [u8],
+    inst_type: &'a [u8],
+    inst_id: &'a [u8],
+    order_id: Option<&'a [u8]>,
+    client_oid: Option<&'a [u8]>,
+}
+
+impl<'a> CancelParts<'a> {
+    fn new(id: &'a RequestId, cancel: &'a Cancel) -> Self {
+        CancelParts {
+            id: id.as_str().as_bytes(),
+            inst_type: cancel.inst_type.as_str().as_bytes(),
+            inst_id: cancel.inst_id.as_str().as_bytes(),
+            order_id: cancel.order.get_order_id().map(|o| o.as_str().as_bytes()),
+            client_oid: cancel.order.get_client_oid().map(|c| c.as_str().as_bytes()),
         }
-    };
-    CANCEL_ID.len()
-        + id.as_str().len()
-        + CANCEL_INST_TYPE.len()
-        + cancel.inst_type.as_str().len()
-        + CANCEL_INST_ID.len()
-        + cancel.inst_id.as_str().len()
-        + CANCEL_PARAMS.len()
-        + params
-        + CANCEL_END.len()
-}
+    }
 
-fn put_order_id(out: &mut Vec<u8>, order_id: &OrderId) {
-    out.extend_from_slice(ORDER_ID_KEY);
-    out.extend_from_slice(order_id.as_str().as_bytes());
-    out.push(b'"');
-}
-
-fn put_client_oid(out: &mut Vec<u8>, client_oid: &ClientOid) {
-    out.extend_from_slice(CLIENT_OID_KEY);
-    out.extend_from_slice(client_oid.as_str().as_bytes());
-    out.push(b'"');
+    /// The exact length of the request: one reservation instead of several growths when the
+    /// caller's buffer is short, and none when it is not.
+    fn len(&self) -> usize {
+        let order_id = self
+            .order_id
+            .map_or(0, |o| ORDER_ID_KEY.len() + o.len() + 1);
+        let client_oid = self
+            .client_oid
+            .map_or(0, |c| CLIENT_OID_KEY.len() + c.len() + 1);
+        let comma = usize::from(self.order_id.is_some() && self.client_oid.is_some());
+        CANCEL_ID.len()
+            + self.id.len()
+            + CANCEL_INST_TYPE.len()
+            + self.inst_type.len()
+            + CANCEL_INST_ID.len()
+            + self.inst_id.len()
+            + CANCEL_PARAMS.len()
+            + order_id
+            + comma
+            + client_oid
+            + CANCEL_END.len()
+    }
 }
 
 // {"op":"login","args":[{"apiKey":"<key>","passphrase":"<pass>","timestamp":"<s>","sign":"<b64>"}]}
@@ -285,6 +290,7 @@ pub(super) fn write_decimal(n: u64, buf: &mut [u8; MAX_U64_DIGITS]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::intent::OrderRef;
     use crate::protocol::sign_login;
     use proptest::prelude::*;
     use serde_json::{Value, json};
@@ -519,7 +525,9 @@ mod tests {
             let inst_type = InstType::ALL[type_index];
             let encoded = encode(&id, &cancel(inst_type, &inst_id, order));
             prop_assert!(encoded.len() <= MAX_CANCEL_LEN);
-            prop_assert_eq!(encoded.len(), cancel_len(&RequestId::new(&id).unwrap(), &cancel(inst_type, &inst_id, order)));
+            let request_id = RequestId::new(&id).unwrap();
+            let intent = cancel(inst_type, &inst_id, order);
+            prop_assert_eq!(encoded.len(), CancelParts::new(&request_id, &intent).len());
             let parsed: Value = serde_json::from_slice(&encoded).unwrap();
             let arg = &parsed["args"][0];
             prop_assert_eq!(&arg["id"], &json!(id));
