@@ -1,5 +1,5 @@
-//! The protocol codec on its own: request encoding, login signing, and reply decoding with
-//! simd-json (the engine's path) beside serde_json (the usual way).
+//! The codec on its own: request encoding, WebSocket masking and framing, login signing, and reply
+//! decoding with simd-json (the engine's path) beside serde_json (the usual way).
 //!
 //! `cargo bench --bench codec`
 
@@ -9,8 +9,9 @@ use bitget_cancel::protocol::{
     self, MAX_CANCEL_LEN, ReplyDecoder, decode_with_serde_json, encode_cancel, encode_login,
     sign_login,
 };
+use bitget_cancel::ws::{MAX_CLIENT_HEADER, MaskGen, OpCode, apply_mask, encode_client_frame};
 use bitget_cancel::{Cancel, InstId, InstType, OrderRef, RequestId};
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const SUCCESS_ACK: &[u8] = br#"{"event":"trade","arg":[{"id":"1","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"1376695893517410304"}}],"code":0,"msg":"Success","ts":1763958928351}"#;
 const ERROR_REPLY: &[u8] = br#"{"event":"error","arg":[{"id":"1","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"12345"}}],"code":43001,"msg":"The order does not exist","ts":1763958366418}"#;
@@ -106,5 +107,38 @@ fn decode(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, encode, sign, decode);
+/// Masking and framing a cancel-sized payload, and masking a large one to show throughput.
+fn mask(c: &mut Criterion) {
+    let mut group = c.benchmark_group("mask");
+    let mut small = SUCCESS_ACK[..139].to_vec();
+    group.bench_function("apply_mask_139_bytes", |b| {
+        b.iter(|| apply_mask(black_box(&mut small), black_box([1, 2, 3, 4])))
+    });
+    let mut large = vec![0x5au8; 64 * 1024];
+    group.throughput(Throughput::Bytes(large.len() as u64));
+    group.bench_function("apply_mask_64_KiB", |b| {
+        b.iter(|| apply_mask(black_box(&mut large), black_box([1, 2, 3, 4])))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("frame");
+    let payload = &SUCCESS_ACK[..139];
+    let mut masks = MaskGen::new();
+    let mut out = Vec::with_capacity(payload.len() + MAX_CLIENT_HEADER);
+    group.bench_function("masked_text_frame_139_bytes", |b| {
+        b.iter(|| {
+            out.clear();
+            encode_client_frame(
+                &mut out,
+                OpCode::Text,
+                black_box(payload),
+                masks.next_mask(),
+            );
+            black_box(out.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, encode, mask, sign, decode);
 criterion_main!(benches);
