@@ -1,0 +1,165 @@
+//! Latency against the peers, side by side, in one run on one machine against one server.
+//!
+//! `cargo bench --bench latency` runs every contender through the same workload against the same
+//! loopback TLS WebSocket server, prints a table and writes `target/latency-report.json`.
+//! `LATENCY_QUICK=1` runs a CI-sized version (under a minute).
+//!
+//! The contenders:
+//! - `bitget-cancel`: this crate's engine, busy-spinning, pinned to core 1;
+//! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
+//!   rustls, serde_json, an mpsc channel in and a std channel back);
+//! - `boomnet`: the closest low-latency peer, busy-polled on the strategy thread;
+//! - `floor`: prebuilt frame bytes encrypted and written, the reply only counted: how fast this
+//!   machine can go through TLS.
+//!
+//! The strategy thread (this one) is pinned to core 0 for every contender.
+//!
+//! Environment: `LATENCY_QUICK=1` (CI size), `LATENCY_ONLY=floor,boomnet` (a subset),
+//! `LATENCY_WARMUP`, `LATENCY_CANCELS`, `LATENCY_BURSTS` (override the counts),
+//! `LATENCY_GAP_US` (a pause between measured round trips; default none).
+
+#[path = "latency/alloc.rs"]
+mod alloc;
+#[path = "latency/boomnet_ws.rs"]
+mod boomnet_ws;
+#[path = "latency/floor.rs"]
+mod floor;
+#[path = "latency/report.rs"]
+mod report;
+#[path = "latency/server.rs"]
+mod server;
+#[path = "latency/tls_client.rs"]
+mod tls_client;
+#[path = "latency/tokio_ws.rs"]
+mod tokio_ws;
+#[path = "latency/workload.rs"]
+mod workload;
+
+use std::time::Duration;
+
+use report::{Machine, Report};
+use server::Server;
+use workload::{BenchResult, Contender, Plan};
+
+#[global_allocator]
+static GLOBAL: alloc::CountingAllocator = alloc::CountingAllocator;
+
+/// The core the strategy thread runs on, for every contender.
+const STRATEGY_CORE: usize = 0;
+
+/// The core the server's threads run on by default (`LATENCY_SERVER_CORE`, `none` to leave
+/// them unpinned).
+const SERVER_CORE: usize = 1;
+
+/// Every contender, in the order they run.
+const CONTENDERS: [&str; 4] = ["floor", "bitget-cancel", "boomnet", "tokio-tungstenite"];
+
+fn env_usize(name: &str) -> BenchResult<Option<usize>> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(
+            v.trim().parse().map_err(|e| format!("{name}={v}: {e}"))?,
+        )),
+        Err(_) => Ok(None),
+    }
+}
+
+fn plan(smoke: bool) -> BenchResult<Plan> {
+    let quick = std::env::var("LATENCY_QUICK").is_ok_and(|v| v == "1");
+    let (warmup, cancels, bursts) = match (smoke, quick) {
+        (true, _) => (20, 100, 2),
+        (false, true) => (500, 2_000, 10),
+        (false, false) => (1_000, 10_000, 20),
+    };
+    Ok(Plan {
+        warmup: env_usize("LATENCY_WARMUP")?.unwrap_or(warmup),
+        cancels: env_usize("LATENCY_CANCELS")?.unwrap_or(cancels).max(1),
+        bursts: env_usize("LATENCY_BURSTS")?.unwrap_or(bursts).max(1),
+        burst_size: 100,
+        gap: Duration::from_micros(env_usize("LATENCY_GAP_US")?.unwrap_or(0) as u64),
+    })
+}
+
+fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
+    Ok(match name {
+        "floor" => Box::new(floor::Floor::connect(server)?),
+        "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
+        "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(server)?),
+        other => return Err(format!("unknown contender {other}").into()),
+    })
+}
+
+fn run() -> BenchResult<()> {
+    // `cargo bench` passes `--bench`; anything else (e.g. `cargo test --benches`) gets a smoke
+    // run that only checks every contender works.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let plan = plan(smoke)?;
+    let only: Option<Vec<String>> = std::env::var("LATENCY_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+
+    // Described before pinning: a pinned thread sees one core.
+    let mut machine = Machine::describe();
+    let pinned = core_affinity::set_for_current(core_affinity::CoreId { id: STRATEGY_CORE });
+    let strategy = if pinned {
+        format!("strategy thread pinned to core {STRATEGY_CORE}")
+    } else {
+        "strategy thread NOT pinned (pinning failed)".to_owned()
+    };
+
+    let server_core = match std::env::var("LATENCY_SERVER_CORE") {
+        Ok(v) if v == "none" => None,
+        Ok(v) => Some(
+            v.trim()
+                .parse()
+                .map_err(|e| format!("LATENCY_SERVER_CORE={v}: {e}"))?,
+        ),
+        Err(_) => Some(SERVER_CORE),
+    };
+    let server = Server::start(server_core)?;
+    let pinning = match server_core {
+        Some(core) => format!(
+            "{strategy}; server threads (one per connection, blocking) pinned to core {core}"
+        ),
+        None => format!("{strategy}; server threads (one per connection, blocking) unpinned"),
+    };
+    let mut contenders = Vec::new();
+    for name in CONTENDERS {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
+            continue;
+        }
+        eprintln!("latency: {name}: connecting");
+        let mut contender = connect(name, &server)?;
+        eprintln!(
+            "latency: {name}: {} warm-up, {} measured, {} bursts of {}",
+            plan.warmup, plan.cancels, plan.bursts, plan.burst_size
+        );
+        contenders.push(workload::run(&mut *contender, &server, &plan)?);
+        drop(contender);
+    }
+    machine.load_at_end = report::load();
+
+    let targets = report::targets(&contenders);
+    let report = Report {
+        machine,
+        plan,
+        pinning,
+        contenders,
+        targets,
+    };
+    println!("{}", report::table(&report));
+    if smoke {
+        println!("(smoke run: no report written; `cargo bench --bench latency` measures)");
+    } else {
+        let path = report::json_path();
+        report::write_json(&report, &path)?;
+        println!("report: {}", path.display());
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("latency bench failed: {e}");
+        std::process::exit(1);
+    }
+}
