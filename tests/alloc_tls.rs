@@ -2,7 +2,7 @@
 //! `flush_tls` + `read` of an echoed 200-byte message, under TLS 1.3 and TLS 1.2 with AES-GCM
 //! and ChaCha20-Poly1305.
 //!
-//! A counting global allocator counts only on the thread that enabled it (the echo server's
+//! The shared counting global allocator counts per thread, so the echo server's
 //! thread is not counted). Set `ALLOC_BACKTRACE=1` to print where the first counted
 //! allocations come from.
 //!
@@ -11,11 +11,12 @@
 //! protects records itself, sealing into and opening within its preallocated buffers, so the
 //! figure must be exactly zero.
 
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+
 #[path = "support/tls_fixtures.rs"]
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{ErrorKind, Read};
 use std::time::Instant;
 
@@ -23,78 +24,9 @@ use common::{Client, SAFETY_NET, TestPki, spawn_echo_server};
 use rustls::SupportedCipherSuite;
 use rustls::crypto::ring::cipher_suite;
 
-struct CountingAllocator;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-    static BACKTRACES_LEFT: Cell<u32> = const { Cell::new(0) };
-    static IN_BACKTRACE: Cell<bool> = const { Cell::new(false) };
-}
-
-impl CountingAllocator {
-    fn note(size: usize) {
-        let counting = COUNTING.try_with(Cell::get).unwrap_or(false);
-        if !counting || IN_BACKTRACE.try_with(Cell::get).unwrap_or(true) {
-            return;
-        }
-        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-        let left = BACKTRACES_LEFT.try_with(Cell::get).unwrap_or(0);
-        if left > 0 {
-            let _ = BACKTRACES_LEFT.try_with(|b| b.set(left - 1));
-            let _ = IN_BACKTRACE.try_with(|b| b.set(true));
-            eprintln!(
-                "allocation of {size} bytes at:\n{}",
-                std::backtrace::Backtrace::force_capture()
-            );
-            let _ = IN_BACKTRACE.try_with(|b| b.set(false));
-        }
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the bookkeeping only
-// touches thread-local `Cell`s without destructors, which never allocate.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        Self::note(layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc`'s requirements, passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        Self::note(layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc`'s requirements, passed on unchanged.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        Self::note(new_size);
-        // SAFETY: the caller upholds `GlobalAlloc`'s requirements, passed on unchanged.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller upholds `GlobalAlloc`'s requirements, passed on unchanged.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
 /// Allocations `f` made on this thread.
 fn count_allocations(f: impl FnOnce()) -> u64 {
-    let backtraces = if std::env::var_os("ALLOC_BACKTRACE").is_some() {
-        8
-    } else {
-        0
-    };
-    BACKTRACES_LEFT.with(|b| b.set(backtraces));
-    ALLOCATIONS.with(|count| count.set(0));
-    COUNTING.with(|counting| counting.set(true));
-    f();
-    COUNTING.with(|counting| counting.set(false));
-    ALLOCATIONS.with(Cell::get)
+    counting_alloc::count(f).0
 }
 
 const WARM_UP_ROUND_TRIPS: usize = 100;
