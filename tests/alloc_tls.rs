@@ -3,7 +3,7 @@
 //! and ChaCha20-Poly1305.
 //!
 //! The shared counting global allocator counts per thread, so the echo server's
-//! thread is not counted). Set `ALLOC_BACKTRACE=1` to print where the first counted
+//! thread is not counted. Set `ALLOC_BACKTRACE=1` to print where the first counted
 //! allocations come from.
 //!
 //! Through rustls 0.23's own record layer each round trip allocated twice (a fresh `Vec` per
