@@ -1,6 +1,6 @@
 //! CONTRACT STUB: replaced by the real module. Signatures are the contract other modules code against.
 //! Bitget V2 wire protocol: request encoding into caller buffers, login signing, reply decoding.
-#![allow(missing_docs, unused_variables)]
+#![allow(missing_docs, unused_variables, clippy::all)]
 
 use crate::intent::{Cancel, RequestId};
 
@@ -31,8 +31,19 @@ pub fn encode_login(
     unimplemented!("contract stub")
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EncodeError;
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("cannot encode the login request: {field} {rule}")]
+pub struct EncodeError {
+    pub field: &'static str,
+    pub rule: &'static str,
+}
+
+pub const SIGN_LEN: usize = 44;
+
+/// The longest login request for these credentials.
+pub fn max_login_len(api_key: &str, passphrase: &str) -> usize {
+    unimplemented!("contract stub")
+}
 
 /// One decoded venue message. Strings borrow from the decoded text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +81,11 @@ impl ReplyDecoder {
     pub fn new() -> Self {
         unimplemented!("contract stub")
     }
+    pub fn with_capacity(max_len: usize) -> Self {
+        unimplemented!("contract stub")
+    }
     /// Decodes one text message in place (simd-json mutates `text`).
-    pub fn decode<'a>(&'a mut self, text: &'a mut [u8]) -> Result<Reply<'a>, DecodeError> {
+    pub fn decode<'a>(&mut self, text: &'a mut [u8]) -> Result<Reply<'a>, DecodeError> {
         unimplemented!("contract stub")
     }
 }
