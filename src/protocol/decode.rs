@@ -1,0 +1,1085 @@
+//! Reply decoding: the venue's JSON read with simd-json into a reused tape, or with serde_json.
+
+use std::fmt;
+
+use simd_json::prelude::{ValueAsScalar, ValueIntoString};
+use simd_json::{Buffers, Tape};
+
+/// One decoded venue message. Strings borrow from the decoded text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply<'a> {
+    /// `event` "trade" with `arg[0].id` (code 0 = acked; anything else is a rejection).
+    Trade {
+        /// The request id the venue echoed back.
+        id: &'a str,
+        /// The venue's code: 0 on success.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+    },
+    /// `event` "error" with `arg[0].id`: a rejection of that request.
+    TradeError {
+        /// The request id the venue echoed back.
+        id: &'a str,
+        /// The venue's error code, e.g. 43001 (spot) or 41101 (futures) for an unknown order.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+    },
+    /// `event` "error" with no `arg` (or one without an `id`): belongs to no single request
+    /// (30006, 30007, login failures).
+    Error {
+        /// The venue's error code.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+    },
+    /// `event` "login".
+    Login {
+        /// 0 when logged in.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+    },
+    /// The text `pong`.
+    Pong,
+    /// Any other well-formed event (kept so the engine can log and ignore it).
+    Other {
+        /// The event's name, e.g. `subscribe`.
+        event: &'a str,
+    },
+}
+
+/// A venue message that cannot be understood. Whatever the variant, the peer is not speaking
+/// the protocol this crate knows: log the error and end the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Not `pong` and not one well-formed UTF-8 JSON document (empty, truncated, garbage,
+    /// nested deeper than [`ReplyDecoder::MAX_DEPTH`], trailing bytes).
+    #[error("reply is not `pong` and not valid JSON")]
+    NotJson,
+    /// Valid JSON, but not an object.
+    #[error("reply is JSON but not an object")]
+    NotObject,
+    /// A field the reply's event needs is absent (`event`, `code`, `arg`, `arg[0].id`).
+    #[error("reply has no `{0}` field")]
+    MissingField(&'static str),
+    /// A field has a type the venue never sends (e.g. `code` a bool, `arg[0].id` a number).
+    #[error("reply field `{0}` has the wrong type")]
+    WrongType(&'static str),
+    /// A number does not fit an `i64`.
+    #[error("reply field `{0}` is out of range")]
+    OutOfRange(&'static str),
+}
+
+/// Whether `text` is the keepalive answer `pong`, give or take surrounding whitespace.
+fn is_pong(text: &[u8]) -> bool {
+    text.trim_ascii() == b"pong"
+}
+
+/// Reusable simd-json decoder: no allocation once warm.
+///
+/// It owns simd-json's scratch buffers and tape and keeps their allocations from one message to
+/// the next. Construction sizes them for the worst case of a message of the given length (every
+/// byte structural, nesting at the depth limit), so decoding any message of at most that many
+/// bytes never allocates, even the first; a longer message grows them once.
+///
+/// ```
+/// use bitget_cancel::protocol::{DecodeError, Reply, ReplyDecoder};
+///
+/// let mut decoder = ReplyDecoder::new();
+/// let mut reply = br#"{"event":"error","arg":[{"id":"7","instType":"SPOT"}],"code":43001,"msg":"The order does not exist"}"#.to_vec();
+/// assert_eq!(
+///     decoder.decode(&mut reply)?,
+///     Reply::TradeError { id: "7", code: 43001, msg: "The order does not exist" }
+/// );
+/// assert_eq!(decoder.decode(&mut b" pong\n".to_vec())?, Reply::Pong);
+/// assert_eq!(decoder.decode(&mut b"{\"event\"".to_vec()), Err(DecodeError::NotJson));
+/// # Ok::<(), DecodeError>(())
+/// ```
+pub struct ReplyDecoder {
+    buffers: Buffers,
+    /// Empty between calls; `'static` because it holds no borrowed node while stored.
+    tape: Tape<'static>,
+    capacity: usize,
+}
+
+impl fmt::Debug for ReplyDecoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyDecoder")
+            .field("capacity", &self.capacity)
+            .field("tape_capacity", &self.tape.0.capacity())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ReplyDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReplyDecoder {
+    /// The message length [`ReplyDecoder::new`] prepares for. Venue replies to cancels and
+    /// logins are about 200 bytes.
+    pub const DEFAULT_CAPACITY: usize = 4096;
+
+    /// The deepest nesting accepted. Venue replies nest 4 deep; deeper input is a
+    /// [`DecodeError::NotJson`].
+    pub const MAX_DEPTH: usize = 32;
+
+    /// A decoder prepared for messages of up to [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)
+    /// bytes.
+    pub fn new() -> Self {
+        Self::with_capacity(Self::DEFAULT_CAPACITY)
+    }
+
+    /// A decoder prepared for messages of up to `max_len` bytes: decoding one never allocates.
+    /// Allocates about 30 times `max_len` up front (simd-json's tape takes 24 bytes a node).
+    pub fn with_capacity(max_len: usize) -> Self {
+        // Room for every byte being structural plus the 64 entries simd-json reserves ahead.
+        let prepared = max_len + 64;
+        let mut decoder = ReplyDecoder {
+            buffers: Buffers::with_max_depth(prepared, Self::MAX_DEPTH),
+            tape: Tape(Vec::new()),
+            capacity: max_len,
+        };
+        decoder.warm_up(prepared);
+        decoder
+    }
+
+    /// Parses a worst-case document of `len` bytes, so every buffer reaches the size the
+    /// largest expected message needs: nesting one short of the limit around `0,0,0,...`, which
+    /// makes nearly every byte a structural index and a tape node.
+    fn warm_up(&mut self, len: usize) {
+        let depth = (Self::MAX_DEPTH - 1).min(len / 4);
+        let elements = len.saturating_sub(2 * depth).div_ceil(2);
+        let mut doc = Vec::with_capacity(len + 1);
+        doc.resize(depth, b'[');
+        for i in 0..elements {
+            if i > 0 {
+                doc.push(b',');
+            }
+            doc.push(b'0');
+        }
+        doc.resize(doc.len() + depth, b']');
+        let mut tape = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        // The document only exists to size the buffers; whether it parses does not matter.
+        let _ = simd_json::fill_tape(&mut doc, &mut self.buffers, &mut tape);
+        self.tape = tape.reset();
+    }
+
+    /// The message length this decoder was prepared for.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Decodes one text message in place (simd-json unescapes strings inside `text`).
+    ///
+    /// `pong` (with any surrounding whitespace) is recognised before any JSON parsing. A JSON
+    /// reply is read by its `event`: "trade" needs `arg[0].id` and `code`; "error" needs `code`
+    /// and carries `arg[0].id` when it answers one request; "login" needs `code`; any other
+    /// event is [`Reply::Other`]. `code` may be a number or a numeric string, `msg` may be
+    /// absent, `arg` may be an array or one object.
+    pub fn decode<'a>(&mut self, text: &'a mut [u8]) -> Result<Reply<'a>, DecodeError> {
+        if is_pong(text) {
+            return Ok(Reply::Pong);
+        }
+        // Take the tape out so it can borrow `text`; `reset` keeps its allocation and is the
+        // only way its lifetime changes. It goes back empty whatever happened.
+        let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
+            Ok(()) => read_reply(tape.as_value()),
+            Err(_) => Err(DecodeError::NotJson),
+        };
+        self.tape = tape.reset();
+        reply
+    }
+}
+
+/// An owned [`Reply`], from [`decode_with_serde_json`]: for tools and tests, not the hot path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedReply {
+    /// See [`Reply::Trade`].
+    Trade {
+        /// The request id the venue echoed back.
+        id: String,
+        /// The venue's code: 0 on success.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// See [`Reply::TradeError`].
+    TradeError {
+        /// The request id the venue echoed back.
+        id: String,
+        /// The venue's error code.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// See [`Reply::Error`].
+    Error {
+        /// The venue's error code.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// See [`Reply::Login`].
+    Login {
+        /// 0 when logged in.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// See [`Reply::Pong`].
+    Pong,
+    /// See [`Reply::Other`].
+    Other {
+        /// The event's name.
+        event: String,
+    },
+}
+
+impl OwnedReply {
+    /// The borrowed form, to compare with what [`ReplyDecoder`] returns.
+    pub fn as_reply(&self) -> Reply<'_> {
+        match self {
+            OwnedReply::Trade { id, code, msg } => Reply::Trade {
+                id,
+                code: *code,
+                msg,
+            },
+            OwnedReply::TradeError { id, code, msg } => Reply::TradeError {
+                id,
+                code: *code,
+                msg,
+            },
+            OwnedReply::Error { code, msg } => Reply::Error { code: *code, msg },
+            OwnedReply::Login { code, msg } => Reply::Login { code: *code, msg },
+            OwnedReply::Pong => Reply::Pong,
+            OwnedReply::Other { event } => Reply::Other { event },
+        }
+    }
+}
+
+impl From<Reply<'_>> for OwnedReply {
+    fn from(reply: Reply<'_>) -> Self {
+        match reply {
+            Reply::Trade { id, code, msg } => OwnedReply::Trade {
+                id: id.to_owned(),
+                code,
+                msg: msg.to_owned(),
+            },
+            Reply::TradeError { id, code, msg } => OwnedReply::TradeError {
+                id: id.to_owned(),
+                code,
+                msg: msg.to_owned(),
+            },
+            Reply::Error { code, msg } => OwnedReply::Error {
+                code,
+                msg: msg.to_owned(),
+            },
+            Reply::Login { code, msg } => OwnedReply::Login {
+                code,
+                msg: msg.to_owned(),
+            },
+            Reply::Pong => OwnedReply::Pong,
+            Reply::Other { event } => OwnedReply::Other {
+                event: event.to_owned(),
+            },
+        }
+    }
+}
+
+/// Decodes a reply with serde_json under exactly the rules of [`ReplyDecoder::decode`].
+///
+/// Allocates (a `serde_json::Value`, then owned strings): meant for tools and for comparing
+/// against the simd-json path, not for the engine's hot path.
+///
+/// ```
+/// use bitget_cancel::protocol::{decode_with_serde_json, Reply};
+///
+/// let reply = decode_with_serde_json(br#"{"event":"login","code":"0","msg":""}"#)?;
+/// assert_eq!(reply.as_reply(), Reply::Login { code: 0, msg: "" });
+/// # Ok::<(), bitget_cancel::protocol::DecodeError>(())
+/// ```
+pub fn decode_with_serde_json(text: &[u8]) -> Result<OwnedReply, DecodeError> {
+    if is_pong(text) {
+        return Ok(OwnedReply::Pong);
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(text).map_err(|_| DecodeError::NotJson)?;
+    read_reply(&value).map(OwnedReply::from)
+}
+
+/// What the reply reader needs to know about one JSON value.
+enum Kind<'i, V> {
+    Null,
+    Bool,
+    /// An integer that fits an `i64`.
+    Int(i64),
+    /// An integer above `i64::MAX`.
+    BigInt,
+    Float,
+    Str(&'i str),
+    /// An array, with its first element.
+    Array(Option<V>),
+    Object,
+}
+
+/// A JSON value from either parser, seen through [`Kind`]; strings borrow from the input.
+trait JsonView<'i>: Copy {
+    fn kind(self) -> Kind<'i, Self>;
+    /// The value under `key` if this is an object that has it.
+    fn field(self, key: &str) -> Option<Self>;
+}
+
+impl<'t, 'i> JsonView<'i> for simd_json::tape::Value<'t, 'i> {
+    fn kind(self) -> Kind<'i, Self> {
+        if let Some(s) = self.into_string() {
+            Kind::Str(s)
+        } else if let Some(n) = self.as_i64() {
+            Kind::Int(n)
+        } else if self.as_u64().is_some() {
+            Kind::BigInt
+        } else if let Some(array) = self.as_array() {
+            Kind::Array(array.get(0))
+        } else if self.as_object().is_some() {
+            Kind::Object
+        } else if self.as_null().is_some() {
+            Kind::Null
+        } else if self.as_bool().is_some() {
+            Kind::Bool
+        } else {
+            Kind::Float
+        }
+    }
+
+    fn field(self, key: &str) -> Option<Self> {
+        self.get(key)
+    }
+}
+
+impl<'i> JsonView<'i> for &'i serde_json::Value {
+    fn kind(self) -> Kind<'i, Self> {
+        use serde_json::Value;
+        match self {
+            Value::Null => Kind::Null,
+            Value::Bool(_) => Kind::Bool,
+            Value::Number(n) => match (n.as_i64(), n.is_u64()) {
+                (Some(i), _) => Kind::Int(i),
+                (None, true) => Kind::BigInt,
+                (None, false) => Kind::Float,
+            },
+            Value::String(s) => Kind::Str(s),
+            Value::Array(items) => Kind::Array(items.first()),
+            Value::Object(_) => Kind::Object,
+        }
+    }
+
+    fn field(self, key: &str) -> Option<Self> {
+        self.as_object()?.get(key)
+    }
+}
+
+/// Reads a parsed reply by its `event`; the one set of rules both parsers share.
+fn read_reply<'i, V: JsonView<'i>>(root: V) -> Result<Reply<'i>, DecodeError> {
+    if !matches!(root.kind(), Kind::Object) {
+        return Err(DecodeError::NotObject);
+    }
+    let event = match root.field("event").map(JsonView::kind) {
+        Some(Kind::Str(event)) => event,
+        Some(_) => return Err(DecodeError::WrongType("event")),
+        None => return Err(DecodeError::MissingField("event")),
+    };
+    match event {
+        "trade" => {
+            let id = match request_id(root)? {
+                RequestIdField::Id(id) => id,
+                RequestIdField::NoArg => return Err(DecodeError::MissingField("arg")),
+                RequestIdField::NoId => return Err(DecodeError::MissingField("arg[0].id")),
+            };
+            Ok(Reply::Trade {
+                id,
+                code: code(root)?,
+                msg: msg(root)?,
+            })
+        }
+        "error" => {
+            let (code, msg) = (code(root)?, msg(root)?);
+            Ok(match request_id(root)? {
+                RequestIdField::Id(id) => Reply::TradeError { id, code, msg },
+                RequestIdField::NoArg | RequestIdField::NoId => Reply::Error { code, msg },
+            })
+        }
+        "login" => Ok(Reply::Login {
+            code: code(root)?,
+            msg: msg(root)?,
+        }),
+        _ => Ok(Reply::Other { event }),
+    }
+}
+
+/// What `arg[0].id` turned out to be.
+enum RequestIdField<'i> {
+    Id(&'i str),
+    /// `arg` absent, null or an empty array.
+    NoArg,
+    /// `arg[0]` (or the single `arg` object) has no `id`.
+    NoId,
+}
+
+fn request_id<'i, V: JsonView<'i>>(root: V) -> Result<RequestIdField<'i>, DecodeError> {
+    let Some(arg) = root.field("arg") else {
+        return Ok(RequestIdField::NoArg);
+    };
+    let entry = match arg.kind() {
+        Kind::Null | Kind::Array(None) => return Ok(RequestIdField::NoArg),
+        Kind::Array(Some(first)) => first,
+        Kind::Object => arg,
+        _ => return Err(DecodeError::WrongType("arg")),
+    };
+    if !matches!(entry.kind(), Kind::Object) {
+        return Err(DecodeError::WrongType("arg"));
+    }
+    match entry.field("id").map(JsonView::kind) {
+        Some(Kind::Str(id)) => Ok(RequestIdField::Id(id)),
+        Some(_) => Err(DecodeError::WrongType("arg[0].id")),
+        None => Ok(RequestIdField::NoId),
+    }
+}
+
+/// `code` as a JSON integer or a string of one (`0`, `"0"`, `43001`, `"43001"`).
+fn code<'i, V: JsonView<'i>>(root: V) -> Result<i64, DecodeError> {
+    const FIELD: &str = "code";
+    match root.field(FIELD).map(JsonView::kind) {
+        Some(Kind::Int(code)) => Ok(code),
+        Some(Kind::BigInt) => Err(DecodeError::OutOfRange(FIELD)),
+        Some(Kind::Str(text)) => parse_code(text),
+        Some(_) => Err(DecodeError::WrongType(FIELD)),
+        None => Err(DecodeError::MissingField(FIELD)),
+    }
+}
+
+/// An optionally negative run of ASCII digits that fits an `i64`.
+fn parse_code(text: &str) -> Result<i64, DecodeError> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DecodeError::WrongType("code"));
+    }
+    text.parse().map_err(|_| DecodeError::OutOfRange("code"))
+}
+
+/// `msg`, or `""` when absent or null.
+fn msg<'i, V: JsonView<'i>>(root: V) -> Result<&'i str, DecodeError> {
+    match root.field("msg").map(JsonView::kind) {
+        Some(Kind::Str(msg)) => Ok(msg),
+        Some(Kind::Null) | None => Ok(""),
+        Some(_) => Err(DecodeError::WrongType("msg")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every reply captured from the live venue or printed in its documentation, with the exact
+    /// fields the engine must see.
+    const CAPTURED: [(&str, Reply<'static>); 7] = [
+        (
+            r#"{"event":"trade","arg":[{"id":"1","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"1376695893517410304"}}],"code":0,"msg":"Success","ts":1763958928351}"#,
+            Reply::Trade {
+                id: "1",
+                code: 0,
+                msg: "Success",
+            },
+        ),
+        (
+            r#"{"event":"error","arg":[{"id":"1","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"12345"}}],"code":43001,"msg":"The order does not exist","ts":1763958366418}"#,
+            Reply::TradeError {
+                id: "1",
+                code: 43001,
+                msg: "The order does not exist",
+            },
+        ),
+        (
+            r#"{"event":"trade","arg":[{"id":"1","instType":"USDT-FUTURES","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"1376999173366317057"}}],"code":0,"msg":"Success","ts":1764129519844}"#,
+            Reply::Trade {
+                id: "1",
+                code: 0,
+                msg: "Success",
+            },
+        ),
+        (
+            r#"{"event":"error","arg":[{"id":"1","instType":"USDT-FUTURES","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"1234"}}],"code":41101,"msg":"Param orderId=1234 error","ts":1764129464757}"#,
+            Reply::TradeError {
+                id: "1",
+                code: 41101,
+                msg: "Param orderId=1234 error",
+            },
+        ),
+        (
+            r#"{"event":"error","code":30006,"msg":"request too many"}"#,
+            Reply::Error {
+                code: 30006,
+                msg: "request too many",
+            },
+        ),
+        (
+            r#"{"event":"login","code":0,"msg":""}"#,
+            Reply::Login { code: 0, msg: "" },
+        ),
+        (
+            r#"{"event":"error","code":30015,"msg":"Invalid sign"}"#,
+            Reply::Error {
+                code: 30015,
+                msg: "Invalid sign",
+            },
+        ),
+    ];
+
+    /// Decodes `text` with both parsers, checks they agree, and returns the result.
+    fn decode_both(text: &str) -> Result<OwnedReply, DecodeError> {
+        let mut decoder = ReplyDecoder::new();
+        let mut buf = text.as_bytes().to_vec();
+        let simd = decoder.decode(&mut buf).map(OwnedReply::from);
+        let serde = decode_with_serde_json(text.as_bytes());
+        assert_eq!(simd, serde, "simd-json and serde_json disagree on {text:?}");
+        simd
+    }
+
+    fn decodes_to(text: &str, expected: Reply<'_>) {
+        let decoded = decode_both(text).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(decoded.as_reply(), expected, "{text:?}");
+    }
+
+    fn fails_with(text: &str, expected: DecodeError) {
+        assert_eq!(decode_both(text), Err(expected), "{text:?}");
+    }
+
+    #[test]
+    fn captured_venue_replies_decode_to_their_exact_fields() {
+        for (text, expected) in CAPTURED {
+            decodes_to(text, expected);
+        }
+    }
+
+    #[test]
+    fn one_decoder_reads_every_captured_reply_in_turn_without_growing() {
+        let mut decoder = ReplyDecoder::new();
+        let tape_capacity = decoder.tape.0.capacity();
+        for _ in 0..3 {
+            for (text, expected) in CAPTURED {
+                let mut buf = text.as_bytes().to_vec();
+                assert_eq!(decoder.decode(&mut buf), Ok(expected));
+            }
+        }
+        assert_eq!(decoder.tape.0.capacity(), tape_capacity);
+        assert!(decoder.tape.0.is_empty());
+    }
+
+    #[test]
+    fn code_is_read_from_a_json_number_or_a_numeric_string() {
+        for (code, expected) in [
+            ("0", 0),
+            (r#""0""#, 0),
+            ("43001", 43001),
+            (r#""43001""#, 43001),
+            ("-1", -1),
+            (r#""-1""#, -1),
+            ("9223372036854775807", i64::MAX),
+            (r#""-9223372036854775808""#, i64::MIN),
+        ] {
+            let text = format!(r#"{{"event":"error","arg":[{{"id":"5"}}],"code":{code}}}"#);
+            decodes_to(
+                &text,
+                Reply::TradeError {
+                    id: "5",
+                    code: expected,
+                    msg: "",
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn msg_is_empty_when_missing_or_null() {
+        decodes_to(
+            r#"{"event":"trade","arg":[{"id":"1"}],"code":0}"#,
+            Reply::Trade {
+                id: "1",
+                code: 0,
+                msg: "",
+            },
+        );
+        decodes_to(
+            r#"{"event":"login","code":0,"msg":null}"#,
+            Reply::Login { code: 0, msg: "" },
+        );
+    }
+
+    #[test]
+    fn arg_may_be_a_single_object() {
+        decodes_to(
+            r#"{"event":"trade","arg":{"id":"x 1","instType":"SPOT"},"code":"0","msg":"Success"}"#,
+            Reply::Trade {
+                id: "x 1",
+                code: 0,
+                msg: "Success",
+            },
+        );
+        decodes_to(
+            r#"{"event":"error","arg":{"id":"9"},"code":43001,"msg":"gone"}"#,
+            Reply::TradeError {
+                id: "9",
+                code: 43001,
+                msg: "gone",
+            },
+        );
+    }
+
+    #[test]
+    fn errors_without_a_request_id_belong_to_no_request() {
+        for arg in [
+            "",
+            r#","arg":null"#,
+            r#","arg":[]"#,
+            r#","arg":[{"instType":"SPOT","channel":"orders"}]"#,
+            r#","arg":{"instType":"SPOT","channel":"orders","instId":"default"}"#,
+        ] {
+            let text =
+                format!(r#"{{"event":"error"{arg},"code":30001,"msg":"Channel does not exist"}}"#);
+            decodes_to(
+                &text,
+                Reply::Error {
+                    code: 30001,
+                    msg: "Channel does not exist",
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn only_the_first_arg_is_read() {
+        decodes_to(
+            r#"{"event":"trade","arg":[{"id":"first"},{"id":"second"}],"code":0}"#,
+            Reply::Trade {
+                id: "first",
+                code: 0,
+                msg: "",
+            },
+        );
+    }
+
+    #[test]
+    fn pong_is_recognised_before_any_json_parsing() {
+        for text in ["pong", " pong", "pong\n", "\t pong \r\n"] {
+            decodes_to(text, Reply::Pong);
+        }
+        fails_with("pongs", DecodeError::NotJson);
+        fails_with("PONG", DecodeError::NotJson);
+        fails_with("po ng", DecodeError::NotJson);
+        fails_with(r#""pong""#, DecodeError::NotObject);
+    }
+
+    #[test]
+    fn other_events_are_kept_by_name_without_needing_a_code() {
+        decodes_to(
+            r#"{"event":"subscribe","arg":{"instType":"SPOT","channel":"orders","instId":"default"}}"#,
+            Reply::Other { event: "subscribe" },
+        );
+        decodes_to(
+            r#"{"event":"unsubscribe","code":"whatever"}"#,
+            Reply::Other {
+                event: "unsubscribe",
+            },
+        );
+        decodes_to(r#"{"event":""}"#, Reply::Other { event: "" });
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped() {
+        decodes_to(
+            r#"{"event":"error","arg":[{"id":"a\u0062c"}],"code":30016,"msg":"Param \"orderId\" error \u00e9\n"}"#,
+            Reply::TradeError {
+                id: "abc",
+                code: 30016,
+                msg: "Param \"orderId\" error \u{e9}\n",
+            },
+        );
+        decodes_to(
+            r#"{"event":"error","code":1,"msg":"订单不存在"}"#,
+            Reply::Error {
+                code: 1,
+                msg: "订单不存在",
+            },
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_named() {
+        let cases = [
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":true}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":{"n":0}}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":[0]}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":null}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":1.5}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":"abc"}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":""}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":"+1"}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":"1"}],"code":" 0"}"#,
+                DecodeError::WrongType("code"),
+            ),
+            (
+                r#"{"event":"trade","arg":[{"id":1}],"code":0}"#,
+                DecodeError::WrongType("arg[0].id"),
+            ),
+            (
+                r#"{"event":"error","arg":[{"id":null}],"code":0}"#,
+                DecodeError::WrongType("arg[0].id"),
+            ),
+            (
+                r#"{"event":"trade","arg":"1","code":0}"#,
+                DecodeError::WrongType("arg"),
+            ),
+            (
+                r#"{"event":"error","arg":["1"],"code":0}"#,
+                DecodeError::WrongType("arg"),
+            ),
+            (
+                r#"{"event":"error","arg":[[{"id":"1"}]],"code":0}"#,
+                DecodeError::WrongType("arg"),
+            ),
+            (r#"{"event":7,"code":0}"#, DecodeError::WrongType("event")),
+            (
+                r#"{"event":"login","code":0,"msg":5}"#,
+                DecodeError::WrongType("msg"),
+            ),
+        ];
+        for (text, expected) in cases {
+            fails_with(text, expected);
+        }
+    }
+
+    #[test]
+    fn missing_fields_are_named() {
+        fails_with(r#"{"code":0,"msg":""}"#, DecodeError::MissingField("event"));
+        fails_with(r#"{}"#, DecodeError::MissingField("event"));
+        fails_with(
+            r#"{"event":"trade","code":0}"#,
+            DecodeError::MissingField("arg"),
+        );
+        fails_with(
+            r#"{"event":"trade","arg":[],"code":0}"#,
+            DecodeError::MissingField("arg"),
+        );
+        fails_with(
+            r#"{"event":"trade","arg":[{"instId":"BTCUSDT"}],"code":0}"#,
+            DecodeError::MissingField("arg[0].id"),
+        );
+        fails_with(
+            r#"{"event":"trade","arg":[{"id":"1"}],"msg":""}"#,
+            DecodeError::MissingField("code"),
+        );
+        fails_with(r#"{"event":"error"}"#, DecodeError::MissingField("code"));
+        fails_with(r#"{"event":"login"}"#, DecodeError::MissingField("code"));
+    }
+
+    #[test]
+    fn codes_beyond_i64_are_out_of_range_or_wrong_type() {
+        fails_with(
+            r#"{"event":"login","code":9223372036854775808}"#,
+            DecodeError::OutOfRange("code"),
+        );
+        fails_with(
+            r#"{"event":"login","code":18446744073709551615}"#,
+            DecodeError::OutOfRange("code"),
+        );
+        fails_with(
+            r#"{"event":"login","code":"9223372036854775808"}"#,
+            DecodeError::OutOfRange("code"),
+        );
+        fails_with(
+            r#"{"event":"login","code":"-99999999999999999999999999999"}"#,
+            DecodeError::OutOfRange("code"),
+        );
+        // Integers past u64: simd-json refuses the document, serde_json reads a float.
+        let huge = br#"{"event":"login","code":123456789012345678901234567890}"#;
+        let mut decoder = ReplyDecoder::new();
+        assert_eq!(
+            decoder.decode(&mut huge.to_vec()),
+            Err(DecodeError::NotJson)
+        );
+        assert_eq!(
+            decode_with_serde_json(huge),
+            Err(DecodeError::WrongType("code"))
+        );
+        fails_with(
+            r#"{"event":"login","code":1e3}"#,
+            DecodeError::WrongType("code"),
+        );
+    }
+
+    #[test]
+    fn non_objects_are_refused() {
+        for text in ["[]", "[1,2]", "0", "null", "true", r#""event""#] {
+            fails_with(text, DecodeError::NotObject);
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_not_json() {
+        for text in [
+            "",
+            " ",
+            "\n\t",
+            "garbage",
+            "{",
+            "}",
+            r#"{"event":"login","code":0"#,
+            r#"{"event":"login","code":0}x"#,
+            r#"{"event":"login","code":0}{"event":"login","code":0}"#,
+            r#"{"event":"login","code":01}"#,
+            r#"{"event":"login",}"#,
+            r#"{'event':'login'}"#,
+            r#"{"event":"log\in","code":0}"#,
+            "{\"event\":\"lo\u{1}gin\",\"code\":0}",
+            "ping",
+        ] {
+            fails_with(text, DecodeError::NotJson);
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_is_not_json() {
+        let mut decoder = ReplyDecoder::new();
+        let mut text = br#"{"event":"error","code":1,"msg":"\xff\xfe"}"#.to_vec();
+        assert_eq!(decoder.decode(&mut text), Err(DecodeError::NotJson));
+        assert_eq!(
+            decode_with_serde_json(br#"{"event":"error","code":1,"msg":"\xff\xfe"}"#),
+            Err(DecodeError::NotJson)
+        );
+    }
+
+    #[test]
+    fn every_truncation_of_a_captured_reply_is_refused() {
+        let mut decoder = ReplyDecoder::new();
+        for (text, _) in CAPTURED {
+            for end in 0..text.len() {
+                let mut buf = text.as_bytes()[..end].to_vec();
+                assert!(decoder.decode(&mut buf).is_err(), "{:?}", &text[..end]);
+                assert!(decode_with_serde_json(&text.as_bytes()[..end]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_overflowed() {
+        let mut decoder = ReplyDecoder::new();
+        for depth in [ReplyDecoder::MAX_DEPTH + 1, 1000, 100_000] {
+            let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            let inside =
+                format!(r#"{{"event":"trade","x":{nested},"arg":[{{"id":"1"}}],"code":0}}"#);
+            let unclosed = "[".repeat(depth);
+            for text in [nested, inside, unclosed] {
+                assert_eq!(
+                    decoder.decode(&mut text.clone().into_bytes()),
+                    Err(DecodeError::NotJson),
+                    "depth {depth}"
+                );
+                // serde_json's own limit is 128 levels.
+                if depth > 128 {
+                    assert_eq!(
+                        decode_with_serde_json(text.as_bytes()),
+                        Err(DecodeError::NotJson)
+                    );
+                }
+            }
+        }
+        // Nesting up to the limit is fine.
+        let depth = ReplyDecoder::MAX_DEPTH - 1;
+        let text = format!(
+            r#"{{"event":"login","x":{}{},"code":0}}"#,
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        );
+        let mut decoder = ReplyDecoder::new();
+        assert_eq!(
+            decoder.decode(&mut text.into_bytes()),
+            Ok(Reply::Login { code: 0, msg: "" })
+        );
+    }
+
+    #[test]
+    fn a_message_longer_than_the_capacity_still_decodes() {
+        let mut decoder = ReplyDecoder::with_capacity(64);
+        let long_msg = "m".repeat(10_000);
+        let text = format!(r#"{{"event":"error","code":30002,"msg":"{long_msg}"}}"#);
+        assert_eq!(
+            decoder.decode(&mut text.clone().into_bytes()),
+            Ok(Reply::Error {
+                code: 30002,
+                msg: &long_msg
+            })
+        );
+        let mut ack = CAPTURED[0].0.as_bytes().to_vec();
+        assert_eq!(decoder.decode(&mut ack), Ok(CAPTURED[0].1));
+    }
+
+    #[test]
+    fn a_failed_decode_leaves_the_decoder_usable() {
+        let mut decoder = ReplyDecoder::new();
+        assert!(decoder.decode(&mut b"{\"event\":".to_vec()).is_err());
+        assert!(decoder.decode(&mut b"[1,2,3]".to_vec()).is_err());
+        let mut ack = CAPTURED[1].0.as_bytes().to_vec();
+        assert_eq!(decoder.decode(&mut ack), Ok(CAPTURED[1].1));
+    }
+
+    #[test]
+    fn tiny_capacities_are_fine() {
+        for capacity in [0, 1, 3, 4, 7] {
+            let mut decoder = ReplyDecoder::with_capacity(capacity);
+            assert_eq!(decoder.capacity(), capacity);
+            let mut ack = CAPTURED[0].0.as_bytes().to_vec();
+            assert_eq!(decoder.decode(&mut ack), Ok(CAPTURED[0].1));
+        }
+    }
+
+    /// A reply as the venue could send it, and what it must decode to.
+    fn arb_reply() -> impl Strategy<Value = (String, OwnedReply)> {
+        let id = "[0-9A-Za-z_:#+ -]{1,40}";
+        let msg = proptest::option::of("[ -~\u{e9}\u{4e2d}\n\t]{0,40}");
+        let code = (any::<i64>(), any::<bool>());
+        (0usize..4, id, code, msg, any::<bool>(), any::<bool>()).prop_map(
+            |(event, id, (code, quoted), msg, arg_is_array, ts)| {
+                let code_json = if quoted {
+                    format!("\"{code}\"")
+                } else {
+                    code.to_string()
+                };
+                let msg_text = msg.clone().unwrap_or_default();
+                let msg_json = match &msg {
+                    Some(m) => format!(r#","msg":{}"#, serde_json::to_string(m).unwrap()),
+                    None => String::new(),
+                };
+                let entry =
+                    format!(r#"{{"id":"{id}","instType":"SPOT","params":{{"orderId":"1"}}}}"#);
+                let arg = if arg_is_array {
+                    format!("[{entry}]")
+                } else {
+                    entry
+                };
+                let ts_json = if ts { r#","ts":1763958928351"# } else { "" };
+                let (name, with_arg, expected) = match event {
+                    0 => (
+                        "trade",
+                        true,
+                        OwnedReply::Trade {
+                            id,
+                            code,
+                            msg: msg_text,
+                        },
+                    ),
+                    1 => (
+                        "error",
+                        true,
+                        OwnedReply::TradeError {
+                            id,
+                            code,
+                            msg: msg_text,
+                        },
+                    ),
+                    2 => (
+                        "error",
+                        false,
+                        OwnedReply::Error {
+                            code,
+                            msg: msg_text,
+                        },
+                    ),
+                    _ => (
+                        "login",
+                        false,
+                        OwnedReply::Login {
+                            code,
+                            msg: msg_text,
+                        },
+                    ),
+                };
+                let arg_json = if with_arg {
+                    format!(r#","arg":{arg}"#)
+                } else {
+                    String::new()
+                };
+                (
+                    format!(
+                        r#"{{"event":"{name}"{arg_json},"code":{code_json}{msg_json}{ts_json}}}"#
+                    ),
+                    expected,
+                )
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn generated_replies_decode_to_their_fields_with_both_parsers((text, expected) in arb_reply()) {
+            prop_assert_eq!(decode_both(&text), Ok(expected));
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut decoder = ReplyDecoder::new();
+            let _ = decoder.decode(&mut bytes.clone());
+            let _ = decode_with_serde_json(&bytes);
+        }
+
+        #[test]
+        fn mutated_captured_replies_never_panic_and_both_parsers_agree(
+            which in 0usize..CAPTURED.len(),
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut bytes = CAPTURED[which].0.as_bytes().to_vec();
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            if truncate {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            let mut decoder = ReplyDecoder::new();
+            let simd = decoder.decode(&mut bytes.clone()).map(OwnedReply::from);
+            let serde = decode_with_serde_json(&bytes);
+            prop_assert_eq!(simd, serde, "{:?}", String::from_utf8_lossy(&bytes));
+        }
+    }
+}

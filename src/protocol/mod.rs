@@ -1,0 +1,47 @@
+//! The Bitget V2 wire protocol: what goes into a WebSocket text frame and what comes out of one.
+//!
+//! Three jobs, each free of heap allocation once its buffers are warm:
+//!
+//! - **Encoding** ([`encode_cancel`], [`encode_login`]) appends a request to a buffer the caller
+//!   owns and reuses. The values come from the validated types of [`crate::intent`], which admit
+//!   only JSON-safe ASCII, so they are written verbatim with no escaping pass.
+//! - **Signing** ([`sign_login`]) computes the login signature,
+//!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, into a stack array.
+//! - **Decoding** ([`ReplyDecoder`]) parses the venue's reply with simd-json into a reused tape
+//!   and reads the few fields the engine acts on (`event`, `code`, `msg`, `arg[0].id`) into a
+//!   [`Reply`] that borrows from the message. [`decode_with_serde_json`] reads the same replies
+//!   with serde_json for tools and comparisons; it allocates and is not meant for the hot path.
+//!
+//! The venue is read tolerantly: `code` may be a JSON number or a numeric string, `msg` may be
+//! missing, and `arg` may be an array or a single object. Anything else that does not make sense
+//! is a [`DecodeError`], never a panic.
+//!
+//! ```
+//! use bitget_cancel::protocol::{self, Reply, ReplyDecoder};
+//! use bitget_cancel::{Cancel, InstId, InstType, OrderRef, RequestId};
+//!
+//! let cancel = Cancel::new(
+//!     InstType::Spot,
+//!     InstId::new("BTCUSDT")?,
+//!     OrderRef::order_id("1376695893517410304")?,
+//! );
+//! let mut request = Vec::with_capacity(protocol::MAX_CANCEL_LEN);
+//! protocol::encode_cancel(&mut request, &RequestId::from_u64(1), &cancel);
+//! assert!(request.starts_with(br#"{"op":"trade","args":[{"id":"1","#));
+//!
+//! let mut decoder = ReplyDecoder::new();
+//! let mut ack = br#"{"event":"trade","arg":[{"id":"1"}],"code":0,"msg":"Success"}"#.to_vec();
+//! assert_eq!(
+//!     decoder.decode(&mut ack)?,
+//!     Reply::Trade { id: "1", code: 0, msg: "Success" }
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod decode;
+mod encode;
+mod sign;
+
+pub use decode::{DecodeError, OwnedReply, Reply, ReplyDecoder, decode_with_serde_json};
+pub use encode::{EncodeError, MAX_CANCEL_LEN, PING, encode_cancel, encode_login, max_login_len};
+pub use sign::{SIGN_LEN, sign_login};

@@ -1,1 +1,0 @@
-//! CONTRACT STUB: replaced by the real module.

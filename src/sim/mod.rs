@@ -1,0 +1,641 @@
+//! A simulated Bitget venue: a real TLS WebSocket server on loopback that speaks the V2 private
+//! trading protocol, for tests, demos and benchmarks without touching the exchange.
+//!
+//! It serves `wss://localhost:PORT/v2/ws/private` with a certificate signed by a CA generated at
+//! start; clients trust that CA by adding [`SimVenue::ca_pem`] as a root (verification is never
+//! switched off). It behaves like the live venue where that behaviour is known:
+//!
+//! - the text `ping` is answered with the text `pong`; WebSocket ping frames with pong frames;
+//! - `login` is checked with the venue's signing rule,
+//!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, and refused with 30011
+//!   (key), 30012 (passphrase), 30013 (timestamp not whole seconds), 30014 (timestamp outside the
+//!   window) or 30015 (signature), after which the venue closes the connection;
+//! - `trade` on channel `cancel-order` cancels an order of the book the caller seeds
+//!   ([`SimVenue::add_order`], [`SimVenue::seed_orders`]); each order can be cancelled once. The
+//!   replies are shaped exactly like the ones captured from the live venue, including 43001
+//!   (spot) and 41101 (futures) for an unknown order;
+//! - a trade before login gets 30004, bad JSON 30002, an unknown `op` 30003, another channel
+//!   30001, a bad request id or parameter 30016;
+//! - more than [`SimConfig::max_messages_per_second`] messages in a sliding second gets 30007 and
+//!   a disconnect; no `ping` for [`SimConfig::idle_timeout`] and reaching
+//!   [`SimConfig::lifetime`] disconnect too.
+//!
+//! [`Faults`] make it misbehave on demand (delayed, fragmented or missing replies, dropped
+//! connections, ...), and [`SimVenue::received`] and [`SimVenue::stats`] say what it saw.
+//!
+//! Where the live venue's behaviour is not documented, the simulation chooses:
+//! - a binary message is refused with 30002; a login with no object in `args` with 30002 (the
+//!   connection stays open);
+//! - a batch of several cancels in one request is refused with 30016, as is a missing
+//!   `instType`, `instId` or order id;
+//! - a timestamp too far in the future is refused like an expired one (30014);
+//! - only the text `ping` resets the idle timer; every text and binary message counts against
+//!   the rate limit, WebSocket control frames do not;
+//! - the venue closes with a close frame (1000; 1001 on shutdown) after a refused login, a
+//!   rate-limit breach, the idle timeout and the lifetime.
+//!
+//! ```
+//! use bitget_cancel::InstType;
+//! use bitget_cancel::sim::{SimConfig, SimVenue};
+//!
+//! let venue = SimVenue::start(SimConfig::default())?;
+//! assert!(venue.url().starts_with("wss://localhost:"));
+//! assert!(venue.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+//!
+//! let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 2);
+//! assert!(venue.order_is_resting(InstType::Spot, "BTCUSDT", &orders[0].order_id));
+//! assert_eq!(venue.resting_orders(), 2);
+//! venue.shutdown();
+//! # Ok::<(), bitget_cancel::sim::SimError>(())
+//! ```
+
+mod book;
+mod certs;
+mod conn;
+mod faults;
+mod frames;
+mod login;
+mod record;
+mod rules;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls_pki_types::CertificateDer;
+
+pub use book::RestingOrder;
+pub use faults::Faults;
+pub use record::{DisconnectCause, DisconnectCounts, Opcode, ReceivedFrame, SimStats};
+
+use crate::intent::InstType;
+use book::Book;
+use certs::SimCerts;
+use rules::CancelRequest;
+
+/// The path the venue serves; any other path is refused with HTTP 404.
+pub const PATH: &str = "/v2/ws/private";
+
+/// How the simulated venue behaves. `SimConfig::default()` is the live venue's behaviour on an
+/// ephemeral loopback port; shorten the timeouts in tests.
+///
+/// `Debug` never shows the secret or the passphrase.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Where to listen. Default `127.0.0.1:0` (a free port; see [`SimVenue::addr`]).
+    pub listen: SocketAddr,
+    /// The API key the venue accepts. Default `sim-key`.
+    pub api_key: String,
+    /// The API secret logins are signed with. Default `sim-secret`.
+    pub secret: String,
+    /// The passphrase the venue accepts. Default `sim-passphrase`.
+    pub passphrase: String,
+    /// Messages per connection in any one-second window, counting `ping` and every JSON request;
+    /// one more gets 30007 and a disconnect. Default 10, the live venue's limit; 0 means no limit.
+    pub max_messages_per_second: u32,
+    /// Disconnect after this long without a `ping`. Default 120 s; `None` never.
+    pub idle_timeout: Option<Duration>,
+    /// How far (either way, whole seconds) a login timestamp may be from the venue's clock.
+    /// Default 30 s.
+    pub login_window: Duration,
+    /// Disconnect every connection this long after it was accepted (the live venue does so after
+    /// 24 hours). Default 24 h; `None` never.
+    pub lifetime: Option<Duration>,
+    /// How long a client may take over the TLS and WebSocket handshakes. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// The largest WebSocket message and frame a client may send, in bytes; more is a protocol
+    /// error (close 1009). Default 64 KiB.
+    pub max_message_size: usize,
+    /// How many received frames [`SimVenue::received`] keeps; older ones are dropped first.
+    /// Default 100 000.
+    pub record_limit: usize,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            api_key: "sim-key".to_owned(),
+            secret: "sim-secret".to_owned(),
+            passphrase: "sim-passphrase".to_owned(),
+            max_messages_per_second: 10,
+            idle_timeout: Some(Duration::from_secs(120)),
+            login_window: Duration::from_secs(30),
+            lifetime: Some(Duration::from_secs(24 * 60 * 60)),
+            handshake_timeout: Duration::from_secs(10),
+            max_message_size: 64 * 1024,
+            record_limit: 100_000,
+        }
+    }
+}
+
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimConfig")
+            .field("listen", &self.listen)
+            .field("api_key", &self.api_key)
+            .field("secret", &"<redacted>")
+            .field("passphrase", &"<redacted>")
+            .field("max_messages_per_second", &self.max_messages_per_second)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("login_window", &self.login_window)
+            .field("lifetime", &self.lifetime)
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("max_message_size", &self.max_message_size)
+            .field("record_limit", &self.record_limit)
+            .finish()
+    }
+}
+
+/// Why the venue could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The listen address is taken or not local: choose another [`SimConfig::listen`].
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The certificates could not be generated (a bug or an exhausted entropy source).
+    #[error("cannot generate the venue's certificates: {0}")]
+    Certificate(#[from] rcgen::Error),
+    /// rustls refused the generated certificate or its protocol settings (a bug).
+    #[error("cannot build the venue's TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The OS refused a thread or a poller: the process is out of resources.
+    #[error("cannot start the venue ({what}): {source}")]
+    Os {
+        /// What was being set up.
+        what: &'static str,
+        /// What the OS said.
+        source: io::Error,
+    },
+}
+
+/// Locks, ignoring poisoning: a panicked connection thread must not take the venue down with it.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A connection as the rest of the venue sees it: a handle to shut its socket and a flag that
+/// tells its thread the shutdown was a fault.
+#[derive(Debug)]
+struct ConnHandle {
+    tcp: TcpStream,
+    kill: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    faults: Faults,
+    /// Cancels that reached the book since the faults were last set.
+    cancels_seen: u64,
+}
+
+/// What the venue's threads share.
+#[derive(Debug)]
+struct Shared {
+    config: SimConfig,
+    tls: Arc<rustls::ServerConfig>,
+    book: Mutex<Book>,
+    faults: Mutex<FaultState>,
+    record: Mutex<VecDeque<ReceivedFrame>>,
+    stats: Mutex<SimStats>,
+    stats_changed: Condvar,
+    stopping: AtomicBool,
+    conns: Mutex<HashMap<u64, ConnHandle>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_conn: AtomicU64,
+}
+
+impl Shared {
+    fn count(&self, update: impl FnOnce(&mut SimStats)) {
+        update(&mut lock(&self.stats));
+        self.stats_changed.notify_all();
+    }
+
+    fn count_disconnect(&self, cause: DisconnectCause) {
+        self.count(|s| s.disconnects.add(cause));
+    }
+
+    fn faults(&self) -> Faults {
+        lock(&self.faults).faults.clone()
+    }
+
+    /// Counts a cancel reaching the book; true when it is the one to drop the connection on.
+    fn cancel_arrived_drops(&self) -> bool {
+        let mut state = lock(&self.faults);
+        state.cancels_seen += 1;
+        state.faults.drop_on_cancel == Some(state.cancels_seen)
+    }
+
+    fn cancel(&self, request: &CancelRequest, ts_ms: u64) -> (String, bool) {
+        rules::cancel(&mut lock(&self.book), request, ts_ms)
+    }
+
+    fn record(&self, frame: ReceivedFrame) {
+        let mut record = lock(&self.record);
+        if self.config.record_limit == 0 {
+            return;
+        }
+        while record.len() >= self.config.record_limit {
+            record.pop_front();
+        }
+        record.push_back(frame);
+    }
+
+    /// Whether the connection must end now, and why: a fault (drop now) or shutdown.
+    fn interruption(&self, kill: &AtomicBool) -> Option<DisconnectCause> {
+        if kill.load(Ordering::Acquire) {
+            Some(DisconnectCause::Fault)
+        } else if self.stopping.load(Ordering::Acquire) {
+            Some(DisconnectCause::Shutdown)
+        } else {
+            None
+        }
+    }
+
+    fn connection_ended(&self, conn: u64) {
+        if let Some(handle) = lock(&self.conns).remove(&conn) {
+            let _ = handle.tcp.shutdown(Shutdown::Both);
+        }
+        self.count(|s| s.connections_open = s.connections_open.saturating_sub(1));
+    }
+
+    /// Registers an accepted connection and starts its thread.
+    fn spawn_connection(self: &Arc<Self>, stream: mio::net::TcpStream) {
+        let tcp = TcpStream::from(stream);
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
+        self.count(|s| {
+            s.connections_accepted += 1;
+            s.connections_open += 1;
+        });
+        let kill = Arc::new(AtomicBool::new(false));
+        let registered = tcp
+            .set_nonblocking(false)
+            .and_then(|()| tcp.set_nodelay(true))
+            .and_then(|()| tcp.try_clone());
+        let handle_tcp = match registered {
+            Ok(clone) => clone,
+            Err(e) => {
+                log::warn!("sim: cannot set up connection {conn}: {e}");
+                self.count_disconnect(DisconnectCause::HandshakeFailed);
+                self.connection_ended(conn);
+                return;
+            }
+        };
+        lock(&self.conns).insert(
+            conn,
+            ConnHandle {
+                tcp: handle_tcp,
+                kill: kill.clone(),
+            },
+        );
+        let shared = self.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("sim-conn-{conn}"))
+            .spawn(move || conn::serve(&shared, conn, tcp, &kill));
+        match spawned {
+            Ok(handle) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+            }
+            Err(e) => {
+                log::warn!("sim: cannot start a thread for connection {conn}: {e}");
+                self.count_disconnect(DisconnectCause::HandshakeFailed);
+                self.connection_ended(conn);
+            }
+        }
+    }
+}
+
+const LISTENER: Token = Token(0);
+const WAKE: Token = Token(1);
+
+/// Accepts connections until the venue stops; sleeps in `poll` in between.
+fn accept_loop(shared: Arc<Shared>, listener: mio::net::TcpListener, mut poll: Poll) {
+    let mut events = Events::with_capacity(8);
+    while !shared.stopping.load(Ordering::Acquire) {
+        if let Err(e) = poll.poll(&mut events, None) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            log::error!("sim: poll failed, no longer accepting: {e}");
+            return;
+        }
+        while !shared.stopping.load(Ordering::Acquire) {
+            match listener.accept() {
+                Ok((stream, _peer)) => shared.spawn_connection(stream),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // Out of descriptors or memory: wait for some to be freed.
+                    log::warn!("sim: accept failed: {e}");
+                    thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }
+    }
+}
+
+/// A running simulated venue. Dropping it shuts it down like [`SimVenue::shutdown`].
+pub struct SimVenue {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    ca_pem: String,
+    ca_der: CertificateDer<'static>,
+    waker: Waker,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for SimVenue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimVenue")
+            .field("addr", &self.addr)
+            .field("config", &self.shared.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimVenue {
+    /// Generates certificates, binds [`SimConfig::listen`] and starts accepting on a thread of
+    /// its own; each connection gets a thread too.
+    pub fn start(config: SimConfig) -> Result<SimVenue, SimError> {
+        let certs = SimCerts::generate()?;
+        let os = |what| move |source| SimError::Os { what, source };
+        let listener =
+            std::net::TcpListener::bind(config.listen).map_err(|source| SimError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        listener.set_nonblocking(true).map_err(os("listener"))?;
+        let addr = listener.local_addr().map_err(os("listener"))?;
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        let poll = Poll::new().map_err(os("poller"))?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(os("poller"))?;
+        let waker = Waker::new(poll.registry(), WAKE).map_err(os("poller"))?;
+
+        let shared = Arc::new(Shared {
+            config,
+            tls: certs.server_config,
+            book: Mutex::new(Book::default()),
+            faults: Mutex::new(FaultState::default()),
+            record: Mutex::new(VecDeque::new()),
+            stats: Mutex::new(SimStats::default()),
+            stats_changed: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            conns: Mutex::new(HashMap::new()),
+            threads: Mutex::new(Vec::new()),
+            next_conn: AtomicU64::new(0),
+        });
+        let acceptor = {
+            let shared = shared.clone();
+            thread::Builder::new()
+                .name("sim-acceptor".to_owned())
+                .spawn(move || accept_loop(shared, listener, poll))
+                .map_err(os("acceptor thread"))?
+        };
+        Ok(SimVenue {
+            shared,
+            addr,
+            ca_pem: certs.ca_pem,
+            ca_der: certs.ca_der,
+            waker,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The address the venue listens on (with the real port when the config asked for port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `wss://localhost:PORT/v2/ws/private`. The certificate is also valid for `127.0.0.1`.
+    pub fn url(&self) -> String {
+        format!("wss://localhost:{}{PATH}", self.addr.port())
+    }
+
+    /// The PEM of the CA that signed the venue's certificate: add it as a root to trust the venue.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The same CA certificate, DER-encoded.
+    pub fn ca_der(&self) -> &CertificateDer<'static> {
+        &self.ca_der
+    }
+
+    /// The configuration the venue runs with.
+    pub fn config(&self) -> &SimConfig {
+        &self.shared.config
+    }
+
+    /// Puts an order on the book; an order with the same ids is replaced.
+    pub fn add_order(&self, order: RestingOrder) {
+        lock(&self.shared.book).add(order);
+    }
+
+    /// Puts `n` new orders on the book, with fresh 19-digit order ids and client order ids
+    /// `sim-<n>`, and returns them.
+    pub fn seed_orders(&self, inst_type: InstType, inst_id: &str, n: usize) -> Vec<RestingOrder> {
+        lock(&self.shared.book).generate(inst_type, inst_id, n)
+    }
+
+    /// Whether the order with this venue order id rests on the book (not yet cancelled).
+    pub fn order_is_resting(&self, inst_type: InstType, inst_id: &str, order_id: &str) -> bool {
+        lock(&self.shared.book).contains(inst_type, inst_id, order_id)
+    }
+
+    /// How many orders rest on the book.
+    pub fn resting_orders(&self) -> usize {
+        lock(&self.shared.book).len()
+    }
+
+    /// Sets the faults every connection commits from its next message on, and restarts the
+    /// cancel count [`Faults::drop_on_cancel`] goes by.
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = FaultState {
+            faults,
+            cancels_seen: 0,
+        };
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.shared.faults()
+    }
+
+    /// Drops every open connection now: no close frame, no TLS close (counted as
+    /// [`DisconnectCause::Fault`]). Returns how many there were.
+    pub fn drop_connections(&self) -> usize {
+        let conns = lock(&self.shared.conns);
+        for handle in conns.values() {
+            handle.kill.store(true, Ordering::Release);
+            let _ = handle.tcp.shutdown(Shutdown::Both);
+        }
+        conns.len()
+    }
+
+    /// Every message received so far (up to [`SimConfig::record_limit`]), oldest first.
+    pub fn received(&self) -> Vec<ReceivedFrame> {
+        lock(&self.shared.record).iter().cloned().collect()
+    }
+
+    /// Forgets the received messages.
+    pub fn clear_received(&self) {
+        lock(&self.shared.record).clear();
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SimStats {
+        *lock(&self.shared.stats)
+    }
+
+    /// Waits until `done` holds for the counters, or `timeout` passes (then `None`). Wakes on
+    /// every counter change; never polls.
+    pub fn wait_for_stats(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&SimStats) -> bool,
+    ) -> Option<SimStats> {
+        let deadline = Instant::now() + timeout;
+        let mut stats = lock(&self.shared.stats);
+        loop {
+            if done(&stats) {
+                return Some(*stats);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            stats = self
+                .shared
+                .stats_changed
+                .wait_timeout(stats, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Stops accepting, closes every connection (close frame 1001 where the client lets the venue
+    /// write it within a second, else a TCP shutdown) and joins every thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let Some(acceptor) = self.acceptor.take() else {
+            return;
+        };
+        self.shared.stopping.store(true, Ordering::Release);
+        if let Err(e) = self.waker.wake() {
+            log::error!("sim: cannot wake the acceptor: {e}");
+        }
+        let _ = acceptor.join();
+        for handle in lock(&self.shared.conns).values() {
+            // Wakes a blocked read; the thread then closes with 1001.
+            let _ = handle.tcp.shutdown(Shutdown::Read);
+        }
+        if self
+            .wait_for_stats(Duration::from_secs(1), |s| s.connections_open == 0)
+            .is_none()
+        {
+            for handle in lock(&self.shared.conns).values() {
+                let _ = handle.tcp.shutdown(Shutdown::Both);
+            }
+        }
+        let threads = std::mem::take(&mut *lock(&self.shared.threads));
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for SimVenue {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_debug_redacts_the_secret_and_passphrase() {
+        let config = SimConfig {
+            secret: "s3cr3t-value".into(),
+            passphrase: "pa55-value".into(),
+            ..SimConfig::default()
+        };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(!shown.contains("pa55-value"), "{shown}");
+        assert!(shown.contains("sim-key"), "{shown}");
+    }
+
+    #[test]
+    fn the_default_config_is_the_live_venue() {
+        let config = SimConfig::default();
+        assert_eq!(config.max_messages_per_second, 10);
+        assert_eq!(config.idle_timeout, Some(Duration::from_secs(120)));
+        assert_eq!(config.login_window, Duration::from_secs(30));
+        assert_eq!(config.lifetime, Some(Duration::from_secs(86_400)));
+        assert!(config.listen.ip().is_loopback());
+    }
+
+    #[test]
+    fn starts_and_shuts_down_without_connections() {
+        let venue = SimVenue::start(SimConfig::default()).unwrap();
+        assert_ne!(venue.addr().port(), 0);
+        assert_eq!(
+            venue.url(),
+            format!("wss://localhost:{}/v2/ws/private", venue.addr().port())
+        );
+        venue.shutdown();
+    }
+
+    #[test]
+    fn refuses_to_bind_a_taken_port() {
+        let first = SimVenue::start(SimConfig::default()).unwrap();
+        let err = SimVenue::start(SimConfig {
+            listen: first.addr(),
+            ..SimConfig::default()
+        })
+        .unwrap_err();
+        assert!(matches!(err, SimError::Bind { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_record_keeps_only_the_newest_frames() {
+        let venue = SimVenue::start(SimConfig {
+            record_limit: 2,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        for n in 0..3 {
+            venue.shared.record(ReceivedFrame {
+                conn: 1,
+                at_ns: n,
+                opcode: Opcode::Text,
+                text: n.to_string(),
+            });
+        }
+        let kept: Vec<u64> = venue.received().iter().map(|f| f.at_ns).collect();
+        assert_eq!(kept, vec![1, 2]);
+        venue.clear_received();
+        assert!(venue.received().is_empty());
+    }
+}

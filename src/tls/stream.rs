@@ -1,0 +1,811 @@
+//! A client TLS connection over a nonblocking mio socket, on rustls's unbuffered API.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
+use rustls::unbuffered::{
+    ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError,
+    UnbufferedStatus, WriteTraffic,
+};
+use rustls::{ClientConfig, ProtocolVersion};
+use rustls_pki_types::ServerName;
+
+use super::TlsError;
+use super::window::Window;
+
+/// Largest plaintext one TLS record carries (RFC 8446 section 5.1).
+pub const MAX_RECORD_PLAINTEXT: usize = 16 * 1024;
+
+/// Largest record on the wire: 5-byte header, a full plaintext, and the most expansion
+/// TLS 1.2 permits.
+const MAX_RECORD_WIRE: usize = 5 + MAX_RECORD_PLAINTEXT + 2048;
+
+/// Capacity of the incoming ciphertext buffer: a handshake message may span up to 64 KiB of
+/// records, plus one full record. A peer that needs more is cut off with
+/// [`TlsError::IncomingFull`].
+pub const INCOMING_CAPACITY: usize = 64 * 1024 + MAX_RECORD_WIRE;
+
+/// Capacity of the outgoing ciphertext buffer.
+pub const OUTGOING_CAPACITY: usize = 64 * 1024;
+
+/// Part of the outgoing buffer application data never uses, so control messages the peer
+/// provokes (key update responses, alerts) always fit even when the socket is backed up.
+const CONTROL_RESERVE: usize = 1024;
+
+/// Largest plaintext one [`TlsStream::write_record`] call accepts. It is split into records of
+/// at most [`MAX_RECORD_PLAINTEXT`] bytes; the encrypted result must fit in the free part of
+/// the outgoing buffer.
+pub const MAX_WRITE: usize = 2 * MAX_RECORD_PLAINTEXT;
+
+/// Capacity of the decrypted-plaintext buffer: every record the incoming buffer can hold, plus
+/// the rest of one record a short `read` left behind. Records are only decrypted out of
+/// ciphertext already in the incoming buffer, so this bound is never exceeded in practice.
+const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
+
+/// A client TLS connection over a nonblocking [`mio::net::TcpStream`].
+///
+/// Built on rustls's unbuffered API with three buffers allocated once, at construction:
+/// incoming ciphertext ([`INCOMING_CAPACITY`]), outgoing ciphertext ([`OUTGOING_CAPACITY`]) and
+/// decrypted plaintext not yet read. rustls decrypts records in place in the incoming buffer
+/// and encrypted records land in the outgoing one; no method blocks, and this type allocates
+/// nothing after construction. (rustls 0.23 itself still allocates and frees one buffer per
+/// record in each direction: see the [module documentation](super).)
+///
+/// How an event loop drives it (mio readiness is edge-triggered):
+/// - on readable: call [`read`](Read::read) until it returns `WouldBlock` (or `Ok(0)`: the
+///   peer closed). While handshaking, `read` drives the handshake and returns `WouldBlock`
+///   until application data arrives; [`drive_handshake`](Self::drive_handshake) does the same
+///   without a buffer.
+/// - to send: [`write_record`](Self::write_record) encrypts into the outgoing buffer (no
+///   syscall), then [`flush_tls`](Self::flush_tls) hands what the socket takes to the kernel.
+/// - on writable, and on every loop turn while [`wants_write`](Self::wants_write): call
+///   `flush_tls`. A flush that stopped on `WouldBlock` never prevents reading.
+/// - to finish: [`close`](Self::close) queues close_notify, then flush.
+///
+/// `Read` and `Write` are implemented with nonblocking semantics (`WouldBlock`), so a
+/// WebSocket upgrade library can run over the stream. Errors that travel through them carry a
+/// [`TlsError`] (see `From<TlsError> for io::Error`). After a TLS failure every call returns
+/// the same error again; pending ciphertext (the fatal alert rustls queued) can still be
+/// flushed.
+///
+/// ```no_run
+/// use std::io::{ErrorKind, Read};
+/// use std::net::ToSocketAddrs;
+///
+/// use bitget_cancel::tls::{client_config, TlsStream};
+/// use mio::{Events, Interest, Poll, Token};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let addr = ("example.com", 443).to_socket_addrs()?.next().ok_or("no address")?;
+/// let tcp = mio::net::TcpStream::connect(addr)?;
+/// tcp.set_nodelay(true)?;
+/// let mut tls = TlsStream::new(client_config(None)?, "example.com", tcp)?;
+///
+/// let mut poll = Poll::new()?;
+/// let mut events = Events::with_capacity(8);
+/// let interest = Interest::READABLE | Interest::WRITABLE;
+/// poll.registry().register(tls.tcp_mut(), Token(0), interest)?;
+///
+/// while !tls.drive_handshake()? {
+///     poll.poll(&mut events, None)?;
+/// }
+/// tls.write_record(b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")?;
+/// let mut reply = [0u8; 4096];
+/// loop {
+///     tls.flush_tls()?;
+///     match tls.read(&mut reply) {
+///         Ok(0) => break, // the server closed the connection
+///         Ok(n) => println!("{}", String::from_utf8_lossy(&reply[..n])),
+///         Err(e) if e.kind() == ErrorKind::WouldBlock => poll.poll(&mut events, None)?,
+///         Err(e) => return Err(e.into()),
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub struct TlsStream {
+    conn: UnbufferedClientConnection,
+    tcp: TcpStream,
+    /// Ciphertext read from the socket that rustls has not consumed yet.
+    incoming: Window,
+    /// Ciphertext waiting for the socket.
+    outgoing: Window,
+    /// Decrypted application data not yet handed to the caller.
+    plaintext: Window,
+    /// Control data (handshake, key update, alert) was queued since the last flush attempt.
+    control_pending: bool,
+    /// The peer sent close_notify, or closed the connection between records.
+    peer_closed: bool,
+    /// close_notify was queued by this side.
+    we_closed: bool,
+    /// The connection is dead; every call returns this again.
+    failure: Option<Failure>,
+}
+
+/// What one call asks the rustls state machine for.
+#[derive(Clone, Copy)]
+enum Job<'a> {
+    /// Decrypt one application data record into the plaintext buffer.
+    Read,
+    /// Advance the handshake as far as buffered input allows.
+    Handshake,
+    /// Encrypt application data into the outgoing buffer.
+    Encrypt(&'a [u8]),
+    /// Encrypt close_notify into the outgoing buffer.
+    CloseNotify,
+}
+
+/// Where [`TlsStream::process`] stopped.
+enum Progress {
+    /// A record's plaintext was appended to the plaintext buffer (`Job::Read`).
+    Plaintext,
+    /// Nothing more can happen without more ciphertext from the socket.
+    NeedInput,
+    /// The `Encrypt` or `CloseNotify` job is done.
+    Done,
+    /// The peer closed the connection (only for `Job::Read` and a finished handshake).
+    PeerClosed,
+}
+
+/// The outcome of handling one rustls state, before the discard is applied.
+enum Step {
+    Continue,
+    Plaintext,
+    NeedInput,
+    Done,
+    PeerClosed,
+    Closed,
+    OutgoingFull { needed: usize, available: usize },
+    Fail(Failure),
+    Rustls(rustls::Error),
+}
+
+/// Why the connection is dead; cloned into a fresh [`TlsError`] on every later call.
+#[derive(Clone, Debug)]
+enum Failure {
+    Handshake(rustls::Error),
+    Protocol(rustls::Error),
+    UnexpectedEof,
+    PeerClosed,
+    IncomingFull,
+    OutgoingOverflow,
+}
+
+impl Failure {
+    fn to_error(&self) -> TlsError {
+        match self {
+            Self::Handshake(e) => TlsError::Handshake(e.clone()),
+            Self::Protocol(e) => TlsError::Protocol(e.clone()),
+            Self::UnexpectedEof => TlsError::UnexpectedEof,
+            Self::PeerClosed => TlsError::PeerClosed,
+            Self::IncomingFull => TlsError::IncomingFull,
+            Self::OutgoingOverflow => TlsError::OutgoingOverflow,
+        }
+    }
+}
+
+/// The result of one nonblocking socket read into the incoming buffer.
+enum Fill {
+    Data,
+    WouldBlock,
+    Eof,
+}
+
+impl TlsStream {
+    /// Starts a client TLS connection to `server_name` over `tcp` (connected or still connecting).
+    ///
+    /// `server_name` is the DNS name or IP address the certificate must be valid for; it is
+    /// also sent as SNI when it is a DNS name. An IPv6 address may be given in brackets.
+    /// Allocates the three buffers and encodes the ClientHello into the outgoing buffer; no
+    /// socket I/O happens here, so [`wants_write`](Self::wants_write) is true on return.
+    /// Socket options (`TCP_NODELAY`) are the caller's. On Linux a socket whose connect is
+    /// still in progress reports `WouldBlock`, so the handshake may be driven right away; where
+    /// it reports `NotConnected` instead, wait for the first writable event.
+    ///
+    /// Errors: [`TlsError::InvalidServerName`], [`TlsError::Config`].
+    pub fn new(
+        config: Arc<ClientConfig>,
+        server_name: &str,
+        tcp: TcpStream,
+    ) -> Result<Self, TlsError> {
+        let host = server_name
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(server_name);
+        let name = ServerName::try_from(host)
+            .map_err(|_| TlsError::InvalidServerName(server_name.to_owned()))?
+            .to_owned();
+        let conn = UnbufferedClientConnection::new(config, name).map_err(TlsError::Config)?;
+        let mut stream = Self {
+            conn,
+            tcp,
+            incoming: Window::with_capacity(INCOMING_CAPACITY),
+            outgoing: Window::with_capacity(OUTGOING_CAPACITY),
+            plaintext: Window::with_capacity(PLAINTEXT_CAPACITY),
+            control_pending: false,
+            peer_closed: false,
+            we_closed: false,
+            failure: None,
+        };
+        stream.process(Job::Handshake)?;
+        Ok(stream)
+    }
+
+    /// The socket, e.g. to read its addresses.
+    pub fn tcp(&self) -> &TcpStream {
+        &self.tcp
+    }
+
+    /// The socket, e.g. to register it with a mio `Registry`. Reading or writing it directly
+    /// corrupts the TLS stream.
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        &mut self.tcp
+    }
+
+    /// True until the handshake has completed (a failed handshake never completes).
+    pub fn is_handshaking(&self) -> bool {
+        self.conn.is_handshaking()
+    }
+
+    /// The negotiated protocol version, once known.
+    pub fn protocol_version(&self) -> Option<ProtocolVersion> {
+        self.conn.protocol_version()
+    }
+
+    /// True when ciphertext is waiting for [`flush_tls`](Self::flush_tls).
+    pub fn wants_write(&self) -> bool {
+        !self.outgoing.is_empty()
+    }
+
+    /// True once the peer sent close_notify or closed the connection between records: `read`
+    /// returns `Ok(0)` once the buffered plaintext is drained, and nothing more can be sent.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
+    }
+
+    /// True once [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.we_closed
+    }
+
+    /// True when decrypted plaintext is buffered, so `read` returns data without I/O.
+    pub fn has_plaintext(&self) -> bool {
+        !self.plaintext.is_empty()
+    }
+
+    /// Advances the handshake: processes buffered and readable ciphertext, and writes what the
+    /// socket takes. Returns `Ok(true)` once the handshake has completed, `Ok(false)` when it
+    /// waits for the socket (call again when it is readable or writable).
+    ///
+    /// Errors: [`TlsError::Handshake`] (certificate, name, alert, garbage), [`TlsError::UnexpectedEof`],
+    /// [`TlsError::PeerClosed`], [`TlsError::Io`]. The connection is dead after any of them.
+    pub fn drive_handshake(&mut self) -> Result<bool, TlsError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.to_error());
+        }
+        loop {
+            if !self.conn.is_handshaking() {
+                self.flush_tls()?;
+                return Ok(true);
+            }
+            let progress = match self.process(Job::Handshake) {
+                Ok(progress) => progress,
+                Err(error) => {
+                    self.flush_control();
+                    return Err(error);
+                }
+            };
+            if let Progress::NeedInput = progress {
+                if !self.conn.is_handshaking() {
+                    continue;
+                }
+                self.flush_tls()?;
+                self.control_pending = false;
+                match self.fill_incoming()? {
+                    Fill::Data => {}
+                    Fill::WouldBlock => return Ok(false),
+                    Fill::Eof => return Err(self.fail(Failure::UnexpectedEof)),
+                }
+            }
+        }
+    }
+
+    /// Encrypts `plaintext` into the outgoing buffer, as one record or, beyond
+    /// [`MAX_RECORD_PLAINTEXT`] bytes, several. No syscall: call [`flush_tls`](Self::flush_tls)
+    /// to send. Allocates nothing here; rustls 0.23 allocates and frees one buffer per record
+    /// it seals.
+    ///
+    /// Errors that leave the connection usable: [`TlsError::BufferFull`] (flush, then retry; nothing
+    /// was queued), [`TlsError::HandshakeIncomplete`], [`TlsError::TooLarge`] (more than
+    /// [`MAX_WRITE`] bytes: split it). After [`close`](Self::close): [`TlsError::Closed`]; once
+    /// the peer closed: [`TlsError::PeerClosed`]. Processing buffered incoming ciphertext on
+    /// the way may also surface [`TlsError::Protocol`].
+    pub fn write_record(&mut self, plaintext: &[u8]) -> Result<(), TlsError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.to_error());
+        }
+        if self.we_closed {
+            return Err(TlsError::Closed);
+        }
+        if self.peer_closed {
+            return Err(TlsError::PeerClosed);
+        }
+        if self.conn.is_handshaking() {
+            return Err(TlsError::HandshakeIncomplete);
+        }
+        if plaintext.len() > MAX_WRITE {
+            return Err(TlsError::TooLarge {
+                len: plaintext.len(),
+                max: MAX_WRITE,
+            });
+        }
+        if plaintext.is_empty() {
+            return Ok(());
+        }
+        match self.process(Job::Encrypt(plaintext))? {
+            Progress::Done => Ok(()),
+            Progress::PeerClosed => Err(TlsError::PeerClosed),
+            Progress::Plaintext | Progress::NeedInput => Err(TlsError::HandshakeIncomplete),
+        }
+    }
+
+    /// Writes pending ciphertext to the socket until it is all sent or the socket would block.
+    /// Returns `Ok(true)` when nothing remains pending, `Ok(false)` when the rest waits for the
+    /// socket to become writable. Never blocks, never drops bytes; socket errors other than
+    /// `WouldBlock` and `Interrupted` are returned (the connection is then dead).
+    pub fn flush_tls(&mut self) -> io::Result<bool> {
+        while !self.outgoing.is_empty() {
+            match self.tcp.write(self.outgoing.filled()) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.outgoing.consume(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Queues close_notify (flush to send it); later writes fail with [`TlsError::Closed`].
+    /// Reading still works, to drain the peer's last data and its close_notify. During the
+    /// handshake, or on a failed connection, nothing is queued: just drop the connection.
+    ///
+    /// Errors: [`TlsError::OutgoingOverflow`] when even the reserve of the outgoing buffer is
+    /// exhausted.
+    pub fn close(&mut self) -> Result<(), TlsError> {
+        if self.we_closed || self.failure.is_some() {
+            return Ok(());
+        }
+        self.we_closed = true;
+        if self.conn.is_handshaking() {
+            return Ok(());
+        }
+        self.process(Job::CloseNotify).map(|_| ())
+    }
+
+    /// Runs the rustls state machine on the buffered ciphertext until `job` is done or more
+    /// input is needed. Performs no socket I/O.
+    fn process(&mut self, job: Job<'_>) -> Result<Progress, TlsError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.to_error());
+        }
+        loop {
+            let UnbufferedStatus { mut discard, state } =
+                self.conn.process_tls_records(self.incoming.filled_mut());
+            let step = match state {
+                Err(error) => Step::Rustls(error),
+                Ok(ConnectionState::ReadTraffic(mut traffic)) => match traffic.next_record() {
+                    None => Step::Continue,
+                    Some(Err(error)) => Step::Rustls(error),
+                    Some(Ok(record)) => {
+                        discard += record.discard;
+                        if self.plaintext.append(record.payload) {
+                            Step::Plaintext
+                        } else {
+                            Step::Fail(Failure::IncomingFull)
+                        }
+                    }
+                },
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    encode_control(&mut data, &mut self.outgoing)
+                }
+                Ok(ConnectionState::TransmitTlsData(data)) => {
+                    // The encoded bytes stay queued in `outgoing`, in order, until flushed.
+                    data.done();
+                    self.control_pending = true;
+                    Step::Continue
+                }
+                Ok(ConnectionState::BlockedHandshake) => Step::NeedInput,
+                Ok(ConnectionState::WriteTraffic(mut traffic)) => match job {
+                    Job::Encrypt(plaintext) => {
+                        encrypt_app_data(&mut traffic, plaintext, &mut self.outgoing)
+                    }
+                    Job::CloseNotify => queue_close_notify(&mut traffic, &mut self.outgoing),
+                    Job::Read | Job::Handshake => Step::NeedInput,
+                },
+                Ok(ConnectionState::PeerClosed) => Step::PeerClosed,
+                Ok(ConnectionState::Closed) => Step::Closed,
+                Ok(_) => Step::Rustls(rustls::Error::General(
+                    "unexpected state of a client TLS connection".into(),
+                )),
+            };
+            self.incoming.consume(discard);
+
+            match step {
+                Step::Continue => {}
+                Step::Plaintext => {
+                    if let Job::Read = job {
+                        return Ok(Progress::Plaintext);
+                    }
+                }
+                Step::NeedInput => return Ok(Progress::NeedInput),
+                Step::Done => return Ok(Progress::Done),
+                Step::PeerClosed | Step::Closed => {
+                    let fully_closed = matches!(step, Step::Closed);
+                    self.peer_closed = true;
+                    match job {
+                        Job::Read => return Ok(Progress::PeerClosed),
+                        Job::Handshake if self.conn.is_handshaking() => {
+                            return Err(self.fail(Failure::PeerClosed));
+                        }
+                        Job::Handshake => return Ok(Progress::PeerClosed),
+                        Job::Encrypt(_) => return Err(TlsError::PeerClosed),
+                        Job::CloseNotify if fully_closed => return Ok(Progress::Done),
+                        // The next state is WriteTraffic: still queue our close_notify.
+                        Job::CloseNotify => {}
+                    }
+                }
+                Step::OutgoingFull { needed, available } => {
+                    return Err(TlsError::BufferFull { needed, available });
+                }
+                Step::Fail(failure) => return Err(self.fail(failure)),
+                Step::Rustls(error) => {
+                    let failure = if self.conn.is_handshaking() {
+                        Failure::Handshake(error)
+                    } else {
+                        Failure::Protocol(error)
+                    };
+                    self.encode_pending_alerts();
+                    return Err(self.fail(failure));
+                }
+            }
+        }
+    }
+
+    /// Marks the connection dead and returns the error to report.
+    fn fail(&mut self, failure: Failure) -> TlsError {
+        let error = failure.to_error();
+        self.failure = Some(failure);
+        error
+    }
+
+    /// After rustls failed, encodes the fatal alert it queued so the peer learns why
+    /// (best effort: the connection is dead either way).
+    ///
+    /// rustls hands queued messages out before it looks at any input, so the state machine is
+    /// only asked while it has something queued, and with no input: feeding it the input that
+    /// failed again would repeat the failure.
+    fn encode_pending_alerts(&mut self) {
+        for _ in 0..4 {
+            if !self.conn.wants_write() {
+                break;
+            }
+            let UnbufferedStatus { state, .. } = self.conn.process_tls_records(&mut []);
+            match state {
+                Ok(ConnectionState::EncodeTlsData(mut data)) => {
+                    if let Ok(n) = data.encode(self.outgoing.spare_mut()) {
+                        self.outgoing.commit(n);
+                    }
+                }
+                _ => break,
+            }
+        }
+        self.control_pending = true;
+    }
+
+    /// Best-effort flush of control data (handshake flights, key update responses, alerts)
+    /// queued while reading, so the peer is not kept waiting. Errors and `WouldBlock` are
+    /// left for the next [`flush_tls`](Self::flush_tls).
+    fn flush_control(&mut self) {
+        if self.control_pending {
+            self.control_pending = false;
+            let _ = self.flush_tls();
+        }
+    }
+
+    /// One nonblocking socket read appended to the incoming buffer.
+    fn fill_incoming(&mut self) -> Result<Fill, TlsError> {
+        if self.incoming.spare_len() < MAX_RECORD_WIRE {
+            self.incoming.compact();
+        }
+        if self.incoming.spare_len() == 0 {
+            return Err(self.fail(Failure::IncomingFull));
+        }
+        loop {
+            match self.tcp.read(self.incoming.spare_mut()) {
+                Ok(0) => return Ok(Fill::Eof),
+                Ok(n) => {
+                    self.incoming.commit(n);
+                    return Ok(Fill::Data);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Fill::WouldBlock),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(TlsError::Io(e)),
+            }
+        }
+    }
+
+    /// The peer closed the TCP connection: clean between records, truncation otherwise.
+    fn on_eof(&mut self) -> Result<(), TlsError> {
+        if self.conn.is_handshaking() || !self.incoming.is_empty() {
+            return Err(self.fail(Failure::UnexpectedEof));
+        }
+        self.peer_closed = true;
+        Ok(())
+    }
+}
+
+/// Encodes one queued control message (handshake, key update, alert) into `out`. Such a
+/// message cannot be put back, so not fitting is fatal.
+fn encode_control(data: &mut EncodeTlsData<'_, ClientConnectionData>, out: &mut Window) -> Step {
+    loop {
+        match data.encode(out.spare_mut()) {
+            Ok(n) => {
+                out.commit(n);
+                return Step::Continue;
+            }
+            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size }))
+                if required_size <= out.capacity() - out.len()
+                    && out.spare_len() < required_size =>
+            {
+                out.compact();
+            }
+            Err(EncodeError::InsufficientSize(_)) => return Step::Fail(Failure::OutgoingOverflow),
+            Err(EncodeError::AlreadyEncoded) => return Step::Continue,
+        }
+    }
+}
+
+/// Encrypts application data into `out`, leaving [`CONTROL_RESERVE`] free.
+fn encrypt_app_data(
+    traffic: &mut WriteTraffic<'_, ClientConnectionData>,
+    plaintext: &[u8],
+    out: &mut Window,
+) -> Step {
+    let limit = out.capacity() - CONTROL_RESERVE;
+    let mut compacted = false;
+    loop {
+        match traffic.encrypt(plaintext, out.spare_mut_until(limit)) {
+            Ok(n) => {
+                out.commit(n);
+                return Step::Done;
+            }
+            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                let available = limit.saturating_sub(out.len());
+                if compacted || required_size > available {
+                    return Step::OutgoingFull {
+                        needed: required_size,
+                        available,
+                    };
+                }
+                out.compact();
+                compacted = true;
+            }
+            Err(EncryptError::EncryptExhausted) => {
+                return Step::Rustls(rustls::Error::EncryptError);
+            }
+        }
+    }
+}
+
+/// Encrypts close_notify into `out` (the control reserve included).
+fn queue_close_notify(
+    traffic: &mut WriteTraffic<'_, ClientConnectionData>,
+    out: &mut Window,
+) -> Step {
+    loop {
+        match traffic.queue_close_notify(out.spare_mut()) {
+            Ok(n) => {
+                out.commit(n);
+                return Step::Done;
+            }
+            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size }))
+                if required_size <= out.capacity() - out.len()
+                    && out.spare_len() < required_size =>
+            {
+                out.compact();
+            }
+            Err(EncryptError::InsufficientSize(_)) => return Step::Fail(Failure::OutgoingOverflow),
+            Err(EncryptError::EncryptExhausted) => {
+                return Step::Rustls(rustls::Error::EncryptError);
+            }
+        }
+    }
+}
+
+impl Read for TlsStream {
+    /// Reads decrypted application data. `Ok(0)` means the peer closed the connection (with
+    /// close_notify, or by closing the connection between records); `WouldBlock` means no
+    /// plaintext is available until the socket is readable again. Drives the handshake while
+    /// it is in progress. Fills `buf` with as many buffered records as fit before touching the
+    /// socket.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut n = self.plaintext.take_into(buf);
+        while n < buf.len() && !self.peer_closed {
+            match self.process(Job::Read) {
+                Ok(Progress::Plaintext) => n += self.plaintext.take_into(&mut buf[n..]),
+                Ok(Progress::PeerClosed) => break,
+                Ok(Progress::NeedInput | Progress::Done) => {
+                    if n > 0 {
+                        break;
+                    }
+                    self.flush_control();
+                    match self.fill_incoming() {
+                        Ok(Fill::Data) => {}
+                        Ok(Fill::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
+                        Ok(Fill::Eof) => self.on_eof()?,
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+                // What was already copied is returned; the failure is sticky, so the next
+                // call reports it.
+                Err(_) if n > 0 => break,
+                Err(error) => {
+                    self.flush_control();
+                    return Err(error.into());
+                }
+            }
+        }
+        self.flush_control();
+        Ok(n)
+    }
+}
+
+impl Write for TlsStream {
+    /// Encrypts up to [`MAX_RECORD_PLAINTEXT`] bytes of `buf` as one record and returns how
+    /// many were taken. Drives the handshake first while it is in progress; `WouldBlock` when
+    /// the handshake or a full outgoing buffer must wait for the socket.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.conn.is_handshaking() && !self.drive_handshake()? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let chunk = &buf[..buf.len().min(MAX_RECORD_PLAINTEXT)];
+        match self.write_record(chunk) {
+            Ok(()) => Ok(chunk.len()),
+            Err(TlsError::BufferFull { .. }) => {
+                self.flush_tls()?;
+                match self.write_record(chunk) {
+                    Ok(()) => Ok(chunk.len()),
+                    Err(TlsError::BufferFull { .. }) => Err(io::ErrorKind::WouldBlock.into()),
+                    Err(error) => Err(error.into()),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Sends all pending ciphertext, or fails with `WouldBlock` if the socket cannot take it
+    /// yet (what was taken stays sent; call again when writable).
+    fn flush(&mut self) -> io::Result<()> {
+        if self.flush_tls()? {
+            Ok(())
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+    }
+}
+
+impl fmt::Debug for TlsStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("tcp", &self.tcp)
+            .field("handshaking", &self.conn.is_handshaking())
+            .field("protocol_version", &self.conn.protocol_version())
+            .field("incoming_bytes", &self.incoming.len())
+            .field("outgoing_bytes", &self.outgoing.len())
+            .field("plaintext_bytes", &self.plaintext.len())
+            .field("peer_closed", &self.peer_closed)
+            .field("closed", &self.we_closed)
+            .field("failure", &self.failure)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::client_config;
+
+    /// A nonblocking socket connected to a listener that never answers.
+    fn silent_peer() -> (std::net::TcpListener, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let tcp = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        (listener, tcp)
+    }
+
+    fn new_stream(server_name: &str) -> Result<(std::net::TcpListener, TlsStream), TlsError> {
+        let (listener, tcp) = silent_peer();
+        let config = client_config(None).expect("config");
+        TlsStream::new(config, server_name, tcp).map(|stream| (listener, stream))
+    }
+
+    #[test]
+    fn is_send_so_it_can_move_to_the_engine_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<TlsStream>();
+    }
+
+    #[test]
+    fn queues_the_client_hello_at_construction() {
+        let (_listener, stream) = new_stream("example.com").expect("stream");
+        assert!(stream.is_handshaking());
+        assert!(stream.wants_write());
+        // A TLS handshake record.
+        assert_eq!(stream.outgoing.filled()[0], 0x16);
+        assert!(!stream.peer_closed());
+        assert!(!stream.has_plaintext());
+    }
+
+    #[test]
+    fn accepts_dns_names_and_ip_addresses() {
+        for name in ["localhost", "ws.bitget.com", "127.0.0.1", "::1", "[::1]"] {
+            assert!(new_stream(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn refuses_an_invalid_server_name() {
+        for name in ["", "not a name", "bad_under$core.example", "[::1"] {
+            match new_stream(name) {
+                Err(TlsError::InvalidServerName(given)) => assert_eq!(given, name),
+                other => panic!("{name:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_application_data_before_the_handshake_completes() {
+        let (_listener, mut stream) = new_stream("localhost").expect("stream");
+        assert!(matches!(
+            stream.write_record(b"too early"),
+            Err(TlsError::HandshakeIncomplete)
+        ));
+        let error = stream.write(b"too early").expect_err("handshake pending");
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+    }
+
+    #[test]
+    fn reads_would_block_while_the_server_is_silent() {
+        let (_listener, mut stream) = new_stream("localhost").expect("stream");
+        let error = stream.read(&mut [0u8; 64]).expect_err("no data");
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert!(stream.is_handshaking());
+    }
+
+    #[test]
+    fn close_during_the_handshake_queues_nothing_and_refuses_writes() {
+        let (_listener, mut stream) = new_stream("localhost").expect("stream");
+        let queued = stream.outgoing.len();
+        stream.close().expect("close");
+        assert!(stream.is_closed());
+        assert_eq!(stream.outgoing.len(), queued);
+        assert!(matches!(stream.write_record(b"x"), Err(TlsError::Closed)));
+    }
+
+    #[test]
+    fn debug_output_describes_the_connection_state() {
+        let (_listener, stream) = new_stream("localhost").expect("stream");
+        let debug = format!("{stream:?}");
+        assert!(debug.contains("handshaking: true"), "{debug}");
+        assert!(debug.contains("outgoing_bytes"), "{debug}");
+    }
+}

@@ -1,0 +1,625 @@
+//! `TlsStream` against real rustls servers on loopback: handshake and verification, echo,
+//! close, hostile and broken peers, fragmentation, back-pressure.
+
+mod common;
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use bitget_cancel::tls::{TlsError, client_config};
+use common::{
+    Client, SAFETY_NET, TestPki, accept_tls, echo, spawn_echo_server, spawn_server, tls_error,
+};
+use rustls::{AlertDescription, CertificateError, ProtocolVersion};
+
+#[test]
+fn completes_the_handshake_and_echoes_records() {
+    let pki = TestPki::generate();
+    let (addr, server) = spawn_echo_server(pki.default_server_config());
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    assert!(client.tls.is_handshaking());
+    assert!(
+        client.tls.wants_write(),
+        "the ClientHello is queued at construction"
+    );
+
+    client.handshake().expect("handshake");
+    assert!(!client.tls.is_handshaking());
+    assert_eq!(
+        client.tls.protocol_version(),
+        Some(ProtocolVersion::TLSv1_3)
+    );
+
+    for message in [&b"first"[..], b"second message", &[0x5a; 3000]] {
+        client.send(message);
+        assert_eq!(client.read_exact(message.len()), message);
+    }
+
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (echoed, clean_close) = server.join().expect("server thread").expect("server");
+    assert_eq!(echoed, 5 + 14 + 3000);
+    assert!(clean_close, "the server saw our close_notify");
+}
+
+#[test]
+fn verifies_a_certificate_for_an_ip_address() {
+    let pki = TestPki::generate();
+    let (addr, server) = spawn_echo_server(pki.default_server_config());
+    let mut client = Client::connect(addr, pki.client_config(), "127.0.0.1");
+    client
+        .handshake()
+        .expect("handshake with an IP address server name");
+    client.send(b"ping");
+    assert_eq!(client.read_exact(4), b"ping");
+    client.tls.close().expect("close");
+    client.flush_all();
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn echoes_over_tls12() {
+    let pki = TestPki::generate();
+    let (addr, server) = spawn_echo_server(pki.server_config(&[&rustls::version::TLS12]));
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    assert_eq!(
+        client.tls.protocol_version(),
+        Some(ProtocolVersion::TLSv1_2)
+    );
+    client.send(b"over tls 1.2");
+    assert_eq!(client.read_exact(12), b"over tls 1.2");
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (_, clean_close) = server.join().expect("server thread").expect("server");
+    assert!(clean_close);
+}
+
+#[test]
+fn rejects_a_server_certificate_from_an_untrusted_ca() {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| accept_tls(tcp, config).err());
+    // Public roots only: the test CA is not among them.
+    let mut client = Client::connect(addr, client_config(None).expect("config"), "localhost");
+    let error = client
+        .handshake()
+        .expect_err("an untrusted certificate must fail");
+    assert!(
+        matches!(
+            error,
+            TlsError::Handshake(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        ),
+        "{error:?}"
+    );
+    // The failure is sticky and the fatal alert reaches the server.
+    assert!(matches!(
+        client.tls.drive_handshake(),
+        Err(TlsError::Handshake(_))
+    ));
+    assert!(matches!(
+        client.tls.write_record(b"x"),
+        Err(TlsError::Handshake(_))
+    ));
+    let _ = client.tls.flush_tls();
+    drop(client);
+    let server_error = server
+        .join()
+        .expect("server thread")
+        .expect("server must fail");
+    assert!(
+        server_error.to_string().contains("received fatal alert"),
+        "{server_error}"
+    );
+}
+
+#[test]
+fn rejects_a_certificate_for_another_name() {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, _server) = spawn_server(move |tcp| accept_tls(tcp, config).err());
+    let mut client = Client::connect(addr, pki.client_config(), "example.com");
+    let error = client
+        .handshake()
+        .expect_err("a certificate for another name must fail");
+    assert!(
+        matches!(
+            error,
+            TlsError::Handshake(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. }
+            ))
+        ),
+        "{error:?}"
+    );
+}
+
+/// Runs a client handshake against a server that answers the ClientHello with `reply` and
+/// then closes; returns the client's error.
+fn handshake_error_against(reply: &'static [u8]) -> TlsError {
+    let (addr, server) = spawn_server(move |mut tcp| {
+        let mut hello = [0u8; 1024];
+        let _ = tcp.read(&mut hello);
+        let _ = tcp.write_all(reply);
+        let _ = tcp.shutdown(Shutdown::Write);
+        // Keep the socket open until the client is done, so the close is a clean FIN.
+        let _ = tcp.read(&mut hello);
+    });
+    let pki = TestPki::generate();
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    let error = client.handshake().expect_err("the handshake must fail");
+    drop(client);
+    server.join().expect("server thread");
+    error
+}
+
+#[test]
+fn fails_cleanly_when_the_server_answers_with_garbage() {
+    let replies: [&'static [u8]; 4] = [
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        &[0xff; 300],
+        // A handshake record header announcing 65535 bytes: more than a record may carry.
+        &[0x16, 0x03, 0x03, 0xff, 0xff, 0x00, 0x00],
+        // A well-formed record holding a nonsense handshake message.
+        &[0x16, 0x03, 0x03, 0x00, 0x04, 0x63, 0x00, 0x00, 0x00],
+    ];
+    for reply in replies {
+        let error = handshake_error_against(reply);
+        assert!(
+            matches!(error, TlsError::Handshake(_)),
+            "{reply:x?}: {error:?}"
+        );
+    }
+}
+
+#[test]
+fn reports_a_fatal_alert_received_during_the_handshake() {
+    // Plaintext fatal handshake_failure alert.
+    let error = handshake_error_against(&[0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28]);
+    assert!(
+        matches!(
+            error,
+            TlsError::Handshake(rustls::Error::AlertReceived(
+                AlertDescription::HandshakeFailure
+            ))
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn fails_cleanly_when_the_server_hangs_up_mid_handshake() {
+    // The first three bytes of a record header, then EOF.
+    let error = handshake_error_against(&[0x16, 0x03, 0x03]);
+    assert!(matches!(error, TlsError::UnexpectedEof), "{error:?}");
+    let error = handshake_error_against(b"");
+    assert!(matches!(error, TlsError::UnexpectedEof), "{error:?}");
+}
+
+#[test]
+fn reports_a_fatal_alert_received_after_the_handshake() {
+    // A server demanding a client certificate: in TLS 1.3 the client finishes its handshake
+    // first and only then learns, by alert, that its (empty) certificate was refused.
+    let pki = TestPki::generate();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.chain[1].clone()).expect("CA root");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .expect("client verifier");
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("versions")
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(pki.chain.clone(), pki.key.clone_key())
+        .expect("server config");
+    let (addr, server) = spawn_server(move |tcp| accept_tls(tcp, config.into()).err());
+
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client
+        .handshake()
+        .expect("the client side of the handshake completes");
+    let (plaintext, ending) = client.read_to_end(1024);
+    assert!(plaintext.is_empty());
+    let error = ending.expect_err("the alert must surface as an error");
+    assert!(
+        matches!(
+            tls_error(&error),
+            TlsError::Protocol(rustls::Error::AlertReceived(
+                AlertDescription::CertificateRequired
+            ))
+        ),
+        "{error:?}"
+    );
+    assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    assert!(matches!(
+        client.tls.write_record(b"x"),
+        Err(TlsError::Protocol(_))
+    ));
+    server
+        .join()
+        .expect("server thread")
+        .expect("server refuses");
+}
+
+#[test]
+fn reports_the_servers_close_notify_as_end_of_stream() {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+        let mut tls = accept_tls(tcp, config)?;
+        tls.write_all(b"goodbye")?;
+        tls.conn.send_close_notify();
+        tls.flush()?;
+        // Wait for the client to hang up.
+        let mut buf = [0u8; 64];
+        while tls.sock.read(&mut buf)? > 0 {}
+        Ok(())
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    let (plaintext, ending) = client.read_to_end(1024);
+    assert_eq!(plaintext, b"goodbye");
+    ending.expect("close_notify is a clean end of stream");
+    assert!(client.tls.peer_closed());
+    assert_eq!(
+        client
+            .tls
+            .read(&mut [0u8; 16])
+            .expect("still end of stream"),
+        0
+    );
+    assert!(matches!(
+        client.tls.write_record(b"late"),
+        Err(TlsError::PeerClosed)
+    ));
+    drop(client);
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn reports_a_tcp_close_between_records_as_end_of_stream() {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+        let mut tls = accept_tls(tcp, config)?;
+        tls.write_all(b"last words")?;
+        tls.flush()?;
+        tls.sock.shutdown(Shutdown::Both)
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    let (plaintext, ending) = client.read_to_end(1024);
+    assert_eq!(plaintext, b"last words");
+    ending.expect("EOF between records ends the stream");
+    assert!(client.tls.peer_closed());
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn fails_cleanly_on_eof_in_the_middle_of_a_record() {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+        let mut tls = accept_tls(tcp, config)?;
+        tls.conn.writer().write_all(b"this record is cut in half")?;
+        let mut record = Vec::new();
+        while tls.conn.wants_write() {
+            tls.conn.write_tls(&mut record)?;
+        }
+        tls.sock.write_all(&record[..record.len() / 2])?;
+        tls.sock.shutdown(Shutdown::Both)
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    let (plaintext, ending) = client.read_to_end(1024);
+    assert!(plaintext.is_empty());
+    let error = ending.expect_err("a truncated record is an error");
+    assert!(
+        matches!(tls_error(&error), TlsError::UnexpectedEof),
+        "{error:?}"
+    );
+    assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+    server.join().expect("server thread").expect("server");
+}
+
+/// A blocking transport that writes at most one byte per `write` call.
+struct OneByteWrites(TcpStream);
+
+impl Read for OneByteWrites {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for OneByteWrites {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match buf.first() {
+            Some(byte) => self.0.write(std::slice::from_ref(byte)),
+            None => Ok(0),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+#[test]
+fn works_with_a_server_that_writes_one_byte_at_a_time() {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| {
+        let mut tls = accept_tls(OneByteWrites(tcp), config)?;
+        echo(&mut tls)
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    for message in [&b"dribbled"[..], &[7u8; 600]] {
+        client.send(message);
+        assert_eq!(client.read_exact(message.len()), message);
+    }
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (echoed, _) = server.join().expect("server thread").expect("server");
+    assert_eq!(echoed, 608);
+}
+
+/// A server that, on request, queues `count` small records and writes them in one burst.
+fn burst_of_small_records(count: usize, read_buf_len: usize) {
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+        let mut tls = accept_tls(tcp, config)?;
+        let mut go = [0u8; 2];
+        tls.read_exact(&mut go)?;
+        // Queue every record before writing any.
+        tls.conn.set_buffer_limit(None);
+        for i in 0..count {
+            // One `write` on the rustls writer is one record.
+            tls.conn
+                .writer()
+                .write_all(format!("record {i};").as_bytes())?;
+        }
+        tls.flush()?;
+        tls.conn.send_close_notify();
+        tls.flush()
+    });
+    let expected: Vec<u8> = (0..count)
+        .flat_map(|i| format!("record {i};").into_bytes())
+        .collect();
+
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    client.send(b"go");
+    let (plaintext, ending) = client.read_to_end(read_buf_len);
+    ending.expect("clean end of stream");
+    assert_eq!(plaintext.len(), expected.len());
+    assert!(plaintext == expected, "records out of order or corrupted");
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn delivers_many_small_records_in_order() {
+    burst_of_small_records(2000, 64 * 1024);
+}
+
+#[test]
+fn delivers_records_through_a_tiny_read_buffer() {
+    burst_of_small_records(300, 5);
+}
+
+#[test]
+fn answers_a_key_update_from_the_server() {
+    let pki = TestPki::generate();
+    let config = pki.server_config(&[&rustls::version::TLS13]);
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<(usize, bool)> {
+        let mut tls = accept_tls(tcp, config)?;
+        let mut first = [0u8; 6];
+        tls.read_exact(&mut first)?;
+        // Rotate our keys and ask the client to rotate its own, then echo.
+        tls.conn.refresh_traffic_keys().map_err(io::Error::other)?;
+        tls.write_all(&first)?;
+        tls.flush()?;
+        let (rest, clean) = echo(&mut tls)?;
+        Ok((first.len() + rest, clean))
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    client.send(b"before");
+    assert_eq!(client.read_exact(6), b"before");
+    for _ in 0..3 {
+        client.send(b"after the key update");
+        assert_eq!(client.read_exact(20), b"after the key update");
+    }
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (echoed, clean) = server.join().expect("server thread").expect("server");
+    assert_eq!(echoed, 6 + 60);
+    assert!(clean);
+}
+
+/// The byte at `position` of the large transfer: a pattern that exposes loss, duplication
+/// and reordering.
+fn pattern(position: usize) -> u8 {
+    (position as u64).wrapping_mul(2_654_435_761).to_le_bytes()[1] ^ (position >> 16) as u8
+}
+
+#[test]
+fn keeps_every_byte_while_the_socket_is_full() {
+    const MIN_TOTAL: usize = 1 << 20;
+    const MAX_TOTAL: usize = 64 << 20;
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (start_reading, reading_allowed) = mpsc::channel::<()>();
+    let (addr, server) = spawn_server(move |tcp| {
+        let mut tls = accept_tls(tcp, config)?;
+        // Do not read until the client has seen its socket fill up.
+        reading_allowed
+            .recv_timeout(SAFETY_NET)
+            .map_err(io::Error::other)?;
+        echo(&mut tls)
+    });
+
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+
+    let mut chunk = [0u8; 8 * 1024];
+    let mut sent = 0usize;
+    let mut saw_backpressure = false;
+    // Phase 1: write until the socket pushes back.
+    while !saw_backpressure {
+        assert!(
+            sent < MAX_TOTAL,
+            "the socket never pushed back after {sent} bytes"
+        );
+        for (i, byte) in chunk.iter_mut().enumerate() {
+            *byte = pattern(sent + i);
+        }
+        match client.tls.write_record(&chunk) {
+            Ok(()) => sent += chunk.len(),
+            Err(TlsError::BufferFull { .. }) => {}
+            Err(e) => panic!("write_record: {e}"),
+        }
+        if !client.tls.flush_tls().expect("flush_tls") {
+            saw_backpressure = true;
+            assert!(client.tls.wants_write());
+        }
+    }
+    start_reading.send(()).expect("server waiting");
+
+    // Phase 2: keep writing up to the total while reading the echo; then drain.
+    let total = sent.max(MIN_TOTAL);
+    let mut received = 0usize;
+    let mut buf = [0u8; 16 * 1024];
+    let mut flushed_everything = false;
+    let deadline = Instant::now() + SAFETY_NET;
+    while received < total {
+        assert!(
+            Instant::now() < deadline,
+            "echoed {received} of {total} bytes"
+        );
+        if sent < total {
+            let len = chunk.len().min(total - sent);
+            for (i, byte) in chunk[..len].iter_mut().enumerate() {
+                *byte = pattern(sent + i);
+            }
+            match client.tls.write_record(&chunk[..len]) {
+                Ok(()) => sent += len,
+                Err(TlsError::BufferFull { .. }) => {}
+                Err(e) => panic!("write_record: {e}"),
+            }
+        }
+        flushed_everything = client.tls.flush_tls().expect("flush_tls");
+        match client.tls.read(&mut buf) {
+            Ok(0) => panic!("server closed after {received} bytes"),
+            Ok(n) => {
+                for (i, byte) in buf[..n].iter().enumerate() {
+                    assert_eq!(*byte, pattern(received + i), "byte {}", received + i);
+                }
+                received += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => client.wait(),
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+    assert_eq!(sent, total);
+    assert!(flushed_everything, "everything sent was flushed");
+    assert!(!client.tls.wants_write());
+
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (echoed, clean) = server.join().expect("server thread").expect("server");
+    assert_eq!(echoed, total);
+    assert!(clean);
+}
+
+#[test]
+fn runs_a_websocket_upgrade_and_messages_through_read_and_write() {
+    use tungstenite::client::IntoClientRequest;
+    use tungstenite::handshake::HandshakeError;
+    use tungstenite::{Message, WebSocket};
+
+    let pki = TestPki::generate();
+    let config = pki.default_server_config();
+    let (addr, server) = spawn_server(move |tcp| -> Result<(), String> {
+        let tls = accept_tls(tcp, config).map_err(|e| e.to_string())?;
+        let mut ws = tungstenite::accept(tls).map_err(|e| e.to_string())?;
+        let message = ws.read().map_err(|e| e.to_string())?;
+        ws.send(message).map_err(|e| e.to_string())?;
+        Ok(())
+    });
+
+    let client = Client::connect(addr, pki.client_config(), "localhost");
+    let request = "wss://localhost/v2/ws/private"
+        .into_client_request()
+        .expect("request");
+    let deadline = Instant::now() + SAFETY_NET;
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(1));
+    // The TLS handshake itself is driven by the upgrade's reads and writes.
+    let mut attempt = tungstenite::client::client(request, client.tls);
+    let (mut ws, response): (WebSocket<_>, _) = loop {
+        match attempt {
+            Ok(done) => break done,
+            Err(HandshakeError::Interrupted(mid)) => {
+                assert!(Instant::now() < deadline, "upgrade did not finish");
+                pause();
+                attempt = mid.handshake();
+            }
+            Err(HandshakeError::Failure(e)) => panic!("upgrade failed: {e}"),
+        }
+    };
+    assert_eq!(response.status(), 101);
+
+    let would_block = |e: &tungstenite::Error| matches!(e, tungstenite::Error::Io(io) if io.kind() == io::ErrorKind::WouldBlock);
+    let mut result = ws.send(Message::text("cancel-order"));
+    while let Err(e) = &result {
+        assert!(would_block(e), "send failed: {e}");
+        assert!(Instant::now() < deadline, "send did not finish");
+        pause();
+        result = ws.flush();
+    }
+    let echoed = loop {
+        match ws.read() {
+            Ok(message) => break message,
+            Err(e) if would_block(&e) => {
+                assert!(Instant::now() < deadline, "no echo");
+                pause();
+            }
+            Err(e) => panic!("read failed: {e}"),
+        }
+    };
+    assert_eq!(echoed, Message::text("cancel-order"));
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn cuts_off_a_handshake_message_that_never_ends() {
+    // A ServerHello announcing 65535 bytes, delivered one byte per record: 6 bytes on the
+    // wire per byte of message, far more than the incoming buffer holds.
+    let (addr, server) = spawn_server(|mut tcp| {
+        let mut hello = [0u8; 1024];
+        let _ = tcp.read(&mut hello);
+        let message_len = 0xffffusize;
+        let mut wire = Vec::with_capacity((message_len + 4) * 6);
+        for byte in [0x02, 0x00, 0xff, 0xff]
+            .into_iter()
+            .chain(std::iter::repeat_n(0u8, message_len))
+        {
+            wire.extend_from_slice(&[0x16, 0x03, 0x03, 0x00, 0x01, byte]);
+        }
+        // The client gives up part way: a failed write is expected.
+        let _ = tcp.write_all(&wire);
+        let _ = tcp.shutdown(Shutdown::Write);
+    });
+    let pki = TestPki::generate();
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    let error = client.handshake().expect_err("the handshake must fail");
+    assert!(matches!(error, TlsError::IncomingFull), "{error:?}");
+    drop(client);
+    server.join().expect("server thread");
+}
