@@ -363,7 +363,11 @@ impl EventLoop {
         }
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
-            if matches!(self.phase, Phase::Live { .. }) {
+            // Held back by pacing: due when both limits allow. Held back by a full socket: due
+            // on its writable event.
+            if let Phase::Live { tls } = &self.phase
+                && !tls.wants_write()
+            {
                 t = t.min(self.messages.ready_at().max(self.cancels.ready_at()));
             }
         }
@@ -971,7 +975,12 @@ impl EventLoop {
 
     /// Sends the keepalive and as many waiting cancels as pacing allows, in one TLS write.
     fn send(&mut self, now: u64) -> bool {
-        if !matches!(self.phase, Phase::Live { .. }) {
+        let Phase::Live { tls } = &self.phase else {
+            return false;
+        };
+        if tls.wants_write() {
+            // The socket has not taken the last batch yet: what waits stays queued (and keeps
+            // its place for pacing) rather than pile up in the TLS buffer.
             return false;
         }
         self.frames.clear();
