@@ -1,5 +1,6 @@
-//! The production idle strategy: the engine spins on the ring and polls the socket with a zero
-//! timeout, and the submitting side makes no system call. Run briefly: it keeps a core busy.
+//! The idle strategies that never park: busy-spin (production: the engine spins on the ring and
+//! polls the socket with a zero timeout, and the submitting side makes no system call) and yield.
+//! Run briefly: they keep a core busy.
 
 #[path = "support/engine.rs"]
 mod support;
@@ -26,4 +27,19 @@ fn busy_spin_mode_sends_and_settles_cancels() {
     ));
     assert_eq!(engine.shutdown().acked, 5);
     assert_eq!(venue.resting_orders(), 0);
+}
+
+#[test]
+fn yield_mode_sends_and_settles_cancels() {
+    let venue = venue();
+    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 3);
+    let (engine, handle) = start(config_for(&venue).idle(IdleStrategy::Yield));
+    wait_live(&handle);
+    for order in &orders {
+        handle.cancel(by_client_oid(order)).unwrap();
+    }
+    for outcome in outcomes(&handle, 3) {
+        assert_eq!(outcome.status, Status::Acked);
+    }
+    assert_eq!(engine.shutdown().acked, 3);
 }

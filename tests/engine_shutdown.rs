@@ -126,3 +126,60 @@ fn dropping_the_engine_shuts_it_down() {
     ));
     assert!(handle.outcomes().next().is_none());
 }
+
+#[test]
+fn intents_racing_a_shutdown_are_either_refused_or_reported_once() {
+    let venue = venue_with(bitget_cancel::sim::SimConfig {
+        max_messages_per_second: 0,
+        ..Default::default()
+    });
+    let (engine, handle) = start(
+        config_for(&venue)
+            .messages_per_second(100_000)
+            .cancels_per_second(100_000)
+            .intent_capacity(64)
+            .shutdown_grace(Duration::from_millis(100)),
+    );
+    wait_live(&handle);
+    let submitters: Vec<_> = (0..2u64)
+        .map(|thread| {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                let mut accepted = Vec::new();
+                for n in 0u64.. {
+                    let cancel = spot("1").with_tag(thread << 32 | n);
+                    match handle.cancel(cancel) {
+                        Ok(id) => accepted.push((id, cancel.tag)),
+                        Err(bitget_cancel::engine::SubmitError::Full(_)) => {
+                            std::thread::yield_now()
+                        }
+                        Err(bitget_cancel::engine::SubmitError::Stopped(_)) => break,
+                    }
+                }
+                accepted
+            })
+        })
+        .collect();
+    wait_until("both submitters got intents in", || {
+        engine.stats().intents >= 200
+    });
+    engine.shutdown();
+    let accepted: HashMap<_, _> = submitters
+        .into_iter()
+        .flat_map(|t| t.join().expect("submitter"))
+        .collect();
+    let mut seen = HashMap::new();
+    for outcome in handle.outcomes() {
+        assert_eq!(accepted.get(&outcome.id), Some(&outcome.tag()));
+        assert!(
+            seen.insert(outcome.id, ()).is_none(),
+            "two outcomes for {}",
+            outcome.id
+        );
+    }
+    assert_eq!(
+        seen.len(),
+        accepted.len(),
+        "an outcome for every accepted intent"
+    );
+}
