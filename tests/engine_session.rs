@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bitget_cancel::InstType;
-use bitget_cancel::engine::{Credentials, SessionError, SessionState};
+use bitget_cancel::engine::{Credentials, Pinning, SessionError, SessionState, StartError};
 use bitget_cancel::outcome::{NotSentReason, Status};
 use bitget_cancel::sim::{DisconnectCause, Faults};
 use support::*;
@@ -215,4 +215,40 @@ fn an_unreachable_venue_is_reported_and_intents_time_out() {
     assert!(matches!(handle.last_error(), Some(SessionError::Io(_))));
     assert!(engine.stats().connect_attempts >= 1);
     assert_eq!(engine.stats().sessions, 0);
+}
+
+#[test]
+fn a_core_that_cannot_be_used_is_reported_and_the_engine_runs_unpinned() {
+    let venue = venue();
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    let (engine, handle) = start(config_for(&venue).core(100_000));
+    handle.cancel(by_order_id(&order)).unwrap();
+    assert_eq!(next_outcome(&handle).status, Status::Acked);
+    assert_eq!(engine.pinning(), Pinning::Failed(100_000));
+}
+
+#[test]
+fn an_extra_root_ca_that_is_not_pem_is_refused_at_start() {
+    let config = bitget_cancel::engine::Config::builder(sim_credentials())
+        .extra_root_ca_pem("not a certificate")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        bitget_cancel::engine::Engine::start(config),
+        Err(StartError::Tls(_))
+    ));
+}
+
+#[test]
+fn a_venue_certificate_signed_by_an_unknown_ca_is_never_trusted() {
+    let venue = venue();
+    let (engine, handle) = start(
+        bitget_cancel::engine::Config::builder(sim_credentials())
+            .url(venue.url())
+            .idle(bitget_cancel::engine::IdleStrategy::Backoff),
+    );
+    wait_until("the handshake fails", || handle.last_error().is_some());
+    assert!(matches!(handle.last_error(), Some(SessionError::Tls(_))));
+    assert_eq!(engine.stats().sessions, 0);
+    assert_eq!(venue.stats().logins_ok, 0);
 }

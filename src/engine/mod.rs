@@ -211,7 +211,10 @@ fn pin(config: &Config, shared: &Shared) {
     let pinning = match config.core {
         None => Pinning::NotRequested,
         Some(core) => {
-            if core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+            // Only cores the system lists: core_affinity panics on ids beyond the CPU set size.
+            let known =
+                core_affinity::get_core_ids().is_some_and(|ids| ids.iter().any(|c| c.id == core));
+            if known && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                 Pinning::Pinned(core)
             } else {
                 log::warn!("cannot pin the engine thread to core {core}; running unpinned");
