@@ -68,7 +68,7 @@ struct Counting;
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count(layout.size());
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, passed on as is.
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s requirements, passed on as is.
         unsafe { System.alloc(layout) }
     }
 

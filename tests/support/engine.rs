@@ -1,4 +1,4 @@
-//! Shared helpers for the engine tests: a simulated venue and an engine configured for it.
+//! Shared fixtures for the engine tests: a simulated venue and an engine configured for it.
 #![allow(dead_code)]
 
 use std::time::{Duration, Instant};
