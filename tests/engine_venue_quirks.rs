@@ -160,3 +160,34 @@ fn hostile_frames_end_the_connection_and_the_engine_starts_over() {
     handle.cancel(by_order_id(&order)).unwrap();
     assert_eq!(next_outcome(&handle).status, Status::Acked);
 }
+
+#[test]
+fn a_login_the_venue_never_answers_times_out_and_is_tried_again() {
+    let venue = venue();
+    venue.set_faults(Faults {
+        login: bitget_cancel::sim::LoginFault::Ignore,
+        ..Faults::default()
+    });
+    let (engine, handle) = start(config_for(&venue).connect_timeout(Duration::from_millis(200)));
+    wait_until("the login times out", || {
+        handle.last_error() == Some(SessionError::Timeout("logging in"))
+    });
+    venue.set_faults(Faults::default());
+    wait_live(&handle);
+    assert!(engine.stats().connect_attempts >= 2);
+}
+
+#[test]
+fn a_login_refused_for_a_skewed_clock_is_reported_with_the_venues_code() {
+    let venue = venue();
+    venue.set_faults(Faults {
+        login_clock_offset_s: 120,
+        ..Faults::default()
+    });
+    let (_engine, handle) = start(config_for(&venue));
+    handle.cancel(spot("1")).unwrap();
+    assert!(matches!(
+        next_outcome(&handle).status,
+        Status::NotSent(bitget_cancel::outcome::NotSentReason::LoginRejected { code: 30014, .. })
+    ));
+}
