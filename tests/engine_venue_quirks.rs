@@ -1,5 +1,6 @@
 //! A venue that misbehaves: duplicate and stray replies, errors that belong to no request,
-//! batched and re-recorded replies, a venue-initiated close, hostile frames.
+//! batched and re-recorded replies, a venue-initiated close, hostile frames, logins it never
+//! answers or refuses for the clock.
 
 #[path = "support/engine.rs"]
 mod support;
