@@ -73,6 +73,11 @@ impl Handle {
     ///
     /// The intent's fields were checked when the [`Cancel`] was built. A full ring or a stopped
     /// engine hands the intent back in the error.
+    ///
+    /// Engine-assigned ids are decimal numbers counting from 1. A caller's id must not be held
+    /// by another intent (waiting or in flight) when the engine takes it, or the newcomer is
+    /// reported [`NotSentReason::DuplicateId`](crate::outcome::NotSentReason::DuplicateId):
+    /// prefer ids with a letter in them, which never meet an engine-assigned one.
     // The error carries the intent by value (about 190 bytes) so that it is never lost; boxing
     // it would allocate on the hot path.
     #[allow(clippy::result_large_err)]
