@@ -90,7 +90,8 @@ fn the_cancel_limit_holds_across_a_reconnect() {
     let (_engine, handle) = start(
         config_for(&venue)
             .messages_per_second(100)
-            .cancels_per_second(10),
+            .cancels_per_second(10)
+            .rate_margin(Duration::from_millis(100)),
     );
     wait_live(&handle);
     for order in &orders[..10] {
