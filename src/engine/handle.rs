@@ -239,6 +239,12 @@ mod tests {
     }
 
     #[test]
+    fn handles_cross_threads() {
+        fn send_and_sync<T: Send + Sync + Clone>() {}
+        send_and_sync::<Handle>();
+    }
+
+    #[test]
     fn engine_ids_are_assigned_in_order_and_caller_ids_kept() {
         let (h, rx, _otx) = handle(8);
         assert_eq!(h.cancel(cancel()).unwrap().as_str(), "1");
