@@ -127,6 +127,9 @@ pub struct TlsStream {
     shown_to_rustls: usize,
     /// The peer sent close_notify, or closed the connection between records.
     peer_closed: bool,
+    /// The peer sent close_notify: under TLS 1.3 this side may still write (half-close, RFC 8446
+    /// 6.1), e.g. to answer a WebSocket close frame that came just before it.
+    close_notify_received: bool,
     /// close_notify was queued by this side.
     we_closed: bool,
     /// The connection is dead; every call returns this again.
@@ -236,6 +239,7 @@ impl TlsStream {
             control_pending: false,
             shown_to_rustls: 0,
             peer_closed: false,
+            close_notify_received: false,
             we_closed: false,
             failure: None,
         };
@@ -292,7 +296,8 @@ impl TlsStream {
     }
 
     /// True once the peer sent close_notify or closed the connection between records: `read`
-    /// returns `Ok(0)` once the buffered plaintext is drained, and nothing more can be sent.
+    /// returns `Ok(0)` once the buffered plaintext is drained, and nothing more can be sent (except
+    /// after a close_notify under TLS 1.3, which allows half-close).
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
     }
@@ -351,8 +356,9 @@ impl TlsStream {
     /// Errors that leave the connection usable: [`TlsError::BufferFull`] (flush, then retry; nothing
     /// was queued), [`TlsError::HandshakeIncomplete`], [`TlsError::TooLarge`] (more than
     /// [`MAX_WRITE`] bytes: split it). After [`close`](Self::close): [`TlsError::Closed`]; once
-    /// the peer closed: [`TlsError::PeerClosed`]. Fatal: [`TlsError::KeysExhausted`] (reconnect),
-    /// and, while rustls still finishes the handshake's leftovers, [`TlsError::Protocol`].
+    /// the peer closed: [`TlsError::PeerClosed`] (except after its close_notify under TLS 1.3,
+    /// which allows writing on: half-close). Fatal: [`TlsError::KeysExhausted`] (reconnect), and,
+    /// while rustls still finishes the handshake's leftovers, [`TlsError::Protocol`].
     pub fn write_record(&mut self, plaintext: &[u8]) -> Result<(), TlsError> {
         if let Some(failure) = &self.failure {
             return Err(failure.to_error());
@@ -360,7 +366,7 @@ impl TlsStream {
         if self.we_closed {
             return Err(TlsError::Closed);
         }
-        if self.peer_closed {
+        if self.peer_closed && !self.may_write_after_peer_close() {
             return Err(TlsError::PeerClosed);
         }
         if self.is_handshaking() {
@@ -569,6 +575,7 @@ impl TlsStream {
                 }
                 Step::PeerClosed | Step::Closed => {
                     self.peer_closed = true;
+                    self.close_notify_received = true;
                     match job {
                         Job::Read => return Ok(Some(Progress::PeerClosed)),
                         Job::Handshake if self.is_handshaking() => {
@@ -612,6 +619,7 @@ impl TlsStream {
                     Ok(Received::NeedInput) => return Ok(Progress::NeedInput),
                     Ok(Received::CloseNotify) => {
                         self.peer_closed = true;
+                        self.close_notify_received = true;
                         return Ok(Progress::PeerClosed);
                     }
                     Err(failure) => {
@@ -703,6 +711,12 @@ impl TlsStream {
                 Err(e) => return Err(TlsError::Io(e)),
             }
         }
+    }
+
+    /// Whether writing is still allowed although the peer closed: it sent close_notify (not a
+    /// bare TCP close) under TLS 1.3, which lets each side close its write side on its own.
+    fn may_write_after_peer_close(&self) -> bool {
+        self.close_notify_received && self.protocol_version() == Some(ProtocolVersion::TLSv1_3)
     }
 
     /// The peer closed the TCP connection: clean between records, truncation otherwise.

@@ -8,6 +8,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Forwards to [`System`], counting allocations (and reallocations) per thread.
 pub struct CountingAllocator;
@@ -16,7 +17,11 @@ thread_local! {
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
     static BACKTRACES_LEFT: Cell<u32> = const { Cell::new(0) };
     static IN_BACKTRACE: Cell<bool> = const { Cell::new(false) };
+    static MARKED: Cell<bool> = const { Cell::new(false) };
 }
+
+/// Allocations made by every thread that called [`mark_thread`], readable from any thread.
+static MARKED_ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
 fn note(size: usize) {
     // `try_with`: the allocator may run while thread-locals are being torn down.
@@ -24,6 +29,9 @@ fn note(size: usize) {
         return;
     }
     let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    if MARKED.try_with(Cell::get).unwrap_or(false) {
+        MARKED_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
     let left = BACKTRACES_LEFT.try_with(Cell::get).unwrap_or(0);
     if left > 0 {
         let _ = BACKTRACES_LEFT.try_with(|b| b.set(left - 1));
@@ -37,8 +45,8 @@ fn note(size: usize) {
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the bookkeeping touches only
-// const-initialised thread-local `Cell`s without destructors, which never allocate (the backtrace,
-// which does, is taken with the bookkeeping switched off).
+// const-initialised thread-local `Cell`s without destructors and a static atomic, which never
+// allocate (the backtrace, which does, is taken with the bookkeeping switched off).
 unsafe impl GlobalAlloc for CountingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         note(layout.size());
@@ -87,4 +95,17 @@ pub fn count<R>(f: impl FnOnce() -> R) -> (u64, R) {
     let counted = allocations() - before;
     BACKTRACES_LEFT.with(|b| b.set(0));
     (counted, result)
+}
+
+/// Counts the calling thread's allocations in [`marked_allocations`] too, so another thread can
+/// read them (e.g. an engine thread marks itself from a start hook).
+#[allow(dead_code)]
+pub fn mark_thread() {
+    MARKED.with(|m| m.set(true));
+}
+
+/// Allocations made so far by all threads that called [`mark_thread`].
+#[allow(dead_code)]
+pub fn marked_allocations() -> u64 {
+    MARKED_ALLOCATIONS.load(Ordering::SeqCst)
 }

@@ -1,0 +1,769 @@
+//! Everything the engine can be told, with documented defaults: endpoint, credentials, threading,
+//! capacities, timeouts, pacing and reconnect policy.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The live private WebSocket endpoint.
+pub const LIVE_URL: &str = "wss://ws.bitget.com/v2/ws/private";
+/// The demo-trading private WebSocket endpoint (needs a demo API key).
+pub const DEMO_URL: &str = "wss://wspap.bitget.com/v2/ws/private";
+
+/// The environment variable [`Credentials::from_env`] reads the API key from.
+pub const ENV_API_KEY: &str = "BITGET_API_KEY";
+/// The environment variable [`Credentials::from_env`] reads the API secret from.
+pub const ENV_API_SECRET: &str = "BITGET_API_SECRET";
+/// The environment variable [`Credentials::from_env`] reads the passphrase from.
+pub const ENV_API_PASSPHRASE: &str = "BITGET_API_PASSPHRASE";
+
+/// A configuration value that cannot work; names the field and what is wrong, never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL is not a `wss://host[:port][/path]` URL.
+    #[error("invalid url {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A credential is empty or holds characters that cannot be sent; the value is not repeated.
+    #[error("invalid {field}: {reason}")]
+    InvalidCredential {
+        /// `api key`, `api secret` or `passphrase`.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An environment variable [`Credentials::from_env`] needs is unset or not UTF-8.
+    #[error("environment variable {var} is not set (or not UTF-8)")]
+    MissingEnv {
+        /// The variable's name.
+        var: &'static str,
+    },
+    /// A numeric setting is out of range.
+    #[error("invalid {field}: {reason}")]
+    InvalidValue {
+        /// The setting's name.
+        field: &'static str,
+        /// The rule it broke.
+        reason: &'static str,
+    },
+}
+
+/// API credentials. `Debug` shows the API key and redacts the secret and passphrase; the secret is
+/// overwritten with zeros when the last copy is dropped.
+///
+/// ```
+/// use bitget_cancel::engine::Credentials;
+///
+/// let creds = Credentials::new("my-key", "my-secret", "my-passphrase")?;
+/// let shown = format!("{creds:?}");
+/// assert!(shown.contains("my-key"));
+/// assert!(!shown.contains("my-secret") && !shown.contains("my-passphrase"));
+/// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Credentials {
+    api_key: String,
+    secret: Vec<u8>,
+    passphrase: Vec<u8>,
+}
+
+/// Printable ASCII that can be written into a JSON string as it is.
+fn is_json_safe(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+impl Credentials {
+    /// Checks and stores credentials: none may be empty; the API key and passphrase must be
+    /// printable ASCII without `"` or `\` (they are sent inside a JSON string).
+    pub fn new(
+        api_key: impl Into<String>,
+        secret: impl Into<String>,
+        passphrase: impl Into<String>,
+    ) -> Result<Self, ConfigError> {
+        let creds = Credentials {
+            api_key: api_key.into(),
+            secret: secret.into().into_bytes(),
+            passphrase: passphrase.into().into_bytes(),
+        };
+        let invalid = |field, reason| Err(ConfigError::InvalidCredential { field, reason });
+        if creds.api_key.is_empty() {
+            return invalid("api key", "empty");
+        }
+        if !is_json_safe(&creds.api_key) {
+            return invalid(
+                "api key",
+                "must be printable ASCII without quotes or backslashes",
+            );
+        }
+        if creds.secret.is_empty() {
+            return invalid("api secret", "empty");
+        }
+        if creds.passphrase.is_empty() {
+            return invalid("passphrase", "empty");
+        }
+        if !is_json_safe(creds.passphrase_str()) {
+            return invalid(
+                "passphrase",
+                "must be printable ASCII without quotes or backslashes",
+            );
+        }
+        Ok(creds)
+    }
+
+    /// Reads `BITGET_API_KEY`, `BITGET_API_SECRET` and `BITGET_API_PASSPHRASE`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Credentials::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Credentials::from_env`], reading the variables through `lookup`.
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(ConfigError::MissingEnv { var: name })
+        };
+        Credentials::new(
+            var(ENV_API_KEY)?,
+            var(ENV_API_SECRET)?,
+            var(ENV_API_PASSPHRASE)?,
+        )
+    }
+
+    /// The API key (not a secret: it names the key).
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    pub(crate) fn passphrase_str(&self) -> &str {
+        // Checked printable ASCII in `new`, and it came from a `String`.
+        std::str::from_utf8(&self.passphrase).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("api_key", &self.api_key)
+            .field("secret", &"<redacted>")
+            .field("passphrase", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        self.secret.fill(0);
+        self.passphrase.fill(0);
+        std::hint::black_box(&self.secret);
+        std::hint::black_box(&self.passphrase);
+    }
+}
+
+/// What the engine thread does when a turn of its loop found nothing to do.
+///
+/// The trade-off is latency against CPU: only [`IdleStrategy::BusySpin`] reacts within
+/// nanoseconds, and it keeps one core at 100%.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IdleStrategy {
+    /// Spin: poll the socket with a zero timeout and the intent ring without ever sleeping. The
+    /// submitting side makes no system call. For a dedicated (ideally isolated and pinned) core.
+    #[default]
+    BusySpin,
+    /// Like `BusySpin`, but give the core to other threads (`sched_yield`) after an idle turn.
+    Yield,
+    /// Spin briefly, yield briefly, then park in the poller until the next timer, socket event or
+    /// submitted intent; [`crate::Handle::cancel`] wakes a parked engine through a `mio::Waker`
+    /// (a system call on the submitting side, only when the engine is parked). For tests and
+    /// shared machines.
+    Backoff,
+}
+
+/// Reconnect delays: exponential from `initial` up to `max`, each drawn at random from its upper
+/// half ("equal jitter") so that many clients do not reconnect in step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconnectBackoff {
+    /// The first delay after a failure. Default 100 ms.
+    pub initial: Duration,
+    /// The longest delay. Default 30 s. The venue allows 300 connection attempts per IP per 5
+    /// minutes: keep `max` at 1 s or more.
+    pub max: Duration,
+    /// A session that stayed logged in this long resets the delay to `initial` when it ends;
+    /// a venue that accepts and then drops connections at once meets growing delays. Default 30 s.
+    pub reset_after: Duration,
+}
+
+impl Default for ReconnectBackoff {
+    fn default() -> Self {
+        ReconnectBackoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ReconnectBackoff {
+    /// The delay before attempt `failures + 1` (after `failures` consecutive failures, at least
+    /// one), using `random` for the jitter.
+    pub(crate) fn delay(&self, failures: u32, random: u64) -> Duration {
+        let initial = self.initial.as_nanos() as u64;
+        let max = (self.max.as_nanos() as u64).max(initial);
+        let shift = failures.saturating_sub(1).min(40);
+        let full = initial.saturating_mul(1u64 << shift).min(max);
+        let half = full / 2;
+        Duration::from_nanos(full - half + random % (half + 1))
+    }
+}
+
+/// Where the engine connects, parsed from a `wss://` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Endpoint {
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Endpoint {
+    pub(crate) fn parse(url: &str) -> Result<Self, ConfigError> {
+        let invalid = |reason| ConfigError::InvalidUrl {
+            url: url.to_string(),
+            reason,
+        };
+        let scheme_len = "wss://".len();
+        if url.len() < scheme_len || !url[..scheme_len].eq_ignore_ascii_case("wss://") {
+            return Err(invalid("the scheme must be wss:// (TLS is always on)"));
+        }
+        let rest = &url[scheme_len..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let authority = &rest[..authority_end];
+        if authority.contains('@') {
+            return Err(invalid("user information is not supported"));
+        }
+        let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+            let close = bracketed
+                .find(']')
+                .ok_or_else(|| invalid("unclosed IPv6 address"))?;
+            let after = &bracketed[close + 1..];
+            let port = match after.strip_prefix(':') {
+                Some(p) => Some(p),
+                None if after.is_empty() => None,
+                None => return Err(invalid("unexpected text after the IPv6 address")),
+            };
+            (&bracketed[..close], port)
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err(invalid("missing host"));
+        }
+        let port = match port {
+            None => 443,
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n != 0 => n,
+                _ => return Err(invalid("the port must be a number from 1 to 65535")),
+            },
+        };
+        Ok(Endpoint {
+            url: url.to_string(),
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+/// How the engine runs. Build one with [`Config::builder`]; every setting has a documented
+/// default.
+///
+/// ```
+/// use std::time::Duration;
+/// use bitget_cancel::engine::{Config, Credentials, IdleStrategy};
+///
+/// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+///     .url(bitget_cancel::engine::DEMO_URL)
+///     .idle(IdleStrategy::Backoff)
+///     .ack_timeout(Duration::from_secs(2))
+///     .build()?;
+/// assert_eq!(config.messages_per_second(), 10);
+/// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) endpoint: Endpoint,
+    pub(crate) credentials: Credentials,
+    pub(crate) extra_root_ca_pem: Option<Vec<u8>>,
+    pub(crate) core: Option<usize>,
+    pub(crate) idle: IdleStrategy,
+    pub(crate) intent_capacity: usize,
+    pub(crate) outcome_capacity: usize,
+    pub(crate) max_pending: usize,
+    pub(crate) ack_timeout: Duration,
+    pub(crate) ping_interval: Duration,
+    pub(crate) pong_deadline: Duration,
+    pub(crate) messages_per_second: u32,
+    pub(crate) cancels_per_second: u32,
+    pub(crate) rate_margin: Duration,
+    pub(crate) max_queue_time: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) reconnect: ReconnectBackoff,
+    pub(crate) login_retry_after: Option<Duration>,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) on_thread_start: Option<fn()>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("url", &self.endpoint.url)
+            .field("credentials", &self.credentials)
+            .field("extra_root_ca", &self.extra_root_ca_pem.is_some())
+            .field("core", &self.core)
+            .field("idle", &self.idle)
+            .field("intent_capacity", &self.intent_capacity)
+            .field("outcome_capacity", &self.outcome_capacity)
+            .field("max_pending", &self.max_pending)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("pong_deadline", &self.pong_deadline)
+            .field("messages_per_second", &self.messages_per_second)
+            .field("cancels_per_second", &self.cancels_per_second)
+            .field("rate_margin", &self.rate_margin)
+            .field("max_queue_time", &self.max_queue_time)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("reconnect", &self.reconnect)
+            .field("login_retry_after", &self.login_retry_after)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .field("on_thread_start", &self.on_thread_start.is_some())
+            .finish()
+    }
+}
+
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&self) -> $ty {
+                self.$name
+            }
+        )*
+    };
+}
+
+impl Config {
+    /// Starts a configuration with these credentials and every other setting at its default.
+    pub fn builder(credentials: Credentials) -> ConfigBuilder {
+        ConfigBuilder {
+            url: LIVE_URL.to_string(),
+            config: Config {
+                endpoint: Endpoint {
+                    url: LIVE_URL.to_string(),
+                    host: "ws.bitget.com".to_string(),
+                    port: 443,
+                },
+                credentials,
+                extra_root_ca_pem: None,
+                core: None,
+                idle: IdleStrategy::BusySpin,
+                intent_capacity: 1024,
+                outcome_capacity: 1024,
+                max_pending: 1024,
+                ack_timeout: Duration::from_secs(5),
+                ping_interval: Duration::from_secs(25),
+                pong_deadline: Duration::from_secs(10),
+                messages_per_second: 10,
+                cancels_per_second: 10,
+                rate_margin: Duration::from_millis(50),
+                max_queue_time: Duration::from_secs(5),
+                connect_timeout: Duration::from_secs(10),
+                reconnect: ReconnectBackoff::default(),
+                login_retry_after: Some(Duration::from_secs(60)),
+                shutdown_grace: Duration::from_secs(2),
+                on_thread_start: None,
+            },
+        }
+    }
+
+    /// The WebSocket URL.
+    pub fn url(&self) -> &str {
+        &self.endpoint.url
+    }
+
+    /// The credentials.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    getters! {
+        /// The core the engine thread is pinned to, if any.
+        core: Option<usize>;
+        /// The idle strategy.
+        idle: IdleStrategy;
+        /// Capacity of the intent ring.
+        intent_capacity: usize;
+        /// Capacity of the outcome ring.
+        outcome_capacity: usize;
+        /// Most intents the engine holds at once (waiting or in flight).
+        max_pending: usize;
+        /// How long a sent cancel waits for its reply before it is reported unknown.
+        ack_timeout: Duration;
+        /// How often the text `ping` is sent.
+        ping_interval: Duration;
+        /// How long after a `ping` the venue must have sent something.
+        pong_deadline: Duration;
+        /// Most messages per second on one connection, `ping` and login included.
+        messages_per_second: u32;
+        /// Most cancels per second, across connections.
+        cancels_per_second: u32;
+        /// Extra length added to the one-second pacing window.
+        rate_margin: Duration;
+        /// How long an intent may wait to be sent before it is reported not sent.
+        max_queue_time: Duration;
+        /// Time allowed from the start of a connection attempt to a logged-in session.
+        connect_timeout: Duration;
+        /// Reconnect delays.
+        reconnect: ReconnectBackoff;
+        /// When to try again after the venue refused the credentials (`None`: never).
+        login_retry_after: Option<Duration>;
+        /// How long shutdown waits for replies to cancels in flight.
+        shutdown_grace: Duration;
+    }
+}
+
+/// Builds a [`Config`]; see each method for the default.
+#[derive(Debug, Clone)]
+pub struct ConfigBuilder {
+    url: String,
+    config: Config,
+}
+
+impl ConfigBuilder {
+    /// The WebSocket URL: [`LIVE_URL`] (default), [`DEMO_URL`] or any `wss://` URL.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// Replaces the credentials given to [`Config::builder`].
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.config.credentials = credentials;
+        self
+    }
+
+    /// An extra root CA (PEM) trusted besides the webpki roots, e.g. the simulated venue's.
+    /// Default: none. Verification is never switched off.
+    pub fn extra_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.config.extra_root_ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Pins the engine thread to this core (default: not pinned). A pinning failure is
+    /// reported by [`crate::Engine::pinning`] and logged, not fatal.
+    pub fn core(mut self, core: usize) -> Self {
+        self.config.core = Some(core);
+        self
+    }
+
+    /// The idle strategy. Default [`IdleStrategy::BusySpin`].
+    pub fn idle(mut self, idle: IdleStrategy) -> Self {
+        self.config.idle = idle;
+        self
+    }
+
+    /// Capacity of the intent ring; a full ring hands the intent back. Default 1024.
+    pub fn intent_capacity(mut self, n: usize) -> Self {
+        self.config.intent_capacity = n;
+        self
+    }
+
+    /// Capacity of the outcome ring. Default 1024. When it is full the engine keeps outcomes
+    /// and stops taking intents until the caller reads some.
+    pub fn outcome_capacity(mut self, n: usize) -> Self {
+        self.config.outcome_capacity = n;
+        self
+    }
+
+    /// Most intents the engine holds at once, waiting or in flight; sizes the in-flight table.
+    /// Default 1024.
+    pub fn max_pending(mut self, n: usize) -> Self {
+        self.config.max_pending = n;
+        self
+    }
+
+    /// How long a sent cancel waits for its reply before it is reported
+    /// [`crate::outcome::UnknownReason::AckTimeout`]. Default 5 s.
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.config.ack_timeout = d;
+        self
+    }
+
+    /// How often the keepalive text `ping` is sent. Default 25 s (the venue drops a connection
+    /// after 2 minutes without one; clients in the wild use 25 s).
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.config.ping_interval = d;
+        self
+    }
+
+    /// How long after a `ping` the venue has to send something (its `pong` or anything else)
+    /// before the connection is declared dead and replaced. Default 10 s.
+    pub fn pong_deadline(mut self, d: Duration) -> Self {
+        self.config.pong_deadline = d;
+        self
+    }
+
+    /// Most messages per second on one connection, counting `ping`, login and cancels. Default
+    /// 10, the venue's limit; going over makes the venue disconnect.
+    pub fn messages_per_second(mut self, n: u32) -> Self {
+        self.config.messages_per_second = n;
+        self
+    }
+
+    /// Most cancels per second, across reconnects. Default 10, the venue's per-account limit.
+    pub fn cancels_per_second(mut self, n: u32) -> Self {
+        self.config.cancels_per_second = n;
+        self
+    }
+
+    /// Both limits are enforced over a sliding window of one second plus this margin, which
+    /// absorbs jitter between when a message leaves and when the venue counts it (network and
+    /// scheduling delays that bunch messages together on arrival). Default 50 ms.
+    pub fn rate_margin(mut self, d: Duration) -> Self {
+        self.config.rate_margin = d;
+        self
+    }
+
+    /// How long an accepted intent may wait (for a session or for pacing) before it is reported
+    /// [`crate::outcome::NotSentReason::QueueTimeout`]. Default 5 s.
+    pub fn max_queue_time(mut self, d: Duration) -> Self {
+        self.config.max_queue_time = d;
+        self
+    }
+
+    /// Time allowed from the start of a connection attempt to a logged-in session. Default 10 s.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.config.connect_timeout = d;
+        self
+    }
+
+    /// Reconnect delays. Default [`ReconnectBackoff::default`].
+    pub fn reconnect(mut self, backoff: ReconnectBackoff) -> Self {
+        self.config.reconnect = backoff;
+        self
+    }
+
+    /// When to try the credentials again after the venue refused them (30005, 30011 to 30015);
+    /// `None` never tries again. Default 60 s. Meanwhile every intent is reported
+    /// [`crate::outcome::NotSentReason::LoginRejected`] at once.
+    pub fn login_retry_after(mut self, d: Option<Duration>) -> Self {
+        self.config.login_retry_after = d;
+        self
+    }
+
+    /// How long [`crate::Engine::shutdown`] waits for replies to cancels in flight. Default 2 s.
+    pub fn shutdown_grace(mut self, d: Duration) -> Self {
+        self.config.shutdown_grace = d;
+        self
+    }
+
+    /// A function the engine thread calls once when it starts, before it allocates its buffers:
+    /// to set a thread priority, mark the thread for a profiler or an allocation counter, etc.
+    /// Default: none.
+    pub fn on_thread_start(mut self, f: fn()) -> Self {
+        self.config.on_thread_start = Some(f);
+        self
+    }
+
+    /// Checks the settings and returns the configuration.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let mut config = self.config;
+        config.endpoint = Endpoint::parse(&self.url)?;
+        let invalid = |field, reason| Err(ConfigError::InvalidValue { field, reason });
+        if config.intent_capacity == 0 {
+            return invalid("intent_capacity", "must be at least 1");
+        }
+        if config.outcome_capacity == 0 {
+            return invalid("outcome_capacity", "must be at least 1");
+        }
+        if config.max_pending == 0 || config.max_pending > 1 << 20 {
+            return invalid("max_pending", "must be from 1 to 1048576");
+        }
+        if config.messages_per_second == 0 || config.messages_per_second > 100_000 {
+            return invalid("messages_per_second", "must be from 1 to 100000");
+        }
+        if config.cancels_per_second == 0 || config.cancels_per_second > 100_000 {
+            return invalid("cancels_per_second", "must be from 1 to 100000");
+        }
+        for (field, d) in [
+            ("ack_timeout", config.ack_timeout),
+            ("ping_interval", config.ping_interval),
+            ("pong_deadline", config.pong_deadline),
+            ("connect_timeout", config.connect_timeout),
+        ] {
+            if d.is_zero() {
+                return invalid(field, "must be longer than zero");
+            }
+        }
+        if config.reconnect.initial.is_zero() {
+            return invalid("reconnect.initial", "must be longer than zero");
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials::new("key-1", "s3cr3t-value", "pa55-value").unwrap()
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_secret_or_passphrase() {
+        let config = Config::builder(creds()).build().unwrap();
+        for shown in [format!("{config:?}"), format!("{:?}", creds())] {
+            assert!(shown.contains("key-1"), "{shown}");
+            assert!(!shown.contains("s3cr3t-value"), "{shown}");
+            assert!(!shown.contains("pa55-value"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn credentials_refuse_values_that_would_break_the_login_json() {
+        for (key, secret, pass, field) in [
+            ("", "s", "p", "api key"),
+            ("k\"", "s", "p", "api key"),
+            ("k", "", "p", "api secret"),
+            ("k", "s", "", "passphrase"),
+            ("k", "s", "p\\q", "passphrase"),
+            ("k", "s", "p\nq", "passphrase"),
+        ] {
+            match Credentials::new(key, secret, pass) {
+                Err(ConfigError::InvalidCredential { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{key:?} {pass:?}: {other:?}"),
+            }
+        }
+        // The secret is only ever fed to HMAC: any bytes are fine.
+        assert!(Credentials::new("k", "\"\\\n", "p").is_ok());
+    }
+
+    #[test]
+    fn credential_errors_do_not_repeat_the_value() {
+        let err = Credentials::new("k", "s", "bad\"passphrase").unwrap_err();
+        assert!(!err.to_string().contains("bad"));
+    }
+
+    #[test]
+    fn credentials_come_from_the_documented_environment_variables() {
+        fn lookup(vars: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+            let vars = vars.to_vec();
+            move |name| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        }
+        let mut vars = vec![
+            (ENV_API_SECRET, "env-secret"),
+            (ENV_API_PASSPHRASE, "env-pass"),
+        ];
+        assert_eq!(
+            Credentials::from_lookup(lookup(&vars)).unwrap_err(),
+            ConfigError::MissingEnv { var: ENV_API_KEY }
+        );
+        vars.push((ENV_API_KEY, ""));
+        assert_eq!(
+            Credentials::from_lookup(lookup(&vars)).unwrap_err(),
+            ConfigError::MissingEnv { var: ENV_API_KEY }
+        );
+        vars.pop();
+        vars.push((ENV_API_KEY, "env-key"));
+        let creds = Credentials::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(creds.api_key(), "env-key");
+        assert_eq!(creds.secret(), b"env-secret");
+        assert_eq!(creds.passphrase_str(), "env-pass");
+    }
+
+    #[test]
+    fn urls_must_be_wss_with_a_host() {
+        let e = Endpoint::parse("wss://127.0.0.1:8443/v2/ws/private").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 8443));
+        let e = Endpoint::parse(LIVE_URL).unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("ws.bitget.com", 443));
+        let e = Endpoint::parse("WSS://[::1]:9000").unwrap();
+        assert_eq!((e.host.as_str(), e.port), ("::1", 9000));
+        for bad in [
+            "ws://ws.bitget.com/v2/ws/private",
+            "https://x",
+            "wss://",
+            "wss://:443/",
+            "wss://host:0/",
+            "wss://host:70000/",
+            "wss://host:port/",
+            "wss://user@host/",
+            "wss://[::1/",
+        ] {
+            assert!(
+                matches!(Endpoint::parse(bad), Err(ConfigError::InvalidUrl { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_venue_limits() {
+        let c = Config::builder(creds()).build().unwrap();
+        assert_eq!(c.url(), LIVE_URL);
+        assert_eq!(c.messages_per_second(), 10);
+        assert_eq!(c.cancels_per_second(), 10);
+        assert_eq!(c.ping_interval(), Duration::from_secs(25));
+        assert_eq!(c.idle(), IdleStrategy::BusySpin);
+        assert_eq!(c.core(), None);
+    }
+
+    #[test]
+    fn build_refuses_settings_that_cannot_work() {
+        let b = || Config::builder(creds());
+        for (built, field) in [
+            (b().intent_capacity(0).build(), "intent_capacity"),
+            (b().outcome_capacity(0).build(), "outcome_capacity"),
+            (b().max_pending(0).build(), "max_pending"),
+            (b().messages_per_second(0).build(), "messages_per_second"),
+            (b().cancels_per_second(0).build(), "cancels_per_second"),
+            (b().ack_timeout(Duration::ZERO).build(), "ack_timeout"),
+        ] {
+            match built {
+                Err(ConfigError::InvalidValue { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn reconnect_delays_grow_with_jitter_up_to_the_maximum() {
+        let b = ReconnectBackoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            reset_after: Duration::from_secs(30),
+        };
+        for random in [0u64, 1, 12_345, u64::MAX] {
+            let first = b.delay(1, random);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            let third = b.delay(3, random);
+            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
+            let late = b.delay(1000, random);
+            assert!(late >= Duration::from_millis(500) && late <= Duration::from_secs(1));
+        }
+        assert_ne!(b.delay(2, 1), b.delay(2, 99_999_999));
+    }
+}

@@ -1,0 +1,316 @@
+//! The strategy's side of the engine: submit cancels, read outcomes, watch the session.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{Ordering, fence};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+
+use super::shared::{Pinning, SessionError, SessionState, Shared, Stats};
+use crate::clock::monotonic_ns;
+use crate::intent::{Cancel, RequestId};
+use crate::outcome::Outcome;
+
+/// An intent on its way to the engine thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Submission {
+    pub id: RequestId,
+    pub cancel: Cancel,
+    pub accepted_ns: u64,
+}
+
+/// A cancel that was not accepted; the intent is handed back, never dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The intent ring is full: the engine is behind (or paced, or not connected). Retry later,
+    /// or give up on this intent.
+    #[error("the intent ring is full")]
+    Full(Cancel),
+    /// The engine is shutting down or stopped: no new intents.
+    #[error("the engine is stopped")]
+    Stopped(Cancel),
+}
+
+impl SubmitError {
+    /// The intent that was not accepted.
+    pub fn into_cancel(self) -> Cancel {
+        match self {
+            SubmitError::Full(c) | SubmitError::Stopped(c) => c,
+        }
+    }
+}
+
+/// Submits cancels to the engine and reads their outcomes. Cheap to clone and `Send`; every
+/// clone feeds the same engine and reads from the same outcome ring (each outcome is read once,
+/// by whichever clone asks first).
+///
+/// Made by [`crate::Engine::start`].
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) intents: Sender<Submission>,
+    pub(crate) outcomes: Receiver<Outcome>,
+    pub(crate) shared: Arc<Shared>,
+    /// Present only with the park idle strategy: busy-spin and yield never pay for a wake-up.
+    pub(crate) waker: Option<Arc<mio::Waker>>,
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("state", &self.state())
+            .field("queued_intents", &self.intents.len())
+            .field("ready_outcomes", &self.outcomes.len())
+            .field("wakes_engine", &self.waker.is_some())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// Queues a cancel for the engine thread and returns the request id it will be sent under:
+    /// the caller's ([`Cancel::with_id`]) or the next engine-assigned number. Never blocks and
+    /// never allocates; the outcome comes back later on the outcome ring.
+    ///
+    /// The intent's fields were checked when the [`Cancel`] was built. A full ring or a stopped
+    /// engine hands the intent back in the error.
+    ///
+    /// Engine-assigned ids are decimal numbers counting from 1. A caller's id must not be held
+    /// by another intent (waiting or in flight) when the engine takes it, or the newcomer is
+    /// reported [`NotSentReason::DuplicateId`](crate::outcome::NotSentReason::DuplicateId):
+    /// prefer ids with a letter in them, which never meet an engine-assigned one.
+    // The error carries the intent by value (about 190 bytes) so that it is never lost; boxing
+    // it would allocate on the hot path.
+    #[allow(clippy::result_large_err)]
+    pub fn cancel(&self, cancel: Cancel) -> Result<RequestId, SubmitError> {
+        let shared = &*self.shared;
+        // Announce the submission before checking `stopped`: shutdown sets `stopped` and then
+        // waits for `submitting` to reach zero before it drains the ring, so an intent is either
+        // refused here or drained there, never stranded in a ring nobody reads.
+        shared.submit.0.submitting.fetch_add(1, Ordering::SeqCst);
+        if shared.stopped.0.load(Ordering::SeqCst) {
+            shared.submit.0.submitting.fetch_sub(1, Ordering::SeqCst);
+            return Err(SubmitError::Stopped(cancel));
+        }
+        let id = match cancel.id {
+            Some(id) => id,
+            None => RequestId::from_u64(shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed)),
+        };
+        let pushed = self.intents.try_send(Submission {
+            id,
+            cancel,
+            accepted_ns: monotonic_ns(),
+        });
+        shared.submit.0.submitting.fetch_sub(1, Ordering::SeqCst);
+        match pushed {
+            Ok(()) => {
+                if let Some(waker) = &self.waker {
+                    // Pairs with the engine's fence between setting `parked` and looking at the
+                    // ring one last time: either it sees this intent or this sees `parked`.
+                    fence(Ordering::SeqCst);
+                    if shared.engine.0.parked.load(Ordering::Relaxed) {
+                        // A failed wake-up leaves the engine to its next timer, at most a
+                        // second away: nothing to report to the caller.
+                        let _ = waker.wake();
+                    }
+                }
+                Ok(id)
+            }
+            Err(TrySendError::Full(s)) => Err(SubmitError::Full(s.cancel)),
+            Err(TrySendError::Disconnected(s)) => Err(SubmitError::Stopped(s.cancel)),
+        }
+    }
+
+    /// The next outcome, if one is ready. Never blocks.
+    pub fn try_outcome(&self) -> Option<Outcome> {
+        match self.outcomes.try_recv() {
+            Ok(o) => Some(o),
+            Err(_) => self.shared.pop_late_outcome(),
+        }
+    }
+
+    /// The next outcome, waiting up to `timeout` for one.
+    pub fn outcome_timeout(&self, timeout: Duration) -> Option<Outcome> {
+        match self.outcomes.recv_timeout(timeout) {
+            Ok(o) => Some(o),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                self.shared.pop_late_outcome()
+            }
+        }
+    }
+
+    /// Outcomes as they come, blocking for each; ends once the engine has stopped and every
+    /// outcome was read.
+    pub fn outcomes(&self) -> Outcomes<'_> {
+        Outcomes { handle: self }
+    }
+
+    /// The outcomes ready now, without blocking.
+    pub fn try_outcomes(&self) -> TryOutcomes<'_> {
+        TryOutcomes { handle: self }
+    }
+
+    /// Where the connection to the venue stands.
+    pub fn state(&self) -> SessionState {
+        self.shared.state()
+    }
+
+    /// Why the last connection attempt or session failed, if one did.
+    pub fn last_error(&self) -> Option<SessionError> {
+        self.shared.last_error()
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.0.snapshot()
+    }
+
+    /// Whether the engine thread runs on its configured core.
+    pub fn pinning(&self) -> Pinning {
+        self.shared.pinning()
+    }
+
+    /// Whether the engine has stopped taking intents.
+    pub fn is_stopped(&self) -> bool {
+        self.shared.stopped.0.load(Ordering::Acquire)
+    }
+}
+
+/// Blocking iterator over outcomes; see [`Handle::outcomes`].
+#[derive(Debug)]
+pub struct Outcomes<'a> {
+    handle: &'a Handle,
+}
+
+impl Iterator for Outcomes<'_> {
+    type Item = Outcome;
+
+    fn next(&mut self) -> Option<Outcome> {
+        match self.handle.outcomes.recv() {
+            Ok(o) => Some(o),
+            Err(_) => self.handle.shared.pop_late_outcome(),
+        }
+    }
+}
+
+/// Non-blocking iterator over the outcomes ready now; see [`Handle::try_outcomes`].
+#[derive(Debug)]
+pub struct TryOutcomes<'a> {
+    handle: &'a Handle,
+}
+
+impl Iterator for TryOutcomes<'_> {
+    type Item = Outcome;
+
+    fn next(&mut self) -> Option<Outcome> {
+        self.handle.try_outcome()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::{InstId, InstType, OrderRef};
+    use crate::outcome::{NotSentReason, Status, Timestamps};
+
+    fn cancel() -> Cancel {
+        Cancel::new(
+            InstType::UsdtFutures,
+            InstId::new("ETHUSDT").unwrap(),
+            OrderRef::client_oid("c-1").unwrap(),
+        )
+    }
+
+    fn handle(
+        capacity: usize,
+    ) -> (
+        Handle,
+        crossbeam_channel::Receiver<Submission>,
+        Sender<Outcome>,
+    ) {
+        let (itx, irx) = crossbeam_channel::bounded(capacity);
+        let (otx, orx) = crossbeam_channel::bounded(capacity);
+        let handle = Handle {
+            intents: itx,
+            outcomes: orx,
+            shared: Arc::new(Shared::new()),
+            waker: None,
+        };
+        (handle, irx, otx)
+    }
+
+    #[test]
+    fn handles_cross_threads() {
+        fn send_and_sync<T: Send + Sync + Clone>() {}
+        send_and_sync::<Handle>();
+    }
+
+    #[test]
+    fn engine_ids_are_assigned_in_order_and_caller_ids_kept() {
+        let (h, rx, _otx) = handle(8);
+        assert_eq!(h.cancel(cancel()).unwrap().as_str(), "1");
+        assert_eq!(h.cancel(cancel()).unwrap().as_str(), "2");
+        let mine = RequestId::new("mine-7").unwrap();
+        assert_eq!(h.cancel(cancel().with_id(mine)).unwrap(), mine);
+        let got: Vec<_> = rx.try_iter().map(|s| s.id.as_str().to_string()).collect();
+        assert_eq!(got, ["1", "2", "mine-7"]);
+    }
+
+    #[test]
+    fn acceptance_is_timestamped() {
+        let (h, rx, _otx) = handle(1);
+        let before = monotonic_ns();
+        h.cancel(cancel()).unwrap();
+        let s = rx.try_recv().unwrap();
+        assert!(s.accepted_ns >= before && s.accepted_ns <= monotonic_ns());
+    }
+
+    #[test]
+    fn a_full_ring_hands_the_intent_back() {
+        let (h, _rx, _otx) = handle(1);
+        h.cancel(cancel()).unwrap();
+        let refused = cancel().with_tag(99);
+        match h.cancel(refused) {
+            Err(SubmitError::Full(c)) => assert_eq!(c, refused),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_stopped_engine_hands_the_intent_back() {
+        let (h, rx, _otx) = handle(4);
+        h.shared.stopped.0.store(true, Ordering::SeqCst);
+        assert_eq!(
+            h.cancel(cancel().with_tag(1)),
+            Err(SubmitError::Stopped(cancel().with_tag(1)))
+        );
+        h.shared.stopped.0.store(false, Ordering::SeqCst);
+        drop(rx);
+        assert_eq!(
+            h.cancel(cancel().with_tag(2)).unwrap_err().into_cancel(),
+            cancel().with_tag(2)
+        );
+    }
+
+    #[test]
+    fn outcomes_come_from_the_ring_then_from_what_shutdown_left() {
+        let (h, _rx, otx) = handle(4);
+        let outcome = |tag| Outcome {
+            id: RequestId::from_u64(tag),
+            cancel: cancel().with_tag(tag),
+            status: Status::NotSent(NotSentReason::Shutdown),
+            times: Timestamps::default(),
+        };
+        assert!(h.try_outcome().is_none());
+        otx.send(outcome(1)).unwrap();
+        h.shared.push_late_outcome(outcome(2));
+        assert_eq!(h.try_outcome().unwrap().tag(), 1);
+        assert_eq!(h.try_outcome().unwrap().tag(), 2);
+        assert!(h.try_outcome().is_none());
+        otx.send(outcome(3)).unwrap();
+        h.shared.push_late_outcome(outcome(4));
+        drop(otx);
+        let tags: Vec<u64> = h.outcomes().map(|o| o.tag()).collect();
+        assert_eq!(tags, [3, 4]);
+        assert!(h.outcome_timeout(Duration::from_millis(1)).is_none());
+    }
+}

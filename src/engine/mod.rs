@@ -1,0 +1,226 @@
+//! The engine: a thread that owns the connection to the venue and turns cancel intents into
+//! acks, and the [`Handle`] a strategy uses to talk to it.
+//!
+//! [`Engine::start`] spawns the engine thread (pinned to a core if configured), which connects,
+//! logs in, and keeps the session alive: it reconnects with backoff and jitter when the
+//! connection fails, pings on schedule, and paces every message to the venue's limits. Cancels
+//! submitted with [`Handle::cancel`] go out as soon as the session and pacing allow; each gets
+//! exactly one [`Outcome`]: acked, rejected by the venue, unknown (sent, no reply) or not sent.
+//!
+//! Against the simulated venue (the live venue takes [`Credentials::from_env`], the default URL,
+//! a pinned core and [`IdleStrategy::BusySpin`]):
+//!
+//! ```
+//! use std::time::Duration;
+//! use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
+//! use bitget_cancel::outcome::Status;
+//! use bitget_cancel::sim::{SimConfig, SimVenue};
+//! use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let venue = SimVenue::start(SimConfig::default())?;
+//! let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+//!
+//! let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
+//!     .url(venue.url())
+//!     .extra_root_ca_pem(venue.ca_pem())
+//!     .idle(IdleStrategy::Backoff)
+//!     .build()?;
+//! let (engine, handle) = Engine::start(config)?;
+//!
+//! let cancel = Cancel::new(
+//!     InstType::Spot,
+//!     InstId::new("BTCUSDT")?,
+//!     OrderRef::order_id(&order.order_id)?,
+//! )
+//! .with_tag(7);
+//! let id = handle.cancel(cancel)?;
+//! let outcome = handle.outcome_timeout(Duration::from_secs(10)).ok_or("no outcome")?;
+//! assert_eq!((outcome.id, outcome.tag(), outcome.status), (id, 7, Status::Acked));
+//! println!("round trip {:?} ns", outcome.times.round_trip_ns());
+//! engine.shutdown();
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`Outcome`]: crate::Outcome
+
+mod config;
+mod event_loop;
+mod handle;
+mod inflight;
+mod pacing;
+mod session;
+mod shared;
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+
+pub use config::{
+    Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
+    ENV_API_SECRET, IdleStrategy, LIVE_URL, ReconnectBackoff,
+};
+pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
+pub use shared::{Pinning, SessionError, SessionState, Stats};
+
+use event_loop::EventLoop;
+use shared::Shared;
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The TLS configuration could not be built (e.g. the extra root CA is not valid PEM).
+    #[error("tls configuration: {0}")]
+    Tls(#[from] crate::tls::TlsError),
+    /// The poller, its waker or the thread could not be created (out of file descriptors or
+    /// threads).
+    #[error("cannot start the engine thread: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The running engine. Dropping it shuts it down like [`Engine::shutdown`].
+pub struct Engine {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+    waker: Option<Arc<mio::Waker>>,
+    handle: Handle,
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("state", &self.shared.state())
+            .field("pinning", &self.shared.pinning())
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Spawns the engine thread, which starts connecting at once. Returns the engine (to stop it)
+    /// and a handle (to submit cancels; clone it freely).
+    pub fn start(config: Config) -> Result<(Engine, Handle), StartError> {
+        let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
+        let poll = mio::Poll::new()?;
+        let waker = match config.idle {
+            IdleStrategy::Backoff => {
+                Some(Arc::new(mio::Waker::new(poll.registry(), mio::Token(1))?))
+            }
+            IdleStrategy::BusySpin | IdleStrategy::Yield => None,
+        };
+        let (intent_tx, intent_rx) = crossbeam_channel::bounded(config.intent_capacity);
+        let (outcome_tx, outcome_rx) = crossbeam_channel::bounded(config.outcome_capacity);
+        let shared = Arc::new(Shared::new());
+        let handle = Handle {
+            intents: intent_tx,
+            outcomes: outcome_rx,
+            shared: shared.clone(),
+            waker: waker.clone(),
+        };
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("bitget-cancel-engine".to_string())
+            .spawn(move || {
+                pin(&config, &thread_shared);
+                if let Some(hook) = config.on_thread_start {
+                    hook();
+                }
+                EventLoop::new(
+                    &config,
+                    tls_config,
+                    thread_shared,
+                    intent_rx,
+                    outcome_tx,
+                    poll,
+                )
+                .run();
+            })?;
+        let engine = Engine {
+            shared,
+            thread: Some(thread),
+            waker,
+            handle: handle.clone(),
+        };
+        Ok((engine, handle))
+    }
+
+    /// Another handle to this engine.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Where the connection to the venue stands.
+    pub fn state(&self) -> SessionState {
+        self.shared.state()
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.0.snapshot()
+    }
+
+    /// Why the last connection attempt or session failed, if one did.
+    pub fn last_error(&self) -> Option<SessionError> {
+        self.shared.last_error()
+    }
+
+    /// Whether the engine thread runs on its configured core.
+    pub fn pinning(&self) -> Pinning {
+        self.shared.pinning()
+    }
+
+    /// Stops the engine: refuses new intents ([`SubmitError::Stopped`]), reports intents not yet
+    /// sent as not sent, waits up to the configured grace for replies to cancels in flight
+    /// (then reports the rest unknown), closes the WebSocket with a close frame and joins the
+    /// thread. Every outcome stays readable from the handles afterwards. Returns the final
+    /// counters.
+    pub fn shutdown(mut self) -> Stats {
+        self.stop();
+        self.stats()
+    }
+
+    fn stop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.shared
+            .shutdown_requested
+            .store(true, Ordering::Release);
+        if let Some(waker) = &self.waker {
+            // If the wake-up fails the engine notices at its next timer, within a second.
+            let _ = waker.wake();
+        }
+        if thread.join().is_err() {
+            log::error!("the engine thread panicked");
+            self.shared.stopped.0.store(true, Ordering::SeqCst);
+            self.shared.set_state(SessionState::Stopped);
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Pins the current thread as configured and records the result.
+fn pin(config: &Config, shared: &Shared) {
+    let pinning = match config.core {
+        None => Pinning::NotRequested,
+        Some(core) => {
+            // Only cores the system lists: core_affinity panics on ids beyond the CPU set size.
+            let known =
+                core_affinity::get_core_ids().is_some_and(|ids| ids.iter().any(|c| c.id == core));
+            if known && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+                Pinning::Pinned(core)
+            } else {
+                log::warn!("cannot pin the engine thread to core {core}; running unpinned");
+                Pinning::Failed(core)
+            }
+        }
+    };
+    shared.set_pinning(pinning);
+}

@@ -1,0 +1,312 @@
+//! The little state the engine thread shares with handles besides the two rings: session state,
+//! the last error, counters, and the flags that coordinate waking and stopping.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+
+use crate::outcome::Outcome;
+
+/// Where the engine's connection to the venue stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum SessionState {
+    /// Resolving, connecting, TLS handshake, WebSocket upgrade.
+    Connecting = 0,
+    /// Login sent, waiting for the venue's answer.
+    LoggingIn = 1,
+    /// Logged in: cancels go out.
+    Live = 2,
+    /// Waiting before the next connection attempt after a failure (see [`crate::Handle::last_error`]).
+    Backoff = 3,
+    /// The venue refused the credentials; intents are reported not sent until the next attempt
+    /// (if [`crate::engine::ConfigBuilder::login_retry_after`] allows one).
+    LoginRejected = 4,
+    /// Shutting down or stopped.
+    Stopped = 5,
+}
+
+impl SessionState {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            0 => SessionState::Connecting,
+            1 => SessionState::LoggingIn,
+            2 => SessionState::Live,
+            3 => SessionState::Backoff,
+            4 => SessionState::LoginRejected,
+            _ => SessionState::Stopped,
+        }
+    }
+}
+
+/// Why the last connection attempt or session ended. Held by the engine for the handle to read; it
+/// never contains credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// The host name did not resolve.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// The resolver's message.
+        reason: String,
+    },
+    /// The TCP connection failed or broke.
+    #[error("connection failed: {0}")]
+    Io(String),
+    /// The TLS handshake or a TLS record failed (certificate not trusted, alert, ...).
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The WebSocket upgrade was refused or malformed.
+    #[error("websocket upgrade: {0}")]
+    Upgrade(String),
+    /// The venue sent something that breaks the WebSocket protocol or the size limits.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A step of connecting or logging in took longer than the connect timeout.
+    #[error("timed out while {0}")]
+    Timeout(&'static str),
+    /// The venue refused the login.
+    #[error("login rejected by the venue: {code} {msg}")]
+    LoginRejected {
+        /// The venue's code, e.g. 30015.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// The venue answered the login with an error that is not about the credentials.
+    #[error("login failed: {code} {msg}")]
+    LoginFailed {
+        /// The venue's code.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// The venue closed the connection.
+    #[error("closed by the venue (code {code:?}): {reason}")]
+    Closed {
+        /// The WebSocket close code, if the venue sent a close frame.
+        code: Option<u16>,
+        /// The close reason, or how the connection ended.
+        reason: String,
+    },
+    /// Nothing came back within the pong deadline after a `ping`.
+    #[error("no traffic from the venue within the pong deadline")]
+    PeerSilent,
+}
+
+/// Whether the engine thread runs on the core it was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pinning {
+    /// No core was configured.
+    NotRequested,
+    /// Pinned to the configured core.
+    Pinned(usize),
+    /// The configured core could not be used; the thread runs unpinned.
+    Failed(usize),
+    /// The engine thread has not got that far yet.
+    Pending,
+}
+
+/// A counter written by the engine thread only: a plain load and store, no read-modify-write.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub(crate) fn add(&self, n: u64) {
+        self.0
+            .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn incr(&self) {
+        self.add(1);
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters since the engine started; a snapshot of [`crate::Handle::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// TCP connection attempts.
+    pub connect_attempts: u64,
+    /// Sessions that reached `Live` (successful logins).
+    pub sessions: u64,
+    /// Live sessions that ended other than by shutdown.
+    pub reconnects: u64,
+    /// Logins the venue refused for the credentials.
+    pub login_rejections: u64,
+    /// Intents accepted from the ring by the engine.
+    pub intents: u64,
+    /// Cancel frames written.
+    pub sent: u64,
+    /// Outcomes: acked.
+    pub acked: u64,
+    /// Outcomes: rejected by the venue.
+    pub rejected: u64,
+    /// Outcomes: unknown (ack timeout, connection lost, shutdown).
+    pub unknown: u64,
+    /// Outcomes: not sent.
+    pub not_sent: u64,
+    /// Intents that had to wait for a rate limit.
+    pub pacing_waits: u64,
+    /// Error replies that belong to no request (e.g. 30006 "request too many").
+    pub venue_errors: u64,
+    /// Replies whose id matched nothing in flight (e.g. an ack after its timeout).
+    pub unmatched_replies: u64,
+    /// `ping` texts sent.
+    pub pings: u64,
+    /// `pong` texts received.
+    pub pongs: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub connect_attempts: Counter,
+    pub sessions: Counter,
+    pub reconnects: Counter,
+    pub login_rejections: Counter,
+    pub intents: Counter,
+    pub sent: Counter,
+    pub acked: Counter,
+    pub rejected: Counter,
+    pub unknown: Counter,
+    pub not_sent: Counter,
+    pub pacing_waits: Counter,
+    pub venue_errors: Counter,
+    pub unmatched_replies: Counter,
+    pub pings: Counter,
+    pub pongs: Counter,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> Stats {
+        Stats {
+            connect_attempts: self.connect_attempts.get(),
+            sessions: self.sessions.get(),
+            reconnects: self.reconnects.get(),
+            login_rejections: self.login_rejections.get(),
+            intents: self.intents.get(),
+            sent: self.sent.get(),
+            acked: self.acked.get(),
+            rejected: self.rejected.get(),
+            unknown: self.unknown.get(),
+            not_sent: self.not_sent.get(),
+            pacing_waits: self.pacing_waits.get(),
+            venue_errors: self.venue_errors.get(),
+            unmatched_replies: self.unmatched_replies.get(),
+            pings: self.pings.get(),
+            pongs: self.pongs.get(),
+        }
+    }
+}
+
+/// Keeps a value on its own cache line(s), so that writes by one thread do not slow down reads of
+/// neighbouring fields by another.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub T);
+
+/// Written by submitting threads.
+#[derive(Debug)]
+pub(crate) struct SubmitSide {
+    /// The next engine-assigned request id.
+    pub next_id: AtomicU64,
+    /// Submissions between their `stopped` check and their push; shutdown waits for zero.
+    pub submitting: AtomicUsize,
+}
+
+/// Written by the engine thread, read by handles.
+#[derive(Debug)]
+pub(crate) struct EngineSide {
+    /// The engine is about to park and wants a wake-up (park idle strategy only).
+    pub parked: AtomicBool,
+    pub state: AtomicU8,
+    pub pinning: Mutex<Pinning>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub submit: Padded<SubmitSide>,
+    pub engine: Padded<EngineSide>,
+    pub counters: Padded<Counters>,
+    /// Set once by shutdown: handles refuse new intents.
+    pub stopped: Padded<AtomicBool>,
+    /// Set by `Engine::shutdown` or drop: the engine thread winds down.
+    pub shutdown_requested: AtomicBool,
+    pub last_error: Mutex<Option<SessionError>>,
+    /// Outcomes decided at shutdown that found the outcome ring full.
+    pub late_outcomes: Mutex<VecDeque<Outcome>>,
+    pub has_late_outcomes: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new() -> Self {
+        Shared {
+            submit: Padded(SubmitSide {
+                next_id: AtomicU64::new(1),
+                submitting: AtomicUsize::new(0),
+            }),
+            engine: Padded(EngineSide {
+                parked: AtomicBool::new(false),
+                state: AtomicU8::new(SessionState::Connecting as u8),
+                pinning: Mutex::new(Pinning::Pending),
+            }),
+            counters: Padded(Counters::default()),
+            stopped: Padded(AtomicBool::new(false)),
+            shutdown_requested: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            late_outcomes: Mutex::new(VecDeque::new()),
+            has_late_outcomes: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn state(&self) -> SessionState {
+        SessionState::from_u8(self.engine.0.state.load(Ordering::Acquire))
+    }
+
+    pub(crate) fn set_state(&self, state: SessionState) {
+        self.engine.0.state.store(state as u8, Ordering::Release);
+    }
+
+    pub(crate) fn last_error(&self) -> Option<SessionError> {
+        lock(&self.last_error).clone()
+    }
+
+    /// Off the hot path: called when a connection attempt or session fails.
+    pub(crate) fn set_last_error(&self, error: SessionError) {
+        *lock(&self.last_error) = Some(error);
+    }
+
+    pub(crate) fn pinning(&self) -> Pinning {
+        *lock(&self.engine.0.pinning)
+    }
+
+    pub(crate) fn set_pinning(&self, pinning: Pinning) {
+        *lock(&self.engine.0.pinning) = pinning;
+    }
+
+    /// The next late outcome, if shutdown left any.
+    pub(crate) fn pop_late_outcome(&self) -> Option<Outcome> {
+        if !self.has_late_outcomes.load(Ordering::Acquire) {
+            return None;
+        }
+        lock(&self.late_outcomes).pop_front()
+    }
+
+    pub(crate) fn push_late_outcome(&self, outcome: Outcome) {
+        lock(&self.late_outcomes).push_back(outcome);
+        self.has_late_outcomes.store(true, Ordering::Release);
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked (every critical section
+/// here is a single assignment or queue operation).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
