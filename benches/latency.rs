@@ -12,7 +12,8 @@
 //! - `floor`: prebuilt frame bytes encrypted and written, the reply only counted: how fast this
 //!   machine can go through TLS.
 //!
-//! The strategy thread (this one) is pinned to core 0 for every contender.
+//! The strategy thread is pinned to core 0 for every contender, the server's threads to core 1
+//! (`LATENCY_SERVER_CORE`).
 //!
 //! Environment: `LATENCY_QUICK=1` (CI size), `LATENCY_ONLY=floor,boomnet` (a subset),
 //! `LATENCY_WARMUP`, `LATENCY_CANCELS`, `LATENCY_BURSTS` (override the counts),
@@ -22,6 +23,8 @@
 mod alloc;
 #[path = "latency/boomnet_ws.rs"]
 mod boomnet_ws;
+#[path = "latency/engine.rs"]
+mod engine;
 #[path = "latency/floor.rs"]
 mod floor;
 #[path = "latency/report.rs"]
@@ -82,10 +85,32 @@ fn plan(smoke: bool) -> BenchResult<Plan> {
 fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
     Ok(match name {
         "floor" => Box::new(floor::Floor::connect(server)?),
+        "bitget-cancel" => Box::new(engine::BitgetCancel::connect(server)?),
         "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
         "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(server)?),
         other => return Err(format!("unknown contender {other}").into()),
     })
+}
+
+/// One contender on a strategy thread of its own: connect (unpinned, so that the threads the
+/// contender starts inherit no pinning), pin to the strategy core, run the workload, disconnect.
+fn strategy_thread(
+    name: &'static str,
+    server: &Server,
+    plan: &Plan,
+) -> BenchResult<workload::ContenderReport> {
+    eprintln!("latency: {name}: connecting");
+    let mut contender = connect(name, server)?;
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: STRATEGY_CORE }) {
+        return Err(format!("cannot pin the strategy thread to core {STRATEGY_CORE}").into());
+    }
+    eprintln!(
+        "latency: {name}: {} warm-up, {} measured, {} bursts of {}",
+        plan.warmup, plan.cancels, plan.bursts, plan.burst_size
+    );
+    let report = workload::run(&mut *contender, server, plan)?;
+    drop(contender);
+    Ok(report)
 }
 
 fn run() -> BenchResult<()> {
@@ -97,15 +122,7 @@ fn run() -> BenchResult<()> {
         .ok()
         .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
 
-    // Described before pinning: a pinned thread sees one core.
     let mut machine = Machine::describe();
-    let pinned = core_affinity::set_for_current(core_affinity::CoreId { id: STRATEGY_CORE });
-    let strategy = if pinned {
-        format!("strategy thread pinned to core {STRATEGY_CORE}")
-    } else {
-        "strategy thread NOT pinned (pinning failed)".to_owned()
-    };
-
     let server_core = match std::env::var("LATENCY_SERVER_CORE") {
         Ok(v) if v == "none" => None,
         Ok(v) => Some(
@@ -116,25 +133,27 @@ fn run() -> BenchResult<()> {
         Err(_) => Some(SERVER_CORE),
     };
     let server = Server::start(server_core)?;
-    let pinning = match server_core {
-        Some(core) => format!(
-            "{strategy}; server threads (one per connection, blocking) pinned to core {core}"
-        ),
-        None => format!("{strategy}; server threads (one per connection, blocking) unpinned"),
+    let server_pinning = match server_core {
+        Some(core) => format!("pinned to core {core}"),
+        None => "unpinned".to_owned(),
     };
+    let pinning = format!(
+        "strategy thread pinned to core {STRATEGY_CORE} (a fresh thread per contender, pinned \
+         after connecting so that threads a contender starts are not confined to it); server \
+         threads (one per connection, blocking) {server_pinning}"
+    );
     let mut contenders = Vec::new();
     for name in CONTENDERS {
         if only.as_ref().is_some_and(|o| !o.iter().any(|n| n == name)) {
             continue;
         }
-        eprintln!("latency: {name}: connecting");
-        let mut contender = connect(name, &server)?;
-        eprintln!(
-            "latency: {name}: {} warm-up, {} measured, {} bursts of {}",
-            plan.warmup, plan.cancels, plan.bursts, plan.burst_size
-        );
-        contenders.push(workload::run(&mut *contender, &server, &plan)?);
-        drop(contender);
+        let server = &server;
+        let measured = std::thread::scope(|scope| {
+            scope
+                .spawn(move || strategy_thread(name, server, &plan))
+                .join()
+        });
+        contenders.push(measured.map_err(|_| format!("{name}: the strategy thread panicked"))??);
     }
     machine.load_at_end = report::load();
 

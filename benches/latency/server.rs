@@ -33,7 +33,6 @@ const MASK: u64 = RECV_SLOTS as u64 - 1;
 /// The CA the clients trust and the server's TLS configuration.
 pub struct Certs {
     /// The CA certificate, PEM.
-    #[allow(dead_code)]
     pub ca_pem: String,
     /// The CA certificate, DER.
     pub ca_der: CertificateDer<'static>,

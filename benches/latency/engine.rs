@@ -1,0 +1,140 @@
+//! bitget-cancel itself: the engine busy-spinning on its own pinned core, the strategy thread
+//! pushing validated intents through the [`Handle`] and spinning on the outcome ring.
+
+use std::time::{Duration, Instant};
+
+use bitget_cancel::engine::{Config, Credentials, IdleStrategy, Pinning, SessionState};
+use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
+
+use super::server::Server;
+use super::workload::{BenchResult, Contender, Trip, WireSource};
+
+/// The core the engine thread is pinned to.
+pub const ENGINE_CORE: usize = 1;
+
+/// Raised far above the venue's 10/s so that pacing never holds a cancel back in the bench
+/// (the most the configuration accepts).
+const LIMIT_PER_SECOND: u32 = 100_000;
+
+/// The bitget-cancel contender.
+pub struct BitgetCancel {
+    engine: Option<Engine>,
+    handle: Handle,
+    cancel: Cancel,
+}
+
+impl BitgetCancel {
+    /// Starts the engine and waits until it is logged in.
+    pub fn connect(server: &Server) -> BenchResult<BitgetCancel> {
+        let config = Config::builder(Credentials::new("bench-key", "bench-secret", "bench-pass")?)
+            .url(server.url())
+            .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
+            .core(ENGINE_CORE)
+            .idle(IdleStrategy::BusySpin)
+            .messages_per_second(LIMIT_PER_SECOND)
+            .cancels_per_second(LIMIT_PER_SECOND)
+            .build()?;
+        let (engine, handle) = Engine::start(config)?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handle.state() != SessionState::Live {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the engine did not log in within 10 s: {:?} ({:?})",
+                    handle.state(),
+                    handle.last_error()
+                )
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new("BTCUSDT")?,
+            OrderRef::order_id("1376695893517410304")?,
+        );
+        Ok(BitgetCancel {
+            engine: Some(engine),
+            handle,
+            cancel,
+        })
+    }
+
+    #[inline]
+    fn push(&self, tag: u64) -> BenchResult<u64> {
+        let id = self
+            .handle
+            .cancel(self.cancel.with_tag(tag))
+            .map_err(|e| format!("cancel refused: {e:?}"))?;
+        id.as_u64()
+            .ok_or_else(|| "the engine assigned a non-numeric request id".into())
+    }
+
+    /// Spins on the outcome ring.
+    #[inline]
+    fn wait(&self) -> BenchResult<Outcome> {
+        loop {
+            if let Some(outcome) = self.handle.try_outcome() {
+                if outcome.status != Status::Acked {
+                    return Err(
+                        format!("cancel {:?} not acked: {:?}", outcome.id, outcome.status).into(),
+                    );
+                }
+                return Ok(outcome);
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+impl Drop for BitgetCancel {
+    fn drop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown();
+        }
+    }
+}
+
+impl Contender for BitgetCancel {
+    fn name(&self) -> &'static str {
+        "bitget-cancel"
+    }
+
+    fn setup(&self) -> String {
+        let pinning = match self.engine.as_ref().map(Engine::pinning) {
+            Some(Pinning::Pinned(core)) => format!("pinned to core {core}"),
+            other => format!("NOT pinned ({other:?})"),
+        };
+        format!(
+            "strategy thread (core 0) spinning on try_outcome; engine thread {pinning}, \
+             BusySpin; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}"
+        )
+    }
+
+    fn wire_source(&self) -> WireSource {
+        WireSource::Client
+    }
+
+    #[inline]
+    fn round_trip(&mut self, seq: u64) -> BenchResult<Trip> {
+        let id = self.push(seq)?;
+        let outcome = self.wait()?;
+        if outcome.tag() != seq {
+            return Err(format!("expected the outcome of {seq}, got {}", outcome.tag()).into());
+        }
+        Ok(Trip {
+            id,
+            wire_ns: Some(outcome.times.written_ns),
+            write_started_ns: None,
+        })
+    }
+
+    fn burst(&mut self, seq: u64, n: usize) -> BenchResult<()> {
+        for tag in seq..seq + n as u64 {
+            self.push(tag)?;
+        }
+        for _ in 0..n {
+            self.wait()?;
+        }
+        Ok(())
+    }
+}
