@@ -73,8 +73,17 @@ fn encrypt(c: &mut Criterion) {
     group.finish();
 }
 
+/// Pins the calling thread, as the engine and the strategy thread are.
+fn pin(core: usize) {
+    if !core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+        eprintln!("cannot pin to core {core}: figures will be noisier");
+    }
+}
+
 /// One value to a second thread and back, through two bounded queues; the figure is a round
-/// trip (two hops).
+/// trip (two hops). The spinning pair is pinned to cores 0 and 1, like the strategy thread and
+/// the engine: on a machine with other busy processes, unpinned spinners measure the
+/// scheduler instead.
 fn queue_hop(c: &mut Criterion) {
     let mut group = c.benchmark_group("queue_hop");
 
@@ -85,6 +94,7 @@ fn queue_hop(c: &mut Criterion) {
         let echo = {
             let stop = stop.clone();
             thread::spawn(move || {
+                pin(1);
                 while !stop.load(Ordering::Relaxed) {
                     match echo_in.try_recv() {
                         Ok(v) => {
@@ -95,6 +105,7 @@ fn queue_hop(c: &mut Criterion) {
                 }
             })
         };
+        pin(0);
         b.iter_custom(|iters| {
             let start = Instant::now();
             for i in 0..iters {
