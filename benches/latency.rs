@@ -12,8 +12,8 @@
 //! - `floor`: prebuilt frame bytes encrypted and written, the reply only counted: how fast this
 //!   machine can go through TLS.
 //!
-//! The strategy thread is pinned to core 0 for every contender, the server's threads to core 1
-//! (`LATENCY_SERVER_CORE`).
+//! The strategy thread is pinned to core 0 for every contender; the server's thread for a
+//! connection runs on the core of the contender's writing thread (see [`server_core`]).
 //!
 //! Environment: `LATENCY_QUICK=1` (CI size), `LATENCY_ONLY=floor,boomnet` (a subset),
 //! `LATENCY_WARMUP`, `LATENCY_CANCELS`, `LATENCY_BURSTS` (override the counts),
@@ -50,9 +50,19 @@ static GLOBAL: alloc::CountingAllocator = alloc::CountingAllocator;
 /// The core the strategy thread runs on, for every contender.
 const STRATEGY_CORE: usize = 0;
 
-/// The core the server's threads run on by default (`LATENCY_SERVER_CORE`, `none` to leave
-/// them unpinned).
-const SERVER_CORE: usize = 1;
+/// Where the server's thread for a contender's connection runs: on the core of the contender's
+/// writing thread. On this kind of machine (a VM with two vCPUs) waking a thread on the other
+/// vCPU costs tens of microseconds, so the server goes where each contender fares best:
+/// the strategy core for the single-threaded contenders, the engine's core for bitget-cancel,
+/// and unpinned for tokio, whose runtime thread is not pinned either.
+/// `LATENCY_SERVER_CORE` (a core number or `none`) overrides it for everyone.
+fn server_core(name: &str) -> Option<usize> {
+    match name {
+        "bitget-cancel" => Some(engine::ENGINE_CORE),
+        "tokio-tungstenite" => None,
+        _ => Some(STRATEGY_CORE),
+    }
+}
 
 /// Every contender, in the order they run.
 const CONTENDERS: [&str; 4] = ["floor", "bitget-cancel", "boomnet", "tokio-tungstenite"];
@@ -97,9 +107,11 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
 fn strategy_thread(
     name: &'static str,
     server: &Server,
+    server_core: Option<usize>,
     plan: &Plan,
 ) -> BenchResult<workload::ContenderReport> {
     eprintln!("latency: {name}: connecting");
+    server.pin_next_connections(server_core);
     let mut contender = connect(name, server)?;
     if !core_affinity::set_for_current(core_affinity::CoreId { id: STRATEGY_CORE }) {
         return Err(format!("cannot pin the strategy thread to core {STRATEGY_CORE}").into());
@@ -108,8 +120,12 @@ fn strategy_thread(
         "latency: {name}: {} warm-up, {} measured, {} bursts of {}",
         plan.warmup, plan.cancels, plan.bursts, plan.burst_size
     );
-    let report = workload::run(&mut *contender, server, plan)?;
+    let mut report = workload::run(&mut *contender, server, plan)?;
     drop(contender);
+    report.setup.push_str(&match server_core {
+        Some(core) => format!("; server thread pinned to core {core}"),
+        None => "; server thread unpinned".to_owned(),
+    });
     Ok(report)
 }
 
@@ -123,24 +139,25 @@ fn run() -> BenchResult<()> {
         .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
 
     let mut machine = Machine::describe();
-    let server_core = match std::env::var("LATENCY_SERVER_CORE") {
-        Ok(v) if v == "none" => None,
-        Ok(v) => Some(
+    let server_core_override = match std::env::var("LATENCY_SERVER_CORE") {
+        Ok(v) if v == "none" => Some(None),
+        Ok(v) => Some(Some(
             v.trim()
-                .parse()
+                .parse::<usize>()
                 .map_err(|e| format!("LATENCY_SERVER_CORE={v}: {e}"))?,
-        ),
-        Err(_) => Some(SERVER_CORE),
+        )),
+        Err(_) => None,
     };
-    let server = Server::start(server_core)?;
-    let server_pinning = match server_core {
-        Some(core) => format!("pinned to core {core}"),
-        None => "unpinned".to_owned(),
-    };
+    let server = Server::start()?;
     let pinning = format!(
         "strategy thread pinned to core {STRATEGY_CORE} (a fresh thread per contender, pinned \
-         after connecting so that threads a contender starts are not confined to it); server \
-         threads (one per connection, blocking) {server_pinning}"
+         after connecting so that threads a contender starts are not confined to it); \
+         server thread (one per connection, blocking) {}",
+        match server_core_override {
+            Some(Some(core)) => format!("pinned to core {core} for everyone"),
+            Some(None) => "unpinned for everyone".to_owned(),
+            None => "on the core of the contender's writing thread (see each setup)".to_owned(),
+        }
     );
     let mut contenders = Vec::new();
     for name in CONTENDERS {
@@ -150,7 +167,10 @@ fn run() -> BenchResult<()> {
         let server = &server;
         let measured = std::thread::scope(|scope| {
             scope
-                .spawn(move || strategy_thread(name, server, &plan))
+                .spawn(move || {
+                    let core = server_core_override.unwrap_or_else(|| server_core(name));
+                    strategy_thread(name, server, core, &plan)
+                })
                 .join()
         });
         contenders.push(measured.map_err(|_| format!("{name}: the strategy thread panicked"))??);

@@ -27,7 +27,7 @@ use rustls_pki_types::ServerName;
 const RECORD: usize = 139;
 
 fn encrypt(c: &mut Criterion) {
-    let server = match server::Server::start(None) {
+    let server = match server::Server::start() {
         Ok(s) => s,
         Err(e) => panic!("cannot start the loopback server: {e}"),
     };

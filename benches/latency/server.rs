@@ -9,7 +9,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
@@ -106,25 +106,34 @@ pub struct Server {
     recv_ns: Arc<[AtomicU64]>,
     stop: Arc<AtomicBool>,
     conns: Conns,
+    conn_core: Arc<AtomicUsize>,
     acceptor: Option<JoinHandle<()>>,
 }
 
+/// No pinning for the next connections.
+const UNPINNED: usize = usize::MAX;
+
 impl Server {
-    /// Listens on a free loopback port and accepts connections on a thread of its own; every
-    /// server thread is pinned to `core`, if given.
-    pub fn start(core: Option<usize>) -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
+    /// Listens on a free loopback port and accepts connections on a thread of its own (unpinned).
+    pub fn start() -> Result<Server, Box<dyn std::error::Error + Send + Sync>> {
         let certs = Arc::new(Certs::generate()?);
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
         let recv_ns: Arc<[AtomicU64]> = (0..RECV_SLOTS).map(|_| AtomicU64::new(0)).collect();
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
+        let conn_core = Arc::new(AtomicUsize::new(UNPINNED));
         let acceptor = {
-            let (certs, recv_ns, stop, conns) =
-                (certs.clone(), recv_ns.clone(), stop.clone(), conns.clone());
+            let (certs, recv_ns, stop, conns, conn_core) = (
+                certs.clone(),
+                recv_ns.clone(),
+                stop.clone(),
+                conns.clone(),
+                conn_core.clone(),
+            );
             thread::Builder::new()
                 .name("bench-server".into())
-                .spawn(move || accept_loop(listener, certs, recv_ns, stop, conns, core))?
+                .spawn(move || accept_loop(listener, certs, recv_ns, stop, conns, conn_core))?
         };
         Ok(Server {
             addr,
@@ -132,8 +141,15 @@ impl Server {
             recv_ns,
             stop,
             conns,
+            conn_core,
             acceptor: Some(acceptor),
         })
+    }
+
+    /// Pins the threads of connections accepted from now on to `core` (`None`: unpinned).
+    pub fn pin_next_connections(&self, core: Option<usize>) {
+        self.conn_core
+            .store(core.unwrap_or(UNPINNED), Ordering::SeqCst);
     }
 
     /// The port on 127.0.0.1.
@@ -180,10 +196,9 @@ fn accept_loop(
     recv_ns: Arc<[AtomicU64]>,
     stop: Arc<AtomicBool>,
     conns: Conns,
-    core: Option<usize>,
+    conn_core: Arc<AtomicUsize>,
 ) {
     alloc::exclude_this_thread();
-    pin(core);
     for tcp in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -194,6 +209,7 @@ fn accept_loop(
         };
         let config = certs.server_config.clone();
         let recv_ns = recv_ns.clone();
+        let core = Some(conn_core.load(Ordering::SeqCst)).filter(|&c| c != UNPINNED);
         let spawned = thread::Builder::new()
             .name("bench-server-conn".into())
             .spawn(move || {
