@@ -50,16 +50,16 @@ static GLOBAL: alloc::CountingAllocator = alloc::CountingAllocator;
 /// The core the strategy thread runs on, for every contender.
 const STRATEGY_CORE: usize = 0;
 
-/// Where the server's thread for a contender's connection runs: on the core of the contender's
-/// writing thread. On this kind of machine (a VM with two vCPUs) waking a thread on the other
-/// vCPU costs tens of microseconds, so the server goes where each contender fares best:
-/// the strategy core for the single-threaded contenders, the engine's core for bitget-cancel,
-/// and unpinned for tokio, whose runtime thread is not pinned either.
+/// Where the server's thread for a contender's connection runs. On this kind of machine (a VM
+/// with two vCPUs) waking a thread on the other vCPU costs tens of microseconds, so the server
+/// runs on the core of the contender's writing thread, where each contender fares best: the
+/// strategy core for the single-threaded contenders, the engine's core for bitget-cancel, and
+/// the strategy core for tokio too (its unpinned runtime thread then runs there as well; with
+/// the server unpinned or on the other core it measured 1.5x to 3x slower).
 /// `LATENCY_SERVER_CORE` (a core number or `none`) overrides it for everyone.
 fn server_core(name: &str) -> Option<usize> {
     match name {
         "bitget-cancel" => Some(engine::ENGINE_CORE),
-        "tokio-tungstenite" => None,
         _ => Some(STRATEGY_CORE),
     }
 }
