@@ -7,7 +7,9 @@
 //! The contenders:
 //! - `bitget-cancel`: this crate's engine, busy-spinning, pinned to core 1;
 //! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
-//!   rustls, serde_json, an mpsc channel in and a std channel back);
+//!   rustls, serde_json, an mpsc channel in and a std channel back), its runtime thread pinned
+//!   to the strategy core where it measured fastest; `tokio-tungstenite-unpinned` is the same
+//!   code with the runtime thread left to the scheduler, as most users would leave it;
 //! - `boomnet`: the closest low-latency peer, busy-polled on the strategy thread;
 //! - `floor`: prebuilt frame bytes encrypted and written, the reply only counted: how fast this
 //!   machine can go through TLS.
@@ -54,8 +56,9 @@ const STRATEGY_CORE: usize = 0;
 /// with two vCPUs) waking a thread on the other vCPU costs tens of microseconds, so the server
 /// runs on the core of the contender's writing thread, where each contender fares best: the
 /// strategy core for the single-threaded contenders, the engine's core for bitget-cancel, and
-/// the strategy core for tokio too (its unpinned runtime thread then runs there as well; with
-/// the server unpinned or on the other core it measured 1.5x to 3x slower).
+/// the strategy core for tokio, whose runtime thread is pinned there too (measured: runtime and
+/// server on core 0, p50 about 43 us; both on core 1, about 110 us; both unpinned, 120 to
+/// 200 us).
 /// `LATENCY_SERVER_CORE` (a core number or `none`) overrides it for everyone.
 fn server_core(name: &str) -> Option<usize> {
     match name {
@@ -65,7 +68,13 @@ fn server_core(name: &str) -> Option<usize> {
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 4] = ["floor", "bitget-cancel", "boomnet", "tokio-tungstenite"];
+const CONTENDERS: [&str; 5] = [
+    "floor",
+    "bitget-cancel",
+    "boomnet",
+    "tokio-tungstenite",
+    "tokio-tungstenite-unpinned",
+];
 
 fn env_usize(name: &str) -> BenchResult<Option<usize>> {
     match std::env::var(name) {
@@ -97,7 +106,16 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
         "floor" => Box::new(floor::Floor::connect(server)?),
         "bitget-cancel" => Box::new(engine::BitgetCancel::connect(server)?),
         "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
-        "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(server)?),
+        "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(
+            server,
+            "tokio-tungstenite",
+            Some(STRATEGY_CORE),
+        )?),
+        "tokio-tungstenite-unpinned" => Box::new(tokio_ws::TokioWs::connect(
+            server,
+            "tokio-tungstenite-unpinned",
+            None,
+        )?),
         other => return Err(format!("unknown contender {other}").into()),
     })
 }

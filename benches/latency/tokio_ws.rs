@@ -80,6 +80,8 @@ struct LoginArg<'a> {
 
 /// The tokio contender.
 pub struct TokioWs {
+    name: &'static str,
+    runtime_core: Option<usize>,
     orders: Option<mpsc::Sender<CancelOrder>>,
     results: std_mpsc::Receiver<CancelResult>,
     runtime: Option<JoinHandle<()>>,
@@ -173,8 +175,13 @@ async fn session(
 }
 
 impl TokioWs {
-    /// Starts a current-thread runtime on a thread of its own, connects and logs in.
-    pub fn connect(server: &Server) -> BenchResult<TokioWs> {
+    /// Starts the runtime (its thread pinned to `runtime_core`, if given), connects and logs in;
+    /// `name` is the name in the report.
+    pub fn connect(
+        server: &Server,
+        name: &'static str,
+        runtime_core: Option<usize>,
+    ) -> BenchResult<TokioWs> {
         let (orders_tx, orders_rx) = mpsc::channel(1024);
         let (results_tx, results_rx) = std_mpsc::channel();
         let (ready_tx, ready_rx) = std_mpsc::channel();
@@ -183,6 +190,11 @@ impl TokioWs {
         let runtime = thread::Builder::new()
             .name("tokio-runtime".into())
             .spawn(move || {
+                if let Some(id) = runtime_core
+                    && !core_affinity::set_for_current(core_affinity::CoreId { id })
+                {
+                    eprintln!("tokio contender: cannot pin the runtime thread to core {id}");
+                }
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -200,6 +212,8 @@ impl TokioWs {
             })?;
         ready_rx.recv()??;
         Ok(TokioWs {
+            name,
+            runtime_core,
             orders: Some(orders_tx),
             results: results_rx,
             runtime: Some(runtime),
@@ -241,14 +255,19 @@ impl Drop for TokioWs {
 
 impl Contender for TokioWs {
     fn name(&self) -> &'static str {
-        "tokio-tungstenite"
+        self.name
     }
 
     fn setup(&self) -> String {
-        "strategy thread (core 0) -> tokio mpsc (blocking_send) -> current-thread runtime on its own \
-         unpinned thread (writer task + reader task, serde_json both ways) -> std mpsc (blocking recv); \
-         TCP_NODELAY"
-            .into()
+        let runtime = match self.runtime_core {
+            Some(core) => format!("pinned to core {core}"),
+            None => "unpinned".to_owned(),
+        };
+        format!(
+            "strategy thread (core 0) -> tokio mpsc (blocking_send) -> current-thread runtime on \
+             its own thread, {runtime} (writer task + reader task, serde_json both ways) -> std \
+             mpsc (blocking recv); TCP_NODELAY"
+        )
     }
 
     fn wire_source(&self) -> WireSource {
