@@ -132,6 +132,9 @@ pub struct ContenderReport {
     pub tick_to_wire_source: WireSource,
     /// From the push to the server's receive time, for every contender alike.
     pub push_to_server_receive_ns: Percentiles,
+    /// From the server's receive time to the outcome on the strategy thread: the server's
+    /// work, the reply's way back and the contender's reading, decoding and handing over.
+    pub server_receive_to_outcome_ns: Percentiles,
     /// How long the `write(2)` that handed the frame to the kernel took, where the contender
     /// can say: on loopback it runs the receiver's TCP path and wakes the server thread.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -219,6 +222,9 @@ pub fn run(
         tick_to_wire_ns: tick_to_wire,
         tick_to_wire_source: source,
         push_to_server_receive_ns: Percentiles::of(samples.iter().map(received))?,
+        server_receive_to_outcome_ns: Percentiles::of(
+            samples.iter().map(|s| s[3].saturating_sub(s[2])),
+        )?,
         write_syscall_ns: write_syscall,
         burst_100_ns: burst_all.p50,
         burst_100_all_ns: burst_all,
