@@ -17,6 +17,7 @@
 //! The test pins that figure down exactly, so an allocation added on this side, or any change
 //! in rustls, makes it fail.
 
+#[path = "support/tls_fixtures.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,6 +1,7 @@
 //! `TlsStream` against real rustls servers on loopback: handshake and verification, echo,
 //! close, hostile and broken peers, fragmentation, back-pressure.
 
+#[path = "support/tls_fixtures.rs"]
 mod common;
 
 use std::io::{self, Read, Write};

@@ -454,6 +454,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// Replaces the credentials given to [`Config::builder`].
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.config.credentials = credentials;
+        self
+    }
+
     /// An extra root CA (PEM) trusted besides the webpki roots, e.g. the simulated venue's.
     /// Default: none. Verification is never switched off.
     pub fn extra_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {

@@ -190,6 +190,8 @@ pub(crate) struct EventLoop {
     awaiting_flush: Vec<(u32, u64)>,
     messages: RateLimiter,
     cancels: RateLimiter,
+    /// Intents up to this arrival number were counted as pacing waits.
+    paced_through: u64,
 
     // Buffers.
     json: Vec<u8>,
@@ -267,6 +269,7 @@ impl EventLoop {
             awaiting_flush: Vec::with_capacity(config.max_pending),
             messages: RateLimiter::new(config.messages_per_second, window),
             cancels: RateLimiter::new(config.cancels_per_second, window),
+            paced_through: 0,
             json: Vec::with_capacity(json_capacity),
             frames: Vec::with_capacity(BATCH_BYTES),
             decoder: FrameDecoder::new(LIMITS),
@@ -360,7 +363,11 @@ impl EventLoop {
         }
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
-            if matches!(self.phase, Phase::Live { .. }) {
+            // Held back by pacing: due when both limits allow. Held back by a full socket: due
+            // on its writable event.
+            if let Phase::Live { tls } = &self.phase
+                && !tls.wants_write()
+            {
                 t = t.min(self.messages.ready_at().max(self.cancels.ready_at()));
             }
         }
@@ -968,7 +975,12 @@ impl EventLoop {
 
     /// Sends the keepalive and as many waiting cancels as pacing allows, in one TLS write.
     fn send(&mut self, now: u64) -> bool {
-        if !matches!(self.phase, Phase::Live { .. }) {
+        let Phase::Live { tls } = &self.phase else {
+            return false;
+        };
+        if tls.wants_write() {
+            // The socket has not taken the last batch yet: what waits stays queued (and keeps
+            // its place for pacing) rather than pile up in the TLS buffer.
             return false;
         }
         self.frames.clear();
@@ -985,15 +997,16 @@ impl EventLoop {
             self.next_ping_at = now + self.ping_interval;
             self.shared.counters.0.pings.incr();
         }
-        while let Some((slot, e)) = self.table.front_queued() {
+        while let Some((_, e)) = self.table.front_queued() {
             if self.frames.len() + MAX_CANCEL_FRAME > BATCH_BYTES {
                 break;
             }
             if !self.messages.is_ready(now) || !self.cancels.is_ready(now) {
-                if !e.paced {
-                    self.table.entry_mut(slot).paced = true;
-                    self.shared.counters.0.pacing_waits.incr();
-                }
+                // Every intent waiting now waits for pacing; count each once.
+                let newest = self.table.arrivals();
+                let counted = self.paced_through.max(e.seq - 1);
+                self.shared.counters.0.pacing_waits.add(newest - counted);
+                self.paced_through = newest;
                 break;
             }
             self.messages.record(now);

@@ -33,8 +33,8 @@ pub(crate) struct Entry {
     pub written_ns: u64,
     /// When the frame was encoded: the ack timeout counts from here.
     pub sent_ns: u64,
-    /// Whether the intent had to wait for a rate limit (counted once).
-    pub paced: bool,
+    /// Arrival order among the intents the table took in, from 1.
+    pub seq: u64,
     state: SlotState,
     /// The id's bucket in the index if nothing collided.
     home: u32,
@@ -63,6 +63,8 @@ pub(crate) struct InflightTable {
     head: u32,
     tail: u32,
     in_flight: usize,
+    /// Intents taken in so far (the last one's `seq`).
+    arrivals: u64,
 }
 
 /// The bucket an id starts probing from: its own number if it is all digits, else FNV-1a.
@@ -94,6 +96,7 @@ impl InflightTable {
             head: NIL,
             tail: NIL,
             in_flight: 0,
+            arrivals: 0,
         }
     }
 
@@ -184,7 +187,7 @@ impl InflightTable {
             accepted_ns,
             written_ns: 0,
             sent_ns: 0,
-            paced: false,
+            seq: self.arrivals + 1,
             state: SlotState::Queued,
             home: home as u32,
             prev: NIL,
@@ -207,7 +210,14 @@ impl InflightTable {
         }
         self.index[b] = slot;
         self.queue.push_back(slot);
+        self.arrivals += 1;
         Ok(slot)
+    }
+
+    /// Intents taken in so far: the `seq` of the newest.
+    #[inline]
+    pub(crate) fn arrivals(&self) -> u64 {
+        self.arrivals
     }
 
     /// The intent that has waited longest.

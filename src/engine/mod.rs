@@ -7,27 +7,37 @@
 //! submitted with [`Handle::cancel`] go out as soon as the session and pacing allow; each gets
 //! exactly one [`Outcome`]: acked, rejected by the venue, unknown (sent, no reply) or not sent.
 //!
-//! ```no_run
+//! Against the simulated venue (the live venue takes [`Credentials::from_env`], the default URL,
+//! a pinned core and [`IdleStrategy::BusySpin`]):
+//!
+//! ```
 //! use std::time::Duration;
 //! use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
+//! use bitget_cancel::outcome::Status;
+//! use bitget_cancel::sim::{SimConfig, SimVenue};
 //! use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let config = Config::builder(Credentials::from_env()?)
-//!     .core(2)
-//!     .idle(IdleStrategy::BusySpin)
+//! let venue = SimVenue::start(SimConfig::default())?;
+//! let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+//!
+//! let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
+//!     .url(venue.url())
+//!     .extra_root_ca_pem(venue.ca_pem())
+//!     .idle(IdleStrategy::Backoff)
 //!     .build()?;
 //! let (engine, handle) = Engine::start(config)?;
 //!
 //! let cancel = Cancel::new(
 //!     InstType::Spot,
 //!     InstId::new("BTCUSDT")?,
-//!     OrderRef::order_id("1376695893517410304")?,
-//! );
+//!     OrderRef::order_id(&order.order_id)?,
+//! )
+//! .with_tag(7);
 //! let id = handle.cancel(cancel)?;
-//! if let Some(outcome) = handle.outcome_timeout(Duration::from_secs(10)) {
-//!     println!("{id}: {:?} in {:?} ns", outcome.status, outcome.times.round_trip_ns());
-//! }
+//! let outcome = handle.outcome_timeout(Duration::from_secs(10)).ok_or("no outcome")?;
+//! assert_eq!((outcome.id, outcome.tag(), outcome.status), (id, 7, Status::Acked));
+//! println!("round trip {:?} ns", outcome.times.round_trip_ns());
 //! engine.shutdown();
 //! # Ok(())
 //! # }
@@ -201,7 +211,10 @@ fn pin(config: &Config, shared: &Shared) {
     let pinning = match config.core {
         None => Pinning::NotRequested,
         Some(core) => {
-            if core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+            // Only cores the system lists: core_affinity panics on ids beyond the CPU set size.
+            let known =
+                core_affinity::get_core_ids().is_some_and(|ids| ids.iter().any(|c| c.id == core));
+            if known && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                 Pinning::Pinned(core)
             } else {
                 log::warn!("cannot pin the engine thread to core {core}; running unpinned");

@@ -23,8 +23,9 @@ pub(crate) enum Phase {
     Connecting { tcp: TcpStream },
     /// TLS handshake in progress.
     Handshaking { tls: TlsStream },
-    /// WebSocket upgrade in progress.
-    Upgrading { upgrade: Upgrade<TlsStream> },
+    /// WebSocket upgrade in progress (boxed: tungstenite's handshake state is large, and it
+    /// lives only for a moment).
+    Upgrading { upgrade: Box<Upgrade<TlsStream>> },
     /// Login sent, waiting for the venue's answer.
     LoggingIn { tls: TlsStream },
     /// Logged in.
@@ -214,7 +215,9 @@ fn step_upgrade(progress: Result<UpgradeProgress<TlsStream>, crate::ws::WsError>
             if let Err(e) = upgrade.get_mut().flush_tls() {
                 return Step::Failed(SessionError::Io(e.to_string()));
             }
-            Step::Wait(Phase::Upgrading { upgrade })
+            Step::Wait(Phase::Upgrading {
+                upgrade: Box::new(upgrade),
+            })
         }
         Err(e) => Step::Failed(SessionError::Upgrade(e.to_string())),
     }

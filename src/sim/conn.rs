@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::AtomicBool;
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustls::{ServerConnection, StreamOwned};
@@ -18,22 +19,26 @@ use tungstenite::http::StatusCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
-use super::frames::{self, close_code};
+use super::frames::{self, close_code, hostile};
+use super::inbox::Inbox;
 use super::login::{self, Credentials};
 use super::record::{DisconnectCause, Opcode, ReceivedFrame};
 use super::rules::{self, Request as VenueRequest, refusals};
-use super::{Faults, PATH, Shared};
+use super::{CancelFate, Faults, Injection, LoginFault, OnCancel, PATH, Shared};
 use crate::clock::monotonic_ns;
 
-/// The longest a connection thread blocks in a read before it looks at its clocks and flags.
-const TICK: Duration = Duration::from_millis(100);
+/// The longest a connection thread blocks in a read before it looks at its clocks, flags and
+/// injections.
+const TICK: Duration = Duration::from_millis(20);
 /// How long a write may block on a client that does not read before the venue gives up on it.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long the venue keeps reading (and discarding) after it closed, so its last frames are not
-/// lost to a TCP reset.
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the venue waits for the client's close frame, then keeps reading (and discarding)
+/// after it closed, so its last frames are not lost to a TCP reset.
 const LINGER: Duration = Duration::from_secs(1);
 /// The payload of the ping frames the venue sends.
 const PING_PAYLOAD: &[u8] = b"sim";
+/// A stall "for ever" ends after this long at most.
+const LONGEST_STALL: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// The TLS stream under tungstenite. While `muted`, writes from tungstenite are discarded: after
 /// the upgrade the venue writes every frame itself through [`Wire::send`].
@@ -43,9 +48,18 @@ struct Wire {
 }
 
 impl Wire {
+    /// One rustls write (one TLS record up to 16 KiB) and one flush.
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.tls.write_all(bytes)?;
         self.tls.flush()
+    }
+
+    /// Each byte its own rustls write (its own TLS record) and its own flush.
+    fn send_bytewise(&mut self, bytes: &[u8]) -> io::Result<()> {
+        for byte in bytes {
+            self.send(std::slice::from_ref(byte))?;
+        }
+        Ok(())
     }
 
     fn tcp(&self) -> &TcpStream {
@@ -80,6 +94,12 @@ enum End {
     Graceful { cause: DisconnectCause, code: u16 },
     /// The TCP connection is shut down at once: no close frame, no TLS close.
     Abrupt(DisconnectCause),
+    /// `SO_LINGER` 0 and close: the kernel resets the connection.
+    Reset,
+    /// TLS close_notify with no close frame, then a lingering TCP close.
+    TlsCloseNotify,
+    /// A fatal TLS alert, then a lingering TCP close.
+    TlsFatalAlert,
 }
 
 /// Something the venue will do once its reply delay has passed.
@@ -87,6 +107,7 @@ enum End {
 enum Action {
     Text(String),
     Close { cause: DisconnectCause, code: u16 },
+    Inject(Injection),
 }
 
 #[derive(Debug)]
@@ -97,15 +118,34 @@ struct Pending {
     faults: Faults,
 }
 
+/// Replies held by [`Faults::coalesce`](super::Faults::coalesce), already encoded.
+#[derive(Debug, Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    replies: usize,
+    /// When the batch goes out even if it is not full.
+    due: Option<Instant>,
+    /// Whether it goes out one byte per record.
+    bytewise: bool,
+}
+
+/// A stall of the read side.
+#[derive(Debug, Clone, Copy)]
+struct Stall {
+    since: Instant,
+    until: Instant,
+}
+
 /// Runs one accepted connection to its end, then unregisters it.
-pub(super) fn serve(shared: &Shared, conn: u64, tcp: TcpStream, kill: &AtomicBool) {
-    match handshake(shared, tcp, kill) {
+pub(super) fn serve(shared: &Shared, conn: u64, tcp: TcpStream, kill: &AtomicBool, inbox: &Inbox) {
+    let reset = match handshake(shared, tcp, kill, inbox) {
         Ok(ws) => {
             let now = Instant::now();
             let mut live = Live {
                 shared,
                 conn,
                 kill,
+                inbox,
                 ws,
                 logged_in: false,
                 opened: now,
@@ -114,13 +154,36 @@ pub(super) fn serve(shared: &Shared, conn: u64, tcp: TcpStream, kill: &AtomicBoo
                 queue: VecDeque::new(),
                 closing: false,
                 out: Vec::with_capacity(1024),
+                batch: Batch::default(),
+                stall: None,
+                silent: false,
             };
             let end = live.run();
-            live.finish(end);
+            live.finish(end)
         }
-        Err(cause) => shared.count_disconnect(cause),
+        Err(cause) => {
+            shared.count_disconnect(cause);
+            false
+        }
+    };
+    inbox.close();
+    shared.connection_ended(conn, reset);
+}
+
+/// Appends a reply as `faults` shape it: a ping first, fragments, pings between them.
+fn encode_reply(out: &mut Vec<u8>, text: &str, faults: &Faults) {
+    if faults.ping_before_reply {
+        frames::encode_control(out, frames::OP_PING, PING_PAYLOAD);
     }
-    shared.connection_ended(conn);
+    let between = faults.ping_between_fragments.then_some(PING_PAYLOAD);
+    frames::encode_text(out, text, faults.fragments, between);
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 // tungstenite's `Callback` fixes this signature, large error variant included.
@@ -135,11 +198,14 @@ fn check_path(request: &Request, response: Response) -> Result<Response, ErrorRe
     }
 }
 
-/// TLS and WebSocket handshakes, bounded by the configured handshake timeout.
+/// TLS and WebSocket handshakes, bounded by the configured handshake timeout. The inbox opens
+/// once the upgrade is accepted, before the 101 response is written: a client that has read it
+/// can count on [`SimVenue::inject`](super::SimVenue::inject) reaching its connection.
 fn handshake(
     shared: &Shared,
     tcp: TcpStream,
     kill: &AtomicBool,
+    inbox: &Inbox,
 ) -> Result<WebSocket<Wire>, DisconnectCause> {
     let failed = DisconnectCause::HandshakeFailed;
     let deadline = Instant::now() + shared.config.handshake_timeout;
@@ -155,7 +221,16 @@ fn handshake(
     let ws_config = WebSocketConfig::default()
         .max_message_size(limit)
         .max_frame_size(limit);
-    let mut attempt = tungstenite::accept_hdr_with_config(wire, check_path, Some(ws_config));
+    // tungstenite's `Callback` fixes this signature, large error variant included.
+    #[allow(clippy::result_large_err)]
+    let accept = |request: &Request, response: Response| {
+        let accepted = check_path(request, response);
+        if accepted.is_ok() {
+            inbox.open();
+        }
+        accepted
+    };
+    let mut attempt = tungstenite::accept_hdr_with_config(wire, accept, Some(ws_config));
     loop {
         match attempt {
             Ok(mut ws) => {
@@ -205,6 +280,12 @@ struct Live<'a> {
     /// A close is queued: further requests are recorded but not answered.
     closing: bool,
     out: Vec<u8>,
+    inbox: &'a Inbox,
+    batch: Batch,
+    /// The read side is stalled ([`Injection::StallReads`]).
+    stall: Option<Stall>,
+    /// Nothing more is sent ([`Injection::Silence`]).
+    silent: bool,
 }
 
 impl Live<'_> {
@@ -214,6 +295,12 @@ impl Live<'_> {
                 return self.interrupted(cause);
             }
             let now = Instant::now();
+            if let Some(end) = self.take_injections(now) {
+                return end;
+            }
+            if self.stall.is_some_and(|s| s.until <= now) {
+                self.resume(now);
+            }
             if let Some(end) = self.send_due(now) {
                 return end;
             }
@@ -221,6 +308,10 @@ impl Live<'_> {
                 return end;
             }
             let wait = self.next_wake(now);
+            if self.stall.is_some() {
+                thread::sleep(wait);
+                continue;
+            }
             if self
                 .ws
                 .get_ref()
@@ -236,15 +327,126 @@ impl Live<'_> {
                         return end;
                     }
                 }
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) => {}
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
                 Err(error) => return self.read_failed(error),
             }
+        }
+    }
+
+    /// Commits every injection posted to this connection, in order.
+    fn take_injections(&mut self, now: Instant) -> Option<End> {
+        while let Some((ticket, injection)) = self.inbox.take() {
+            let end = self.commit(injection, now);
+            self.inbox.committed(ticket);
+            if end.is_some() {
+                return end;
+            }
+        }
+        None
+    }
+
+    /// Does what `injection` says; `Some` when that ends the connection.
+    fn commit(&mut self, injection: Injection, now: Instant) -> Option<End> {
+        match injection {
+            Injection::Text(text) => self.write_frame(frames::OP_TEXT, text.as_bytes()),
+            Injection::Binary(bytes) => self.write_frame(frames::OP_BINARY, &bytes),
+            Injection::OverLimit => {
+                let text = rules::error_reply(refusals::OVER_LIMIT);
+                self.write_frame(frames::OP_TEXT, text.as_bytes())
+                    .or(Some(End::Graceful {
+                        cause: DisconnectCause::RateLimited,
+                        code: close_code::NORMAL,
+                    }))
+            }
+            Injection::Close { code } => Some(End::Graceful {
+                cause: DisconnectCause::Fault,
+                code,
+            }),
+            Injection::Drop => Some(End::Abrupt(DisconnectCause::Fault)),
+            Injection::ResetMidFrame => {
+                let frame = self.take_next_reply();
+                let half = (frame.len() / 2).max(1);
+                self.write_raw(&frame[..half]).or(Some(End::Reset))
+            }
+            Injection::TlsCloseNotify => Some(End::TlsCloseNotify),
+            Injection::TlsFatalAlert => Some(End::TlsFatalAlert),
+            Injection::StallReads(length) => {
+                let until = now.checked_add(length.min(LONGEST_STALL)).unwrap_or(now);
+                let since = self.stall.map_or(now, |s| s.since);
+                self.stall = Some(Stall { since, until });
+                None
+            }
+            Injection::ResumeReads => {
+                self.resume(now);
+                None
+            }
+            Injection::Silence => {
+                self.silent = true;
+                None
+            }
+            Injection::HugeFrameHeader => self.write_raw(&hostile::HUGE_FRAME_HEADER),
+            Injection::MaskedFrame => self.write_raw(&hostile::MASKED_FRAME),
+            Injection::ReservedBits => self.write_raw(&hostile::RESERVED_BITS),
+            Injection::InvalidUtf8 => self.write_raw(&hostile::INVALID_UTF8),
+            Injection::BadOpcode => self.write_raw(&hostile::BAD_OPCODE),
+            Injection::Raw(bytes) => self.write_raw(&bytes),
+        }
+    }
+
+    /// Ends a stall; the idle timer skips the time the venue was not reading.
+    fn resume(&mut self, now: Instant) {
+        if let Some(stall) = self.stall.take() {
+            self.last_ping += now.saturating_duration_since(stall.since);
+        }
+    }
+
+    /// The next reply waiting to be sent, as one unfragmented frame, taken out of the batch or
+    /// the queue (and counted lost: it will never arrive whole); a `pong` frame if none waits.
+    fn take_next_reply(&mut self) -> Vec<u8> {
+        let mut frame = Vec::new();
+        if self.batch.replies > 0 {
+            self.lost(self.batch.replies);
+            return std::mem::take(&mut self.batch).bytes;
+        }
+        let next = self
+            .queue
+            .iter()
+            .position(|p| matches!(p.action, Action::Text(_)))
+            .and_then(|at| self.queue.remove(at));
+        let text = match next {
+            Some(Pending {
+                action: Action::Text(text),
+                ..
+            }) => {
+                self.lost(1);
+                text
+            }
+            _ => "pong".to_owned(),
+        };
+        frames::encode_text(&mut frame, &text, 1, None);
+        frame
+    }
+
+    fn lost(&self, replies: usize) {
+        self.shared
+            .count(|s| s.replies_lost += u64::try_from(replies).unwrap_or(u64::MAX));
+    }
+
+    /// Writes one unfragmented frame at once; `Some` if the write failed.
+    fn write_frame(&mut self, opcode: u8, payload: &[u8]) -> Option<End> {
+        let mut frame = std::mem::take(&mut self.out);
+        frame.clear();
+        frames::encode_frame(&mut frame, true, opcode, payload);
+        let end = self.write_raw(&frame);
+        self.out = frame;
+        end
+    }
+
+    /// Writes these bytes at once, in one rustls write; `Some` if the write failed.
+    fn write_raw(&mut self, bytes: &[u8]) -> Option<End> {
+        match self.ws.get_mut().send(bytes) {
+            Ok(()) => None,
+            Err(e) => Some(self.write_failed(e)),
         }
     }
 
@@ -291,6 +493,12 @@ impl Live<'_> {
         if let Some(pending) = self.queue.front() {
             wake = wake.min(pending.due);
         }
+        if let Some(due) = self.batch.due {
+            wake = wake.min(due);
+        }
+        if let Some(stall) = self.stall {
+            wake = wake.min(stall.until);
+        }
         if let Some(end) = self
             .shared
             .config
@@ -304,7 +512,7 @@ impl Live<'_> {
             .config
             .idle_timeout
             .and_then(|t| self.last_ping.checked_add(t));
-        if let (false, Some(end)) = (self.closing, idle_end) {
+        if let (false, None, Some(end)) = (self.closing, self.stall, idle_end) {
             wake = wake.min(end);
         }
         wake.saturating_duration_since(now)
@@ -323,6 +531,7 @@ impl Live<'_> {
             });
         }
         if !self.closing
+            && self.stall.is_none()
             && config
                 .idle_timeout
                 .is_some_and(|t| now.saturating_duration_since(self.last_ping) >= t)
@@ -339,21 +548,75 @@ impl Live<'_> {
     fn send_due(&mut self, now: Instant) -> Option<End> {
         while self.queue.front().is_some_and(|p| p.due <= now) {
             let pending = self.queue.pop_front()?;
-            match pending.action {
-                Action::Close { cause, code } => return Some(End::Graceful { cause, code }),
-                Action::Text(text) => {
-                    self.out.clear();
-                    if pending.faults.ping_before_reply {
-                        frames::encode_control(&mut self.out, frames::OP_PING, PING_PAYLOAD);
-                    }
-                    frames::encode_text(&mut self.out, &text, pending.faults.fragments);
-                    if let Err(e) = self.ws.get_mut().send(&self.out) {
-                        return Some(self.write_failed(e));
-                    }
+            let end = match pending.action {
+                Action::Close { cause, code } => {
+                    Some(self.flush_batch().unwrap_or(End::Graceful { cause, code }))
                 }
+                Action::Inject(injection) => self.commit(injection, now),
+                Action::Text(text) => self.send_reply(&text, &pending.faults, pending.due),
+            };
+            if end.is_some() {
+                return end;
             }
         }
+        if self.batch.due.is_some_and(|due| due <= now) {
+            return self.flush_batch();
+        }
         None
+    }
+
+    /// Sends one reply, or adds it to the batch when `faults` coalesce replies.
+    fn send_reply(&mut self, text: &str, faults: &Faults, due: Instant) -> Option<End> {
+        if self.silent {
+            self.lost(1);
+            return None;
+        }
+        let coalesce = faults.coalesce.filter(|c| c.replies > 1);
+        if coalesce.is_none()
+            && let Some(end) = self.flush_batch()
+        {
+            return Some(end);
+        }
+        let mut frame = std::mem::take(&mut self.out);
+        frame.clear();
+        encode_reply(&mut frame, text, faults);
+        let end = match coalesce {
+            Some(c) => {
+                self.batch.bytes.extend_from_slice(&frame);
+                self.batch.replies += 1;
+                self.batch.bytewise = faults.byte_per_record;
+                self.batch
+                    .due
+                    .get_or_insert(due.checked_add(c.wait).unwrap_or(due));
+                if self.batch.replies >= c.replies {
+                    self.flush_batch()
+                } else {
+                    None
+                }
+            }
+            None => self.write_reply(&frame, faults.byte_per_record),
+        };
+        self.out = frame;
+        end
+    }
+
+    /// Writes the held replies in one go.
+    fn flush_batch(&mut self) -> Option<End> {
+        if self.batch.replies == 0 {
+            return None;
+        }
+        let batch = std::mem::take(&mut self.batch);
+        self.write_reply(&batch.bytes, batch.bytewise)
+    }
+
+    fn write_reply(&mut self, bytes: &[u8], bytewise: bool) -> Option<End> {
+        let wire = self.ws.get_mut();
+        let written = if bytewise {
+            wire.send_bytewise(bytes)
+        } else {
+            wire.send(bytes)
+        };
+        written.err().map(|e| self.write_failed(e))
     }
 
     fn write_failed(&self, error: io::Error) -> End {
@@ -380,32 +643,18 @@ impl Live<'_> {
     }
 
     fn on_message(&mut self, message: Message) -> Option<End> {
-        let at_ns = monotonic_ns();
         let now = Instant::now();
-        let (opcode, text) = match &message {
-            Message::Text(t) => (Opcode::Text, t.as_str().to_owned()),
-            Message::Binary(b) => (Opcode::Binary, String::from_utf8_lossy(b).into_owned()),
-            Message::Ping(p) => (Opcode::Ping, String::from_utf8_lossy(p).into_owned()),
-            Message::Pong(p) => (Opcode::Pong, String::from_utf8_lossy(p).into_owned()),
-            Message::Close(frame) => (
-                Opcode::Close,
-                frame
-                    .as_ref()
-                    .map(|f| f.reason.as_str().to_owned())
-                    .unwrap_or_default(),
-            ),
-            Message::Frame(_) => return None,
-        };
-        self.shared.record(ReceivedFrame {
-            conn: self.conn,
-            at_ns,
-            opcode,
-            text,
-        });
+        if matches!(message, Message::Frame(_)) {
+            return None;
+        }
+        self.record(&message);
         match message {
             Message::Text(text) => self.on_data(Some(text.as_str()), now),
             Message::Binary(_) => self.on_data(None, now),
             Message::Ping(payload) => {
+                if self.silent {
+                    return None;
+                }
                 self.out.clear();
                 frames::encode_control(&mut self.out, frames::OP_PONG, &payload);
                 match self.ws.get_mut().send(&self.out) {
@@ -419,6 +668,31 @@ impl Live<'_> {
                 code: frame.map_or(close_code::NORMAL, |f| u16::from(f.code)),
             }),
         }
+    }
+
+    /// Adds a received message to the venue's record.
+    fn record(&self, message: &Message) {
+        let at_ns = monotonic_ns();
+        let (opcode, text) = match message {
+            Message::Text(t) => (Opcode::Text, t.as_str().to_owned()),
+            Message::Binary(b) => (Opcode::Binary, String::from_utf8_lossy(b).into_owned()),
+            Message::Ping(p) => (Opcode::Ping, String::from_utf8_lossy(p).into_owned()),
+            Message::Pong(p) => (Opcode::Pong, String::from_utf8_lossy(p).into_owned()),
+            Message::Close(frame) => (
+                Opcode::Close,
+                frame
+                    .as_ref()
+                    .map(|f| f.reason.as_str().to_owned())
+                    .unwrap_or_default(),
+            ),
+            Message::Frame(_) => return,
+        };
+        self.shared.record(ReceivedFrame {
+            conn: self.conn,
+            at_ns,
+            opcode,
+            text,
+        });
     }
 
     /// Whether one more message fits in the sliding one-second window.
@@ -489,95 +763,240 @@ impl Live<'_> {
                 self.shared.count(|s| s.requests_refused += 1);
                 self.queue(Action::Text(rules::error_reply(refusal)), faults, now);
             }
-            Ok(VenueRequest::Login { arg }) => {
-                let config = &self.shared.config;
-                let creds = Credentials {
-                    api_key: &config.api_key,
-                    secret: &config.secret,
-                    passphrase: &config.passphrase,
-                    window_s: config.login_window.as_secs(),
-                };
-                match login::check(&creds, &arg, unix_now().as_secs()) {
-                    Ok(()) => {
-                        self.logged_in = true;
-                        self.shared.count(|s| s.logins_ok += 1);
-                        self.queue(Action::Text(rules::LOGIN_OK.to_owned()), faults, now);
-                        if faults.close_after_login {
-                            let close = Action::Close {
-                                cause: DisconnectCause::Fault,
-                                code: close_code::NORMAL,
-                            };
-                            self.queue(close, faults, now);
-                        }
-                    }
-                    Err(refusal) => {
-                        self.logged_in = false;
-                        self.shared.count(|s| s.logins_failed += 1);
-                        self.queue(Action::Text(rules::error_reply(refusal)), faults, now);
-                        let close = Action::Close {
-                            cause: DisconnectCause::LoginFailed,
-                            code: close_code::NORMAL,
-                        };
-                        self.queue(close, faults, now);
-                    }
+            Ok(VenueRequest::Login { arg }) => match &faults.login {
+                LoginFault::Ignore => self.shared.count(|s| s.logins_ignored += 1),
+                LoginFault::Reject { code, msg } => {
+                    self.refuse_login(rules::error_text(*code, msg), faults, now);
                 }
-            }
-            Ok(VenueRequest::Trade { args }) => {
-                let request = match rules::check_cancel(&args, self.logged_in) {
-                    Ok(request) => request,
-                    Err(rejection) => {
-                        self.shared.count(|s| s.requests_refused += 1);
-                        self.queue(Action::Text(rejection.reply(unix_ms())), faults, now);
-                        return None;
-                    }
-                };
-                if self.shared.cancel_arrived_drops() {
-                    return Some(End::Abrupt(DisconnectCause::Fault));
-                }
-                let (reply, found) = self.shared.cancel(&request, unix_ms());
-                if faults.ignore_cancels {
-                    self.shared.count(|s| s.cancels_unanswered += 1);
-                } else {
-                    self.queue(Action::Text(reply), faults, now);
-                }
-                self.shared.count(|s| {
-                    if found {
-                        s.cancels_acked += 1;
-                    } else {
-                        s.cancels_rejected += 1;
-                    }
-                });
-            }
+                LoginFault::Answer => self.check_login(&arg, faults, now),
+            },
+            Ok(VenueRequest::Trade { args }) => return self.on_trade(&args, faults, now),
         }
         None
     }
 
-    /// Counts the disconnect, then closes as `end` says.
-    fn finish(mut self, end: End) {
+    fn check_login(&mut self, arg: &serde_json::Value, faults: &Faults, now: Instant) {
+        let config = &self.shared.config;
+        let creds = Credentials {
+            api_key: &config.api_key,
+            secret: &config.secret,
+            passphrase: &config.passphrase,
+            window_s: config.login_window.as_secs(),
+        };
+        let venue_now_s = i64::try_from(unix_now().as_secs())
+            .unwrap_or(i64::MAX)
+            .saturating_add(faults.login_clock_offset_s);
+        let venue_now_s = u64::try_from(venue_now_s).unwrap_or(0);
+        match login::check(&creds, arg, venue_now_s) {
+            Ok(()) => {
+                self.logged_in = true;
+                self.shared.count(|s| s.logins_ok += 1);
+                self.queue(Action::Text(rules::LOGIN_OK.to_owned()), faults, now);
+                if faults.close_after_login {
+                    let close = Action::Close {
+                        cause: DisconnectCause::Fault,
+                        code: close_code::NORMAL,
+                    };
+                    self.queue(close, faults, now);
+                }
+            }
+            Err(refusal) => self.refuse_login(rules::error_reply(refusal), faults, now),
+        }
+    }
+
+    /// Answers a login with an error, then closes.
+    fn refuse_login(&mut self, reply: String, faults: &Faults, now: Instant) {
+        self.logged_in = false;
+        self.shared.count(|s| s.logins_failed += 1);
+        self.queue(Action::Text(reply), faults, now);
+        let close = Action::Close {
+            cause: DisconnectCause::LoginFailed,
+            code: close_code::NORMAL,
+        };
+        self.queue(close, faults, now);
+    }
+
+    fn on_trade(&mut self, args: &serde_json::Value, faults: &Faults, now: Instant) -> Option<End> {
+        let request = match rules::check_cancel(args, self.logged_in) {
+            Ok(request) => request,
+            Err(rejection) => {
+                self.shared.count(|s| s.requests_refused += 1);
+                self.queue(Action::Text(rejection.reply(unix_ms())), faults, now);
+                return None;
+            }
+        };
+        let arrival = self.shared.cancel_arrived();
+        if arrival.drop {
+            return Some(End::Abrupt(DisconnectCause::Fault));
+        }
+        let fate = match arrival.on_cancel {
+            Some(OnCancel {
+                injection, cancel, ..
+            }) => {
+                self.queue(Action::Inject(injection), faults, now);
+                cancel
+            }
+            None => CancelFate::Answered,
+        };
+        if fate == CancelFate::Refused {
+            self.shared.count(|s| s.requests_refused += 1);
+            return None;
+        }
+        let (reply, found) = self.shared.cancel(&request, unix_ms());
+        if faults.ignore_cancels || fate == CancelFate::Unanswered {
+            self.shared.count(|s| s.cancels_unanswered += 1);
+        } else {
+            if let Some(id) = &faults.stray_reply_id {
+                let stray = rules::with_request_id(&reply, &request.echo, id);
+                self.queue(Action::Text(stray), faults, now);
+            }
+            if faults.duplicate_replies {
+                self.queue(Action::Text(reply.clone()), faults, now);
+            }
+            self.queue(Action::Text(reply), faults, now);
+        }
+        self.shared.count(|s| {
+            if found {
+                s.cancels_acked += 1;
+            } else {
+                s.cancels_rejected += 1;
+            }
+        });
+        None
+    }
+
+    /// Counts the disconnect, then closes as `end` says. True when the socket must be closed
+    /// with a reset (`SO_LINGER` 0 is set): nothing may shut it down first.
+    fn finish(mut self, end: End) -> bool {
+        let unsent = self
+            .queue
+            .iter()
+            .filter(|p| matches!(p.action, Action::Text(_)))
+            .count()
+            + self.batch.replies;
+        if unsent > 0 {
+            self.lost(unsent);
+        }
+        let end = match end {
+            End::Graceful { cause, .. } if self.silent => End::Abrupt(cause),
+            end => end,
+        };
+        let deadline = Instant::now() + LINGER;
         match end {
             End::Abrupt(cause) => {
                 self.shared.count_disconnect(cause);
                 let _ = self.ws.get_ref().tcp().shutdown(Shutdown::Both);
+                false
             }
             End::Graceful { cause, code } => {
-                self.shared.count_disconnect(cause);
                 self.out.clear();
                 frames::encode_close(&mut self.out, code, "");
                 let wire = self.ws.get_mut();
-                if wire.send(&self.out).is_ok() {
+                let sent = wire.send(&self.out).is_ok();
+                if sent {
                     wire.tls.conn.send_close_notify();
                     let _ = wire.tls.flush();
                 }
                 let _ = wire.tcp().shutdown(Shutdown::Write);
-                self.linger();
+                if sent && cause != DisconnectCause::ClientClosed {
+                    self.shared.count(|s| s.closes_sent += 1);
+                    self.await_close_reply(deadline);
+                }
+                self.shared.count_disconnect(cause);
+                self.linger(deadline);
+                false
+            }
+            End::Reset => {
+                self.shared.count_disconnect(DisconnectCause::Fault);
+                let tcp = self.ws.get_ref().tcp();
+                if let Err(e) = socket2::SockRef::from(tcp).set_linger(Some(Duration::ZERO)) {
+                    log::warn!("sim: cannot set SO_LINGER 0, closing without a reset: {e}");
+                    let _ = tcp.shutdown(Shutdown::Both);
+                    return false;
+                }
+                true
+            }
+            End::TlsCloseNotify => {
+                self.shared.count_disconnect(DisconnectCause::Fault);
+                let wire = self.ws.get_mut();
+                wire.tls.conn.send_close_notify();
+                let _ = wire.tls.flush();
+                let _ = wire.tcp().shutdown(Shutdown::Write);
+                self.linger(deadline);
+                false
+            }
+            End::TlsFatalAlert => {
+                self.shared.count_disconnect(DisconnectCause::Fault);
+                self.send_fatal_alert();
+                let _ = self.ws.get_ref().tcp().shutdown(Shutdown::Write);
+                self.linger(deadline);
+                false
             }
         }
     }
 
-    /// Reads and discards until the client closes too, for at most [`LINGER`].
-    fn linger(&self) {
+    /// Makes the venue's own rustls connection send a fatal alert: handed an application-data
+    /// record it cannot decrypt, it queues `bad_record_mac`, which is then written out.
+    fn send_fatal_alert(&mut self) {
+        const UNDECRYPTABLE: [u8; 5 + 32] = {
+            let mut record = [0u8; 37];
+            record[0] = 0x17; // application data
+            record[1] = 0x03;
+            record[2] = 0x03;
+            record[4] = 32;
+            record
+        };
+        let tls = &mut self.ws.get_mut().tls;
+        let fed = tls.conn.read_tls(&mut &UNDECRYPTABLE[..]);
+        if fed.is_err() || tls.conn.process_new_packets().is_ok() {
+            log::warn!("sim: rustls did not refuse the undecryptable record; no alert sent");
+        }
+        while tls.conn.wants_write() {
+            match tls.conn.write_tls(&mut tls.sock) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads until the client's close frame (recorded and counted), the end of the stream, or
+    /// `deadline`.
+    fn await_close_reply(&mut self, deadline: Instant) {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            let wait = left.clamp(Duration::from_millis(1), TICK);
+            if self
+                .ws
+                .get_ref()
+                .tcp()
+                .set_read_timeout(Some(wait))
+                .is_err()
+            {
+                return;
+            }
+            match self.ws.read() {
+                Ok(message @ Message::Close(_)) => {
+                    self.record(&message);
+                    self.shared.count(|s| s.close_replies += 1);
+                    return;
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {
+                    if self.shared.interruption(self.kill) == Some(DisconnectCause::Fault) {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Reads and discards until the client closes too, or `deadline`.
+    fn linger(&self, deadline: Instant) {
         let tcp = self.ws.get_ref().tcp();
-        let deadline = Instant::now() + LINGER;
         let mut sink = [0u8; 4096];
         while Instant::now() < deadline {
             let wait = deadline
@@ -589,14 +1008,7 @@ impl Live<'_> {
             match (&mut &*tcp).read(&mut sink) {
                 Ok(0) => return,
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
+                Err(e) if is_timeout(&e) => {
                     if self.shared.interruption(self.kill) == Some(DisconnectCause::Fault) {
                         return;
                     }

@@ -1,5 +1,5 @@
 //! Server frames (RFC 6455 section 5), encoded here rather than by tungstenite so faults can
-//! shape them: fragments, control frames in between, and later garbage.
+//! shape them: fragments, control frames in between, and hostile frames no server should send.
 //!
 //! Server frames are never masked.
 
@@ -7,6 +7,10 @@
 pub(super) const OP_CONTINUATION: u8 = 0x0;
 /// Text frame.
 pub(super) const OP_TEXT: u8 = 0x1;
+/// Binary frame.
+pub(super) const OP_BINARY: u8 = 0x2;
+/// A reserved data opcode.
+pub(super) const OP_RESERVED_DATA: u8 = 0x3;
 /// Close frame.
 pub(super) const OP_CLOSE: u8 = 0x8;
 /// Ping frame.
@@ -46,14 +50,23 @@ pub(super) fn encode_frame(out: &mut Vec<u8>, fin: bool, opcode: u8, payload: &[
 }
 
 /// Appends a text message split into `fragments` frames (0 or 1: one frame). The pieces are as
-/// even as possible and never empty, so there are at most as many frames as payload bytes.
-pub(super) fn encode_text(out: &mut Vec<u8>, text: &str, fragments: usize) {
+/// even as possible and never empty, so there are at most as many frames as payload bytes. With
+/// `ping_between`, a ping frame with that payload goes between every two fragments.
+pub(super) fn encode_text(
+    out: &mut Vec<u8>,
+    text: &str,
+    fragments: usize,
+    ping_between: Option<&[u8]>,
+) {
     let payload = text.as_bytes();
     let pieces = fragments.clamp(1, payload.len().max(1));
     let base = payload.len() / pieces;
     let extra = payload.len() % pieces;
     let mut at = 0;
     for i in 0..pieces {
+        if let (true, Some(ping)) = (i > 0, ping_between) {
+            encode_control(out, OP_PING, ping);
+        }
         let len = base + usize::from(i < extra);
         let opcode = if i == 0 { OP_TEXT } else { OP_CONTINUATION };
         encode_frame(out, i + 1 == pieces, opcode, &payload[at..at + len]);
@@ -78,6 +91,35 @@ pub(super) fn encode_close(out: &mut Vec<u8>, code: u16, reason: &str) {
     payload.extend_from_slice(&code.to_be_bytes());
     payload.extend_from_slice(&reason.as_bytes()[..end]);
     encode_frame(out, true, OP_CLOSE, &payload);
+}
+
+/// The hostile frames of [`super::Injection`], byte for byte as documented there.
+pub(super) mod hostile {
+    /// A text frame header claiming 2^40 payload bytes, with no payload.
+    pub(in crate::sim) const HUGE_FRAME_HEADER: [u8; 10] =
+        [0x81, 0x7F, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00];
+    /// The key [`MASKED_FRAME`] is masked with.
+    pub(in crate::sim) const MASKING_KEY: [u8; 4] = [0x37, 0xFA, 0x21, 0x3D];
+    /// `pong` in a masked text frame.
+    pub(in crate::sim) const MASKED_FRAME: [u8; 10] = [
+        0x81,
+        0x84,
+        MASKING_KEY[0],
+        MASKING_KEY[1],
+        MASKING_KEY[2],
+        MASKING_KEY[3],
+        b'p' ^ MASKING_KEY[0],
+        b'o' ^ MASKING_KEY[1],
+        b'n' ^ MASKING_KEY[2],
+        b'g' ^ MASKING_KEY[3],
+    ];
+    /// `pong` in a text frame with RSV1, RSV2 and RSV3 set.
+    pub(in crate::sim) const RESERVED_BITS: [u8; 6] = [0xF1, 0x04, b'p', b'o', b'n', b'g'];
+    /// A text frame whose payload is not UTF-8.
+    pub(in crate::sim) const INVALID_UTF8: [u8; 4] = [0x81, 0x02, 0xC3, 0x28];
+    /// `pong` in a frame with the reserved opcode 3.
+    pub(in crate::sim) const BAD_OPCODE: [u8; 6] =
+        [0x80 | super::OP_RESERVED_DATA, 0x04, b'p', b'o', b'n', b'g'];
 }
 
 #[cfg(test)]
@@ -123,7 +165,7 @@ pub(super) mod tests {
     #[test]
     fn text_is_split_into_the_asked_number_of_fragments() {
         let mut out = Vec::new();
-        encode_text(&mut out, "{\"event\":\"login\"}", 3);
+        encode_text(&mut out, "{\"event\":\"login\"}", 3, None);
         let frames = decode_all(&out);
         assert_eq!(frames.len(), 3);
         assert_eq!((frames[0].0, frames[0].1), (false, OP_TEXT));
@@ -136,14 +178,48 @@ pub(super) mod tests {
     #[test]
     fn fragments_never_outnumber_bytes_and_zero_means_one_frame() {
         let mut out = Vec::new();
-        encode_text(&mut out, "pong", 10);
+        encode_text(&mut out, "pong", 10, None);
         assert_eq!(decode_all(&out).len(), 4);
         out.clear();
-        encode_text(&mut out, "pong", 0);
+        encode_text(&mut out, "pong", 0, None);
         assert_eq!(decode_all(&out), vec![(true, OP_TEXT, b"pong".to_vec())]);
         out.clear();
-        encode_text(&mut out, "", 5);
+        encode_text(&mut out, "", 5, None);
         assert_eq!(decode_all(&out), vec![(true, OP_TEXT, Vec::new())]);
+    }
+
+    #[test]
+    fn pings_go_between_fragments_and_never_before_or_after() {
+        let mut out = Vec::new();
+        encode_text(&mut out, "pong", 3, Some(b"sim"));
+        let ping = (true, OP_PING, b"sim".to_vec());
+        assert_eq!(
+            decode_all(&out),
+            vec![
+                (false, OP_TEXT, b"po".to_vec()),
+                ping.clone(),
+                (false, OP_CONTINUATION, b"n".to_vec()),
+                ping,
+                (true, OP_CONTINUATION, b"g".to_vec()),
+            ]
+        );
+        out.clear();
+        encode_text(&mut out, "pong", 1, Some(b"sim"));
+        assert_eq!(decode_all(&out), vec![(true, OP_TEXT, b"pong".to_vec())]);
+    }
+
+    #[test]
+    fn hostile_frames_are_the_documented_bytes() {
+        assert_eq!(
+            hostile::HUGE_FRAME_HEADER[2..],
+            (1u64 << 40).to_be_bytes()[..]
+        );
+        assert_eq!(
+            hostile::MASKED_FRAME,
+            [0x81, 0x84, 0x37, 0xfa, 0x21, 0x3d, 0x47, 0x95, 0x4f, 0x5a]
+        );
+        assert_eq!(hostile::BAD_OPCODE, [0x83, 0x04, 0x70, 0x6f, 0x6e, 0x67]);
+        assert!(std::str::from_utf8(&hostile::INVALID_UTF8[2..]).is_err());
     }
 
     #[test]

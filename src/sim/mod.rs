@@ -20,8 +20,12 @@
 //!   a disconnect; no `ping` for [`SimConfig::idle_timeout`] and reaching
 //!   [`SimConfig::lifetime`] disconnect too.
 //!
-//! [`Faults`] make it misbehave on demand (delayed, fragmented or missing replies, dropped
-//! connections, ...), and [`SimVenue::received`] and [`SimVenue::stats`] say what it saw.
+//! [`Faults`] make it misbehave on demand from the next message on (delayed, fragmented,
+//! coalesced, byte-per-record, duplicated, stray or missing replies, login trouble, an
+//! [`Injection`] at the Nth cancel), and [`SimVenue::inject`] commits an [`Injection`] on every
+//! open connection right now (hostile frames, a close frame, a TCP reset, a TLS alert, a read
+//! stall, silence, ...). [`SimVenue::received`], [`SimVenue::stats`] and
+//! [`SimVenue::accept_times_ns`] say what it saw.
 //!
 //! Where the live venue's behaviour is not documented, the simulation chooses:
 //! - a binary message is refused with 30002; a login with no object in `args` with 30002 (the
@@ -54,6 +58,7 @@ mod certs;
 mod conn;
 mod faults;
 mod frames;
+mod inbox;
 mod login;
 mod record;
 mod rules;
@@ -71,12 +76,14 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use rustls_pki_types::CertificateDer;
 
 pub use book::RestingOrder;
-pub use faults::Faults;
+pub use faults::{CancelFate, Coalesce, Faults, Injection, LoginFault, OnCancel};
 pub use record::{DisconnectCause, DisconnectCounts, Opcode, ReceivedFrame, SimStats};
 
+use crate::clock::monotonic_ns;
 use crate::intent::InstType;
 use book::Book;
 use certs::SimCerts;
+use inbox::Inbox;
 use rules::CancelRequest;
 
 /// The path the venue serves; any other path is refused with HTTP 404.
@@ -112,9 +119,15 @@ pub struct SimConfig {
     /// The largest WebSocket message and frame a client may send, in bytes; more is a protocol
     /// error (close 1009). Default 64 KiB.
     pub max_message_size: usize,
-    /// How many received frames [`SimVenue::received`] keeps; older ones are dropped first.
-    /// Default 100 000.
+    /// How many received frames [`SimVenue::received`] keeps, and how many accept times
+    /// [`SimVenue::accept_times_ns`] keeps; older ones are dropped first. Default 100 000.
     pub record_limit: usize,
+    /// The receive buffer (`SO_RCVBUF`) of accepted connections, in bytes, set on the listening
+    /// socket so the TCP window is negotiated with it. Small values make a client's writes back
+    /// up sooner when the venue stops reading ([`Injection::StallReads`]). The OS adjusts the
+    /// value (Linux doubles it and applies a minimum). Default `None`: the OS default, which
+    /// grows with the traffic.
+    pub receive_buffer: Option<usize>,
 }
 
 impl Default for SimConfig {
@@ -131,6 +144,7 @@ impl Default for SimConfig {
             handshake_timeout: Duration::from_secs(10),
             max_message_size: 64 * 1024,
             record_limit: 100_000,
+            receive_buffer: None,
         }
     }
 }
@@ -149,6 +163,7 @@ impl fmt::Debug for SimConfig {
             .field("handshake_timeout", &self.handshake_timeout)
             .field("max_message_size", &self.max_message_size)
             .field("record_limit", &self.record_limit)
+            .field("receive_buffer", &self.receive_buffer)
             .finish()
     }
 }
@@ -191,6 +206,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct ConnHandle {
     tcp: TcpStream,
     kill: Arc<AtomicBool>,
+    inbox: Arc<Inbox>,
 }
 
 #[derive(Debug, Default)]
@@ -200,6 +216,19 @@ struct FaultState {
     cancels_seen: u64,
 }
 
+/// What the faults say about a cancel that just arrived.
+#[derive(Debug)]
+struct CancelArrival {
+    /// [`Faults::drop_on_cancel`] fires on it.
+    drop: bool,
+    /// [`Faults::on_cancel`] fires on it.
+    on_cancel: Option<OnCancel>,
+}
+
+/// How long [`SimVenue::inject`] waits for a connection to act on an injection: longer than a
+/// connection can be stuck in one write.
+const INJECT_WAIT: Duration = Duration::from_secs(conn::WRITE_TIMEOUT.as_secs() + 1);
+
 /// What the venue's threads share.
 #[derive(Debug)]
 struct Shared {
@@ -208,6 +237,7 @@ struct Shared {
     book: Mutex<Book>,
     faults: Mutex<FaultState>,
     record: Mutex<VecDeque<ReceivedFrame>>,
+    accepts: Mutex<VecDeque<u64>>,
     stats: Mutex<SimStats>,
     stats_changed: Condvar,
     stopping: AtomicBool,
@@ -230,11 +260,20 @@ impl Shared {
         lock(&self.faults).faults.clone()
     }
 
-    /// Counts a cancel reaching the book; true when it is the one to drop the connection on.
-    fn cancel_arrived_drops(&self) -> bool {
+    /// Counts a cancel reaching the book, and says which one-shot faults fire on it.
+    fn cancel_arrived(&self) -> CancelArrival {
         let mut state = lock(&self.faults);
         state.cancels_seen += 1;
-        state.faults.drop_on_cancel == Some(state.cancels_seen)
+        let seen = state.cancels_seen;
+        CancelArrival {
+            drop: state.faults.drop_on_cancel == Some(seen),
+            on_cancel: state
+                .faults
+                .on_cancel
+                .as_ref()
+                .filter(|o| o.nth == seen)
+                .cloned(),
+        }
     }
 
     fn cancel(&self, request: &CancelRequest, ts_ms: u64) -> (String, bool) {
@@ -242,14 +281,7 @@ impl Shared {
     }
 
     fn record(&self, frame: ReceivedFrame) {
-        let mut record = lock(&self.record);
-        if self.config.record_limit == 0 {
-            return;
-        }
-        while record.len() >= self.config.record_limit {
-            record.pop_front();
-        }
-        record.push_back(frame);
+        push_bounded(&mut lock(&self.record), frame, self.config.record_limit);
     }
 
     /// Whether the connection must end now, and why: a fault (drop now) or shutdown.
@@ -263,8 +295,12 @@ impl Shared {
         }
     }
 
-    fn connection_ended(&self, conn: u64) {
-        if let Some(handle) = lock(&self.conns).remove(&conn) {
+    /// Unregisters a connection whose thread has ended. With `reset`, its socket is closed
+    /// without a shutdown, so the kernel sends the RST that `SO_LINGER` 0 asks for.
+    fn connection_ended(&self, conn: u64, reset: bool) {
+        if let Some(handle) = lock(&self.conns).remove(&conn)
+            && !reset
+        {
             let _ = handle.tcp.shutdown(Shutdown::Both);
         }
         self.count(|s| s.connections_open = s.connections_open.saturating_sub(1));
@@ -272,6 +308,11 @@ impl Shared {
 
     /// Registers an accepted connection and starts its thread.
     fn spawn_connection(self: &Arc<Self>, stream: mio::net::TcpStream) {
+        push_bounded(
+            &mut lock(&self.accepts),
+            monotonic_ns(),
+            self.config.record_limit,
+        );
         let tcp = TcpStream::from(stream);
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
         self.count(|s| {
@@ -288,21 +329,23 @@ impl Shared {
             Err(e) => {
                 log::warn!("sim: cannot set up connection {conn}: {e}");
                 self.count_disconnect(DisconnectCause::HandshakeFailed);
-                self.connection_ended(conn);
+                self.connection_ended(conn, false);
                 return;
             }
         };
+        let inbox = Arc::new(Inbox::default());
         lock(&self.conns).insert(
             conn,
             ConnHandle {
                 tcp: handle_tcp,
                 kill: kill.clone(),
+                inbox: inbox.clone(),
             },
         );
         let shared = self.clone();
         let spawned = thread::Builder::new()
             .name(format!("sim-conn-{conn}"))
-            .spawn(move || conn::serve(&shared, conn, tcp, &kill));
+            .spawn(move || conn::serve(&shared, conn, tcp, &kill, &inbox));
         match spawned {
             Ok(handle) => {
                 let mut threads = lock(&self.threads);
@@ -312,10 +355,21 @@ impl Shared {
             Err(e) => {
                 log::warn!("sim: cannot start a thread for connection {conn}: {e}");
                 self.count_disconnect(DisconnectCause::HandshakeFailed);
-                self.connection_ended(conn);
+                self.connection_ended(conn, false);
             }
         }
     }
+}
+
+/// Appends `item`, dropping the oldest items beyond `limit` (0 keeps nothing).
+fn push_bounded<T>(queue: &mut VecDeque<T>, item: T, limit: usize) {
+    if limit == 0 {
+        return;
+    }
+    while queue.len() >= limit {
+        queue.pop_front();
+    }
+    queue.push_back(item);
 }
 
 const LISTENER: Token = Token(0);
@@ -379,6 +433,11 @@ impl SimVenue {
                 source,
             })?;
         listener.set_nonblocking(true).map_err(os("listener"))?;
+        if let Some(size) = config.receive_buffer {
+            socket2::SockRef::from(&listener)
+                .set_recv_buffer_size(size)
+                .map_err(os("listener receive buffer"))?;
+        }
         let addr = listener.local_addr().map_err(os("listener"))?;
         let mut listener = mio::net::TcpListener::from_std(listener);
         let poll = Poll::new().map_err(os("poller"))?;
@@ -393,6 +452,7 @@ impl SimVenue {
             book: Mutex::new(Book::default()),
             faults: Mutex::new(FaultState::default()),
             record: Mutex::new(VecDeque::new()),
+            accepts: Mutex::new(VecDeque::new()),
             stats: Mutex::new(SimStats::default()),
             stats_changed: Condvar::new(),
             stopping: AtomicBool::new(false),
@@ -464,7 +524,7 @@ impl SimVenue {
     }
 
     /// Sets the faults every connection commits from its next message on, and restarts the
-    /// cancel count [`Faults::drop_on_cancel`] goes by.
+    /// cancel count [`Faults::drop_on_cancel`] and [`Faults::on_cancel`] go by.
     pub fn set_faults(&self, faults: Faults) {
         *lock(&self.shared.faults) = FaultState {
             faults,
@@ -486,6 +546,35 @@ impl SimVenue {
             let _ = handle.tcp.shutdown(Shutdown::Both);
         }
         conns.len()
+    }
+
+    /// Commits `injection` once on every open connection (past its handshakes) right now, ahead
+    /// of replies still waiting to be sent, and returns once each has acted on it (its bytes
+    /// written, its stall or silence begun, or its end begun), or has ended, or after a few
+    /// seconds at most. Returns how many connections acted on it.
+    ///
+    /// A connection notices an injection within about 20 ms, or when a write it is blocked in
+    /// ends (at most 5 s, for a client that does not read).
+    pub fn inject(&self, injection: Injection) -> usize {
+        let posted: Vec<(Arc<Inbox>, u64)> = lock(&self.shared.conns)
+            .values()
+            .filter_map(|handle| {
+                let ticket = handle.inbox.post(injection.clone())?;
+                Some((handle.inbox.clone(), ticket))
+            })
+            .collect();
+        let deadline = Instant::now() + INJECT_WAIT;
+        posted
+            .iter()
+            .filter(|(inbox, ticket)| inbox.wait(*ticket, deadline))
+            .count()
+    }
+
+    /// When the venue accepted each TCP connection, on [`crate::clock::monotonic_ns`], oldest
+    /// first (up to [`SimConfig::record_limit`]): the spacing of a client's reconnection
+    /// attempts, to check its backoff.
+    pub fn accept_times_ns(&self) -> Vec<u64> {
+        lock(&self.shared.accepts).iter().copied().collect()
     }
 
     /// Every message received so far (up to [`SimConfig::record_limit`]), oldest first.

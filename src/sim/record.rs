@@ -48,7 +48,9 @@ pub enum DisconnectCause {
     ClientClosed,
     /// The client broke the WebSocket protocol (unmasked or oversized frames, bad UTF-8, ...).
     ProtocolError,
-    /// An injected fault ended it (drop now, drop on the Nth cancel, close after login).
+    /// An injected fault ended it (drop now, drop on the Nth cancel, close after login, and the
+    /// [`Injection`](super::Injection)s that end a connection: a close frame, a drop, a TCP
+    /// reset, a TLS close_notify or fatal alert).
     Fault,
     /// The venue was shut down.
     Shutdown,
@@ -163,15 +165,29 @@ pub struct SimStats {
     pub logins_ok: u64,
     /// Logins refused.
     pub logins_failed: u64,
+    /// Logins recorded and never answered ([`LoginFault::Ignore`](super::LoginFault::Ignore)).
+    pub logins_ignored: u64,
     /// Cancels that found their order (answered with code 0, unless a fault swallowed the reply).
     pub cancels_acked: u64,
     /// Cancels refused because the order does not exist (43001 / 41101).
     pub cancels_rejected: u64,
-    /// Cancels processed but not answered because of [`Faults::ignore_cancels`](super::Faults).
+    /// Cancels processed but not answered because of [`Faults::ignore_cancels`](super::Faults)
+    /// or [`CancelFate::Unanswered`](super::CancelFate::Unanswered).
     pub cancels_unanswered: u64,
     /// Requests refused before reaching the book (30001 to 30016: bad JSON, bad op, not logged
-    /// in, bad parameters).
+    /// in, bad parameters), and cancels an [`OnCancel`](super::OnCancel) refused
+    /// ([`CancelFate::Refused`](super::CancelFate::Refused)).
     pub requests_refused: u64,
+    /// Replies the venue had ready but never sent: still waiting (delayed or held for a batch)
+    /// when their connection ended, cut short by a reset, or withheld by
+    /// [`Injection::Silence`](super::Injection::Silence).
+    pub replies_lost: u64,
+    /// Close frames the venue sent to start a closing handshake (every close it sends except
+    /// its answer to a client's close).
+    pub closes_sent: u64,
+    /// Close frames clients sent in answer to a close the venue started, received within a
+    /// second of it.
+    pub close_replies: u64,
     /// Text `ping` messages answered with `pong`.
     pub pings: u64,
     /// Ended connections, by cause.

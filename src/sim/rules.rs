@@ -234,11 +234,24 @@ pub(super) const LOGIN_OK: &str = r#"{"event":"login","code":0,"msg":""}"#;
 
 /// An error that belongs to no single request: `{"event":"error","code":N,"msg":"..."}`.
 pub(super) fn error_reply(refusal: Refusal) -> String {
+    error_text(refusal.code, refusal.msg)
+}
+
+/// [`error_reply`] for any code and message.
+pub(super) fn error_text(code: u32, msg: &str) -> String {
     format!(
-        r#"{{"event":"error","code":{},"msg":{}}}"#,
-        refusal.code,
-        json_string(refusal.msg)
+        r#"{{"event":"error","code":{code},"msg":{}}}"#,
+        json_string(msg)
     )
+}
+
+/// `reply` (which echoes `echo` in its `arg`) as if the request had carried the id `id`.
+pub(super) fn with_request_id(reply: &str, echo: &str, id: &str) -> String {
+    let Ok(Value::Object(mut arg)) = serde_json::from_str::<Value>(echo) else {
+        return reply.to_owned();
+    };
+    arg.insert("id".to_owned(), Value::from(id));
+    reply.replacen(echo, &echo_arg(&arg), 1)
 }
 
 /// A refusal of one request, echoing its `arg`.
@@ -442,6 +455,20 @@ mod tests {
         let parsed: Value = serde_json::from_str(&reply).unwrap();
         assert_eq!(parsed["msg"], "Param clientOid=a\"b\\c error");
         assert_eq!(parsed["arg"][0]["params"]["clientOid"], "a\"b\\c");
+    }
+
+    #[test]
+    fn a_stray_copy_differs_only_in_its_id() {
+        let mut book = book_with(InstType::Spot, "5", "c");
+        let args = trade(
+            r#"{"id":"1","instType":"SPOT","instId":"BTCUSDT","channel":"cancel-order","params":{"orderId":"5"}}"#,
+        );
+        let request = check_cancel(&args, true).unwrap();
+        let (reply, _) = cancel(&mut book, &request, 7);
+        assert_eq!(
+            with_request_id(&reply, &request.echo, "stray 9"),
+            r#"{"event":"trade","arg":[{"id":"stray 9","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"5"}}],"code":0,"msg":"Success","ts":7}"#
+        );
     }
 
     #[test]
