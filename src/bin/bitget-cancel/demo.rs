@@ -583,3 +583,72 @@ impl Summary<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitget_cancel::RequestId;
+    use bitget_cancel::outcome::{Timestamps, UnknownReason, VenueMsg};
+
+    fn plan() -> Plan {
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new(SYMBOL).unwrap(),
+            OrderRef::order_id("1").unwrap(),
+        );
+        Plan {
+            cancels: vec![
+                (cancel.with_tag(1), Expect::Acked),
+                (cancel.with_tag(2), Expect::Rejected),
+            ],
+            resting: 1,
+            missing: 1,
+        }
+    }
+
+    fn outcome(plan: &Plan, tag: u64, status: Status) -> Outcome {
+        Outcome {
+            id: RequestId::from_u64(tag),
+            cancel: plan.cancels[tag as usize - 1].0,
+            status,
+            times: Timestamps {
+                accepted_ns: 10,
+                written_ns: 20,
+                settled_ns: 30,
+            },
+        }
+    }
+
+    fn rejected() -> Status {
+        Status::Rejected {
+            code: 43001,
+            msg: VenueMsg::new("The order does not exist"),
+        }
+    }
+
+    #[test]
+    fn expected_outcomes_leave_no_problem() {
+        let plan = plan();
+        let mut t = Tallies::new(2);
+        t.record(&plan, &outcome(&plan, 1, Status::Acked));
+        t.record(&plan, &outcome(&plan, 2, rejected()));
+        assert_eq!((t.unexpected, t.duplicates, t.without_outcome()), (0, 0, 0));
+        assert_eq!(t.rejection_codes.get(&43001), Some(&1));
+        assert_eq!(t.round_trip.count(), 2);
+    }
+
+    #[test]
+    fn a_missing_a_duplicate_and_a_wrong_outcome_are_all_caught() {
+        let plan = plan();
+        let mut t = Tallies::new(2);
+        t.record(
+            &plan,
+            &outcome(&plan, 1, Status::Unknown(UnknownReason::AckTimeout)),
+        );
+        t.record(&plan, &outcome(&plan, 1, Status::Acked));
+        assert_eq!(t.unexpected, 1);
+        assert_eq!(t.duplicates, 1);
+        assert_eq!(t.without_outcome(), 1);
+        assert!(t.first_unexpected.unwrap().contains("cancel 1"));
+    }
+}

@@ -32,8 +32,9 @@ enum Event {
     Line(Record),
     /// A cancel went to the engine; its outcome will come from the engine.
     Submitted,
-    /// End of input: no more events.
-    Eof,
+    /// End of input: no more events. Carries how often a submission met a full intent ring
+    /// and waited.
+    Eof { full_ring_waits: u64 },
     /// Reading stdin failed; no more events.
     ReadError(String),
 }
@@ -41,7 +42,7 @@ enum Event {
 /// How often the main thread looks at the reader's events while waiting for outcomes.
 const POLL: Duration = Duration::from_millis(5);
 
-/// How long `run` waits for a verdict on the login when the input had no cancel at all.
+/// How long `run` waits for a verdict on the login before it reads its input.
 const LOGIN_WAIT: Duration = Duration::from_secs(15);
 
 pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
@@ -84,33 +85,36 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
 
     let mut out = Output::new();
     let ended = pump(&handle, &rx, &mut out, &interrupted, queue_and_ack)?;
-    if ended.submitted == 0 && matches!(ended.end, End::Eof) {
-        wait_for_login_verdict(&handle);
-    }
     let last_error = handle.last_error();
     let stats = engine.shutdown();
     // Whatever shutdown reported (only after an interruption or the safety net).
     for outcome in handle.try_outcomes() {
         out.write(&Record::from_outcome(&outcome))?;
     }
-    while let Ok(Event::Line(record)) = rx.try_recv() {
-        out.write(&record)?;
+    for event in rx.try_iter() {
+        if let Event::Line(record) = event {
+            out.write(&record)?;
+        }
     }
     let t = out.tally;
     eprintln!(
-        "bitget-cancel run: {} lines: {} acked, {} rejected, {} unknown, {} invalid, {} not sent",
+        "bitget-cancel run: {} lines: {} acked, {} rejected, {} unknown, {} invalid, {} not sent{}",
         t.total(),
         t.acked,
         t.rejected,
         t.unknown,
         t.invalid,
-        t.not_sent
+        t.not_sent,
+        match ended.full_ring_waits {
+            0 => String::new(),
+            n => format!(" (input waited {n} times for room in the intent ring)"),
+        }
     );
 
     match ended.end {
         End::Interrupted => {
             return Err(Failure {
-                message: "interrupted; every line read so far was reported".to_string(),
+                message: "interrupted; the outcomes known so far were reported".to_string(),
                 code: EXIT_INTERRUPTED,
             });
         }
@@ -182,10 +186,16 @@ fn config(
 }
 
 /// The reader thread: one event per non-blank line, then `Eof` (or `ReadError`).
+///
+/// It starts reading once the login has a verdict: a cancel cannot go out before, and its
+/// tick-to-wire then measures the engine, not the login. A refused login or a failed connection
+/// ends the wait too, so that every line still gets its outcome.
 fn read_input(handle: &Handle, events: &Sender<Event>) {
+    wait_for_login_verdict(handle);
     let stdin = io::stdin().lock();
     let mut reader = LineReader::new(stdin);
     let mut number = 0u64;
+    let mut full_ring_waits = 0u64;
     loop {
         let line = match reader.next_line() {
             Ok(Some(line)) => line,
@@ -204,23 +214,24 @@ fn read_input(handle: &Handle, events: &Sender<Event>) {
             Line::Text(text) if is_blank(&text) => continue,
             Line::Text(text) => match parse_cancel(&text) {
                 Err(why) => Event::Line(Record::invalid(number, why)),
-                Ok(cancel) => submit(handle, cancel.with_tag(number)),
+                Ok(cancel) => submit(handle, cancel.with_tag(number), &mut full_ring_waits),
             },
         };
         if events.send(event).is_err() {
             return;
         }
     }
-    let _ = events.send(Event::Eof);
+    let _ = events.send(Event::Eof { full_ring_waits });
 }
 
-/// Hands a cancel to the engine, waiting while the ring is full.
-fn submit(handle: &Handle, mut cancel: Cancel) -> Event {
+/// Hands a cancel to the engine, waiting while the ring is full (counted in `full_ring_waits`).
+fn submit(handle: &Handle, mut cancel: Cancel, full_ring_waits: &mut u64) -> Event {
     loop {
         match handle.cancel(cancel) {
             Ok(_) => return Event::Submitted,
             Err(SubmitError::Full(c)) => {
                 cancel = c;
+                *full_ring_waits += 1;
                 thread::sleep(Duration::from_micros(200));
             }
             Err(SubmitError::Stopped(c)) => {
@@ -243,7 +254,8 @@ enum End {
 #[derive(Debug)]
 struct Ended {
     end: End,
-    submitted: u64,
+    /// How often a submission met a full intent ring and waited.
+    full_ring_waits: u64,
 }
 
 /// Writes outcomes and the reader's records until the input ended and every submitted cancel
@@ -260,12 +272,16 @@ fn pump(
     let mut outcomes = 0u64;
     let mut end: Option<End> = None;
     let mut give_up_at: Option<Instant> = None;
+    let mut full_ring_waits = 0u64;
     loop {
         while end.is_none() {
             match events.try_recv() {
                 Ok(Event::Line(record)) => out.write(&record)?,
                 Ok(Event::Submitted) => submitted += 1,
-                Ok(Event::Eof) => end = Some(End::Eof),
+                Ok(Event::Eof { full_ring_waits: n }) => {
+                    full_ring_waits = n;
+                    end = Some(End::Eof)
+                }
                 Ok(Event::ReadError(e)) => end = Some(End::ReadError(e)),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
@@ -279,17 +295,20 @@ fn pump(
         if interrupted.load(Ordering::SeqCst) {
             return Ok(Ended {
                 end: End::Interrupted,
-                submitted,
+                full_ring_waits,
             });
         }
         if let Some(e) = end.take_if(|_| outcomes >= submitted) {
-            return Ok(Ended { end: e, submitted });
+            return Ok(Ended {
+                end: e,
+                full_ring_waits,
+            });
         }
         if give_up_at.is_some_and(|t| Instant::now() >= t) {
             log::warn!("outcomes are late; shutting the engine down to collect them");
             return Ok(Ended {
                 end: end.unwrap_or(End::Eof),
-                submitted,
+                full_ring_waits,
             });
         }
         if let Some(outcome) = handle.outcome_timeout(POLL) {
@@ -299,8 +318,8 @@ fn pump(
     }
 }
 
-/// With no cancel to send, waits until the login succeeded, was refused, or failed, so that bad
-/// credentials or an unreachable venue still show in the exit code.
+/// Waits until the login succeeded, was refused, or the first connection attempt failed (at
+/// most [`LOGIN_WAIT`]).
 fn wait_for_login_verdict(handle: &Handle) {
     let deadline = Instant::now() + LOGIN_WAIT;
     while Instant::now() < deadline {
@@ -331,5 +350,56 @@ impl Output {
         writeln!(self.out, "{}", record.to_json_line())
             .and_then(|()| self.out.flush())
             .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitget_cancel::engine::IdleStrategy;
+    use bitget_cancel::{InstId, InstType, OrderRef, Status};
+
+    #[test]
+    fn submit_waits_for_room_in_a_full_ring_instead_of_dropping_the_cancel() {
+        // Nothing listens on port 1: every cancel waits its queue time, then comes back not sent,
+        // which frees room for the next. A ring and an in-flight table of one make every
+        // submission after the second meet a full ring.
+        let config = Config::builder(Credentials::new("k", "s", "p").unwrap())
+            .url("wss://127.0.0.1:1/v2/ws/private")
+            .idle(IdleStrategy::Backoff)
+            .intent_capacity(1)
+            .max_pending(1)
+            .max_queue_time(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        let (engine, handle) = Engine::start(config).unwrap();
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new("BTCUSDT").unwrap(),
+            OrderRef::order_id("1").unwrap(),
+        );
+        let mut full_ring_waits = 0;
+        for tag in 1..=4 {
+            assert!(matches!(
+                submit(&handle, cancel.with_tag(tag), &mut full_ring_waits),
+                Event::Submitted
+            ));
+        }
+        assert!(
+            full_ring_waits > 0,
+            "the ring was never full: the test proves nothing"
+        );
+        let mut tags: Vec<u64> = (0..4)
+            .map(|_| {
+                let o = handle
+                    .outcome_timeout(Duration::from_secs(30))
+                    .expect("an outcome for every cancel");
+                assert!(matches!(o.status, Status::NotSent(_)), "{o:?}");
+                o.tag()
+            })
+            .collect();
+        tags.sort_unstable();
+        assert_eq!(tags, [1, 2, 3, 4]);
+        engine.shutdown();
     }
 }
