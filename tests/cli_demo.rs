@@ -53,7 +53,7 @@ fn demo_of_50_cancels_acks_the_resting_orders_and_rejects_the_missing_one() {
         );
     }
     assert!(
-        stderr.contains("50/50 sent"),
+        stderr.contains("50/50 queued"),
         "no progress on stderr:\n{stderr}"
     );
 }

@@ -1,4 +1,4 @@
-//! Helpers for the tests that drive the `bitget-cancel` binary: a standalone simulated venue run
+//! Shared code for the tests that drive the `bitget-cancel` binary: a standalone simulated venue run
 //! as a child process (killed when dropped, even when a test fails), scratch directories, and
 //! the parsing of `run`'s output.
 #![allow(dead_code)]

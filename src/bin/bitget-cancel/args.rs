@@ -97,7 +97,7 @@ pub struct RunArgs {
     /// Most cancels per second [default: 10, the venue's limit].
     #[arg(long, value_name = "N")]
     pub max_cancels_per_sec: Option<u32>,
-    /// How long a cancel may wait to be sent (for a session or for pacing) before it is reported
+    /// How long a cancel may wait to be sent (for a logged-in connection or for pacing) before it is reported
     /// not_sent [default: 5000].
     #[arg(long, value_name = "MS")]
     pub max_queue_ms: Option<u64>,

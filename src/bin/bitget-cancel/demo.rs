@@ -218,7 +218,7 @@ impl Progress {
         self.last = Instant::now();
         let c = &t.counts;
         let text = format!(
-            "demo: {sent}/{n} sent, {} outcomes ({} acked, {} rejected, {} unknown, {} not sent)",
+            "demo: {sent}/{n} queued, {} outcomes ({} acked, {} rejected, {} unknown, {} not sent)",
             t.outcomes, c.acked, c.rejected, c.unknown, c.not_sent
         );
         let mut err = std::io::stderr().lock();
@@ -333,9 +333,10 @@ fn wait_live(handle: &Handle) -> Result<Duration, Failure> {
             _ => thread::sleep(Duration::from_micros(200)),
         }
     }
-    let why = handle
-        .last_error()
-        .map_or_else(|| "no session in time".to_string(), |e| e.to_string());
+    let why = handle.last_error().map_or_else(
+        || "not logged in within the time allowed".to_string(),
+        |e| e.to_string(),
+    );
     Err(Failure::runtime(format!(
         "the engine could not log in to the simulated venue: {why}"
     )))
@@ -500,7 +501,15 @@ impl Summary<'_> {
         line(String::new());
         line("in force".into());
         line(format!("  limits      {}", self.limits_sentence()));
-        line(format!("  offered     {} cancels/s", self.args.rate));
+        line(format!(
+            "  offered     {} cancels/s{}",
+            self.args.rate,
+            if self.args.rate > self.args.limit {
+                " (above the limit: cancels waited for pacing, and the latency includes the wait)"
+            } else {
+                ""
+            }
+        ));
         line(format!(
             "  idle        {} ({})",
             self.idle.idle.name(),
@@ -508,7 +517,7 @@ impl Summary<'_> {
         ));
         line(format!("  pinning     {}", self.pinning));
         line(format!(
-            "  engine      logged in after {:.1} ms; {} session(s), {} reconnect(s), {} pacing wait(s), {} full-ring retr{}",
+            "  engine      logged in after {:.1} ms; {} login(s), {} reconnect(s), {} pacing wait(s), {} full-ring retr{}",
             self.login.as_secs_f64() * 1000.0,
             self.stats.sessions,
             self.stats.reconnects,
@@ -521,7 +530,7 @@ impl Summary<'_> {
             }
         ));
         line(format!(
-            "  venue       {} acked, {} rejected, {} refused, {} disconnect(s)",
+            "  venue       {} acked, {} rejected, {} refused, {} connection(s) ended",
             self.venue_stats.cancels_acked,
             self.venue_stats.cancels_rejected,
             self.venue_stats.requests_refused,
@@ -568,7 +577,7 @@ impl Summary<'_> {
             "login_ms": self.login.as_secs_f64() * 1000.0,
             "duration_ms": self.duration.as_secs_f64() * 1000.0,
             "engine": {
-                "sessions": self.stats.sessions,
+                "logins": self.stats.sessions,
                 "reconnects": self.stats.reconnects,
                 "sent": self.stats.sent,
                 "pacing_waits": self.stats.pacing_waits,

@@ -105,7 +105,7 @@ pub fn describe(status: &Status) -> (Word, Option<i64>, String, Option<&'static 
             NotSentReason::QueueTimeout => (
                 Word::NotSent,
                 None,
-                "waited longer than the maximum queueing time without a session or a pacing slot"
+                "waited longer than the maximum queueing time without a logged-in connection or a pacing slot"
                     .to_string(),
                 Some("queue_timeout"),
             ),

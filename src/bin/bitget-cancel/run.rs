@@ -130,7 +130,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     if stats.sessions == 0 {
         let why = last_error.map_or_else(
-            || "no session within the time allowed".to_string(),
+            || "not logged in within the time allowed".to_string(),
             |e| e.to_string(),
         );
         return Err(Failure::runtime(format!(
