@@ -247,10 +247,13 @@ fn reports_a_fatal_alert_received_after_the_handshake() {
         .expect("server refuses");
 }
 
-#[test]
-fn reports_the_servers_close_notify_as_end_of_stream() {
+/// The server says goodbye with close_notify; the client reads to the end and then tries one more
+/// write, whose result is returned.
+fn close_notify_then_late_write(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<(), TlsError> {
     let pki = TestPki::generate();
-    let config = pki.default_server_config();
+    let config = pki.server_config(versions);
     let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
         let mut tls = accept_tls(tcp, config)?;
         tls.write_all(b"goodbye")?;
@@ -274,12 +277,26 @@ fn reports_the_servers_close_notify_as_end_of_stream() {
             .expect("still end of stream"),
         0
     );
-    assert!(matches!(
-        client.tls.write_record(b"late"),
-        Err(TlsError::PeerClosed)
-    ));
+    let late = client.tls.write_record(b"late");
     drop(client);
     server.join().expect("server thread").expect("server");
+    late
+}
+
+#[test]
+fn reports_the_servers_close_notify_as_end_of_stream_and_allows_half_close_under_tls13() {
+    // TLS 1.3 (RFC 8446 6.1): each side closes its write side on its own, so a last message
+    // (e.g. the answer to a WebSocket close frame) can still go out.
+    close_notify_then_late_write(&[&rustls::version::TLS13])
+        .expect("TLS 1.3 allows writing after the peer's close_notify");
+}
+
+#[test]
+fn refuses_writes_after_the_servers_close_notify_under_tls12() {
+    assert!(matches!(
+        close_notify_then_late_write(&[&rustls::version::TLS12]),
+        Err(TlsError::PeerClosed)
+    ));
 }
 
 #[test]

@@ -383,7 +383,7 @@ impl Config {
                 pong_deadline: Duration::from_secs(10),
                 messages_per_second: 10,
                 cancels_per_second: 10,
-                rate_margin: Duration::from_millis(20),
+                rate_margin: Duration::from_millis(50),
                 max_queue_time: Duration::from_secs(5),
                 connect_timeout: Duration::from_secs(10),
                 reconnect: ReconnectBackoff::default(),
@@ -535,7 +535,8 @@ impl ConfigBuilder {
     }
 
     /// Both limits are enforced over a sliding window of one second plus this margin, which
-    /// absorbs jitter between when a message leaves and when the venue counts it. Default 20 ms.
+    /// absorbs jitter between when a message leaves and when the venue counts it (network and
+    /// scheduling delays that bunch messages together on arrival). Default 50 ms.
     pub fn rate_margin(mut self, d: Duration) -> Self {
         self.config.rate_margin = d;
         self

@@ -73,6 +73,11 @@ impl Handle {
     ///
     /// The intent's fields were checked when the [`Cancel`] was built. A full ring or a stopped
     /// engine hands the intent back in the error.
+    ///
+    /// Engine-assigned ids are decimal numbers counting from 1. A caller's id must not be held
+    /// by another intent (waiting or in flight) when the engine takes it, or the newcomer is
+    /// reported [`NotSentReason::DuplicateId`](crate::outcome::NotSentReason::DuplicateId):
+    /// prefer ids with a letter in them, which never meet an engine-assigned one.
     // The error carries the intent by value (about 190 bytes) so that it is never lost; boxing
     // it would allocate on the hot path.
     #[allow(clippy::result_large_err)]
@@ -231,6 +236,12 @@ mod tests {
             waker: None,
         };
         (handle, irx, otx)
+    }
+
+    #[test]
+    fn handles_cross_threads() {
+        fn send_and_sync<T: Send + Sync + Clone>() {}
+        send_and_sync::<Handle>();
     }
 
     #[test]

@@ -119,6 +119,9 @@ pub struct TlsStream {
     control_pending: bool,
     /// The peer sent close_notify, or closed the connection between records.
     peer_closed: bool,
+    /// The peer sent close_notify: under TLS 1.3 this side may still write (half-close, RFC 8446
+    /// 6.1), e.g. to answer a WebSocket close frame that came just before it.
+    close_notify_received: bool,
     /// close_notify was queued by this side.
     we_closed: bool,
     /// The connection is dead; every call returns this again.
@@ -227,6 +230,7 @@ impl TlsStream {
             plaintext: Window::with_capacity(PLAINTEXT_CAPACITY),
             control_pending: false,
             peer_closed: false,
+            close_notify_received: false,
             we_closed: false,
             failure: None,
         };
@@ -261,7 +265,8 @@ impl TlsStream {
     }
 
     /// True once the peer sent close_notify or closed the connection between records: `read`
-    /// returns `Ok(0)` once the buffered plaintext is drained, and nothing more can be sent.
+    /// returns `Ok(0)` once the buffered plaintext is drained, and nothing more can be sent (except
+    /// after a close_notify under TLS 1.3, which allows half-close).
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
     }
@@ -321,7 +326,8 @@ impl TlsStream {
     /// Errors that leave the connection usable: [`TlsError::BufferFull`] (flush, then retry; nothing
     /// was queued), [`TlsError::HandshakeIncomplete`], [`TlsError::TooLarge`] (more than
     /// [`MAX_WRITE`] bytes: split it). After [`close`](Self::close): [`TlsError::Closed`]; once
-    /// the peer closed: [`TlsError::PeerClosed`]. Processing buffered incoming ciphertext on
+    /// the peer closed: [`TlsError::PeerClosed`] (except after its close_notify under TLS 1.3,
+    /// which allows writing on: half-close). Processing buffered incoming ciphertext on
     /// the way may also surface [`TlsError::Protocol`].
     pub fn write_record(&mut self, plaintext: &[u8]) -> Result<(), TlsError> {
         if let Some(failure) = &self.failure {
@@ -330,7 +336,7 @@ impl TlsStream {
         if self.we_closed {
             return Err(TlsError::Closed);
         }
-        if self.peer_closed {
+        if self.peer_closed && !self.may_write_after_peer_close() {
             return Err(TlsError::PeerClosed);
         }
         if self.conn.is_handshaking() {
@@ -446,12 +452,15 @@ impl TlsStream {
                 Step::PeerClosed | Step::Closed => {
                     let fully_closed = matches!(step, Step::Closed);
                     self.peer_closed = true;
+                    self.close_notify_received = true;
                     match job {
                         Job::Read => return Ok(Progress::PeerClosed),
                         Job::Handshake if self.conn.is_handshaking() => {
                             return Err(self.fail(Failure::PeerClosed));
                         }
                         Job::Handshake => return Ok(Progress::PeerClosed),
+                        // TLS 1.3 half-close: the next state is WriteTraffic.
+                        Job::Encrypt(_) if !fully_closed && self.may_write_after_peer_close() => {}
                         Job::Encrypt(_) => return Err(TlsError::PeerClosed),
                         Job::CloseNotify if fully_closed => return Ok(Progress::Done),
                         // The next state is WriteTraffic: still queue our close_notify.
@@ -536,6 +545,12 @@ impl TlsStream {
                 Err(e) => return Err(TlsError::Io(e)),
             }
         }
+    }
+
+    /// Whether writing is still allowed although the peer closed: it sent close_notify (not a
+    /// bare TCP close) under TLS 1.3, which lets each side close its write side on its own.
+    fn may_write_after_peer_close(&self) -> bool {
+        self.close_notify_received && self.conn.protocol_version() == Some(ProtocolVersion::TLSv1_3)
     }
 
     /// The peer closed the TCP connection: clean between records, truncation otherwise.
