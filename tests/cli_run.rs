@@ -228,3 +228,36 @@ fn sim_refuses_an_orders_file_with_a_bad_line_and_names_it() {
         "sim must not print a URL it does not serve"
     );
 }
+
+#[test]
+fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--url",
+        &format!("wss://127.0.0.1:{port}/v2/ws/private"),
+    ])
+    .args(["--max-queue-ms", "200", "--idle", "backoff"]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1\"}\n")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not log in to the venue"), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line.len(), 1);
+    assert_eq!(by_line[&1]["status"], "not_sent");
+    assert_eq!(by_line[&1]["reason"], "queue_timeout");
+}

@@ -98,8 +98,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
     let t = out.tally;
     eprintln!(
-        "bitget-cancel run: {} lines: {} acked, {} rejected, {} unknown, {} invalid, {} not sent{}",
+        "bitget-cancel run: {} line{}: {} acked, {} rejected, {} unknown, {} invalid, {} not sent{}",
         t.total(),
+        if t.total() == 1 { "" } else { "s" },
         t.acked,
         t.rejected,
         t.unknown,
