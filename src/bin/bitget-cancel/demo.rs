@@ -102,7 +102,8 @@ impl Plan {
     }
 }
 
-/// Refers to a resting order by its orderId for every other pair of cancels, else by clientOid.
+/// How the `k`-th cancel of a resting order names it: the product lines alternate with `k`, and
+/// within each line orderId and clientOid alternate, so that all four combinations occur.
 fn by_alternate_ref(
     order: &RestingOrder,
     k: usize,
