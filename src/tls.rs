@@ -17,20 +17,35 @@
 //! Hostile or broken peers end the connection with a [`TlsError`], never a panic, and memory
 //! stays bounded by the buffer capacities ([`INCOMING_CAPACITY`], [`OUTGOING_CAPACITY`]).
 //!
-//! Allocation: this module allocates nothing per record. rustls 0.23 itself still allocates
-//! one short-lived `Vec` per record it seals (the ring provider's encrypter builds the record
-//! in a fresh buffer, which rustls then copies into ours) and one per application data record
-//! it opens (a copy of the plaintext it decrypted in place), even through the unbuffered API.
-//! The allocation test (`tests/alloc_tls.rs`) pins that figure down: two per request/reply
-//! round trip, both freed within the call.
+//! Once the handshake is over, the connection's traffic keys are taken from rustls
+//! (`dangerous_into_kernel_connection`, the interface rustls offers for kernel TLS) and
+//! records are protected by this crate's [`RecordCipher`] with ring's AEADs: TLS 1.3 with
+//! AES-128-GCM, AES-256-GCM or ChaCha20-Poly1305, TLS 1.2 with ECDHE AES-GCM or
+//! ChaCha20-Poly1305, the suites rustls negotiates by default. rustls still does everything
+//! else: the handshake, certificate verification, the key schedule for TLS 1.3 key updates,
+//! and session tickets.
+//!
+//! Why: rustls 0.23 allocates a short-lived `Vec` for every record it seals (the ring
+//! provider's encrypter builds the record in a fresh buffer) and for every application data
+//! record it opens (a copy of the plaintext it decrypted in place), even through its
+//! unbuffered API. This crate seals straight into its outgoing buffer and opens in place in its
+//! incoming buffer, so a warm request/reply round trip allocates nothing
+//! (`tests/alloc_tls.rs` pins that at zero).
+//!
+//! What still allocates after the handshake, all rare and off the request path: a TLS 1.3
+//! session ticket stored for resumption (sent by servers right after the handshake), a TLS 1.3
+//! key update (rustls derives the next secret), and error values.
 
 mod config;
 mod error;
+mod record;
 mod stream;
+mod traffic;
 mod window;
 
 pub use config::client_config;
 pub use error::TlsError;
+pub use record::{RECORD_HEADER_LEN, RecordCipher};
 pub use stream::{
     INCOMING_CAPACITY, MAX_RECORD_PLAINTEXT, MAX_WRITE, OUTGOING_CAPACITY, TlsStream,
 };

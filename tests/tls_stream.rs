@@ -9,11 +9,16 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use bitget_cancel::tls::{TlsError, client_config};
+use bitget_cancel::tls::{RecordCipher, TlsError, client_config};
 use common::{
-    Client, SAFETY_NET, TestPki, accept_tls, echo, spawn_echo_server, spawn_server, tls_error,
+    Client, SAFETY_NET, TestPki, accept_tls, against_raw_server, echo, record_header,
+    spawn_echo_server, spawn_server, tls_error,
 };
-use rustls::{AlertDescription, CertificateError, ProtocolVersion};
+use rustls::crypto::ring::cipher_suite;
+use rustls::{
+    AlertDescription, CertificateError, ContentType, InvalidMessage, PeerMisbehaved,
+    ProtocolVersion,
+};
 
 #[test]
 fn completes_the_handshake_and_echoes_records() {
@@ -37,6 +42,10 @@ fn completes_the_handshake_and_echoes_records() {
         client.send(message);
         assert_eq!(client.read_exact(message.len()), message);
     }
+    assert!(
+        client.tls.is_established(),
+        "records are protected by the crate's record layer"
+    );
 
     client.tls.close().expect("close");
     client.flush_all();
@@ -640,4 +649,516 @@ fn cuts_off_a_handshake_message_that_never_ends() {
     assert!(matches!(error, TlsError::IncomingFull), "{error:?}");
     drop(client);
     server.join().expect("server thread");
+}
+
+#[test]
+fn echoes_under_every_cipher_suite_the_server_may_pick() {
+    // The test certificate has an ECDSA key, so the TLS 1.2 suites are the ECDSA ones.
+    let suites = [
+        cipher_suite::TLS13_AES_128_GCM_SHA256,
+        cipher_suite::TLS13_AES_256_GCM_SHA384,
+        cipher_suite::TLS13_CHACHA20_POLY1305_SHA256,
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    let pki = TestPki::generate();
+    // Several records per message, an empty record is never sent, a full-size one is.
+    let big: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
+    for suite in suites {
+        let (addr, server) = spawn_echo_server(pki.server_config_for_suite(suite));
+        let mut client = Client::connect(addr, pki.client_config(), "localhost");
+        client.handshake().expect("handshake");
+        for message in [&b"cancel"[..], &[0xa5; 16 * 1024], &big] {
+            client.send(message);
+            assert!(
+                client.read_exact(message.len()) == message,
+                "{:?}: echo differs",
+                suite.suite()
+            );
+        }
+        assert!(client.tls.is_established());
+        assert_eq!(
+            client.tls.cipher_suite().map(|s| s.suite()),
+            Some(suite.suite())
+        );
+        assert_eq!(client.tls.protocol_version(), Some(suite.version().version));
+        client.tls.close().expect("close");
+        client.flush_all();
+        let (echoed, clean_close) = server.join().expect("server thread").expect("server");
+        assert_eq!(echoed, 6 + 16 * 1024 + big.len(), "{:?}", suite.suite());
+        assert!(
+            clean_close,
+            "{:?}: rustls did not accept our close_notify",
+            suite.suite()
+        );
+    }
+}
+
+#[test]
+fn follows_many_key_updates_from_the_server() {
+    const UPDATES: usize = 40;
+    let pki = TestPki::generate();
+    let config = pki.server_config(&[&rustls::version::TLS13]);
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<(usize, bool)> {
+        let mut tls = accept_tls(tcp, config)?;
+        let mut go = [0u8; 2];
+        tls.read_exact(&mut go)?;
+        for i in 0..UPDATES {
+            // Each asks the client to update its own keys too.
+            tls.conn.refresh_traffic_keys().map_err(io::Error::other)?;
+            tls.write_all(format!("epoch {i:02};").as_bytes())?;
+            tls.flush()?;
+        }
+        echo(&mut tls)
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    client.send(b"go");
+    let expected: Vec<u8> = (0..UPDATES)
+        .flat_map(|i| format!("epoch {i:02};").into_bytes())
+        .collect();
+    assert!(client.read_exact(expected.len()) == expected);
+    // The server reads our records under the keys our answers switched to.
+    for _ in 0..3 {
+        client.send(b"after the updates");
+        assert_eq!(client.read_exact(17), b"after the updates");
+    }
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (echoed, clean) = server.join().expect("server thread").expect("server");
+    assert_eq!(echoed, 3 * 17);
+    assert!(clean);
+}
+
+#[test]
+fn updates_its_own_keys_on_request_and_the_server_follows() {
+    let pki = TestPki::generate();
+    let (addr, server) = spawn_echo_server(pki.server_config(&[&rustls::version::TLS13]));
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    for round in 0..5u8 {
+        // Our KeyUpdate asks the server to update too: its answer switches our reading keys.
+        assert!(client.tls.refresh_traffic_keys().expect("key update"));
+        let message = [b'k', round];
+        client.send(&message);
+        assert_eq!(client.read_exact(2), message);
+    }
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (echoed, clean) = server.join().expect("server thread").expect("server");
+    assert_eq!(echoed, 10);
+    assert!(clean);
+}
+
+#[test]
+fn has_no_key_update_on_tls12() {
+    let pki = TestPki::generate();
+    let (addr, server) = spawn_echo_server(pki.server_config(&[&rustls::version::TLS12]));
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    assert!(!client.tls.refresh_traffic_keys().expect("refused quietly"));
+    assert!(!client.tls.wants_write(), "nothing was queued");
+    client.send(b"still fine");
+    assert_eq!(client.read_exact(10), b"still fine");
+    client.tls.close().expect("close");
+    client.flush_all();
+    server.join().expect("server thread").expect("server");
+}
+
+const BOTH_VERSIONS: [&rustls::SupportedProtocolVersion; 2] =
+    [&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// Alert descriptions as sent on the wire (RFC 8446 section 6).
+const FATAL: u8 = 2;
+const WARNING: u8 = 1;
+const UNEXPECTED_MESSAGE: u8 = 10;
+const BAD_RECORD_MAC: u8 = 20;
+const RECORD_OVERFLOW: u8 = 22;
+const ILLEGAL_PARAMETER: u8 = 47;
+const DECODE_ERROR: u8 = 50;
+const NO_RENEGOTIATION: u8 = 100;
+
+#[test]
+fn refuses_a_tampered_record_and_delivers_none_of_it() {
+    // Where to flip a bit, given the record's length.
+    type Position = fn(usize) -> usize;
+    let targets: [(&str, Position); 3] = [
+        ("the last ciphertext byte", |len| len - 17),
+        ("the tag", |len| len - 1),
+        ("the header's version", |_| 2),
+    ];
+    for version in BOTH_VERSIONS {
+        for (target, position) in targets {
+            let exchange = against_raw_server(version, move |raw| {
+                raw.send(ContentType::ApplicationData, b"intact")?;
+                let mut record = raw.seal(ContentType::ApplicationData, b"tampered payload");
+                let at = position(record.len());
+                record[at] ^= 0x40;
+                raw.sock.write_all(&record)?;
+                raw.send(ContentType::ApplicationData, b"never read")
+            });
+            assert_eq!(exchange.plaintext, b"intact", "{version:?} {target}");
+            assert!(
+                matches!(
+                    exchange.error(),
+                    TlsError::Protocol(rustls::Error::DecryptError)
+                ),
+                "{version:?} {target}: {:?}",
+                exchange.error()
+            );
+            assert_eq!(
+                exchange.alerts_back(),
+                [[FATAL, BAD_RECORD_MAC]],
+                "{version:?} {target}"
+            );
+        }
+    }
+}
+
+#[test]
+fn keeps_failing_after_a_bad_record() {
+    let pki = TestPki::generate();
+    let config = pki.extractable_server_config(&rustls::version::TLS13);
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+        let mut raw = common::RawServer::accept(tcp, config)?;
+        let mut record = raw.seal(ContentType::ApplicationData, b"bad");
+        record[6] ^= 1;
+        raw.sock.write_all(&record)?;
+        raw.read_records();
+        Ok(())
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    let (_, ending) = client.read_to_end(64);
+    assert!(ending.is_err());
+    assert!(matches!(
+        client.tls.write_record(b"x"),
+        Err(TlsError::Protocol(rustls::Error::DecryptError))
+    ));
+    let again = client.tls.read(&mut [0u8; 8]).expect_err("sticky");
+    assert!(matches!(
+        tls_error(&again),
+        TlsError::Protocol(rustls::Error::DecryptError)
+    ));
+    client.hang_up();
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn ends_cleanly_at_close_notify_and_ignores_what_follows() {
+    for version in BOTH_VERSIONS {
+        let exchange = against_raw_server(version, |raw| {
+            raw.send(ContentType::ApplicationData, b"last ack")?;
+            raw.send(ContentType::Alert, &[WARNING, 0])?;
+            raw.send(ContentType::ApplicationData, b"after close_notify")?;
+            raw.sock.write_all(b"and garbage")
+        });
+        assert_eq!(exchange.plaintext, b"last ack", "{version:?}");
+        assert!(exchange.alerts_back().is_empty());
+        exchange.ending.expect("close_notify is a clean end");
+    }
+}
+
+#[test]
+fn reports_any_other_alert_as_an_error() {
+    for version in BOTH_VERSIONS {
+        let exchange = against_raw_server(version, |raw| {
+            raw.send(ContentType::Alert, &[WARNING, 90]) // user_canceled
+        });
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::AlertReceived(AlertDescription::UserCanceled))
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert!(
+            exchange.alerts_back().is_empty(),
+            "no alert answers an alert"
+        );
+
+        let exchange = against_raw_server(version, |raw| {
+            raw.send(ContentType::Alert, &[FATAL, 40, 0]) // three bytes
+        });
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::InvalidMessage(_))
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+    }
+}
+
+#[test]
+fn refuses_records_the_protocol_forbids_after_the_handshake() {
+    for version in BOTH_VERSIONS {
+        // An unprotected change_cipher_spec.
+        let exchange = against_raw_server(version, |raw| raw.sock.write_all(&[20, 3, 3, 0, 1, 1]));
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::InvalidMessage(_))
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+
+        // A record longer than any the protocol allows: refused from its header alone.
+        let exchange = against_raw_server(version, |raw| {
+            raw.sock.write_all(&record_header(23, 18_433))
+        });
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::PeerSentOversizedRecord)
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(exchange.alerts_back(), [[FATAL, RECORD_OVERFLOW]]);
+
+        // An unknown content type, protected (TLS 1.3) or on the outside (TLS 1.2).
+        let exchange = against_raw_server(version, |raw| {
+            raw.send(ContentType::from(0x42u8), b"what is this")
+        });
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::InvalidMessage(_))
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+
+        // A zero-length handshake record.
+        let exchange = against_raw_server(version, |raw| raw.send(ContentType::Handshake, &[]));
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::InvalidMessage(
+                    InvalidMessage::InvalidEmptyPayload
+                ))
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(exchange.alerts_back(), [[FATAL, DECODE_ERROR]]);
+
+        // A handshake message that has no business after the handshake (a Finished).
+        let exchange = against_raw_server(version, |raw| {
+            raw.send(ContentType::Handshake, &[20, 0, 0, 1, 0])
+        });
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::InvalidMessage(_))
+            ),
+            "{version:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+    }
+}
+
+#[test]
+fn strips_tls13_padding_and_refuses_a_record_of_padding_only() {
+    let exchange = against_raw_server(&rustls::version::TLS13, |raw| {
+        // Sealing with content type 0 leaves the real type and padding to the payload.
+        raw.send(ContentType::from(0u8), b"padded\x17\0\0\0\0")?;
+        raw.send(ContentType::from(0u8), &[0, 0, 0])
+    });
+    assert_eq!(exchange.plaintext, b"padded");
+    assert!(
+        matches!(
+            exchange.error(),
+            TlsError::Protocol(rustls::Error::PeerMisbehaved(
+                PeerMisbehaved::IllegalTlsInnerPlaintext
+            ))
+        ),
+        "{:?}",
+        exchange.error()
+    );
+    assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+}
+
+#[test]
+fn refuses_tls12_renegotiation() {
+    let exchange = against_raw_server(&rustls::version::TLS12, |raw| {
+        raw.send(ContentType::ApplicationData, b"before")?;
+        // HelloRequest.
+        raw.send(ContentType::Handshake, &[0, 0, 0, 0])
+    });
+    assert_eq!(exchange.plaintext, b"before");
+    assert!(
+        matches!(
+            exchange.error(),
+            TlsError::Protocol(rustls::Error::General(_))
+        ),
+        "{:?}",
+        exchange.error()
+    );
+    assert_eq!(exchange.alerts_back(), [[WARNING, NO_RENEGOTIATION]]);
+}
+
+/// A TLS 1.3 NewSessionTicket message with a `ticket_len`-byte ticket.
+fn new_session_ticket(ticket_len: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&3600u32.to_be_bytes()); // ticket_lifetime
+    body.extend_from_slice(&0x0102_0304u32.to_be_bytes()); // ticket_age_add
+    body.extend_from_slice(&[1, 7]); // ticket_nonce
+    body.extend_from_slice(&(ticket_len as u16).to_be_bytes());
+    body.extend((0..ticket_len).map(|i| i as u8));
+    body.extend_from_slice(&[0, 0]); // no extensions
+    let mut message = vec![4];
+    message.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    message.extend_from_slice(&body);
+    message
+}
+
+#[test]
+fn takes_session_tickets_split_over_records_and_skips_huge_ones() {
+    let exchange = against_raw_server(&rustls::version::TLS13, |raw| {
+        let ticket = new_session_ticket(300);
+        for piece in ticket.chunks(120) {
+            raw.send(ContentType::Handshake, piece)?;
+        }
+        raw.send(ContentType::ApplicationData, b"one")?;
+        // Larger than the reassembly buffer: dropped, not fatal.
+        let huge = new_session_ticket(40_000);
+        for piece in huge.chunks(16 * 1024) {
+            raw.send(ContentType::Handshake, piece)?;
+        }
+        // Two tickets in one record.
+        let mut two = new_session_ticket(10);
+        two.extend_from_slice(&new_session_ticket(20));
+        raw.send(ContentType::Handshake, &two)?;
+        raw.send(ContentType::ApplicationData, b"two")?;
+        raw.send(ContentType::Alert, &[WARNING, 0])
+    });
+    assert_eq!(exchange.plaintext, b"onetwo");
+    exchange.ending.expect("clean end");
+    assert!(exchange.server_got.is_empty());
+}
+
+#[test]
+fn refuses_records_interleaved_with_a_split_handshake_message() {
+    let exchange = against_raw_server(&rustls::version::TLS13, |raw| {
+        let ticket = new_session_ticket(100);
+        raw.send(ContentType::Handshake, &ticket[..50])?;
+        raw.send(ContentType::ApplicationData, b"in the middle")
+    });
+    assert!(exchange.plaintext.is_empty());
+    assert!(
+        matches!(
+            exchange.error(),
+            TlsError::Protocol(rustls::Error::PeerMisbehaved(
+                PeerMisbehaved::MessageInterleavedWithHandshakeMessage
+            ))
+        ),
+        "{:?}",
+        exchange.error()
+    );
+    assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+}
+
+#[test]
+fn refuses_malformed_key_updates() {
+    // A KeyUpdate followed by more handshake data in its record: the key change would split it.
+    let exchange = against_raw_server(&rustls::version::TLS13, |raw| {
+        let mut record = vec![24, 0, 0, 1, 0];
+        record.extend_from_slice(&new_session_ticket(10));
+        raw.send(ContentType::Handshake, &record)
+    });
+    assert!(
+        matches!(
+            exchange.error(),
+            TlsError::Protocol(rustls::Error::PeerMisbehaved(
+                PeerMisbehaved::KeyEpochWithPendingFragment
+            ))
+        ),
+        "{:?}",
+        exchange.error()
+    );
+    assert_eq!(exchange.alerts_back(), [[FATAL, UNEXPECTED_MESSAGE]]);
+
+    // request_update must be 0 or 1.
+    let exchange = against_raw_server(&rustls::version::TLS13, |raw| {
+        raw.send(ContentType::Handshake, &[24, 0, 0, 1, 2])
+    });
+    assert!(
+        matches!(
+            exchange.error(),
+            TlsError::Protocol(rustls::Error::InvalidMessage(
+                InvalidMessage::InvalidKeyUpdate
+            ))
+        ),
+        "{:?}",
+        exchange.error()
+    );
+    assert_eq!(exchange.alerts_back(), [[FATAL, ILLEGAL_PARAMETER]]);
+}
+
+#[test]
+fn takes_over_at_the_record_that_completes_a_tls12_handshake() {
+    // The server's Finished and two records after it leave in one write, so they arrive
+    // together. The records must be opened by the crate's record layer, not by rustls: the
+    // warning alert proves it, since rustls would ignore a TLS 1.2 warning (and deliver the
+    // data after it) where this crate reports it.
+    let pki = TestPki::generate();
+    let config = pki.extractable_server_config(&rustls::version::TLS12);
+    let (addr, server) = spawn_server(move |mut tcp| -> io::Result<()> {
+        let mut conn = rustls::ServerConnection::new(config).map_err(io::Error::other)?;
+        while conn.is_handshaking() {
+            if conn.wants_write() {
+                conn.write_tls(&mut tcp)?;
+            } else {
+                conn.read_tls(&mut tcp)?;
+                conn.process_new_packets().map_err(io::Error::other)?;
+            }
+        }
+        let mut flight = Vec::new();
+        while conn.wants_write() {
+            conn.write_tls(&mut flight)?;
+        }
+        let secrets = conn.dangerous_extract_secrets().map_err(io::Error::other)?;
+        let (seq, keys) = secrets.tx;
+        let mut tx = RecordCipher::new(ProtocolVersion::TLSv1_2, keys, seq, u64::MAX)
+            .map_err(io::Error::other)?;
+        for (content_type, payload) in [
+            (ContentType::Alert, &[1, 90][..]), // warning user_canceled
+            (ContentType::ApplicationData, &b"after the alert"[..]),
+        ] {
+            let mut record = vec![0u8; tx.sealed_len(payload.len())];
+            let n = tx
+                .seal(content_type, payload, &mut record)
+                .map_err(io::Error::other)?;
+            flight.extend_from_slice(&record[..n]);
+        }
+        tcp.write_all(&flight)?;
+        let mut rest = Vec::new();
+        let _ = tcp.read_to_end(&mut rest);
+        Ok(())
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    let (plaintext, ending) = client.read_to_end(1024);
+    assert!(client.tls.is_established());
+    assert!(plaintext.is_empty(), "{plaintext:?}");
+    let error = ending.expect_err("the warning alert ends the connection");
+    assert!(
+        matches!(
+            tls_error(&error),
+            TlsError::Protocol(rustls::Error::AlertReceived(AlertDescription::UserCanceled))
+        ),
+        "{error:?}"
+    );
+    client.hang_up();
+    server.join().expect("server thread").expect("server");
 }

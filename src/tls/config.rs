@@ -17,6 +17,8 @@ use super::TlsError;
 ///   Certificate and host name verification are always on; nothing in this crate can turn them
 ///   off.
 /// - No client certificate, no ALPN (the WebSocket upgrade is plain HTTP/1.1).
+/// - Secret extraction enabled, so [`TlsStream`](super::TlsStream) can protect records itself
+///   once rustls has completed the handshake.
 ///
 /// Errors: [`TlsError::NoCertificateInPem`] when the PEM holds no certificate,
 /// [`TlsError::BadCaPem`] when it cannot be parsed, [`TlsError::BadCaCertificate`] when a
@@ -27,6 +29,7 @@ use super::TlsError;
 ///
 /// let config = client_config(None)?;
 /// assert!(config.alpn_protocols.is_empty());
+/// assert!(config.enable_secret_extraction);
 ///
 /// // A PEM without a certificate in it is refused, not silently ignored.
 /// let refused = client_config(Some(b"no certificate here".as_slice()));
@@ -41,11 +44,14 @@ pub fn client_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, T
         add_pem_roots(&mut roots, pem)?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?
         .with_root_certificates(roots)
         .with_no_client_auth();
+    // Lets `TlsStream` take the traffic keys once the handshake is over, to protect records
+    // without allocating. The keys never leave the connection's memory.
+    config.enable_secret_extraction = true;
     Ok(Arc::new(config))
 }
 

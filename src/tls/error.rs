@@ -2,6 +2,8 @@
 
 use std::io;
 
+use rustls::{AlertDescription, InvalidMessage};
+
 /// What went wrong in the TLS layer, phrased as what the caller should do about it.
 ///
 /// Configuration errors ([`NoCertificateInPem`](Self::NoCertificateInPem),
@@ -79,6 +81,11 @@ pub enum TlsError {
     /// or is hostile. Drop the connection.
     #[error("outgoing TLS buffer overflowed with control messages")]
     OutgoingOverflow,
+    /// A record sequence number reached the safe limit of the connection's keys (2^24
+    /// records for AES-GCM, RFC 8446 section 5.5): drop the connection and reconnect. A cancel
+    /// engine never gets near it (the venue allows 10 messages a second and disconnects daily).
+    #[error("the connection's keys protected as many records as they safely can")]
+    KeysExhausted,
     /// The socket failed: drop the connection and reconnect.
     #[error("socket error: {0}")]
     Io(#[from] io::Error),
@@ -101,7 +108,8 @@ impl TlsError {
             Self::Handshake(_)
             | Self::Protocol(_)
             | Self::IncomingFull
-            | Self::OutgoingOverflow => io::ErrorKind::InvalidData,
+            | Self::OutgoingOverflow
+            | Self::KeysExhausted => io::ErrorKind::InvalidData,
         }
     }
 }
@@ -114,6 +122,70 @@ impl From<TlsError> for io::Error {
         match error {
             TlsError::Io(e) => e,
             other => io::Error::new(other.io_kind(), other),
+        }
+    }
+}
+
+/// Why a connection is dead: kept by the stream and turned into a fresh [`TlsError`] on every
+/// later call.
+#[derive(Clone, Debug)]
+pub(crate) enum Failure {
+    Handshake(rustls::Error),
+    Protocol(rustls::Error),
+    UnexpectedEof,
+    PeerClosed,
+    IncomingFull,
+    OutgoingOverflow,
+    KeysExhausted,
+}
+
+impl Failure {
+    pub(crate) fn to_error(&self) -> TlsError {
+        match self {
+            Self::Handshake(e) => TlsError::Handshake(e.clone()),
+            Self::Protocol(e) => TlsError::Protocol(e.clone()),
+            Self::UnexpectedEof => TlsError::UnexpectedEof,
+            Self::PeerClosed => TlsError::PeerClosed,
+            Self::IncomingFull => TlsError::IncomingFull,
+            Self::OutgoingOverflow => TlsError::OutgoingOverflow,
+            Self::KeysExhausted => TlsError::KeysExhausted,
+        }
+    }
+
+    /// The fatal alert that tells the peer about a failure found in its records, if any
+    /// (RFC 8446 section 6.2). None for failures the peer announced itself or that are
+    /// local.
+    pub(crate) fn alert(&self) -> Option<AlertDescription> {
+        let Self::Protocol(error) = self else {
+            return None;
+        };
+        Some(match error {
+            rustls::Error::DecryptError => AlertDescription::BadRecordMac,
+            rustls::Error::PeerSentOversizedRecord => AlertDescription::RecordOverflow,
+            rustls::Error::InvalidMessage(InvalidMessage::InvalidKeyUpdate) => {
+                AlertDescription::IllegalParameter
+            }
+            rustls::Error::InvalidMessage(InvalidMessage::UnexpectedMessage(_))
+            | rustls::Error::PeerMisbehaved(_) => AlertDescription::UnexpectedMessage,
+            rustls::Error::InvalidMessage(_) => AlertDescription::DecodeError,
+            _ => return None,
+        })
+    }
+}
+
+/// Errors of the record layer on an established connection: all of them end it.
+impl From<TlsError> for Failure {
+    fn from(error: TlsError) -> Self {
+        match error {
+            TlsError::Protocol(e) => Self::Protocol(e),
+            TlsError::KeysExhausted => Self::KeysExhausted,
+            TlsError::IncomingFull => Self::IncomingFull,
+            // A control record that does not fit.
+            TlsError::BufferFull { .. } | TlsError::OutgoingOverflow => Self::OutgoingOverflow,
+            TlsError::UnexpectedEof => Self::UnexpectedEof,
+            TlsError::PeerClosed => Self::PeerClosed,
+            TlsError::Handshake(e) => Self::Handshake(e),
+            other => Self::Protocol(rustls::Error::General(other.to_string())),
         }
     }
 }

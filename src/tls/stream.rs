@@ -1,19 +1,22 @@
-//! A client TLS connection over a nonblocking mio socket, on rustls's unbuffered API.
+//! A client TLS connection over a nonblocking mio socket: rustls's unbuffered API for the
+//! handshake, this crate's record layer afterwards.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use std::{fmt, mem};
 
 use mio::net::TcpStream;
 use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
 use rustls::unbuffered::{
-    ConnectionState, EncodeError, EncodeTlsData, EncryptError, InsufficientSizeError,
-    UnbufferedStatus, WriteTraffic,
+    ConnectionState, EncodeError, EncodeTlsData, InsufficientSizeError, UnbufferedStatus,
 };
-use rustls::{ClientConfig, ProtocolVersion};
+use rustls::{ClientConfig, ProtocolVersion, SupportedCipherSuite};
 use rustls_pki_types::ServerName;
 
 use super::TlsError;
+use super::error::Failure;
+use super::record::RECORD_HEADER_LEN;
+use super::traffic::{Received, Traffic, WriteRefused};
 use super::window::Window;
 
 /// Largest plaintext one TLS record carries (RFC 8446 section 5.1).
@@ -47,12 +50,14 @@ const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
 
 /// A client TLS connection over a nonblocking [`mio::net::TcpStream`].
 ///
-/// Built on rustls's unbuffered API with three buffers allocated once, at construction:
-/// incoming ciphertext ([`INCOMING_CAPACITY`]), outgoing ciphertext ([`OUTGOING_CAPACITY`]) and
-/// decrypted plaintext not yet read. rustls decrypts records in place in the incoming buffer
-/// and encrypted records land in the outgoing one; no method blocks, and this type allocates
-/// nothing after construction. (rustls 0.23 itself still allocates and frees one buffer per
-/// record in each direction: see the [module documentation](super).)
+/// rustls's unbuffered API runs the handshake and verifies the certificate; once the handshake
+/// is over the connection's traffic keys are taken from rustls and records are protected by
+/// this crate's [`RecordCipher`](super::RecordCipher). Three buffers are allocated at
+/// construction: incoming ciphertext ([`INCOMING_CAPACITY`]), outgoing ciphertext
+/// ([`OUTGOING_CAPACITY`]) and decrypted plaintext not yet read. Records are decrypted in place
+/// in the incoming buffer and sealed straight into the outgoing one; no method blocks, and
+/// once the connection is established, sending and receiving application data allocates
+/// nothing (see the [module documentation](super) for the few events that still do).
 ///
 /// How an event loop drives it (mio readiness is edge-triggered):
 /// - on readable: call [`read`](Read::read) until it returns `WouldBlock` (or `Ok(0)`: the
@@ -107,9 +112,9 @@ const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
 /// # }
 /// ```
 pub struct TlsStream {
-    conn: UnbufferedClientConnection,
+    phase: Phase,
     tcp: TcpStream,
-    /// Ciphertext read from the socket that rustls has not consumed yet.
+    /// Ciphertext read from the socket and not processed yet.
     incoming: Window,
     /// Ciphertext waiting for the socket.
     outgoing: Window,
@@ -117,6 +122,9 @@ pub struct TlsStream {
     plaintext: Window,
     /// Control data (handshake, key update, alert) was queued since the last flush attempt.
     control_pending: bool,
+    /// During the handshake: how many bytes at the front of `incoming` (whole records) rustls
+    /// has been shown so far. See [`TlsStream::process_handshake`].
+    shown_to_rustls: usize,
     /// The peer sent close_notify, or closed the connection between records.
     peer_closed: bool,
     /// The peer sent close_notify: under TLS 1.3 this side may still write (half-close, RFC 8446
@@ -128,7 +136,21 @@ pub struct TlsStream {
     failure: Option<Failure>,
 }
 
-/// What one call asks the rustls state machine for.
+/// Who protects the records.
+// One per connection, never in a collection: keeping the hot `Established` state inline beats
+// boxing it to shrink the enum.
+#[allow(clippy::large_enum_variant)]
+enum Phase {
+    /// rustls runs the handshake.
+    Handshaking(UnbufferedClientConnection),
+    /// The handshake is over: records are protected by this crate.
+    Established(Traffic),
+    /// Switching from one to the other; stays so only when the switch failed (the failure is
+    /// recorded).
+    Switching,
+}
+
+/// What one call asks the connection for.
 #[derive(Clone, Copy)]
 enum Job<'a> {
     /// Decrypt one application data record into the plaintext buffer.
@@ -158,36 +180,11 @@ enum Step {
     Continue,
     Plaintext,
     NeedInput,
-    Done,
     PeerClosed,
     Closed,
-    OutgoingFull { needed: usize, available: usize },
+    Established,
     Fail(Failure),
     Rustls(rustls::Error),
-}
-
-/// Why the connection is dead; cloned into a fresh [`TlsError`] on every later call.
-#[derive(Clone, Debug)]
-enum Failure {
-    Handshake(rustls::Error),
-    Protocol(rustls::Error),
-    UnexpectedEof,
-    PeerClosed,
-    IncomingFull,
-    OutgoingOverflow,
-}
-
-impl Failure {
-    fn to_error(&self) -> TlsError {
-        match self {
-            Self::Handshake(e) => TlsError::Handshake(e.clone()),
-            Self::Protocol(e) => TlsError::Protocol(e.clone()),
-            Self::UnexpectedEof => TlsError::UnexpectedEof,
-            Self::PeerClosed => TlsError::PeerClosed,
-            Self::IncomingFull => TlsError::IncomingFull,
-            Self::OutgoingOverflow => TlsError::OutgoingOverflow,
-        }
-    }
 }
 
 /// The result of one nonblocking socket read into the incoming buffer.
@@ -208,6 +205,10 @@ impl TlsStream {
     /// still in progress reports `WouldBlock`, so the handshake may be driven right away; where
     /// it reports `NotConnected` instead, wait for the first writable event.
     ///
+    /// `config` must allow secret extraction (`enable_secret_extraction`, set by
+    /// [`client_config`](super::client_config)) so the record keys can be taken from rustls once
+    /// the handshake is over; a configuration without it is copied with it switched on.
+    ///
     /// Errors: [`TlsError::InvalidServerName`], [`TlsError::Config`].
     pub fn new(
         config: Arc<ClientConfig>,
@@ -221,14 +222,22 @@ impl TlsStream {
         let name = ServerName::try_from(host)
             .map_err(|_| TlsError::InvalidServerName(server_name.to_owned()))?
             .to_owned();
+        let config = if config.enable_secret_extraction {
+            config
+        } else {
+            let mut with_extraction = ClientConfig::clone(&config);
+            with_extraction.enable_secret_extraction = true;
+            Arc::new(with_extraction)
+        };
         let conn = UnbufferedClientConnection::new(config, name).map_err(TlsError::Config)?;
         let mut stream = Self {
-            conn,
+            phase: Phase::Handshaking(conn),
             tcp,
             incoming: Window::with_capacity(INCOMING_CAPACITY),
             outgoing: Window::with_capacity(OUTGOING_CAPACITY),
             plaintext: Window::with_capacity(PLAINTEXT_CAPACITY),
             control_pending: false,
+            shown_to_rustls: 0,
             peer_closed: false,
             close_notify_received: false,
             we_closed: false,
@@ -251,12 +260,34 @@ impl TlsStream {
 
     /// True until the handshake has completed (a failed handshake never completes).
     pub fn is_handshaking(&self) -> bool {
-        self.conn.is_handshaking()
+        match &self.phase {
+            Phase::Handshaking(conn) => conn.is_handshaking(),
+            Phase::Established(_) | Phase::Switching => false,
+        }
     }
 
     /// The negotiated protocol version, once known.
     pub fn protocol_version(&self) -> Option<ProtocolVersion> {
-        self.conn.protocol_version()
+        match &self.phase {
+            Phase::Handshaking(conn) => conn.protocol_version(),
+            Phase::Established(traffic) => Some(traffic.protocol_version()),
+            Phase::Switching => None,
+        }
+    }
+
+    /// The negotiated cipher suite, once known.
+    pub fn cipher_suite(&self) -> Option<SupportedCipherSuite> {
+        match &self.phase {
+            Phase::Handshaking(conn) => conn.negotiated_cipher_suite(),
+            Phase::Established(traffic) => Some(traffic.cipher_suite()),
+            Phase::Switching => None,
+        }
+    }
+
+    /// True once the handshake is over and records are protected by this crate's record layer
+    /// (the state in which sending and receiving allocate nothing).
+    pub fn is_established(&self) -> bool {
+        matches!(self.phase, Phase::Established(_))
     }
 
     /// True when ciphertext is waiting for [`flush_tls`](Self::flush_tls).
@@ -292,7 +323,7 @@ impl TlsStream {
             return Err(failure.to_error());
         }
         loop {
-            if !self.conn.is_handshaking() {
+            if !self.is_handshaking() {
                 self.flush_tls()?;
                 return Ok(true);
             }
@@ -304,7 +335,7 @@ impl TlsStream {
                 }
             };
             if let Progress::NeedInput = progress {
-                if !self.conn.is_handshaking() {
+                if !self.is_handshaking() {
                     continue;
                 }
                 self.flush_tls()?;
@@ -320,15 +351,14 @@ impl TlsStream {
 
     /// Encrypts `plaintext` into the outgoing buffer, as one record or, beyond
     /// [`MAX_RECORD_PLAINTEXT`] bytes, several. No syscall: call [`flush_tls`](Self::flush_tls)
-    /// to send. Allocates nothing here; rustls 0.23 allocates and frees one buffer per record
-    /// it seals.
+    /// to send. Allocates nothing once the connection is established.
     ///
     /// Errors that leave the connection usable: [`TlsError::BufferFull`] (flush, then retry; nothing
     /// was queued), [`TlsError::HandshakeIncomplete`], [`TlsError::TooLarge`] (more than
     /// [`MAX_WRITE`] bytes: split it). After [`close`](Self::close): [`TlsError::Closed`]; once
     /// the peer closed: [`TlsError::PeerClosed`] (except after its close_notify under TLS 1.3,
-    /// which allows writing on: half-close). Processing buffered incoming ciphertext on
-    /// the way may also surface [`TlsError::Protocol`].
+    /// which allows writing on: half-close). Fatal: [`TlsError::KeysExhausted`] (reconnect), and,
+    /// while rustls still finishes the handshake's leftovers, [`TlsError::Protocol`].
     pub fn write_record(&mut self, plaintext: &[u8]) -> Result<(), TlsError> {
         if let Some(failure) = &self.failure {
             return Err(failure.to_error());
@@ -339,7 +369,7 @@ impl TlsStream {
         if self.peer_closed && !self.may_write_after_peer_close() {
             return Err(TlsError::PeerClosed);
         }
-        if self.conn.is_handshaking() {
+        if self.is_handshaking() {
             return Err(TlsError::HandshakeIncomplete);
         }
         if plaintext.len() > MAX_WRITE {
@@ -386,21 +416,108 @@ impl TlsStream {
             return Ok(());
         }
         self.we_closed = true;
-        if self.conn.is_handshaking() {
+        if self.is_handshaking() {
             return Ok(());
         }
         self.process(Job::CloseNotify).map(|_| ())
     }
 
-    /// Runs the rustls state machine on the buffered ciphertext until `job` is done or more
-    /// input is needed. Performs no socket I/O.
+    /// TLS 1.3: sends a KeyUpdate that also asks the peer to update its keys (RFC 8446
+    /// section 4.6.3), and switches to fresh sending keys; flush to send it. Returns
+    /// `Ok(false)`, queuing nothing, on a TLS 1.2 connection, which has no key update
+    /// (reconnect instead). Not needed for safety: the keys are good for 2^24 records.
+    /// Allocates (rustls derives the next secret).
+    ///
+    /// Errors: [`TlsError::HandshakeIncomplete`]; [`TlsError::Closed`] after
+    /// [`close`](Self::close); [`TlsError::PeerClosed`]; fatal: [`TlsError::OutgoingOverflow`],
+    /// [`TlsError::KeysExhausted`].
+    pub fn refresh_traffic_keys(&mut self) -> Result<bool, TlsError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.to_error());
+        }
+        if self.we_closed {
+            return Err(TlsError::Closed);
+        }
+        if self.peer_closed {
+            return Err(TlsError::PeerClosed);
+        }
+        if self.is_handshaking() {
+            return Err(TlsError::HandshakeIncomplete);
+        }
+        self.process(Job::Handshake)?;
+        let Phase::Established(traffic) = &mut self.phase else {
+            return Err(TlsError::HandshakeIncomplete);
+        };
+        match traffic.refresh_traffic_keys(&mut self.outgoing) {
+            Ok(queued) => {
+                self.control_pending |= queued;
+                Ok(queued)
+            }
+            Err(failure) => Err(self.fail(failure)),
+        }
+    }
+
+    /// Runs the connection on the buffered ciphertext until `job` is done or more input is
+    /// needed: rustls while it handshakes, then this crate's record layer. Performs no socket
+    /// I/O.
     fn process(&mut self, job: Job<'_>) -> Result<Progress, TlsError> {
         if let Some(failure) = &self.failure {
             return Err(failure.to_error());
         }
+        if let Phase::Handshaking(_) = self.phase
+            && let Some(progress) = self.process_handshake(job)?
+        {
+            return Ok(progress);
+        }
+        self.process_traffic(job)
+    }
+
+    /// True when rustls finished the handshake and holds nothing this side must still send
+    /// or read out: its keys can be taken over without losing anything.
+    fn ready_to_establish(&self) -> bool {
+        match &self.phase {
+            Phase::Handshaking(conn) => !conn.is_handshaking() && !conn.wants_write(),
+            Phase::Established(_) | Phase::Switching => false,
+        }
+    }
+
+    /// Takes the record keys out of rustls.
+    fn establish(&mut self) -> Result<(), TlsError> {
+        let Phase::Handshaking(conn) = mem::replace(&mut self.phase, Phase::Switching) else {
+            return Ok(());
+        };
+        match Traffic::establish(conn) {
+            Ok(traffic) => {
+                self.phase = Phase::Established(traffic);
+                Ok(())
+            }
+            Err(failure) => Err(self.fail(failure)),
+        }
+    }
+
+    /// Runs the rustls state machine until `job` is done, more input is needed, or the
+    /// handshake is over and the connection switched to this crate's record layer (`None`:
+    /// continue there).
+    ///
+    /// rustls is shown the incoming buffer one whole record at a time (and an incomplete
+    /// record's first bytes once it has processed everything before, so garbage is refused
+    /// early): the next record is revealed only when rustls is blocked waiting for input,
+    /// exactly as if the records had arrived one by one. So rustls never reads past the record that completes the handshake, and the switch
+    /// happens at the first moment it has finished the handshake and has nothing queued (in
+    /// TLS 1.3 right after the client's Finished is encoded; in TLS 1.2 right after the
+    /// server's Finished is read): every later record is this crate's to open.
+    fn process_handshake(&mut self, job: Job<'_>) -> Result<Option<Progress>, TlsError> {
         loop {
+            if self.ready_to_establish() {
+                self.establish()?;
+                return Ok(None);
+            }
+            let Phase::Handshaking(conn) = &mut self.phase else {
+                return Ok(None);
+            };
+            let view = rustls_view(self.incoming.filled(), self.shown_to_rustls);
             let UnbufferedStatus { mut discard, state } =
-                self.conn.process_tls_records(self.incoming.filled_mut());
+                conn.process_tls_records(&mut self.incoming.filled_mut()[..view]);
             let step = match state {
                 Err(error) => Step::Rustls(error),
                 Ok(ConnectionState::ReadTraffic(mut traffic)) => match traffic.next_record() {
@@ -425,13 +542,7 @@ impl TlsStream {
                     Step::Continue
                 }
                 Ok(ConnectionState::BlockedHandshake) => Step::NeedInput,
-                Ok(ConnectionState::WriteTraffic(mut traffic)) => match job {
-                    Job::Encrypt(plaintext) => {
-                        encrypt_app_data(&mut traffic, plaintext, &mut self.outgoing)
-                    }
-                    Job::CloseNotify => queue_close_notify(&mut traffic, &mut self.outgoing),
-                    Job::Read | Job::Handshake => Step::NeedInput,
-                },
+                Ok(ConnectionState::WriteTraffic(_)) => Step::Established,
                 Ok(ConnectionState::PeerClosed) => Step::PeerClosed,
                 Ok(ConnectionState::Closed) => Step::Closed,
                 Ok(_) => Step::Rustls(rustls::Error::General(
@@ -439,40 +550,46 @@ impl TlsStream {
                 )),
             };
             self.incoming.consume(discard);
+            self.shown_to_rustls = self.shown_to_rustls.saturating_sub(discard);
 
             match step {
                 Step::Continue => {}
                 Step::Plaintext => {
                     if let Job::Read = job {
-                        return Ok(Progress::Plaintext);
+                        return Ok(Some(Progress::Plaintext));
                     }
                 }
-                Step::NeedInput => return Ok(Progress::NeedInput),
-                Step::Done => return Ok(Progress::Done),
+                Step::NeedInput => {
+                    let unseen = self.incoming.filled().get(self.shown_to_rustls..);
+                    match unseen.and_then(next_record_len) {
+                        // Show rustls one more record.
+                        Some(len) => self.shown_to_rustls += len,
+                        // Let rustls check the header of the incomplete record.
+                        None if self.shown_to_rustls == 0 && view < self.incoming.len() => {}
+                        None => return Ok(Some(Progress::NeedInput)),
+                    }
+                }
+                Step::Established => {
+                    self.establish()?;
+                    return Ok(None);
+                }
                 Step::PeerClosed | Step::Closed => {
-                    let fully_closed = matches!(step, Step::Closed);
                     self.peer_closed = true;
                     self.close_notify_received = true;
                     match job {
-                        Job::Read => return Ok(Progress::PeerClosed),
-                        Job::Handshake if self.conn.is_handshaking() => {
+                        Job::Read => return Ok(Some(Progress::PeerClosed)),
+                        Job::Handshake if self.is_handshaking() => {
                             return Err(self.fail(Failure::PeerClosed));
                         }
-                        Job::Handshake => return Ok(Progress::PeerClosed),
-                        // TLS 1.3 half-close: the next state is WriteTraffic.
-                        Job::Encrypt(_) if !fully_closed && self.may_write_after_peer_close() => {}
+                        Job::Handshake => return Ok(Some(Progress::PeerClosed)),
                         Job::Encrypt(_) => return Err(TlsError::PeerClosed),
-                        Job::CloseNotify if fully_closed => return Ok(Progress::Done),
-                        // The next state is WriteTraffic: still queue our close_notify.
+                        // The next state is WriteTraffic: the switch, then our close_notify.
                         Job::CloseNotify => {}
                     }
                 }
-                Step::OutgoingFull { needed, available } => {
-                    return Err(TlsError::BufferFull { needed, available });
-                }
                 Step::Fail(failure) => return Err(self.fail(failure)),
                 Step::Rustls(error) => {
-                    let failure = if self.conn.is_handshaking() {
+                    let failure = if self.is_handshaking() {
                         Failure::Handshake(error)
                     } else {
                         Failure::Protocol(error)
@@ -482,6 +599,52 @@ impl TlsStream {
                 }
             }
         }
+    }
+
+    /// Runs `job` on the established connection.
+    fn process_traffic(&mut self, job: Job<'_>) -> Result<Progress, TlsError> {
+        let Phase::Established(traffic) = &mut self.phase else {
+            return Err(TlsError::HandshakeIncomplete);
+        };
+        let failure = match job {
+            Job::Handshake => return Ok(Progress::NeedInput),
+            Job::Read => loop {
+                match traffic.read_record(
+                    &mut self.incoming,
+                    &mut self.plaintext,
+                    &mut self.outgoing,
+                ) {
+                    Ok(Received::ApplicationData) => return Ok(Progress::Plaintext),
+                    Ok(Received::Control { queued }) => self.control_pending |= queued,
+                    Ok(Received::NeedInput) => return Ok(Progress::NeedInput),
+                    Ok(Received::CloseNotify) => {
+                        self.peer_closed = true;
+                        self.close_notify_received = true;
+                        return Ok(Progress::PeerClosed);
+                    }
+                    Err(failure) => {
+                        // A fatal alert may have been queued for the peer.
+                        self.control_pending = true;
+                        break failure;
+                    }
+                }
+            },
+            Job::Encrypt(plaintext) => {
+                let limit = self.outgoing.capacity() - CONTROL_RESERVE;
+                match traffic.write_app_data(plaintext, &mut self.outgoing, limit) {
+                    Ok(()) => return Ok(Progress::Done),
+                    Err(WriteRefused::BufferFull { needed, available }) => {
+                        return Err(TlsError::BufferFull { needed, available });
+                    }
+                    Err(WriteRefused::Fatal(failure)) => failure,
+                }
+            }
+            Job::CloseNotify => match traffic.close_notify(&mut self.outgoing) {
+                Ok(()) => return Ok(Progress::Done),
+                Err(failure) => failure,
+            },
+        };
+        Err(self.fail(failure))
     }
 
     /// Marks the connection dead and returns the error to report.
@@ -498,11 +661,14 @@ impl TlsStream {
     /// only asked while it has something queued, and with no input: feeding it the input that
     /// failed again would repeat the failure.
     fn encode_pending_alerts(&mut self) {
+        let Phase::Handshaking(conn) = &mut self.phase else {
+            return;
+        };
         for _ in 0..4 {
-            if !self.conn.wants_write() {
+            if !conn.wants_write() {
                 break;
             }
-            let UnbufferedStatus { state, .. } = self.conn.process_tls_records(&mut []);
+            let UnbufferedStatus { state, .. } = conn.process_tls_records(&mut []);
             match state {
                 Ok(ConnectionState::EncodeTlsData(mut data)) => {
                     if let Ok(n) = data.encode(self.outgoing.spare_mut()) {
@@ -550,16 +716,35 @@ impl TlsStream {
     /// Whether writing is still allowed although the peer closed: it sent close_notify (not a
     /// bare TCP close) under TLS 1.3, which lets each side close its write side on its own.
     fn may_write_after_peer_close(&self) -> bool {
-        self.close_notify_received && self.conn.protocol_version() == Some(ProtocolVersion::TLSv1_3)
+        self.close_notify_received && self.protocol_version() == Some(ProtocolVersion::TLSv1_3)
     }
 
     /// The peer closed the TCP connection: clean between records, truncation otherwise.
     fn on_eof(&mut self) -> Result<(), TlsError> {
-        if self.conn.is_handshaking() || !self.incoming.is_empty() {
+        if self.is_handshaking() || !self.incoming.is_empty() {
             return Err(self.fail(Failure::UnexpectedEof));
         }
         self.peer_closed = true;
         Ok(())
+    }
+}
+
+/// The length of the record at the start of `buf` if all of it is there. Only the header's
+/// length field is read: rustls validates the rest.
+fn next_record_len(buf: &[u8]) -> Option<usize> {
+    let header = buf.get(..RECORD_HEADER_LEN)?;
+    let len = RECORD_HEADER_LEN + usize::from(u16::from_be_bytes([header[3], header[4]]));
+    (buf.len() >= len).then_some(len)
+}
+
+/// How much of `filled` rustls may see during the handshake: the `shown` bytes of whole
+/// records; or, once it has processed all of those, what there is of the next record when it
+/// is incomplete (rustls refuses a garbage or oversized header without waiting for the rest).
+fn rustls_view(filled: &[u8], shown: usize) -> usize {
+    let shown = shown.min(filled.len());
+    match next_record_len(&filled[shown..]) {
+        None if shown == 0 => filled.len(),
+        _ => shown,
     }
 }
 
@@ -580,63 +765,6 @@ fn encode_control(data: &mut EncodeTlsData<'_, ClientConnectionData>, out: &mut 
             }
             Err(EncodeError::InsufficientSize(_)) => return Step::Fail(Failure::OutgoingOverflow),
             Err(EncodeError::AlreadyEncoded) => return Step::Continue,
-        }
-    }
-}
-
-/// Encrypts application data into `out`, leaving [`CONTROL_RESERVE`] free.
-fn encrypt_app_data(
-    traffic: &mut WriteTraffic<'_, ClientConnectionData>,
-    plaintext: &[u8],
-    out: &mut Window,
-) -> Step {
-    let limit = out.capacity() - CONTROL_RESERVE;
-    let mut compacted = false;
-    loop {
-        match traffic.encrypt(plaintext, out.spare_mut_until(limit)) {
-            Ok(n) => {
-                out.commit(n);
-                return Step::Done;
-            }
-            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size })) => {
-                let available = limit.saturating_sub(out.len());
-                if compacted || required_size > available {
-                    return Step::OutgoingFull {
-                        needed: required_size,
-                        available,
-                    };
-                }
-                out.compact();
-                compacted = true;
-            }
-            Err(EncryptError::EncryptExhausted) => {
-                return Step::Rustls(rustls::Error::EncryptError);
-            }
-        }
-    }
-}
-
-/// Encrypts close_notify into `out` (the control reserve included).
-fn queue_close_notify(
-    traffic: &mut WriteTraffic<'_, ClientConnectionData>,
-    out: &mut Window,
-) -> Step {
-    loop {
-        match traffic.queue_close_notify(out.spare_mut()) {
-            Ok(n) => {
-                out.commit(n);
-                return Step::Done;
-            }
-            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size }))
-                if required_size <= out.capacity() - out.len()
-                    && out.spare_len() < required_size =>
-            {
-                out.compact();
-            }
-            Err(EncryptError::InsufficientSize(_)) => return Step::Fail(Failure::OutgoingOverflow),
-            Err(EncryptError::EncryptExhausted) => {
-                return Step::Rustls(rustls::Error::EncryptError);
-            }
         }
     }
 }
@@ -690,7 +818,7 @@ impl Write for TlsStream {
         if buf.is_empty() {
             return Ok(0);
         }
-        if self.conn.is_handshaking() && !self.drive_handshake()? {
+        if self.is_handshaking() && !self.drive_handshake()? {
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let chunk = &buf[..buf.len().min(MAX_RECORD_PLAINTEXT)];
@@ -723,8 +851,9 @@ impl fmt::Debug for TlsStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsStream")
             .field("tcp", &self.tcp)
-            .field("handshaking", &self.conn.is_handshaking())
-            .field("protocol_version", &self.conn.protocol_version())
+            .field("handshaking", &self.is_handshaking())
+            .field("established", &self.is_established())
+            .field("protocol_version", &self.protocol_version())
             .field("incoming_bytes", &self.incoming.len())
             .field("outgoing_bytes", &self.outgoing.len())
             .field("plaintext_bytes", &self.plaintext.len())

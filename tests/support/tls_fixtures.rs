@@ -8,14 +8,18 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bitget_cancel::tls::{TlsError, TlsStream, client_config};
+use bitget_cancel::tls::{RECORD_HEADER_LEN, RecordCipher, TlsError, TlsStream, client_config};
 use mio::{Events, Interest, Poll, Token};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::{ServerConfig, ServerConnection, StreamOwned, SupportedProtocolVersion};
+use rustls::{
+    ContentType, ProtocolVersion, ServerConfig, ServerConnection, StreamOwned,
+    SupportedCipherSuite, SupportedProtocolVersion,
+};
 
 /// Safety net for every wait in these tests: reaching it fails the test with a message.
 pub const SAFETY_NET: Duration = Duration::from_secs(20);
@@ -76,6 +80,32 @@ impl TestPki {
                 .with_no_client_auth()
                 .with_single_cert(self.chain.clone(), self.key.clone_key())
                 .expect("server certificate");
+        Arc::new(config)
+    }
+
+    /// A server configuration that offers only `suite` (and its protocol version).
+    pub fn server_config_for_suite(&self, suite: SupportedCipherSuite) -> Arc<ServerConfig> {
+        let provider = CryptoProvider {
+            cipher_suites: vec![suite],
+            ..rustls::crypto::ring::default_provider()
+        };
+        let config = ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_protocol_versions(&[suite.version()])
+            .expect("server protocol version")
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .expect("server certificate");
+        Arc::new(config)
+    }
+
+    /// A server configuration limited to `version` whose traffic keys can be extracted, for
+    /// [`RawServer`].
+    pub fn extractable_server_config(
+        &self,
+        version: &'static SupportedProtocolVersion,
+    ) -> Arc<ServerConfig> {
+        let mut config = ServerConfig::clone(&self.server_config(&[version]));
+        config.enable_secret_extraction = true;
         Arc::new(config)
     }
 
@@ -250,6 +280,30 @@ impl Client {
         out
     }
 
+    /// Ends the connection without losing what either side sent: flushes what is pending (an
+    /// alert after a failure), half-closes, and drains the socket until the peer closes too,
+    /// so closing cannot reset the connection and discard data the peer has not read.
+    pub fn hang_up(&mut self) {
+        let deadline = Instant::now() + SAFETY_NET;
+        while let Ok(false) = self.tls.flush_tls() {
+            assert!(Instant::now() < deadline, "flush did not finish");
+            self.wait();
+        }
+        let _ = self.tls.tcp().shutdown(std::net::Shutdown::Write);
+        let mut sink = [0u8; 4096];
+        loop {
+            match self.tls.tcp_mut().read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(Instant::now() < deadline, "the peer never closed");
+                    self.wait();
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
     /// Reads until the read fails or reports end of stream; returns the plaintext and the
     /// ending (`Ok(())` for end of stream).
     pub fn read_to_end(&mut self, buf_len: usize) -> (Vec<u8>, Result<(), io::Error>) {
@@ -281,4 +335,127 @@ pub fn tls_error(error: &io::Error) -> &TlsError {
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<TlsError>())
         .unwrap_or_else(|| panic!("not a TlsError: {error:?}"))
+}
+
+/// A server that completes the handshake with rustls, then takes the traffic keys and writes
+/// whatever records a test wants, well-formed or not.
+pub struct RawServer {
+    pub sock: TcpStream,
+    pub version: ProtocolVersion,
+    /// Seals what the server sends.
+    pub tx: RecordCipher,
+    /// Opens what the client sends.
+    pub rx: RecordCipher,
+}
+
+impl RawServer {
+    /// Runs the rustls server handshake (and sends its session tickets), then takes the keys.
+    /// The client must not send anything before the server writes first.
+    pub fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<Self> {
+        let StreamOwned { conn, sock } = accept_tls(tcp, config)?;
+        let version = conn.protocol_version().expect("version");
+        let secrets = conn.dangerous_extract_secrets().map_err(io::Error::other)?;
+        let (tx_seq, tx) = secrets.tx;
+        let (rx_seq, rx) = secrets.rx;
+        Ok(Self {
+            sock,
+            version,
+            tx: RecordCipher::new(version, tx, tx_seq, u64::MAX).map_err(io::Error::other)?,
+            rx: RecordCipher::new(version, rx, rx_seq, u64::MAX).map_err(io::Error::other)?,
+        })
+    }
+
+    /// One sealed record.
+    pub fn seal(&mut self, content_type: ContentType, payload: &[u8]) -> Vec<u8> {
+        let mut record = vec![0u8; self.tx.sealed_len(payload.len())];
+        let n = self
+            .tx
+            .seal(content_type, payload, &mut record)
+            .expect("seal");
+        record.truncate(n);
+        record
+    }
+
+    /// Seals and sends one record.
+    pub fn send(&mut self, content_type: ContentType, payload: &[u8]) -> io::Result<()> {
+        let record = self.seal(content_type, payload);
+        self.sock.write_all(&record)
+    }
+
+    /// Reads the client's records until it closes the connection (or sends something that
+    /// does not open): their content types and plaintexts.
+    pub fn read_records(&mut self) -> Vec<(ContentType, Vec<u8>)> {
+        let mut wire = Vec::new();
+        let _ = self.sock.read_to_end(&mut wire);
+        let mut records = Vec::new();
+        let mut rest = &mut wire[..];
+        while let Ok(Some(len)) = self.rx.complete_record_len(rest) {
+            let (record, tail) = rest.split_at_mut(len);
+            match self.rx.open(record) {
+                Ok((content_type, range)) => records.push((content_type, record[range].to_vec())),
+                Err(_) => break,
+            }
+            rest = tail;
+        }
+        records
+    }
+}
+
+/// What a client saw against a [`RawServer`], and what the server got back.
+pub struct RawExchange {
+    /// Application data the client read.
+    pub plaintext: Vec<u8>,
+    /// How reading ended: `Ok` for a clean end of stream.
+    pub ending: Result<(), io::Error>,
+    /// Records the client sent after the handshake (alerts, key updates).
+    pub server_got: Vec<(ContentType, Vec<u8>)>,
+}
+
+impl RawExchange {
+    /// The client's error, which must be a `TlsError`.
+    pub fn error(&self) -> &TlsError {
+        match &self.ending {
+            Ok(()) => panic!("the client ended cleanly after {:?}", self.plaintext),
+            Err(error) => tls_error(error),
+        }
+    }
+
+    /// The alert descriptions the server received.
+    pub fn alerts_back(&self) -> Vec<[u8; 2]> {
+        self.server_got
+            .iter()
+            .filter(|(content_type, _)| *content_type == ContentType::Alert)
+            .map(|(_, payload)| [payload[0], payload[1]])
+            .collect()
+    }
+}
+
+/// Connects a client to a [`RawServer`] of `version` that runs `script`, reads until the end
+/// of stream or an error, then hangs up.
+pub fn against_raw_server(
+    version: &'static SupportedProtocolVersion,
+    script: impl FnOnce(&mut RawServer) -> io::Result<()> + Send + 'static,
+) -> RawExchange {
+    let pki = TestPki::generate();
+    let config = pki.extractable_server_config(version);
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<Vec<(ContentType, Vec<u8>)>> {
+        let mut raw = RawServer::accept(tcp, config)?;
+        script(&mut raw)?;
+        Ok(raw.read_records())
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    let (plaintext, ending) = client.read_to_end(1024);
+    client.hang_up();
+    let server_got = server.join().expect("server thread").expect("server");
+    RawExchange {
+        plaintext,
+        ending,
+        server_got,
+    }
+}
+
+/// The bytes of a TLS record header.
+pub fn record_header(content_type: u8, len: usize) -> [u8; RECORD_HEADER_LEN] {
+    [content_type, 3, 3, (len >> 8) as u8, len as u8]
 }
