@@ -574,6 +574,35 @@ proptest! {
     }
 
     #[test]
+    fn the_reassembly_buffer_stays_within_the_message_limit(
+        max_frame in 1usize..300,
+        max_message in 0usize..1000,
+        fragments in proptest::collection::vec(0usize..300, 1..12),
+        seed in any::<u64>(),
+        sizes in arb_chunk_sizes(),
+    ) {
+        // One fragmented binary message whose fragments each fit the frame limit; the whole
+        // fits the message limit or not. Growth by doubling must stop at the limit.
+        let limits = Limits { max_frame, max_message };
+        let mut bytes = Vec::new();
+        let mut whole = Vec::new();
+        for (i, len) in fragments.iter().enumerate() {
+            let payload = filler((*len).min(max_frame), seed ^ i as u64);
+            let opcode = if i == 0 { 0x2 } else { 0x0 };
+            server_frame(&mut bytes, i + 1 == fragments.len(), opcode, &payload, LenForm::Shortest);
+            whole.extend_from_slice(&payload);
+        }
+        let run = feed(limits, &chunk(&bytes, &sizes), false);
+        if whole.len() <= max_message {
+            prop_assert_eq!(run, Run { messages: vec![Owned::Binary(whole)], error: None });
+        } else {
+            prop_assert!(run.messages.is_empty());
+            let error = run.error.unwrap_or_default();
+            prop_assert!(error.starts_with("MessageTooLarge"), "{}", error);
+        }
+    }
+
+    #[test]
     fn valid_streams_decode_to_their_messages_whatever_the_split(
         stream in arb_stream(),
         sizes in arb_chunk_sizes(),
@@ -814,9 +843,29 @@ fn arb_key() -> impl Strategy<Value = String> {
     ]
 }
 
+/// A venue code: the ones it sends, small numbers, the `i64` edges, or anything.
+fn arb_code() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        prop_oneof![
+            Just(0i64),
+            Just(43001),
+            Just(41101),
+            Just(30006),
+            Just(30007)
+        ],
+        -10i64..100_000,
+        prop_oneof![Just(i64::MIN), Just(i64::MAX), Just(-1)],
+        any::<i64>(),
+    ]
+}
+
 /// One entry of `arg`: an object with or without an `id` of any type.
 fn arb_arg_entry() -> impl Strategy<Value = Value> {
-    (proptest::option::of(arb_value()), arb_value()).prop_map(|(id, extra)| {
+    let id = prop_oneof![
+        3 => any::<String>().prop_map(Value::String),
+        1 => arb_value(),
+    ];
+    (proptest::option::of(id), arb_value()).prop_map(|(id, extra)| {
         let mut entry = Map::new();
         if let Some(id) = id {
             entry.insert("id".to_owned(), id);
@@ -837,22 +886,28 @@ fn arb_reply_like() -> impl Strategy<Value = Value> {
         Just(""),
     ]
     .prop_map(|s| Value::String(s.to_owned()));
-    let event = prop_oneof![4 => event, 1 => arb_value()];
+    let event = prop_oneof![6 => event, 1 => arb_value()];
     let arg = prop_oneof![
-        2 => proptest::collection::vec(arb_arg_entry(), 0..3).prop_map(Value::Array),
+        3 => proptest::collection::vec(arb_arg_entry(), 0..4).prop_map(Value::Array),
         1 => arb_arg_entry(),
         1 => arb_value(),
     ];
     let code = prop_oneof![
-        any::<i64>().prop_map(Value::from),
-        any::<i64>().prop_map(|c| Value::String(c.to_string())),
-        arb_value(),
+        2 => arb_code().prop_map(Value::from),
+        2 => arb_code().prop_map(|c| Value::String(c.to_string())),
+        1 => arb_value(),
     ];
+    let msg = prop_oneof![
+        3 => any::<String>().prop_map(Value::String),
+        1 => Just(Value::Null),
+        1 => arb_value(),
+    ];
+    // Mostly present, so that replies get past the first missing field to the later rules.
     (
-        proptest::option::of(event),
-        proptest::option::of(arg),
-        proptest::option::of(code),
-        proptest::option::of(arb_value()),
+        proptest::option::weighted(0.9, event),
+        proptest::option::weighted(0.8, arg),
+        proptest::option::weighted(0.8, code),
+        proptest::option::weighted(0.7, msg),
         proptest::collection::vec((any::<String>(), arb_value()), 0..3),
     )
         .prop_map(|(event, arg, code, msg, extra)| {
@@ -914,7 +969,7 @@ fn arb_well_formed_reply() -> impl Strategy<Value = (String, OwnedReply)> {
     (
         0u8..4,
         any::<String>(),
-        any::<i64>(),
+        arb_code(),
         proptest::option::of(any::<String>()),
         (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
         (any::<u8>(), any::<u64>()),
@@ -1002,7 +1057,7 @@ fn arb_json_ish() -> impl Strategy<Value = Vec<u8>> {
 // Reply decoder: properties
 
 proptest! {
-    #![proptest_config(config(96))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn reply_decoder_survives_json_ish_bytes(bytes in arb_json_ish()) {
@@ -1032,7 +1087,7 @@ proptest! {
 
     #[test]
     fn arbitrary_json_values_decode_the_same_with_both_parsers(
-        value in prop_oneof![arb_reply_like(), arb_value()],
+        value in prop_oneof![3 => arb_reply_like(), 1 => arb_value()],
         pretty in any::<bool>(),
     ) {
         let text = if pretty {
