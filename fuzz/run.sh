@@ -2,7 +2,7 @@
 # Fuzzes the WebSocket frame decoder and the reply decoder with libFuzzer (cargo-fuzz), one
 # target after the other, for the given number of seconds each (default 600).
 #
-#   fuzz/run.sh [seconds]
+#   fuzz/run.sh [seconds] [target...]     targets: frame_decoder reply_decoder (default: both)
 #
 # Needs the nightly toolchain (installed with rustup if missing) and cargo-fuzz (installed from
 # crates.io if missing). Runs at the lowest CPU priority so a shared machine stays usable.
@@ -14,8 +14,13 @@ cd "$(dirname "$0")"
 
 seconds="${1:-600}"
 case "$seconds" in
-    '' | *[!0-9]*) echo "usage: $0 [seconds per target]" >&2; exit 2 ;;
+    '' | *[!0-9]*) echo "usage: $0 [seconds per target] [target...]" >&2; exit 2 ;;
 esac
+shift || true
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ]; then
+    targets=(frame_decoder reply_decoder)
+fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then
     rustup toolchain install nightly --profile minimal
@@ -25,7 +30,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 status=0
-for target in frame_decoder reply_decoder; do
+for target in "${targets[@]}"; do
+    if [ ! -f "fuzz_targets/$target.rs" ]; then
+        echo "no fuzz target $target" >&2
+        exit 2
+    fi
     mkdir -p "corpus/$target" "artifacts/$target"
     log="artifacts/$target.log"
     echo "==> $target for ${seconds}s (log: fuzz/$log)"

@@ -48,8 +48,9 @@ fn a_negative_zero_code_is_zero_for_the_engine_decoder() {
     }
 }
 
-/// The difference the fuzz target accepts for duplicate keys, pinned: the engine's decoder
-/// takes the first `event`, serde_json the last. Neither panics and both give a reply.
+/// How the two parsers read duplicate keys, which the `reply_decoder` target relies on (it
+/// compares the engine's decoder with serde_json reading a copy that keeps the first value of
+/// each key): the engine's decoder takes the first `event`, serde_json the last.
 #[test]
 fn duplicate_keys_take_the_first_value_in_the_engine_decoder() {
     let text = br#"{"event":"login","code":0,"event":"trade","arg":[{"id":"1"}],"code":5}"#;

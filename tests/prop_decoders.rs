@@ -1,10 +1,11 @@
 //! Properties of the two decoders on the network boundary, over generated input.
 //!
 //! - The frame decoder: arbitrary bytes and arbitrary frame soup never panic and never take
-//!   memory past the limits; generated valid server streams decode to the messages they were
-//!   built from whatever the split; a stream with a protocol violation fails with the same
-//!   error after the same messages whatever the split; frames from the client encoder, unmasked
-//!   as a server would, decode to the payloads they were built from.
+//!   memory past the limits, nor does a fragmented message near the message limit; generated
+//!   valid server streams decode to the messages they were built from whatever the split; a
+//!   stream with a protocol violation fails with the same error after the same messages
+//!   whatever the split, and so does a stream with random bytes flipped; frames from the client
+//!   encoder, unmasked as a server would, decode to the payloads they were built from.
 //! - The reply decoder: arbitrary JSON-ish bytes never panic; arbitrary JSON value trees never
 //!   panic and simd-json and serde_json agree on them; well-formed replies with arbitrary ids,
 //!   codes and messages (escaped in every way JSON allows) decode to exactly those fields.
@@ -589,7 +590,8 @@ proptest! {
         for (i, len) in fragments.iter().enumerate() {
             let payload = filler((*len).min(max_frame), seed ^ i as u64);
             let opcode = if i == 0 { 0x2 } else { 0x0 };
-            server_frame(&mut bytes, i + 1 == fragments.len(), opcode, &payload, LenForm::Shortest);
+            let fin = i + 1 == fragments.len();
+            server_frame(&mut bytes, fin, opcode, &payload, LenForm::Shortest);
             whole.extend_from_slice(&payload);
         }
         let run = feed(limits, &chunk(&bytes, &sizes), false);
@@ -619,7 +621,8 @@ proptest! {
         stream in arb_stream(),
         points in proptest::collection::vec(any::<Index>(), 0..64),
     ) {
-        let mut cuts: Vec<usize> = points.iter().map(|p| p.index(stream.bytes.len() + 1)).collect();
+        let mut cuts: Vec<usize> =
+            points.iter().map(|p| p.index(stream.bytes.len() + 1)).collect();
         cuts.push(0);
         cuts.push(stream.bytes.len());
         cuts.sort_unstable();
@@ -638,7 +641,8 @@ proptest! {
         sizes in arb_chunk_sizes(),
         use_push in any::<bool>(),
     ) {
-        // The violation goes at a frame boundary, after which anything may follow.
+        // The violation goes between two messages (never inside a fragmented one), and
+        // anything may follow it.
         let boundary = stream.boundaries[at.index(stream.boundaries.len())];
         let (bad, variant) = violation(kind, hint);
         let mut bytes = stream.bytes[..boundary].to_vec();
@@ -1100,7 +1104,9 @@ proptest! {
     }
 
     #[test]
-    fn well_formed_replies_decode_to_exactly_their_fields((text, expected) in arb_well_formed_reply()) {
+    fn well_formed_replies_decode_to_exactly_their_fields(
+        (text, expected) in arb_well_formed_reply(),
+    ) {
         prop_assert_eq!(decode_both(text.as_bytes()), Ok(expected), "{}", text);
     }
 }

@@ -7,18 +7,21 @@
 //! - decoding the same input again gives the same result (no state leaks between messages);
 //! - the two parsers agree on `Ok`/`Err`, on the error, and on every field of the reply.
 //!
-//! A disagreement is a crash unless the input is in one of the classes where the two parsers
-//! are known to read JSON differently and neither reading is wrong (see [`known_divergence`]).
+//! Objects with duplicate keys are compared too: serde_json keeps the last value and simd-json's
+//! lookup finds the first (RFC 8259 section 4 leaves the reading of duplicates to the receiver),
+//! so for such input the serde_json side reads a copy rewritten to keep the first value of each
+//! key. Any other disagreement is a crash unless the input is in one of the classes where the
+//! two libraries are known to read JSON differently (see [`known_divergence`]).
 
 #![no_main]
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fmt;
 
 use bitget_cancel::protocol::{OwnedReply, ReplyDecoder, decode_with_serde_json};
 use libfuzzer_sys::fuzz_target;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
 
 thread_local! {
     static DECODER: RefCell<ReplyDecoder> = RefCell::new(ReplyDecoder::with_capacity(256));
@@ -33,18 +36,28 @@ fuzz_target!(|data: &[u8]| {
     });
     assert_eq!(simd, again, "the same input decoded twice differs");
 
-    let serde = decode_with_serde_json(data);
+    let serde = match serde_json::from_slice::<FirstWins>(data) {
+        Ok(FirstWins {
+            value,
+            duplicate_keys: true,
+        }) => {
+            let first_wins = serde_json::to_vec(&value).expect("a parsed value serializes");
+            decode_with_serde_json(&first_wins)
+        }
+        _ => decode_with_serde_json(data),
+    };
     if simd != serde && known_divergence(data).is_none() {
         panic!(
-            "simd-json and serde_json disagree on {:?}:\n simd-json:  {simd:?}\n serde_json: {serde:?}",
+            "simd-json and serde_json disagree on {:?}:\n simd-json:  {simd:?}\n serde_json: \
+             {serde:?}",
             String::from_utf8_lossy(data)
         );
     }
 });
 
 /// Why the two parsers may read `data` differently, if they may. These are the only accepted
-/// disagreements; each is a place where JSON itself leaves the reading open or where the
-/// engine's decoder is deliberately stricter:
+/// disagreements; each is a place where JSON leaves the reading to the implementation or where
+/// the engine's decoder is deliberately stricter:
 ///
 /// - **Nesting past `ReplyDecoder::MAX_DEPTH`**: the engine's decoder refuses it
 ///   (`NotJson`), serde_json accepts up to 128 levels. Deliberate: venue replies nest 4 deep.
@@ -54,9 +67,6 @@ fuzz_target!(|data: &[u8]| {
 ///   (to keep the sign), so as a `code` one path sees 0 and the other a float. RFC 8259
 ///   section 6 does not say which kind of number `-0` is, and the raw text is gone once either
 ///   library has parsed it, so no rule over the parsed value can make the two agree.
-/// - **Duplicate object keys**: serde_json keeps the last value, simd-json's lookup finds the
-///   first. RFC 8259 section 4 says names SHOULD be unique and that with duplicates the
-///   behaviour of receivers is unpredictable. The venue never sends them.
 fn known_divergence(data: &[u8]) -> Option<&'static str> {
     let scan = scan(data);
     if scan.max_depth > ReplyDecoder::MAX_DEPTH {
@@ -67,11 +77,6 @@ fn known_divergence(data: &[u8]) -> Option<&'static str> {
     }
     if scan.negative_zero {
         return Some("the literal -0");
-    }
-    if let Ok(probe) = serde_json::from_slice::<Probe>(data)
-        && probe.duplicate_keys
-    {
-        return Some("duplicate object keys");
     }
     None
 }
@@ -129,72 +134,88 @@ fn scan(data: &[u8]) -> Scan {
     }
 }
 
-/// Any JSON value, read only to learn whether some object repeats a key.
-struct Probe {
+/// A JSON value read keeping the first value of a repeated key (serde_json's own `Value`
+/// keeps the last), and whether any key was repeated.
+struct FirstWins {
+    value: Value,
     duplicate_keys: bool,
 }
 
-impl<'de> Deserialize<'de> for Probe {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ProbeVisitor)
+impl FirstWins {
+    fn leaf(value: Value) -> Self {
+        FirstWins {
+            value,
+            duplicate_keys: false,
+        }
     }
 }
 
-struct ProbeVisitor;
+impl<'de> Deserialize<'de> for FirstWins {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(FirstWinsVisitor)
+    }
+}
 
-impl<'de> Visitor<'de> for ProbeVisitor {
-    type Value = Probe;
+struct FirstWinsVisitor;
+
+impl<'de> Visitor<'de> for FirstWinsVisitor {
+    type Value = FirstWins;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Probe, E> {
-        Ok(Probe {
-            duplicate_keys: false,
-        })
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Probe, E> {
-        Ok(Probe {
-            duplicate_keys: false,
-        })
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Probe, E> {
-        Ok(Probe {
-            duplicate_keys: false,
-        })
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Probe, E> {
-        Ok(Probe {
-            duplicate_keys: false,
-        })
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Probe, E> {
-        Ok(Probe {
-            duplicate_keys: false,
-        })
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Probe, E> {
-        Ok(Probe {
-            duplicate_keys: false,
-        })
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<FirstWins, E> {
+        Ok(FirstWins::leaf(Value::Bool(b)))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Probe, A::Error> {
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<FirstWins, E> {
+        Ok(FirstWins::leaf(Value::from(n)))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<FirstWins, E> {
+        Ok(FirstWins::leaf(Value::from(n)))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<FirstWins, E> {
+        // serde_json never yields a non-finite number from JSON text.
+        Number::from_f64(n)
+            .map(|n| FirstWins::leaf(Value::Number(n)))
+            .ok_or_else(|| E::custom("non-finite number"))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<FirstWins, E> {
+        Ok(FirstWins::leaf(Value::String(s.to_owned())))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<FirstWins, E> {
+        Ok(FirstWins::leaf(Value::Null))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstWins, A::Error> {
+        let mut items = Vec::new();
         let mut duplicate_keys = false;
-        while let Some(item) = seq.next_element::<Probe>()? {
+        while let Some(item) = seq.next_element::<FirstWins>()? {
             duplicate_keys |= item.duplicate_keys;
+            items.push(item.value);
         }
-        Ok(Probe { duplicate_keys })
+        Ok(FirstWins {
+            value: Value::Array(items),
+            duplicate_keys,
+        })
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Probe, A::Error> {
-        let mut keys = HashSet::new();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstWins, A::Error> {
+        let mut object = Map::new();
         let mut duplicate_keys = false;
         while let Some(key) = map.next_key::<String>()? {
-            duplicate_keys |= !keys.insert(key);
-            duplicate_keys |= map.next_value::<Probe>()?.duplicate_keys;
+            let item = map.next_value::<FirstWins>()?;
+            duplicate_keys |= item.duplicate_keys || object.contains_key(&key);
+            object.entry(key).or_insert(item.value);
         }
-        Ok(Probe { duplicate_keys })
+        Ok(FirstWins {
+            value: Value::Object(object),
+            duplicate_keys,
+        })
     }
 }
