@@ -32,7 +32,7 @@ fn config(cases: u32) -> ProptestConfig {
 }
 
 // =============================================================================================
-// Frame decoder: helpers
+// Frame decoder: building, feeding and checking streams
 
 /// Limits roomy enough for every generated valid stream, including 64-bit-length frames.
 const STREAM_LIMITS: Limits = Limits {
@@ -791,7 +791,7 @@ fn unmask_client_stream(mut client: &[u8]) -> Vec<u8> {
 }
 
 // =============================================================================================
-// Reply decoder: helpers
+// Reply decoder: generators
 
 /// Decodes with both parsers, asserting they agree; the common result.
 fn decode_both(text: &[u8]) -> Result<OwnedReply, DecodeError> {
