@@ -253,7 +253,7 @@ impl EventLoop {
             outcomes,
             poll,
             events: Events::with_capacity(64),
-            connector: Connector::new(config.endpoint.clone(), tls_config),
+            connector: Connector::new(config.endpoint.clone(), tls_config, config.send_buffer),
             phase: Phase::Backoff { retry_at: 0 },
             attempt_started: 0,
             live_since: 0,
