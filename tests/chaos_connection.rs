@@ -373,7 +373,7 @@ fn a_venue_that_closes_every_session_after_login_meets_a_growing_backoff_and_los
     let (engine, handle) = start(
         chaos_config(&venue)
             .reconnect(backoff)
-            .max_queue_time(Duration::from_millis(300)),
+            .max_queue_time(Duration::from_secs(1)),
     );
     let mut tally = Tally::new(&handle);
     for n in 0..4 {
@@ -429,7 +429,7 @@ fn a_venue_that_closes_every_session_after_login_meets_a_growing_backoff_and_los
         );
     }
     // The storm ends with the fault.
-    wait_until("a session that lasts", || {
+    wait_until("live again", || {
         handle.state() == SessionState::Live && venue.stats().connections_open == 1
     });
     assert_recovers(&mut tally, &venue);
