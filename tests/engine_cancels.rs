@@ -156,20 +156,3 @@ fn caller_chosen_ids_are_sent_as_given_and_a_duplicate_in_flight_is_refused() {
     assert_eq!(next_outcome(&handle).status, Status::Acked);
     assert!(venue.order_is_resting(InstType::Spot, "BTCUSDT", &orders[1].order_id));
 }
-
-#[test]
-fn fragmented_replies_are_reassembled() {
-    let venue = venue();
-    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 2);
-    let (_engine, handle) = start(config_for(&venue));
-    wait_live(&handle);
-    venue.set_faults(Faults {
-        fragments: 4,
-        ..Faults::default()
-    });
-    handle.cancel(by_order_id(&orders[0])).unwrap();
-    handle.cancel(spot("999")).unwrap();
-    let statuses: Vec<_> = outcomes(&handle, 2).into_iter().map(|o| o.status).collect();
-    assert_eq!(statuses[0], Status::Acked);
-    assert!(matches!(statuses[1], Status::Rejected { code: 43001, .. }));
-}

@@ -319,6 +319,7 @@ pub struct Config {
     pub(crate) reconnect: ReconnectBackoff,
     pub(crate) login_retry_after: Option<Duration>,
     pub(crate) shutdown_grace: Duration,
+    pub(crate) send_buffer: Option<usize>,
     pub(crate) on_thread_start: Option<fn()>,
 }
 
@@ -344,6 +345,7 @@ impl fmt::Debug for Config {
             .field("reconnect", &self.reconnect)
             .field("login_retry_after", &self.login_retry_after)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("send_buffer", &self.send_buffer)
             .field("on_thread_start", &self.on_thread_start.is_some())
             .finish()
     }
@@ -389,6 +391,7 @@ impl Config {
                 reconnect: ReconnectBackoff::default(),
                 login_retry_after: Some(Duration::from_secs(60)),
                 shutdown_grace: Duration::from_secs(2),
+                send_buffer: None,
                 on_thread_start: None,
             },
         }
@@ -437,6 +440,8 @@ impl Config {
         login_retry_after: Option<Duration>;
         /// How long shutdown waits for replies to cancels in flight.
         shutdown_grace: Duration;
+        /// The socket send buffer asked for, if any.
+        send_buffer: Option<usize>;
     }
 }
 
@@ -575,6 +580,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// The connection's socket send buffer (`SO_SNDBUF`), in bytes. Default `None`: the OS
+    /// default, which grows with the traffic (to megabytes on Linux). A venue that stops
+    /// reading makes the kernel hold every cancel that fits in that buffer: each one counts as
+    /// sent, and ends [`crate::outcome::UnknownReason::AckTimeout`] if no reply comes. A small
+    /// buffer keeps them in the engine instead, where
+    /// [`max_queue_time`](Self::max_queue_time) reports them
+    /// [`crate::outcome::NotSentReason::QueueTimeout`]: a certain answer rather than an
+    /// uncertain one. The OS adjusts the value (Linux doubles it and applies a minimum).
+    pub fn send_buffer(mut self, bytes: Option<usize>) -> Self {
+        self.config.send_buffer = bytes;
+        self
+    }
+
     /// A function the engine thread calls once when it starts, before it allocates its buffers:
     /// to set a thread priority, mark the thread for a profiler or an allocation counter, etc.
     /// Default: none.
@@ -612,6 +630,9 @@ impl ConfigBuilder {
             if d.is_zero() {
                 return invalid(field, "must be longer than zero");
             }
+        }
+        if config.send_buffer == Some(0) {
+            return invalid("send_buffer", "must be at least 1 byte");
         }
         if config.reconnect.initial.is_zero() {
             return invalid("reconnect.initial", "must be longer than zero");
@@ -741,6 +762,7 @@ mod tests {
             (b().messages_per_second(0).build(), "messages_per_second"),
             (b().cancels_per_second(0).build(), "cancels_per_second"),
             (b().ack_timeout(Duration::ZERO).build(), "ack_timeout"),
+            (b().send_buffer(Some(0)).build(), "send_buffer"),
         ] {
             match built {
                 Err(ConfigError::InvalidValue { field: f, .. }) => assert_eq!(f, field),

@@ -253,7 +253,7 @@ impl EventLoop {
             outcomes,
             poll,
             events: Events::with_capacity(64),
-            connector: Connector::new(config.endpoint.clone(), tls_config),
+            connector: Connector::new(config.endpoint.clone(), tls_config, config.send_buffer),
             phase: Phase::Backoff { retry_at: 0 },
             attempt_started: 0,
             live_since: 0,
@@ -983,6 +983,14 @@ impl EventLoop {
             // its place for pacing) rather than pile up in the TLS buffer.
             return false;
         }
+        // `now` was read at the start of the turn, possibly before intents taken in during the
+        // turn were accepted: stamp cancels with the time they go out, since their ack timeout
+        // and the pacing window count from it.
+        let now = if self.table.front_queued().is_some() {
+            monotonic_ns()
+        } else {
+            now
+        };
         self.frames.clear();
         let first = self.awaiting_flush.len();
         if self.ping_sent_at == 0 && now >= self.next_ping_at && self.messages.is_ready(now) {

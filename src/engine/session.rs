@@ -106,6 +106,8 @@ pub(crate) enum Step {
 pub(crate) struct Connector {
     pub endpoint: Endpoint,
     pub tls_config: Arc<rustls::ClientConfig>,
+    /// `SO_SNDBUF` for new connections, if configured.
+    send_buffer: Option<usize>,
     /// The resolved addresses, tried in turn.
     addrs: Vec<SocketAddr>,
     next_addr: usize,
@@ -114,10 +116,15 @@ pub(crate) struct Connector {
 pub(crate) const SOCKET: Token = Token(0);
 
 impl Connector {
-    pub(crate) fn new(endpoint: Endpoint, tls_config: Arc<rustls::ClientConfig>) -> Self {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        tls_config: Arc<rustls::ClientConfig>,
+        send_buffer: Option<usize>,
+    ) -> Self {
         Connector {
             endpoint,
             tls_config,
+            send_buffer,
             addrs: Vec::new(),
             next_addr: 0,
         }
@@ -152,6 +159,11 @@ impl Connector {
             Ok(tcp) => tcp,
             Err(e) => return Step::Failed(SessionError::Io(format!("connect to {addr}: {e}"))),
         };
+        if let Some(size) = self.send_buffer
+            && let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(size)
+        {
+            log::warn!("cannot set the socket send buffer to {size} bytes: {e}");
+        }
         if let Err(e) = registry.register(&mut tcp, SOCKET, Interest::READABLE | Interest::WRITABLE)
         {
             return Step::Failed(SessionError::Io(format!("register socket: {e}")));

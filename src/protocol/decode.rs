@@ -297,6 +297,17 @@ impl From<Reply<'_>> for OwnedReply {
 /// Allocates (a `serde_json::Value`, then owned strings): meant for tools and for comparing
 /// against the simd-json path, not for the engine's hot path.
 ///
+/// # Where the two parsers differ
+/// The rules are shared, but the two libraries read a few JSON texts differently before the
+/// rules see them. Fuzzing found no other difference; these are accepted:
+/// - nesting past [`ReplyDecoder::MAX_DEPTH`]: refused by [`ReplyDecoder`] only
+///   (serde_json allows 128 levels);
+/// - integer literals outside `i64` and `u64`: simd-json refuses the document, serde_json reads
+///   a float;
+/// - the literal `-0`: simd-json reads the integer 0, serde_json the float -0.0, so as a `code`
+///   it is 0 for [`ReplyDecoder`] and [`DecodeError::WrongType`] here;
+/// - duplicate keys in an object: serde_json keeps the last value, simd-json finds the first.
+///
 /// ```
 /// use bitget_cancel::protocol::{decode_with_serde_json, Reply};
 ///

@@ -1,0 +1,153 @@
+//! Command-line arguments (clap derive).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::idle::Idle;
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 success; 1 a failure at run time; 2 a usage or configuration error (including a \
+missing BITGET_* variable and credentials the venue refused); 130 interrupted.";
+
+/// Cancels orders on Bitget over the V2 private WebSocket trading API, as fast as the hardware
+/// allows.
+#[derive(Debug, Parser)]
+#[command(name = "bitget-cancel", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Cancel orders on the embedded simulated venue (real TLS on loopback) and print a summary
+    /// with latency figures.
+    Demo(DemoArgs),
+    /// Stream cancels from stdin (one JSON object per line) to the venue; print one JSON outcome
+    /// per input line on stdout.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Run the simulated venue on its own until interrupted (Ctrl-C, SIGTERM).
+    #[command(after_help = SIM_HELP)]
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many cancels to send; 2% of them (at least one from 2 on) name orders that do not exist.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+    pub cancels: u32,
+    /// Cancels per second offered to the engine.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate: u32,
+    /// Messages and cancels per second the demo's venue and engine allow (the live venue allows 10;
+    /// the demo raises both so that it finishes quickly).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+    /// What the engine thread does when idle [default: busy-spin with 3 or more cores, else backoff].
+    #[arg(long, value_enum)]
+    pub idle: Option<Idle>,
+    /// Pin the engine thread to this core [default: not pinned].
+    #[arg(long, value_name = "N")]
+    pub core: Option<usize>,
+    /// Print the summary as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const RUN_HELP: &str = "\
+Credentials come from BITGET_API_KEY, BITGET_API_SECRET and BITGET_API_PASSPHRASE; a missing one \
+is an error (exit 2) before anything connects.
+
+Input, one object per line (blank lines are skipped):
+  {\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1376695893517410304\"}
+  {\"instType\":\"USDT-FUTURES\",\"instId\":\"BTCUSDT\",\"clientOid\":\"my-7\",\"id\":\"a1\"}
+Output, one object per non-blank input line, in completion order:
+  {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
+status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \
+line was refused; msg says why) or not_sent.
+
+Exit codes: 0 once every line has its outcome; 1 the venue could not be reached or an I/O error; \
+2 a usage or configuration error, or credentials the venue refused (every line is then reported \
+not_sent with the venue's code); 130 interrupted (outstanding lines are still reported).";
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The venue's private WebSocket URL.
+    #[arg(long, default_value = bitget_cancel::engine::LIVE_URL, conflicts_with = "demo_trading")]
+    pub url: String,
+    /// Use Bitget's demo-trading host (needs a demo API key).
+    #[arg(long)]
+    pub demo_trading: bool,
+    /// An extra trusted root CA (PEM), e.g. the one `bitget-cancel sim --ca-out` writes.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// How long a sent cancel waits for its reply before it is reported unknown [default: 5000].
+    #[arg(long, value_name = "MS")]
+    pub ack_timeout_ms: Option<u64>,
+    /// How often the keepalive `ping` is sent [default: 25000].
+    #[arg(long, value_name = "MS")]
+    pub ping_interval_ms: Option<u64>,
+    /// Most messages per second on the connection, ping and login included [default: 10, the
+    /// venue's limit].
+    #[arg(long, value_name = "N")]
+    pub max_msgs_per_sec: Option<u32>,
+    /// Most cancels per second [default: 10, the venue's limit].
+    #[arg(long, value_name = "N")]
+    pub max_cancels_per_sec: Option<u32>,
+    /// How long a cancel may wait to be sent (for a logged-in connection or for pacing) before it is reported
+    /// not_sent [default: 5000].
+    #[arg(long, value_name = "MS")]
+    pub max_queue_ms: Option<u64>,
+    /// What the engine thread does when idle [default: busy-spin with 3 or more cores, else backoff].
+    #[arg(long, value_enum)]
+    pub idle: Option<Idle>,
+    /// Pin the engine thread to this core [default: not pinned].
+    #[arg(long, value_name = "N")]
+    pub core: Option<usize>,
+}
+
+const SIM_HELP: &str = "\
+Standard output carries machine-readable lines: first the URL to connect to, then (with --generate \
+and no --orders-out) the generated orders in the format `run` reads, so that `run` can cancel them. \
+Everything else goes to standard error. Clients trust the venue by adding the CA written by --ca-out \
+(e.g. `run --ca-file`); verification is never switched off.";
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Where to listen; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Write the CA certificate clients must trust to this file (PEM).
+    #[arg(long, value_name = "PEM")]
+    pub ca_out: Option<PathBuf>,
+    /// Seed the book from this file: one resting order per line,
+    /// {"instType":"SPOT","instId":"BTCUSDT","orderId":"...","clientOid":"..."}; a missing
+    /// orderId is generated.
+    #[arg(long, value_name = "FILE")]
+    pub orders: Option<PathBuf>,
+    /// Seed N generated orders as well, alternating SPOT and USDT-FUTURES on BTCUSDT.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub generate: usize,
+    /// Write the generated orders here (JSON lines `run` reads) instead of standard output.
+    #[arg(long, value_name = "FILE", requires = "generate")]
+    pub orders_out: Option<PathBuf>,
+    /// The API key the venue accepts.
+    #[arg(long, default_value = "sim-key")]
+    pub api_key: String,
+    /// The API secret logins must be signed with.
+    #[arg(long, default_value = "sim-secret")]
+    pub api_secret: String,
+    /// The passphrase the venue accepts.
+    #[arg(long, default_value = "sim-passphrase")]
+    pub passphrase: String,
+    /// Messages per connection per second before the venue answers 30007 and disconnects; 0: no
+    /// limit.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub max_msgs_per_sec: u32,
+    /// Disconnect a connection after this many seconds without a `ping`; 0: never.
+    #[arg(long, default_value_t = 120, value_name = "S")]
+    pub idle_timeout_s: u64,
+}

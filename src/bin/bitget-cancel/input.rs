@@ -1,0 +1,309 @@
+//! Input lines: a bounded line reader and the JSON objects `run` and `sim --orders` read.
+
+use std::io::{self, BufRead};
+
+use bitget_cancel::{Cancel, InstId, InstType, OrderRef, RequestId};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The longest input line read; a longer one is refused (and skipped) as a whole.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// One line of input.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// The line's bytes, without the line ending.
+    Text(Vec<u8>),
+    /// The line was longer than [`MAX_LINE`] bytes; it was read to its end and dropped.
+    TooLong,
+}
+
+/// Reads lines of at most [`MAX_LINE`] bytes, so that input cannot make memory grow without
+/// bound.
+#[derive(Debug)]
+pub struct LineReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> LineReader<R> {
+    pub fn new(inner: R) -> Self {
+        LineReader {
+            inner,
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// The next line, or `None` at end of input.
+    pub fn next_line(&mut self) -> io::Result<Option<Line>> {
+        self.buf.clear();
+        let limit = (MAX_LINE + 1) as u64;
+        let n = io::Read::take(&mut self.inner, limit).read_until(b'\n', &mut self.buf)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        if self.buf.last() == Some(&b'\n') {
+            self.buf.pop();
+            if self.buf.last() == Some(&b'\r') {
+                self.buf.pop();
+            }
+        } else if self.buf.len() > MAX_LINE {
+            self.skip_rest_of_line()?;
+            return Ok(Some(Line::TooLong));
+        }
+        Ok(Some(Line::Text(std::mem::take(&mut self.buf))))
+    }
+
+    fn skip_rest_of_line(&mut self) -> io::Result<()> {
+        loop {
+            let available = self.inner.fill_buf()?;
+            if available.is_empty() {
+                return Ok(());
+            }
+            match available.iter().position(|&b| b == b'\n') {
+                Some(at) => {
+                    self.inner.consume(at + 1);
+                    return Ok(());
+                }
+                None => {
+                    let n = available.len();
+                    self.inner.consume(n);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a line holds nothing but whitespace.
+pub fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The fields of one input object, checked for shape but not yet for the venue's rules.
+struct Fields {
+    inst_type: String,
+    inst_id: String,
+    order_id: Option<String>,
+    client_oid: Option<String>,
+    id: Option<String>,
+}
+
+const KNOWN_FIELDS: &str = "instType, instId, orderId, clientOid, id";
+
+fn object(line: &[u8]) -> Result<Map<String, Value>, String> {
+    let text = std::str::from_utf8(line).map_err(|_| "the line is not UTF-8".to_string())?;
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err("expected a JSON object".to_string()),
+        Err(e) => Err(format!("not valid JSON ({e})")),
+    }
+}
+
+fn string_field(map: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
+    match map.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("{name} must be a string")),
+    }
+}
+
+fn fields(line: &[u8]) -> Result<Fields, String> {
+    let map = object(line)?;
+    if let Some(unknown) = map
+        .keys()
+        .find(|k| !["instType", "instId", "orderId", "clientOid", "id"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "unknown field {unknown:?} (the fields are {KNOWN_FIELDS})"
+        ));
+    }
+    let required =
+        |name: &str| string_field(&map, name)?.ok_or_else(|| format!("{name} is missing"));
+    let id = match map.get("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
+        Some(_) => return Err("id must be a string or a non-negative integer".to_string()),
+    };
+    Ok(Fields {
+        inst_type: required("instType")?,
+        inst_id: required("instId")?,
+        order_id: string_field(&map, "orderId")?,
+        client_oid: string_field(&map, "clientOid")?,
+        id,
+    })
+}
+
+/// Parses one `run` input line into a validated cancel (tag 0; the caller tags it), or says
+/// why it cannot be sent.
+pub fn parse_cancel(line: &[u8]) -> Result<Cancel, String> {
+    let f = fields(line)?;
+    let inst_type: InstType = f.inst_type.parse().map_err(|e| format!("{e}"))?;
+    let inst_id = InstId::new(&f.inst_id).map_err(|e| format!("{e}"))?;
+    let order = OrderRef::from_parts(f.order_id.as_deref(), f.client_oid.as_deref())
+        .map_err(|e| format!("{e}"))?;
+    let cancel = Cancel::new(inst_type, inst_id, order);
+    match f.id {
+        Some(id) => Ok(cancel.with_id(RequestId::new(&id).map_err(|e| format!("{e}"))?)),
+        None => Ok(cancel),
+    }
+}
+
+/// One resting order of a `sim --orders` file: the same fields as a `run` line (`id` is
+/// ignored); a missing `orderId` is left for the caller to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookLine {
+    pub inst_type: InstType,
+    pub inst_id: String,
+    pub order_id: Option<String>,
+    pub client_oid: Option<String>,
+}
+
+/// Parses one line of an orders file, with the same rules as a cancel (so that every order in
+/// the book can be cancelled by `run`).
+pub fn parse_book_line(line: &[u8]) -> Result<BookLine, String> {
+    let f = fields(line)?;
+    let inst_type: InstType = f.inst_type.parse().map_err(|e| format!("{e}"))?;
+    InstId::new(&f.inst_id).map_err(|e| format!("{e}"))?;
+    if f.order_id.is_none() && f.client_oid.is_none() {
+        return Err("orderId or clientOid is required".to_string());
+    }
+    if let Some(o) = &f.order_id {
+        OrderRef::order_id(o).map_err(|e| format!("{e}"))?;
+    }
+    if let Some(c) = &f.client_oid {
+        OrderRef::client_oid(c).map_err(|e| format!("{e}"))?;
+    }
+    Ok(BookLine {
+        inst_type,
+        inst_id: f.inst_id,
+        order_id: f.order_id,
+        client_oid: f.client_oid,
+    })
+}
+
+/// A resting order as it is written out: a `run` input line (and a `sim --orders` line).
+#[derive(Debug, Serialize)]
+struct OrderLine<'a> {
+    #[serde(rename = "instType")]
+    inst_type: &'static str,
+    #[serde(rename = "instId")]
+    inst_id: &'a str,
+    #[serde(rename = "orderId")]
+    order_id: &'a str,
+    #[serde(rename = "clientOid", skip_serializing_if = "Option::is_none")]
+    client_oid: Option<&'a str>,
+}
+
+/// A resting order as a `run` input line (and a `sim --orders` line).
+pub fn order_line(
+    inst_type: InstType,
+    inst_id: &str,
+    order_id: &str,
+    client_oid: Option<&str>,
+) -> String {
+    let line = OrderLine {
+        inst_type: inst_type.as_str(),
+        inst_id,
+        order_id,
+        client_oid,
+    };
+    // Strings only: serialization cannot fail.
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<Line> {
+        let mut reader = LineReader::new(input);
+        let mut out = Vec::new();
+        while let Some(line) = reader.next_line().unwrap() {
+            out.push(line);
+        }
+        out
+    }
+
+    #[test]
+    fn splits_lines_and_strips_crlf() {
+        assert_eq!(
+            lines(b"a\r\nb\n\nc"),
+            vec![
+                Line::Text(b"a".to_vec()),
+                Line::Text(b"b".to_vec()),
+                Line::Text(Vec::new()),
+                Line::Text(b"c".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_an_overlong_line_and_resumes_after_it() {
+        let mut input = vec![b'x'; MAX_LINE * 3];
+        input.extend_from_slice(b"\nnext\n");
+        assert_eq!(
+            lines(&input),
+            vec![Line::TooLong, Line::Text(b"next".to_vec())]
+        );
+    }
+
+    #[test]
+    fn parses_a_cancel_by_order_id_with_a_numeric_id() {
+        let c = parse_cancel(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"123","id":7}"#)
+            .unwrap();
+        assert_eq!(c.inst_type, InstType::Spot);
+        assert_eq!(c.order.get_order_id().unwrap().as_str(), "123");
+        assert_eq!(c.id.unwrap().as_str(), "7");
+    }
+
+    #[test]
+    fn names_the_problem_of_a_bad_line() {
+        for (line, expected) in [
+            (&b"{"[..], "not valid JSON"),
+            (b"[1]", "expected a JSON object"),
+            (
+                br#"{"instType":"SPOT","instId":"BTCUSDT"}"#,
+                "orderId or clientOid",
+            ),
+            (
+                br#"{"instType":"spot","instId":"BTCUSDT","orderId":"1"}"#,
+                "invalid instType",
+            ),
+            (
+                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"x1"}"#,
+                "invalid orderId",
+            ),
+            (
+                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":1}"#,
+                "orderId must be a string",
+            ),
+            (
+                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#,
+                "unknown field \"side\"",
+            ),
+            (
+                br#"{"instId":"BTCUSDT","orderId":"1"}"#,
+                "instType is missing",
+            ),
+            (
+                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","id":"a\"b"}"#,
+                "invalid id",
+            ),
+            (b"\xff", "not UTF-8"),
+        ] {
+            let err = parse_cancel(line).unwrap_err();
+            assert!(err.contains(expected), "{err:?} should say {expected:?}");
+        }
+    }
+
+    #[test]
+    fn book_lines_round_trip_through_order_line() {
+        let text = order_line(InstType::UsdtFutures, "ETHUSDT", "42", Some("c-1"));
+        let parsed = parse_book_line(text.as_bytes()).unwrap();
+        assert_eq!(parsed.inst_type, InstType::UsdtFutures);
+        assert_eq!(parsed.order_id.as_deref(), Some("42"));
+        assert_eq!(parsed.client_oid.as_deref(), Some("c-1"));
+        assert!(parse_cancel(text.as_bytes()).is_ok());
+    }
+}

@@ -1,0 +1,406 @@
+//! `bitget-cancel run`: cancels from stdin to the venue, one JSON outcome per line on stdout.
+//!
+//! A reader thread reads and validates lines and submits cancels tagged with their line number
+//! (retrying while the intent ring is full: a line is never dropped). The main thread writes each
+//! outcome as it comes, and the reader's refusals (invalid lines) as they come. After end of input
+//! it waits for the outstanding outcomes, which the engine bounds by its ack timeout and maximum
+//! queueing time, then shuts the engine down.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bitget_cancel::engine::{
+    Config, Credentials, DEMO_URL, SessionError, SessionState, StartError, SubmitError,
+};
+use bitget_cancel::{Cancel, Engine, Handle};
+
+use crate::args::RunArgs;
+use crate::failure::{EXIT_INTERRUPTED, Failure};
+use crate::idle::IdleChoice;
+use crate::input::{Line, LineReader, MAX_LINE, is_blank, parse_cancel};
+use crate::report::{Record, Tally};
+
+/// What the reader thread tells the main thread.
+#[derive(Debug)]
+enum Event {
+    /// A line that is not sent; print it.
+    Line(Record),
+    /// A cancel went to the engine; its outcome will come from the engine.
+    Submitted,
+    /// End of input: no more events. Carries how often a submission met a full intent ring
+    /// and waited.
+    Eof { full_ring_waits: u64 },
+    /// Reading stdin failed; no more events.
+    ReadError(String),
+}
+
+/// How often the main thread looks at the reader's events while waiting for outcomes.
+const POLL: Duration = Duration::from_millis(5);
+
+/// How long `run` waits for a verdict on the login before it reads its input.
+const LOGIN_WAIT: Duration = Duration::from_secs(15);
+
+pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
+    let credentials = Credentials::from_env().map_err(|e| {
+        Failure::config(format!(
+            "{e}: run reads the credentials from BITGET_API_KEY, BITGET_API_SECRET and \
+             BITGET_API_PASSPHRASE"
+        ))
+    })?;
+    let idle = IdleChoice::new(args.idle);
+    let (config, url) = config(&args, credentials, &idle)?;
+    let queue_and_ack = config.max_queue_time() + config.ack_timeout();
+    eprintln!(
+        "bitget-cancel run: connecting to {url} (idle {}, at most {} messages/s and {} cancels/s)",
+        idle.idle.name(),
+        config.messages_per_second(),
+        config.cancels_per_second(),
+    );
+    let (engine, handle) = Engine::start(config).map_err(|e| match e {
+        StartError::Tls(e) => Failure::config(format!("cannot use the CA file: {e}")),
+        StartError::Io(e) => Failure::runtime(format!("cannot start the engine: {e}")),
+    })?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        if let Err(e) = ctrlc::set_handler(move || interrupted.store(true, Ordering::SeqCst)) {
+            log::warn!("cannot handle Ctrl-C; it will end the process at once: {e}");
+        }
+    }
+
+    let (tx, rx) = mpsc::channel();
+    {
+        let handle = handle.clone();
+        thread::Builder::new()
+            .name("stdin-reader".to_string())
+            .spawn(move || read_input(&handle, &tx))
+            .map_err(|e| Failure::runtime(format!("cannot start the input thread: {e}")))?;
+    }
+
+    let mut out = Output::new();
+    let ended = pump(&handle, &rx, &mut out, &interrupted, queue_and_ack)?;
+    let last_error = handle.last_error();
+    let stats = engine.shutdown();
+    // Whatever shutdown reported (only after an interruption or the safety net).
+    for outcome in handle.try_outcomes() {
+        out.write(&Record::from_outcome(&outcome))?;
+    }
+    for event in rx.try_iter() {
+        if let Event::Line(record) = event {
+            out.write(&record)?;
+        }
+    }
+    let t = out.tally;
+    eprintln!(
+        "bitget-cancel run: {} line{}: {} acked, {} rejected, {} unknown, {} invalid, {} not sent{}",
+        t.total(),
+        if t.total() == 1 { "" } else { "s" },
+        t.acked,
+        t.rejected,
+        t.unknown,
+        t.invalid,
+        t.not_sent,
+        match ended.full_ring_waits {
+            0 => String::new(),
+            n => format!(" (input waited {n} times for room in the intent ring)"),
+        }
+    );
+
+    match ended.end {
+        End::Interrupted => {
+            return Err(Failure {
+                message: "interrupted; the outcomes known so far were reported".to_string(),
+                code: EXIT_INTERRUPTED,
+            });
+        }
+        End::ReadError(e) => {
+            return Err(Failure::runtime(format!("cannot read standard input: {e}")));
+        }
+        End::Eof => {}
+    }
+    if let Some(SessionError::LoginRejected { code, msg }) = &last_error {
+        return Err(Failure::config(format!(
+            "the venue refused the credentials ({code} {msg}); every cancel was reported not_sent"
+        )));
+    }
+    if stats.sessions == 0 {
+        let why = last_error.map_or_else(
+            || "not logged in within the time allowed".to_string(),
+            |e| e.to_string(),
+        );
+        return Err(Failure::runtime(format!(
+            "could not log in to the venue at {url}: {why}"
+        )));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The engine configuration from the options; defaults are the library's.
+fn config(
+    args: &RunArgs,
+    credentials: Credentials,
+    idle: &IdleChoice,
+) -> Result<(Config, String), Failure> {
+    let url = if args.demo_trading {
+        DEMO_URL.to_string()
+    } else {
+        args.url.clone()
+    };
+    let ms = Duration::from_millis;
+    let mut b = Config::builder(credentials)
+        .url(url.clone())
+        .idle(idle.idle.strategy())
+        // Refused credentials stay refused: report every line at once instead of retrying.
+        .login_retry_after(None);
+    if let Some(path) = &args.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            Failure::config(format!("cannot read the CA file {}: {e}", path.display()))
+        })?;
+        b = b.extra_root_ca_pem(pem);
+    }
+    if let Some(v) = args.ack_timeout_ms {
+        b = b.ack_timeout(ms(v));
+    }
+    if let Some(v) = args.ping_interval_ms {
+        b = b.ping_interval(ms(v));
+    }
+    if let Some(v) = args.max_msgs_per_sec {
+        b = b.messages_per_second(v);
+    }
+    if let Some(v) = args.max_cancels_per_sec {
+        b = b.cancels_per_second(v);
+    }
+    if let Some(v) = args.max_queue_ms {
+        b = b.max_queue_time(ms(v));
+    }
+    if let Some(core) = args.core {
+        b = b.core(core);
+    }
+    let config = b.build().map_err(Failure::config)?;
+    Ok((config, url))
+}
+
+/// The reader thread: one event per non-blank line, then `Eof` (or `ReadError`).
+///
+/// It starts reading once the login has a verdict: a cancel cannot go out before, and its
+/// tick-to-wire then measures the engine, not the login. A refused login or a failed connection
+/// ends the wait too, so that every line still gets its outcome.
+fn read_input(handle: &Handle, events: &Sender<Event>) {
+    wait_for_login_verdict(handle);
+    let stdin = io::stdin().lock();
+    let mut reader = LineReader::new(stdin);
+    let mut number = 0u64;
+    let mut full_ring_waits = 0u64;
+    loop {
+        let line = match reader.next_line() {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => {
+                let _ = events.send(Event::ReadError(e.to_string()));
+                return;
+            }
+        };
+        number += 1;
+        let event = match line {
+            Line::TooLong => Event::Line(Record::invalid(
+                number,
+                format!("the line is longer than {MAX_LINE} bytes"),
+            )),
+            Line::Text(text) if is_blank(&text) => continue,
+            Line::Text(text) => match parse_cancel(&text) {
+                Err(why) => Event::Line(Record::invalid(number, why)),
+                Ok(cancel) => submit(handle, cancel.with_tag(number), &mut full_ring_waits),
+            },
+        };
+        if events.send(event).is_err() {
+            return;
+        }
+    }
+    let _ = events.send(Event::Eof { full_ring_waits });
+}
+
+/// Hands a cancel to the engine, waiting while the ring is full (counted in `full_ring_waits`).
+fn submit(handle: &Handle, mut cancel: Cancel, full_ring_waits: &mut u64) -> Event {
+    loop {
+        match handle.cancel(cancel) {
+            Ok(_) => return Event::Submitted,
+            Err(SubmitError::Full(c)) => {
+                cancel = c;
+                *full_ring_waits += 1;
+                thread::sleep(Duration::from_micros(200));
+            }
+            Err(SubmitError::Stopped(c)) => {
+                return Event::Line(Record::refused(
+                    c.tag,
+                    c.id.map(|id| id.as_str().to_string()),
+                ));
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+enum End {
+    Eof,
+    Interrupted,
+    ReadError(String),
+}
+
+#[derive(Debug)]
+struct Ended {
+    end: End,
+    /// How often a submission met a full intent ring and waited.
+    full_ring_waits: u64,
+}
+
+/// Writes outcomes and the reader's records until the input ended and every submitted cancel
+/// has its outcome, or an interruption. Past the engine's own bounds (queue time plus ack timeout
+/// after the end of input, and some slack), it stops waiting: shutdown reports the rest.
+fn pump(
+    handle: &Handle,
+    events: &Receiver<Event>,
+    out: &mut Output,
+    interrupted: &AtomicBool,
+    queue_and_ack: Duration,
+) -> Result<Ended, Failure> {
+    let mut submitted = 0u64;
+    let mut outcomes = 0u64;
+    let mut end: Option<End> = None;
+    let mut give_up_at: Option<Instant> = None;
+    let mut full_ring_waits = 0u64;
+    loop {
+        while end.is_none() {
+            match events.try_recv() {
+                Ok(Event::Line(record)) => out.write(&record)?,
+                Ok(Event::Submitted) => submitted += 1,
+                Ok(Event::Eof { full_ring_waits: n }) => {
+                    full_ring_waits = n;
+                    end = Some(End::Eof)
+                }
+                Ok(Event::ReadError(e)) => end = Some(End::ReadError(e)),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    end = Some(End::ReadError("the input thread ended".into()))
+                }
+            }
+            if end.is_some() {
+                give_up_at = Some(Instant::now() + queue_and_ack + Duration::from_secs(5));
+            }
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            return Ok(Ended {
+                end: End::Interrupted,
+                full_ring_waits,
+            });
+        }
+        if let Some(e) = end.take_if(|_| outcomes >= submitted) {
+            return Ok(Ended {
+                end: e,
+                full_ring_waits,
+            });
+        }
+        if give_up_at.is_some_and(|t| Instant::now() >= t) {
+            log::warn!("outcomes are late; shutting the engine down to collect them");
+            return Ok(Ended {
+                end: end.unwrap_or(End::Eof),
+                full_ring_waits,
+            });
+        }
+        if let Some(outcome) = handle.outcome_timeout(POLL) {
+            out.write(&Record::from_outcome(&outcome))?;
+            outcomes += 1;
+        }
+    }
+}
+
+/// Waits until the login succeeded, was refused, or the first connection attempt failed (at
+/// most [`LOGIN_WAIT`]).
+fn wait_for_login_verdict(handle: &Handle) {
+    let deadline = Instant::now() + LOGIN_WAIT;
+    while Instant::now() < deadline {
+        match handle.state() {
+            SessionState::Live | SessionState::LoginRejected | SessionState::Stopped => return,
+            SessionState::Backoff if handle.last_error().is_some() => return,
+            _ => thread::sleep(Duration::from_millis(5)),
+        }
+    }
+}
+
+/// Standard output, one flushed JSON line per record.
+struct Output {
+    out: io::StdoutLock<'static>,
+    tally: Tally,
+}
+
+impl Output {
+    fn new() -> Self {
+        Output {
+            out: io::stdout().lock(),
+            tally: Tally::default(),
+        }
+    }
+
+    fn write(&mut self, record: &Record) -> Result<(), Failure> {
+        self.tally.add(record.status);
+        writeln!(self.out, "{}", record.to_json_line())
+            .and_then(|()| self.out.flush())
+            .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitget_cancel::engine::IdleStrategy;
+    use bitget_cancel::{InstId, InstType, OrderRef, Status};
+
+    #[test]
+    fn submit_waits_for_room_in_a_full_ring_instead_of_dropping_the_cancel() {
+        // Nothing listens on port 1: every cancel waits its queue time, then comes back not sent,
+        // which frees room for the next. A ring and an in-flight table of one make every
+        // submission after the second meet a full ring.
+        let config = Config::builder(Credentials::new("k", "s", "p").unwrap())
+            .url("wss://127.0.0.1:1/v2/ws/private")
+            .idle(IdleStrategy::Backoff)
+            .intent_capacity(1)
+            .max_pending(1)
+            .max_queue_time(Duration::from_millis(20))
+            .build()
+            .unwrap();
+        let (engine, handle) = Engine::start(config).unwrap();
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new("BTCUSDT").unwrap(),
+            OrderRef::order_id("1").unwrap(),
+        );
+        let mut full_ring_waits = 0;
+        for tag in 1..=4 {
+            assert!(matches!(
+                submit(&handle, cancel.with_tag(tag), &mut full_ring_waits),
+                Event::Submitted
+            ));
+        }
+        assert!(
+            full_ring_waits > 0,
+            "the ring was never full: the test proves nothing"
+        );
+        let mut tags: Vec<u64> = (0..4)
+            .map(|_| {
+                let o = handle
+                    .outcome_timeout(Duration::from_secs(30))
+                    .expect("an outcome for every cancel");
+                assert!(matches!(o.status, Status::NotSent(_)), "{o:?}");
+                o.tag()
+            })
+            .collect();
+        tags.sort_unstable();
+        assert_eq!(tags, [1, 2, 3, 4]);
+        engine.shutdown();
+    }
+}

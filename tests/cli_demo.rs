@@ -1,0 +1,108 @@
+//! `bitget-cancel demo`: the engine against the embedded simulated venue, driven through the
+//! built binary.
+
+#[path = "support/cli.rs"]
+mod support;
+
+use assert_cmd::Command;
+use support::{BIN, PATIENCE};
+
+/// The count on the summary line that starts with `label`, e.g. `  acked   49   expected 49`.
+fn count(summary: &str, label: &str) -> u64 {
+    let line = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in:\n{summary}"));
+    line.trim_start()[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count on {line:?}"))
+}
+
+#[test]
+fn demo_of_50_cancels_acks_the_resting_orders_and_rejects_the_missing_one() {
+    let out = Command::new(BIN)
+        .args(["demo", "--cancels", "50", "--idle", "backoff"])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // 2% of 50 name orders that do not exist: one.
+    assert_eq!(count(&stdout, "acked"), 49, "{stdout}");
+    assert_eq!(count(&stdout, "rejected"), 1, "{stdout}");
+    assert_eq!(count(&stdout, "unknown"), 0, "{stdout}");
+    assert_eq!(count(&stdout, "not sent"), 0, "{stdout}");
+    assert!(
+        stdout.contains("every cancel got exactly one outcome"),
+        "{stdout}"
+    );
+    for needed in [
+        "tick-to-wire",
+        "round trip",
+        "p99.9",
+        "raised for the demo",
+        "backoff",
+        "pinning",
+    ] {
+        assert!(
+            stdout.contains(needed),
+            "summary lacks {needed:?}:\n{stdout}"
+        );
+    }
+    assert!(
+        stderr.contains("50/50 queued"),
+        "no progress on stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn demo_json_summary_parses_and_accounts_for_every_cancel() {
+    let out = Command::new(BIN)
+        .args(["demo", "--cancels", "100", "--json", "--idle", "backoff"])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(v["cancels"], 100);
+    assert_eq!(v["counts"]["acked"], 98);
+    assert_eq!(v["counts"]["rejected"], 2);
+    assert_eq!(v["counts"]["unknown"], 0);
+    assert_eq!(v["counts"]["not_sent"], 0);
+    assert_eq!(v["expected"]["acked"], 98);
+    // One missing order on each product line, answered with each line's code.
+    assert_eq!(v["rejection_codes"]["43001"], 1, "{v:#}");
+    assert_eq!(v["rejection_codes"]["41101"], 1, "{v:#}");
+    for series in ["tick_to_wire", "round_trip"] {
+        let l = &v["latency_ns"][series];
+        assert_eq!(l["count"], 100, "{series}: {l}");
+        let p50 = l["p50"].as_u64().unwrap();
+        let max = l["max"].as_u64().unwrap();
+        assert!(p50 > 0 && p50 <= max, "{series}: {l}");
+    }
+    assert_eq!(v["limits"]["raised_for_demo"], true);
+    assert_eq!(v["limits"]["live_venue_limit"], 10);
+    assert_eq!(v["idle"], "backoff");
+    assert_eq!(v["engine"]["sent"], 100);
+    assert_eq!(v["venue"]["cancels_acked"], 98);
+}
+
+#[test]
+fn demo_refuses_zero_cancels_as_a_usage_error() {
+    let out = Command::new(BIN)
+        .args(["demo", "--cancels", "0"])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--cancels"));
+    assert!(out.stdout.is_empty());
+}

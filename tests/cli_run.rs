@@ -1,0 +1,263 @@
+//! `bitget-cancel run` against `bitget-cancel sim`, both driven as built binaries.
+
+#[path = "support/cli.rs"]
+mod support;
+
+use std::net::TcpListener;
+
+use assert_cmd::Command;
+use support::{
+    BIN, ENV_VARS, PATIENCE, SIM_CREDENTIALS, SimProcess, outcomes_by_line, run_against,
+    scratch_dir,
+};
+
+const BOOK: &str = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000002","clientOid":"spot-2"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","orderId":"1100000000000000003","clientOid":"fut-3"}
+"#;
+
+/// Lines 1 to 10: three resting orders, two unknown ones, four bad lines and a blank line.
+const INPUT: &str = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"SPOT","instId":"BTCUSDT","clientOid":"spot-2","id":"mine-2"}
+{"instType":"SPOT","instId":"BTCUSDT","orderId":"1999999999999999999"}
+not json at all
+
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","clientOid":"fut-3"}
+{"instType":"SPOT","instId":"btc-usdt","orderId":"1"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","orderId":"77"}
+{"instType":"SPOT","instId":"BTCUSDT"}
+{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","price":"1"}
+"#;
+
+fn sim_with_book(name: &str) -> SimProcess {
+    let dir = scratch_dir(name);
+    let book = dir.join("book.jsonl");
+    std::fs::write(&book, BOOK).unwrap();
+    SimProcess::start(
+        &dir,
+        &[
+            "--orders",
+            book.to_str().unwrap(),
+            "--max-msgs-per-sec",
+            "1000",
+        ],
+    )
+}
+
+#[test]
+fn run_reports_exactly_one_outcome_per_line_with_the_right_status() {
+    let sim = sim_with_book("run-mix");
+    let out = run_against(&sim, &SIM_CREDENTIALS, INPUT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    // Every non-blank line (all but 5), once.
+    assert_eq!(
+        by_line.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4, 6, 7, 8, 9, 10],
+        "{stderr}"
+    );
+    let status = |line: u64| by_line[&line]["status"].as_str().unwrap().to_string();
+    for line in [1, 2, 6] {
+        assert_eq!(status(line), "acked", "line {line}: {}", by_line[&line]);
+        assert_eq!(by_line[&line]["code"], 0);
+        assert!(by_line[&line]["round_trip_ns"].as_u64().unwrap() > 0);
+        assert!(by_line[&line]["tick_to_wire_ns"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(by_line[&2]["id"], "mine-2", "the caller's id is kept");
+    assert!(
+        by_line[&1]["id"].is_string(),
+        "an engine-assigned id is shown"
+    );
+    assert_eq!(status(3), "rejected");
+    assert_eq!(by_line[&3]["code"], 43001);
+    assert_eq!(by_line[&3]["msg"], "The order does not exist");
+    assert_eq!(status(8), "rejected");
+    assert_eq!(by_line[&8]["code"], 41101);
+    for (line, reason) in [
+        (4, "not valid JSON"),
+        (7, "invalid instId"),
+        (9, "orderId or clientOid is required"),
+        (10, "unknown field \"price\""),
+    ] {
+        let v = &by_line[&line];
+        assert_eq!(v["status"], "invalid", "line {line}: {v}");
+        assert!(v["id"].is_null(), "line {line}: {v}");
+        assert!(
+            v["msg"].as_str().unwrap().contains(reason),
+            "line {line}: {v}"
+        );
+    }
+}
+
+#[test]
+fn run_reports_every_line_not_sent_with_the_venues_code_when_credentials_are_refused() {
+    let sim = sim_with_book("run-bad-credentials");
+    let wrong_secret = [
+        ("BITGET_API_KEY", "sim-key"),
+        ("BITGET_API_SECRET", "not-the-secret"),
+        ("BITGET_API_PASSPHRASE", "sim-passphrase"),
+    ];
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","clientOid":"fut-3"}
+{"instType":"SPOT","instId":"BTCUSDT","orderId":"1999999999999999999"}
+"#;
+    let out = run_against(&sim, &wrong_secret, input);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("refused the credentials"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-secret"),
+        "the secret leaked: {stderr}"
+    );
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line.len(), 3);
+    for (line, v) in &by_line {
+        assert_eq!(v["status"], "not_sent", "line {line}: {v}");
+        // 30015: the signature made with the wrong secret does not verify.
+        assert_eq!(v["code"], 30015, "line {line}: {v}");
+    }
+}
+
+#[test]
+fn run_with_refused_credentials_and_no_input_still_exits_2() {
+    let sim = sim_with_book("run-bad-key-no-input");
+    let wrong_key = [
+        ("BITGET_API_KEY", "someone-else"),
+        ("BITGET_API_SECRET", "sim-secret"),
+        ("BITGET_API_PASSPHRASE", "sim-passphrase"),
+    ];
+    let out = run_against(&sim, &wrong_key, "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("30011"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn run_refuses_to_start_when_a_credential_variable_is_missing() {
+    // A listener that would see the connection if `run` tried one.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!(
+        "wss://127.0.0.1:{}/v2/ws/private",
+        listener.local_addr().unwrap().port()
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.args(["run", "--url", &url]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .env("BITGET_API_KEY", "k")
+        .env("BITGET_API_PASSPHRASE", "p")
+        .write_stdin(r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1"}"#)
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("BITGET_API_SECRET"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one sentence: {stderr}");
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "run connected before checking its credentials"
+    );
+}
+
+#[test]
+fn run_cancels_every_order_of_a_book_generated_by_sim() {
+    let dir = scratch_dir("run-generated");
+    let book = dir.join("generated.jsonl");
+    let sim = SimProcess::start(
+        &dir,
+        &[
+            "--generate",
+            "6",
+            "--orders-out",
+            book.to_str().unwrap(),
+            "--max-msgs-per-sec",
+            "1000",
+        ],
+    );
+    let input = std::fs::read_to_string(&book).unwrap();
+    assert_eq!(input.lines().count(), 6);
+    let out = run_against(&sim, &SIM_CREDENTIALS, &input);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line.len(), 6);
+    assert!(
+        by_line.values().all(|v| v["status"] == "acked"),
+        "{by_line:?}"
+    );
+    // Each order can be cancelled once: the same book again is all rejected.
+    let again = run_against(&sim, &SIM_CREDENTIALS, &input);
+    let by_line = outcomes_by_line(&again.stdout);
+    assert!(
+        by_line.values().all(|v| v["status"] == "rejected"),
+        "{by_line:?}"
+    );
+}
+
+#[test]
+fn sim_refuses_an_orders_file_with_a_bad_line_and_names_it() {
+    let dir = scratch_dir("sim-bad-book");
+    let book = dir.join("book.jsonl");
+    std::fs::write(
+        &book,
+        "{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1\"}\n\n{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\"}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["sim", "--orders", book.to_str().unwrap()])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("line 3"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "sim must not print a URL it does not serve"
+    );
+}
+
+#[test]
+fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
+    // A port that was free a moment ago: nothing listens there now.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--url",
+        &format!("wss://127.0.0.1:{port}/v2/ws/private"),
+    ])
+    .args(["--max-queue-ms", "200", "--idle", "backoff"]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1\"}\n")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not log in to the venue"), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line.len(), 1);
+    assert_eq!(by_line[&1]["status"], "not_sent");
+    assert_eq!(by_line[&1]["reason"], "queue_timeout");
+}
