@@ -228,6 +228,34 @@ fn a_core_that_cannot_be_used_is_reported_and_the_engine_runs_unpinned() {
 }
 
 #[test]
+fn the_engine_pins_to_its_core_even_when_the_starting_thread_is_pinned_elsewhere() {
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    if cores.len() < 2 {
+        eprintln!(
+            "skipped: needs two cores this process may use, found {}",
+            cores.len()
+        );
+        return;
+    }
+    let (strategy_core, engine_core) = (cores[0].id, cores[1].id);
+    let venue = venue();
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    // A strategy thread that pins itself before starting the engine, as a strategy would.
+    let pinning = std::thread::spawn(move || {
+        assert!(core_affinity::set_for_current(core_affinity::CoreId {
+            id: strategy_core
+        }));
+        let (engine, handle) = start(config_for(&venue).core(engine_core));
+        handle.cancel(by_order_id(&order)).unwrap();
+        assert_eq!(next_outcome(&handle).status, Status::Acked);
+        engine.pinning()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(pinning, Pinning::Pinned(engine_core));
+}
+
+#[test]
 fn an_extra_root_ca_that_is_not_pem_is_refused_at_start() {
     let config = bitget_cancel::engine::Config::builder(sim_credentials())
         .extra_root_ca_pem("not a certificate")

@@ -206,15 +206,20 @@ impl Drop for Engine {
     }
 }
 
+/// Linux's `CPU_SETSIZE`: the most CPUs an affinity mask can name.
+const CPU_SET_SIZE: usize = 1024;
+
 /// Pins the current thread as configured and records the result.
 fn pin(config: &Config, shared: &Shared) {
     let pinning = match config.core {
         None => Pinning::NotRequested,
         Some(core) => {
-            // Only cores the system lists: core_affinity panics on ids beyond the CPU set size.
-            let known =
-                core_affinity::get_core_ids().is_some_and(|ids| ids.iter().any(|c| c.id == core));
-            if known && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+            // core_affinity panics on ids beyond the kernel's CPU set; below it, the kernel refuses
+            // a core that does not exist. Not checked against the cores this thread may use: it
+            // inherits the starting thread's mask, which a strategy that pinned itself first has
+            // narrowed to its own core.
+            let in_cpu_set = core < CPU_SET_SIZE;
+            if in_cpu_set && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                 Pinning::Pinned(core)
             } else {
                 log::warn!("cannot pin the engine thread to core {core}; running unpinned");
