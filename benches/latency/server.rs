@@ -14,12 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use bitget_cancel::clock::monotonic_ns;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
 use rustls::{ServerConfig, ServerConnection};
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::alloc;
 
@@ -30,71 +25,8 @@ pub const PATH: &str = "/v2/ws/private";
 const RECV_SLOTS: usize = 1 << 16;
 const MASK: u64 = RECV_SLOTS as u64 - 1;
 
-/// The CA the clients trust and the server's TLS configuration.
-pub struct Certs {
-    /// The CA certificate, PEM.
-    pub ca_pem: String,
-    /// The CA certificate, DER.
-    pub ca_der: CertificateDer<'static>,
-    server_config: Arc<ServerConfig>,
-}
-
-fn named(common_name: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, "bitget-cancel latency bench");
-    dn.push(DnType::CommonName, common_name);
-    dn
-}
-
-impl Certs {
-    /// A fresh CA and a `localhost` / `127.0.0.1` certificate signed by it (ECDSA P-256).
-    pub fn generate() -> Result<Certs, Box<dyn std::error::Error + Send + Sync>> {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params.distinguished_name = named("latency bench CA");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        let ca_key = KeyPair::generate()?;
-        let ca_cert = ca_params.self_signed(&ca_key)?;
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let mut params =
-            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])?;
-        params.distinguished_name = named("localhost");
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &issuer)?;
-
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server_config = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::from(key))?;
-        Ok(Certs {
-            ca_pem: ca_cert.pem(),
-            ca_der: ca_cert.der().clone(),
-            server_config: Arc::new(server_config),
-        })
-    }
-
-    /// A rustls 0.23 client configuration (ring) trusting only this CA.
-    pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca_der.clone())?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Ok(Arc::new(
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        ))
-    }
-}
+/// The CA the clients trust and the server's TLS configuration: the simulated venue's.
+pub use bitget_cancel::sim::LoopbackCerts as Certs;
 
 /// Every connection's socket (to shut it) and thread (to join it).
 type Conns = Arc<Mutex<Vec<(TcpStream, JoinHandle<()>)>>>;

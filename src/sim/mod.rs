@@ -82,7 +82,7 @@ pub use record::{DisconnectCause, DisconnectCounts, Opcode, ReceivedFrame, SimSt
 use crate::clock::monotonic_ns;
 use crate::intent::InstType;
 use book::Book;
-use certs::SimCerts;
+pub use certs::LoopbackCerts;
 use inbox::Inbox;
 use rules::CancelRequest;
 
@@ -425,7 +425,7 @@ impl SimVenue {
     /// Generates certificates, binds [`SimConfig::listen`] and starts accepting on a thread of
     /// its own; each connection gets a thread too.
     pub fn start(config: SimConfig) -> Result<SimVenue, SimError> {
-        let certs = SimCerts::generate()?;
+        let certs = LoopbackCerts::generate()?;
         let os = |what| move |source| SimError::Os { what, source };
         let listener =
             std::net::TcpListener::bind(config.listen).map_err(|source| SimError::Bind {
