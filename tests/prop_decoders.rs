@@ -13,6 +13,10 @@
 //! Case counts are modest so the file runs in seconds in a debug build. `PROPTEST_CASES=N`
 //! raises every property to `N` cases.
 
+#[path = "support/owned_message.rs"]
+mod owned_message;
+use owned_message::{Owned, own};
+
 use bitget_cancel::protocol::{DecodeError, OwnedReply, ReplyDecoder, decode_with_serde_json};
 use bitget_cancel::ws::{
     FrameDecoder, Limits, MaskGen, Message, OpCode, WsError, apply_mask, encode_client_frame,
@@ -39,26 +43,6 @@ const STREAM_LIMITS: Limits = Limits {
     max_frame: 80 * 1024,
     max_message: 100 * 1024,
 };
-
-/// A decoded message with its bytes copied out, to compare runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Owned {
-    Text(Vec<u8>),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
-
-fn own(message: Message<'_>) -> Owned {
-    match message {
-        Message::Text(t) => Owned::Text(t.to_vec()),
-        Message::Binary(b) => Owned::Binary(b.to_vec()),
-        Message::Ping(p) => Owned::Ping(p.to_vec()),
-        Message::Pong(p) => Owned::Pong(p.to_vec()),
-        Message::Close(c) => Owned::Close(c.map(|(code, reason)| (code, reason.to_owned()))),
-    }
-}
 
 /// How a frame header writes its payload length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

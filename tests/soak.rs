@@ -41,18 +41,6 @@ fn soak_seconds() -> u64 {
     }
 }
 
-/// Resident memory of this process, in bytes (`VmRSS` of `/proc/self/status`).
-fn resident_bytes() -> i64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    let kib: i64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().strip_suffix("kB"))
-        .and_then(|v| v.trim().parse().ok())
-        .expect("VmRSS in /proc/self/status");
-    kib * 1024
-}
-
 /// Outcome counts, by status.
 #[derive(Debug, Default)]
 struct Counts {
@@ -184,7 +172,7 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
             next_drop += DISCONNECT_EVERY;
         }
         if rss_warm.is_none() && started.elapsed() >= warm_up {
-            rss_warm = Some(resident_bytes());
+            rss_warm = Some(resident_bytes() as i64);
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -209,7 +197,7 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
         handle.try_outcome().is_none(),
         "an outcome beyond one per intent"
     );
-    let rss_end = resident_bytes();
+    let rss_end = resident_bytes() as i64;
     let rss_warm = rss_warm.expect("warm-up ended before the run");
 
     let stats = engine.stats();

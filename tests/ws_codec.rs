@@ -1,6 +1,10 @@
 //! The WebSocket codec against hand-built frame streams: encoder round trips, decoding in every
 //! split, and one test per protocol violation and limit.
 
+#[path = "support/owned_message.rs"]
+mod owned_message;
+use owned_message::{Owned, own};
+
 use bitget_cancel::ws::{
     FrameDecoder, Limits, MAX_CLIENT_HEADER, MaskGen, Message, OpCode, WsError, apply_mask,
     encode_client_frame, encode_close, encode_pong,
@@ -50,26 +54,6 @@ fn parse_client_frame(bytes: &[u8]) -> (bool, u8, Vec<u8>, usize) {
     let mut payload = bytes[at..at + len].to_vec();
     apply_mask(&mut payload, mask);
     (fin, bytes[0] & 0x0F, payload, at + len)
-}
-
-/// A message with its bytes copied out, to compare runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Owned {
-    Text(Vec<u8>),
-    Binary(Vec<u8>),
-    Ping(Vec<u8>),
-    Pong(Vec<u8>),
-    Close(Option<(u16, String)>),
-}
-
-fn own(message: Message<'_>) -> Owned {
-    match message {
-        Message::Text(t) => Owned::Text(t.to_vec()),
-        Message::Binary(b) => Owned::Binary(b.to_vec()),
-        Message::Ping(p) => Owned::Ping(p.to_vec()),
-        Message::Pong(p) => Owned::Pong(p.to_vec()),
-        Message::Close(c) => Owned::Close(c.map(|(code, reason)| (code, reason.to_owned()))),
-    }
 }
 
 fn test_limits() -> Limits {

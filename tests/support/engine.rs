@@ -100,3 +100,15 @@ pub fn spot(order_id: &str) -> Cancel {
         OrderRef::order_id(order_id).expect("valid order id"),
     )
 }
+
+/// Resident memory of this process, in bytes (`VmRSS` of `/proc/self/status`).
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("VmRSS in /proc/self/status");
+    kib * 1024
+}
