@@ -222,6 +222,12 @@ ascii_newtype!(
 );
 
 impl RequestId {
+    /// No id: a placeholder in preallocated storage, never sent.
+    pub(crate) const EMPTY: RequestId = RequestId(Ascii {
+        bytes: [0; 40],
+        len: 0,
+    });
+
     /// The request id for an engine-assigned sequence number: its decimal digits.
     ///
     /// ```

@@ -33,4 +33,4 @@ pub mod ws;
 
 pub use engine::{Config, Engine, Handle};
 pub use intent::{Cancel, ClientOid, InstId, InstType, InvalidField, OrderId, OrderRef, RequestId};
-pub use outcome::{Outcome, Status};
+pub use outcome::{Outcome, Status, Via};

@@ -60,7 +60,8 @@ impl fmt::Display for VenueMsg {
 pub enum UnknownReason {
     /// No reply within the ack timeout.
     AckTimeout,
-    /// The connection ended while the cancel was in flight.
+    /// The connection ended while the cancel was in flight, and no other path to the venue was
+    /// left to send it again on (no other live connection; the attempt limit reached).
     ConnectionLost,
     /// The engine shut down before the reply came.
     Shutdown,
@@ -91,6 +92,10 @@ pub enum Status {
     /// The venue answered `code` 0.
     Acked,
     /// The venue answered with an error for this request.
+    ///
+    /// After a re-send (`attempts` above 1), "the order does not exist" (43001 on spot, 41101
+    /// and the like on futures) means the order is not open: an earlier attempt whose reply was
+    /// lost may have cancelled it, or it filled. Either way nothing is left to cancel.
     Rejected {
         /// The venue's code, e.g. 43001.
         code: i64,
@@ -128,6 +133,21 @@ impl Timestamps {
     }
 }
 
+/// The path whose reply settled an intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Via {
+    /// The WebSocket connection in this slot of the pool (0-based).
+    Connection(u8),
+}
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Via::Connection(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 /// One intent's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -139,6 +159,11 @@ pub struct Outcome {
     pub status: Status,
     /// When things happened.
     pub times: Timestamps,
+    /// How many times the cancel was sent (the first send, hedges, re-sends after a lost
+    /// connection); 0 if it never was.
+    pub attempts: u8,
+    /// The path whose reply settled it; `None` when no reply did (unknown, not sent).
+    pub via: Option<Via>,
 }
 
 impl Outcome {

@@ -1,8 +1,8 @@
-//! Frames no venue may send: text that is not JSON, a header claiming 2^40 bytes, a masked
-//! frame, reserved bits, invalid UTF-8, a reserved opcode, an oversized control frame. Each ends
-//! the connection at once (without trying to allocate what it claims): the cancels in flight on
+//! Frames no venue may send: a header claiming 2^40 bytes, a masked frame, reserved bits,
+//! invalid UTF-8, a reserved opcode, an oversized control frame. Each ends the connection at once (without trying to allocate what it claims): the cancels in flight on
 //! it are reported unknown, the ones the venue answered before it keep their acks, and the engine
-//! reconnects and carries on.
+//! reconnects and carries on. Well-formed messages the engine cannot read (not JSON, no `event`,
+//! a binary frame, ...) are counted and skipped instead: they never cost the connection.
 
 #[path = "support/engine.rs"]
 mod support;
@@ -49,9 +49,49 @@ fn ends_the_connection(hostile: Injection) {
     tally.finish(stats);
 }
 
+/// Well-formed messages the engine cannot read, each sent in place of a reply while cancels are
+/// in flight: every one is counted and skipped, the cancels stay in flight and are acked, and
+/// the connection stays up.
 #[test]
-fn text_that_is_not_json_ends_the_connection() {
-    ends_the_connection(Injection::Text("not json".to_string()));
+fn messages_the_engine_cannot_read_are_counted_and_skipped_and_cost_no_connection() {
+    let unreadable = [
+        Injection::Text("not json".to_string()),
+        Injection::Text("[1,2,3]".to_string()),
+        Injection::Text(r#"{"action":"snapshot","arg":{"instType":"SPOT"},"data":[]}"#.into()),
+        Injection::Text(r#"{"event":"trade","code":0,"msg":"Success"}"#.into()),
+        Injection::Text(r#"{"event":"trade","arg":[{"instType":"SPOT"}],"code":0}"#.into()),
+        Injection::Binary(b"\x00\x01binary".to_vec()),
+    ];
+    let venue = venue();
+    let (engine, handle) = start(chaos_config(&venue));
+    wait_live(&handle);
+    let mut tally = Tally::new(&handle);
+    for (n, injection) in unreadable.iter().enumerate() {
+        let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 2);
+        venue.set_faults(Faults {
+            reply_delay: Duration::from_millis(20),
+            on_cancel: Some(OnCancel {
+                nth: 1,
+                injection: injection.clone(),
+                cancel: CancelFate::Answered,
+            }),
+            ..Faults::default()
+        });
+        let ids = tally.submit_orders(&orders);
+        tally.settle();
+        for id in ids {
+            assert_eq!(
+                tally.status(id),
+                bitget_cancel::Status::Acked,
+                "{injection:?}"
+            );
+        }
+        let stats = engine.stats();
+        assert_eq!(stats.unreadable_messages, n as u64 + 1, "{injection:?}");
+        assert_eq!((stats.sessions, stats.reconnects), (1, 0), "{injection:?}");
+    }
+    assert_recovers(&mut tally, &venue);
+    tally.finish(engine.stats());
 }
 
 #[test]

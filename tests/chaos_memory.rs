@@ -95,7 +95,6 @@ fn connection_enders() -> Vec<Injection> {
     vec![
         Injection::HugeFrameHeader,
         Injection::MaskedFrame,
-        Injection::Text("not json".to_string()),
         Injection::Close { code: 1001 },
         Injection::ResetMidFrame,
         Injection::TlsFatalAlert,

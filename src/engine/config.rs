@@ -187,6 +187,24 @@ pub enum IdleStrategy {
     Backoff,
 }
 
+/// When a cancel that has had no reply is sent again on another live connection (a hedge); the
+/// first reply to either settles it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HedgeAfter {
+    /// From the live round trips: `max(3 x p50, p99)` of the last 1,000 replies across the pool,
+    /// at least 1 ms and at most half the ack timeout. Until 20 replies were seen, a fifth of the
+    /// ack timeout. The default.
+    #[default]
+    Adaptive,
+    /// After this long without a reply.
+    Fixed(Duration),
+    /// Never hedge (re-sends after a lost connection still happen).
+    Off,
+}
+
+/// The most connections in the pool.
+pub const MAX_CONNECTIONS: usize = 8;
+
 /// Reconnect delays: exponential from `initial` up to `max`, each drawn at random from its upper
 /// half ("equal jitter") so that many clients do not reconnect in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,7 +318,12 @@ impl Endpoint {
 /// ```
 #[derive(Clone)]
 pub struct Config {
-    pub(crate) endpoint: Endpoint,
+    /// Where the connections go, spread over the pool (connection `i` uses
+    /// `endpoints[i % len]`); never empty.
+    pub(crate) endpoints: Vec<Endpoint>,
+    pub(crate) connections: usize,
+    pub(crate) hedge_after: HedgeAfter,
+    pub(crate) max_connection_age: Duration,
     pub(crate) credentials: Credentials,
     pub(crate) extra_root_ca_pem: Option<Vec<u8>>,
     pub(crate) core: Option<usize>,
@@ -326,7 +349,13 @@ pub struct Config {
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
-            .field("url", &self.endpoint.url)
+            .field(
+                "urls",
+                &self.endpoints.iter().map(|e| &e.url).collect::<Vec<_>>(),
+            )
+            .field("connections", &self.connections)
+            .field("hedge_after", &self.hedge_after)
+            .field("max_connection_age", &self.max_connection_age)
             .field("credentials", &self.credentials)
             .field("extra_root_ca", &self.extra_root_ca_pem.is_some())
             .field("core", &self.core)
@@ -366,13 +395,16 @@ impl Config {
     /// Starts a configuration with these credentials and every other setting at its default.
     pub fn builder(credentials: Credentials) -> ConfigBuilder {
         ConfigBuilder {
-            url: LIVE_URL.to_string(),
+            urls: vec![LIVE_URL.to_string()],
             config: Config {
-                endpoint: Endpoint {
+                endpoints: vec![Endpoint {
                     url: LIVE_URL.to_string(),
                     host: "ws.bitget.com".to_string(),
                     port: 443,
-                },
+                }],
+                connections: 2,
+                hedge_after: HedgeAfter::Adaptive,
+                max_connection_age: Duration::from_secs(23 * 3600 + 30 * 60),
                 credentials,
                 extra_root_ca_pem: None,
                 core: None,
@@ -397,9 +429,14 @@ impl Config {
         }
     }
 
-    /// The WebSocket URL.
+    /// The WebSocket URL (the first, if several were given).
     pub fn url(&self) -> &str {
-        &self.endpoint.url
+        &self.endpoints[0].url
+    }
+
+    /// Every WebSocket URL, spread over the pool.
+    pub fn urls(&self) -> impl Iterator<Item = &str> {
+        self.endpoints.iter().map(|e| e.url.as_str())
     }
 
     /// The credentials.
@@ -408,6 +445,12 @@ impl Config {
     }
 
     getters! {
+        /// How many connections the pool keeps logged in.
+        connections: usize;
+        /// When a cancel without a reply is hedged on another connection.
+        hedge_after: HedgeAfter;
+        /// The age at which a connection is replaced (make-before-break).
+        max_connection_age: Duration;
         /// The core the engine thread is pinned to, if any.
         core: Option<usize>;
         /// The idle strategy.
@@ -448,14 +491,48 @@ impl Config {
 /// Builds a [`Config`]; see each method for the default.
 #[derive(Debug, Clone)]
 pub struct ConfigBuilder {
-    url: String,
+    urls: Vec<String>,
     config: Config,
 }
 
 impl ConfigBuilder {
     /// The WebSocket URL: [`LIVE_URL`] (default), [`DEMO_URL`] or any `wss://` URL.
     pub fn url(mut self, url: impl Into<String>) -> Self {
-        self.url = url.into();
+        self.urls = vec![url.into()];
+        self
+    }
+
+    /// Several WebSocket URLs (gateways of the same venue), spread over the pool: connection `i`
+    /// uses the URL `i % len`. Default: the one [`url`](Self::url).
+    pub fn endpoints<S: Into<String>>(mut self, urls: impl IntoIterator<Item = S>) -> Self {
+        self.urls = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How many connections the pool keeps logged in, each with its own TCP, TLS, WebSocket,
+    /// login, keepalive, backoff and message pacing, all driven by the one engine thread: 1 to
+    /// [`MAX_CONNECTIONS`]. Default 2. With two or more, a cancel whose connection is lost is sent
+    /// again at once on another, and one with no reply in time is hedged on another (see
+    /// [`hedge_after`](Self::hedge_after)). The venue allows 100 connections per IP.
+    pub fn connections(mut self, n: usize) -> Self {
+        self.config.connections = n;
+        self
+    }
+
+    /// When a cancel without a reply is sent again on another live connection. Default
+    /// [`HedgeAfter::Adaptive`]. Hedges spend the account's cancel budget: at most a fifth of it
+    /// in any window goes to hedges, and a hedge never delays a first send.
+    pub fn hedge_after(mut self, hedge: HedgeAfter) -> Self {
+        self.config.hedge_after = hedge;
+        self
+    }
+
+    /// A connection older than this is replaced: a new one logs in first, then the old one takes
+    /// no new cancels, waits for its replies (up to the ack timeout; what is left is sent again
+    /// elsewhere) and closes with a close frame. Default 23 h 30 min, under the venue's forced
+    /// disconnect at 24 h.
+    pub fn max_connection_age(mut self, d: Duration) -> Self {
+        self.config.max_connection_age = d;
         self
     }
 
@@ -604,8 +681,21 @@ impl ConfigBuilder {
     /// Checks the settings and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         let mut config = self.config;
-        config.endpoint = Endpoint::parse(&self.url)?;
         let invalid = |field, reason| Err(ConfigError::InvalidValue { field, reason });
+        if self.urls.is_empty() {
+            return invalid("endpoints", "at least one URL is needed");
+        }
+        config.endpoints = self
+            .urls
+            .iter()
+            .map(|url| Endpoint::parse(url))
+            .collect::<Result<_, _>>()?;
+        if config.connections == 0 || config.connections > MAX_CONNECTIONS {
+            return invalid("connections", "must be from 1 to 8");
+        }
+        if config.max_connection_age < Duration::from_millis(100) {
+            return invalid("max_connection_age", "must be at least 100 ms");
+        }
         if config.intent_capacity == 0 {
             return invalid("intent_capacity", "must be at least 1");
         }

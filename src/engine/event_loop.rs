@@ -1,160 +1,88 @@
-//! The engine thread: one loop that owns the connection, the in-flight table, the pacing state
-//! and every buffer, and meets the rest of the program only through the two rings.
+//! The engine thread: one loop that owns the pool of connections ([`Link`]s), the in-flight
+//! table, the account's cancel limiter and every buffer, and meets the rest of the program only
+//! through the two rings.
 //!
-//! One turn of the loop: poll the socket (zero timeout unless parking), read and settle replies,
-//! take new intents from the ring, advance the connection, send what pacing allows, flush TLS,
-//! expire what waited too long, hand outcomes back. Nothing in a turn blocks or allocates once
-//! the session is live; the buffers are allocated in [`EventLoop::new`] or when a connection
-//! starts.
+//! The loop is the conductor; each [`Link`] is one connection's state machine. One turn: poll the
+//! sockets (zero timeout unless parking), let every link read and report, advance every link
+//! (connection steps, keepalive), take new intents from the ring, send what pacing allows
+//! (re-sends first, then first sends on the best link, then hedges), flush TLS, expire what
+//! waited too long, rotate old connections, hand outcomes back. Nothing in a turn blocks or
+//! allocates once the pool is live; the buffers are allocated in [`EventLoop::new`] or when a
+//! connection starts.
+//!
+//! Routing: a cancel goes to the serving link (logged in, not draining, with message budget now
+//! and nothing left unflushed) with the lowest score; ties go to the lowest slot. A link's score
+//! is its smoothed round trip (an exponential average of its replies, 1/8 weight each; 0 before
+//! the first) or, when it has cancels in flight, the time since it last answered anything, if
+//! that is longer: a connection that stalls stops attracting cancels as soon as it has been
+//! silent longer than another takes to answer.
 
 use std::collections::VecDeque;
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use mio::{Events, Poll};
 
-use super::config::{Config, IdleStrategy, ReconnectBackoff};
+use super::config::{Config, HedgeAfter, IdleStrategy};
 use super::handle::Submission;
-use super::inflight::{Entry, InflightTable, InsertError};
+use super::inflight::{AttemptKind, AttemptState, Entry, InflightTable, InsertError};
+use super::link::{Link, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns};
 use super::pacing::RateLimiter;
-use super::session::{Connector, Phase, SOCKET, Step, tls_error};
-use super::shared::{SessionError, SessionState, Shared};
+use super::rtt::RttWindow;
+use super::shared::{MAX_SLOTS, SessionError, SessionState, Shared};
 use crate::clock::monotonic_ns;
 use crate::intent::RequestId;
-use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg};
-use crate::protocol::{self, DecodeError, Reply, ReplyDecoder};
-use crate::ws::{self, FrameDecoder, Limits, MaskGen, Message, OpCode};
+use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg, Via};
+use crate::protocol;
+use crate::ws::{self, OpCode};
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
 const BATCH_BYTES: usize = 8 * 1024;
 /// The largest cancel frame.
 const MAX_CANCEL_FRAME: usize = protocol::MAX_CANCEL_LEN + ws::MAX_CLIENT_HEADER;
-/// Size limits for the venue's frames: its replies are well under 1 KiB.
-const LIMITS: Limits = Limits {
-    max_frame: 64 * 1024,
-    max_message: 64 * 1024,
-};
 /// Idle turns spent spinning, then yielding, before the park strategy parks.
 const SPIN_TURNS: u32 = 100;
 const YIELD_TURNS: u32 = 20;
 /// The longest park: a safety net, every deadline is computed.
 const MAX_PARK_NS: u64 = 1_000_000_000;
-/// How long shutdown waits for the venue to answer our close frame.
-const CLOSE_WAIT_NS: u64 = 500_000_000;
-/// Login error codes that mean the credentials (or the clock) are wrong: not retried soon.
-const AUTH_CODES: [i64; 6] = [30005, 30011, 30012, 30013, 30014, 30015];
-/// The venue's code for "request over limit, connection close".
-const OVER_LIMIT_CLOSE: i64 = 30007;
+/// Events one read or step may report before the rest waits for the next turn.
+const EVENT_CAPACITY: usize = 1024;
+/// How often round-trip percentiles (and the adaptive hedge delay) are recomputed.
+const RTT_UPDATE_NS: u64 = 250_000_000;
+/// Replies the pool remembers for the adaptive hedge delay, and per connection for its stats.
+const POOL_RTT_SAMPLES: usize = 1000;
+const LINK_RTT_SAMPLES: usize = 256;
+/// Replies needed before the adaptive hedge delay trusts them.
+const MIN_RTT_SAMPLES: usize = 20;
+/// The adaptive hedge delay's floor.
+const MIN_HEDGE_NS: u64 = 1_000_000;
+/// Ids of attempts outstanding when their intent settled, kept to tell a late reply from a
+/// stranger's.
+const LATE_IDS: usize = 256;
 
-fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-fn unix_seconds() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// A message from the venue, copied out of the read buffer so the loop can act on it.
+/// A connection being replaced: `new` connects while `old` serves; once `new` is live, `old`
+/// drains until `drain_deadline`, then closes.
 #[derive(Debug, Clone, Copy)]
-enum Inbound {
-    /// A reply to one request (`event` "trade" or "error" with `arg[0].id`).
-    Reply {
-        /// `None` when the echoed id cannot be one of ours.
-        id: Option<RequestId>,
-        code: i64,
-        msg: VenueMsg,
-        error_event: bool,
-    },
-    /// An error that belongs to no request.
-    VenueError {
-        code: i64,
-        msg: VenueMsg,
-    },
-    Login {
-        code: i64,
-        msg: VenueMsg,
-    },
-    Pong,
-    Ignored,
-    Undecodable(DecodeError),
-    Ping {
-        payload: [u8; 125],
-        len: u8,
-    },
-    Close {
-        code: Option<u16>,
-        reason: VenueMsg,
-    },
-}
-
-fn classify(message: Message<'_>, replies: &mut ReplyDecoder) -> Inbound {
-    match message {
-        Message::Text(text) => match replies.decode(text) {
-            Ok(Reply::Trade { id, code, msg }) => Inbound::Reply {
-                id: RequestId::new(id).ok(),
-                code,
-                msg: if code == 0 {
-                    VenueMsg::new("")
-                } else {
-                    VenueMsg::new(msg)
-                },
-                error_event: false,
-            },
-            Ok(Reply::TradeError { id, code, msg }) => Inbound::Reply {
-                id: RequestId::new(id).ok(),
-                code,
-                msg: VenueMsg::new(msg),
-                error_event: true,
-            },
-            Ok(Reply::Error { code, msg }) => Inbound::VenueError {
-                code,
-                msg: VenueMsg::new(msg),
-            },
-            Ok(Reply::Login { code, msg }) => Inbound::Login {
-                code,
-                msg: VenueMsg::new(msg),
-            },
-            Ok(Reply::Pong) => Inbound::Pong,
-            Ok(Reply::Other { .. }) => Inbound::Ignored,
-            Err(e) => Inbound::Undecodable(e),
-        },
-        Message::Binary(_) | Message::Pong(_) => Inbound::Ignored,
-        Message::Ping(data) => {
-            let mut payload = [0u8; 125];
-            let len = data.len().min(payload.len());
-            payload[..len].copy_from_slice(&data[..len]);
-            Inbound::Ping {
-                payload,
-                len: len as u8,
-            }
-        }
-        Message::Close(close) => Inbound::Close {
-            code: close.map(|(code, _)| code),
-            reason: VenueMsg::new(close.map(|(_, reason)| reason).unwrap_or("")),
-        },
-    }
+struct Rotation {
+    old: usize,
+    new: usize,
+    /// 0 until `new` is live.
+    drain_deadline: u64,
 }
 
 /// The engine thread's state. Built on the engine thread, so every buffer is allocated there.
 pub(crate) struct EventLoop {
     // Settings, in nanoseconds.
     ack_timeout: u64,
-    ping_interval: u64,
-    pong_deadline: u64,
     max_queue: u64,
-    connect_timeout: u64,
     shutdown_grace: u64,
-    login_retry_after: Option<u64>,
-    reconnect: ReconnectBackoff,
+    max_age: u64,
+    hedge: HedgeAfter,
     idle: IdleStrategy,
-    api_key: String,
-    credentials: super::config::Credentials,
+    settings: LinkSettings,
 
     // Plumbing.
     shared: Arc<Shared>,
@@ -162,45 +90,50 @@ pub(crate) struct EventLoop {
     outcomes: Sender<Outcome>,
     poll: Poll,
     events: Events,
-    connector: Connector,
 
-    // Connection state.
-    phase: Phase,
-    /// When the current connection attempt started.
-    attempt_started: u64,
-    live_since: u64,
-    /// Consecutive failed attempts (sets the reconnect delay).
-    failures: u32,
-    /// A socket event arrived since the last connection step.
-    socket_event: bool,
-    /// The socket may have bytes to read (edge-triggered: cleared on `WouldBlock`).
-    readable: bool,
+    // The pool: all links but one serve; the spare slot takes a replacement during a rotation.
+    links: Vec<Link>,
+    link_events: Vec<(u8, LinkEvent)>,
+    rotation: Option<Rotation>,
     /// The venue's last refusal of the credentials.
     rejected: Option<(i64, VenueMsg)>,
-    next_ping_at: u64,
-    /// When the outstanding `ping` went out; 0 when none is outstanding.
-    ping_sent_at: u64,
-    last_inbound: u64,
+    /// Attempts that may still be answered, per link.
+    live_attempts: [u32; MAX_SLOTS],
+    /// The states last published per link, and for the pool.
+    published: [SessionState; MAX_SLOTS],
+    published_pool: SessionState,
 
     // Intents.
     table: InflightTable,
     /// Outcomes the outcome ring had no room for, oldest first.
     undelivered: VecDeque<Outcome>,
-    /// Cancels encrypted but not yet fully handed to the kernel: (slot, sent_ns).
-    awaiting_flush: Vec<(u32, u64)>,
-    messages: RateLimiter,
+    /// Per link: cancels encrypted but not yet fully handed to the kernel, as `(slot, seq)`.
+    awaiting_flush: Vec<Vec<(u32, u64)>>,
+    /// The account's cancel limit, across the pool.
     cancels: RateLimiter,
+    /// Hedges' share of it.
+    hedges: RateLimiter,
     /// Intents up to this arrival number were counted as pacing waits.
     paced_through: u64,
+    /// In-flight intents to send again, in order: `(slot, seq, why)`.
+    resend: VecDeque<(u32, u64, AttemptKind)>,
+    /// First sends in order, for timed hedges: `(slot, seq)`.
+    hedge_queue: VecDeque<(u32, u64)>,
+    /// The hedge delay in force (0: off).
+    hedge_after: u64,
+    late_ids: [RequestId; LATE_IDS],
+    late_next: usize,
+    pool_rtt: RttWindow,
+    link_rtt: Vec<RttWindow>,
+    /// Smoothed round trip per link (routing).
+    smoothed_rtt: [u64; MAX_SLOTS],
+    /// Per link, since when it has had attempts in flight without answering any.
+    busy_since: [u64; MAX_SLOTS],
+    next_rtt_update: u64,
+    rtt_scratch: Vec<u64>,
+    slots_scratch: Vec<(u32, u64)>,
 
-    // Buffers.
-    json: Vec<u8>,
-    frames: Vec<u8>,
-    decoder: FrameDecoder,
-    replies: ReplyDecoder,
-    masks: MaskGen,
-
-    rng: u64,
+    scratch: Scratch,
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
     idle_turns: u32,
@@ -209,7 +142,7 @@ pub(crate) struct EventLoop {
 impl std::fmt::Debug for EventLoop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
-            .field("phase", &self.phase.doing())
+            .field("links", &self.links.len())
             .field("held", &self.table.len())
             .finish()
     }
@@ -232,50 +165,97 @@ impl EventLoop {
         ));
         let mut seed = [0u8; 8];
         // Jitter only needs to differ between processes; a failed read falls back to the clock.
-        let rng = match getrandom::fill(&mut seed) {
+        let mut rng = match getrandom::fill(&mut seed) {
             Ok(()) => u64::from_le_bytes(seed),
             Err(_) => monotonic_ns() ^ 0x9e37_79b9_7f4a_7c15,
         } | 1;
-        EventLoop {
-            ack_timeout: ns(config.ack_timeout),
+        let settings = LinkSettings {
             ping_interval: ns(config.ping_interval),
             pong_deadline: ns(config.pong_deadline),
-            max_queue: ns(config.max_queue_time),
             connect_timeout: ns(config.connect_timeout),
-            shutdown_grace: ns(config.shutdown_grace),
             login_retry_after: config.login_retry_after.map(ns),
             reconnect: config.reconnect,
-            idle: config.idle,
+            messages_per_second: config.messages_per_second,
+            window,
             api_key,
             credentials: config.credentials.clone(),
+        };
+        let pool_size = config.connections;
+        let slots = pool_size + 1;
+        let links = (0..slots)
+            .map(|i| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(i as u64);
+                Link::new(
+                    i as u8,
+                    config.endpoints[i % config.endpoints.len()].clone(),
+                    tls_config.clone(),
+                    config.send_buffer,
+                    &settings,
+                    rng,
+                    i < pool_size,
+                )
+            })
+            .collect();
+        let counters = &shared.counters.0;
+        counters.pool_size.set(pool_size as u64);
+        for link in &counters.links {
+            link.set_state(SessionState::Stopped);
+        }
+        let hedge_after = match config.hedge_after {
+            HedgeAfter::Off => 0,
+            HedgeAfter::Fixed(d) if d.is_zero() => 0,
+            HedgeAfter::Fixed(d) => ns(d),
+            HedgeAfter::Adaptive => ns(config.ack_timeout) / 5,
+        };
+        counters.hedge_after_ns.set(hedge_after);
+        let hedge_share = (config.cancels_per_second / 5).max(1);
+        EventLoop {
+            ack_timeout: ns(config.ack_timeout),
+            max_queue: ns(config.max_queue_time),
+            shutdown_grace: ns(config.shutdown_grace),
+            max_age: ns(config.max_connection_age),
+            hedge: if hedge_after == 0 {
+                HedgeAfter::Off
+            } else {
+                config.hedge_after
+            },
+            idle: config.idle,
+            settings,
             shared,
             intents,
             outcomes,
             poll,
             events: Events::with_capacity(64),
-            connector: Connector::new(config.endpoint.clone(), tls_config, config.send_buffer),
-            phase: Phase::Backoff { retry_at: 0 },
-            attempt_started: 0,
-            live_since: 0,
-            failures: 0,
-            socket_event: false,
-            readable: false,
+            links,
+            link_events: Vec::with_capacity(EVENT_CAPACITY),
+            rotation: None,
             rejected: None,
-            next_ping_at: 0,
-            ping_sent_at: 0,
-            last_inbound: 0,
+            live_attempts: [0; MAX_SLOTS],
+            published: [SessionState::Stopped; MAX_SLOTS],
+            published_pool: SessionState::Connecting,
             table: InflightTable::new(config.max_pending),
             undelivered: VecDeque::with_capacity(config.max_pending),
-            awaiting_flush: Vec::with_capacity(config.max_pending),
-            messages: RateLimiter::new(config.messages_per_second, window),
+            awaiting_flush: (0..slots)
+                .map(|_| Vec::with_capacity(config.max_pending))
+                .collect(),
             cancels: RateLimiter::new(config.cancels_per_second, window),
+            hedges: RateLimiter::new(hedge_share, window),
             paced_through: 0,
-            json: Vec::with_capacity(json_capacity),
-            frames: Vec::with_capacity(BATCH_BYTES),
-            decoder: FrameDecoder::new(LIMITS),
-            replies: ReplyDecoder::with_capacity(LIMITS.max_message),
-            masks: MaskGen::new(),
-            rng,
+            resend: VecDeque::with_capacity(config.max_pending * 2),
+            hedge_queue: VecDeque::with_capacity(config.max_pending * 2),
+            hedge_after,
+            late_ids: [RequestId::EMPTY; LATE_IDS],
+            late_next: 0,
+            pool_rtt: RttWindow::new(POOL_RTT_SAMPLES),
+            link_rtt: (0..slots)
+                .map(|_| RttWindow::new(LINK_RTT_SAMPLES))
+                .collect(),
+            smoothed_rtt: [0; MAX_SLOTS],
+            busy_since: [0; MAX_SLOTS],
+            next_rtt_update: 0,
+            rtt_scratch: Vec::with_capacity(POOL_RTT_SAMPLES),
+            slots_scratch: Vec::with_capacity(config.max_pending),
+            scratch: Scratch::new(json_capacity, BATCH_BYTES),
             stopping: None,
             idle_turns: 0,
         }
@@ -285,10 +265,10 @@ impl EventLoop {
     pub(crate) fn run(mut self) {
         loop {
             let timeout = self.poll_timeout();
-            self.poll_socket(timeout);
+            self.poll_sockets(timeout);
             let now = monotonic_ns();
             let work = self.turn(now);
-            if matches!(self.phase, Phase::Done) {
+            if self.stopping.is_some() && self.links.iter().all(Link::is_done) {
                 break;
             }
             self.idle_turns = if work { 0 } else { self.idle_turns + 1 };
@@ -329,17 +309,18 @@ impl EventLoop {
         Duration::from_nanos(until - now)
     }
 
-    fn poll_socket(&mut self, timeout: Duration) {
+    fn poll_sockets(&mut self, timeout: Duration) {
         let result = self.poll.poll(&mut self.events, Some(timeout));
         self.shared.engine.0.parked.store(false, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 for event in self.events.iter() {
-                    if event.token() == SOCKET {
-                        self.socket_event = true;
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.readable = true;
-                        }
+                    // Sporadic events of a slot's old socket may come: a link reads until
+                    // `WouldBlock` and ignores an event that finds nothing.
+                    if let Some(link) = self.links.get_mut(event.token().0) {
+                        link.on_socket_event(
+                            event.is_readable() || event.is_read_closed() || event.is_error(),
+                        );
                     }
                 }
             }
@@ -348,8 +329,9 @@ impl EventLoop {
                 log::error!("poll failed: {e}");
                 // Never spin hot on a broken poller.
                 std::thread::sleep(Duration::from_millis(1));
-                self.socket_event = true;
-                self.readable = true;
+                for link in &mut self.links {
+                    link.on_socket_event(true);
+                }
             }
         }
     }
@@ -361,40 +343,48 @@ impl EventLoop {
             // Nothing tells the engine when the caller makes room in the outcome ring.
             t = t.min(now + 1_000_000);
         }
+        if !self.resend.is_empty() {
+            t = t.min(self.send_ready_at());
+        }
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
-            // Held back by pacing: due when both limits allow. Held back by a full socket: due
-            // on its writable event.
-            if let Phase::Live { tls } = &self.phase
-                && !tls.wants_write()
-            {
-                t = t.min(self.messages.ready_at().max(self.cancels.ready_at()));
-            }
+            t = t.min(self.send_ready_at());
         }
         if let Some((_, e)) = self.table.oldest_in_flight() {
             t = t.min(e.sent_ns.saturating_add(self.ack_timeout));
         }
-        match &self.phase {
-            Phase::Live { .. } => {
-                t = t.min(self.next_ping_at.max(self.messages.ready_at()));
-                if self.ping_sent_at != 0 {
-                    t = t.min(self.ping_sent_at + self.pong_deadline);
-                }
-            }
-            Phase::Backoff { retry_at } => t = t.min(*retry_at),
-            Phase::LoginRejected {
-                retry_at: Some(retry_at),
-            } => t = t.min(*retry_at),
-            Phase::Closing { deadline, .. } => t = t.min(*deadline),
-            p if p.is_connecting() => {
-                t = t.min(self.attempt_started.saturating_add(self.connect_timeout));
-            }
-            _ => {}
+        if self.hedge_after != 0
+            && let Some(&(slot, seq)) = self.hedge_queue.front()
+            && self.table.is_in_flight(slot, seq)
+        {
+            let e = self.table.entry(slot);
+            t = t.min(e.first_sent_ns.saturating_add(self.hedge_after));
+        }
+        for link in &self.links {
+            t = t.min(link.next_deadline(&self.settings));
+        }
+        if let Some(r) = self.rotation
+            && r.drain_deadline != 0
+        {
+            t = t.min(r.drain_deadline);
         }
         if let Some(deadline) = self.stopping {
             t = t.min(deadline);
         }
         t
+    }
+
+    /// When pacing next lets a cancel out: the account limit and the earliest link budget. A link
+    /// held back by a full socket is due on its writable event instead.
+    fn send_ready_at(&self) -> u64 {
+        let link_ready = self
+            .links
+            .iter()
+            .filter(|l| l.is_serving() && !l.wants_write())
+            .map(Link::ready_at)
+            .min()
+            .unwrap_or(u64::MAX);
+        link_ready.max(self.cancels.ready_at())
     }
 
     /// One turn; true if anything happened.
@@ -404,24 +394,270 @@ impl EventLoop {
             self.begin_shutdown(now);
             work = true;
         }
-        work |= self.read_socket(now);
-        work |= self.advance_connection(now);
-        if self.stopping.is_none() {
+        let stopping = self.stopping.is_some();
+        for i in 0..self.links.len() {
+            work |= self.links[i].read(
+                now,
+                stopping,
+                self.poll.registry(),
+                &self.settings,
+                &mut self.scratch,
+                &mut self.link_events,
+            );
+            work |= self.apply_link_events(now);
+            work |= self.links[i].advance(
+                now,
+                stopping,
+                self.poll.registry(),
+                &self.settings,
+                &mut self.scratch,
+                &mut self.link_events,
+            );
+            work |= self.apply_link_events(now);
+        }
+        if !stopping {
             work |= self.intake();
         }
-        work |= self.send(now);
-        self.flush_pending(now);
+        work |= self.send();
+        for i in 0..self.links.len() {
+            self.links[i].flush(
+                now,
+                stopping,
+                self.poll.registry(),
+                &self.settings,
+                &mut self.link_events,
+            );
+        }
+        self.apply_link_events(now);
         work |= self.expire(now);
-        if self.stopping.is_some() {
+        work |= self.housekeeping(now);
+        if stopping {
             work |= self.shutdown_step(now);
         }
         if !self.undelivered.is_empty() {
             self.deliver();
         }
+        self.publish_states();
         work
     }
 
+    // ----- what the links report -----
+
+    /// Acts on every event the links reported; true if there were any.
+    fn apply_link_events(&mut self, now: u64) -> bool {
+        if self.link_events.is_empty() {
+            return false;
+        }
+        let mut k = 0;
+        while k < self.link_events.len() {
+            let (link, event) = self.link_events[k];
+            self.on_link_event(link as usize, event, now);
+            k += 1;
+        }
+        self.link_events.clear();
+        true
+    }
+
+    fn on_link_event(&mut self, l: usize, event: LinkEvent, now: u64) {
+        let counters = &self.shared.counters.0;
+        match event {
+            LinkEvent::Reply {
+                id,
+                code,
+                msg,
+                error_event,
+            } => self.on_reply(l, id, code, msg, error_event),
+            LinkEvent::Live => {
+                counters.sessions.incr();
+                counters.links[l].sessions.incr();
+                self.rejected = None;
+                self.smoothed_rtt[l] = 0;
+                log::info!(
+                    "connection {l} logged in to {} ({} intents waiting)",
+                    self.links[l].url(),
+                    self.table.queued()
+                );
+                if let Some(r) = &mut self.rotation
+                    && r.new == l
+                    && r.drain_deadline == 0
+                {
+                    r.drain_deadline = now.saturating_add(self.ack_timeout).max(1);
+                    let old = r.old;
+                    self.links[old].drain(true);
+                    counters.rotations.incr();
+                    log::info!("connection {l} replaces connection {old}, which drains");
+                }
+            }
+            LinkEvent::Connecting => counters.connect_attempts.incr(),
+            LinkEvent::PingSent => counters.pings.incr(),
+            LinkEvent::Pong => counters.pongs.incr(),
+            LinkEvent::Unreadable => counters.unreadable_messages.incr(),
+            LinkEvent::Flushed => self.stamp_written(l),
+            LinkEvent::VenueError { code, .. } => {
+                counters.venue_errors.incr();
+                if code == OVER_LIMIT_CLOSE && self.links[l].is_live() {
+                    // The venue closes it: no new cancels there.
+                    self.links[l].drain(false);
+                }
+                // Trouble on this connection: what waits for a reply on it goes out elsewhere
+                // too, rather than wait out the ack timeout.
+                if self.hedge_after != 0 {
+                    self.requeue_attempts_on(l, AttemptKind::Hedge, false);
+                }
+            }
+            LinkEvent::LoginRejected { code, msg } => {
+                counters.login_rejections.incr();
+                if let Some(e) = self.links[l].take_error() {
+                    self.shared.set_last_error(e);
+                }
+                self.rejected = Some((code, msg));
+                if !self.links.iter().any(Link::is_live) {
+                    self.fail_queued(NotSentReason::LoginRejected { code, msg });
+                }
+            }
+            LinkEvent::Lost {
+                generation,
+                was_live,
+            } => {
+                if let Some(e) = self.links[l].take_error() {
+                    self.shared.set_last_error(e);
+                }
+                if was_live {
+                    counters.reconnects.incr();
+                }
+                self.awaiting_flush[l].clear();
+                self.smoothed_rtt[l] = 0;
+                self.bury_link(l, generation);
+                if let Some(r) = self.rotation
+                    && r.new == l
+                    && self.links[l].is_done()
+                {
+                    self.rotation = None;
+                }
+            }
+        }
+    }
+
+    fn on_reply(
+        &mut self,
+        l: usize,
+        id: Option<RequestId>,
+        code: i64,
+        msg: VenueMsg,
+        error_event: bool,
+    ) {
+        let counters = &self.shared.counters.0;
+        counters.links[l].replies.incr();
+        let found = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
+        let Some((slot, a)) = found else {
+            match id.and_then(|id| self.late_ids.iter().position(|x| *x == id)) {
+                Some(at) => {
+                    self.late_ids[at] = RequestId::EMPTY;
+                    counters.late_replies.incr();
+                }
+                None => counters.unmatched_replies.incr(),
+            }
+            return;
+        };
+        let settled = monotonic_ns();
+        let e = self.table.entry(slot);
+        let attempt = e.attempts[a];
+        let rtt = settled.saturating_sub(attempt.sent_ns);
+        self.pool_rtt.record(rtt);
+        self.link_rtt[l].record(rtt);
+        let s = &mut self.smoothed_rtt[l];
+        *s = if *s == 0 { rtt } else { *s - *s / 8 + rtt / 8 };
+        self.busy_since[l] = settled;
+        if attempt.kind == AttemptKind::Hedge {
+            counters.hedges_won.incr();
+        }
+        for (n, other) in e.attempts[..e.sends as usize].iter().enumerate() {
+            if other.state == AttemptState::Live {
+                self.live_attempts[other.link as usize] =
+                    self.live_attempts[other.link as usize].saturating_sub(1);
+                if n != a {
+                    self.late_ids[self.late_next] = other.id;
+                    self.late_next = (self.late_next + 1) % LATE_IDS;
+                }
+            }
+        }
+        let e = self.table.settle(slot);
+        let status = if code == 0 && !error_event {
+            Status::Acked
+        } else {
+            Status::Rejected { code, msg }
+        };
+        self.emit_entry(e, status, settled, Some(Via::Connection(l as u8)));
+    }
+
+    /// The connection of `generation` in slot `l` is gone: its attempts can no longer be
+    /// answered, and every intent left without a live attempt is sent again elsewhere.
+    fn bury_link(&mut self, l: usize, generation: u32) {
+        self.table.in_flight_slots(&mut self.slots_scratch);
+        for k in 0..self.slots_scratch.len() {
+            let (slot, seq) = self.slots_scratch[k];
+            let e = self.table.entry(slot);
+            let on_it = e
+                .live_attempts()
+                .any(|a| a.link as usize == l && a.generation == generation);
+            if !on_it {
+                continue;
+            }
+            let n = self.table.bury_attempts(slot, l as u8) as u32;
+            self.live_attempts[l] = self.live_attempts[l].saturating_sub(n);
+            if !self.table.entry(slot).has_live_attempt() {
+                self.push_resend(slot, seq, AttemptKind::Failover);
+            }
+        }
+    }
+
+    /// Queues every intent with a live attempt on link `l` to be sent again on another link;
+    /// with `bury`, those attempts are given up first.
+    fn requeue_attempts_on(&mut self, l: usize, kind: AttemptKind, bury: bool) {
+        self.table.in_flight_slots(&mut self.slots_scratch);
+        for k in 0..self.slots_scratch.len() {
+            let (slot, seq) = self.slots_scratch[k];
+            if !self
+                .table
+                .entry(slot)
+                .live_attempts()
+                .any(|a| a.link as usize == l)
+            {
+                continue;
+            }
+            if bury {
+                let n = self.table.bury_attempts(slot, l as u8) as u32;
+                self.live_attempts[l] = self.live_attempts[l].saturating_sub(n);
+            }
+            self.push_resend(slot, seq, kind);
+        }
+    }
+
+    fn push_resend(&mut self, slot: u32, seq: u64, kind: AttemptKind) {
+        if self.resend.len() == self.resend.capacity() {
+            let table = &self.table;
+            self.resend.retain(|&(s, q, _)| table.is_in_flight(s, q));
+        }
+        if self.resend.len() < self.resend.capacity() {
+            self.resend.push_back((slot, seq, kind));
+        } else {
+            // Never reached: at most one live entry per held intent, and the table is smaller.
+            log::error!("re-send queue full; the cancel waits for its ack timeout");
+        }
+    }
+
     // ----- intents and outcomes -----
+
+    /// Whether every connection of the pool was refused by the venue and none is live.
+    fn all_rejected(&self) -> bool {
+        self.rejected.is_some()
+            && !self.links.iter().any(Link::is_live)
+            && self
+                .links
+                .iter()
+                .filter(|l| !l.is_done())
+                .all(|l| l.state() == SessionState::LoginRejected)
+    }
 
     /// Takes intents from the ring while there is room to hold them and their outcomes.
     fn intake(&mut self) -> bool {
@@ -432,7 +668,9 @@ impl EventLoop {
             };
             work = true;
             self.shared.counters.0.intents.incr();
-            if let (Phase::LoginRejected { .. }, Some((code, msg))) = (&self.phase, self.rejected) {
+            if self.all_rejected()
+                && let Some((code, msg)) = self.rejected
+            {
                 self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
                 continue;
             }
@@ -460,10 +698,12 @@ impl EventLoop {
                 written_ns: 0,
                 settled_ns: now,
             },
+            attempts: 0,
+            via: None,
         });
     }
 
-    fn emit_entry(&mut self, e: Entry, status: Status, now: u64) {
+    fn emit_entry(&mut self, e: Entry, status: Status, now: u64, via: Option<Via>) {
         self.emit(Outcome {
             id: e.id,
             cancel: e.cancel,
@@ -473,6 +713,8 @@ impl EventLoop {
                 written_ns: e.written_ns,
                 settled_ns: now,
             },
+            attempts: e.sends,
+            via,
         });
     }
 
@@ -511,21 +753,33 @@ impl EventLoop {
         }
     }
 
+    /// Settles an in-flight intent without a reply.
+    fn settle_unanswered(&mut self, slot: u32, reason: UnknownReason, now: u64) {
+        for a in self.table.entry(slot).live_attempts() {
+            self.live_attempts[a.link as usize] =
+                self.live_attempts[a.link as usize].saturating_sub(1);
+        }
+        let e = self.table.settle(slot);
+        self.emit_entry(e, Status::Unknown(reason), now, None);
+    }
+
     /// Every cancel in flight gets `reason`.
     fn fail_in_flight(&mut self, reason: UnknownReason) {
         let now = monotonic_ns();
         while let Some((slot, _)) = self.table.oldest_in_flight() {
-            let e = self.table.settle(slot);
-            self.emit_entry(e, Status::Unknown(reason), now);
+            self.settle_unanswered(slot, reason, now);
         }
-        self.awaiting_flush.clear();
+        for pending in &mut self.awaiting_flush {
+            pending.clear();
+        }
+        self.resend.clear();
     }
 
     /// Every waiting intent gets `reason`.
     fn fail_queued(&mut self, reason: NotSentReason) {
         let now = monotonic_ns();
         while let Some(e) = self.table.pop_queued() {
-            self.emit_entry(e, Status::NotSent(reason), now);
+            self.emit_entry(e, Status::NotSent(reason), now, None);
         }
     }
 
@@ -536,7 +790,7 @@ impl EventLoop {
                 break;
             }
             if let Some(e) = self.table.pop_queued() {
-                self.emit_entry(e, Status::NotSent(NotSentReason::QueueTimeout), now);
+                self.emit_entry(e, Status::NotSent(NotSentReason::QueueTimeout), now, None);
             }
             work = true;
         }
@@ -544,536 +798,456 @@ impl EventLoop {
             if e.sent_ns.saturating_add(self.ack_timeout) > now {
                 break;
             }
-            let e = self.table.settle(slot);
-            self.emit_entry(e, Status::Unknown(UnknownReason::AckTimeout), now);
+            let reason = if e.has_live_attempt() {
+                UnknownReason::AckTimeout
+            } else {
+                UnknownReason::ConnectionLost
+            };
+            self.settle_unanswered(slot, reason, now);
             work = true;
-        }
-        if self.ping_sent_at != 0 && matches!(self.phase, Phase::Live { .. }) {
-            if self.last_inbound > self.ping_sent_at {
-                self.ping_sent_at = 0;
-            } else if now >= self.ping_sent_at + self.pong_deadline {
-                self.lost(SessionError::PeerSilent, now);
-                work = true;
-            }
         }
         work
     }
 
-    // ----- the connection -----
+    // ----- sending -----
 
-    fn set_phase(&mut self, phase: Phase) {
-        let state = match &phase {
-            Phase::Backoff { .. } => SessionState::Backoff,
-            Phase::Connecting { .. } | Phase::Handshaking { .. } | Phase::Upgrading { .. } => {
-                SessionState::Connecting
+    /// The serving link with the lowest smoothed round trip that may take a cancel now, leaving
+    /// out the links in `exclude` (a bit per slot).
+    fn best_link(&self, now: u64, exclude: u32) -> Option<usize> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, link) in self.links.iter().enumerate() {
+            if exclude & (1 << i) != 0 || !link.can_take(now) {
+                continue;
             }
-            Phase::LoggingIn { .. } => SessionState::LoggingIn,
-            Phase::Live { .. } => SessionState::Live,
-            Phase::LoginRejected { .. } => SessionState::LoginRejected,
-            Phase::Closing { .. } | Phase::Done => SessionState::Stopped,
-        };
-        self.phase = phase;
-        if self.stopping.is_none() || state == SessionState::Stopped {
-            self.shared.set_state(state);
-        }
-    }
-
-    /// Starts attempts when due and advances an attempt under way on socket events.
-    fn advance_connection(&mut self, now: u64) -> bool {
-        match self.phase {
-            Phase::Backoff { retry_at } if now >= retry_at && self.stopping.is_none() => {
-                self.attempt_started = now;
-                self.shared.counters.0.connect_attempts.incr();
-                self.set_phase(Phase::Backoff { retry_at: u64::MAX });
-                self.shared.set_state(SessionState::Connecting);
-                let step = self.connector.start(self.poll.registry());
-                self.socket_event = false;
-                self.readable = false;
-                self.apply_step(step, now);
-                true
-            }
-            Phase::LoginRejected {
-                retry_at: Some(retry_at),
-            } if now >= retry_at && self.stopping.is_none() => {
-                self.set_phase(Phase::Backoff { retry_at: now });
-                true
-            }
-            ref p if p.is_connecting() => {
-                if now >= self.attempt_started.saturating_add(self.connect_timeout) {
-                    let doing = self.phase.doing();
-                    self.lost(SessionError::Timeout(doing), now);
-                    return true;
-                }
-                if !self.socket_event || matches!(self.phase, Phase::LoggingIn { .. }) {
-                    return false;
-                }
-                self.socket_event = false;
-                let phase = std::mem::replace(&mut self.phase, Phase::Done);
-                let step = self.connector.step(phase);
-                self.apply_step(step, now);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    fn apply_step(&mut self, step: Step, now: u64) {
-        match step {
-            Step::Wait(phase) => self.set_phase(phase),
-            Step::Failed(e) => self.lost(e, now),
-            Step::Upgraded { tls, leftover } => {
-                self.decoder.reset();
-                if let Err(e) = self.decoder.push(&leftover) {
-                    self.set_phase(Phase::LoggingIn { tls });
-                    self.lost(SessionError::Protocol(e.to_string()), now);
-                    return;
-                }
-                self.set_phase(Phase::LoggingIn { tls });
-                self.messages.reset();
-                if let Err(e) = self.send_login(now) {
-                    self.lost(e, now);
-                    return;
-                }
-                // Frames may already be buffered (leftover, or decrypted with the upgrade).
-                self.readable = true;
-                self.read_socket(now);
-            }
-        }
-    }
-
-    fn send_login(&mut self, now: u64) -> Result<(), SessionError> {
-        let timestamp = unix_seconds();
-        let sign = protocol::sign_login(self.credentials.secret(), timestamp);
-        self.json.clear();
-        protocol::encode_login(
-            &mut self.json,
-            &self.api_key,
-            self.credentials.passphrase_str(),
-            timestamp,
-            &sign,
-        )
-        .map_err(|e| SessionError::LoginFailed {
-            code: 0,
-            msg: e.to_string(),
-        })?;
-        self.frames.clear();
-        ws::encode_client_frame(
-            &mut self.frames,
-            OpCode::Text,
-            &self.json,
-            self.masks.next_mask(),
-        );
-        let Some(tls) = self.phase.websocket() else {
-            return Err(SessionError::Io("no connection".to_string()));
-        };
-        tls.write_record(&self.frames).map_err(tls_error)?;
-        tls.flush_tls()
-            .map_err(|e| SessionError::Io(e.to_string()))?;
-        self.messages.record(now);
-        Ok(())
-    }
-
-    fn go_live(&mut self, now: u64) {
-        let phase = std::mem::replace(&mut self.phase, Phase::Done);
-        let Phase::LoggingIn { tls } = phase else {
-            self.phase = phase;
-            return;
-        };
-        self.set_phase(Phase::Live { tls });
-        self.connector.logged_in();
-        self.rejected = None;
-        self.live_since = now;
-        self.next_ping_at = now + self.ping_interval;
-        self.ping_sent_at = 0;
-        self.last_inbound = now;
-        self.shared.counters.0.sessions.incr();
-        log::info!(
-            "logged in to {} ({} intents waiting)",
-            self.connector.endpoint.url,
-            self.table.queued()
-        );
-    }
-
-    /// Drops the connection.
-    fn drop_connection(&mut self) {
-        let registry = self.poll.registry();
-        if let Some(socket) = self.phase.socket() {
-            // The socket is closed right after; a failed deregistration changes nothing.
-            let _ = registry.deregister(socket);
-        }
-        self.decoder.reset();
-        self.readable = false;
-        self.socket_event = false;
-        self.ping_sent_at = 0;
-    }
-
-    /// The connection or attempt ended with `error`: report what was in flight, back off.
-    fn lost(&mut self, error: SessionError, now: u64) {
-        let was_live = matches!(self.phase, Phase::Live { .. } | Phase::Closing { .. });
-        self.drop_connection();
-        self.fail_in_flight(UnknownReason::ConnectionLost);
-        if self.stopping.is_some() {
-            self.set_phase(Phase::Done);
-            return;
-        }
-        if was_live {
-            self.shared.counters.0.reconnects.incr();
-            if now.saturating_sub(self.live_since) >= ns(self.reconnect.reset_after) {
-                self.failures = 0;
-            }
-        }
-        self.failures = self.failures.saturating_add(1);
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let delay = self.reconnect.delay(self.failures, self.rng);
-        log::warn!(
-            "connection to {} {}: {error}; reconnecting in {delay:?}",
-            self.connector.endpoint.url,
-            if was_live { "lost" } else { "failed" },
-        );
-        self.shared.set_last_error(error);
-        self.set_phase(Phase::Backoff {
-            retry_at: now.saturating_add(ns(delay)),
-        });
-    }
-
-    /// The venue refused the login.
-    fn login_refused(&mut self, code: i64, msg: VenueMsg, now: u64) {
-        if !AUTH_CODES.contains(&code) {
-            self.lost(
-                SessionError::LoginFailed {
-                    code,
-                    msg: msg.as_str().to_string(),
-                },
-                now,
-            );
-            return;
-        }
-        self.drop_connection();
-        self.shared.counters.0.login_rejections.incr();
-        let error = SessionError::LoginRejected {
-            code,
-            msg: msg.as_str().to_string(),
-        };
-        log::error!(
-            "{error}; {}",
-            match self.login_retry_after {
-                Some(d) => format!("trying again in {:?}", Duration::from_nanos(d)),
-                None => "not trying again".to_string(),
-            }
-        );
-        self.shared.set_last_error(error);
-        self.rejected = Some((code, msg));
-        self.fail_queued(NotSentReason::LoginRejected { code, msg });
-        if self.stopping.is_some() {
-            self.set_phase(Phase::Done);
-            return;
-        }
-        self.set_phase(Phase::LoginRejected {
-            retry_at: self.login_retry_after.map(|d| now.saturating_add(d)),
-        });
-    }
-
-    // ----- reading -----
-
-    /// Reads whatever the socket has and acts on every complete message.
-    fn read_socket(&mut self, now: u64) -> bool {
-        if !self.readable {
-            return false;
-        }
-        let mut work = false;
-        loop {
-            let result = {
-                let Some(tls) = self.phase.websocket() else {
-                    return work;
-                };
-                let spare = self.decoder.spare_mut();
-                if spare.is_empty() {
-                    Err(None)
-                } else {
-                    tls.read(spare).map_err(Some)
-                }
+            let stalled = if self.live_attempts[i] > 0 {
+                now.saturating_sub(self.busy_since[i])
+            } else {
+                0
             };
-            match result {
-                Ok(0) => {
-                    self.closed_by_peer(
-                        SessionError::Closed {
-                            code: None,
-                            reason: "the connection was closed".to_string(),
-                        },
-                        now,
-                    );
-                    return true;
-                }
-                Ok(n) => {
-                    work = true;
-                    self.decoder.commit(n);
-                    self.last_inbound = now;
-                    if !self.process_messages(now) {
-                        return true;
-                    }
-                }
-                Err(Some(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.readable = false;
-                    return work;
-                }
-                Err(Some(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(Some(e)) => {
-                    let error = match e.into_inner() {
-                        Some(inner) => match inner.downcast::<crate::tls::TlsError>() {
-                            Ok(tls) => tls_error(*tls),
-                            Err(other) => SessionError::Io(other.to_string()),
-                        },
-                        None => SessionError::Io("read failed".to_string()),
-                    };
-                    self.closed_by_peer(error, now);
-                    return true;
-                }
-                Err(None) => {
-                    self.lost(
-                        SessionError::Protocol("a message does not fit the read buffer".into()),
-                        now,
-                    );
-                    return true;
-                }
+            let score = self.smoothed_rtt[i].max(stalled);
+            if best.is_none_or(|(_, b)| score < b) {
+                best = Some((i, score));
             }
         }
+        best.map(|(i, _)| i)
     }
 
-    /// The connection ended from the venue's side (or broke).
-    fn closed_by_peer(&mut self, error: SessionError, now: u64) {
-        if matches!(self.phase, Phase::Closing { .. }) {
-            self.drop_connection();
-            self.set_phase(Phase::Done);
-        } else {
-            self.lost(error, now);
+    /// Counts an attempt sent on link `l` at `now`.
+    fn attempt_sent(&mut self, l: usize, now: u64) {
+        if self.live_attempts[l] == 0 {
+            self.busy_since[l] = now;
         }
+        self.live_attempts[l] += 1;
+        let counters = &self.shared.counters.0;
+        counters.sent.incr();
+        counters.links[l].sent.incr();
     }
 
-    /// Acts on every complete message; false when the connection ended.
-    fn process_messages(&mut self, now: u64) -> bool {
-        loop {
-            let inbound = match self.decoder.next_message() {
-                Ok(None) => return true,
-                Ok(Some(message)) => classify(message, &mut self.replies),
-                Err(e) => {
-                    self.lost(SessionError::Protocol(e.to_string()), now);
-                    return false;
-                }
-            };
-            if !self.on_inbound(inbound, now) {
-                return false;
-            }
-        }
+    /// Whether a link outside `exclude` serves (whether or not it has budget now).
+    fn any_serving(&self, exclude: u32) -> bool {
+        self.links
+            .iter()
+            .enumerate()
+            .any(|(i, l)| exclude & (1 << i) == 0 && l.is_serving())
     }
 
-    fn on_inbound(&mut self, inbound: Inbound, now: u64) -> bool {
-        match inbound {
-            Inbound::Reply {
-                id,
-                code,
-                msg,
-                error_event,
-            } => {
-                let slot = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
-                match slot {
-                    Some(slot) => {
-                        let settled = monotonic_ns();
-                        let e = self.table.settle(slot);
-                        let status = if code == 0 && !error_event {
-                            Status::Acked
-                        } else {
-                            Status::Rejected { code, msg }
-                        };
-                        self.emit_entry(e, status, settled);
-                    }
-                    None => self.shared.counters.0.unmatched_replies.incr(),
-                }
-            }
-            Inbound::Login { code, msg } => {
-                if matches!(self.phase, Phase::LoggingIn { .. }) {
-                    if code == 0 {
-                        self.go_live(now);
-                    } else {
-                        self.login_refused(code, msg, now);
-                        return false;
-                    }
-                }
-            }
-            Inbound::VenueError { code, msg } => {
-                if matches!(self.phase, Phase::LoggingIn { .. }) {
-                    self.login_refused(code, msg, now);
-                    return false;
-                }
-                self.shared.counters.0.venue_errors.incr();
-                log::warn!(
-                    "venue error {code} {msg}{}",
-                    if code == OVER_LIMIT_CLOSE {
-                        " (the venue will close the connection)"
-                    } else {
-                        ""
-                    }
-                );
-            }
-            Inbound::Pong => self.shared.counters.0.pongs.incr(),
-            Inbound::Ignored => {}
-            Inbound::Undecodable(e) => {
-                self.lost(
-                    SessionError::Protocol(format!("undecodable reply: {e:?}")),
-                    now,
-                );
-                return false;
-            }
-            Inbound::Ping { payload, len } => {
-                self.frames.clear();
-                ws::encode_pong(
-                    &mut self.frames,
-                    &payload[..len as usize],
-                    self.masks.next_mask(),
-                );
-                if let Err(e) = self.write_frames() {
-                    self.lost(e, now);
-                    return false;
-                }
-            }
-            Inbound::Close { code, reason } => {
-                if !matches!(self.phase, Phase::Closing { .. }) {
-                    // Answer with the same code, then start over.
-                    self.frames.clear();
-                    ws::encode_close(&mut self.frames, code, self.masks.next_mask());
-                    // The connection is going away anyway: a failed answer changes nothing.
-                    let _ = self.write_frames();
-                }
-                if let Some(tls) = self.phase.websocket() {
-                    let _ = tls.close();
-                    let _ = tls.flush_tls();
-                }
-                self.closed_by_peer(
-                    SessionError::Closed {
-                        code,
-                        reason: reason.as_str().to_string(),
-                    },
-                    now,
-                );
-                return false;
-            }
-        }
-        true
-    }
-
-    /// Encrypts `self.frames` and hands it to the socket (the rest waits for writability).
-    fn write_frames(&mut self) -> Result<bool, SessionError> {
-        let Some(tls) = self.phase.websocket() else {
-            return Err(SessionError::Io("no connection".to_string()));
-        };
-        tls.write_record(&self.frames).map_err(tls_error)?;
-        tls.flush_tls().map_err(|e| SessionError::Io(e.to_string()))
-    }
-
-    // ----- writing -----
-
-    /// Sends the keepalive and as many waiting cancels as pacing allows, in one TLS write.
-    fn send(&mut self, now: u64) -> bool {
-        let Phase::Live { tls } = &self.phase else {
-            return false;
-        };
-        if tls.wants_write() {
-            // The socket has not taken the last batch yet: what waits stays queued (and keeps
-            // its place for pacing) rather than pile up in the TLS buffer.
+    /// Re-sends, first sends and hedges, as pacing allows. True if anything went out or was
+    /// decided.
+    fn send(&mut self) -> bool {
+        let waiting = !self.resend.is_empty()
+            || self.table.front_queued().is_some()
+            || !self.hedge_queue.is_empty();
+        if !waiting {
             return false;
         }
         // `now` was read at the start of the turn, possibly before intents taken in during the
         // turn were accepted: stamp cancels with the time they go out, since their ack timeout
         // and the pacing window count from it.
-        let now = if self.table.front_queued().is_some() {
-            monotonic_ns()
-        } else {
-            now
-        };
-        self.frames.clear();
-        let first = self.awaiting_flush.len();
-        if self.ping_sent_at == 0 && now >= self.next_ping_at && self.messages.is_ready(now) {
-            self.messages.record(now);
-            ws::encode_client_frame(
-                &mut self.frames,
-                OpCode::Text,
-                protocol::PING,
-                self.masks.next_mask(),
-            );
-            self.ping_sent_at = now;
-            self.next_ping_at = now + self.ping_interval;
-            self.shared.counters.0.pings.incr();
+        let now = monotonic_ns();
+        let mut work = self.send_again(now);
+        work |= self.send_first(now);
+        if self.table.queued() == 0 && self.resend.is_empty() && self.hedge_after != 0 {
+            work |= self.send_hedges(now);
         }
-        while let Some((_, e)) = self.table.front_queued() {
-            if self.frames.len() + MAX_CANCEL_FRAME > BATCH_BYTES {
+        work
+    }
+
+    /// Sends again what lost its connection (or whose connection reported trouble), on another
+    /// link; a failover with nowhere to go is settled unknown at once.
+    fn send_again(&mut self, now: u64) -> bool {
+        let mut work = false;
+        while let Some(&(slot, seq, kind)) = self.resend.front() {
+            if !self.table.is_in_flight(slot, seq) {
+                self.resend.pop_front();
+                continue;
+            }
+            let e = self.table.entry(slot);
+            let covered = e.has_live_attempt();
+            if kind == AttemptKind::Failover && covered {
+                self.resend.pop_front();
+                continue;
+            }
+            let exclude = e.live_links();
+            if !self.table.can_send_again(slot) || !self.any_serving(exclude) {
+                self.resend.pop_front();
+                work = true;
+                if !covered {
+                    // No path left: the cancel may or may not have landed.
+                    self.settle_unanswered(slot, UnknownReason::ConnectionLost, now);
+                }
+                continue;
+            }
+            if !self.cancels.is_ready(now) {
                 break;
             }
-            if !self.messages.is_ready(now) || !self.cancels.is_ready(now) {
-                // Every intent waiting now waits for pacing; count each once.
-                let newest = self.table.arrivals();
-                let counted = self.paced_through.max(e.seq - 1);
-                self.shared.counters.0.pacing_waits.add(newest - counted);
-                self.paced_through = newest;
-                break;
-            }
-            self.messages.record(now);
-            self.cancels.record(now);
-            let Some(slot) = self.table.send_front(now) else {
+            let Some(l) = self.best_link(now, exclude) else {
                 break;
             };
+            self.resend.pop_front();
+            let counters = &self.shared.counters.0;
+            match kind {
+                AttemptKind::Failover => counters.failovers.incr(),
+                _ => counters.hedges_sent.incr(),
+            }
+            self.send_attempt(slot, l, kind, now);
+            work = true;
+        }
+        work
+    }
+
+    /// Sends waiting intents in arrival order, batching the frames for one link into one write.
+    fn send_first(&mut self, now: u64) -> bool {
+        let mut work = false;
+        let mut batch: Option<usize> = None;
+        self.scratch.frames.clear();
+        while let Some((_, e)) = self.table.front_queued() {
+            let seq = e.seq;
+            if !self.cancels.is_ready(now) {
+                self.count_pacing_wait(seq);
+                break;
+            }
+            let l = match batch {
+                Some(l)
+                    if self.links[l].can_take(now)
+                        && self.scratch.frames.len() + MAX_CANCEL_FRAME <= BATCH_BYTES =>
+                {
+                    l
+                }
+                _ => {
+                    if let Some(l) = batch.take() {
+                        self.write_batch(l, now);
+                    }
+                    match self.best_link(now, 0) {
+                        Some(l) => l,
+                        None => {
+                            if self.any_serving(0) {
+                                self.count_pacing_wait(seq);
+                            }
+                            break;
+                        }
+                    }
+                }
+            };
+            let generation = self.links[l].generation();
+            self.links[l].record_message(now);
+            self.cancels.record(now);
+            let Some(slot) = self.table.send_front(now, l as u8, generation) else {
+                break;
+            };
+            self.attempt_sent(l, now);
             let e = self.table.entry(slot);
-            self.json.clear();
-            protocol::encode_cancel(&mut self.json, &e.id, &e.cancel);
+            self.scratch.json.clear();
+            protocol::encode_cancel(&mut self.scratch.json, &e.id, &e.cancel);
+            let mask = self.links[l].next_mask();
             ws::encode_client_frame(
-                &mut self.frames,
+                &mut self.scratch.frames,
                 OpCode::Text,
-                &self.json,
-                self.masks.next_mask(),
+                &self.scratch.json,
+                mask,
             );
-            self.awaiting_flush.push((slot, now));
+            self.awaiting_flush[l].push((slot, seq));
+            if self.hedge_after != 0 {
+                self.push_hedge(slot, seq);
+            }
+            batch = Some(l);
+            work = true;
         }
-        if self.frames.is_empty() {
-            return false;
+        if let Some(l) = batch {
+            self.write_batch(l, now);
         }
-        let sent = (self.awaiting_flush.len() - first) as u64;
-        self.shared.counters.0.sent.add(sent);
-        match self.write_frames() {
-            Ok(true) => self.stamp_written(),
-            Ok(false) => {}
-            Err(e) => self.lost(e, now),
-        }
-        true
+        work
     }
 
-    /// Flushes ciphertext left behind by a socket that would not take it all.
-    fn flush_pending(&mut self, now: u64) {
-        let Some(tls) = self.phase.websocket() else {
-            return;
-        };
-        if !tls.wants_write() {
+    /// Every intent waiting now waits for pacing; count each once.
+    fn count_pacing_wait(&mut self, front_seq: u64) {
+        let newest = self.table.arrivals();
+        let counted = self.paced_through.max(front_seq - 1);
+        self.shared.counters.0.pacing_waits.add(newest - counted);
+        self.paced_through = newest;
+    }
+
+    fn push_hedge(&mut self, slot: u32, seq: u64) {
+        if self.hedge_queue.len() == self.hedge_queue.capacity() {
+            let table = &self.table;
+            self.hedge_queue.retain(|&(s, q)| table.is_in_flight(s, q));
+            if self.hedge_queue.len() == self.hedge_queue.capacity() {
+                self.hedge_queue.pop_front();
+                self.shared.counters.0.hedges_capped.incr();
+            }
+        }
+        self.hedge_queue.push_back((slot, seq));
+    }
+
+    /// Writes the frames built for link `l`.
+    fn write_batch(&mut self, l: usize, now: u64) {
+        if self.scratch.frames.is_empty() {
             return;
         }
-        match tls.flush_tls() {
-            Ok(true) => self.stamp_written(),
+        let written = self.links[l].try_write(&self.scratch.frames);
+        self.scratch.frames.clear();
+        self.after_write(l, written, now);
+    }
+
+    fn after_write(&mut self, l: usize, written: Result<bool, SessionError>, now: u64) {
+        match written {
+            Ok(true) => self.stamp_written(l),
             Ok(false) => {}
-            Err(e) => self.lost(SessionError::Io(e.to_string()), now),
+            Err(e) => {
+                let stopping = self.stopping.is_some();
+                self.links[l].lose(
+                    e,
+                    now,
+                    stopping,
+                    self.poll.registry(),
+                    &self.settings,
+                    &mut self.link_events,
+                );
+                self.apply_link_events(now);
+            }
         }
     }
 
-    /// Everything encrypted so far is in the kernel now.
-    fn stamp_written(&mut self) {
-        if self.awaiting_flush.is_empty() {
+    /// One more attempt of the in-flight intent in `slot`, under a fresh id, on link `l`.
+    fn send_attempt(&mut self, slot: u32, l: usize, kind: AttemptKind, now: u64) {
+        let id = self.fresh_id();
+        let generation = self.links[l].generation();
+        self.links[l].record_message(now);
+        self.cancels.record(now);
+        if kind == AttemptKind::Hedge {
+            self.hedges.record(now);
+        }
+        self.table
+            .send_again(slot, id, kind, now, l as u8, generation);
+        self.attempt_sent(l, now);
+        let e = self.table.entry(slot);
+        let seq = e.seq;
+        self.scratch.json.clear();
+        protocol::encode_cancel(&mut self.scratch.json, &id, &e.cancel);
+        self.scratch.frames.clear();
+        let mask = self.links[l].next_mask();
+        ws::encode_client_frame(
+            &mut self.scratch.frames,
+            OpCode::Text,
+            &self.scratch.json,
+            mask,
+        );
+        self.awaiting_flush[l].push((slot, seq));
+        let written = self.links[l].try_write(&self.scratch.frames);
+        self.scratch.frames.clear();
+        self.after_write(l, written, now);
+    }
+
+    /// A request id no intent or attempt holds: the next engine number.
+    fn fresh_id(&self) -> RequestId {
+        loop {
+            let n = self.shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed);
+            let id = RequestId::from_u64(n);
+            if !self.table.holds_id(&id) {
+                return id;
+            }
+        }
+    }
+
+    /// Hedges first sends that had no reply within the hedge delay, within hedges' share of the
+    /// cancel budget.
+    fn send_hedges(&mut self, now: u64) -> bool {
+        let mut work = false;
+        while let Some(&(slot, seq)) = self.hedge_queue.front() {
+            if !self.table.is_in_flight(slot, seq) {
+                self.hedge_queue.pop_front();
+                continue;
+            }
+            let e = self.table.entry(slot);
+            if e.sends > 1 || !e.has_live_attempt() || !self.table.can_send_again(slot) {
+                self.hedge_queue.pop_front();
+                continue;
+            }
+            if now < e.first_sent_ns.saturating_add(self.hedge_after) {
+                break;
+            }
+            let exclude = e.live_links();
+            if !self.any_serving(exclude) {
+                // Nowhere else to send it: it waits for its reply.
+                self.hedge_queue.pop_front();
+                continue;
+            }
+            if !self.hedges.is_ready(now) {
+                self.hedge_queue.pop_front();
+                self.shared.counters.0.hedges_capped.incr();
+                continue;
+            }
+            if !self.cancels.is_ready(now) {
+                break;
+            }
+            let Some(l) = self.best_link(now, exclude) else {
+                break;
+            };
+            self.hedge_queue.pop_front();
+            self.shared.counters.0.hedges_sent.incr();
+            self.send_attempt(slot, l, AttemptKind::Hedge, now);
+            work = true;
+        }
+        work
+    }
+
+    /// Everything encrypted so far on link `l` is in the kernel now.
+    fn stamp_written(&mut self, l: usize) {
+        if self.awaiting_flush[l].is_empty() {
             return;
         }
         let written = monotonic_ns();
-        for &(slot, sent_ns) in &self.awaiting_flush {
-            let e = self.table.entry_mut(slot);
-            if e.sent_ns == sent_ns && e.written_ns == 0 {
-                e.written_ns = written;
+        for k in 0..self.awaiting_flush[l].len() {
+            let (slot, seq) = self.awaiting_flush[l][k];
+            if self.table.is_in_flight(slot, seq) {
+                let e = self.table.entry_mut(slot);
+                if e.written_ns == 0 {
+                    e.written_ns = written;
+                }
             }
         }
-        self.awaiting_flush.clear();
+        self.awaiting_flush[l].clear();
+    }
+
+    // ----- the pool -----
+
+    /// Round-trip percentiles and rotation by age; true if anything happened.
+    fn housekeeping(&mut self, now: u64) -> bool {
+        if now >= self.next_rtt_update {
+            self.next_rtt_update = now + RTT_UPDATE_NS;
+            self.update_rtt_stats();
+        }
+        if self.stopping.is_some() {
+            return false;
+        }
+        match self.rotation {
+            None => self.maybe_start_rotation(now),
+            Some(r) if r.drain_deadline == 0 => {
+                // The replacement is still connecting; the old link serves meanwhile. If the old
+                // one went away on its own, it reconnects in its slot: stop the rotation.
+                if !self.links[r.old].is_serving() && !self.links[r.old].is_live() {
+                    self.links[r.new].close(now, self.poll.registry(), &mut self.scratch);
+                    self.rotation = None;
+                    return true;
+                }
+                false
+            }
+            Some(r) => {
+                if self.links[r.old].is_done() {
+                    self.rotation = None;
+                    return true;
+                }
+                if self.links[r.old].is_live()
+                    && (self.live_attempts[r.old] == 0 || now >= r.drain_deadline)
+                {
+                    // What is still unanswered there goes out elsewhere.
+                    self.requeue_attempts_on(r.old, AttemptKind::Failover, true);
+                    self.links[r.old].close(now, self.poll.registry(), &mut self.scratch);
+                    return true;
+                }
+                if !self.links[r.old].is_live() && !self.links[r.old].is_done() {
+                    self.links[r.old].abort(self.poll.registry());
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    fn maybe_start_rotation(&mut self, now: u64) -> bool {
+        let aged = self
+            .links
+            .iter()
+            .position(|l| l.is_serving() && now.saturating_sub(l.live_since()) >= self.max_age);
+        let Some(old) = aged else {
+            return false;
+        };
+        let Some(new) = self.links.iter().position(Link::is_done) else {
+            return false;
+        };
+        log::info!(
+            "connection {old} is {:?} old: connecting its replacement in slot {new}",
+            Duration::from_nanos(now.saturating_sub(self.links[old].live_since()))
+        );
+        self.links[new].enable(now);
+        self.rotation = Some(Rotation {
+            old,
+            new,
+            drain_deadline: 0,
+        });
+        true
+    }
+
+    fn update_rtt_stats(&mut self) {
+        let counters = &self.shared.counters.0;
+        for (i, window) in self.link_rtt.iter_mut().enumerate() {
+            if let Some((p50, p99)) = window.percentiles(&mut self.rtt_scratch) {
+                counters.links[i].rtt_p50_ns.set(p50);
+                counters.links[i].rtt_p99_ns.set(p99);
+            }
+        }
+        if self.hedge == HedgeAfter::Adaptive
+            && self.pool_rtt.len() >= MIN_RTT_SAMPLES
+            && let Some((p50, p99)) = self.pool_rtt.percentiles(&mut self.rtt_scratch)
+        {
+            self.hedge_after = p50
+                .saturating_mul(3)
+                .max(p99)
+                .max(MIN_HEDGE_NS)
+                .min((self.ack_timeout / 2).max(MIN_HEDGE_NS));
+            counters.hedge_after_ns.set(self.hedge_after);
+        }
+    }
+
+    /// Publishes each link's state and the pool's, where they changed.
+    fn publish_states(&mut self) {
+        let counters = &self.shared.counters.0;
+        let mut pool = SessionState::Backoff;
+        let rank = |s: SessionState| match s {
+            SessionState::Live => 5,
+            SessionState::LoggingIn => 4,
+            SessionState::Connecting => 3,
+            SessionState::LoginRejected => 2,
+            SessionState::Backoff => 1,
+            SessionState::Stopped => 0,
+        };
+        let mut any = false;
+        for (i, link) in self.links.iter().enumerate() {
+            let state = link.state();
+            if state != self.published[i] {
+                self.published[i] = state;
+                counters.links[i].set_state(state);
+            }
+            if !link.is_done() {
+                if !any || rank(state) > rank(pool) {
+                    pool = state;
+                }
+                any = true;
+            }
+        }
+        if self.stopping.is_none() && any && pool != self.published_pool {
+            self.published_pool = pool;
+            self.shared.set_state(pool);
+        }
     }
 
     // ----- shutdown -----
@@ -1098,43 +1272,27 @@ impl EventLoop {
         );
     }
 
-    /// Waits for replies in flight, then closes; true while there is work.
+    /// Waits for replies in flight, then closes every link; true while there is work.
     fn shutdown_step(&mut self, now: u64) -> bool {
         let grace_over = self.stopping.is_some_and(|d| now >= d);
-        match self.phase {
-            Phase::Live { .. } if self.table.in_flight() == 0 || grace_over => {
-                self.fail_in_flight(UnknownReason::Shutdown);
-                self.frames.clear();
-                ws::encode_close(&mut self.frames, Some(1000), self.masks.next_mask());
-                let answered = self.write_frames();
-                let phase = std::mem::replace(&mut self.phase, Phase::Done);
-                match (phase, answered) {
-                    (Phase::Live { tls }, Ok(_)) => self.set_phase(Phase::Closing {
-                        tls,
-                        deadline: now.saturating_add(CLOSE_WAIT_NS),
-                    }),
-                    (phase, _) => {
-                        self.phase = phase;
-                        self.drop_connection();
-                        self.set_phase(Phase::Done);
-                    }
-                }
-                true
-            }
-            Phase::Live { .. } => false,
-            Phase::Closing { deadline, .. } if now >= deadline => {
-                self.drop_connection();
-                self.set_phase(Phase::Done);
-                true
-            }
-            Phase::Closing { .. } | Phase::Done => false,
-            _ => {
-                self.fail_in_flight(UnknownReason::Shutdown);
-                self.drop_connection();
-                self.set_phase(Phase::Done);
-                true
-            }
+        let live = self.links.iter().any(Link::is_live);
+        if !(self.table.in_flight() == 0 || grace_over || !live) {
+            return false;
         }
+        let mut work = false;
+        if self.table.in_flight() > 0 {
+            self.fail_in_flight(UnknownReason::Shutdown);
+            work = true;
+        }
+        for i in 0..self.links.len() {
+            let link = &self.links[i];
+            if link.is_done() || link.state() == SessionState::Stopped {
+                continue;
+            }
+            self.links[i].close(now, self.poll.registry(), &mut self.scratch);
+            work = true;
+        }
+        work
     }
 
     /// Reports whatever is left and hands every outcome over.
@@ -1148,6 +1306,9 @@ impl EventLoop {
         // The caller may not be reading: what does not fit waits where handles look last.
         for outcome in self.undelivered.drain(..) {
             self.shared.push_late_outcome(outcome);
+        }
+        for link in &self.shared.counters.0.links {
+            link.set_state(SessionState::Stopped);
         }
         self.shared.set_state(SessionState::Stopped);
         log::info!("engine stopped");

@@ -299,6 +299,8 @@ mod tests {
             cancel: cancel().with_tag(tag),
             status: Status::NotSent(NotSentReason::Shutdown),
             times: Timestamps::default(),
+            attempts: 0,
+            via: None,
         };
         assert!(h.try_outcome().is_none());
         otx.send(outcome(1)).unwrap();

@@ -49,7 +49,9 @@ mod config;
 mod event_loop;
 mod handle;
 mod inflight;
+mod link;
 mod pacing;
+mod rtt;
 mod session;
 mod shared;
 
@@ -60,12 +62,15 @@ use std::thread::JoinHandle;
 
 pub use config::{
     Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
-    ENV_API_SECRET, IdleStrategy, LIVE_URL, ReconnectBackoff,
+    ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
 };
 pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
-pub use shared::{Pinning, SessionError, SessionState, Stats};
+pub use shared::{ConnectionStats, Pinning, SessionError, SessionState, Stats};
 
 use event_loop::EventLoop;
+
+/// The poller token of the waker: past every connection slot's (slot `i` is `Token(i)`).
+const WAKER: mio::Token = mio::Token(shared::MAX_SLOTS);
 use shared::Shared;
 
 /// Why the engine could not start.
@@ -105,9 +110,7 @@ impl Engine {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
         let waker = match config.idle {
-            IdleStrategy::Backoff => {
-                Some(Arc::new(mio::Waker::new(poll.registry(), mio::Token(1))?))
-            }
+            IdleStrategy::Backoff => Some(Arc::new(mio::Waker::new(poll.registry(), WAKER)?)),
             IdleStrategy::BusySpin | IdleStrategy::Yield => None,
         };
         let (intent_tx, intent_rx) = crossbeam_channel::bounded(config.intent_capacity);

@@ -113,8 +113,6 @@ pub(crate) struct Connector {
     next_addr: usize,
 }
 
-pub(crate) const SOCKET: Token = Token(0);
-
 impl Connector {
     pub(crate) fn new(
         endpoint: Endpoint,
@@ -133,7 +131,7 @@ impl Connector {
     /// Resolves the host (when every known address was tried) and starts a nonblocking connect to
     /// the next address. Resolution uses the system resolver and may block: it happens once per
     /// connection attempt, never on the hot path.
-    pub(crate) fn start(&mut self, registry: &Registry) -> Step {
+    pub(crate) fn start(&mut self, registry: &Registry, token: Token) -> Step {
         if self.next_addr >= self.addrs.len() {
             self.next_addr = 0;
             self.addrs = match (self.endpoint.host.as_str(), self.endpoint.port).to_socket_addrs() {
@@ -164,7 +162,7 @@ impl Connector {
         {
             log::warn!("cannot set the socket send buffer to {size} bytes: {e}");
         }
-        if let Err(e) = registry.register(&mut tcp, SOCKET, Interest::READABLE | Interest::WRITABLE)
+        if let Err(e) = registry.register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)
         {
             return Step::Failed(SessionError::Io(format!("register socket: {e}")));
         }

@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
 use crate::outcome::Outcome;
 
-/// Where the engine's connection to the venue stands.
+/// Where the engine's connections to the venue stand (one connection's, in
+/// [`ConnectionStats::state`]; the pool's, from [`crate::Handle::state`]: `Live` while any
+/// connection is logged in, else how far the most advanced one got).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum SessionState {
@@ -114,6 +116,13 @@ pub(crate) struct Counter(AtomicU64);
 
 impl Counter {
     #[inline]
+    pub(crate) fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+}
+
+impl Counter {
+    #[inline]
     pub(crate) fn add(&self, n: u64) {
         self.0
             .store(self.0.load(Ordering::Relaxed) + n, Ordering::Relaxed);
@@ -127,6 +136,39 @@ impl Counter {
     #[inline]
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The most connection slots: the pool's size plus one for the replacement during a rotation.
+pub(crate) const MAX_SLOTS: usize = super::config::MAX_CONNECTIONS + 1;
+
+/// One connection slot of the pool, in [`Stats::connections`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Where it stands (`Stopped` for a slot not in use).
+    pub state: SessionState,
+    /// Logins that succeeded on it.
+    pub sessions: u64,
+    /// Cancel frames sent on it.
+    pub sent: u64,
+    /// Replies to cancels received on it.
+    pub replies: u64,
+    /// Median round trip of its last 256 replies (send to parsed reply), ns; 0 before any.
+    pub rtt_p50_ns: u64,
+    /// 99th percentile of the same, ns.
+    pub rtt_p99_ns: u64,
+}
+
+impl Default for ConnectionStats {
+    fn default() -> Self {
+        ConnectionStats {
+            state: SessionState::Stopped,
+            sessions: 0,
+            sent: 0,
+            replies: 0,
+            rtt_p50_ns: 0,
+            rtt_p99_ns: 0,
+        }
     }
 }
 
@@ -163,6 +205,58 @@ pub struct Stats {
     pub pings: u64,
     /// `pong` texts received.
     pub pongs: u64,
+    /// Cancels sent again on another connection because they had no reply within the hedge
+    /// delay, or their connection reported trouble (an error naming no request).
+    pub hedges_sent: u64,
+    /// Intents settled by the reply to a hedge.
+    pub hedges_won: u64,
+    /// Hedges not sent because hedges had spent their share of the cancel budget.
+    pub hedges_capped: u64,
+    /// Cancels sent again because the connection they were on was lost.
+    pub failovers: u64,
+    /// Connections replaced for their age (make-before-break).
+    pub rotations: u64,
+    /// Replies to an attempt of an intent another attempt had already settled: counted, never a
+    /// second outcome.
+    pub late_replies: u64,
+    /// Well-formed messages the engine could not read (not JSON, no `event`, a binary frame,
+    /// ...): counted, logged and skipped; they never cost the connection.
+    pub unreadable_messages: u64,
+    /// The hedge delay in force, ns (0 when hedging is off).
+    pub hedge_after_ns: u64,
+    /// How many connections the pool keeps.
+    pub pool_size: usize,
+    /// Each connection slot: `connections[..pool_size + 1]` are in use (the last one only while
+    /// a connection is being replaced).
+    pub connections: [ConnectionStats; MAX_SLOTS],
+}
+
+/// One slot's counters, written by the engine thread.
+#[derive(Debug, Default)]
+pub(crate) struct LinkCounters {
+    pub state: AtomicU8,
+    pub sessions: Counter,
+    pub sent: Counter,
+    pub replies: Counter,
+    pub rtt_p50_ns: Counter,
+    pub rtt_p99_ns: Counter,
+}
+
+impl LinkCounters {
+    pub(crate) fn set_state(&self, state: SessionState) {
+        self.state.store(state as u8, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> ConnectionStats {
+        ConnectionStats {
+            state: SessionState::from_u8(self.state.load(Ordering::Relaxed)),
+            sessions: self.sessions.get(),
+            sent: self.sent.get(),
+            replies: self.replies.get(),
+            rtt_p50_ns: self.rtt_p50_ns.get(),
+            rtt_p99_ns: self.rtt_p99_ns.get(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -182,6 +276,16 @@ pub(crate) struct Counters {
     pub unmatched_replies: Counter,
     pub pings: Counter,
     pub pongs: Counter,
+    pub hedges_sent: Counter,
+    pub hedges_won: Counter,
+    pub hedges_capped: Counter,
+    pub failovers: Counter,
+    pub rotations: Counter,
+    pub late_replies: Counter,
+    pub unreadable_messages: Counter,
+    pub hedge_after_ns: Counter,
+    pub pool_size: Counter,
+    pub links: [LinkCounters; MAX_SLOTS],
 }
 
 impl Counters {
@@ -202,6 +306,16 @@ impl Counters {
             unmatched_replies: self.unmatched_replies.get(),
             pings: self.pings.get(),
             pongs: self.pongs.get(),
+            hedges_sent: self.hedges_sent.get(),
+            hedges_won: self.hedges_won.get(),
+            hedges_capped: self.hedges_capped.get(),
+            failovers: self.failovers.get(),
+            rotations: self.rotations.get(),
+            late_replies: self.late_replies.get(),
+            unreadable_messages: self.unreadable_messages.get(),
+            hedge_after_ns: self.hedge_after_ns.get(),
+            pool_size: self.pool_size.get() as usize,
+            connections: std::array::from_fn(|i| self.links[i].snapshot()),
         }
     }
 }

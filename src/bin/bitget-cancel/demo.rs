@@ -626,6 +626,8 @@ mod tests {
                 written_ns: 20,
                 settled_ns: 30,
             },
+            attempts: 1,
+            via: None,
         }
     }
 

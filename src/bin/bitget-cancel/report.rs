@@ -174,6 +174,8 @@ mod tests {
             .with_tag(4),
             status,
             times,
+            attempts: 1,
+            via: None,
         }
     }
 

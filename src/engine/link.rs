@@ -1,0 +1,1085 @@
+//! One connection to the venue as a state machine the engine steps: its phase (connect, TLS,
+//! upgrade, login, live, backoff), its TLS stream and frame decoder, its keepalive, its own
+//! message pacing and its reconnect backoff.
+//!
+//! A [`Link`] never sees the in-flight table, the rings or an [`Outcome`](crate::Outcome): it
+//! reports what happened as [`LinkEvent`]s into a buffer the engine owns, and the engine decides
+//! what they mean for intents. The seam, in the manner of a sans-IO connection:
+//!
+//! - in: [`Link::on_socket_event`] (readiness from the engine's one `mio::Poll`),
+//!   [`Link::advance`] (time: connection steps, keepalive, deadlines), [`Link::read`] (bytes);
+//! - out: [`Link::try_write`] takes frames the engine built, once [`Link::can_take`] said the
+//!   link is live, not draining, within its message budget and not backed up;
+//! - what moves: when the link is lost it reports [`LinkEvent::Lost`] with the generation that
+//!   ended; every attempt the engine sent on that generation is then the engine's to re-send.
+//!   The link's own state (decoder, keepalive) is reset before it reconnects.
+
+use std::io::{self, Read};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mio::{Registry, Token};
+
+use super::config::{Credentials, Endpoint, ReconnectBackoff};
+use super::pacing::RateLimiter;
+use super::session::{Connector, Phase, Step, tls_error};
+use super::shared::{SessionError, SessionState};
+use crate::intent::RequestId;
+use crate::outcome::VenueMsg;
+use crate::protocol::{self, DecodeError, Reply, ReplyDecoder};
+use crate::ws::{self, FrameDecoder, Limits, MaskGen, Message, OpCode};
+
+/// Size limits for the venue's frames: its replies are well under 1 KiB.
+const LIMITS: Limits = Limits {
+    max_frame: 64 * 1024,
+    max_message: 64 * 1024,
+};
+/// How long a closing link waits for the venue to answer its close frame.
+const CLOSE_WAIT_NS: u64 = 500_000_000;
+/// Login error codes that mean the credentials (or the clock) are wrong: not retried soon.
+const AUTH_CODES: [i64; 6] = [30005, 30011, 30012, 30013, 30014, 30015];
+/// The venue's code for "request over limit, connection close".
+pub(crate) const OVER_LIMIT_CLOSE: i64 = 30007;
+/// Events kept free in the buffer before a read stops taking messages (the rest wait in the
+/// decoder for the next turn).
+const EVENT_HEADROOM: usize = 8;
+/// The most bytes of an unreadable message a log line shows.
+const LOG_EXCERPT: usize = 120;
+
+pub(crate) fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What every link is told: the settings they share, in nanoseconds.
+#[derive(Debug)]
+pub(crate) struct LinkSettings {
+    pub ping_interval: u64,
+    pub pong_deadline: u64,
+    pub connect_timeout: u64,
+    pub login_retry_after: Option<u64>,
+    pub reconnect: ReconnectBackoff,
+    pub messages_per_second: u32,
+    pub window: u64,
+    pub api_key: String,
+    pub credentials: Credentials,
+}
+
+/// Buffers the links share, owned by the engine and lent to one link at a time.
+#[derive(Debug)]
+pub(crate) struct Scratch {
+    pub json: Vec<u8>,
+    pub frames: Vec<u8>,
+    pub replies: ReplyDecoder,
+}
+
+impl Scratch {
+    pub(crate) fn new(json_capacity: usize, frames_capacity: usize) -> Self {
+        Scratch {
+            json: Vec::with_capacity(json_capacity),
+            frames: Vec::with_capacity(frames_capacity),
+            replies: ReplyDecoder::with_capacity(LIMITS.max_message),
+        }
+    }
+}
+
+/// What a link reports to the engine.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LinkEvent {
+    /// Logged in: cancels may go out on it.
+    Live,
+    /// A reply to one request (`event` "trade" or "error" with `arg[0].id`).
+    Reply {
+        /// `None` when the echoed id cannot be one of ours.
+        id: Option<RequestId>,
+        code: i64,
+        msg: VenueMsg,
+        error_event: bool,
+    },
+    /// An error that names no request (30006 "request too many", 30007 before a close, ...): a
+    /// sign of trouble on this connection.
+    VenueError { code: i64 },
+    /// The venue refused the credentials.
+    LoginRejected { code: i64, msg: VenueMsg },
+    /// The connection of this generation ended (or an attempt to make one failed); the link
+    /// backs off and reconnects on its own unless it was retired.
+    Lost { generation: u32, was_live: bool },
+    /// Everything handed to the link so far is in the kernel.
+    Flushed,
+    /// A well-formed message it cannot read was skipped.
+    Unreadable,
+    /// A connection attempt started.
+    Connecting,
+    /// The keepalive `ping` went out.
+    PingSent,
+    /// The venue answered a `ping`.
+    Pong,
+}
+
+/// One connection slot of the pool.
+#[derive(Debug)]
+pub(crate) struct Link {
+    index: u8,
+    token: Token,
+    connector: Connector,
+    phase: Phase,
+    /// Counts connections made in this slot; attempts carry it so that a late event of a
+    /// replaced connection is never credited to its successor.
+    generation: u32,
+    attempt_started: u64,
+    live_since: u64,
+    /// Consecutive failed attempts (sets the reconnect delay).
+    failures: u32,
+    /// A socket event arrived since the last connection step.
+    socket_event: bool,
+    /// The socket may have bytes to read (edge-triggered: cleared on `WouldBlock`).
+    readable: bool,
+    next_ping_at: u64,
+    /// When the outstanding `ping` went out; 0 when none is outstanding.
+    ping_sent_at: u64,
+    last_inbound: u64,
+    messages: RateLimiter,
+    decoder: FrameDecoder,
+    masks: MaskGen,
+    rng: u64,
+    /// Takes no new cancels: being replaced, or the venue said it is closing it.
+    draining: bool,
+    /// Closes once drained and is then not reconnected.
+    retiring: bool,
+    /// Why the last attempt or session failed, until the engine takes it.
+    last_error: Option<SessionError>,
+}
+
+impl Link {
+    /// A link in slot `index`, idle until [`Link::enable`] (or connecting at once if `enabled`).
+    pub(crate) fn new(
+        index: u8,
+        endpoint: Endpoint,
+        tls_config: std::sync::Arc<rustls::ClientConfig>,
+        send_buffer: Option<usize>,
+        settings: &LinkSettings,
+        rng: u64,
+        enabled: bool,
+    ) -> Self {
+        Link {
+            index,
+            token: Token(index as usize),
+            connector: Connector::new(endpoint, tls_config, send_buffer),
+            phase: if enabled {
+                Phase::Backoff { retry_at: 0 }
+            } else {
+                Phase::Done
+            },
+            generation: 0,
+            attempt_started: 0,
+            live_since: 0,
+            failures: 0,
+            socket_event: false,
+            readable: false,
+            next_ping_at: 0,
+            ping_sent_at: 0,
+            last_inbound: 0,
+            messages: RateLimiter::new(settings.messages_per_second, settings.window),
+            decoder: FrameDecoder::new(LIMITS),
+            masks: MaskGen::new(),
+            rng: rng | 1,
+            draining: false,
+            retiring: false,
+            last_error: None,
+        }
+    }
+
+    fn emit(&self, events: &mut Vec<(u8, LinkEvent)>, event: LinkEvent) {
+        events.push((self.index, event));
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    pub(crate) fn url(&self) -> &str {
+        &self.connector.endpoint.url
+    }
+
+    #[inline]
+    pub(crate) fn is_live(&self) -> bool {
+        matches!(self.phase, Phase::Live { .. })
+    }
+
+    /// Live and taking new cancels.
+    #[inline]
+    pub(crate) fn is_serving(&self) -> bool {
+        self.is_live() && !self.draining
+    }
+
+    /// Not in use: never started, retired and closed, or shut down.
+    #[inline]
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.phase, Phase::Done)
+    }
+
+    pub(crate) fn live_since(&self) -> u64 {
+        self.live_since
+    }
+
+    pub(crate) fn state(&self) -> SessionState {
+        match &self.phase {
+            Phase::Backoff { .. } => SessionState::Backoff,
+            Phase::Connecting { .. } | Phase::Handshaking { .. } | Phase::Upgrading { .. } => {
+                SessionState::Connecting
+            }
+            Phase::LoggingIn { .. } => SessionState::LoggingIn,
+            Phase::Live { .. } => SessionState::Live,
+            Phase::LoginRejected { .. } => SessionState::LoginRejected,
+            Phase::Closing { .. } | Phase::Done => SessionState::Stopped,
+        }
+    }
+
+    /// Whether a cancel frame may go out now: live, not draining, within the message budget and
+    /// with nothing left over from the last write (else what waits stays queued, and keeps its
+    /// place for pacing, rather than pile up in the TLS buffer).
+    #[inline]
+    pub(crate) fn can_take(&self, now: u64) -> bool {
+        match &self.phase {
+            Phase::Live { tls } => {
+                !self.draining && self.messages.is_ready(now) && !tls.wants_write()
+            }
+            _ => false,
+        }
+    }
+
+    /// When the message budget allows the next frame.
+    #[inline]
+    pub(crate) fn ready_at(&self) -> u64 {
+        self.messages.ready_at()
+    }
+
+    /// Counts one frame against the message budget; the caller checked [`Link::can_take`].
+    #[inline]
+    pub(crate) fn record_message(&mut self, now: u64) {
+        self.messages.record(now);
+    }
+
+    #[inline]
+    pub(crate) fn next_mask(&mut self) -> [u8; 4] {
+        self.masks.next_mask()
+    }
+
+    /// Starts connecting (a spare slot taken into use).
+    pub(crate) fn enable(&mut self, now: u64) {
+        if self.is_done() {
+            self.phase = Phase::Backoff { retry_at: now };
+            self.draining = false;
+            self.retiring = false;
+            self.failures = 0;
+        }
+    }
+
+    /// Takes no new cancels from now on; with `retire`, closes once the engine calls
+    /// [`Link::close`] and is not reconnected.
+    pub(crate) fn drain(&mut self, retire: bool) {
+        self.draining = true;
+        self.retiring |= retire;
+    }
+
+    pub(crate) fn on_socket_event(&mut self, readable: bool) {
+        self.socket_event = true;
+        self.readable |= readable;
+    }
+
+    /// The earliest time this link has something to do (`u64::MAX`: nothing).
+    pub(crate) fn next_deadline(&self, s: &LinkSettings) -> u64 {
+        match &self.phase {
+            Phase::Live { .. } => {
+                let mut t = self.next_ping_at.max(self.messages.ready_at());
+                if self.ping_sent_at != 0 {
+                    t = t.min(self.ping_sent_at.saturating_add(s.pong_deadline));
+                }
+                t
+            }
+            Phase::Backoff { retry_at } => *retry_at,
+            Phase::LoginRejected {
+                retry_at: Some(retry_at),
+            } => *retry_at,
+            Phase::Closing { deadline, .. } => *deadline,
+            p if p.is_connecting() => self.attempt_started.saturating_add(s.connect_timeout),
+            _ => u64::MAX,
+        }
+    }
+
+    /// Why the last connection attempt or session of this link failed, taken once.
+    pub(crate) fn take_error(&mut self) -> Option<SessionError> {
+        self.last_error.take()
+    }
+
+    /// Time-driven work: starts an attempt when its backoff is over, advances an attempt under
+    /// way on socket events, times it out, sends the keepalive, declares a silent peer dead,
+    /// ends a close that took too long. True if anything happened.
+    pub(crate) fn advance(
+        &mut self,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) -> bool {
+        match self.phase {
+            Phase::Backoff { retry_at } if now >= retry_at && !stopping => {
+                self.attempt_started = now;
+                self.generation = self.generation.wrapping_add(1);
+                self.phase = Phase::Backoff { retry_at: u64::MAX };
+                self.emit(events, LinkEvent::Connecting);
+                let step = self.connector.start(registry, self.token);
+                self.socket_event = false;
+                self.readable = false;
+                self.apply_step(step, now, registry, s, scratch, events);
+                true
+            }
+            Phase::LoginRejected {
+                retry_at: Some(retry_at),
+            } if now >= retry_at && !stopping => {
+                self.phase = Phase::Backoff { retry_at: now };
+                true
+            }
+            Phase::Closing { deadline, .. } if now >= deadline => {
+                self.drop_connection(registry);
+                self.phase = Phase::Done;
+                true
+            }
+            ref p if p.is_connecting() => {
+                if now >= self.attempt_started.saturating_add(s.connect_timeout) {
+                    let doing = self.phase.doing();
+                    self.lose(
+                        SessionError::Timeout(doing),
+                        now,
+                        stopping,
+                        registry,
+                        s,
+                        events,
+                    );
+                    return true;
+                }
+                if !self.socket_event || matches!(self.phase, Phase::LoggingIn { .. }) {
+                    return false;
+                }
+                self.socket_event = false;
+                let phase = std::mem::replace(&mut self.phase, Phase::Done);
+                let step = self.connector.step(phase);
+                self.apply_step(step, now, registry, s, scratch, events);
+                true
+            }
+            Phase::Live { .. } => self.keepalive(now, stopping, registry, s, scratch, events),
+            _ => false,
+        }
+    }
+
+    /// Sends the `ping` when due and budget allows; declares the peer dead when nothing came back
+    /// by the pong deadline.
+    fn keepalive(
+        &mut self,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) -> bool {
+        if self.ping_sent_at != 0 {
+            if self.last_inbound > self.ping_sent_at {
+                self.ping_sent_at = 0;
+            } else if now >= self.ping_sent_at.saturating_add(s.pong_deadline) {
+                self.lose(SessionError::PeerSilent, now, stopping, registry, s, events);
+                return true;
+            }
+        }
+        if self.ping_sent_at != 0 || now < self.next_ping_at || !self.can_take_ping(now) {
+            return false;
+        }
+        self.messages.record(now);
+        scratch.frames.clear();
+        ws::encode_client_frame(
+            &mut scratch.frames,
+            OpCode::Text,
+            protocol::PING,
+            self.masks.next_mask(),
+        );
+        self.ping_sent_at = now;
+        self.next_ping_at = now + s.ping_interval;
+        self.emit(events, LinkEvent::PingSent);
+        match self.try_write(&scratch.frames) {
+            Ok(true) => self.emit(events, LinkEvent::Flushed),
+            Ok(false) => {}
+            Err(e) => self.lose(e, now, stopping, registry, s, events),
+        }
+        true
+    }
+
+    fn can_take_ping(&self, now: u64) -> bool {
+        match &self.phase {
+            Phase::Live { tls } => self.messages.is_ready(now) && !tls.wants_write(),
+            _ => false,
+        }
+    }
+
+    fn apply_step(
+        &mut self,
+        step: Step,
+        now: u64,
+        registry: &Registry,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) {
+        match step {
+            Step::Wait(phase) => self.phase = phase,
+            Step::Failed(e) => self.lose(e, now, false, registry, s, events),
+            Step::Upgraded { tls, leftover } => {
+                self.decoder.reset();
+                self.phase = Phase::LoggingIn { tls };
+                if let Err(e) = self.decoder.push(&leftover) {
+                    self.lose(
+                        SessionError::Protocol(e.to_string()),
+                        now,
+                        false,
+                        registry,
+                        s,
+                        events,
+                    );
+                    return;
+                }
+                self.messages.reset();
+                if let Err(e) = self.send_login(now, s, scratch) {
+                    self.lose(e, now, false, registry, s, events);
+                    return;
+                }
+                // Frames may already be buffered (leftover, or decrypted with the upgrade).
+                self.readable = true;
+                self.read(now, false, registry, s, scratch, events);
+            }
+        }
+    }
+
+    fn send_login(
+        &mut self,
+        now: u64,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+    ) -> Result<(), SessionError> {
+        let timestamp = unix_seconds();
+        let sign = protocol::sign_login(s.credentials.secret(), timestamp);
+        scratch.json.clear();
+        protocol::encode_login(
+            &mut scratch.json,
+            &s.api_key,
+            s.credentials.passphrase_str(),
+            timestamp,
+            &sign,
+        )
+        .map_err(|e| SessionError::LoginFailed {
+            code: 0,
+            msg: e.to_string(),
+        })?;
+        scratch.frames.clear();
+        ws::encode_client_frame(
+            &mut scratch.frames,
+            OpCode::Text,
+            &scratch.json,
+            self.masks.next_mask(),
+        );
+        self.try_write(&scratch.frames)?;
+        self.messages.record(now);
+        Ok(())
+    }
+
+    fn go_live(&mut self, now: u64, s: &LinkSettings, events: &mut Vec<(u8, LinkEvent)>) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        let Phase::LoggingIn { tls } = phase else {
+            self.phase = phase;
+            return;
+        };
+        self.phase = Phase::Live { tls };
+        self.draining = self.retiring;
+        self.connector.logged_in();
+        self.live_since = now;
+        self.next_ping_at = now + s.ping_interval;
+        self.ping_sent_at = 0;
+        self.last_inbound = now;
+        self.emit(events, LinkEvent::Live);
+    }
+
+    /// Encrypts `frames` and hands them to the socket (the rest waits for writability); true when
+    /// all of it reached the kernel.
+    pub(crate) fn try_write(&mut self, frames: &[u8]) -> Result<bool, SessionError> {
+        let Some(tls) = self.phase.websocket() else {
+            return Err(SessionError::Io("no connection".to_string()));
+        };
+        tls.write_record(frames).map_err(tls_error)?;
+        tls.flush_tls().map_err(|e| SessionError::Io(e.to_string()))
+    }
+
+    /// Flushes ciphertext left behind by a socket that would not take it all.
+    pub(crate) fn flush(
+        &mut self,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) {
+        let Some(tls) = self.phase.websocket() else {
+            return;
+        };
+        if !tls.wants_write() {
+            return;
+        }
+        match tls.flush_tls() {
+            Ok(true) => self.emit(events, LinkEvent::Flushed),
+            Ok(false) => {}
+            Err(e) => self.lose(
+                SessionError::Io(e.to_string()),
+                now,
+                stopping,
+                registry,
+                s,
+                events,
+            ),
+        }
+    }
+
+    /// Whether ciphertext waits for the socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        match &self.phase {
+            Phase::LoggingIn { tls } | Phase::Live { tls } | Phase::Closing { tls, .. } => {
+                tls.wants_write()
+            }
+            _ => false,
+        }
+    }
+
+    /// Sends our close frame and waits (briefly) for the venue's; a link that is not live is
+    /// dropped at once. The link ends [`Link::is_done`].
+    pub(crate) fn close(&mut self, now: u64, registry: &Registry, scratch: &mut Scratch) {
+        self.retiring = true;
+        self.draining = true;
+        if !self.is_live() {
+            self.drop_connection(registry);
+            self.phase = Phase::Done;
+            return;
+        }
+        scratch.frames.clear();
+        ws::encode_close(&mut scratch.frames, Some(1000), self.masks.next_mask());
+        let answered = self.try_write(&scratch.frames);
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        match (phase, answered) {
+            (Phase::Live { tls }, Ok(_)) => {
+                self.phase = Phase::Closing {
+                    tls,
+                    deadline: now.saturating_add(CLOSE_WAIT_NS),
+                }
+            }
+            (phase, _) => {
+                self.phase = phase;
+                self.drop_connection(registry);
+                self.phase = Phase::Done;
+            }
+        }
+    }
+
+    /// Drops the connection without a word (shutdown of a link that never got live).
+    pub(crate) fn abort(&mut self, registry: &Registry) {
+        self.drop_connection(registry);
+        self.phase = Phase::Done;
+    }
+
+    fn drop_connection(&mut self, registry: &Registry) {
+        if let Some(socket) = self.phase.socket() {
+            // The socket is closed right after; a failed deregistration changes nothing.
+            let _ = registry.deregister(socket);
+        }
+        self.decoder.reset();
+        self.readable = false;
+        self.socket_event = false;
+        self.ping_sent_at = 0;
+    }
+
+    /// The connection or attempt ended with `error`: report it, back off (or end, if retired or
+    /// shutting down).
+    pub(crate) fn lose(
+        &mut self,
+        error: SessionError,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) {
+        let was_live = matches!(self.phase, Phase::Live { .. } | Phase::Closing { .. });
+        let closing = matches!(self.phase, Phase::Closing { .. });
+        self.drop_connection(registry);
+        self.emit(
+            events,
+            LinkEvent::Lost {
+                generation: self.generation,
+                was_live,
+            },
+        );
+        if stopping || self.retiring || closing {
+            self.phase = Phase::Done;
+            if !closing && !stopping {
+                log::info!(
+                    "connection {} to {} ended while retiring: {error}",
+                    self.index,
+                    self.url()
+                );
+            }
+            self.last_error = Some(error);
+            return;
+        }
+        if was_live && now.saturating_sub(self.live_since) >= ns(s.reconnect.reset_after) {
+            self.failures = 0;
+        }
+        self.failures = self.failures.saturating_add(1);
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let delay = s.reconnect.delay(self.failures, self.rng);
+        log::warn!(
+            "connection {} to {} {}: {error}; reconnecting in {delay:?}",
+            self.index,
+            self.url(),
+            if was_live { "lost" } else { "failed" },
+        );
+        self.draining = false;
+        self.last_error = Some(error);
+        self.phase = Phase::Backoff {
+            retry_at: now.saturating_add(ns(delay)),
+        };
+    }
+
+    /// Reads whatever the socket has and reports every complete message; stops early when the
+    /// event buffer is nearly full (the rest waits in the decoder). True if anything was read.
+    pub(crate) fn read(
+        &mut self,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) -> bool {
+        if self.phase.websocket().is_none() {
+            return false;
+        }
+        // Messages already buffered first (a previous read may have stopped early).
+        let mut work = match self.process_messages(now, stopping, registry, s, scratch, events) {
+            Some(w) => w,
+            None => return true,
+        };
+        if !self.readable {
+            return work;
+        }
+        loop {
+            if events.len() + EVENT_HEADROOM >= events.capacity() {
+                return work;
+            }
+            let result = {
+                let Some(tls) = self.phase.websocket() else {
+                    return work;
+                };
+                let spare = self.decoder.spare_mut();
+                if spare.is_empty() {
+                    Err(None)
+                } else {
+                    tls.read(spare).map_err(Some)
+                }
+            };
+            match result {
+                Ok(0) => {
+                    self.closed_by_peer(
+                        SessionError::Closed {
+                            code: None,
+                            reason: "the connection was closed".to_string(),
+                        },
+                        now,
+                        stopping,
+                        registry,
+                        s,
+                        events,
+                    );
+                    return true;
+                }
+                Ok(n) => {
+                    work = true;
+                    self.decoder.commit(n);
+                    self.last_inbound = now;
+                    if self
+                        .process_messages(now, stopping, registry, s, scratch, events)
+                        .is_none()
+                    {
+                        return true;
+                    }
+                }
+                Err(Some(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    return work;
+                }
+                Err(Some(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(Some(e)) => {
+                    let error = match e.into_inner() {
+                        Some(inner) => match inner.downcast::<crate::tls::TlsError>() {
+                            Ok(tls) => tls_error(*tls),
+                            Err(other) => SessionError::Io(other.to_string()),
+                        },
+                        None => SessionError::Io("read failed".to_string()),
+                    };
+                    self.closed_by_peer(error, now, stopping, registry, s, events);
+                    return true;
+                }
+                Err(None) => {
+                    self.lose(
+                        SessionError::Protocol("a message does not fit the read buffer".into()),
+                        now,
+                        stopping,
+                        registry,
+                        s,
+                        events,
+                    );
+                    return true;
+                }
+            }
+        }
+    }
+
+    /// The connection ended from the venue's side (or broke).
+    fn closed_by_peer(
+        &mut self,
+        error: SessionError,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) {
+        self.lose(error, now, stopping, registry, s, events);
+    }
+
+    /// Acts on every complete message; `Some(any)` while the connection stands, `None` once it
+    /// ended.
+    fn process_messages(
+        &mut self,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) -> Option<bool> {
+        let mut any = false;
+        loop {
+            if events.len() + EVENT_HEADROOM >= events.capacity() {
+                return Some(any);
+            }
+            let inbound = match self.decoder.next_message() {
+                Ok(None) => return Some(any),
+                Ok(Some(message)) => classify(message, &mut scratch.replies),
+                Err(e) => {
+                    self.lose(
+                        SessionError::Protocol(e.to_string()),
+                        now,
+                        stopping,
+                        registry,
+                        s,
+                        events,
+                    );
+                    return None;
+                }
+            };
+            any = true;
+            if !self.on_inbound(inbound, now, stopping, registry, s, scratch, events) {
+                return None;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_inbound(
+        &mut self,
+        inbound: Inbound,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        scratch: &mut Scratch,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) -> bool {
+        match inbound {
+            Inbound::Reply {
+                id,
+                code,
+                msg,
+                error_event,
+            } => self.emit(
+                events,
+                LinkEvent::Reply {
+                    id,
+                    code,
+                    msg,
+                    error_event,
+                },
+            ),
+            Inbound::Login { code, msg, conn_id } => {
+                if matches!(self.phase, Phase::LoggingIn { .. }) {
+                    if code == 0 {
+                        log::debug!(
+                            "connection {} logged in to {} (venue connId {conn_id})",
+                            self.index,
+                            self.url()
+                        );
+                        self.go_live(now, s, events);
+                    } else {
+                        self.login_refused(code, msg, now, stopping, registry, s, events);
+                        return false;
+                    }
+                }
+            }
+            Inbound::VenueError { code, msg } => {
+                if matches!(self.phase, Phase::LoggingIn { .. }) {
+                    self.login_refused(code, msg, now, stopping, registry, s, events);
+                    return false;
+                }
+                log::warn!(
+                    "connection {}: venue error {code} {msg}{}",
+                    self.index,
+                    if code == OVER_LIMIT_CLOSE {
+                        " (the venue will close the connection)"
+                    } else {
+                        ""
+                    }
+                );
+                self.emit(events, LinkEvent::VenueError { code });
+            }
+            Inbound::Pong => self.emit(events, LinkEvent::Pong),
+            Inbound::Ignored => {}
+            Inbound::Unreadable {
+                error,
+                excerpt,
+                len,
+            } => {
+                self.emit(events, LinkEvent::Unreadable);
+                log::warn!(
+                    "connection {}: skipped a message it cannot read ({}): {:?}{}",
+                    self.index,
+                    match error {
+                        Some(e) => e.to_string(),
+                        None => "binary".to_string(),
+                    },
+                    String::from_utf8_lossy(&excerpt[..len as usize]),
+                    if len as usize == LOG_EXCERPT {
+                        "..."
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Inbound::Ping { payload, len } => {
+                scratch.frames.clear();
+                ws::encode_pong(
+                    &mut scratch.frames,
+                    &payload[..len as usize],
+                    self.masks.next_mask(),
+                );
+                if let Err(e) = self.try_write(&scratch.frames) {
+                    self.lose(e, now, stopping, registry, s, events);
+                    return false;
+                }
+            }
+            Inbound::Close { code, reason } => {
+                if !matches!(self.phase, Phase::Closing { .. }) {
+                    // Answer with the same code, then start over.
+                    scratch.frames.clear();
+                    ws::encode_close(&mut scratch.frames, code, self.masks.next_mask());
+                    // The connection is going away anyway: a failed answer changes nothing.
+                    let _ = self.try_write(&scratch.frames);
+                }
+                if let Some(tls) = self.phase.websocket() {
+                    let _ = tls.close();
+                    let _ = tls.flush_tls();
+                }
+                self.closed_by_peer(
+                    SessionError::Closed {
+                        code,
+                        reason: reason.as_str().to_string(),
+                    },
+                    now,
+                    stopping,
+                    registry,
+                    s,
+                    events,
+                );
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The venue refused the login.
+    #[allow(clippy::too_many_arguments)]
+    fn login_refused(
+        &mut self,
+        code: i64,
+        msg: VenueMsg,
+        now: u64,
+        stopping: bool,
+        registry: &Registry,
+        s: &LinkSettings,
+        events: &mut Vec<(u8, LinkEvent)>,
+    ) {
+        if !AUTH_CODES.contains(&code) {
+            self.lose(
+                SessionError::LoginFailed {
+                    code,
+                    msg: msg.as_str().to_string(),
+                },
+                now,
+                stopping,
+                registry,
+                s,
+                events,
+            );
+            return;
+        }
+        self.drop_connection(registry);
+        let error = SessionError::LoginRejected {
+            code,
+            msg: msg.as_str().to_string(),
+        };
+        log::error!(
+            "connection {}: {error}; {}",
+            self.index,
+            match s.login_retry_after {
+                Some(d) => format!("trying again in {:?}", Duration::from_nanos(d)),
+                None => "not trying again".to_string(),
+            }
+        );
+        self.last_error = Some(error);
+        self.emit(events, LinkEvent::LoginRejected { code, msg });
+        self.phase = if stopping || self.retiring {
+            Phase::Done
+        } else {
+            Phase::LoginRejected {
+                retry_at: s.login_retry_after.map(|d| now.saturating_add(d)),
+            }
+        };
+    }
+}
+
+/// A message from the venue, copied out of the read buffer so the link can act on it.
+#[derive(Debug, Clone, Copy)]
+enum Inbound {
+    Reply {
+        id: Option<RequestId>,
+        code: i64,
+        msg: VenueMsg,
+        error_event: bool,
+    },
+    VenueError {
+        code: i64,
+        msg: VenueMsg,
+    },
+    Login {
+        code: i64,
+        msg: VenueMsg,
+        conn_id: VenueMsg,
+    },
+    Pong,
+    Ignored,
+    /// A well-formed WebSocket message the engine cannot read: counted, logged, skipped.
+    Unreadable {
+        /// `None` for a binary message.
+        error: Option<DecodeError>,
+        excerpt: [u8; LOG_EXCERPT],
+        len: u8,
+    },
+    Ping {
+        payload: [u8; 125],
+        len: u8,
+    },
+    Close {
+        code: Option<u16>,
+        reason: VenueMsg,
+    },
+}
+
+fn unreadable(error: Option<DecodeError>, bytes: &[u8]) -> Inbound {
+    let mut excerpt = [0u8; LOG_EXCERPT];
+    let len = bytes.len().min(LOG_EXCERPT);
+    excerpt[..len].copy_from_slice(&bytes[..len]);
+    Inbound::Unreadable {
+        error,
+        excerpt,
+        len: len as u8,
+    }
+}
+
+fn classify(message: Message<'_>, replies: &mut ReplyDecoder) -> Inbound {
+    match message {
+        Message::Text(text) => {
+            // simd-json parses in place: keep the start for the log before it does.
+            let mut head = [0u8; LOG_EXCERPT];
+            let head_len = text.len().min(LOG_EXCERPT);
+            head[..head_len].copy_from_slice(&text[..head_len]);
+            match replies.decode(text) {
+                Ok(Reply::Trade { id, code, msg }) => Inbound::Reply {
+                    id: RequestId::new(id).ok(),
+                    code,
+                    msg: if code == 0 {
+                        VenueMsg::new("")
+                    } else {
+                        VenueMsg::new(msg)
+                    },
+                    error_event: false,
+                },
+                Ok(Reply::TradeError { id, code, msg }) => Inbound::Reply {
+                    id: RequestId::new(id).ok(),
+                    code,
+                    msg: VenueMsg::new(msg),
+                    error_event: true,
+                },
+                Ok(Reply::Error { code, msg }) => Inbound::VenueError {
+                    code,
+                    msg: VenueMsg::new(msg),
+                },
+                Ok(Reply::Login { code, msg }) => Inbound::Login {
+                    code,
+                    msg: VenueMsg::new(msg),
+                    conn_id: VenueMsg::new(""),
+                },
+                Ok(Reply::Pong) => Inbound::Pong,
+                Ok(Reply::Other { .. }) => Inbound::Ignored,
+                Err(e) => unreadable(Some(e), &head[..head_len]),
+            }
+        }
+        Message::Binary(data) => unreadable(None, data),
+        Message::Pong(_) => Inbound::Ignored,
+        Message::Ping(data) => {
+            let mut payload = [0u8; 125];
+            let len = data.len().min(payload.len());
+            payload[..len].copy_from_slice(&data[..len]);
+            Inbound::Ping {
+                payload,
+                len: len as u8,
+            }
+        }
+        Message::Close(close) => Inbound::Close {
+            code: close.map(|(code, _)| code),
+            reason: VenueMsg::new(close.map(|(_, reason)| reason).unwrap_or("")),
+        },
+    }
+}
