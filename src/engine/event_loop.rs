@@ -13,9 +13,10 @@
 //! Routing: a cancel goes to the serving link (logged in, not draining, with message budget now
 //! and nothing left unflushed) with the lowest score; ties go to the lowest slot. A link's score
 //! is its smoothed round trip (an exponential average of its replies, 1/8 weight each; 0 before
-//! the first) or, when it has cancels in flight, the time since it last answered anything, if
-//! that is longer: a connection that stalls stops attracting cancels as soon as it has been
-//! silent longer than another takes to answer.
+//! the first) or, while a cancel sent on it has had no reply there (even one another connection
+//! settled meanwhile), the time since it last answered a cancel, if that is longer: a connection
+//! that stalls stops attracting cancels as soon as it has been silent longer than another takes
+//! to answer.
 
 use std::collections::VecDeque;
 use std::io;
@@ -127,8 +128,8 @@ pub(crate) struct EventLoop {
     link_rtt: Vec<RttWindow>,
     /// Smoothed round trip per link (routing).
     smoothed_rtt: [u64; MAX_SLOTS],
-    /// Per link, since when it has had attempts in flight without answering any.
-    busy_since: [u64; MAX_SLOTS],
+    /// Per link, since when a cancel sent on it has waited for its reply there (0: none waits).
+    unanswered_since: [u64; MAX_SLOTS],
     next_rtt_update: u64,
     rtt_scratch: Vec<u64>,
     slots_scratch: Vec<(u32, u64)>,
@@ -251,7 +252,7 @@ impl EventLoop {
                 .map(|_| RttWindow::new(LINK_RTT_SAMPLES))
                 .collect(),
             smoothed_rtt: [0; MAX_SLOTS],
-            busy_since: [0; MAX_SLOTS],
+            unanswered_since: [0; MAX_SLOTS],
             next_rtt_update: 0,
             rtt_scratch: Vec::with_capacity(POOL_RTT_SAMPLES),
             slots_scratch: Vec::with_capacity(config.max_pending),
@@ -472,6 +473,7 @@ impl EventLoop {
                 counters.links[l].sessions.incr();
                 self.rejected = None;
                 self.smoothed_rtt[l] = 0;
+                self.unanswered_since[l] = 0;
                 log::info!(
                     "connection {l} logged in to {} ({} intents waiting)",
                     self.links[l].url(),
@@ -550,6 +552,12 @@ impl EventLoop {
         counters.links[l].replies.incr();
         let found = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
         let Some((slot, a)) = found else {
+            // It answers, if late: still progress on this connection.
+            self.unanswered_since[l] = if self.live_attempts[l] == 0 {
+                0
+            } else {
+                monotonic_ns()
+            };
             match id.and_then(|id| self.late_ids.iter().position(|x| *x == id)) {
                 Some(at) => {
                     self.late_ids[at] = RequestId::EMPTY;
@@ -567,7 +575,6 @@ impl EventLoop {
         self.link_rtt[l].record(rtt);
         let s = &mut self.smoothed_rtt[l];
         *s = if *s == 0 { rtt } else { *s - *s / 8 + rtt / 8 };
-        self.busy_since[l] = settled;
         if attempt.kind == AttemptKind::Hedge {
             counters.hedges_won.incr();
         }
@@ -581,6 +588,11 @@ impl EventLoop {
                 }
             }
         }
+        self.unanswered_since[l] = if self.live_attempts[l] == 0 {
+            0
+        } else {
+            settled
+        };
         let e = self.table.settle(slot);
         let status = if code == 0 && !error_event {
             Status::Acked
@@ -819,10 +831,9 @@ impl EventLoop {
             if exclude & (1 << i) != 0 || !link.can_take(now) {
                 continue;
             }
-            let stalled = if self.live_attempts[i] > 0 {
-                now.saturating_sub(self.busy_since[i])
-            } else {
-                0
+            let stalled = match self.unanswered_since[i] {
+                0 => 0,
+                since => now.saturating_sub(since),
             };
             let score = self.smoothed_rtt[i].max(stalled);
             if best.is_none_or(|(_, b)| score < b) {
@@ -834,8 +845,8 @@ impl EventLoop {
 
     /// Counts an attempt sent on link `l` at `now`.
     fn attempt_sent(&mut self, l: usize, now: u64) {
-        if self.live_attempts[l] == 0 {
-            self.busy_since[l] = now;
+        if self.unanswered_since[l] == 0 {
+            self.unanswered_since[l] = now;
         }
         self.live_attempts[l] += 1;
         let counters = &self.shared.counters.0;
