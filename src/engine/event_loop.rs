@@ -524,7 +524,8 @@ impl EventLoop {
                 if let Some(e) = self.links[l].take_error() {
                     self.shared.set_last_error(e);
                 }
-                if was_live {
+                // A link that ends for good (retired, shutting down) is not reconnecting.
+                if was_live && !self.links[l].is_done() {
                     counters.reconnects.incr();
                 }
                 self.awaiting_flush[l].clear();

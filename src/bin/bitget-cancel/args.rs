@@ -34,6 +34,45 @@ pub enum Command {
     Sim(SimArgs),
 }
 
+/// The connection pool: how many connections, hedging, rotation.
+#[derive(Debug, Args)]
+pub struct PoolArgs {
+    /// Logged-in connections the engine keeps (1 to 8); a cancel whose connection is lost is
+    /// sent again at once on another, one without a reply in time is hedged on another.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub connections: u8,
+    /// Send a cancel that has had no reply for this long again on another connection; 0 turns
+    /// hedging off [default: adaptive, from the live round trips].
+    #[arg(long, value_name = "MS")]
+    pub hedge_after_ms: Option<u64>,
+    /// Replace a connection once it is this old, logging in its replacement first [default:
+    /// 84600, 23 h 30 min, under the venue's forced disconnect at 24 h].
+    #[arg(long, value_name = "S")]
+    pub max_connection_age_s: Option<u64>,
+}
+
+impl PoolArgs {
+    /// The pool settings applied to a configuration.
+    pub fn apply(
+        &self,
+        mut b: bitget_cancel::engine::ConfigBuilder,
+    ) -> bitget_cancel::engine::ConfigBuilder {
+        use bitget_cancel::engine::HedgeAfter;
+        use std::time::Duration;
+        b = b.connections(usize::from(self.connections));
+        if let Some(ms) = self.hedge_after_ms {
+            b = b.hedge_after(match ms {
+                0 => HedgeAfter::Off,
+                ms => HedgeAfter::Fixed(Duration::from_millis(ms)),
+            });
+        }
+        if let Some(s) = self.max_connection_age_s {
+            b = b.max_connection_age(Duration::from_secs(s));
+        }
+        b
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// How many cancels to send; 2% of them (at least one from 2 on) name orders that do not exist.
@@ -55,6 +94,13 @@ pub struct DemoArgs {
     /// Print the summary as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Drop one connection a third of the way through the run and freeze another (TCP open,
+    /// pings answered, cancels never answered) two thirds of the way: the pool re-sends and
+    /// hedges, and no cancel ends unknown.
+    #[arg(long)]
+    pub chaos: bool,
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 const RUN_HELP: &str = "\
@@ -65,9 +111,12 @@ Input, one object per line (blank lines are skipped):
   {\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1376695893517410304\"}
   {\"instType\":\"USDT-FUTURES\",\"instId\":\"BTCUSDT\",\"clientOid\":\"my-7\",\"id\":\"a1\"}
 Output, one object per non-blank input line, in completion order:
-  {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
+  {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \
-line was refused; msg says why) or not_sent.
+line was refused; msg says why) or not_sent. attempts counts the sends (a hedge or a re-send after \
+a lost connection adds one); via is the 0-based connection whose reply settled it (null if none). \
+After a re-send, a rejection saying the order does not exist means it is no longer open: the lost \
+attempt may have cancelled it, or it filled.
 
 Exit codes: 0 once every line has its outcome; 1 the venue could not be reached or an I/O error; \
 2 a usage or configuration error, or credentials the venue refused (every line is then reported \
@@ -107,6 +156,8 @@ pub struct RunArgs {
     /// Pin the engine thread to this core [default: not pinned].
     #[arg(long, value_name = "N")]
     pub core: Option<usize>,
+    #[command(flatten)]
+    pub pool: PoolArgs,
 }
 
 const SIM_HELP: &str = "\

@@ -256,7 +256,9 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         .map_err(|e| Failure::runtime(format!("cannot start the simulated venue: {e}")))?;
     let plan = Plan::seed(&venue, n)?;
 
-    let mut builder = Config::builder(credentials)
+    let mut builder = args
+        .pool
+        .apply(Config::builder(credentials))
         .url(venue.url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(idle.idle.strategy())
@@ -531,6 +533,10 @@ impl Summary<'_> {
             }
         ));
         line(format!(
+            "  pool        {}",
+            crate::report::pool_summary(&self.stats)
+        ));
+        line(format!(
             "  venue       {} acked, {} rejected, {} refused, {} connection(s) ended",
             self.venue_stats.cancels_acked,
             self.venue_stats.cancels_rejected,
@@ -583,6 +589,12 @@ impl Summary<'_> {
                 "sent": self.stats.sent,
                 "pacing_waits": self.stats.pacing_waits,
                 "full_ring_retries": self.full_ring_waits,
+                "connections": self.stats.pool_size,
+                "hedges_sent": self.stats.hedges_sent,
+                "hedges_won": self.stats.hedges_won,
+                "failovers": self.stats.failovers,
+                "rotations": self.stats.rotations,
+                "late_replies": self.stats.late_replies,
             },
             "venue": {
                 "cancels_acked": self.venue_stats.cancels_acked,

@@ -1,7 +1,7 @@
 //! What `run` prints for each input line, and the words for each outcome.
 
 use bitget_cancel::outcome::{NotSentReason, UnknownReason};
-use bitget_cancel::{Outcome, Status};
+use bitget_cancel::{Outcome, Status, Via};
 use serde::Serialize;
 
 /// The status words of the output.
@@ -29,6 +29,10 @@ pub struct Record {
     pub msg: String,
     /// A stable word for the reason of an unknown, not_sent or invalid status.
     pub reason: Option<&'static str>,
+    /// How many times the cancel was sent (0 if never).
+    pub attempts: u8,
+    /// The 0-based connection whose reply settled it; `None` when no reply did.
+    pub via: Option<u8>,
     pub tick_to_wire_ns: Option<u64>,
     pub round_trip_ns: Option<u64>,
 }
@@ -44,6 +48,10 @@ impl Record {
             code,
             msg,
             reason,
+            attempts: o.attempts,
+            via: o.via.map(|v| match v {
+                Via::Connection(n) => n,
+            }),
             tick_to_wire_ns: o.times.tick_to_wire_ns(),
             round_trip_ns: o.times.round_trip_ns(),
         }
@@ -58,6 +66,8 @@ impl Record {
             code: None,
             msg: why,
             reason: Some("invalid_input"),
+            attempts: 0,
+            via: None,
             tick_to_wire_ns: None,
             round_trip_ns: None,
         }
@@ -72,6 +82,8 @@ impl Record {
             code: None,
             msg: "the engine stopped before this cancel could be queued".to_string(),
             reason: Some("shutdown"),
+            attempts: 0,
+            via: None,
             tick_to_wire_ns: None,
             round_trip_ns: None,
         }
@@ -93,7 +105,7 @@ pub fn describe(status: &Status) -> (Word, Option<i64>, String, Option<&'static 
                 UnknownReason::AckTimeout => ("ack_timeout", "no reply within the ack timeout"),
                 UnknownReason::ConnectionLost => (
                     "connection_lost",
-                    "the connection ended while the cancel was in flight",
+                    "the connection ended while the cancel was in flight, and no other was left",
                 ),
                 UnknownReason::Shutdown => {
                     ("shutdown", "the engine shut down before the reply came")
@@ -129,6 +141,45 @@ pub fn describe(status: &Status) -> (Word, Option<i64>, String, Option<&'static 
             ),
         },
     }
+}
+
+/// The pool's figures in one line: each connection's sends, replies and round trips, then
+/// hedges, failovers, rotations and late replies.
+pub fn pool_summary(stats: &bitget_cancel::engine::Stats) -> String {
+    let us = |ns: u64| ns as f64 / 1000.0;
+    let connections: Vec<String> = stats
+        .connections
+        .iter()
+        .take(stats.pool_size + 1)
+        .enumerate()
+        .filter(|(_, c)| c.sessions > 0)
+        .map(|(i, c)| {
+            format!(
+                "connection {i}: {} sessions, {} sent, {} replies, round trip p50 {:.1} us p99 {:.1} us",
+                c.sessions,
+                c.sent,
+                c.replies,
+                us(c.rtt_p50_ns),
+                us(c.rtt_p99_ns)
+            )
+        })
+        .collect();
+    format!(
+        "pool of {}: {}; {} hedges sent ({} won, {} capped), {} failovers, {} rotations, {} late replies, {} unreadable messages skipped",
+        stats.pool_size,
+        if connections.is_empty() {
+            "no connection logged in".to_string()
+        } else {
+            connections.join("; ")
+        },
+        stats.hedges_sent,
+        stats.hedges_won,
+        stats.hedges_capped,
+        stats.failovers,
+        stats.rotations,
+        stats.late_replies,
+        stats.unreadable_messages
+    )
 }
 
 /// Counts of records per status word.
@@ -174,8 +225,8 @@ mod tests {
             .with_tag(4),
             status,
             times,
-            attempts: 1,
-            via: None,
+            attempts: 2,
+            via: Some(Via::Connection(1)),
         }
     }
 
@@ -199,6 +250,7 @@ mod tests {
             serde_json::json!({
                 "line": 4, "id": "9", "status": "rejected", "code": 43001,
                 "msg": "The order does not exist", "reason": null,
+                "attempts": 2, "via": 1,
                 "tick_to_wire_ns": 50, "round_trip_ns": 300
             })
         );

@@ -56,7 +56,8 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let (config, url) = config(&args, credentials, &idle)?;
     let queue_and_ack = config.max_queue_time() + config.ack_timeout();
     eprintln!(
-        "bitget-cancel run: connecting to {url} (idle {}, at most {} messages/s and {} cancels/s)",
+        "bitget-cancel run: connecting to {url} ({} connections, idle {}, at most {} messages/s per connection and {} cancels/s)",
+        config.connections(),
         idle.idle.name(),
         config.messages_per_second(),
         config.cancels_per_second(),
@@ -111,6 +112,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             n => format!(" (input waited {n} times for room in the intent ring)"),
         }
     );
+    eprintln!("bitget-cancel run: {}", crate::report::pool_summary(&stats));
 
     match ended.end {
         End::Interrupted => {
@@ -153,7 +155,9 @@ fn config(
         args.url.clone()
     };
     let ms = Duration::from_millis;
-    let mut b = Config::builder(credentials)
+    let mut b = args
+        .pool
+        .apply(Config::builder(credentials))
         .url(url.clone())
         .idle(idle.idle.strategy())
         // Refused credentials stay refused: report every line at once instead of retrying.
