@@ -5,7 +5,10 @@
 //! `LATENCY_QUICK=1` runs a CI-sized version (under a minute).
 //!
 //! The contenders:
-//! - `bitget-cancel`: this crate's engine, busy-spinning, pinned to core 1;
+//! - `bitget-cancel`: this crate's engine with one connection, busy-spinning, pinned to core 1;
+//!   `bitget-cancel-pool2`, the same with a pool of two connections; `bitget-cancel-frozen`, a
+//!   pool of two whose first connection never answers a cancel, hedged after 1 ms (with one
+//!   connection such a venue makes every cancel wait out the 5 s ack timeout, then unknown);
 //! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
 //!   rustls, serde_json, an mpsc channel in and a std channel back), its runtime thread pinned
 //!   to the strategy core where it measured fastest; `tokio-tungstenite-unpinned` is the same
@@ -62,15 +65,17 @@ const STRATEGY_CORE: usize = 0;
 /// `LATENCY_SERVER_CORE` (a core number or `none`) overrides it for everyone.
 fn server_core(name: &str) -> Option<usize> {
     match name {
-        "bitget-cancel" => Some(engine::ENGINE_CORE),
+        n if n.starts_with("bitget-cancel") => Some(engine::ENGINE_CORE),
         _ => Some(STRATEGY_CORE),
     }
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 5] = [
+const CONTENDERS: [&str; 7] = [
     "floor",
     "bitget-cancel",
+    "bitget-cancel-pool2",
+    "bitget-cancel-frozen",
     "boomnet",
     "tokio-tungstenite",
     "tokio-tungstenite-unpinned",
@@ -104,7 +109,21 @@ fn plan(smoke: bool) -> BenchResult<Plan> {
 fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
     Ok(match name {
         "floor" => Box::new(floor::Floor::connect(server)?),
-        "bitget-cancel" => Box::new(engine::BitgetCancel::connect(server)?),
+        "bitget-cancel" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel",
+            engine::Pool::Single,
+        )?),
+        "bitget-cancel-pool2" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-pool2",
+            engine::Pool::Two,
+        )?),
+        "bitget-cancel-frozen" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-frozen",
+            engine::Pool::FirstFrozen,
+        )?),
         "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
         "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(
             server,

@@ -1,9 +1,11 @@
 //! bitget-cancel itself: the engine busy-spinning on its own pinned core, the strategy thread
-//! pushing validated intents through the [`Handle`] and spinning on the outcome ring.
+//! pushing validated intents through the [`Handle`] and spinning on the outcome ring. Three
+//! rows: one connection, a pool of two, and a pool of two whose first connection is frozen (it
+//! never answers a cancel) with cancels hedged after 1 ms.
 
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{Config, Credentials, IdleStrategy, Pinning, SessionState};
+use bitget_cancel::engine::{Config, Credentials, HedgeAfter, IdleStrategy, Pinning, SessionState};
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 
 use super::server::Server;
@@ -16,27 +18,57 @@ pub const ENGINE_CORE: usize = 1;
 /// (the most the configuration accepts).
 const LIMIT_PER_SECOND: u32 = 100_000;
 
+/// Which pool the contender runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// One connection.
+    Single,
+    /// Two connections.
+    Two,
+    /// Two connections, the first frozen by the server; hedges after 1 ms.
+    FirstFrozen,
+}
+
+/// The hedge delay of the frozen row.
+const FROZEN_HEDGE: Duration = Duration::from_millis(1);
+
 /// The bitget-cancel contender.
 pub struct BitgetCancel {
+    name: &'static str,
+    pool: Pool,
     engine: Option<Engine>,
     handle: Handle,
     cancel: Cancel,
 }
 
 impl BitgetCancel {
-    /// Starts the engine and waits until it is logged in.
-    pub fn connect(server: &Server) -> BenchResult<BitgetCancel> {
+    /// Starts the engine and waits until every connection of its pool is logged in.
+    pub fn connect(server: &Server, name: &'static str, pool: Pool) -> BenchResult<BitgetCancel> {
+        let connections = if pool == Pool::Single { 1 } else { 2 };
+        if pool == Pool::FirstFrozen {
+            server.freeze_next_connections(1);
+        }
         let config = Config::builder(Credentials::new("bench-key", "bench-secret", "bench-pass")?)
             .url(server.url())
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
             .core(ENGINE_CORE)
             .idle(IdleStrategy::BusySpin)
+            .connections(connections)
+            .hedge_after(match pool {
+                Pool::FirstFrozen => HedgeAfter::Fixed(FROZEN_HEDGE),
+                _ => HedgeAfter::Adaptive,
+            })
             .messages_per_second(LIMIT_PER_SECOND)
             .cancels_per_second(LIMIT_PER_SECOND)
             .build()?;
         let (engine, handle) = Engine::start(config)?;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while handle.state() != SessionState::Live {
+        let live = |h: &Handle| {
+            h.stats().connections[..connections]
+                .iter()
+                .all(|c| c.state == SessionState::Live)
+        };
+        while !live(&handle) {
             if Instant::now() > deadline {
                 return Err(format!(
                     "the engine did not log in within 10 s: {:?} ({:?})",
@@ -53,6 +85,8 @@ impl BitgetCancel {
             OrderRef::order_id("1376695893517410304")?,
         );
         Ok(BitgetCancel {
+            name,
+            pool,
             engine: Some(engine),
             handle,
             cancel,
@@ -96,7 +130,7 @@ impl Drop for BitgetCancel {
 
 impl Contender for BitgetCancel {
     fn name(&self) -> &'static str {
-        "bitget-cancel"
+        self.name
     }
 
     fn setup(&self) -> String {
@@ -104,9 +138,21 @@ impl Contender for BitgetCancel {
             Some(Pinning::Pinned(core)) => format!("pinned to core {core}"),
             other => format!("NOT pinned ({other:?})"),
         };
+        let pool = match self.pool {
+            Pool::Single => "one connection".to_owned(),
+            Pool::Two => "two connections, adaptive hedging".to_owned(),
+            Pool::FirstFrozen => {
+                let stats = self.handle.stats();
+                format!(
+                    "two connections, the first never answers a cancel, hedged after \
+                     {FROZEN_HEDGE:?} ({} hedges sent, {} won so far)",
+                    stats.hedges_sent, stats.hedges_won
+                )
+            }
+        };
         format!(
             "strategy thread (core 0) spinning on try_outcome; engine thread {pinning}, \
-             BusySpin; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}"
+             BusySpin; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}"
         )
     }
 

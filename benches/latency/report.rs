@@ -172,6 +172,22 @@ pub fn targets(reports: &[ContenderReport]) -> Vec<Target> {
                 true,
             );
         }
+        if let Some(pool) = find(reports, "bitget-cancel-pool2") {
+            push(
+                "round-trip p50: two connections / one (at most)",
+                ratio(pool.round_trip_ns.p50, ours.round_trip_ns.p50),
+                1.05,
+                true,
+            );
+        }
+        if let Some(frozen) = find(reports, "bitget-cancel-frozen") {
+            push(
+                "round-trip p99: first connection frozen, hedged / one healthy connection (at most)",
+                ratio(frozen.round_trip_ns.p99, ours.round_trip_ns.p99),
+                2.0,
+                true,
+            );
+        }
         push(
             "tick-to-wire p50, microseconds (under)",
             ours.tick_to_wire_ns.p50 as f64 / 1000.0,

@@ -39,6 +39,9 @@ pub struct Server {
     stop: Arc<AtomicBool>,
     conns: Conns,
     conn_core: Arc<AtomicUsize>,
+    /// How many of the next connections are frozen: logged in and answering pings, but never
+    /// answering a cancel.
+    freeze_next: Arc<AtomicUsize>,
     acceptor: Option<JoinHandle<()>>,
 }
 
@@ -55,17 +58,19 @@ impl Server {
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
         let conn_core = Arc::new(AtomicUsize::new(UNPINNED));
+        let freeze_next = Arc::new(AtomicUsize::new(0));
         let acceptor = {
-            let (certs, recv_ns, stop, conns, conn_core) = (
-                certs.clone(),
-                recv_ns.clone(),
-                stop.clone(),
-                conns.clone(),
-                conn_core.clone(),
-            );
+            let shared = Accepting {
+                certs: certs.clone(),
+                recv_ns: recv_ns.clone(),
+                stop: stop.clone(),
+                conns: conns.clone(),
+                conn_core: conn_core.clone(),
+                freeze_next: freeze_next.clone(),
+            };
             thread::Builder::new()
                 .name("bench-server".into())
-                .spawn(move || accept_loop(listener, certs, recv_ns, stop, conns, conn_core))?
+                .spawn(move || accept_loop(listener, shared))?
         };
         Ok(Server {
             addr,
@@ -74,8 +79,15 @@ impl Server {
             stop,
             conns,
             conn_core,
+            freeze_next,
             acceptor: Some(acceptor),
         })
+    }
+
+    /// Freezes the next `n` connections accepted: they log in and answer pings, but never answer
+    /// a cancel (a gateway that hangs with the connection open).
+    pub fn freeze_next_connections(&self, n: usize) {
+        self.freeze_next.store(n, Ordering::SeqCst);
     }
 
     /// Pins the threads of connections accepted from now on to `core` (`None`: unpinned).
@@ -122,15 +134,26 @@ impl Drop for Server {
     }
 }
 
-fn accept_loop(
-    listener: TcpListener,
+/// What the acceptor shares with the server.
+struct Accepting {
     certs: Arc<Certs>,
     recv_ns: Arc<[AtomicU64]>,
     stop: Arc<AtomicBool>,
     conns: Conns,
     conn_core: Arc<AtomicUsize>,
-) {
+    freeze_next: Arc<AtomicUsize>,
+}
+
+fn accept_loop(listener: TcpListener, shared: Accepting) {
     alloc::exclude_this_thread();
+    let Accepting {
+        certs,
+        recv_ns,
+        stop,
+        conns,
+        conn_core,
+        freeze_next,
+    } = shared;
     for tcp in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
@@ -142,12 +165,15 @@ fn accept_loop(
         let config = certs.server_config.clone();
         let recv_ns = recv_ns.clone();
         let core = Some(conn_core.load(Ordering::SeqCst)).filter(|&c| c != UNPINNED);
+        let frozen = freeze_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
         let spawned = thread::Builder::new()
             .name("bench-server-conn".into())
             .spawn(move || {
                 alloc::exclude_this_thread();
                 pin(core);
-                if let Err(e) = serve(tcp, config, &recv_ns)
+                if let Err(e) = serve(tcp, config, &recv_ns, frozen)
                     && !matches!(
                         e.kind(),
                         io::ErrorKind::ConnectionReset
@@ -284,7 +310,12 @@ impl Tls {
     }
 }
 
-fn serve(tcp: TcpStream, config: Arc<ServerConfig>, recv_ns: &[AtomicU64]) -> io::Result<()> {
+fn serve(
+    tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    recv_ns: &[AtomicU64],
+    frozen: bool,
+) -> io::Result<()> {
     tcp.set_nodelay(true)?;
     let conn = ServerConnection::new(config).map_err(io::Error::other)?;
     let mut tls = Tls { tcp, conn };
@@ -335,7 +366,9 @@ fn serve(tcp: TcpStream, config: Arc<ServerConfig>, recv_ns: &[AtomicU64]) -> io
                             recv_ns[(n & MASK) as usize].store(received_ns, Ordering::Release);
                         }
                         let order_id = value_after(payload, br#""orderId":""#).unwrap_or(b"");
-                        push_cancel_ack(&mut out, &mut text, id, order_id);
+                        if !frozen {
+                            push_cancel_ack(&mut out, &mut text, id, order_id);
+                        }
                     } else if find(payload, b"login").is_some() {
                         push_frame(&mut out, 0x1, LOGIN_ACK);
                     }
