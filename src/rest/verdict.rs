@@ -1,0 +1,192 @@
+//! The venue's JSON reply to a REST request, read into a verdict.
+//!
+//! `{"code":"00000","msg":"success","requestTime":...,"data":{...}}` with a 2xx status is an
+//! ack; any other `code` (a string over REST; a number is accepted too) is a rejection, whatever
+//! the status (the venue sends its refusals with 4xx). A 5xx status, or a body that is not that
+//! JSON, carries no verdict: the request failed and the order's fate is unknown.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::outcome::VenueMsg;
+
+use super::RestError;
+
+/// What the venue decided about a cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `code` `00000`: the order is cancelled.
+    Acked,
+    /// Any other code: the venue refused, e.g. 43001 (spot order does not exist), 40768 (futures
+    /// order does not exist), 40009 (bad signature).
+    Rejected {
+        /// The venue's code, as a number (`"43001"` is 43001).
+        code: i64,
+        /// The venue's message.
+        msg: VenueMsg,
+    },
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    code: Option<Value>,
+    #[serde(borrow)]
+    msg: Option<std::borrow::Cow<'a, str>>,
+    data: Option<Value>,
+}
+
+fn envelope(status: u16, body: &[u8]) -> Result<Envelope<'_>, RestError> {
+    if status >= 500 {
+        return Err(RestError::ServerError { status });
+    }
+    serde_json::from_slice::<Envelope<'_>>(body).map_err(|_| RestError::BadReply {
+        status,
+        reason: "the body is not the venue's JSON reply",
+    })
+}
+
+/// The venue's code as a number: a string of digits or a JSON integer.
+fn code_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Value::Number(n) => n.as_i64(),
+        _ => None,
+    }
+}
+
+/// Reads a cancel reply (status and body) into a [`Verdict`].
+///
+/// ```
+/// use bitget_cancel::rest::{decode_verdict, Verdict, RestError};
+///
+/// let ack = br#"{"code":"00000","msg":"success","requestTime":1,"data":{"orderId":"1","clientOid":"c"}}"#;
+/// assert_eq!(decode_verdict(200, ack)?, Verdict::Acked);
+///
+/// let gone = br#"{"code":"43001","msg":"The order does not exist","requestTime":1,"data":null}"#;
+/// let Verdict::Rejected { code, msg } = decode_verdict(400, gone)? else { unreachable!() };
+/// assert_eq!((code, msg.as_str()), (43001, "The order does not exist"));
+///
+/// assert!(matches!(decode_verdict(502, b"<html>"), Err(RestError::ServerError { status: 502 })));
+/// # Ok::<(), RestError>(())
+/// ```
+pub fn decode_verdict(status: u16, body: &[u8]) -> Result<Verdict, RestError> {
+    let reply = envelope(status, body)?;
+    let code = reply
+        .code
+        .as_ref()
+        .and_then(code_of)
+        .ok_or(RestError::BadReply {
+            status,
+            reason: "the reply has no numeric code",
+        })?;
+    if !(200..300).contains(&status) && !(400..500).contains(&status) {
+        return Err(RestError::BadReply {
+            status,
+            reason: "unexpected HTTP status",
+        });
+    }
+    match code {
+        0 if (200..300).contains(&status) => Ok(Verdict::Acked),
+        0 => Err(RestError::BadReply {
+            status,
+            reason: "success code with an error status",
+        }),
+        code => Ok(Verdict::Rejected {
+            code,
+            msg: VenueMsg::new(reply.msg.as_deref().unwrap_or("")),
+        }),
+    }
+}
+
+/// Reads `GET /api/v2/public/time`'s reply: `data.serverTime`, Unix milliseconds (a string of
+/// digits or a number).
+///
+/// ```
+/// let body = br#"{"code":"00000","msg":"success","data":{"serverTime":"1688008631614"}}"#;
+/// assert_eq!(bitget_cancel::rest::decode_server_time(200, body)?, 1_688_008_631_614);
+/// # Ok::<(), bitget_cancel::rest::RestError>(())
+/// ```
+pub fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, RestError> {
+    let reply = envelope(status, body)?;
+    if !(200..300).contains(&status) || reply.code.as_ref().and_then(code_of) != Some(0) {
+        return Err(RestError::BadReply {
+            status,
+            reason: "the server time request was refused",
+        });
+    }
+    reply
+        .data
+        .as_ref()
+        .and_then(|d| d.get("serverTime"))
+        .and_then(code_of)
+        .ok_or(RestError::BadReply {
+            status,
+            reason: "no data.serverTime in the reply",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_zero_as_string_or_number_is_an_ack() {
+        assert_eq!(
+            decode_verdict(200, br#"{"code":"00000","msg":"success"}"#),
+            Ok(Verdict::Acked)
+        );
+        assert_eq!(decode_verdict(200, br#"{"code":0}"#), Ok(Verdict::Acked));
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_venues_code_and_message_under_any_client_error_status() {
+        for (status, body, code, msg) in [
+            (400, &br#"{"code":"40009","msg":"sign signature error"}"#[..], 40009, "sign signature error"),
+            (404, br#"{"code":"40404","msg":"Request URL NOT FOUND"}"#, 40404, "Request URL NOT FOUND"),
+            (200, br#"{"code":40768,"msg":"Order does not exist"}"#, 40768, "Order does not exist"),
+            (400, br#"{"code":"43001"}"#, 43001, ""),
+        ] {
+            assert_eq!(
+                decode_verdict(status, body),
+                Ok(Verdict::Rejected {
+                    code,
+                    msg: VenueMsg::new(msg)
+                }),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn no_verdict_without_the_venues_json_or_under_a_server_error() {
+        for (status, body) in [
+            (503, &br#"{"code":"00000"}"#[..]),
+            (200, b"<html>hello</html>"),
+            (200, br#"{"msg":"no code"}"#),
+            (200, br#"{"code":"abc"}"#),
+            (200, br#"{"code":null}"#),
+            (400, br#"{"code":"00000"}"#),
+            (302, br#"{"code":"40001"}"#),
+            (200, b""),
+        ] {
+            assert!(
+                decode_verdict(status, body).is_err(),
+                "{status} {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn server_time_reads_strings_and_numbers_and_refuses_the_rest() {
+        assert_eq!(
+            decode_server_time(200, br#"{"code":"00000","data":{"serverTime":1688008631614}}"#),
+            Ok(1_688_008_631_614)
+        );
+        assert!(decode_server_time(200, br#"{"code":"00000","data":{}}"#).is_err());
+        assert!(decode_server_time(400, br#"{"code":"40001","data":{"serverTime":"1"}}"#).is_err());
+    }
+}
