@@ -158,7 +158,11 @@ fn a_rest_cancel_is_acked_and_removes_the_order_for_websocket_too() {
     assert_eq!(json["code"], "00000");
     assert_eq!(json["msg"], "success");
     assert_eq!(json["data"]["orderId"], order.order_id.as_str());
-    assert!(json["requestTime"].as_u64().is_some_and(|t| t / 1000 + 5 >= now_s()));
+    assert!(
+        json["requestTime"]
+            .as_u64()
+            .is_some_and(|t| t / 1000 + 5 >= now_s())
+    );
     assert!(!venue.order_is_resting(InstType::Spot, "BTCUSDT", &order.order_id));
 
     let mut ws = connect(&venue);
@@ -201,17 +205,23 @@ fn futures_cancels_go_by_product_type_and_report_40768_for_an_unknown_order() {
     let order = venue
         .seed_orders(InstType::CoinFutures, "BTCUSD", 1)
         .remove(0);
-    let body = json!({"symbol": "BTCUSD", "productType": "USDT-FUTURES", "clientOid": order.client_oid});
+    let body =
+        json!({"symbol": "BTCUSD", "productType": "USDT-FUTURES", "clientOid": order.client_oid});
     let wrong_product = post(&venue, FUTURES, &body);
     assert_eq!(wrong_product.code().0, "40768");
     assert!(venue.order_is_resting(InstType::CoinFutures, "BTCUSD", &order.order_id));
 
-    let body = json!({"symbol": "BTCUSD", "productType": "coin-futures", "clientOid": order.client_oid});
+    let body =
+        json!({"symbol": "BTCUSD", "productType": "coin-futures", "clientOid": order.client_oid});
     let reply = post(&venue, FUTURES, &body);
     assert_eq!((reply.status, reply.code().0.as_str()), (200, "00000"));
     assert!(!venue.order_is_resting(InstType::CoinFutures, "BTCUSD", &order.order_id));
 
-    let missing = post(&venue, FUTURES, &json!({"symbol": "BTCUSD", "orderId": "1"}));
+    let missing = post(
+        &venue,
+        FUTURES,
+        &json!({"symbol": "BTCUSD", "orderId": "1"}),
+    );
     assert_eq!(missing.code().0, "40019");
 }
 
@@ -239,16 +249,17 @@ fn key_passphrase_timestamp_and_signature_are_checked_before_the_book() {
         assert!(!reply.close, "a refusal keeps the connection");
     }
     assert_eq!(
-        exchange(
-            &mut tls,
-            &signed_post(&Signing::good(&config), SPOT, &body)
-        )
-        .code()
-        .1,
+        exchange(&mut tls, &signed_post(&Signing::good(&config), SPOT, &body))
+            .code()
+            .1,
         "success"
     );
     let stats = venue.rest_stats();
-    assert_eq!((stats.cancels, stats.connections_accepted), (1, 1), "{stats:?}");
+    assert_eq!(
+        (stats.cancels, stats.connections_accepted),
+        (1, 1),
+        "{stats:?}"
+    );
 }
 
 #[test]
@@ -268,7 +279,10 @@ fn an_unknown_path_is_40404_and_the_server_time_is_public() {
         .expect("serverTime is a string")
         .parse()
         .expect("digits");
-    assert!((before..=after).contains(&server), "{before} {server} {after}");
+    assert!(
+        (before..=after).contains(&server),
+        "{before} {server} {after}"
+    );
 
     let record = venue.rest_requests();
     assert_eq!(record.len(), 2);
@@ -285,7 +299,10 @@ fn the_record_keeps_each_cancel_body() {
     post(&venue, SPOT, &body);
     let record = venue.rest_requests();
     assert_eq!(record.len(), 1);
-    assert_eq!((record[0].method.as_str(), record[0].path.as_str()), ("POST", SPOT));
+    assert_eq!(
+        (record[0].method.as_str(), record[0].path.as_str()),
+        ("POST", SPOT)
+    );
     assert_eq!(record[0].body, body.to_string());
     assert_eq!(record[0].conn, 1);
 }
@@ -301,7 +318,11 @@ fn faults_shape_the_replies() {
     });
     let mut tls = rest_connect(&venue);
     let reply = exchange(&mut tls, &time);
-    assert!(reply.head.contains("Transfer-Encoding: chunked"), "{}", reply.head);
+    assert!(
+        reply.head.contains("Transfer-Encoding: chunked"),
+        "{}",
+        reply.head
+    );
     assert!(!reply.head.contains("Content-Length"), "{}", reply.head);
     assert_eq!(reply.code().0, "00000");
 
@@ -318,7 +339,10 @@ fn faults_shape_the_replies() {
         ..RestFaults::default()
     });
     let reply = exchange(&mut tls, &time);
-    assert!(reply.close && reply.head.contains("Connection: close"), "{reply:?}");
+    assert!(
+        reply.close && reply.head.contains("Connection: close"),
+        "{reply:?}"
+    );
     expect_closed(&mut tls);
 
     let delay = Duration::from_millis(300);
@@ -350,5 +374,8 @@ fn a_venue_that_is_down_closes_connections_without_a_reply() {
 
     venue.set_rest_faults(RestFaults::default());
     let mut again = rest_connect(&venue);
-    assert_eq!(exchange(&mut again, &get("/api/v2/public/time")).status, 200);
+    assert_eq!(
+        exchange(&mut again, &get("/api/v2/public/time")).status,
+        200
+    );
 }

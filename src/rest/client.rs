@@ -24,8 +24,8 @@ use crate::tls::{TlsError, TlsStream, client_config};
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestEvent {
-    /// The TLS handshake completed: a connection is open. The client sends
-    /// `GET /api/v2/public/time` on it at once (the clock offset), so
+    /// The TLS handshake completed: a connection is open. Unless the clock offset was measured
+    /// recently, the client sends `GET /api/v2/public/time` on it at once, and
     /// [`RestClient::is_ready`] turns true one round trip later.
     Connected,
     /// The venue's verdict on the cancel sent with `tag`.
@@ -121,6 +121,9 @@ const READ_CHUNK: usize = 16 * 1024;
 ///   connection; from then on exactly one [`RestEvent::Reply`] or [`RestEvent::Failed`] with its
 ///   tag comes out of a later [`advance`](Self::advance) (or [`shutdown`](Self::shutdown)).
 /// - [`is_ready`](Self::is_ready) is true when the connection is open and nothing is in flight.
+///   A new connection first measures the clock (`GET /api/v2/public/time`) unless the last
+///   measurement is younger than [`RestConfig::keep_warm_every`], so it is ready one round trip
+///   after [`RestEvent::Connected`] at most.
 /// - A request times out after [`RestConfig::request_timeout`]; its connection is then
 ///   replaced, so a late reply can never be taken for the next request's.
 /// - An idle connection sends `GET /api/v2/public/time` every
@@ -193,6 +196,8 @@ pub struct RestClient {
     /// When an idle open connection sends its keep-warm request.
     warm_at: u64,
     clock_offset_ms: Option<i64>,
+    /// When the clock offset was last measured.
+    synced_at: Option<u64>,
     rng: u64,
     /// A failure met inside `send_cancel`, reported by the next `advance`.
     broken: Option<RestError>,
@@ -215,9 +220,7 @@ impl fmt::Debug for RestClient {
 fn tls_error(e: &TlsError) -> RestError {
     match e {
         TlsError::Io(io) => RestError::Io(io.to_string()),
-        TlsError::PeerClosed | TlsError::UnexpectedEof => {
-            RestError::ConnectionLost(e.to_string())
-        }
+        TlsError::PeerClosed | TlsError::UnexpectedEof => RestError::ConnectionLost(e.to_string()),
         other => RestError::Tls(other.to_string()),
     }
 }
@@ -258,6 +261,7 @@ impl RestClient {
             answered: false,
             warm_at: 0,
             clock_offset_ms: None,
+            synced_at: None,
             rng: seed | 1,
             broken: None,
             config,
@@ -437,7 +441,11 @@ impl RestClient {
         let addr = self.addrs[self.next_addr % self.addrs.len()];
         self.next_addr = (self.next_addr + 1) % self.addrs.len();
         let attempt = TcpStream::connect(addr).and_then(|mut tcp| {
-            registry.register(&mut tcp, self.token, Interest::READABLE | Interest::WRITABLE)?;
+            registry.register(
+                &mut tcp,
+                self.token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
             Ok(tcp)
         });
         match attempt {
@@ -520,8 +528,13 @@ impl RestClient {
                 self.reader.reset();
                 self.phase = Phase::Open { tls };
                 events.push(RestEvent::Connected);
-                // Measure the clock at once; the connection is ready after this round trip.
-                if let Err(e) = self.send_server_time(now, unix_ms) {
+                self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
+                // Measure the clock at once unless a recent measurement stands (a server that
+                // closes every connection after one reply must not make this a loop).
+                let stale = self
+                    .synced_at
+                    .is_none_or(|at| now.saturating_sub(at) >= ms(self.config.keep_warm_every));
+                if stale && let Err(e) = self.send_server_time(now, unix_ms) {
                     log::warn!("REST: first request failed: {e}");
                 }
                 return std::mem::replace(&mut self.phase, Phase::Stopped);
@@ -549,7 +562,14 @@ impl RestClient {
         if tls.wants_write()
             && let Err(e) = tls.flush_tls()
         {
-            return self.drop_open(registry, tls, now, RestError::Io(e.to_string()), false, events);
+            return self.drop_open(
+                registry,
+                tls,
+                now,
+                RestError::Io(e.to_string()),
+                false,
+                events,
+            );
         }
         while self.readable {
             match tls.read(&mut self.scratch) {
@@ -665,6 +685,7 @@ impl RestClient {
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
                 self.clock_offset_ms = Some(server_ms - midpoint as i64);
+                self.synced_at = Some(now);
             }
             (Kind::ServerTime, Decoded::Time(Err(e))) => log::warn!("REST: server time: {e}"),
             (_, _) => log::error!("REST: a reply decoded for another request (a bug)"),

@@ -110,7 +110,9 @@ impl BaseUrl {
             return Err(invalid("no host"));
         }
         if authority.contains(['/', '?', '#', '@']) {
-            return Err(invalid("only https://host[:port] is accepted: no path, query or user"));
+            return Err(invalid(
+                "only https://host[:port] is accepted: no path, query or user",
+            ));
         }
         if !authority.is_ascii() || authority.bytes().any(|b| b.is_ascii_whitespace()) {
             return Err(invalid("the host must be ASCII without spaces"));

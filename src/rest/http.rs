@@ -404,16 +404,26 @@ mod tests {
     #[test]
     fn a_body_without_length_ends_with_the_connection() {
         let mut reader = ResponseReader::new(1024);
-        assert_eq!(reader.push(b"HTTP/1.1 503 Unavailable\r\n\r\noops").unwrap(), None);
+        assert_eq!(
+            reader
+                .push(b"HTTP/1.1 503 Unavailable\r\n\r\noops")
+                .unwrap(),
+            None
+        );
         let response = reader.finish().unwrap().unwrap();
-        assert_eq!((response.status, response.close, response.body), (503, true, &b"oops"[..]));
+        assert_eq!(
+            (response.status, response.close, response.body),
+            (503, true, &b"oops"[..])
+        );
     }
 
     #[test]
     fn an_end_in_the_middle_of_a_response_is_truncated() {
         let mut reader = ResponseReader::new(1024);
         assert_eq!(reader.finish(), Ok(None));
-        reader.push(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab").unwrap();
+        reader
+            .push(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab")
+            .unwrap();
         assert_eq!(reader.finish(), Err(HttpError::Truncated));
     }
 
@@ -467,7 +477,9 @@ mod tests {
         );
 
         reader.reset();
-        let many: String = (0..MAX_HEADERS + 1).map(|i| format!("X-{i}: v\r\n")).collect();
+        let many: String = (0..MAX_HEADERS + 1)
+            .map(|i| format!("X-{i}: v\r\n"))
+            .collect();
         let wire = format!("HTTP/1.1 200 OK\r\n{many}\r\n");
         assert_eq!(reader.push(wire.as_bytes()), Err(HttpError::HeadTooLarge));
     }
@@ -483,7 +495,11 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
         ] {
             let mut reader = ResponseReader::new(1024);
-            assert!(reader.push(wire).is_err(), "{}", String::from_utf8_lossy(wire));
+            assert!(
+                reader.push(wire).is_err(),
+                "{}",
+                String::from_utf8_lossy(wire)
+            );
         }
     }
 }

@@ -13,12 +13,12 @@ pub const SERVER_TIME_PATH: &str = "/api/v2/public/time";
 
 /// The longest cancel body: the futures body with the longest symbol, product type, order id and
 /// client order id.
-pub const MAX_CANCEL_BODY_LEN: usize = r#"{"symbol":"","productType":"","orderId":"","clientOid":""}"#
-    .len()
-    + crate::intent::InstId::MAX_LEN
-    + "USDT-FUTURES".len()
-    + crate::intent::OrderId::MAX_LEN
-    + crate::intent::ClientOid::MAX_LEN;
+pub const MAX_CANCEL_BODY_LEN: usize =
+    r#"{"symbol":"","productType":"","orderId":"","clientOid":""}"#.len()
+        + crate::intent::InstId::MAX_LEN
+        + "USDT-FUTURES".len()
+        + crate::intent::OrderId::MAX_LEN
+        + crate::intent::ClientOid::MAX_LEN;
 
 /// The endpoint a cancel goes to.
 pub fn cancel_path(inst_type: InstType) -> &'static str {
@@ -214,7 +214,8 @@ mod tests {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap();
         mac.update(b"1695806875837POST/api/v2/spot/trade/cancel-order");
         mac.update(body);
-        let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
         assert_eq!(std::str::from_utf8(&sign).unwrap(), expected);
         assert_ne!(
             sign,
@@ -255,7 +256,10 @@ mod tests {
         assert_eq!(header("ACCESS-PASSPHRASE").as_deref(), Some("pass-1"));
         assert_eq!(header("ACCESS-TIMESTAMP").as_deref(), Some("1700000000123"));
         let sign = sign_request(b"secret", 1_700_000_000_123, "POST", SPOT_CANCEL_PATH, body);
-        assert_eq!(header("ACCESS-SIGN").as_deref(), std::str::from_utf8(&sign).ok());
+        assert_eq!(
+            header("ACCESS-SIGN").as_deref(),
+            std::str::from_utf8(&sign).ok()
+        );
         assert_eq!(header("Content-Type").as_deref(), Some("application/json"));
         assert_eq!(header("paptrading").as_deref(), Some("1"));
         assert_eq!(header("Content-Length"), Some(body.len().to_string()));

@@ -143,9 +143,24 @@ mod tests {
     #[test]
     fn a_refusal_keeps_the_venues_code_and_message_under_any_client_error_status() {
         for (status, body, code, msg) in [
-            (400, &br#"{"code":"40009","msg":"sign signature error"}"#[..], 40009, "sign signature error"),
-            (404, br#"{"code":"40404","msg":"Request URL NOT FOUND"}"#, 40404, "Request URL NOT FOUND"),
-            (200, br#"{"code":40768,"msg":"Order does not exist"}"#, 40768, "Order does not exist"),
+            (
+                400,
+                &br#"{"code":"40009","msg":"sign signature error"}"#[..],
+                40009,
+                "sign signature error",
+            ),
+            (
+                404,
+                br#"{"code":"40404","msg":"Request URL NOT FOUND"}"#,
+                40404,
+                "Request URL NOT FOUND",
+            ),
+            (
+                200,
+                br#"{"code":40768,"msg":"Order does not exist"}"#,
+                40768,
+                "Order does not exist",
+            ),
             (400, br#"{"code":"43001"}"#, 43001, ""),
         ] {
             assert_eq!(
@@ -183,7 +198,10 @@ mod tests {
     #[test]
     fn server_time_reads_strings_and_numbers_and_refuses_the_rest() {
         assert_eq!(
-            decode_server_time(200, br#"{"code":"00000","data":{"serverTime":1688008631614}}"#),
+            decode_server_time(
+                200,
+                br#"{"code":"00000","data":{"serverTime":1688008631614}}"#
+            ),
             Ok(1_688_008_631_614)
         );
         assert!(decode_server_time(200, br#"{"code":"00000","data":{}}"#).is_err());

@@ -349,7 +349,9 @@ fn read_request(
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => return Err(e),
         }
@@ -449,7 +451,12 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Reply {
         ("GET", SERVER_TIME) => {
             shared.rest.count(|s| s.server_time_requests += 1);
             let now = unix_ms();
-            venue_reply(200, "00000", "success", json!({"serverTime": now.to_string()}))
+            venue_reply(
+                200,
+                "00000",
+                "success",
+                json!({"serverTime": now.to_string()}),
+            )
         }
         ("POST", SPOT_CANCEL) | ("POST", FUTURES_CANCEL) => match authenticate(shared, request) {
             Ok(()) => cancel(shared, route == FUTURES_CANCEL, &request.body),
