@@ -54,6 +54,9 @@ impl Signing {
     }
 }
 
+/// How a test breaks a good signature.
+type Breaks = fn(&mut Signing);
+
 fn rest_sign(secret: &str, message: &str) -> String {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
@@ -231,7 +234,7 @@ fn key_passphrase_timestamp_and_signature_are_checked_before_the_book() {
     let order = spot_order(&venue);
     let body = json!({"symbol": "BTCUSDT", "orderId": order.order_id}).to_string();
     let config = venue.config().clone();
-    let cases: [(&str, fn(&mut Signing)); 6] = [
+    let cases: [(&str, Breaks); 6] = [
         ("40006", |s| s.key = "other-key".into()),
         ("40012", |s| s.passphrase = "wrong".into()),
         ("40005", |s| s.timestamp = "12a".into()),
