@@ -5,8 +5,10 @@
 //! the status (the venue sends its refusals with 4xx). A 5xx status, or a body that is not that
 //! JSON, carries no verdict: the request failed and the order's fate is unknown.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
-use serde_json::Value;
+use serde::de::IgnoredAny;
 
 use crate::outcome::VenueMsg;
 
@@ -27,33 +29,118 @@ pub enum Verdict {
     },
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    code: Option<Value>,
-    #[serde(borrow)]
-    msg: Option<std::borrow::Cow<'a, str>>,
-    data: Option<Value>,
+/// The venue's `code`: a string of digits or a JSON integer; anything else reads as `None`.
+/// Read without allocating.
+struct Code(Option<i64>);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CodeVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for CodeVisitor {
+            type Value = Code;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a numeric code")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Code, E> {
+                let digits =
+                    !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+                Ok(Code(digits.then(|| s.parse().ok()).flatten()))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Code, E> {
+                Ok(Code(Some(n)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Code, E> {
+                Ok(Code(i64::try_from(n).ok()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Code, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Code(None))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Code, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Code(None))
+            }
+        }
+
+        deserializer.deserialize_any(CodeVisitor)
+    }
 }
 
-fn envelope(status: u16, body: &[u8]) -> Result<Envelope<'_>, RestError> {
+/// The venue's `msg`, borrowed from the body unless it holds escapes. (serde's own
+/// `Option<Cow<str>>` always copies.)
+struct Msg<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Msg<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MsgVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for MsgVisitor {
+            type Value = Msg<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Msg<'de>, E> {
+                Ok(Msg(Cow::Borrowed(s)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Msg<'de>, E> {
+                Ok(Msg(Cow::Owned(s.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(MsgVisitor)
+    }
+}
+
+/// The fields of the reply envelope a verdict needs; the rest is skipped. Strings without
+/// escapes are borrowed from the body, so a reply is read without allocating.
+#[derive(Deserialize)]
+struct Envelope<'a, D> {
+    code: Option<Code>,
+    #[serde(borrow)]
+    msg: Option<Msg<'a>>,
+    data: Option<D>,
+}
+
+/// `data` of the server time reply.
+#[derive(Deserialize)]
+struct TimeData {
+    #[serde(rename = "serverTime")]
+    server_time: Option<Code>,
+}
+
+fn envelope<'a, D: Deserialize<'a>>(
+    status: u16,
+    body: &'a [u8],
+) -> Result<Envelope<'a, D>, RestError> {
     if status >= 500 {
         return Err(RestError::ServerError { status });
     }
-    serde_json::from_slice::<Envelope<'_>>(body).map_err(|_| RestError::BadReply {
+    serde_json::from_slice::<Envelope<'a, D>>(body).map_err(|_| RestError::BadReply {
         status,
         reason: "the body is not the venue's JSON reply",
     })
-}
-
-/// The venue's code as a number: a string of digits or a JSON integer.
-fn code_of(value: &Value) -> Option<i64> {
-    match value {
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
-        Value::Number(n) => n.as_i64(),
-        _ => None,
-    }
 }
 
 /// Reads a cancel reply (status and body) into a [`Verdict`].
@@ -72,15 +159,11 @@ fn code_of(value: &Value) -> Option<i64> {
 /// # Ok::<(), RestError>(())
 /// ```
 pub fn decode_verdict(status: u16, body: &[u8]) -> Result<Verdict, RestError> {
-    let reply = envelope(status, body)?;
-    let code = reply
-        .code
-        .as_ref()
-        .and_then(code_of)
-        .ok_or(RestError::BadReply {
-            status,
-            reason: "the reply has no numeric code",
-        })?;
+    let reply = envelope::<IgnoredAny>(status, body)?;
+    let code = reply.code.and_then(|c| c.0).ok_or(RestError::BadReply {
+        status,
+        reason: "the reply has no numeric code",
+    })?;
     if !(200..300).contains(&status) && !(400..500).contains(&status) {
         return Err(RestError::BadReply {
             status,
@@ -95,7 +178,7 @@ pub fn decode_verdict(status: u16, body: &[u8]) -> Result<Verdict, RestError> {
         }),
         code => Ok(Verdict::Rejected {
             code,
-            msg: VenueMsg::new(reply.msg.as_deref().unwrap_or("")),
+            msg: VenueMsg::new(reply.msg.as_ref().map_or("", |m| &m.0)),
         }),
     }
 }
@@ -109,8 +192,8 @@ pub fn decode_verdict(status: u16, body: &[u8]) -> Result<Verdict, RestError> {
 /// # Ok::<(), bitget_cancel::rest::RestError>(())
 /// ```
 pub fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, RestError> {
-    let reply = envelope(status, body)?;
-    if !(200..300).contains(&status) || reply.code.as_ref().and_then(code_of) != Some(0) {
+    let reply = envelope::<TimeData>(status, body)?;
+    if !(200..300).contains(&status) || reply.code.and_then(|c| c.0) != Some(0) {
         return Err(RestError::BadReply {
             status,
             reason: "the server time request was refused",
@@ -118,9 +201,8 @@ pub fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, RestError> {
     }
     reply
         .data
-        .as_ref()
-        .and_then(|d| d.get("serverTime"))
-        .and_then(code_of)
+        .and_then(|d| d.server_time)
+        .and_then(|c| c.0)
         .ok_or(RestError::BadReply {
             status,
             reason: "no data.serverTime in the reply",
@@ -173,6 +255,17 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn an_escaped_message_is_unescaped() {
+        assert_eq!(
+            decode_verdict(400, br#"{"code":"40001","msg":"a \"quoted\" \u00e9"}"#),
+            Ok(Verdict::Rejected {
+                code: 40001,
+                msg: VenueMsg::new("a \"quoted\" \u{e9}")
+            })
+        );
     }
 
     #[test]
