@@ -729,6 +729,7 @@ impl RestClient {
                 RestError::ClosedByServer => {
                     RestError::ConnectionLost("the server closed the connection".to_owned())
                 }
+                RestError::Io(reason) => RestError::ConnectionLost(reason.clone()),
                 other => other.clone(),
             };
             events.push(RestEvent::Failed { tag, error });

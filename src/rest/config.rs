@@ -46,7 +46,8 @@ pub struct RestConfig {
     pub keep_warm_every: Duration,
     /// Delays between reconnection attempts after failures (exponential, with jitter). A
     /// connection the server closes after a good reply (keep-alive ended) is replaced at once,
-    /// without a delay. Default: [`ReconnectBackoff::default`].
+    /// without a delay. Any complete reply resets the delay to `initial` (`reset_after` is not
+    /// used). Default: [`ReconnectBackoff::default`].
     pub reconnect: ReconnectBackoff,
     /// PEM of an extra CA to trust besides the public web roots (a private venue, a proxy, the
     /// simulated venue). Verification is never switched off. Default `None`.
