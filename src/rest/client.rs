@@ -301,7 +301,7 @@ impl RestClient {
     /// True when a connection is open and no request is in flight: a
     /// [`send_cancel`](Self::send_cancel) now goes straight to the socket.
     pub fn is_ready(&self) -> bool {
-        matches!(self.phase, Phase::Open { .. })
+        matches!(&self.phase, Phase::Open { tls } if !tls.peer_closed() && !tls.is_closed())
             && self.in_flight.is_none()
             && self.broken.is_none()
             && !self.reader.has_started()
