@@ -230,6 +230,39 @@ fn a_spot_cancel_is_acked_and_the_order_leaves_the_book() {
 }
 
 #[test]
+fn every_cancel_carries_the_signed_headers_and_demo_trading_its_header() {
+    let venue = venue();
+    let config = RestConfig {
+        demo_trading: true,
+        ..config_for(&venue)
+    };
+    let mut driver = Driver::start(config, &credentials(&venue));
+    driver.verdict(1, &spot("1"));
+    let record = venue.rest_requests();
+    let cancel = record.iter().find(|r| r.method == "POST").expect("sent");
+    let port = venue.rest_addr().port();
+    assert_eq!(
+        cancel.header("host"),
+        Some(format!("localhost:{port}").as_str())
+    );
+    assert_eq!(cancel.header("ACCESS-KEY"), Some("sim-key"));
+    assert_eq!(cancel.header("ACCESS-PASSPHRASE"), Some("sim-passphrase"));
+    assert_eq!(cancel.header("ACCESS-SIGN").map(str::len), Some(44));
+    assert_eq!(cancel.header("Content-Type"), Some("application/json"));
+    let timestamp: u64 = cancel.header("ACCESS-TIMESTAMP").unwrap().parse().unwrap();
+    assert!(
+        timestamp.abs_diff(unix_ms()) < 10_000,
+        "Unix milliseconds: {timestamp}"
+    );
+    assert!(record.iter().all(|r| r.header("paptrading") == Some("1")));
+
+    let mut live = Driver::for_venue(&venue);
+    live.verdict(2, &spot("2"));
+    let last = venue.rest_requests().pop().unwrap();
+    assert_eq!(last.header("paptrading"), None);
+}
+
+#[test]
 fn rejections_carry_the_venues_code_and_message_on_one_keep_alive_connection() {
     let venue = venue();
     let mut driver = Driver::for_venue(&venue);

@@ -60,6 +60,8 @@ pub struct ReceivedRest {
     pub method: String,
     /// The request target, query included.
     pub path: String,
+    /// The headers, names as sent, in order.
+    pub headers: Vec<(String, String)>,
     /// The body (lossy UTF-8).
     pub body: String,
 }
@@ -232,6 +234,16 @@ struct HttpRequest {
     body: Vec<u8>,
 }
 
+impl ReceivedRest {
+    /// The value of the first header named `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl HttpRequest {
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -293,6 +305,7 @@ fn serve(shared: &Shared, conn: u64, tcp: TcpStream) -> io::Result<()> {
                 at_ns: monotonic_ns(),
                 method: request.method.clone(),
                 path: request.path.clone(),
+                headers: request.headers.clone(),
                 body: String::from_utf8_lossy(&request.body).into_owned(),
             },
             shared.config.record_limit,
