@@ -16,6 +16,7 @@
 //! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
 //! | [`outcome`] | what happened to each intent, with monotonic timestamps |
 //! | [`protocol`] | Bitget request encoding, login signing, reply decoding (simd-json) |
+//! | [`rest`] | the REST cancel: signed requests, a bounded HTTP/1.1 reader, a nonblocking keep-alive client |
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
 //! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod intent;
 pub mod outcome;
 pub mod protocol;
+pub mod rest;
 pub mod sim;
 pub mod tls;
 pub mod ws;

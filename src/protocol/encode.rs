@@ -273,7 +273,7 @@ fn is_base64_byte(b: u8) -> bool {
 }
 
 /// Writes `n` in decimal into the end of `buf` and returns the digits.
-pub(super) fn write_decimal(n: u64, buf: &mut [u8; MAX_U64_DIGITS]) -> &[u8] {
+pub(crate) fn write_decimal(n: u64, buf: &mut [u8; MAX_U64_DIGITS]) -> &[u8] {
     let mut at = buf.len();
     let mut rest = n;
     loop {

@@ -1,4 +1,6 @@
-//! Login signing: `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`.
+//! Signing: `base64(HMAC-SHA256(secret, message))`, for the WebSocket login
+//! (`timestamp + "GET" + "/user/verify"`) and for REST requests
+//! (`timestamp + method + requestPath + body`, see [`crate::rest`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -30,12 +32,18 @@ const VERIFY_REQUEST: &[u8] = b"GET/user/verify";
 pub fn sign_login(secret: &[u8], timestamp_s: u64) -> [u8; SIGN_LEN] {
     let mut digits = [0u8; 20];
     let timestamp = write_decimal(timestamp_s, &mut digits);
+    sign_parts(secret, &[timestamp, VERIFY_REQUEST])
+}
 
+/// `base64(HMAC-SHA256(secret, parts joined))`, always [`SIGN_LEN`] ASCII bytes: the one
+/// signing routine both the login and REST requests use. Allocates nothing.
+pub(crate) fn sign_parts(secret: &[u8], parts: &[&[u8]]) -> [u8; SIGN_LEN] {
     // HMAC is defined for keys of every length (longer ones are hashed first), so this cannot fail.
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret)
         .expect("HMAC-SHA256 accepts keys of any length");
-    mac.update(timestamp);
-    mac.update(VERIFY_REQUEST);
+    for part in parts {
+        mac.update(part);
+    }
     let digest = mac.finalize().into_bytes();
 
     let mut sign = [0u8; SIGN_LEN];

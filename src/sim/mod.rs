@@ -20,6 +20,12 @@
 //!   a disconnect; no `ping` for [`SimConfig::idle_timeout`] and reaching
 //!   [`SimConfig::lifetime`] disconnect too.
 //!
+//! - REST too, on a listener of its own ([`SimVenue::rest_url`], same CA): the spot and futures
+//!   `cancel-order` endpoints on the same book, signed requests checked (40009 for a bad
+//!   signature), `GET /api/v2/public/time`, keep-alive, and [`RestFaults`]
+//!   ([`SimVenue::set_rest_faults`]); [`SimVenue::rest_requests`] and [`SimVenue::rest_stats`]
+//!   say what it saw.
+//!
 //! [`Faults`] make it misbehave on demand from the next message on (delayed, fragmented,
 //! coalesced, byte-per-record, duplicated, stray or missing replies, login trouble, an
 //! [`Injection`] at the Nth cancel), and [`SimVenue::inject`] commits an [`Injection`] on every
@@ -61,6 +67,7 @@ mod frames;
 mod inbox;
 mod login;
 mod record;
+mod rest;
 mod rules;
 
 use std::collections::{HashMap, VecDeque};
@@ -78,6 +85,7 @@ use rustls_pki_types::CertificateDer;
 pub use book::RestingOrder;
 pub use faults::{CancelFate, Coalesce, Faults, Injection, LoginFault, OnCancel};
 pub use record::{DisconnectCause, DisconnectCounts, Opcode, ReceivedFrame, SimStats};
+pub use rest::{ReceivedRest, RestFaults, RestStats};
 
 use crate::clock::monotonic_ns;
 use crate::intent::InstType;
@@ -244,6 +252,7 @@ struct Shared {
     conns: Mutex<HashMap<u64, ConnHandle>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
+    rest: rest::RestState,
 }
 
 impl Shared {
@@ -409,6 +418,7 @@ pub struct SimVenue {
     ca_der: CertificateDer<'static>,
     waker: Waker,
     acceptor: Option<JoinHandle<()>>,
+    rest: rest::RestServer,
 }
 
 impl fmt::Debug for SimVenue {
@@ -459,7 +469,9 @@ impl SimVenue {
             conns: Mutex::new(HashMap::new()),
             threads: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(0),
+            rest: rest::RestState::default(),
         });
+        let rest = rest::RestServer::start(&shared)?;
         let acceptor = {
             let shared = shared.clone();
             thread::Builder::new()
@@ -474,6 +486,7 @@ impl SimVenue {
             ca_der: certs.ca_der,
             waker,
             acceptor: Some(acceptor),
+            rest,
         })
     }
 
@@ -633,6 +646,7 @@ impl SimVenue {
             log::error!("sim: cannot wake the acceptor: {e}");
         }
         let _ = acceptor.join();
+        self.rest.stop(&self.shared);
         for handle in lock(&self.shared.conns).values() {
             // Wakes a blocked read; the thread then closes with 1001.
             let _ = handle.tcp.shutdown(Shutdown::Read);

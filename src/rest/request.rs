@@ -1,0 +1,279 @@
+//! REST requests, written into buffers the caller owns and reuses: the cancel's JSON body, the
+//! signed HTTP/1.1 request around it, and the keep-warm `GET /api/v2/public/time`.
+
+use crate::intent::{Cancel, InstType};
+use crate::protocol::{SIGN_LEN, sign_parts, write_decimal};
+
+/// The spot cancel endpoint.
+pub const SPOT_CANCEL_PATH: &str = "/api/v2/spot/trade/cancel-order";
+/// The futures cancel endpoint (USDT-, COIN- and USDC-margined).
+pub const FUTURES_CANCEL_PATH: &str = "/api/v2/mix/order/cancel-order";
+/// The venue's clock, public: the keep-warm request.
+pub const SERVER_TIME_PATH: &str = "/api/v2/public/time";
+
+/// The longest cancel body: the futures body with the longest symbol, product type, order id and
+/// client order id.
+pub const MAX_CANCEL_BODY_LEN: usize =
+    r#"{"symbol":"","productType":"","orderId":"","clientOid":""}"#.len()
+        + crate::intent::InstId::MAX_LEN
+        + "USDT-FUTURES".len()
+        + crate::intent::OrderId::MAX_LEN
+        + crate::intent::ClientOid::MAX_LEN;
+
+/// The endpoint a cancel goes to.
+pub fn cancel_path(inst_type: InstType) -> &'static str {
+    if inst_type.is_futures() {
+        FUTURES_CANCEL_PATH
+    } else {
+        SPOT_CANCEL_PATH
+    }
+}
+
+/// Appends the JSON body of `cancel` to `out`:
+/// `{"symbol":"BTCUSDT","orderId":"..."}` on spot, with `"productType":"USDT-FUTURES"` (the
+/// product line) after the symbol on futures; `clientOid` instead of or after `orderId` as the
+/// [`OrderRef`](crate::OrderRef) says (the venue goes by `orderId` when both are present).
+///
+/// The values come from validated types that admit only JSON-safe ASCII, so they are written
+/// verbatim. Allocates nothing when `out` has [`MAX_CANCEL_BODY_LEN`] bytes to spare.
+///
+/// ```
+/// use bitget_cancel::rest::encode_cancel_body;
+/// use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+///
+/// let cancel = Cancel::new(InstType::UsdtFutures, InstId::new("BTCUSDT")?, OrderRef::client_oid("my-1")?);
+/// let mut body = Vec::new();
+/// encode_cancel_body(&mut body, &cancel);
+/// assert_eq!(body, br#"{"symbol":"BTCUSDT","productType":"USDT-FUTURES","clientOid":"my-1"}"#);
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+pub fn encode_cancel_body(out: &mut Vec<u8>, cancel: &Cancel) {
+    out.extend_from_slice(br#"{"symbol":""#);
+    out.extend_from_slice(cancel.inst_id.as_str().as_bytes());
+    if cancel.inst_type.is_futures() {
+        out.extend_from_slice(br#"","productType":""#);
+        out.extend_from_slice(cancel.inst_type.as_str().as_bytes());
+    }
+    out.push(b'"');
+    if let Some(order_id) = cancel.order.get_order_id() {
+        out.extend_from_slice(br#","orderId":""#);
+        out.extend_from_slice(order_id.as_str().as_bytes());
+        out.push(b'"');
+    }
+    if let Some(client_oid) = cancel.order.get_client_oid() {
+        out.extend_from_slice(br#","clientOid":""#);
+        out.extend_from_slice(client_oid.as_str().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+/// The REST signature: `base64(HMAC-SHA256(secret, timestamp + method + requestPath + body))`,
+/// with the timestamp in Unix milliseconds as decimal digits. Always [`SIGN_LEN`] ASCII bytes;
+/// allocates nothing and keeps no copy of `secret`.
+///
+/// ```
+/// use bitget_cancel::rest::sign_request;
+///
+/// let sign = sign_request(b"secret", 1_700_000_000_000, "GET", "/api/v2/public/time", b"");
+/// assert_eq!(sign.len(), 44);
+/// ```
+pub fn sign_request(
+    secret: &[u8],
+    timestamp_ms: u64,
+    method: &str,
+    request_path: &str,
+    body: &[u8],
+) -> [u8; SIGN_LEN] {
+    let mut digits = [0u8; 20];
+    let timestamp = write_decimal(timestamp_ms, &mut digits);
+    sign_parts(
+        secret,
+        &[timestamp, method.as_bytes(), request_path.as_bytes(), body],
+    )
+}
+
+/// What every signed request carries besides its path and body.
+#[derive(Clone, Copy)]
+pub(crate) struct Signer<'a> {
+    pub api_key: &'a str,
+    pub secret: &'a [u8],
+    pub passphrase: &'a str,
+    /// The `Host` header's value.
+    pub authority: &'a str,
+    pub demo_trading: bool,
+}
+
+/// Appends a signed `POST` of `body` to `path` to `out`: request line, `Host`, the four
+/// `ACCESS-*` headers, `Content-Type`, `Content-Length`, `paptrading: 1` for demo trading, then
+/// the body. HTTP/1.1 keeps the connection alive by default.
+pub(crate) fn encode_signed_post(
+    out: &mut Vec<u8>,
+    signer: &Signer<'_>,
+    timestamp_ms: u64,
+    path: &str,
+    body: &[u8],
+) {
+    let sign = sign_request(signer.secret, timestamp_ms, "POST", path, body);
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(signer.authority.as_bytes());
+    out.extend_from_slice(b"\r\nACCESS-KEY: ");
+    out.extend_from_slice(signer.api_key.as_bytes());
+    out.extend_from_slice(b"\r\nACCESS-PASSPHRASE: ");
+    out.extend_from_slice(signer.passphrase.as_bytes());
+    out.extend_from_slice(b"\r\nACCESS-TIMESTAMP: ");
+    out.extend_from_slice(write_decimal(timestamp_ms, &mut digits));
+    out.extend_from_slice(b"\r\nACCESS-SIGN: ");
+    out.extend_from_slice(&sign);
+    out.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
+    if signer.demo_trading {
+        out.extend_from_slice(b"paptrading: 1\r\n");
+    }
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(write_decimal(body.len() as u64, &mut digits));
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
+/// Appends `GET /api/v2/public/time` (unsigned: the endpoint is public).
+pub(crate) fn encode_server_time(out: &mut Vec<u8>, authority: &str, demo_trading: bool) {
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(SERVER_TIME_PATH.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(authority.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if demo_trading {
+        out.extend_from_slice(b"paptrading: 1\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intent::{InstId, OrderRef};
+    use base64::Engine as _;
+    use hmac::{Hmac, KeyInit, Mac};
+    use sha2::Sha256;
+
+    fn cancel(inst_type: InstType, order: OrderRef) -> Cancel {
+        Cancel::new(inst_type, InstId::new("BTCUSDT").unwrap(), order)
+    }
+
+    #[test]
+    fn spot_and_futures_bodies_follow_the_documented_shapes() {
+        let mut body = Vec::new();
+        encode_cancel_body(
+            &mut body,
+            &cancel(InstType::Spot, OrderRef::order_id("121211212122").unwrap()),
+        );
+        assert_eq!(body, br#"{"symbol":"BTCUSDT","orderId":"121211212122"}"#);
+
+        for inst_type in [
+            InstType::UsdtFutures,
+            InstType::CoinFutures,
+            InstType::UsdcFutures,
+        ] {
+            body.clear();
+            let both = OrderRef::from_parts(Some("1"), Some("c-1")).unwrap();
+            encode_cancel_body(&mut body, &cancel(inst_type, both));
+            let expected = format!(
+                r#"{{"symbol":"BTCUSDT","productType":"{inst_type}","orderId":"1","clientOid":"c-1"}}"#
+            );
+            assert_eq!(std::str::from_utf8(&body).unwrap(), expected);
+            let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(parsed["productType"], inst_type.as_str());
+        }
+        assert_eq!(cancel_path(InstType::Spot), SPOT_CANCEL_PATH);
+        assert_eq!(cancel_path(InstType::CoinFutures), FUTURES_CANCEL_PATH);
+    }
+
+    #[test]
+    fn the_longest_body_fits_the_documented_bound() {
+        let order = OrderRef::from_parts(Some(&"9".repeat(32)), Some(&"c".repeat(64))).unwrap();
+        let cancel = Cancel::new(
+            InstType::UsdtFutures,
+            InstId::new(&"B".repeat(32)).unwrap(),
+            order,
+        );
+        let mut body = Vec::new();
+        encode_cancel_body(&mut body, &cancel);
+        assert_eq!(body.len(), MAX_CANCEL_BODY_LEN);
+    }
+
+    /// Bitget's documented example message, signed by an independent HMAC and base64.
+    #[test]
+    fn the_signature_covers_timestamp_method_path_and_body_in_order() {
+        let secret = b"22582BD0CFF14C41EDBF1AB98506286D";
+        let body = br#"{"symbol":"BTCUSDT","orderId":"1"}"#;
+        let sign = sign_request(secret, 1_695_806_875_837, "POST", SPOT_CANCEL_PATH, body);
+
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret).unwrap();
+        mac.update(b"1695806875837POST/api/v2/spot/trade/cancel-order");
+        mac.update(body);
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(std::str::from_utf8(&sign).unwrap(), expected);
+        assert_ne!(
+            sign,
+            sign_request(secret, 1_695_806_875_838, "POST", SPOT_CANCEL_PATH, body)
+        );
+    }
+
+    #[test]
+    fn a_signed_post_parses_as_http_with_every_header() {
+        let signer = Signer {
+            api_key: "key-1",
+            secret: b"secret",
+            passphrase: "pass-1",
+            authority: "localhost:8443",
+            demo_trading: true,
+        };
+        let body = br#"{"symbol":"BTCUSDT","orderId":"1"}"#;
+        let mut out = Vec::new();
+        encode_signed_post(&mut out, &signer, 1_700_000_000_123, SPOT_CANCEL_PATH, body);
+
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut request = httparse::Request::new(&mut headers);
+        let httparse::Status::Complete(head_len) = request.parse(&out).unwrap() else {
+            panic!("incomplete request");
+        };
+        assert_eq!(request.method, Some("POST"));
+        assert_eq!(request.path, Some(SPOT_CANCEL_PATH));
+        assert_eq!(request.version, Some(1));
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| std::str::from_utf8(h.value).unwrap().to_owned())
+        };
+        assert_eq!(header("Host").as_deref(), Some("localhost:8443"));
+        assert_eq!(header("ACCESS-KEY").as_deref(), Some("key-1"));
+        assert_eq!(header("ACCESS-PASSPHRASE").as_deref(), Some("pass-1"));
+        assert_eq!(header("ACCESS-TIMESTAMP").as_deref(), Some("1700000000123"));
+        let sign = sign_request(b"secret", 1_700_000_000_123, "POST", SPOT_CANCEL_PATH, body);
+        assert_eq!(
+            header("ACCESS-SIGN").as_deref(),
+            std::str::from_utf8(&sign).ok()
+        );
+        assert_eq!(header("Content-Type").as_deref(), Some("application/json"));
+        assert_eq!(header("paptrading").as_deref(), Some("1"));
+        assert_eq!(header("Content-Length"), Some(body.len().to_string()));
+        assert_eq!(&out[head_len..], body);
+        assert!(!String::from_utf8_lossy(&out).contains("secret"));
+    }
+
+    #[test]
+    fn live_trading_sends_no_paptrading_header() {
+        let mut out = Vec::new();
+        encode_server_time(&mut out, "api.bitget.com", false);
+        assert_eq!(
+            out,
+            b"GET /api/v2/public/time HTTP/1.1\r\nHost: api.bitget.com\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! The venue's JSON reply to a REST request, read into a verdict.
+//!
+//! `{"code":"00000","msg":"success","requestTime":...,"data":{...}}` with a 2xx status is an
+//! ack; any other `code` (a string over REST; a number is accepted too) is a rejection, whatever
+//! the status (the venue sends its refusals with 4xx). A 5xx status, or a body that is not that
+//! JSON, carries no verdict: the request failed and the order's fate is unknown.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::outcome::VenueMsg;
+
+use super::RestError;
+
+/// What the venue decided about a cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// `code` `00000`: the order is cancelled.
+    Acked,
+    /// Any other code: the venue refused, e.g. 43001 (spot order does not exist), 40768 (futures
+    /// order does not exist), 40009 (bad signature).
+    Rejected {
+        /// The venue's code, as a number (`"43001"` is 43001).
+        code: i64,
+        /// The venue's message.
+        msg: VenueMsg,
+    },
+}
+
+/// The venue's `code`: a string of digits or a JSON integer; anything else reads as `None`.
+/// Read without allocating.
+struct Code(Option<i64>);
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CodeVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for CodeVisitor {
+            type Value = Code;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a numeric code")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Code, E> {
+                let digits =
+                    !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+                Ok(Code(digits.then(|| s.parse().ok()).flatten()))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Code, E> {
+                Ok(Code(Some(n)))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Code, E> {
+                Ok(Code(i64::try_from(n).ok()))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Code, E> {
+                Ok(Code(None))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Code, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Code(None))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Code, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Code(None))
+            }
+        }
+
+        deserializer.deserialize_any(CodeVisitor)
+    }
+}
+
+/// The venue's `msg`, borrowed from the body unless it holds escapes. (serde's own
+/// `Option<Cow<str>>` always copies.)
+struct Msg<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Msg<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct MsgVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for MsgVisitor {
+            type Value = Msg<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a message string")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Msg<'de>, E> {
+                Ok(Msg(Cow::Borrowed(s)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Msg<'de>, E> {
+                Ok(Msg(Cow::Owned(s.to_owned())))
+            }
+        }
+
+        deserializer.deserialize_str(MsgVisitor)
+    }
+}
+
+/// The fields of the reply envelope a verdict needs; the rest is skipped. Strings without
+/// escapes are borrowed from the body, so a reply is read without allocating.
+#[derive(Deserialize)]
+struct Envelope<'a, D> {
+    code: Option<Code>,
+    #[serde(borrow)]
+    msg: Option<Msg<'a>>,
+    data: Option<D>,
+}
+
+/// `data` of the server time reply.
+#[derive(Deserialize)]
+struct TimeData {
+    #[serde(rename = "serverTime")]
+    server_time: Option<Code>,
+}
+
+fn envelope<'a, D: Deserialize<'a>>(
+    status: u16,
+    body: &'a [u8],
+) -> Result<Envelope<'a, D>, RestError> {
+    if status >= 500 {
+        return Err(RestError::ServerError { status });
+    }
+    serde_json::from_slice::<Envelope<'a, D>>(body).map_err(|_| RestError::BadReply {
+        status,
+        reason: "the body is not the venue's JSON reply",
+    })
+}
+
+/// Reads a cancel reply (status and body) into a [`Verdict`].
+///
+/// ```
+/// use bitget_cancel::rest::{decode_verdict, Verdict, RestError};
+///
+/// let ack = br#"{"code":"00000","msg":"success","requestTime":1,"data":{"orderId":"1","clientOid":"c"}}"#;
+/// assert_eq!(decode_verdict(200, ack)?, Verdict::Acked);
+///
+/// let gone = br#"{"code":"43001","msg":"The order does not exist","requestTime":1,"data":null}"#;
+/// let Verdict::Rejected { code, msg } = decode_verdict(400, gone)? else { unreachable!() };
+/// assert_eq!((code, msg.as_str()), (43001, "The order does not exist"));
+///
+/// assert!(matches!(decode_verdict(502, b"<html>"), Err(RestError::ServerError { status: 502 })));
+/// # Ok::<(), RestError>(())
+/// ```
+pub fn decode_verdict(status: u16, body: &[u8]) -> Result<Verdict, RestError> {
+    let reply = envelope::<IgnoredAny>(status, body)?;
+    let code = reply.code.and_then(|c| c.0).ok_or(RestError::BadReply {
+        status,
+        reason: "the reply has no numeric code",
+    })?;
+    if !(200..300).contains(&status) && !(400..500).contains(&status) {
+        return Err(RestError::BadReply {
+            status,
+            reason: "unexpected HTTP status",
+        });
+    }
+    match code {
+        0 if (200..300).contains(&status) => Ok(Verdict::Acked),
+        0 => Err(RestError::BadReply {
+            status,
+            reason: "success code with an error status",
+        }),
+        code => Ok(Verdict::Rejected {
+            code,
+            msg: VenueMsg::new(reply.msg.as_ref().map_or("", |m| &m.0)),
+        }),
+    }
+}
+
+/// Reads `GET /api/v2/public/time`'s reply: `data.serverTime`, Unix milliseconds (a string of
+/// digits or a number).
+///
+/// ```
+/// let body = br#"{"code":"00000","msg":"success","data":{"serverTime":"1688008631614"}}"#;
+/// assert_eq!(bitget_cancel::rest::decode_server_time(200, body)?, 1_688_008_631_614);
+/// # Ok::<(), bitget_cancel::rest::RestError>(())
+/// ```
+pub fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, RestError> {
+    let reply = envelope::<TimeData>(status, body)?;
+    if !(200..300).contains(&status) || reply.code.and_then(|c| c.0) != Some(0) {
+        return Err(RestError::BadReply {
+            status,
+            reason: "the server time request was refused",
+        });
+    }
+    reply
+        .data
+        .and_then(|d| d.server_time)
+        .and_then(|c| c.0)
+        .ok_or(RestError::BadReply {
+            status,
+            reason: "no data.serverTime in the reply",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_zero_as_string_or_number_is_an_ack() {
+        assert_eq!(
+            decode_verdict(200, br#"{"code":"00000","msg":"success"}"#),
+            Ok(Verdict::Acked)
+        );
+        assert_eq!(decode_verdict(200, br#"{"code":0}"#), Ok(Verdict::Acked));
+    }
+
+    #[test]
+    fn a_refusal_keeps_the_venues_code_and_message_under_any_client_error_status() {
+        for (status, body, code, msg) in [
+            (
+                400,
+                &br#"{"code":"40009","msg":"sign signature error"}"#[..],
+                40009,
+                "sign signature error",
+            ),
+            (
+                404,
+                br#"{"code":"40404","msg":"Request URL NOT FOUND"}"#,
+                40404,
+                "Request URL NOT FOUND",
+            ),
+            (
+                200,
+                br#"{"code":40768,"msg":"Order does not exist"}"#,
+                40768,
+                "Order does not exist",
+            ),
+            (400, br#"{"code":"43001"}"#, 43001, ""),
+        ] {
+            assert_eq!(
+                decode_verdict(status, body),
+                Ok(Verdict::Rejected {
+                    code,
+                    msg: VenueMsg::new(msg)
+                }),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn an_escaped_message_is_unescaped() {
+        assert_eq!(
+            decode_verdict(400, br#"{"code":"40001","msg":"a \"quoted\" \u00e9"}"#),
+            Ok(Verdict::Rejected {
+                code: 40001,
+                msg: VenueMsg::new("a \"quoted\" \u{e9}")
+            })
+        );
+    }
+
+    #[test]
+    fn no_verdict_without_the_venues_json_or_under_a_server_error() {
+        for (status, body) in [
+            (503, &br#"{"code":"00000"}"#[..]),
+            (200, b"<html>hello</html>"),
+            (200, br#"{"msg":"no code"}"#),
+            (200, br#"{"code":"abc"}"#),
+            (200, br#"{"code":null}"#),
+            (400, br#"{"code":"00000"}"#),
+            (302, br#"{"code":"40001"}"#),
+            (200, b""),
+        ] {
+            assert!(
+                decode_verdict(status, body).is_err(),
+                "{status} {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn server_time_reads_strings_and_numbers_and_refuses_the_rest() {
+        assert_eq!(
+            decode_server_time(
+                200,
+                br#"{"code":"00000","data":{"serverTime":1688008631614}}"#
+            ),
+            Ok(1_688_008_631_614)
+        );
+        assert!(decode_server_time(200, br#"{"code":"00000","data":{}}"#).is_err());
+        assert!(decode_server_time(400, br#"{"code":"40001","data":{"serverTime":"1"}}"#).is_err());
+    }
+}
