@@ -990,7 +990,7 @@ fn arb_well_formed_reply() -> impl Strategy<Value = (String, OwnedReply)> {
                     0 => ("trade", Some(arg), OwnedReply::Trade { id, code, msg }),
                     1 => ("error", Some(arg), OwnedReply::TradeError { id, code, msg }),
                     2 => ("error", None, OwnedReply::Error { code, msg }),
-                    _ => ("login", None, OwnedReply::Login { code, msg }),
+                    _ => ("login", None, OwnedReply::Login { code, msg, conn_id: String::new() }),
                 };
                 let arg_json = arg.map_or(String::new(), |a| format!(",{sep}\"arg\":{sep}{a}"));
                 let text = format!(

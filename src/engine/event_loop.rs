@@ -116,7 +116,7 @@ fn classify(message: Message<'_>, replies: &mut ReplyDecoder) -> Inbound {
                 code,
                 msg: VenueMsg::new(msg),
             },
-            Ok(Reply::Login { code, msg }) => Inbound::Login {
+            Ok(Reply::Login { code, msg, .. }) => Inbound::Login {
                 code,
                 msg: VenueMsg::new(msg),
             },
