@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use bitget_cancel::InstType;
-use bitget_cancel::sim::{Faults, Injection, SimConfig, SimVenue};
+use bitget_cancel::sim::{CancelFate, Faults, Injection, OnCancel, SimConfig, SimVenue};
 use common::*;
 use serde_json::{Value, json};
 use tungstenite::Message;
@@ -185,6 +185,35 @@ fn freeze_conn_freezes_that_connection_from_its_first_cancel_without_a_race() {
     assert_acked(&next_json(&mut clients[1]), "b");
     assert_eq!(venue.resting_orders(), 0, "both cancels took effect");
     assert_eq!(venue.stats().replies_lost, 1);
+}
+
+#[test]
+fn a_freeze_on_the_nth_cancel_freezes_the_connection_that_carried_it() {
+    let venue = start(SimConfig::default());
+    venue.set_faults(Faults {
+        on_cancel: Some(OnCancel {
+            nth: 2,
+            injection: Injection::Freeze,
+            cancel: CancelFate::Unanswered,
+        }),
+        ..Faults::default()
+    });
+    let mut clients = logged_in_clients(&venue, 2);
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 4);
+    send(&mut clients[0], &cancel("1", &orders[0].order_id));
+    assert_acked(&next_json(&mut clients[0]), "1");
+    send(&mut clients[1], &cancel("2", &orders[1].order_id));
+    send(&mut clients[1], &cancel("3", &orders[2].order_id));
+    expect_pong_next(&mut clients[1]);
+    send(&mut clients[0], &cancel("4", &orders[3].order_id));
+    assert_acked(&next_json(&mut clients[0]), "4");
+    assert_eq!(venue.resting_orders(), 0);
+    let stats = venue.stats();
+    assert_eq!(
+        (stats.cancels_unanswered, stats.replies_lost),
+        (1, 1),
+        "the 2nd cancel unanswered, the 3rd withheld by the freeze"
+    );
 }
 
 #[test]

@@ -186,7 +186,8 @@ pub enum CancelFate {
 }
 
 /// Something the venue does once, right now on every open connection
-/// ([`SimVenue::inject`](super::SimVenue::inject)), or in a cancel's place ([`OnCancel`]).
+/// ([`SimVenue::inject`](super::SimVenue::inject)) or on one
+/// ([`SimVenue::inject_on`](super::SimVenue::inject_on)), or in a cancel's place ([`OnCancel`]).
 ///
 /// Injections that write send their bytes at once in a single rustls write, whatever the
 /// [`Faults`] in force (no fragmentation, byte-per-record writes or batching). Injected with
@@ -258,7 +259,9 @@ pub enum Injection {
     /// [`Faults::reply_delay`] included. Everything else is served as usual: the text `ping`
     /// gets `pong`, WebSocket pings get pongs, the idle timeout and the rate limit still run.
     /// Stands for a gateway whose matching side hangs while its keepalive answers, which a
-    /// client only notices by its ack timeouts. Ends with [`Injection::Thaw`].
+    /// client only notices by its ack timeouts. Ends with [`Injection::Thaw`]. Fired by an
+    /// [`OnCancel`] with [`CancelFate::Unanswered`], it freezes the connection that carries the
+    /// Nth cancel, from that cancel on.
     Freeze,
     /// Ends a [`Freeze`](Injection::Freeze): trade requests that arrive from now on are answered
     /// again. Replies withheld while frozen stay lost.
