@@ -189,7 +189,7 @@ fn is_symbol_byte(b: u8) -> bool {
 }
 
 fn is_client_oid_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'#' | b'-' | b'+' | b'.')
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b':' | b'#' | b'-' | b'+' | b'.' | b'/')
 }
 
 fn is_request_id_byte(b: u8) -> bool {
@@ -198,25 +198,54 @@ fn is_request_id_byte(b: u8) -> bool {
 
 ascii_newtype!(
     /// A symbol such as `BTCUSDT`: 1 to 32 upper-case ASCII letters and digits.
+    ///
+    /// Where the rule comes from: the `instId` of Bitget's cancel-order channel pages
+    /// (`api-doc/spot/websocket/private/Cancel-Order-Channel`,
+    /// `api-doc/contract/websocket/private/Cancel-Order-Channel`) is the symbol that the symbol
+    /// info endpoints list, and every listed symbol is upper-case letters and digits. The length
+    /// cap is this crate's, well above the longest listed symbol.
     InstId, 32, "instId", "1 to 32 upper-case ASCII letters and digits",
     allow_empty = false, is_symbol_byte
 );
 
 ascii_newtype!(
     /// A venue order id: 1 to 32 ASCII digits (Bitget's are 19 today).
+    ///
+    /// Where the rule comes from: Bitget's cancel-order pages (`api-doc/spot/trade/Cancel-Order`,
+    /// `api-doc/contract/trade/Cancel-Order` and the cancel-order channel pages) type `orderId`
+    /// as a string, and the venue only ever hands out decimal ids (19 digits in every captured
+    /// reply). The length cap is this crate's, with room for growth.
     OrderId, 32, "orderId", "1 to 32 ASCII digits",
     allow_empty = false, |b: u8| b.is_ascii_digit()
 );
 
 ascii_newtype!(
-    /// A client order id: 1 to 64 of ASCII letters, digits and `_ : # - + .`.
-    ClientOid, 64, "clientOid", "1 to 64 ASCII letters, digits or _ : # - + .",
+    /// A client order id: 1 to 64 of ASCII letters, digits and `_ : # - + . /`.
+    ///
+    /// Where the rule comes from: `clientOid`, the "custom order ID" of Bitget's place-order and
+    /// cancel-order pages (`api-doc/spot/trade/Place-Order`, `api-doc/contract/trade/Place-Order`
+    /// and their WebSocket channel pages), whose documented characters are letters, digits and
+    /// `_ : # - + . /`. Every one of them is safe to write into JSON as it is: quotes,
+    /// backslashes, control characters and non-ASCII bytes are refused, so nothing here ever
+    /// needs escaping on the wire.
+    ///
+    /// ```
+    /// use bitget_cancel::ClientOid;
+    ///
+    /// assert!(ClientOid::new("grid/btc-usdt:7").is_ok());
+    /// assert!(ClientOid::new("a\"b").is_err());
+    /// ```
+    ClientOid, 64, "clientOid", "1 to 64 ASCII letters, digits or _ : # - + . /",
     allow_empty = false, is_client_oid_byte
 );
 
 ascii_newtype!(
     /// The request id the venue echoes back: 1 to 40 of ASCII letters, digits, `_ : # - +` and
     /// space (the venue's `^[0-9A-Za-z_:#\-+\s]*$`, less the control characters `\s` would admit).
+    ///
+    /// Where the rule comes from: the `id` row of Bitget's trade channel pages
+    /// (`api-doc/spot/websocket/private/Cancel-Order-Channel` and its futures twin): "Length
+    /// <= 40", with that pattern.
     RequestId, 40, "id", "1 to 40 ASCII letters, digits, spaces or _ : # - +",
     allow_empty = false, is_request_id_byte
 );
@@ -426,6 +455,7 @@ mod tests {
     #[test]
     fn client_oid_takes_the_venue_charset() {
         assert!(ClientOid::new("my-order_1:#+.x").is_ok());
+        assert!(ClientOid::new("a/b").is_ok());
         for bad in ["", "a\"b", "a\\b", "a b", "a\tb", "é"] {
             assert_eq!(
                 ClientOid::new(bad).unwrap_err().field,
@@ -434,6 +464,19 @@ mod tests {
             );
         }
         assert!(ClientOid::new(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn a_client_oid_with_a_slash_is_accepted_and_stays_json_safe() {
+        let oid = ClientOid::new("grid/btc/7").expect("`/` is one of the venue's characters");
+        assert_eq!(oid.as_str(), "grid/btc/7");
+        // JSON never needs `/` escaped, so the value goes on the wire as it is and reads back.
+        let json = format!("{{\"clientOid\":\"{}\"}}", oid.as_str());
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(parsed["clientOid"], "grid/btc/7");
+        for bad in ["a/\"b", "a/\\b", "a/\u{1}"] {
+            assert!(ClientOid::new(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 }
 
 /// Every reply captured from the venue, with what it decodes to.
-const CAPTURED: [(&[u8], Reply<'static>); 8] = [
+const CAPTURED: [(&[u8], Reply<'static>); 9] = [
     (
         br#"{"event":"trade","arg":[{"id":"1","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"1376695893517410304"}}],"code":0,"msg":"Success","ts":1763958928351}"#,
         Reply::Trade {
@@ -62,7 +62,19 @@ const CAPTURED: [(&[u8], Reply<'static>); 8] = [
     ),
     (
         br#"{"event":"login","code":0,"msg":""}"#,
-        Reply::Login { code: 0, msg: "" },
+        Reply::Login {
+            code: 0,
+            msg: "",
+            conn_id: "",
+        },
+    ),
+    (
+        br#"{"event":"login","code":0,"connId":"7f3c2a9e5b1d4c8fa06e2b9d3c5a1f70"}"#,
+        Reply::Login {
+            code: 0,
+            msg: "",
+            conn_id: "7f3c2a9e5b1d4c8fa06e2b9d3c5a1f70",
+        },
     ),
     (
         br#"{"event":"error","code":30015,"msg":"Invalid sign"}"#,

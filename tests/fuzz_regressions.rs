@@ -30,7 +30,11 @@ fn a_negative_zero_code_is_zero_for_the_engine_decoder() {
     let minimal = b"{\"event\":\"login\",\"code\":-0}";
     assert_eq!(
         decoder.decode(&mut minimal.to_vec()),
-        Ok(Reply::Login { code: 0, msg: "" })
+        Ok(Reply::Login {
+            code: 0,
+            msg: "",
+            conn_id: ""
+        })
     );
     // A float zero stays a wrong type for both, whatever its sign.
     for float in [
@@ -57,7 +61,11 @@ fn duplicate_keys_take_the_first_value_in_the_engine_decoder() {
     let mut decoder = ReplyDecoder::new();
     assert_eq!(
         decoder.decode(&mut text.to_vec()),
-        Ok(Reply::Login { code: 0, msg: "" })
+        Ok(Reply::Login {
+            code: 0,
+            msg: "",
+            conn_id: ""
+        })
     );
     assert_eq!(
         decode_with_serde_json(text),

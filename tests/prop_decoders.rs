@@ -986,15 +986,18 @@ fn arb_well_formed_reply() -> impl Strategy<Value = (String, OwnedReply)> {
                     string(&id, 2)
                 );
                 let arg = if arg_is_array { format!("[{sep}{entry}{sep}]") } else { entry };
-                let (name, arg, expected) = match event {
-                    0 => ("trade", Some(arg), OwnedReply::Trade { id, code, msg }),
-                    1 => ("error", Some(arg), OwnedReply::TradeError { id, code, msg }),
-                    2 => ("error", None, OwnedReply::Error { code, msg }),
-                    _ => ("login", None, OwnedReply::Login { code, msg }),
+                let arg_json = format!(",{sep}\"arg\":{sep}{arg}");
+                // A login carries the id as its connId, the live venue's shape.
+                let conn_id_json = format!(",{sep}\"connId\":{sep}{}", string(&id, 4));
+                // The field beside code and msg that each event carries.
+                let (name, extra_json, expected) = match event {
+                    0 => ("trade", arg_json, OwnedReply::Trade { id, code, msg }),
+                    1 => ("error", arg_json, OwnedReply::TradeError { id, code, msg }),
+                    2 => ("error", String::new(), OwnedReply::Error { code, msg }),
+                    _ => ("login", conn_id_json, OwnedReply::Login { code, msg, conn_id: id }),
                 };
-                let arg_json = arg.map_or(String::new(), |a| format!(",{sep}\"arg\":{sep}{a}"));
                 let text = format!(
-                    "{sep}{{{sep}\"code\":{sep}{code_json}{arg_json}{msg_json},\"event\":{}{sep}}}{sep}",
+                    "{sep}{{{sep}\"code\":{sep}{code_json}{extra_json}{msg_json},\"event\":{}{sep}}}{sep}",
                     string(name, 3)
                 );
                 (text, expected)

@@ -23,7 +23,6 @@ use tungstenite::Message;
 
 /// `pong` in an unmasked text frame, as the venue sends it.
 const PONG_FRAME: [u8; 6] = [0x81, 0x04, b'p', b'o', b'n', b'g'];
-const LOGIN_OK: &str = r#"{"event":"login","code":0,"msg":""}"#;
 
 /// How a raw connection ended.
 #[derive(Debug)]
@@ -212,7 +211,7 @@ impl RawClient {
 
     fn login(&mut self, venue: &SimVenue) {
         self.send_text(&good_login(venue.config()));
-        assert_eq!(self.next_text(), LOGIN_OK);
+        assert_login_ok(&self.next_text());
     }
 
     /// Reads until the connection ends; the plaintext read on the way stays in `plain`.

@@ -1056,10 +1056,10 @@ fn classify(message: Message<'_>, replies: &mut ReplyDecoder) -> Inbound {
                     code,
                     msg: VenueMsg::new(msg),
                 },
-                Ok(Reply::Login { code, msg }) => Inbound::Login {
+                Ok(Reply::Login { code, msg, conn_id }) => Inbound::Login {
                     code,
                     msg: VenueMsg::new(msg),
-                    conn_id: VenueMsg::new(""),
+                    conn_id: VenueMsg::new(conn_id),
                 },
                 Ok(Reply::Pong) => Inbound::Pong,
                 Ok(Reply::Other { .. }) => Inbound::Ignored,

@@ -34,12 +34,18 @@ pub enum Reply<'a> {
         /// The venue's message, `""` when absent.
         msg: &'a str,
     },
-    /// `event` "login".
+    /// `event` "login". The live venue answers a good login with
+    /// `{"event":"login","code":0,"connId":"<id>"}` (no `msg`; older documentation prints
+    /// `"msg":""`).
     Login {
         /// 0 when logged in.
         code: i64,
         /// The venue's message, `""` when absent.
         msg: &'a str,
+        /// The venue's name for this connection (`connId`), for logs; `""` when absent, null or
+        /// not a string (it is never needed to trade, so an odd one is not worth refusing the
+        /// login over).
+        conn_id: &'a str,
     },
     /// The text `pong`.
     Pong,
@@ -231,6 +237,8 @@ pub enum OwnedReply {
         code: i64,
         /// The venue's message.
         msg: String,
+        /// The venue's name for the connection, `""` when absent.
+        conn_id: String,
     },
     /// See [`Reply::Pong`].
     Pong,
@@ -256,7 +264,11 @@ impl OwnedReply {
                 msg,
             },
             OwnedReply::Error { code, msg } => Reply::Error { code: *code, msg },
-            OwnedReply::Login { code, msg } => Reply::Login { code: *code, msg },
+            OwnedReply::Login { code, msg, conn_id } => Reply::Login {
+                code: *code,
+                msg,
+                conn_id,
+            },
             OwnedReply::Pong => Reply::Pong,
             OwnedReply::Other { event } => Reply::Other { event },
         }
@@ -280,9 +292,10 @@ impl From<Reply<'_>> for OwnedReply {
                 code,
                 msg: msg.to_owned(),
             },
-            Reply::Login { code, msg } => OwnedReply::Login {
+            Reply::Login { code, msg, conn_id } => OwnedReply::Login {
                 code,
                 msg: msg.to_owned(),
+                conn_id: conn_id.to_owned(),
             },
             Reply::Pong => OwnedReply::Pong,
             Reply::Other { event } => OwnedReply::Other {
@@ -311,8 +324,8 @@ impl From<Reply<'_>> for OwnedReply {
 /// ```
 /// use bitget_cancel::protocol::{decode_with_serde_json, Reply};
 ///
-/// let reply = decode_with_serde_json(br#"{"event":"login","code":"0","msg":""}"#)?;
-/// assert_eq!(reply.as_reply(), Reply::Login { code: 0, msg: "" });
+/// let reply = decode_with_serde_json(br#"{"event":"login","code":0,"connId":"c0ffee"}"#)?;
+/// assert_eq!(reply.as_reply(), Reply::Login { code: 0, msg: "", conn_id: "c0ffee" });
 /// # Ok::<(), bitget_cancel::protocol::DecodeError>(())
 /// ```
 pub fn decode_with_serde_json(text: &[u8]) -> Result<OwnedReply, DecodeError> {
@@ -427,6 +440,7 @@ fn read_reply<'i, V: JsonView<'i>>(root: V) -> Result<Reply<'i>, DecodeError> {
         "login" => Ok(Reply::Login {
             code: code(root)?,
             msg: msg(root)?,
+            conn_id: conn_id(root),
         }),
         _ => Ok(Reply::Other { event }),
     }
@@ -482,6 +496,14 @@ fn parse_code(text: &str) -> Result<i64, DecodeError> {
     text.parse().map_err(|_| DecodeError::OutOfRange("code"))
 }
 
+/// `connId` when it is a string, else `""`: it only names the connection in logs.
+fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
+    match root.field("connId").map(JsonView::kind) {
+        Some(Kind::Str(id)) => id,
+        _ => "",
+    }
+}
+
 /// `msg`, or `""` when absent or null.
 fn msg<'i, V: JsonView<'i>>(root: V) -> Result<&'i str, DecodeError> {
     match root.field("msg").map(JsonView::kind) {
@@ -498,7 +520,7 @@ mod tests {
 
     /// Every reply captured from the live venue or printed in its documentation, with the exact
     /// fields the engine must see.
-    const CAPTURED: [(&str, Reply<'static>); 7] = [
+    const CAPTURED: [(&str, Reply<'static>); 8] = [
         (
             r#"{"event":"trade","arg":[{"id":"1","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"1376695893517410304"}}],"code":0,"msg":"Success","ts":1763958928351}"#,
             Reply::Trade {
@@ -539,8 +561,20 @@ mod tests {
             },
         ),
         (
-            r#"{"event":"login","code":0,"msg":""}"#,
-            Reply::Login { code: 0, msg: "" },
+            r#"{"event":"login","code":0,"connId":"7f3c2a9e5b1d4c8fa06e2b9d3c5a1f70"}"#,
+            Reply::Login {
+                code: 0,
+                msg: "",
+                conn_id: "7f3c2a9e5b1d4c8fa06e2b9d3c5a1f70",
+            },
+        ),
+        (
+            r#"{"event":"login","code":"0","msg":""}"#,
+            Reply::Login {
+                code: 0,
+                msg: "",
+                conn_id: "",
+            },
         ),
         (
             r#"{"event":"error","code":30015,"msg":"Invalid sign"}"#,
@@ -627,7 +661,50 @@ mod tests {
         );
         decodes_to(
             r#"{"event":"login","code":0,"msg":null}"#,
-            Reply::Login { code: 0, msg: "" },
+            Reply::Login {
+                code: 0,
+                msg: "",
+                conn_id: "",
+            },
+        );
+    }
+
+    #[test]
+    fn a_login_reply_carries_its_conn_id_beside_an_optional_msg() {
+        decodes_to(
+            r#"{"event":"login","code":0,"msg":"ok","connId":"1234567890"}"#,
+            Reply::Login {
+                code: 0,
+                msg: "ok",
+                conn_id: "1234567890",
+            },
+        );
+        decodes_to(
+            r#"{"connId":"ab\u0063","code":"0","event":"login"}"#,
+            Reply::Login {
+                code: 0,
+                msg: "",
+                conn_id: "abc",
+            },
+        );
+        // Only for logs: an odd connId leaves the login readable.
+        for odd in ["null", "7", "true", "[\"a\"]", "{}"] {
+            decodes_to(
+                &format!(r#"{{"event":"login","code":0,"connId":{odd}}}"#),
+                Reply::Login {
+                    code: 0,
+                    msg: "",
+                    conn_id: "",
+                },
+            );
+        }
+        // A refused login is an error event, with no connId.
+        decodes_to(
+            r#"{"event":"error","code":30015,"msg":"Invalid sign"}"#,
+            Reply::Error {
+                code: 30015,
+                msg: "Invalid sign",
+            },
         );
     }
 
@@ -944,7 +1021,11 @@ mod tests {
         let mut decoder = ReplyDecoder::new();
         assert_eq!(
             decoder.decode(&mut text.into_bytes()),
-            Ok(Reply::Login { code: 0, msg: "" })
+            Ok(Reply::Login {
+                code: 0,
+                msg: "",
+                conn_id: ""
+            })
         );
     }
 
@@ -1041,6 +1122,7 @@ mod tests {
                         OwnedReply::Login {
                             code,
                             msg: msg_text,
+                            conn_id: String::new(),
                         },
                     ),
                 };

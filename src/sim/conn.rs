@@ -19,6 +19,7 @@ use tungstenite::http::StatusCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
+use super::connections::ConnStatus;
 use super::frames::{self, close_code, hostile};
 use super::inbox::Inbox;
 use super::login::{self, Credentials};
@@ -116,6 +117,8 @@ struct Pending {
     action: Action,
     /// The faults in force when the request that caused this arrived.
     faults: Faults,
+    /// It answers a trade request: a freeze withholds it.
+    trade_reply: bool,
 }
 
 /// Replies held by [`Faults::coalesce`](super::Faults::coalesce), already encoded.
@@ -137,7 +140,14 @@ struct Stall {
 }
 
 /// Runs one accepted connection to its end, then unregisters it.
-pub(super) fn serve(shared: &Shared, conn: u64, tcp: TcpStream, kill: &AtomicBool, inbox: &Inbox) {
+pub(super) fn serve(
+    shared: &Shared,
+    conn: u64,
+    tcp: TcpStream,
+    kill: &AtomicBool,
+    inbox: &Inbox,
+    status: &ConnStatus,
+) {
     let reset = match handshake(shared, tcp, kill, inbox) {
         Ok(ws) => {
             let now = Instant::now();
@@ -146,8 +156,8 @@ pub(super) fn serve(shared: &Shared, conn: u64, tcp: TcpStream, kill: &AtomicBoo
                 conn,
                 kill,
                 inbox,
+                status,
                 ws,
-                logged_in: false,
                 opened: now,
                 last_ping: now,
                 recent: VecDeque::new(),
@@ -157,6 +167,7 @@ pub(super) fn serve(shared: &Shared, conn: u64, tcp: TcpStream, kill: &AtomicBoo
                 batch: Batch::default(),
                 stall: None,
                 silent: false,
+                frozen: false,
             };
             let end = live.run();
             live.finish(end)
@@ -270,8 +281,9 @@ struct Live<'a> {
     shared: &'a Shared,
     conn: u64,
     kill: &'a AtomicBool,
+    /// Whether it is logged in, and its `connId`, shared with the venue.
+    status: &'a ConnStatus,
     ws: WebSocket<Wire>,
-    logged_in: bool,
     opened: Instant,
     last_ping: Instant,
     /// Arrival times of the last messages, for the one-second sliding window.
@@ -286,6 +298,8 @@ struct Live<'a> {
     stall: Option<Stall>,
     /// Nothing more is sent ([`Injection::Silence`]).
     silent: bool,
+    /// Trade requests are not answered ([`Injection::Freeze`]).
+    frozen: bool,
 }
 
 impl Live<'_> {
@@ -382,6 +396,14 @@ impl Live<'_> {
             }
             Injection::Silence => {
                 self.silent = true;
+                None
+            }
+            Injection::Freeze => {
+                self.frozen = true;
+                None
+            }
+            Injection::Thaw => {
+                self.frozen = false;
                 None
             }
             Injection::HugeFrameHeader => self.write_raw(&hostile::HUGE_FRAME_HEADER),
@@ -553,6 +575,10 @@ impl Live<'_> {
                     Some(self.flush_batch().unwrap_or(End::Graceful { cause, code }))
                 }
                 Action::Inject(injection) => self.commit(injection, now),
+                Action::Text(_) if pending.trade_reply && self.frozen => {
+                    self.lost(1);
+                    None
+                }
                 Action::Text(text) => self.send_reply(&text, &pending.faults, pending.due),
             };
             if end.is_some() {
@@ -639,7 +665,20 @@ impl Live<'_> {
             due,
             action,
             faults: faults.clone(),
+            trade_reply: false,
         });
+    }
+
+    /// Queues the reply to a trade request, or withholds it (counted lost) when `frozen`.
+    fn queue_trade_reply(&mut self, text: String, frozen: bool, faults: &Faults, now: Instant) {
+        if frozen {
+            self.lost(1);
+            return;
+        }
+        self.queue(Action::Text(text), faults, now);
+        if let Some(pending) = self.queue.back_mut() {
+            pending.trade_reply = true;
+        }
     }
 
     fn on_message(&mut self, message: Message) -> Option<End> {
@@ -789,9 +828,10 @@ impl Live<'_> {
         let venue_now_s = u64::try_from(venue_now_s).unwrap_or(0);
         match login::check(&creds, arg, venue_now_s) {
             Ok(()) => {
-                self.logged_in = true;
+                self.status.set_logged_in(self.shared, true);
                 self.shared.count(|s| s.logins_ok += 1);
-                self.queue(Action::Text(rules::LOGIN_OK.to_owned()), faults, now);
+                let reply = rules::login_ok(&self.status.conn_id);
+                self.queue(Action::Text(reply), faults, now);
                 if faults.close_after_login {
                     let close = Action::Close {
                         cause: DisconnectCause::Fault,
@@ -806,7 +846,7 @@ impl Live<'_> {
 
     /// Answers a login with an error, then closes.
     fn refuse_login(&mut self, reply: String, faults: &Faults, now: Instant) {
-        self.logged_in = false;
+        self.status.set_logged_in(self.shared, false);
         self.shared.count(|s| s.logins_failed += 1);
         self.queue(Action::Text(reply), faults, now);
         let close = Action::Close {
@@ -817,11 +857,12 @@ impl Live<'_> {
     }
 
     fn on_trade(&mut self, args: &serde_json::Value, faults: &Faults, now: Instant) -> Option<End> {
-        let request = match rules::check_cancel(args, self.logged_in) {
+        let frozen = self.frozen || faults.freeze_conn == Some(self.conn);
+        let request = match rules::check_cancel(args, self.status.is_logged_in()) {
             Ok(request) => request,
             Err(rejection) => {
                 self.shared.count(|s| s.requests_refused += 1);
-                self.queue(Action::Text(rejection.reply(unix_ms())), faults, now);
+                self.queue_trade_reply(rejection.reply(unix_ms()), frozen, faults, now);
                 return None;
             }
         };
@@ -848,12 +889,12 @@ impl Live<'_> {
         } else {
             if let Some(id) = &faults.stray_reply_id {
                 let stray = rules::with_request_id(&reply, &request.echo, id);
-                self.queue(Action::Text(stray), faults, now);
+                self.queue_trade_reply(stray, frozen, faults, now);
             }
             if faults.duplicate_replies {
-                self.queue(Action::Text(reply.clone()), faults, now);
+                self.queue_trade_reply(reply.clone(), frozen, faults, now);
             }
-            self.queue(Action::Text(reply), faults, now);
+            self.queue_trade_reply(reply, frozen, faults, now);
         }
         self.shared.count(|s| {
             if found {
@@ -868,6 +909,7 @@ impl Live<'_> {
     /// Counts the disconnect, then closes as `end` says. True when the socket must be closed
     /// with a reset (`SO_LINGER` 0 is set): nothing may shut it down first.
     fn finish(mut self, end: End) -> bool {
+        self.status.set_logged_in(self.shared, false);
         let unsent = self
             .queue
             .iter()

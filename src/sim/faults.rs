@@ -6,8 +6,9 @@
 //!   missing replies, login misbehaviour, and one [`Injection`] tied to the Nth cancel
 //!   ([`OnCancel`]);
 //! - [`Injection`]s, committed once on every open connection right now with
-//!   [`SimVenue::inject`](super::SimVenue::inject): hostile frames, closes, resets, TLS alerts,
-//!   stalls and silence.
+//!   [`SimVenue::inject`](super::SimVenue::inject), or on one connection by its number with
+//!   [`SimVenue::inject_on`](super::SimVenue::inject_on): hostile frames, closes, resets, TLS
+//!   alerts, stalls, silence and freezes.
 //!
 //! Every fault is bounded: nothing loops forever or grows without limit, and once the faults are
 //! cleared ([`Faults::none`]) new connections are served normally.
@@ -102,6 +103,13 @@ pub struct Faults {
     /// One injection at the Nth cancel, and what becomes of that cancel. Fires once.
     /// Default: `None`.
     pub on_cancel: Option<OnCancel>,
+    /// The number of a connection (1 for the first the venue accepts, then 2, ...; the numbers
+    /// of [`ReceivedFrame::conn`](super::ReceivedFrame::conn) and
+    /// [`SimVenue::inject_on`](super::SimVenue::inject_on)) that is frozen like
+    /// [`Injection::Freeze`] from its first trade request on, for as long as these faults are in
+    /// force: set before a client connects, it freezes "the first connection" without a race.
+    /// Default: `None`.
+    pub freeze_conn: Option<u64>,
 }
 
 impl Faults {
@@ -178,7 +186,8 @@ pub enum CancelFate {
 }
 
 /// Something the venue does once, right now on every open connection
-/// ([`SimVenue::inject`](super::SimVenue::inject)), or in a cancel's place ([`OnCancel`]).
+/// ([`SimVenue::inject`](super::SimVenue::inject)) or on one
+/// ([`SimVenue::inject_on`](super::SimVenue::inject_on)), or in a cancel's place ([`OnCancel`]).
 ///
 /// Injections that write send their bytes at once in a single rustls write, whatever the
 /// [`Faults`] in force (no fragmentation, byte-per-record writes or batching). Injected with
@@ -244,6 +253,19 @@ pub enum Injection {
     /// Later injections still go out. Stands for a venue that hangs with the connection open;
     /// the client must time out.
     Silence,
+    /// From now on this connection answers no trade request: cancels still take effect on the
+    /// book (or are refused before it) but their replies are withheld and counted in
+    /// [`SimStats::replies_lost`](super::SimStats::replies_lost), replies already waiting out
+    /// [`Faults::reply_delay`] included. Everything else is served as usual: the text `ping`
+    /// gets `pong`, WebSocket pings get pongs, the idle timeout and the rate limit still run.
+    /// Stands for a gateway whose matching side hangs while its keepalive answers, which a
+    /// client only notices by its ack timeouts. Ends with [`Injection::Thaw`]. Fired by an
+    /// [`OnCancel`] with [`CancelFate::Unanswered`], it freezes the connection that carries the
+    /// Nth cancel, from that cancel on.
+    Freeze,
+    /// Ends a [`Freeze`](Injection::Freeze): trade requests that arrive from now on are answered
+    /// again. Replies withheld while frozen stay lost.
+    Thaw,
     /// A frame header claiming a 2^40-byte text payload, with no payload after it:
     /// `81 7f 00 00 01 00 00 00 00 00`. A client must refuse it (its size limit) without trying
     /// to allocate it.
@@ -346,6 +368,10 @@ mod tests {
                     injection: Injection::Drop,
                     cancel: CancelFate::default(),
                 }),
+                ..Faults::default()
+            },
+            Faults {
+                freeze_conn: Some(1),
                 ..Faults::default()
             },
         ];

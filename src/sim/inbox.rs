@@ -39,6 +39,11 @@ impl Inbox {
         self.changed.notify_all();
     }
 
+    /// Whether the connection is past its handshakes and not yet ended.
+    pub(super) fn is_serving(&self) -> bool {
+        lock(&self.state).serving
+    }
+
     /// Queues `injection`; its ticket, or `None` when the connection is not serving.
     pub(super) fn post(&self, injection: Injection) -> Option<u64> {
         let mut state = lock(&self.state);
@@ -93,9 +98,12 @@ mod tests {
     fn takes_nothing_before_the_connection_serves_or_after_it_ends() {
         let inbox = Inbox::default();
         assert_eq!(inbox.post(Injection::Drop), None);
+        assert!(!inbox.is_serving());
         inbox.open();
+        assert!(inbox.is_serving());
         assert_eq!(inbox.post(Injection::Drop), Some(1));
         inbox.close();
+        assert!(!inbox.is_serving());
         assert_eq!(inbox.take(), None);
         assert_eq!(inbox.post(Injection::Silence), None);
         assert!(!inbox.wait(1, Instant::now() + Duration::from_secs(5)));

@@ -6,6 +6,8 @@
 //! switched off). It behaves like the live venue where that behaviour is known:
 //!
 //! - the text `ping` is answered with the text `pong`; WebSocket ping frames with pong frames;
+//! - a good `login` is answered `{"event":"login","code":0,"connId":"<32 hex digits>"}`, with a
+//!   fresh `connId` for each connection ([`SimVenue::conn_id`]);
 //! - `login` is checked with the venue's signing rule,
 //!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, and refused with 30011
 //!   (key), 30012 (passphrase), 30013 (timestamp not whole seconds), 30014 (timestamp outside the
@@ -28,10 +30,11 @@
 //!
 //! [`Faults`] make it misbehave on demand from the next message on (delayed, fragmented,
 //! coalesced, byte-per-record, duplicated, stray or missing replies, login trouble, an
-//! [`Injection`] at the Nth cancel), and [`SimVenue::inject`] commits an [`Injection`] on every
-//! open connection right now (hostile frames, a close frame, a TCP reset, a TLS alert, a read
-//! stall, silence, ...). [`SimVenue::received`], [`SimVenue::stats`] and
-//! [`SimVenue::accept_times_ns`] say what it saw.
+//! [`Injection`] at the Nth cancel, a frozen connection), and [`SimVenue::inject`] commits an
+//! [`Injection`] on every open connection right now (hostile frames, a close frame, a TCP reset,
+//! a TLS alert, a read stall, silence, a freeze, ...), [`SimVenue::inject_on`] on one connection
+//! by its number. [`SimVenue::received`], [`SimVenue::cancels_received`], [`SimVenue::stats`],
+//! [`SimVenue::open_connections`] and [`SimVenue::accept_times_ns`] say what it saw.
 //!
 //! Where the live venue's behaviour is not documented, the simulation chooses:
 //! - a binary message is refused with 30002; a login with no object in `args` with 30002 (the
@@ -62,6 +65,7 @@
 mod book;
 mod certs;
 mod conn;
+mod connections;
 mod faults;
 mod frames;
 mod inbox;
@@ -91,6 +95,7 @@ use crate::clock::monotonic_ns;
 use crate::intent::InstType;
 use book::Book;
 pub use certs::LoopbackCerts;
+use connections::ConnStatus;
 use inbox::Inbox;
 use rules::CancelRequest;
 
@@ -215,6 +220,7 @@ struct ConnHandle {
     tcp: TcpStream,
     kill: Arc<AtomicBool>,
     inbox: Arc<Inbox>,
+    status: Arc<ConnStatus>,
 }
 
 #[derive(Debug, Default)]
@@ -343,18 +349,20 @@ impl Shared {
             }
         };
         let inbox = Arc::new(Inbox::default());
+        let status = Arc::new(ConnStatus::new());
         lock(&self.conns).insert(
             conn,
             ConnHandle {
                 tcp: handle_tcp,
                 kill: kill.clone(),
                 inbox: inbox.clone(),
+                status: status.clone(),
             },
         );
         let shared = self.clone();
         let spawned = thread::Builder::new()
             .name(format!("sim-conn-{conn}"))
-            .spawn(move || conn::serve(&shared, conn, tcp, &kill, &inbox));
+            .spawn(move || conn::serve(&shared, conn, tcp, &kill, &inbox, &status));
         match spawned {
             Ok(handle) => {
                 let mut threads = lock(&self.threads);
@@ -563,8 +571,9 @@ impl SimVenue {
 
     /// Commits `injection` once on every open connection (past its handshakes) right now, ahead
     /// of replies still waiting to be sent, and returns once each has acted on it (its bytes
-    /// written, its stall or silence begun, or its end begun), or has ended, or after a few
-    /// seconds at most. Returns how many connections acted on it.
+    /// written, its stall, silence or freeze begun, or its end begun), or has ended, or after a
+    /// few seconds at most. Returns how many connections acted on it. [`SimVenue::inject_on`]
+    /// aims at one connection.
     ///
     /// A connection notices an injection within about 20 ms, or when a write it is blocked in
     /// ends (at most 5 s, for a client that does not read).

@@ -21,6 +21,9 @@ pub enum Opcode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedFrame {
     /// The connection it came on: 1 for the first connection the venue accepted, then 2, ...
+    /// The same number names the connection to [`SimVenue::inject_on`](super::SimVenue::inject_on),
+    /// [`SimVenue::open_connections`](super::SimVenue::open_connections) and
+    /// [`Faults::freeze_conn`](super::Faults::freeze_conn).
     pub conn: u64,
     /// When the venue read it, on [`crate::clock::monotonic_ns`].
     pub at_ns: u64,
@@ -161,6 +164,9 @@ pub struct SimStats {
     pub connections_accepted: u64,
     /// Connections currently open (accepted and not yet ended).
     pub connections_open: u64,
+    /// Connections currently open and logged in (a login accepted, and no refused login or end
+    /// since): [`SimVenue::wait_for_logged_in`](super::SimVenue::wait_for_logged_in) waits on it.
+    pub connections_logged_in: u64,
     /// Logins accepted.
     pub logins_ok: u64,
     /// Logins refused.
@@ -180,7 +186,8 @@ pub struct SimStats {
     pub requests_refused: u64,
     /// Replies the venue had ready but never sent: still waiting (delayed or held for a batch)
     /// when their connection ended, cut short by a reset, or withheld by
-    /// [`Injection::Silence`](super::Injection::Silence).
+    /// [`Injection::Silence`](super::Injection::Silence), [`Injection::Freeze`](super::Injection::Freeze)
+    /// or [`Faults::freeze_conn`](super::Faults::freeze_conn).
     pub replies_lost: u64,
     /// Close frames the venue sent to start a closing handshake (every close it sends except
     /// its answer to a client's close).

@@ -229,8 +229,14 @@ fn json_string(text: &str) -> String {
     Value::from(text).to_string()
 }
 
-/// `{"event":"login","code":0,"msg":""}`
-pub(super) const LOGIN_OK: &str = r#"{"event":"login","code":0,"msg":""}"#;
+/// The live venue's answer to a good login: `{"event":"login","code":0,"connId":"<id>"}` (no
+/// `msg`).
+pub(super) fn login_ok(conn_id: &str) -> String {
+    format!(
+        r#"{{"event":"login","code":0,"connId":{}}}"#,
+        json_string(conn_id)
+    )
+}
 
 /// An error that belongs to no single request: `{"event":"error","code":N,"msg":"..."}`.
 pub(super) fn error_reply(refusal: Refusal) -> String {
@@ -431,6 +437,14 @@ mod tests {
                 refusal: refusals::ILLEGAL_REQUEST,
                 echo: None
             }
+        );
+    }
+
+    #[test]
+    fn a_good_login_is_answered_with_a_conn_id_and_no_msg() {
+        assert_eq!(
+            login_ok("0123abcd"),
+            r#"{"event":"login","code":0,"connId":"0123abcd"}"#
         );
     }
 

@@ -128,9 +128,36 @@ pub fn next_json(ws: &mut Client) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
-pub fn login(venue: &SimVenue, ws: &mut Client) {
+/// Checks that `text` is the live venue's login success, `{"event":"login","code":0,"connId":ID}`
+/// with no other field and 32 lower-case hex digits as ID, and returns the ID.
+pub fn assert_login_ok(text: &str) -> String {
+    let reply: Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    let fields = reply
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {text}"));
+    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["code", "connId", "event"], "{text}");
+    assert_eq!(reply["event"], "login", "{text}");
+    assert_eq!(reply["code"], 0, "{text}");
+    let conn_id = reply["connId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("connId not a string: {text}"));
+    assert_eq!(conn_id.len(), 32, "{text}");
+    assert!(
+        conn_id
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{text}"
+    );
+    conn_id.to_owned()
+}
+
+/// Logs in with the venue's credentials and returns the `connId` of the venue's reply.
+pub fn login(venue: &SimVenue, ws: &mut Client) -> String {
     send(ws, &good_login(venue.config()));
-    assert_eq!(next_text(ws), r#"{"event":"login","code":0,"msg":""}"#);
+    assert_login_ok(&next_text(ws))
 }
 
 pub fn cancel_request(id: &str, inst_type: &str, params: Value) -> String {
