@@ -1,7 +1,9 @@
-//! Soak: the engine against the simulated venue at the venue's message limit for a long run,
-//! with a forced disconnect every 30 seconds and intents submitted without pause. Asserts that
-//! every intent gets exactly one outcome and that resident memory grows by less than 1 MiB
-//! after warm-up; prints the figures.
+//! Soak: the engine with a pool of two connections against the simulated venue at the venue's
+//! limits for a long run, with a forced disconnect of one connection every 30 seconds (the older
+//! one, in turn) and intents submitted without pause. Asserts that every intent gets exactly one
+//! outcome, that none is unknown for a lost connection (the other connection takes over what was
+//! in flight), and that resident memory grows by less than 1 MiB after warm-up; prints the
+//! figures.
 //!
 //! Ignored by default (it runs for minutes):
 //!
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{ReconnectBackoff, SubmitError};
 use bitget_cancel::outcome::{NotSentReason, Status, UnknownReason};
-use bitget_cancel::sim::{Faults, SimConfig};
+use bitget_cancel::sim::{Faults, Injection, SimConfig};
 use bitget_cancel::{InstType, Outcome};
 use support::*;
 
@@ -122,12 +124,19 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
         reply_delay: REPLY_DELAY,
         ..Faults::default()
     });
-    let (engine, handle) = start(config_for(&venue).reconnect(ReconnectBackoff {
-        initial: Duration::from_millis(50),
-        max: Duration::from_secs(1),
-        reset_after: Duration::from_secs(10),
-    }));
+    let (engine, handle) = start(
+        config_for(&venue)
+            .connections(2)
+            .reconnect(ReconnectBackoff {
+                initial: Duration::from_millis(50),
+                max: Duration::from_secs(1),
+                reset_after: Duration::from_secs(10),
+            }),
+    );
     wait_live(&handle);
+    venue
+        .wait_for_logged_in(2, Duration::from_secs(10))
+        .expect("both connections log in");
     let mut seen = Seen::new(capacity);
     let mut counts = Counts::default();
 
@@ -168,7 +177,12 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
             counts.add(outcome.status);
         }
         if Instant::now() >= next_drop {
-            forced += venue.drop_connections();
+            // The older connection goes; the other carries on and takes over its cancels.
+            if let Some(&oldest) = venue.logged_in_connections().first()
+                && venue.inject_on(oldest, Injection::Drop)
+            {
+                forced += 1;
+            }
             next_drop += DISCONNECT_EVERY;
         }
         if rss_warm.is_none() && started.elapsed() >= warm_up {
@@ -213,12 +227,14 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
     );
     println!("outcomes by status: {counts:?}");
     println!(
-        "cancels sent: {} ({:.2}/s); engine: {} sessions, {} reconnects, {} pings, {} pacing waits, \
-         {} unmatched replies",
+        "cancels sent: {} ({:.2}/s); engine: {} sessions, {} reconnects, {} failovers, {} hedges, \
+         {} pings, {} pacing waits, {} unmatched replies",
         stats.sent,
         stats.sent as f64 / elapsed,
         stats.sessions,
         stats.reconnects,
+        stats.failovers,
+        stats.hedges_sent,
         stats.pings,
         stats.pacing_waits,
         stats.unmatched_replies
@@ -238,6 +254,10 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
 
     assert_eq!(counts.total(), submitted);
     assert_eq!(stats.intents, submitted);
+    assert_eq!(
+        counts.connection_lost, 0,
+        "a lost connection's cancels went out again on the other"
+    );
     assert!(counts.acked > 0);
     assert!(forced as u64 >= seconds.saturating_sub(1) / DISCONNECT_EVERY.as_secs());
     assert!(stats.reconnects >= forced as u64);
