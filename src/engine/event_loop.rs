@@ -832,16 +832,21 @@ impl EventLoop {
             if exclude & (1 << i) != 0 || !link.can_take(now) {
                 continue;
             }
-            let stalled = match self.unanswered_since[i] {
-                0 => 0,
-                since => now.saturating_sub(since),
-            };
-            let score = self.smoothed_rtt[i].max(stalled);
+            let score = self.smoothed_rtt[i].max(self.stalled_for(i, now));
             if best.is_none_or(|(_, b)| score < b) {
                 best = Some((i, score));
             }
         }
         best.map(|(i, _)| i)
+    }
+
+    /// How long link `i` has left a cancel sent on it unanswered (0: none waits).
+    #[inline]
+    fn stalled_for(&self, i: usize, now: u64) -> u64 {
+        match self.unanswered_since[i] {
+            0 => 0,
+            since => now.saturating_sub(since),
+        }
     }
 
     /// Counts an attempt sent on link `l` at `now`.
@@ -1115,6 +1120,10 @@ impl EventLoop {
                 break;
             };
             self.hedge_queue.pop_front();
+            if self.stalled_for(l, now) > self.hedge_after {
+                // The only other link is itself not answering: a hedge there helps nothing.
+                continue;
+            }
             self.shared.counters.0.hedges_sent.incr();
             self.send_attempt(slot, l, AttemptKind::Hedge, now);
             work = true;

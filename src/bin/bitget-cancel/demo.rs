@@ -12,7 +12,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
-use bitget_cancel::sim::{RestingOrder, SimConfig, SimStats, SimVenue};
+use bitget_cancel::sim::{
+    CancelFate, Faults, Injection, OnCancel, RestingOrder, SimConfig, SimStats, SimVenue,
+};
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 use serde_json::{Value, json};
 
@@ -32,6 +34,8 @@ const CONNECT_WAIT: Duration = Duration::from_secs(10);
 const MAX_QUEUE: Duration = Duration::from_secs(30);
 /// How long a sent cancel waits for its reply.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// The venue's "the order does not exist" codes (spot, futures).
+const ORDER_GONE: [i64; 2] = [43001, 41101];
 
 /// What a cancel of the demo should come to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +131,9 @@ struct Tallies {
     duplicates: u64,
     outcomes: u64,
     first_unexpected: Option<String>,
+    /// Cancels of resting orders sent again (a lost or frozen connection) whose later attempt
+    /// found the order gone: an earlier attempt cancelled it.
+    gone_after_resend: u64,
 }
 
 impl Tallies {
@@ -141,6 +148,7 @@ impl Tallies {
             duplicates: 0,
             outcomes: 0,
             first_unexpected: None,
+            gone_after_resend: 0,
         }
     }
 
@@ -168,10 +176,17 @@ impl Tallies {
             return;
         }
         let expected = plan.cancels[tag - 1].1;
-        let ok = matches!(
-            (expected, o.status),
-            (Expect::Acked, Status::Acked) | (Expect::Rejected, Status::Rejected { .. })
-        );
+        let gone = expected == Expect::Acked
+            && o.attempts > 1
+            && matches!(o.status, Status::Rejected { code, .. } if ORDER_GONE.contains(&code));
+        if gone {
+            self.gone_after_resend += 1;
+        }
+        let ok = gone
+            || matches!(
+                (expected, o.status),
+                (Expect::Acked, Status::Acked) | (Expect::Rejected, Status::Rejected { .. })
+            );
         if !ok {
             self.unexpected += 1;
             self.first_unexpected.get_or_insert_with(|| {
@@ -288,11 +303,13 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     );
 
     let started = Instant::now();
-    let (tallies, full_ring_waits) = drive(&handle, &plan, args.rate);
+    let chaos = args.chaos.then_some(&venue);
+    let (tallies, full_ring_waits) = drive(&handle, &plan, args.rate, chaos);
     let duration = started.elapsed();
     let pinning = handle.pinning();
     let stats = engine.shutdown();
     let venue_stats = venue.stats();
+    let left_resting = venue.resting_orders() as u64;
     venue.shutdown();
 
     let summary = Summary {
@@ -308,6 +325,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         full_ring_waits,
         login,
         duration,
+        left_resting,
     };
     let problems = summary.problems();
     if args.json {
@@ -345,9 +363,50 @@ fn wait_live(handle: &Handle) -> Result<Duration, Failure> {
     )))
 }
 
+/// With `--chaos`: drops the oldest logged-in connection a third of the way through, and freezes
+/// the connection that carries the next cancel two thirds of the way (it keeps answering pings,
+/// never cancels).
+#[derive(Debug)]
+struct Chaos<'v> {
+    venue: &'v SimVenue,
+    done: u8,
+}
+
+impl Chaos<'_> {
+    fn step(&mut self, queued: usize, n: usize) {
+        match self.done {
+            0 if queued >= n / 3 => {
+                self.done += 1;
+                match self.venue.logged_in_connections().first() {
+                    Some(&conn) if self.venue.inject_on(conn, Injection::Drop) => eprintln!(
+                        "demo: chaos: the venue dropped connection {conn} after {queued} cancels"
+                    ),
+                    _ => eprintln!("demo: chaos: no logged-in connection to drop"),
+                }
+            }
+            1 if queued >= 2 * n / 3 => {
+                self.done += 1;
+                self.venue.set_faults(Faults {
+                    on_cancel: Some(OnCancel {
+                        nth: 1,
+                        injection: Injection::Freeze,
+                        cancel: CancelFate::Unanswered,
+                    }),
+                    ..Faults::default()
+                });
+                eprintln!(
+                    "demo: chaos: the venue freezes the connection of the next cancel, after {queued}"
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Offers the cancels at `rate` per second and collects outcomes until each has one (or the
 /// engine's own bounds have passed). Returns the tallies and how often the ring was full.
-fn drive(handle: &Handle, plan: &Plan, rate: u32) -> (Tallies, u64) {
+fn drive(handle: &Handle, plan: &Plan, rate: u32, chaos: Option<&SimVenue>) -> (Tallies, u64) {
+    let mut chaos = chaos.map(|venue| Chaos { venue, done: 0 });
     let n = plan.cancels.len();
     let mut t = Tallies::new(n);
     let mut progress = Progress::new();
@@ -371,6 +430,9 @@ fn drive(handle: &Handle, plan: &Plan, rate: u32) -> (Tallies, u64) {
                     break;
                 }
             }
+        }
+        if let Some(chaos) = &mut chaos {
+            chaos.step(next, n);
         }
         if next == n && all_sent_at.is_none() {
             all_sent_at = Some(Instant::now());
@@ -411,6 +473,8 @@ struct Summary<'a> {
     full_ring_waits: u64,
     login: Duration,
     duration: Duration,
+    /// Orders still resting on the venue's book after the run.
+    left_resting: u64,
 }
 
 impl Summary<'_> {
@@ -435,12 +499,26 @@ impl Summary<'_> {
                     .unwrap_or("an outcome for no cancel of the demo")
             ));
         }
+        let gone = t.gone_after_resend;
         if problems.is_empty()
-            && (t.counts.acked != self.plan.resting || t.counts.rejected != self.plan.missing)
+            && (t.counts.acked + gone != self.plan.resting
+                || t.counts.rejected - gone != self.plan.missing)
         {
             problems.push(format!(
                 "expected {} acked and {} rejected, got {} and {}",
                 self.plan.resting, self.plan.missing, t.counts.acked, t.counts.rejected
+            ));
+        }
+        if self.left_resting > 0 {
+            problems.push(format!(
+                "{} orders are still resting on the venue",
+                self.left_resting
+            ));
+        }
+        if self.args.chaos && t.counts.unknown > 0 {
+            problems.push(format!(
+                "{} cancels ended unknown although another connection was live",
+                t.counts.unknown
             ));
         }
         problems
@@ -489,6 +567,12 @@ impl Summary<'_> {
                 format!("; codes {codes}")
             }
         ));
+        if t.gone_after_resend > 0 {
+            line(format!(
+                "  of which    {:>8}   resting orders whose cancel was sent again (a lost or frozen connection) and found the order gone: the first attempt cancelled it",
+                t.gone_after_resend
+            ));
+        }
         line(format!("  unknown     {:>8}", c.unknown));
         line(format!("  not sent    {:>8}", c.not_sent));
         line(if problems.is_empty() {
