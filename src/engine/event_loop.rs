@@ -13,10 +13,11 @@
 //! Routing: a cancel goes to the serving link (logged in, not draining, with message budget now
 //! and nothing left unflushed) with the lowest score; ties go to the lowest slot. A link's score
 //! is its smoothed round trip (an exponential average of its replies, 1/8 weight each; 0 before
-//! the first) or, while a cancel sent on it has had no reply there (even one another connection
-//! settled meanwhile), the time since it last answered a cancel, if that is longer: a connection
-//! that stalls stops attracting cancels as soon as it has been silent longer than another takes
-//! to answer.
+//! the first), or, while cancels sent on it wait for their replies, the time since it last
+//! answered one, if that is longer. A cancel another connection settled first counts as a sample
+//! of at least the time it had waited. So a connection that stalls stops attracting cancels as
+//! soon as it has been silent longer than another takes to answer, and one that lost replies
+//! earns its way back as the other slows down.
 
 use std::collections::VecDeque;
 use std::io;
@@ -128,7 +129,7 @@ pub(crate) struct EventLoop {
     link_rtt: Vec<RttWindow>,
     /// Smoothed round trip per link (routing).
     smoothed_rtt: [u64; MAX_SLOTS],
-    /// Per link, since when a cancel sent on it has waited for its reply there (0: none waits).
+    /// Per link, since when it has had cancels waiting without answering any (0: none waits).
     unanswered_since: [u64; MAX_SLOTS],
     next_rtt_update: u64,
     rtt_scratch: Vec<u64>,
@@ -569,7 +570,7 @@ impl EventLoop {
             return;
         };
         let settled = monotonic_ns();
-        let e = self.table.entry(slot);
+        let e = *self.table.entry(slot);
         let attempt = e.attempts[a];
         let rtt = settled.saturating_sub(attempt.sent_ns);
         self.pool_rtt.record(rtt);
@@ -581,11 +582,15 @@ impl EventLoop {
         }
         for (n, other) in e.attempts[..e.sends as usize].iter().enumerate() {
             if other.state == AttemptState::Live {
-                self.live_attempts[other.link as usize] =
-                    self.live_attempts[other.link as usize].saturating_sub(1);
+                let k = other.link as usize;
+                self.attempt_done(k);
                 if n != a {
                     self.late_ids[self.late_next] = other.id;
                     self.late_next = (self.late_next + 1) % LATE_IDS;
+                    // Outrun by another connection: at least this slow.
+                    let waited = settled.saturating_sub(other.sent_ns);
+                    let s = &mut self.smoothed_rtt[k];
+                    *s = *s - *s / 8 + waited / 8;
                 }
             }
         }
@@ -616,8 +621,9 @@ impl EventLoop {
             if !on_it {
                 continue;
             }
-            let n = self.table.bury_attempts(slot, l as u8) as u32;
-            self.live_attempts[l] = self.live_attempts[l].saturating_sub(n);
+            for _ in 0..self.table.bury_attempts(slot, l as u8) {
+                self.attempt_done(l);
+            }
             if !self.table.entry(slot).has_live_attempt() {
                 self.push_resend(slot, seq, AttemptKind::Failover);
             }
@@ -639,8 +645,9 @@ impl EventLoop {
                 continue;
             }
             if bury {
-                let n = self.table.bury_attempts(slot, l as u8) as u32;
-                self.live_attempts[l] = self.live_attempts[l].saturating_sub(n);
+                for _ in 0..self.table.bury_attempts(slot, l as u8) {
+                    self.attempt_done(l);
+                }
             }
             self.push_resend(slot, seq, kind);
         }
@@ -768,9 +775,10 @@ impl EventLoop {
 
     /// Settles an in-flight intent without a reply.
     fn settle_unanswered(&mut self, slot: u32, reason: UnknownReason, now: u64) {
-        for a in self.table.entry(slot).live_attempts() {
-            self.live_attempts[a.link as usize] =
-                self.live_attempts[a.link as usize].saturating_sub(1);
+        for k in 0..MAX_SLOTS {
+            if self.table.entry(slot).live_links() & (1 << k) != 0 {
+                self.attempt_done(k);
+            }
         }
         let e = self.table.settle(slot);
         self.emit_entry(e, Status::Unknown(reason), now, None);
@@ -849,6 +857,15 @@ impl EventLoop {
         }
     }
 
+    /// An attempt on link `l` is no longer waiting (answered, settled elsewhere, given up).
+    #[inline]
+    fn attempt_done(&mut self, l: usize) {
+        self.live_attempts[l] = self.live_attempts[l].saturating_sub(1);
+        if self.live_attempts[l] == 0 {
+            self.unanswered_since[l] = 0;
+        }
+    }
+
     /// Counts an attempt sent on link `l` at `now`.
     fn attempt_sent(&mut self, l: usize, now: u64) {
         if self.unanswered_since[l] == 0 {
@@ -912,6 +929,12 @@ impl EventLoop {
                     // No path left: the cancel may or may not have landed.
                     self.settle_unanswered(slot, UnknownReason::ConnectionLost, now);
                 }
+                continue;
+            }
+            if kind == AttemptKind::Hedge && !self.hedges.is_ready(now) {
+                // Hedges spent their share of the budget: this one waits for its reply.
+                self.resend.pop_front();
+                self.shared.counters.0.hedges_capped.incr();
                 continue;
             }
             if !self.cancels.is_ready(now) {
