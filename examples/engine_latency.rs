@@ -51,6 +51,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", warm_up + count);
     let mut builder = Config::builder(Credentials::new(sim.api_key, sim.secret, sim.passphrase)?)
         .url(venue.url())
+        .rest_url(venue.rest_url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(idle)
         .messages_per_second(LIMIT)

@@ -138,12 +138,15 @@ impl Timestamps {
 pub enum Via {
     /// The WebSocket connection in this slot of the pool (0-based).
     Connection(u8),
+    /// Bitget's REST API, the rung below the WebSocket pool.
+    Rest,
 }
 
 impl fmt::Display for Via {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Via::Connection(n) => write!(f, "{n}"),
+            Via::Rest => f.write_str("rest"),
         }
     }
 }

@@ -122,6 +122,7 @@ fn no_debug_output_of_a_type_holding_secrets_shows_them() {
     let venue = SimVenue::start(sim_config()).expect("the venue starts");
     let builder = Config::builder(credentials(PASSPHRASE))
         .url(venue.url())
+        .rest_url(venue.rest_url())
         .extra_root_ca_pem(venue.ca_pem())
         .idle(IdleStrategy::Backoff);
     let config = builder.clone().build().expect("valid config");
@@ -190,6 +191,7 @@ fn a_refused_and_an_accepted_session_log_and_report_no_secret() {
     let config = |passphrase| {
         Config::builder(credentials(passphrase))
             .url(venue.url())
+            .no_rest()
             .extra_root_ca_pem(venue.ca_pem())
             .idle(IdleStrategy::Backoff)
     };

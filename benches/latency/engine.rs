@@ -54,6 +54,7 @@ impl BitgetCancel {
             .core(ENGINE_CORE)
             .idle(IdleStrategy::BusySpin)
             .connections(connections)
+            .no_rest()
             .hedge_after(match pool {
                 Pool::FirstFrozen => HedgeAfter::Fixed(FROZEN_HEDGE),
                 _ => HedgeAfter::Adaptive,

@@ -322,6 +322,10 @@ pub struct Config {
     /// `endpoints[i % len]`); never empty.
     pub(crate) endpoints: Vec<Endpoint>,
     pub(crate) connections: usize,
+    /// The REST rung; `None` when switched off.
+    pub(crate) rest: Option<crate::rest::RestConfig>,
+    /// Every cancel over REST, no WebSocket connection at all.
+    pub(crate) rest_only: bool,
     pub(crate) hedge_after: HedgeAfter,
     pub(crate) max_connection_age: Duration,
     pub(crate) credentials: Credentials,
@@ -354,6 +358,8 @@ impl fmt::Debug for Config {
                 &self.endpoints.iter().map(|e| &e.url).collect::<Vec<_>>(),
             )
             .field("connections", &self.connections)
+            .field("rest", &self.rest)
+            .field("rest_only", &self.rest_only)
             .field("hedge_after", &self.hedge_after)
             .field("max_connection_age", &self.max_connection_age)
             .field("credentials", &self.credentials)
@@ -403,6 +409,8 @@ impl Config {
                     port: 443,
                 }],
                 connections: 2,
+                rest: Some(crate::rest::RestConfig::default()),
+                rest_only: false,
                 hedge_after: HedgeAfter::Adaptive,
                 max_connection_age: Duration::from_secs(23 * 3600 + 30 * 60),
                 credentials,
@@ -432,6 +440,16 @@ impl Config {
     /// The WebSocket URL (the first, if several were given).
     pub fn url(&self) -> &str {
         &self.endpoints[0].url
+    }
+
+    /// The REST base URL, if the REST rung is on.
+    pub fn rest_url(&self) -> Option<&str> {
+        self.rest.as_ref().map(|r| r.base_url.as_str())
+    }
+
+    /// Whether every cancel goes over REST.
+    pub fn is_rest_only(&self) -> bool {
+        self.rest_only
     }
 
     /// Every WebSocket URL, spread over the pool.
@@ -516,6 +534,42 @@ impl ConfigBuilder {
     /// [`hedge_after`](Self::hedge_after)). The venue allows 100 connections per IP.
     pub fn connections(mut self, n: usize) -> Self {
         self.config.connections = n;
+        self
+    }
+
+    /// The REST rung, below the WebSocket pool: a cancel goes over Bitget's REST API when no
+    /// WebSocket connection is live at the moment it is due, or when its connection was lost and
+    /// no other is live; never while a WebSocket connection is live. Its keep-alive HTTPS
+    /// connection opens at start and is kept warm; its server time corrects the clock of every
+    /// login and REST signature. REST cancels count against the same account cancel limit.
+    /// Default: on, Bitget's live REST host ([`crate::rest::LIVE_BASE_URL`]), with demo trading
+    /// when the WebSocket URL is [`DEMO_URL`] and the extra root CA of
+    /// [`extra_root_ca_pem`](Self::extra_root_ca_pem).
+    pub fn rest(mut self, rest: crate::rest::RestConfig) -> Self {
+        self.config.rest = Some(rest);
+        self
+    }
+
+    /// The REST rung at this base URL (`https://host[:port]`), other REST settings at their
+    /// defaults (see [`rest`](Self::rest)).
+    pub fn rest_url(mut self, url: impl Into<String>) -> Self {
+        let mut rest = self.config.rest.take().unwrap_or_default();
+        rest.base_url = url.into();
+        self.config.rest = Some(rest);
+        self
+    }
+
+    /// No REST rung: a cancel whose WebSocket path is gone is reported unknown.
+    pub fn no_rest(mut self) -> Self {
+        self.config.rest = None;
+        self.config.rest_only = false;
+        self
+    }
+
+    /// Every cancel over REST, for accounts without WebSocket trading: no WebSocket connection
+    /// is made. Default `false`.
+    pub fn rest_only(mut self, only: bool) -> Self {
+        self.config.rest_only = only;
         self
     }
 
@@ -695,6 +749,25 @@ impl ConfigBuilder {
         }
         if config.max_connection_age < Duration::from_millis(100) {
             return invalid("max_connection_age", "must be at least 100 ms");
+        }
+        if config.rest_only && config.rest.is_none() {
+            return invalid("rest_only", "needs the REST rung (no_rest was set)");
+        }
+        if let Some(rest) = &mut config.rest {
+            crate::rest::check_base_url(&rest.base_url).map_err(|reason| {
+                ConfigError::InvalidUrl {
+                    url: rest.base_url.clone(),
+                    reason,
+                }
+            })?;
+            if rest.extra_ca_pem.is_none()
+                && let Some(pem) = &config.extra_root_ca_pem
+            {
+                rest.extra_ca_pem = Some(String::from_utf8_lossy(pem).into_owned());
+            }
+            if self.urls.first().is_some_and(|u| u == DEMO_URL) {
+                rest.demo_trading = true;
+            }
         }
         if config.intent_capacity == 0 {
             return invalid("intent_capacity", "must be at least 1");

@@ -31,7 +31,7 @@ use mio::{Events, Poll};
 use super::config::{Config, HedgeAfter, IdleStrategy};
 use super::handle::Submission;
 use super::inflight::{AttemptKind, AttemptState, Entry, InflightTable, InsertError};
-use super::link::{Link, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns};
+use super::link::{Link, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns, unix_ms};
 use super::pacing::RateLimiter;
 use super::rtt::RttWindow;
 use super::shared::{MAX_SLOTS, SessionError, SessionState, Shared};
@@ -39,6 +39,7 @@ use crate::clock::monotonic_ns;
 use crate::intent::RequestId;
 use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg, Via};
 use crate::protocol;
+use crate::rest::{RestClient, RestError, RestEvent, Verdict};
 use crate::ws::{self, OpCode};
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
@@ -64,6 +65,14 @@ const MIN_HEDGE_NS: u64 = 1_000_000;
 /// Ids of attempts outstanding when their intent settled, kept to tell a late reply from a
 /// stranger's.
 const LATE_IDS: usize = 256;
+/// The attempt "link" of a cancel sent over REST: past every connection slot.
+pub(crate) const REST_LINK: usize = MAX_SLOTS;
+/// Per-path arrays: every connection slot, then REST.
+const PATHS: usize = MAX_SLOTS + 1;
+/// The poller token of the REST connection (the waker's is `Token(MAX_SLOTS)`).
+pub(crate) const REST_TOKEN: mio::Token = mio::Token(MAX_SLOTS + 1);
+/// How long to wait before resolving the REST host again after it failed.
+const REST_RESOLVE_RETRY_NS: u64 = 30_000_000_000;
 
 /// A connection being replaced: `new` connects while `old` serves; once `new` is live, `old`
 /// drains until `drain_deadline`, then closes.
@@ -99,8 +108,8 @@ pub(crate) struct EventLoop {
     rotation: Option<Rotation>,
     /// The venue's last refusal of the credentials.
     rejected: Option<(i64, VenueMsg)>,
-    /// Attempts that may still be answered, per link.
-    live_attempts: [u32; MAX_SLOTS],
+    /// Attempts that may still be answered, per path (links, then REST).
+    live_attempts: [u32; PATHS],
     /// The states last published per link, and for the pool.
     published: [SessionState; MAX_SLOTS],
     published_pool: SessionState,
@@ -127,15 +136,29 @@ pub(crate) struct EventLoop {
     late_next: usize,
     pool_rtt: RttWindow,
     link_rtt: Vec<RttWindow>,
-    /// Smoothed round trip per link (routing).
-    smoothed_rtt: [u64; MAX_SLOTS],
-    /// Per link, since when it has had cancels waiting without answering any (0: none waits).
-    unanswered_since: [u64; MAX_SLOTS],
+    /// Smoothed round trip per path (routing).
+    smoothed_rtt: [u64; PATHS],
+    /// Per path, since when it has had cancels waiting without answering any (0: none waits).
+    unanswered_since: [u64; PATHS],
     next_rtt_update: u64,
     rtt_scratch: Vec<u64>,
     slots_scratch: Vec<(u32, u64)>,
 
     scratch: Scratch,
+
+    // The REST rung.
+    rest: Option<RestClient>,
+    rest_events: Vec<RestEvent>,
+    /// A socket event came for the REST connection.
+    rest_event: bool,
+    /// The host resolved and the client started.
+    rest_started: bool,
+    rest_retry_at: u64,
+    /// The cancel on the REST connection: `(slot, seq)`; its tag is `seq`.
+    rest_in_flight: Option<(u32, u64)>,
+    /// Every cancel goes over REST.
+    rest_only: bool,
+
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
     idle_turns: u32,
@@ -181,6 +204,7 @@ impl EventLoop {
             window,
             api_key,
             credentials: config.credentials.clone(),
+            clock_offset_ms: 0,
         };
         let pool_size = config.connections;
         let slots = pool_size + 1;
@@ -194,7 +218,7 @@ impl EventLoop {
                     config.send_buffer,
                     &settings,
                     rng,
-                    i < pool_size,
+                    i < pool_size && !config.rest_only,
                 )
             })
             .collect();
@@ -211,6 +235,16 @@ impl EventLoop {
         };
         counters.hedge_after_ns.set(hedge_after);
         let hedge_share = (config.cancels_per_second / 5).max(1);
+        let rest = config.rest.as_ref().and_then(|rest| {
+            match RestClient::new(rest.clone(), &config.credentials, REST_TOKEN) {
+                Ok(client) => Some(client),
+                Err(e) => {
+                    log::error!("no REST rung: {e}");
+                    None
+                }
+            }
+        });
+        counters.rest_enabled.set(u64::from(rest.is_some()));
         EventLoop {
             ack_timeout: ns(config.ack_timeout),
             max_queue: ns(config.max_queue_time),
@@ -232,7 +266,7 @@ impl EventLoop {
             link_events: Vec::with_capacity(EVENT_CAPACITY),
             rotation: None,
             rejected: None,
-            live_attempts: [0; MAX_SLOTS],
+            live_attempts: [0; PATHS],
             published: [SessionState::Stopped; MAX_SLOTS],
             published_pool: SessionState::Connecting,
             table: InflightTable::new(config.max_pending),
@@ -252,12 +286,19 @@ impl EventLoop {
             link_rtt: (0..slots)
                 .map(|_| RttWindow::new(LINK_RTT_SAMPLES))
                 .collect(),
-            smoothed_rtt: [0; MAX_SLOTS],
-            unanswered_since: [0; MAX_SLOTS],
+            smoothed_rtt: [0; PATHS],
+            unanswered_since: [0; PATHS],
             next_rtt_update: 0,
             rtt_scratch: Vec::with_capacity(POOL_RTT_SAMPLES),
             slots_scratch: Vec::with_capacity(config.max_pending),
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
+            rest,
+            rest_events: Vec::with_capacity(16),
+            rest_event: false,
+            rest_started: false,
+            rest_retry_at: 0,
+            rest_in_flight: None,
+            rest_only: config.rest_only,
             stopping: None,
             idle_turns: 0,
         }
@@ -270,7 +311,11 @@ impl EventLoop {
             self.poll_sockets(timeout);
             let now = monotonic_ns();
             let work = self.turn(now);
-            if self.stopping.is_some() && self.links.iter().all(Link::is_done) {
+            if self.stopping.is_some()
+                && self.links.iter().all(Link::is_done)
+                && self.rest_in_flight.is_none()
+                && !self.rest_started
+            {
                 break;
             }
             self.idle_turns = if work { 0 } else { self.idle_turns + 1 };
@@ -319,10 +364,15 @@ impl EventLoop {
                 for event in self.events.iter() {
                     // Sporadic events of a slot's old socket may come: a link reads until
                     // `WouldBlock` and ignores an event that finds nothing.
-                    if let Some(link) = self.links.get_mut(event.token().0) {
-                        link.on_socket_event(
-                            event.is_readable() || event.is_read_closed() || event.is_error(),
-                        );
+                    let readable =
+                        event.is_readable() || event.is_read_closed() || event.is_error();
+                    if event.token() == REST_TOKEN {
+                        self.rest_event = true;
+                        if let Some(rest) = &mut self.rest {
+                            rest.on_event(readable, event.is_writable());
+                        }
+                    } else if let Some(link) = self.links.get_mut(event.token().0) {
+                        link.on_socket_event(readable);
                     }
                 }
             }
@@ -364,6 +414,13 @@ impl EventLoop {
         }
         for link in &self.links {
             t = t.min(link.next_deadline(&self.settings));
+        }
+        if let Some(rest) = &self.rest {
+            match rest.next_deadline() {
+                Some(d) if self.rest_started => t = t.min(d),
+                _ if !self.rest_started && self.stopping.is_none() => t = t.min(self.rest_retry_at),
+                _ => {}
+            }
         }
         if let Some(r) = self.rotation
             && r.drain_deadline != 0
@@ -417,6 +474,7 @@ impl EventLoop {
             );
             work |= self.apply_link_events(now);
         }
+        work |= self.drive_rest(now);
         if !stopping {
             work |= self.intake();
         }
@@ -514,7 +572,7 @@ impl EventLoop {
                     self.shared.set_last_error(e);
                 }
                 self.rejected = Some((code, msg));
-                if !self.links.iter().any(Link::is_live) {
+                if !self.links.iter().any(Link::is_live) && !self.rest_usable(0) {
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
             }
@@ -569,12 +627,26 @@ impl EventLoop {
             }
             return;
         };
+        let status = if code == 0 && !error_event {
+            Status::Acked
+        } else {
+            Status::Rejected { code, msg }
+        };
+        self.settle_reply(slot, a, l, status, Via::Connection(l as u8));
+    }
+
+    /// Settles the intent in `slot` with the reply to its attempt `a`, which came on path `l` (a
+    /// link, or [`REST_LINK`]).
+    fn settle_reply(&mut self, slot: u32, a: usize, l: usize, status: Status, via: Via) {
+        let counters = &self.shared.counters.0;
         let settled = monotonic_ns();
         let e = *self.table.entry(slot);
         let attempt = e.attempts[a];
         let rtt = settled.saturating_sub(attempt.sent_ns);
-        self.pool_rtt.record(rtt);
-        self.link_rtt[l].record(rtt);
+        if l < MAX_SLOTS {
+            self.pool_rtt.record(rtt);
+            self.link_rtt[l].record(rtt);
+        }
         let s = &mut self.smoothed_rtt[l];
         *s = if *s == 0 { rtt } else { *s - *s / 8 + rtt / 8 };
         if attempt.kind == AttemptKind::Hedge {
@@ -600,12 +672,7 @@ impl EventLoop {
             settled
         };
         let e = self.table.settle(slot);
-        let status = if code == 0 && !error_event {
-            Status::Acked
-        } else {
-            Status::Rejected { code, msg }
-        };
-        self.emit_entry(e, status, settled, Some(Via::Connection(l as u8)));
+        self.emit_entry(e, status, settled, Some(via));
     }
 
     /// The connection of `generation` in slot `l` is gone: its attempts can no longer be
@@ -668,9 +735,11 @@ impl EventLoop {
 
     // ----- intents and outcomes -----
 
-    /// Whether every connection of the pool was refused by the venue and none is live.
+    /// Whether every connection of the pool was refused by the venue, none is live and no REST
+    /// rung could take the cancels instead.
     fn all_rejected(&self) -> bool {
         self.rejected.is_some()
+            && !self.rest_usable(0)
             && !self.links.iter().any(Link::is_live)
             && self
                 .links
@@ -794,6 +863,7 @@ impl EventLoop {
             pending.clear();
         }
         self.resend.clear();
+        self.rest_in_flight = None;
     }
 
     /// Every waiting intent gets `reason`.
@@ -874,7 +944,10 @@ impl EventLoop {
         self.live_attempts[l] += 1;
         let counters = &self.shared.counters.0;
         counters.sent.incr();
-        counters.links[l].sent.incr();
+        match counters.links.get(l) {
+            Some(link) => link.sent.incr(),
+            None => counters.rest_sent.incr(),
+        }
     }
 
     /// Whether a link outside `exclude` serves (whether or not it has budget now).
@@ -922,7 +995,21 @@ impl EventLoop {
                 continue;
             }
             let exclude = e.live_links();
-            if !self.table.can_send_again(slot) || !self.any_serving(exclude) {
+            let can_send = self.table.can_send_again(slot);
+            if can_send && !self.any_serving(exclude) && self.rest_usable(exclude) {
+                // No WebSocket left: the REST rung takes it, one request at a time.
+                if !self.rest_ready(now) {
+                    break;
+                }
+                self.resend.pop_front();
+                if kind == AttemptKind::Failover {
+                    self.shared.counters.0.failovers.incr();
+                }
+                self.send_rest_again(slot, kind, now);
+                work = true;
+                continue;
+            }
+            if !can_send || !self.any_serving(exclude) {
                 self.resend.pop_front();
                 work = true;
                 if !covered {
@@ -982,6 +1069,9 @@ impl EventLoop {
                         None => {
                             if self.any_serving(0) {
                                 self.count_pacing_wait(seq);
+                            } else if self.rest_ready(now) && self.send_rest_first(now) {
+                                work = true;
+                                continue;
                             }
                             break;
                         }
@@ -1172,6 +1262,176 @@ impl EventLoop {
         self.awaiting_flush[l].clear();
     }
 
+    // ----- the REST rung -----
+
+    /// Whether the REST rung can take a cancel now: open, idle, and the account budget allows.
+    fn rest_ready(&self, now: u64) -> bool {
+        self.rest.as_ref().is_some_and(RestClient::is_ready) && self.cancels.is_ready(now)
+    }
+
+    /// Whether the REST rung is a path for an intent whose live attempts are on `exclude`: not
+    /// already carrying it, and not down (connected or connecting; busy is fine, it waits).
+    fn rest_usable(&self, exclude: u32) -> bool {
+        exclude & (1 << REST_LINK) == 0
+            && self.rest_started
+            && self.rest.as_ref().is_some_and(|r| !r.is_down())
+    }
+
+    /// Sends the front waiting intent over REST; false if the client refused it.
+    fn send_rest_first(&mut self, now: u64) -> bool {
+        let Some((_, e)) = self.table.front_queued() else {
+            return false;
+        };
+        let (seq, cancel) = (e.seq, e.cancel);
+        let Some(rest) = self.rest.as_mut() else {
+            return false;
+        };
+        if let Err(e) = rest.send_cancel(seq, &cancel, now, unix_ms()) {
+            log::debug!("REST refused a cancel: {e}");
+            return false;
+        }
+        self.cancels.record(now);
+        let Some(slot) = self.table.send_front(now, REST_LINK as u8, 0) else {
+            return false;
+        };
+        self.table.entry_mut(slot).written_ns = monotonic_ns();
+        self.rest_in_flight = Some((slot, seq));
+        self.attempt_sent(REST_LINK, now);
+        true
+    }
+
+    /// Sends an in-flight intent again over REST (its WebSocket path is gone).
+    fn send_rest_again(&mut self, slot: u32, kind: AttemptKind, now: u64) {
+        let e = self.table.entry(slot);
+        let (seq, cancel) = (e.seq, e.cancel);
+        let sent = match self.rest.as_mut() {
+            Some(rest) => rest.send_cancel(seq, &cancel, now, unix_ms()),
+            None => return,
+        };
+        if let Err(e) = sent {
+            log::debug!("REST refused a cancel: {e}");
+            if !self.table.entry(slot).has_live_attempt() {
+                self.settle_unanswered(slot, UnknownReason::ConnectionLost, now);
+            }
+            return;
+        }
+        let id = self.fresh_id();
+        self.cancels.record(now);
+        if kind == AttemptKind::Hedge {
+            self.hedges.record(now);
+        }
+        self.table
+            .send_again(slot, id, kind, now, REST_LINK as u8, 0);
+        let e = self.table.entry_mut(slot);
+        if e.written_ns == 0 {
+            e.written_ns = monotonic_ns();
+        }
+        self.rest_in_flight = Some((slot, seq));
+        self.attempt_sent(REST_LINK, now);
+    }
+
+    /// Starts the REST client (resolving its host) and lets it do its I/O and timers when an
+    /// event or a deadline calls for it; true if anything happened.
+    fn drive_rest(&mut self, now: u64) -> bool {
+        let Some(rest) = self.rest.as_mut() else {
+            return false;
+        };
+        let mut work = false;
+        if !self.rest_started {
+            if self.stopping.is_some() || now < self.rest_retry_at {
+                return false;
+            }
+            match rest.start(now) {
+                Ok(()) => {
+                    self.rest_started = true;
+                    work = true;
+                }
+                Err(e) => {
+                    log::warn!("REST rung: {e}; trying again in 30 s");
+                    self.rest_retry_at = now.saturating_add(REST_RESOLVE_RETRY_NS);
+                    return false;
+                }
+            }
+        }
+        let due = self.rest_event || rest.next_deadline().is_some_and(|d| d <= now);
+        if !due {
+            return work;
+        }
+        self.rest_event = false;
+        rest.advance(self.poll.registry(), now, unix_ms(), &mut self.rest_events);
+        let counters = &self.shared.counters.0;
+        counters.rest_connected.set(u64::from(rest.is_open()));
+        if let Some(offset) = rest.clock_offset_ms() {
+            counters.clock_offset_ms.set(offset as u64);
+            counters.clock_synced.set(1);
+            self.settings.clock_offset_ms = offset;
+        }
+        self.apply_rest_events(now);
+        true
+    }
+
+    /// Acts on what the REST client reported.
+    fn apply_rest_events(&mut self, now: u64) {
+        let mut events = std::mem::take(&mut self.rest_events);
+        for event in &events {
+            match event {
+                RestEvent::Reply { tag, verdict, .. } => {
+                    self.shared.counters.0.rest_replies.incr();
+                    let status = match *verdict {
+                        Verdict::Acked => Status::Acked,
+                        Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
+                    };
+                    match self.take_rest_attempt(*tag) {
+                        Some((slot, a)) => self.settle_reply(slot, a, REST_LINK, status, Via::Rest),
+                        None => self.shared.counters.0.late_replies.incr(),
+                    }
+                }
+                RestEvent::Failed { tag, error } => {
+                    self.shared.counters.0.rest_failures.incr();
+                    log::warn!("a cancel over REST got no verdict: {error}");
+                    let Some((slot, a)) = self.take_rest_attempt(*tag) else {
+                        continue;
+                    };
+                    let seq = self.table.entry(slot).seq;
+                    self.table.entry_mut(slot).attempts[a].state = AttemptState::Dead;
+                    self.attempt_done(REST_LINK);
+                    if self.table.entry(slot).has_live_attempt() {
+                        continue;
+                    }
+                    if self.stopping.is_none() && self.any_serving(0) {
+                        self.push_resend(slot, seq, AttemptKind::Failover);
+                    } else {
+                        let reason = match error {
+                            _ if self.stopping.is_some() => UnknownReason::Shutdown,
+                            RestError::Timeout(_) => UnknownReason::AckTimeout,
+                            _ => UnknownReason::ConnectionLost,
+                        };
+                        self.settle_unanswered(slot, reason, now);
+                    }
+                }
+                RestEvent::Connected => log::info!("REST rung connected"),
+                RestEvent::Lost(e) => log::info!("REST connection ended: {e}"),
+            }
+        }
+        events.clear();
+        self.rest_events = events;
+    }
+
+    /// The in-flight intent and attempt the REST request with `tag` carried, if it is still in
+    /// flight; clears the REST slot either way when the tag is its.
+    fn take_rest_attempt(&mut self, tag: u64) -> Option<(u32, usize)> {
+        let (slot, seq) = self.rest_in_flight.filter(|&(_, seq)| seq == tag)?;
+        self.rest_in_flight = None;
+        if !self.table.is_in_flight(slot, seq) {
+            return None;
+        }
+        let e = self.table.entry(slot);
+        let a = (0..e.sends as usize).rev().find(|&a| {
+            e.attempts[a].link as usize == REST_LINK && e.attempts[a].state == AttemptState::Live
+        })?;
+        Some((slot, a))
+    }
+
     // ----- the pool -----
 
     /// Round-trip percentiles and rotation by age; true if anything happened.
@@ -1288,6 +1548,14 @@ impl EventLoop {
                 any = true;
             }
         }
+        if self.rest_only {
+            pool = if self.rest.as_ref().is_some_and(RestClient::is_open) {
+                SessionState::Live
+            } else {
+                SessionState::Connecting
+            };
+            any = true;
+        }
         if self.stopping.is_none() && any && pool != self.published_pool {
             self.published_pool = pool;
             self.shared.set_state(pool);
@@ -1319,7 +1587,8 @@ impl EventLoop {
     /// Waits for replies in flight, then closes every link; true while there is work.
     fn shutdown_step(&mut self, now: u64) -> bool {
         let grace_over = self.stopping.is_some_and(|d| now >= d);
-        let live = self.links.iter().any(Link::is_live);
+        // A reply can still come on a live link or to the request on the REST connection.
+        let live = self.links.iter().any(Link::is_live) || self.rest_in_flight.is_some();
         if !(self.table.in_flight() == 0 || grace_over || !live) {
             return false;
         }
@@ -1334,6 +1603,14 @@ impl EventLoop {
                 continue;
             }
             self.links[i].close(now, self.poll.registry(), &mut self.scratch);
+            work = true;
+        }
+        if self.rest_started
+            && let Some(rest) = self.rest.as_mut()
+        {
+            rest.shutdown(self.poll.registry(), &mut self.rest_events);
+            self.rest_started = false;
+            self.apply_rest_events(now);
             work = true;
         }
         work

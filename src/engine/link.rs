@@ -49,10 +49,11 @@ pub(crate) fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-fn unix_seconds() -> u64 {
+/// The wall clock in Unix milliseconds.
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
+        .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
@@ -68,6 +69,9 @@ pub(crate) struct LinkSettings {
     pub window: u64,
     pub api_key: String,
     pub credentials: Credentials,
+    /// The venue's clock minus ours, in milliseconds (from the REST rung's server time; 0 until
+    /// measured): login timestamps use our clock corrected by it.
+    pub clock_offset_ms: i64,
 }
 
 /// Buffers the links share, owned by the engine and lent to one link at a time.
@@ -472,7 +476,7 @@ impl Link {
         s: &LinkSettings,
         scratch: &mut Scratch,
     ) -> Result<(), SessionError> {
-        let timestamp = unix_seconds();
+        let timestamp = unix_ms().saturating_add_signed(s.clock_offset_ms) / 1000;
         let sign = protocol::sign_login(s.credentials.secret(), timestamp);
         scratch.json.clear();
         protocol::encode_login(

@@ -23,6 +23,7 @@
 //!
 //! let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
 //!     .url(venue.url())
+//!     .rest_url(venue.rest_url())
 //!     .extra_root_ca_pem(venue.ca_pem())
 //!     .idle(IdleStrategy::Backoff)
 //!     .build()?;
@@ -65,7 +66,7 @@ pub use config::{
     ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
 };
 pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
-pub use shared::{ConnectionStats, Pinning, SessionError, SessionState, Stats};
+pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
 use event_loop::EventLoop;
 

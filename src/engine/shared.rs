@@ -172,6 +172,26 @@ impl Default for ConnectionStats {
     }
 }
 
+/// The REST rung, in [`Stats::rest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RestPathStats {
+    /// The engine has a REST rung.
+    pub enabled: bool,
+    /// Its HTTPS connection is open now.
+    pub connected: bool,
+    /// Cancels sent over REST.
+    pub sent: u64,
+    /// Verdicts received (acked or rejected).
+    pub replies: u64,
+    /// Cancels over REST that got no verdict (timeout, connection lost, 5xx).
+    pub failures: u64,
+    /// The venue's clock minus ours, in milliseconds, from `GET /api/v2/public/time`; logins
+    /// and REST signatures use our clock corrected by it. Meaningful once `clock_synced`.
+    pub clock_offset_ms: i64,
+    /// The clock offset was measured.
+    pub clock_synced: bool,
+}
+
 /// Counters since the engine started; a snapshot of [`crate::Handle::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -229,6 +249,8 @@ pub struct Stats {
     /// Each connection slot: `connections[..pool_size + 1]` are in use (the last one only while
     /// a connection is being replaced).
     pub connections: [ConnectionStats; MAX_SLOTS],
+    /// The REST rung.
+    pub rest: RestPathStats,
 }
 
 /// One slot's counters, written by the engine thread.
@@ -286,6 +308,14 @@ pub(crate) struct Counters {
     pub hedge_after_ns: Counter,
     pub pool_size: Counter,
     pub links: [LinkCounters; MAX_SLOTS],
+    pub rest_enabled: Counter,
+    pub rest_connected: Counter,
+    pub rest_sent: Counter,
+    pub rest_replies: Counter,
+    pub rest_failures: Counter,
+    /// The offset's bits (`i64` as `u64`).
+    pub clock_offset_ms: Counter,
+    pub clock_synced: Counter,
 }
 
 impl Counters {
@@ -316,6 +346,15 @@ impl Counters {
             hedge_after_ns: self.hedge_after_ns.get(),
             pool_size: self.pool_size.get() as usize,
             connections: std::array::from_fn(|i| self.links[i].snapshot()),
+            rest: RestPathStats {
+                enabled: self.rest_enabled.get() != 0,
+                connected: self.rest_connected.get() != 0,
+                sent: self.rest_sent.get(),
+                replies: self.rest_replies.get(),
+                failures: self.rest_failures.get(),
+                clock_offset_ms: self.clock_offset_ms.get() as i64,
+                clock_synced: self.clock_synced.get() != 0,
+            },
         }
     }
 }

@@ -307,6 +307,19 @@ impl RestClient {
             && !self.reader.has_started()
     }
 
+    /// True when the client has no connection and waits to try again (after a failure), or was
+    /// never started or was shut down: a cancel cannot go out on it soon.
+    pub fn is_down(&self) -> bool {
+        matches!(self.phase, Phase::Stopped | Phase::Backoff { .. })
+    }
+
+    /// True when a connection is open, whether or not a request is in flight: a cancel handed to
+    /// this client now goes out at the latest one round trip later.
+    pub fn is_open(&self) -> bool {
+        matches!(&self.phase, Phase::Open { tls } if !tls.peer_closed() && !tls.is_closed())
+            && self.broken.is_none()
+    }
+
     /// The venue's clock minus the local one, in milliseconds, measured at the midpoint of the
     /// last `GET /api/v2/public/time` round trip; `None` until one succeeded. Signatures use
     /// the local clock corrected by it.

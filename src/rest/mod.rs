@@ -105,3 +105,13 @@ pub enum RestError {
     #[error("the REST client was shut down")]
     Shutdown,
 }
+
+/// Checks a REST base URL (`https://host[:port]`) the way [`RestClient::new`] will; the reason
+/// when it cannot be used.
+pub(crate) fn check_base_url(url: &str) -> Result<(), &'static str> {
+    match config::BaseUrl::parse(url) {
+        Ok(_) => Ok(()),
+        Err(RestError::InvalidUrl { reason, .. }) => Err(reason),
+        Err(_) => Err("not a usable https:// URL"),
+    }
+}

@@ -48,15 +48,17 @@ pub fn scratch_dir(name: &str) -> PathBuf {
 #[derive(Debug)]
 pub struct SimProcess {
     child: Child,
-    /// The URL the venue printed.
+    /// The WebSocket URL the venue printed.
     pub url: String,
+    /// The REST base URL it printed next.
+    pub rest_url: String,
     /// The CA file it wrote.
     pub ca_file: PathBuf,
 }
 
 impl SimProcess {
     /// Starts `bitget-cancel sim --listen 127.0.0.1:0 --ca-out DIR/ca.pem` plus `extra` arguments
-    /// and waits for the URL on its first line of output.
+    /// and waits for its URLs on its first two lines of output.
     pub fn start(dir: &Path, extra: &[&str]) -> SimProcess {
         let ca_file = dir.join("ca.pem");
         let mut child = Command::new(BIN)
@@ -71,23 +73,31 @@ impl SimProcess {
         let stdout = child.stdout.take().expect("the child's stdout is piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut reader = BufReader::new(stdout);
+            let (mut line, mut rest) = (String::new(), String::new());
+            let _ = reader.read_line(&mut line);
+            let _ = reader.read_line(&mut rest);
+            let _ = tx.send((line, rest));
         });
         // Guard first, so that the child is killed if the URL never comes.
         let mut sim = SimProcess {
             child,
             url: String::new(),
+            rest_url: String::new(),
             ca_file,
         };
-        let line = rx
+        let (line, rest) = rx
             .recv_timeout(PATIENCE)
             .expect("bitget-cancel sim printed no URL in time");
         sim.url = line.trim().to_string();
+        sim.rest_url = rest.trim().to_string();
         assert!(
             sim.url.starts_with("wss://localhost:"),
             "unexpected first line from sim: {line:?}"
+        );
+        assert!(
+            sim.rest_url.starts_with("https://localhost:"),
+            "unexpected second line from sim: {rest:?}"
         );
         sim
     }
@@ -108,16 +118,23 @@ pub fn run_against(
     input: &str,
 ) -> std::process::Output {
     let mut cmd = assert_cmd::Command::new(BIN);
-    cmd.args(["run", "--url", &sim.url, "--ca-file"])
-        .arg(&sim.ca_file)
-        .args([
-            "--max-msgs-per-sec",
-            "1000",
-            "--max-cancels-per-sec",
-            "1000",
-            "--idle",
-            "backoff",
-        ]);
+    cmd.args([
+        "run",
+        "--url",
+        &sim.url,
+        "--rest-url",
+        &sim.rest_url,
+        "--ca-file",
+    ])
+    .arg(&sim.ca_file)
+    .args([
+        "--max-msgs-per-sec",
+        "1000",
+        "--max-cancels-per-sec",
+        "1000",
+        "--idle",
+        "backoff",
+    ]);
     for var in ENV_VARS {
         cmd.env_remove(var);
     }

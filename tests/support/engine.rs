@@ -26,11 +26,13 @@ pub fn sim_credentials() -> Credentials {
     Credentials::new(c.api_key, c.secret, c.passphrase).expect("valid credentials")
 }
 
-/// An engine configuration for `venue`: its URL and CA, one connection (the pool's own tests ask
-/// for more), the park idle strategy (the tests share two cores), quick reconnects.
+/// An engine configuration for `venue`: its URL and CA, one connection and no REST rung (the
+/// pool's and the REST rung's own tests ask for them), the park idle strategy (the tests share
+/// two cores), quick reconnects.
 pub fn config_for(venue: &SimVenue) -> ConfigBuilder {
     Config::builder(sim_credentials())
         .connections(1)
+        .no_rest()
         .url(venue.url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(IdleStrategy::Backoff)

@@ -49,6 +49,13 @@ pub struct PoolArgs {
     /// 84600, 23 h 30 min, under the venue's forced disconnect at 24 h].
     #[arg(long, value_name = "S")]
     pub max_connection_age_s: Option<u64>,
+    /// No REST rung: a cancel whose WebSocket connection is lost with no other live is reported
+    /// unknown instead of being sent over REST.
+    #[arg(long, conflicts_with = "rest_only")]
+    pub no_rest: bool,
+    /// Every cancel over REST, no WebSocket connection (for accounts without WebSocket trading).
+    #[arg(long)]
+    pub rest_only: bool,
 }
 
 impl PoolArgs {
@@ -69,7 +76,10 @@ impl PoolArgs {
         if let Some(s) = self.max_connection_age_s {
             b = b.max_connection_age(Duration::from_secs(s));
         }
-        b
+        if self.no_rest {
+            b = b.no_rest();
+        }
+        b.rest_only(self.rest_only)
     }
 }
 
@@ -127,9 +137,14 @@ pub struct RunArgs {
     /// The venue's private WebSocket URL.
     #[arg(long, default_value = bitget_cancel::engine::LIVE_URL, conflicts_with = "demo_trading")]
     pub url: String,
-    /// Use Bitget's demo-trading host (needs a demo API key).
+    /// Use Bitget's demo-trading host (needs a demo API key); REST cancels carry
+    /// `paptrading: 1`.
     #[arg(long)]
     pub demo_trading: bool,
+    /// The REST base URL, the rung below the WebSocket connections: used when none of them is
+    /// live (or with --rest-only).
+    #[arg(long, value_name = "URL", default_value = bitget_cancel::rest::LIVE_BASE_URL)]
+    pub rest_url: String,
     /// An extra trusted root CA (PEM), e.g. the one `bitget-cancel sim --ca-out` writes.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,
@@ -161,8 +176,9 @@ pub struct RunArgs {
 }
 
 const SIM_HELP: &str = "\
-Standard output carries machine-readable lines: first the URL to connect to, then (with --generate \
-and no --orders-out) the generated orders in the format `run` reads, so that `run` can cancel them. \
+Standard output carries machine-readable lines: first the WebSocket URL to connect to, then the REST \
+base URL (`run --rest-url`), then (with --generate and no --orders-out) the generated orders in the \
+format `run` reads, so that `run` can cancel them. \
 Everything else goes to standard error. Clients trust the venue by adding the CA written by --ca-out \
 (e.g. `run --ca-file`); verification is never switched off.";
 

@@ -275,6 +275,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         .pool
         .apply(Config::builder(credentials))
         .url(venue.url())
+        .rest_url(venue.rest_url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(idle.idle.strategy())
         .messages_per_second(args.limit)

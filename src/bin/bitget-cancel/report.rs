@@ -15,6 +15,14 @@ pub enum Word {
     NotSent,
 }
 
+/// The path that settled a cancel, as `run` prints it: a connection number or `"rest"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Path {
+    Connection(u8),
+    Rest(&'static str),
+}
+
 /// One output line of `run`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
@@ -31,8 +39,8 @@ pub struct Record {
     pub reason: Option<&'static str>,
     /// How many times the cancel was sent (0 if never).
     pub attempts: u8,
-    /// The 0-based connection whose reply settled it; `None` when no reply did.
-    pub via: Option<u8>,
+    /// The 0-based connection whose reply settled it, or `"rest"`; `None` when no reply did.
+    pub via: Option<Path>,
     pub tick_to_wire_ns: Option<u64>,
     pub round_trip_ns: Option<u64>,
 }
@@ -50,7 +58,8 @@ impl Record {
             reason,
             attempts: o.attempts,
             via: o.via.map(|v| match v {
-                Via::Connection(n) => n,
+                Via::Connection(n) => Path::Connection(n),
+                Via::Rest => Path::Rest("rest"),
             }),
             tick_to_wire_ns: o.times.tick_to_wire_ns(),
             round_trip_ns: o.times.round_trip_ns(),
@@ -164,8 +173,24 @@ pub fn pool_summary(stats: &bitget_cancel::engine::Stats) -> String {
             )
         })
         .collect();
+    let rest = &stats.rest;
+    let rest = if !rest.enabled {
+        "no REST rung".to_string()
+    } else {
+        format!(
+            "REST: {} cancels sent, {} verdicts, {} without one, clock offset {}",
+            rest.sent,
+            rest.replies,
+            rest.failures,
+            if rest.clock_synced {
+                format!("{} ms", rest.clock_offset_ms)
+            } else {
+                "not measured".to_string()
+            }
+        )
+    };
     format!(
-        "pool of {}: {}; {} hedges sent ({} won, {} capped), {} failovers, {} rotations, {} late replies, {} unreadable messages skipped",
+        "pool of {}: {}; {} hedges sent ({} won, {} capped), {} failovers, {} rotations, {} late replies, {} unreadable messages skipped; {rest}",
         stats.pool_size,
         if connections.is_empty() {
             "no connection logged in".to_string()

@@ -131,7 +131,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             "the venue refused the credentials ({code} {msg}); every cancel was reported not_sent"
         )));
     }
-    if stats.sessions == 0 {
+    if stats.sessions == 0 && stats.rest.replies == 0 {
         let why = last_error.map_or_else(
             || "not logged in within the time allowed".to_string(),
             |e| e.to_string(),
@@ -157,7 +157,7 @@ fn config(
     let ms = Duration::from_millis;
     let mut b = args
         .pool
-        .apply(Config::builder(credentials))
+        .apply(Config::builder(credentials).rest_url(args.rest_url.clone()))
         .url(url.clone())
         .idle(idle.idle.strategy())
         // Refused credentials stay refused: report every line at once instead of retrying.

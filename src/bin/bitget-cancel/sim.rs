@@ -88,7 +88,7 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
 
     {
         let mut out = io::stdout().lock();
-        let mut lines = vec![venue.url()];
+        let mut lines = vec![venue.url(), venue.rest_url()];
         if args.orders_out.is_none() {
             lines.extend(generated_lines.iter().cloned());
         }
@@ -100,8 +100,9 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))?;
     }
     eprintln!(
-        "sim: listening on {} (the certificate is also valid for 127.0.0.1)",
-        venue.url()
+        "sim: listening on {} and, for REST, {} (the certificate is also valid for 127.0.0.1)",
+        venue.url(),
+        venue.rest_url()
     );
     match &args.ca_out {
         Some(path) => eprintln!(
