@@ -87,7 +87,8 @@ fn two_connections_allocate_nothing_per_cancel_hedged_or_failed_over() {
     let (engine, handle) = start(
         config_for(&venue)
             .connections(2)
-            .hedge_after(HedgeAfter::Fixed(Duration::from_millis(5)))
+            // Long enough that a loaded machine's slow reply is not hedged by chance.
+            .hedge_after(HedgeAfter::Fixed(Duration::from_millis(200)))
             .messages_per_second(100_000)
             .cancels_per_second(100_000)
             .ack_timeout(Duration::from_secs(5))

@@ -64,6 +64,15 @@ fn run_reports_exactly_one_outcome_per_line_with_the_right_status() {
         assert!(by_line[&line]["round_trip_ns"].as_u64().unwrap() > 0);
         assert!(by_line[&line]["tick_to_wire_ns"].as_u64().unwrap() > 0);
     }
+    for line in [1, 2, 3, 6, 8] {
+        let v = &by_line[&line];
+        assert_eq!(v["attempts"], 1, "line {line}: {v}");
+        assert!(v["via"].is_u64(), "a connection number, line {line}: {v}");
+    }
+    assert!(
+        stderr.contains("pool of 2:") && stderr.contains("REST: 0 cancels sent"),
+        "the summary shows the paths used: {stderr}"
+    );
     assert_eq!(by_line[&2]["id"], "mine-2", "the caller's id is kept");
     assert!(
         by_line[&1]["id"].is_string(),
@@ -260,4 +269,46 @@ fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
     assert_eq!(by_line.len(), 1);
     assert_eq!(by_line[&1]["status"], "not_sent");
     assert_eq!(by_line[&1]["reason"], "queue_timeout");
+}
+
+#[test]
+fn run_rest_only_cancels_over_rest_and_says_so() {
+    let sim = sim_with_book("run-rest-only");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--url",
+        &sim.url,
+        "--rest-url",
+        &sim.rest_url,
+        "--rest-only",
+        "--ca-file",
+    ])
+    .arg(&sim.ca_file)
+    .args(["--idle", "backoff"]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    for (var, value) in SIM_CREDENTIALS {
+        cmd.env(var, value);
+    }
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","orderId":"1999999999999999999"}
+"#;
+    let out = cmd.write_stdin(input).timeout(PATIENCE).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line[&1]["status"], "acked", "{}", by_line[&1]);
+    assert_eq!(by_line[&1]["via"], "rest");
+    assert_eq!(by_line[&2]["status"], "rejected", "{}", by_line[&2]);
+    assert_eq!(
+        by_line[&2]["code"], 40768,
+        "the futures 'order does not exist' over REST"
+    );
+    assert_eq!(by_line[&2]["via"], "rest");
+    assert!(
+        stderr.contains("REST: 2 cancels sent, 2 verdicts"),
+        "{stderr}"
+    );
 }

@@ -572,7 +572,7 @@ impl EventLoop {
                     self.shared.set_last_error(e);
                 }
                 self.rejected = Some((code, msg));
-                if !self.links.iter().any(Link::is_live) && !self.rest_usable(0) {
+                if !self.links.iter().any(Link::is_live) {
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
             }
@@ -735,11 +735,10 @@ impl EventLoop {
 
     // ----- intents and outcomes -----
 
-    /// Whether every connection of the pool was refused by the venue, none is live and no REST
-    /// rung could take the cancels instead.
+    /// Whether every connection of the pool was refused by the venue and none is live. The REST
+    /// rung is not tried then: it signs with the same credentials the venue just refused.
     fn all_rejected(&self) -> bool {
         self.rejected.is_some()
-            && !self.rest_usable(0)
             && !self.links.iter().any(Link::is_live)
             && self
                 .links

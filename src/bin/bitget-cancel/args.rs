@@ -104,9 +104,9 @@ pub struct DemoArgs {
     /// Print the summary as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Drop one connection a third of the way through the run and freeze another (TCP open,
-    /// pings answered, cancels never answered) two thirds of the way: the pool re-sends and
-    /// hedges, and no cancel ends unknown.
+    /// Disturb the venue mid-run: drop one connection, freeze another (TCP open, pings answered,
+    /// cancels never answered), then take every WebSocket down for a while: the pool re-sends and
+    /// hedges, REST carries the cancels while no WebSocket is live, and no cancel ends unknown.
     #[arg(long)]
     pub chaos: bool,
     #[command(flatten)]

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
 use bitget_cancel::sim::{
-    CancelFate, Faults, Injection, OnCancel, RestingOrder, SimConfig, SimStats, SimVenue,
+    CancelFate, Faults, Injection, LoginFault, OnCancel, RestingOrder, SimConfig, SimStats,
+    SimVenue,
 };
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 use serde_json::{Value, json};
@@ -34,8 +35,8 @@ const CONNECT_WAIT: Duration = Duration::from_secs(10);
 const MAX_QUEUE: Duration = Duration::from_secs(30);
 /// How long a sent cancel waits for its reply.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
-/// The venue's "the order does not exist" codes (spot, futures).
-const ORDER_GONE: [i64; 2] = [43001, 41101];
+/// The venue's "the order does not exist" codes (spot, futures over WebSocket, futures over REST).
+const ORDER_GONE: [i64; 3] = [43001, 41101, 40768];
 
 /// What a cancel of the demo should come to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,6 +283,8 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         .cancels_per_second(args.limit)
         .max_queue_time(MAX_QUEUE)
         .ack_timeout(ACK_TIMEOUT)
+        // A login the venue swallows (--chaos) is given up after a second.
+        .connect_timeout(Duration::from_secs(1))
         .login_retry_after(None);
     if let Some(core) = args.core {
         builder = builder.core(core);
@@ -364,9 +367,10 @@ fn wait_live(handle: &Handle) -> Result<Duration, Failure> {
     )))
 }
 
-/// With `--chaos`: drops the oldest logged-in connection a third of the way through, and freezes
-/// the connection that carries the next cancel two thirds of the way (it keeps answering pings,
-/// never cancels).
+/// With `--chaos`, as the cancels are queued: a quarter of the way through the venue drops the
+/// oldest logged-in connection; half way it freezes the connection that carries the next cancel
+/// (pings answered, cancels never); at 60% it takes every WebSocket down (drops them and swallows
+/// every login) until 80%, so the REST rung carries the cancels meanwhile.
 #[derive(Debug)]
 struct Chaos<'v> {
     venue: &'v SimVenue,
@@ -375,19 +379,27 @@ struct Chaos<'v> {
 
 impl Chaos<'_> {
     fn step(&mut self, queued: usize, n: usize) {
+        let due = match self.done {
+            0 => n / 4,
+            1 => n / 2,
+            2 => n * 3 / 5,
+            3 => n * 4 / 5,
+            _ => return,
+        };
+        if queued < due {
+            return;
+        }
+        self.done += 1;
+        let venue = self.venue;
         match self.done {
-            0 if queued >= n / 3 => {
-                self.done += 1;
-                match self.venue.logged_in_connections().first() {
-                    Some(&conn) if self.venue.inject_on(conn, Injection::Drop) => eprintln!(
-                        "demo: chaos: the venue dropped connection {conn} after {queued} cancels"
-                    ),
-                    _ => eprintln!("demo: chaos: no logged-in connection to drop"),
-                }
-            }
-            1 if queued >= 2 * n / 3 => {
-                self.done += 1;
-                self.venue.set_faults(Faults {
+            1 => match venue.logged_in_connections().first() {
+                Some(&conn) if venue.inject_on(conn, Injection::Drop) => eprintln!(
+                    "demo: chaos: the venue dropped connection {conn} after {queued} cancels"
+                ),
+                _ => eprintln!("demo: chaos: no logged-in connection to drop"),
+            },
+            2 => {
+                venue.set_faults(Faults {
                     on_cancel: Some(OnCancel {
                         nth: 1,
                         injection: Injection::Freeze,
@@ -399,7 +411,21 @@ impl Chaos<'_> {
                     "demo: chaos: the venue freezes the connection of the next cancel, after {queued}"
                 );
             }
-            _ => {}
+            3 => {
+                venue.set_faults(Faults {
+                    login: LoginFault::Ignore,
+                    ..Faults::default()
+                });
+                let dropped = venue.drop_connections();
+                eprintln!(
+                    "demo: chaos: every WebSocket down after {queued} cancels ({dropped} dropped, \
+                     logins swallowed): REST takes over"
+                );
+            }
+            _ => {
+                venue.set_faults(Faults::none());
+                eprintln!("demo: chaos: WebSocket logins answered again after {queued} cancels");
+            }
         }
     }
 }

@@ -92,10 +92,11 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
         if args.orders_out.is_none() {
             lines.extend(generated_lines.iter().cloned());
         }
-        for line in lines {
-            writeln!(out, "{line}")
-                .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))?;
-        }
+        // One write: a reader that stops after the first line must not make the rest fail.
+        let mut text = lines.join("\n");
+        text.push('\n');
+        out.write_all(text.as_bytes())
+            .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))?;
         out.flush()
             .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))?;
     }
