@@ -9,7 +9,8 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use bitget_cancel::tls::{RecordCipher, TlsError, client_config};
+use bitget_cancel::tls::{TlsError, client_config};
+use common::rustls_records::RustlsSealer;
 use common::{
     Client, SAFETY_NET, TestPki, accept_tls, against_raw_server, echo, record_header,
     spawn_echo_server, spawn_server, tls_error,
@@ -309,22 +310,40 @@ fn refuses_writes_after_the_servers_close_notify_under_tls12() {
 }
 
 #[test]
-fn reports_a_tcp_close_between_records_as_end_of_stream() {
-    let pki = TestPki::generate();
-    let config = pki.default_server_config();
-    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
-        let mut tls = accept_tls(tcp, config)?;
-        tls.write_all(b"last words")?;
-        tls.flush()?;
-        tls.sock.shutdown(Shutdown::Both)
-    });
-    let mut client = Client::connect(addr, pki.client_config(), "localhost");
-    client.handshake().expect("handshake");
-    let (plaintext, ending) = client.read_to_end(1024);
-    assert_eq!(plaintext, b"last words");
-    ending.expect("EOF between records ends the stream");
-    assert!(client.tls.peer_closed());
-    server.join().expect("server thread").expect("server");
+fn a_tcp_close_without_close_notify_is_an_unexpected_eof() {
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let pki = TestPki::generate();
+        let config = pki.server_config(versions);
+        let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+            let mut tls = accept_tls(tcp, config)?;
+            tls.write_all(b"last words")?;
+            tls.flush()?;
+            // Between two records, but no close_notify: a truncation the client must see.
+            tls.sock.shutdown(Shutdown::Both)
+        });
+        let mut client = Client::connect(addr, pki.client_config(), "localhost");
+        client.handshake().expect("handshake");
+        let (plaintext, ending) = client.read_to_end(1024);
+        assert_eq!(
+            plaintext, b"last words",
+            "what came before the close is delivered"
+        );
+        let error = ending.expect_err("a bare TCP close is not a clean end of stream");
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(
+            matches!(tls_error(&error), TlsError::UnexpectedEof),
+            "{error:?}"
+        );
+        assert!(!client.tls.peer_closed(), "no close_notify was received");
+        assert!(matches!(
+            client.tls.write_record(b"more"),
+            Err(TlsError::UnexpectedEof)
+        ));
+        server.join().expect("server thread").expect("server");
+    }
 }
 
 #[test]
@@ -1127,19 +1146,15 @@ fn takes_over_at_the_record_that_completes_a_tls12_handshake() {
         while conn.wants_write() {
             conn.write_tls(&mut flight)?;
         }
+        let suite = conn.negotiated_cipher_suite().expect("suite");
         let secrets = conn.dangerous_extract_secrets().map_err(io::Error::other)?;
         let (seq, keys) = secrets.tx;
-        let mut tx = RecordCipher::new(ProtocolVersion::TLSv1_2, keys, seq, u64::MAX)
-            .map_err(io::Error::other)?;
+        let mut tx = RustlsSealer::new(suite, keys, seq);
         for (content_type, payload) in [
             (ContentType::Alert, &[1, 90][..]), // warning user_canceled
             (ContentType::ApplicationData, &b"after the alert"[..]),
         ] {
-            let mut record = vec![0u8; tx.sealed_len(payload.len())];
-            let n = tx
-                .seal(content_type, payload, &mut record)
-                .map_err(io::Error::other)?;
-            flight.extend_from_slice(&record[..n]);
+            flight.extend_from_slice(&tx.seal(content_type, payload));
         }
         tcp.write_all(&flight)?;
         let mut rest = Vec::new();
