@@ -351,7 +351,8 @@ impl RecordCipher {
     /// or announces a forbidden type or size; a record that fails authentication
     /// (`DecryptError`, also for records too short to hold a tag); a plaintext over 2^14 bytes
     /// (`PeerSentOversizedRecord`); a TLS 1.3 inner plaintext that is all padding
-    /// (`IllegalTlsInnerPlaintext`); [`TlsError::KeysExhausted`].
+    /// (`IllegalTlsInnerPlaintext`) or a protected change_cipher_spec
+    /// (`IllegalMiddleboxChangeCipherSpec`); [`TlsError::KeysExhausted`].
     pub fn open(&mut self, record: &mut [u8]) -> Result<(ContentType, Range<usize>), TlsError> {
         if self.complete_record_len(record)? != Some(record.len()) {
             return Err(protocol(
@@ -383,6 +384,14 @@ impl RecordCipher {
                     return Err(protocol(PeerMisbehaved::IllegalTlsInnerPlaintext.into()));
                 };
                 let content_type = ContentType::from(inner[type_at]);
+                // "An implementation which receives [...] a protected change_cipher_spec
+                // record MUST abort the handshake with an unexpected_message alert" (RFC 8446
+                // section 5), as rustls does.
+                if content_type == ContentType::ChangeCipherSpec {
+                    return Err(protocol(
+                        PeerMisbehaved::IllegalMiddleboxChangeCipherSpec.into(),
+                    ));
+                }
                 (content_type, RECORD_HEADER_LEN..RECORD_HEADER_LEN + type_at)
             }
             Construction::Tls12Gcm => {
@@ -615,6 +624,28 @@ mod tests {
             ),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn refuses_a_protected_change_cipher_spec_under_tls13() {
+        let (mut sealer, mut opener) = pair(ProtocolVersion::TLSv1_3, 1, u64::MAX);
+        let mut out = [0u8; 64];
+        let n = sealer
+            .seal(ContentType::ChangeCipherSpec, &[1], &mut out)
+            .expect("seal");
+        let error = opener
+            .open(&mut out[..n])
+            .expect_err("protected change_cipher_spec");
+        assert!(
+            matches!(
+                error,
+                TlsError::Protocol(rustls::Error::PeerMisbehaved(
+                    PeerMisbehaved::IllegalMiddleboxChangeCipherSpec
+                ))
+            ),
+            "{error:?}"
+        );
+        assert_eq!(opener.seq(), 3, "a refused record uses no sequence number");
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub const MAX_WRITE: usize = 2 * MAX_RECORD_PLAINTEXT;
 /// Capacity of the decrypted-plaintext buffer: every record the incoming buffer can hold, plus
 /// the rest of one record a short `read` left behind. Records are only decrypted out of
 /// ciphertext already in the incoming buffer, so this bound is never exceeded in practice.
-const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
+pub(crate) const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
 
 /// A client TLS connection over a nonblocking [`mio::net::TcpStream`].
 ///

@@ -23,8 +23,8 @@
 use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
 use rustls::kernel::KernelConnection;
 use rustls::{
-    AlertDescription, ContentType, ExtractedSecrets, HandshakeType, InvalidMessage, PeerMisbehaved,
-    ProtocolVersion, SupportedCipherSuite,
+    AlertDescription, ConnectionTrafficSecrets, ContentType, ExtractedSecrets, HandshakeType,
+    InvalidMessage, PeerMisbehaved, ProtocolVersion, SupportedCipherSuite,
 };
 
 use super::error::Failure;
@@ -72,15 +72,41 @@ pub(crate) enum WriteRefused {
     Fatal(Failure),
 }
 
+/// Where the next traffic secrets come from, and where session tickets go: rustls's
+/// [`KernelConnection`] on a real connection; fixed keys when fuzzing.
+pub(crate) trait KeySchedule {
+    /// The secrets that replace the receiving keys after the peer's KeyUpdate, and their
+    /// first sequence number.
+    fn next_rx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error>;
+    /// The secrets that replace the sending keys after this side's KeyUpdate.
+    fn next_tx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error>;
+    /// Takes the body of a TLS 1.3 NewSessionTicket.
+    fn session_ticket(&mut self, body: &[u8]) -> Result<(), rustls::Error>;
+}
+
+impl KeySchedule for KernelConnection<ClientConnectionData> {
+    fn next_rx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error> {
+        self.update_rx_secret()
+    }
+
+    fn next_tx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error> {
+        self.update_tx_secret()
+    }
+
+    fn session_ticket(&mut self, body: &[u8]) -> Result<(), rustls::Error> {
+        self.handle_new_session_ticket(body)
+    }
+}
+
 /// The established connection's state.
-pub(crate) struct Traffic {
-    keys: Keys,
+pub(crate) struct Traffic<S = KernelConnection<ClientConnectionData>> {
+    keys: Keys<S>,
     reassembly: Reassembly,
 }
 
-/// Record protection and the rustls state behind it.
-struct Keys {
-    kernel: KernelConnection<ClientConnectionData>,
+/// Record protection and the key schedule behind it.
+struct Keys<S> {
+    schedule: S,
     version: ProtocolVersion,
     /// First sequence number the sending keys may not use: the suite's confidentiality limit,
     /// which bounds what this side encrypts under one key. The receiving keys are only kept
@@ -126,11 +152,30 @@ impl Traffic {
             tx: (tx_seq, tx),
             rx: (rx_seq, rx),
         } = secrets;
-        let tx = RecordCipher::from_secrets(version, &tx, tx_seq, send_limit)?;
-        let rx = RecordCipher::from_secrets(version, &rx, rx_seq, RECEIVE_LIMIT)?;
+        Self::with_keys(kernel, version, send_limit, (tx_seq, &tx), (rx_seq, &rx))
+    }
+
+    /// The negotiated cipher suite.
+    pub(crate) fn cipher_suite(&self) -> SupportedCipherSuite {
+        self.keys.schedule.negotiated_cipher_suite()
+    }
+}
+
+impl<S: KeySchedule> Traffic<S> {
+    /// An established connection of `version` keyed with `tx` and `rx` (first sequence number
+    /// and secrets), whose sending keys stop at `send_limit`; allocates the reassembly buffer.
+    pub(crate) fn with_keys(
+        schedule: S,
+        version: ProtocolVersion,
+        send_limit: u64,
+        (tx_seq, tx): (u64, &ConnectionTrafficSecrets),
+        (rx_seq, rx): (u64, &ConnectionTrafficSecrets),
+    ) -> Result<Self, Failure> {
+        let tx = RecordCipher::from_secrets(version, tx, tx_seq, send_limit)?;
+        let rx = RecordCipher::from_secrets(version, rx, rx_seq, RECEIVE_LIMIT)?;
         Ok(Self {
             keys: Keys {
-                kernel,
+                schedule,
                 version,
                 send_limit,
                 tx,
@@ -147,14 +192,15 @@ impl Traffic {
         })
     }
 
+    /// The key schedule.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn schedule(&self) -> &S {
+        &self.keys.schedule
+    }
+
     /// The negotiated protocol version.
     pub(crate) fn protocol_version(&self) -> ProtocolVersion {
         self.keys.version
-    }
-
-    /// The negotiated cipher suite.
-    pub(crate) fn cipher_suite(&self) -> SupportedCipherSuite {
-        self.keys.kernel.negotiated_cipher_suite()
     }
 
     /// Opens the first record of `incoming` if it is complete, and handles it: application
@@ -303,10 +349,10 @@ impl Reassembly {
 
     /// Takes the payload of one handshake record and handles every message it completes.
     /// Returns whether a reply was queued.
-    fn feed(
+    fn feed<S: KeySchedule>(
         &mut self,
         mut data: &[u8],
-        keys: &mut Keys,
+        keys: &mut Keys<S>,
         out: &mut Window,
     ) -> Result<bool, Failure> {
         if data.is_empty() {
@@ -371,7 +417,7 @@ impl Reassembly {
     }
 }
 
-impl Keys {
+impl<S: KeySchedule> Keys<S> {
     /// Handles one complete post-handshake message; `ends_record` when nothing follows it in
     /// its record. Returns whether a reply was queued.
     fn on_message(
@@ -383,8 +429,8 @@ impl Keys {
     ) -> Result<bool, Failure> {
         match (self.version, kind) {
             (ProtocolVersion::TLSv1_3, HandshakeType::NewSessionTicket) => {
-                self.kernel
-                    .handle_new_session_ticket(body)
+                self.schedule
+                    .session_ticket(body)
                     .map_err(Failure::Protocol)?;
                 Ok(false)
             }
@@ -444,7 +490,7 @@ impl Keys {
                 PeerMisbehaved::TooManyKeyUpdateRequests.into(),
             ));
         }
-        let (seq, secrets) = self.kernel.update_rx_secret().map_err(Failure::Protocol)?;
+        let (seq, secrets) = self.schedule.next_rx_secrets().map_err(Failure::Protocol)?;
         self.rx = RecordCipher::from_secrets(self.version, &secrets, seq, RECEIVE_LIMIT)?;
         if update_requested && !self.answered_update_since_data && !self.closed {
             self.send_key_update(false, out)?;
@@ -464,7 +510,7 @@ impl Keys {
             u8::from(update_requested),
         ];
         self.send_control(ContentType::Handshake, &message, out)?;
-        let (seq, secrets) = self.kernel.update_tx_secret().map_err(Failure::Protocol)?;
+        let (seq, secrets) = self.schedule.next_tx_secrets().map_err(Failure::Protocol)?;
         self.tx = RecordCipher::from_secrets(self.version, &secrets, seq, self.send_limit)?;
         Ok(())
     }
