@@ -23,7 +23,14 @@ fn chacha() -> ConnectionTrafficSecrets {
     }
 }
 
-const CONNECTIONS: [(&str, ProtocolVersion, fn() -> ConnectionTrafficSecrets); 4] = [
+/// A fixed connection: name, version, and where its secrets come from.
+type Connection = (
+    &'static str,
+    ProtocolVersion,
+    fn() -> ConnectionTrafficSecrets,
+);
+
+const CONNECTIONS: [Connection; 4] = [
     ("tls13_aes", ProtocolVersion::TLSv1_3, aes),
     ("tls13_chacha", ProtocolVersion::TLSv1_3, chacha),
     ("tls12_aes", ProtocolVersion::TLSv1_2, aes),
@@ -103,8 +110,8 @@ struct Seed {
 
 fn seeds() -> Vec<Seed> {
     let mut seeds = Vec::new();
-    for connection in 0..CONNECTIONS.len() {
-        let tls13 = CONNECTIONS[connection].1 == ProtocolVersion::TLSv1_3;
+    for (connection, (_, version, _)) in CONNECTIONS.iter().enumerate() {
+        let tls13 = *version == ProtocolVersion::TLSv1_3;
         let big: Vec<u8> = (0..300).map(|i| b'a' + (i % 26) as u8).collect();
 
         let mut peer = Peer::new(connection);

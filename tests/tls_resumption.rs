@@ -14,15 +14,12 @@ use common::rustls_records::split_records;
 use common::{Client, SAFETY_NET, TestPki, accept_tls, echo};
 use rustls::{HandshakeKind, ProtocolVersion, ServerConfig, SupportedProtocolVersion};
 
+/// The server thread: per connection, its kind of handshake and the bytes it echoed.
+type Server = JoinHandle<io::Result<Vec<(HandshakeKind, usize)>>>;
+
 /// A TLS echo server for `connections` connections in turn, all with one configuration (and
 /// so one session cache); reports how each handshake went and what each echoed.
-fn spawn_echo_server_for(
-    config: Arc<ServerConfig>,
-    connections: usize,
-) -> (
-    SocketAddr,
-    JoinHandle<io::Result<Vec<(HandshakeKind, usize)>>>,
-) {
+fn spawn_echo_server_for(config: Arc<ServerConfig>, connections: usize) -> (SocketAddr, Server) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let handle = thread::spawn(move || {
