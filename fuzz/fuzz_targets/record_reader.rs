@@ -141,7 +141,10 @@ fuzz_target!(|data: &[u8]| {
 
     let whole = read(selector, stream, stream.len());
     let pieces = read(selector, stream, piece);
-    assert_eq!(whole, pieces, "the result depends on the split (pieces of {piece})");
+    assert_eq!(
+        whole, pieces,
+        "the result depends on the split (pieces of {piece})"
+    );
     assert!(whole.plaintext.len() <= stream.len());
     assert_whole_records(&whole.replies);
 
