@@ -242,7 +242,7 @@ fn own_layer(client_config: &Arc<ClientConfig>, server_config: &Arc<ServerConfig
         .dangerous_extract_secrets()
         .expect("server secrets");
     // No limit here: the benchmark runs far more records than one connection may.
-    let cipher = |(seq, secrets)| RecordCipher::new(version, secrets, seq, u64::MAX);
+    let cipher = |(seq, secrets)| RecordCipher::new(version, &secrets, seq, u64::MAX);
     OwnLayer {
         client_tx: cipher(client.tx).expect("client tx"),
         client_rx: cipher(client.rx).expect("client rx"),

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Fuzzes the WebSocket frame decoder and the reply decoder with libFuzzer (cargo-fuzz), one
-# target after the other, for the given number of seconds each (default 600).
+# Fuzzes the WebSocket frame decoder, the reply decoder and the TLS record reader with
+# libFuzzer (cargo-fuzz), one target after the other, for the given number of seconds each
+# (default 600).
 #
-#   fuzz/run.sh [seconds] [target...]     targets: frame_decoder reply_decoder (default: both)
+#   fuzz/run.sh [seconds] [target...]     targets: frame_decoder reply_decoder record_reader
+#                                         (default: all three)
 #
 # Needs the nightly toolchain (installed with rustup if missing) and cargo-fuzz (installed from
 # crates.io if missing). Runs at the lowest CPU priority so a shared machine stays usable.
@@ -19,7 +21,7 @@ esac
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(frame_decoder reply_decoder)
+    targets=(frame_decoder reply_decoder record_reader)
 fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -27,6 +29,13 @@ if ! rustup toolchain list | grep -q '^nightly'; then
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
+fi
+
+# The committed Cargo.lock must already describe the fuzz crate: fail rather than rewrite it
+# (cargo fuzz has no --locked of its own).
+if ! cargo +nightly metadata --locked --format-version 1 >/dev/null; then
+    echo "fuzz/Cargo.lock is out of date: run 'cargo +nightly update --workspace' in fuzz/ and commit it" >&2
+    exit 2
 fi
 
 status=0

@@ -22,6 +22,7 @@
 //! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
 //! | [`sim`] | a simulated Bitget venue on loopback, for tests and demos |
 #![deny(missing_docs, missing_debug_implementations)]
+#![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod engine;

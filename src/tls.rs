@@ -38,6 +38,8 @@
 
 mod config;
 mod error;
+#[cfg(feature = "fuzzing")]
+mod fuzzing;
 mod record;
 mod stream;
 mod traffic;
@@ -45,6 +47,8 @@ mod window;
 
 pub use config::client_config;
 pub use error::TlsError;
+#[cfg(feature = "fuzzing")]
+pub use fuzzing::RecordReader;
 pub use record::{RECORD_HEADER_LEN, RecordCipher};
 pub use stream::{
     INCOMING_CAPACITY, MAX_RECORD_PLAINTEXT, MAX_WRITE, OUTGOING_CAPACITY, TlsStream,

@@ -6,10 +6,11 @@ mod common;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::Instant;
 
-use bitget_cancel::tls::{RecordCipher, TlsError, client_config};
+use bitget_cancel::tls::{TlsError, client_config};
+use common::rustls_records::RustlsSealer;
 use common::{
     Client, SAFETY_NET, TestPki, accept_tls, against_raw_server, echo, record_header,
     spawn_echo_server, spawn_server, tls_error,
@@ -309,22 +310,40 @@ fn refuses_writes_after_the_servers_close_notify_under_tls12() {
 }
 
 #[test]
-fn reports_a_tcp_close_between_records_as_end_of_stream() {
-    let pki = TestPki::generate();
-    let config = pki.default_server_config();
-    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
-        let mut tls = accept_tls(tcp, config)?;
-        tls.write_all(b"last words")?;
-        tls.flush()?;
-        tls.sock.shutdown(Shutdown::Both)
-    });
-    let mut client = Client::connect(addr, pki.client_config(), "localhost");
-    client.handshake().expect("handshake");
-    let (plaintext, ending) = client.read_to_end(1024);
-    assert_eq!(plaintext, b"last words");
-    ending.expect("EOF between records ends the stream");
-    assert!(client.tls.peer_closed());
-    server.join().expect("server thread").expect("server");
+fn a_tcp_close_without_close_notify_is_an_unexpected_eof() {
+    for versions in [
+        &[&rustls::version::TLS13][..],
+        &[&rustls::version::TLS12][..],
+    ] {
+        let pki = TestPki::generate();
+        let config = pki.server_config(versions);
+        let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+            let mut tls = accept_tls(tcp, config)?;
+            tls.write_all(b"last words")?;
+            tls.flush()?;
+            // Between two records, but no close_notify: a truncation the client must see.
+            tls.sock.shutdown(Shutdown::Both)
+        });
+        let mut client = Client::connect(addr, pki.client_config(), "localhost");
+        client.handshake().expect("handshake");
+        let (plaintext, ending) = client.read_to_end(1024);
+        assert_eq!(
+            plaintext, b"last words",
+            "what came before the close is delivered"
+        );
+        let error = ending.expect_err("a bare TCP close is not a clean end of stream");
+        assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
+        assert!(
+            matches!(tls_error(&error), TlsError::UnexpectedEof),
+            "{error:?}"
+        );
+        assert!(!client.tls.peer_closed(), "no close_notify was received");
+        assert!(matches!(
+            client.tls.write_record(b"more"),
+            Err(TlsError::UnexpectedEof)
+        ));
+        server.join().expect("server thread").expect("server");
+    }
 }
 
 #[test]
@@ -1127,19 +1146,15 @@ fn takes_over_at_the_record_that_completes_a_tls12_handshake() {
         while conn.wants_write() {
             conn.write_tls(&mut flight)?;
         }
+        let suite = conn.negotiated_cipher_suite().expect("suite");
         let secrets = conn.dangerous_extract_secrets().map_err(io::Error::other)?;
         let (seq, keys) = secrets.tx;
-        let mut tx = RecordCipher::new(ProtocolVersion::TLSv1_2, keys, seq, u64::MAX)
-            .map_err(io::Error::other)?;
+        let mut tx = RustlsSealer::new(suite, keys, seq);
         for (content_type, payload) in [
             (ContentType::Alert, &[1, 90][..]), // warning user_canceled
             (ContentType::ApplicationData, &b"after the alert"[..]),
         ] {
-            let mut record = vec![0u8; tx.sealed_len(payload.len())];
-            let n = tx
-                .seal(content_type, payload, &mut record)
-                .map_err(io::Error::other)?;
-            flight.extend_from_slice(&record[..n]);
+            flight.extend_from_slice(&tx.seal(content_type, payload));
         }
         tcp.write_all(&flight)?;
         let mut rest = Vec::new();
@@ -1159,6 +1174,129 @@ fn takes_over_at_the_record_that_completes_a_tls12_handshake() {
         ),
         "{error:?}"
     );
+    client.hang_up();
+    server.join().expect("server thread").expect("server");
+}
+
+#[test]
+fn refuses_a_key_update_body_of_the_wrong_length_with_decode_error() {
+    // KeyUpdate { request_update } is one byte: none, or two, does not decode.
+    for message in [&[24, 0, 0, 0][..], &[24, 0, 0, 2, 1, 0]] {
+        let exchange = against_raw_server(&rustls::version::TLS13, move |raw| {
+            raw.send(ContentType::Handshake, message)
+        });
+        assert!(
+            matches!(
+                exchange.error(),
+                TlsError::Protocol(rustls::Error::InvalidMessage(
+                    InvalidMessage::MissingData(_) | InvalidMessage::TrailingData(_)
+                ))
+            ),
+            "{message:?}: {:?}",
+            exchange.error()
+        );
+        assert_eq!(
+            exchange.alerts_back(),
+            [[FATAL, DECODE_ERROR]],
+            "{message:?}"
+        );
+    }
+}
+
+#[test]
+fn sends_no_key_update_answer_after_its_own_close_notify() {
+    let pki = TestPki::generate();
+    let config = pki.server_config(&[&rustls::version::TLS13]);
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<Vec<u8>> {
+        let mut tls = accept_tls(tcp, config)?;
+        // Wait for the client's close_notify, then ask it to update its keys and close.
+        let mut buf = [0u8; 64];
+        while tls.read(&mut buf)? > 0 {}
+        tls.conn.refresh_traffic_keys().map_err(io::Error::other)?;
+        tls.conn.send_close_notify();
+        tls.flush()?;
+        // Whatever the client sends from here on came after its close_notify.
+        let mut after = Vec::new();
+        tls.sock.read_to_end(&mut after)?;
+        Ok(after)
+    });
+    let mut client = Client::connect(addr, pki.client_config(), "localhost");
+    client.handshake().expect("handshake");
+    client.tls.close().expect("close");
+    client.flush_all();
+    let (plaintext, ending) = client.read_to_end(64);
+    assert!(plaintext.is_empty());
+    ending.expect("the server's close_notify ends the stream");
+    // Flushes anything queued, a KeyUpdate answer included, before hanging up.
+    client.hang_up();
+    let after = server.join().expect("server thread").expect("server");
+    assert!(
+        after.is_empty(),
+        "{} bytes sent after close_notify",
+        after.len()
+    );
+}
+
+/// A copy of TLS 1.3 AES-128-GCM whose confidentiality limit is `limit` records.
+fn suite_with_limit(limit: u64) -> rustls::SupportedCipherSuite {
+    let base = cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .expect("a TLS 1.3 suite");
+    let suite = rustls::Tls13CipherSuite {
+        common: rustls::CipherSuiteCommon {
+            confidentiality_limit: limit,
+            ..base.common
+        },
+        ..*base
+    };
+    rustls::SupportedCipherSuite::Tls13(Box::leak(Box::new(suite)))
+}
+
+#[test]
+fn applies_the_confidentiality_limit_to_sealing_only() {
+    // The client's suite allows 4 records per key; the server sends 20 under one key, which
+    // is the server's limit to keep, not the client's.
+    const LIMIT: u64 = 4;
+    let pki = TestPki::generate();
+    let provider = rustls::crypto::CryptoProvider {
+        cipher_suites: vec![suite_with_limit(LIMIT)],
+        ..rustls::crypto::ring::default_provider()
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.chain[1].clone()).expect("test CA");
+    let client_config = rustls::ClientConfig::builder_with_provider(provider.into())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let config = pki.server_config(&[&rustls::version::TLS13]);
+    let (addr, server) = spawn_server(move |tcp| -> io::Result<()> {
+        let mut tls = accept_tls(tcp, config)?;
+        for i in 0..20u8 {
+            tls.write_all(&[b'a' + i; 10])?;
+            tls.flush()?;
+        }
+        // The client hangs up without close_notify: its keys are exhausted.
+        let _ = tls.read_to_end(&mut Vec::new());
+        Ok(())
+    });
+    let mut client = Client::connect(addr, Arc::new(client_config), "localhost");
+    client.handshake().expect("handshake");
+    let expected: Vec<u8> = (0..20u8).flat_map(|i| [b'a' + i; 10]).collect();
+    assert_eq!(client.read_exact(expected.len()), expected);
+
+    // Sealing stops at the limit: the records the handshake used count too, so only the
+    // first few writes go through before the keys are exhausted.
+    let mut sent = 0;
+    let error = loop {
+        match client.tls.write_record(b"x") {
+            Ok(()) => sent += 1,
+            Err(error) => break error,
+        }
+        assert!(sent <= LIMIT, "sealed past the limit");
+    };
+    assert!(matches!(error, TlsError::KeysExhausted), "{error:?}");
     client.hang_up();
     server.join().expect("server thread").expect("server");
 }

@@ -39,11 +39,13 @@ pub enum TlsError {
     /// drop the connection and reconnect.
     #[error("TLS connection failed: {0}")]
     Protocol(rustls::Error),
-    /// The peer closed the TCP connection during the handshake or in the middle of a record
-    /// (truncation): drop the connection and reconnect.
-    #[error("the peer closed the connection in the middle of a TLS record or handshake")]
+    /// The peer closed the TCP connection without sending close_notify first: during the
+    /// handshake, in the middle of a record, or between records. The data may have been cut
+    /// short (truncation), unlike after [`PeerClosed`](Self::PeerClosed): drop the connection
+    /// and reconnect.
+    #[error("the peer closed the connection without a TLS close_notify (possible truncation)")]
     UnexpectedEof,
-    /// The peer sent close_notify (or closed the connection) and nothing more can be sent:
+    /// The peer sent close_notify, a clean end of the stream, and nothing more can be sent:
     /// drop the connection and reconnect.
     #[error("the peer closed the TLS connection")]
     PeerClosed,

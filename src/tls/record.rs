@@ -25,6 +25,7 @@ use ring::aead::{self, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use rustls::{
     ConnectionTrafficSecrets, ContentType, InvalidMessage, PeerMisbehaved, ProtocolVersion,
 };
+use zeroize::Zeroizing;
 
 use super::TlsError;
 use super::stream::MAX_RECORD_PLAINTEXT;
@@ -72,6 +73,9 @@ enum Construction {
 /// with [`TlsError::KeysExhausted`] and the connection must be replaced (or, in TLS 1.3, the
 /// keys updated).
 ///
+/// Keys come from the handshake: only tests, benches and fuzz targets build one with keys of
+/// their own, through `RecordCipher::new` and the `fuzzing` feature, as here.
+///
 /// ```
 /// use bitget_cancel::tls::RecordCipher;
 /// use rustls::{ConnectionTrafficSecrets, ContentType, ProtocolVersion};
@@ -80,8 +84,9 @@ enum Construction {
 /// #     ConnectionTrafficSecrets::Aes256Gcm { key: [7u8; 32].into(), iv: [9u8; 12].into() }
 /// # }
 /// // The same secrets on both ends, as a TLS peer would derive them.
-/// let mut sender = RecordCipher::new(ProtocolVersion::TLSv1_3, secrets(), 0, 1 << 24)?;
-/// let mut receiver = RecordCipher::new(ProtocolVersion::TLSv1_3, secrets(), 0, 1 << 24)?;
+/// let secrets = secrets();
+/// let mut sender = RecordCipher::new(ProtocolVersion::TLSv1_3, &secrets, 0, 1 << 24)?;
+/// let mut receiver = RecordCipher::new(ProtocolVersion::TLSv1_3, &secrets, 0, 1 << 24)?;
 ///
 /// let mut record = [0u8; 64];
 /// let len = sender.seal(ContentType::ApplicationData, b"cancel", &mut record)?;
@@ -94,7 +99,8 @@ enum Construction {
 /// ```
 pub struct RecordCipher {
     key: LessSafeKey,
-    iv: [u8; NONCE_LEN],
+    /// Wiped when the cipher is dropped (ring's expanded key is not: ring offers no way to).
+    iv: Zeroizing<[u8; NONCE_LEN]>,
     construction: Construction,
     seq: u64,
     limit: u64,
@@ -105,11 +111,25 @@ impl RecordCipher {
     /// number `seq` (what rustls's `ExtractedSecrets` or `KernelConnection` report). `limit` is
     /// the first sequence number that may not be used.
     ///
+    /// Only with the `fuzzing` feature, which exists for tests, benches and fuzz targets: in
+    /// the crate, keys come from rustls's handshake and nowhere else.
+    ///
     /// Errors: [`TlsError::Protocol`] when the version or the AEAD is not one of TLS 1.3 /
     /// TLS 1.2 with AES-GCM or ChaCha20-Poly1305.
+    #[cfg(feature = "fuzzing")]
     pub fn new(
         version: ProtocolVersion,
-        secrets: ConnectionTrafficSecrets,
+        secrets: &ConnectionTrafficSecrets,
+        seq: u64,
+        limit: u64,
+    ) -> Result<Self, TlsError> {
+        Self::from_secrets(version, secrets, seq, limit)
+    }
+
+    /// Keys one direction of a connection: see `new` (public with the `fuzzing` feature).
+    pub(crate) fn from_secrets(
+        version: ProtocolVersion,
+        secrets: &ConnectionTrafficSecrets,
         seq: u64,
         limit: u64,
     ) -> Result<Self, TlsError> {
@@ -141,12 +161,12 @@ impl RecordCipher {
             .as_ref()
             .try_into()
             .map_err(|_| unsupported("the IV does not have the AEAD's nonce length"))?;
-        // `key` (rustls's `AeadKey`) wipes itself when dropped at the end of this function.
+        // The caller's `AeadKey` wipes itself when dropped.
         let unbound = UnboundKey::new(algorithm, key.as_ref())
             .map_err(|_| unsupported("the key does not have the AEAD's key length"))?;
         Ok(Self {
             key: LessSafeKey::new(unbound),
-            iv,
+            iv: Zeroizing::new(iv),
             construction,
             seq,
             limit,
@@ -188,7 +208,7 @@ impl RecordCipher {
 
     /// The nonce for sequence number `seq`: `iv XOR seq` (big-endian, right-aligned).
     fn nonce_bytes(&self, seq: u64) -> [u8; NONCE_LEN] {
-        let mut nonce = self.iv;
+        let mut nonce = *self.iv;
         for (byte, seq_byte) in nonce[NONCE_LEN - 8..].iter_mut().zip(seq.to_be_bytes()) {
             *byte ^= seq_byte;
         }
@@ -331,7 +351,8 @@ impl RecordCipher {
     /// or announces a forbidden type or size; a record that fails authentication
     /// (`DecryptError`, also for records too short to hold a tag); a plaintext over 2^14 bytes
     /// (`PeerSentOversizedRecord`); a TLS 1.3 inner plaintext that is all padding
-    /// (`IllegalTlsInnerPlaintext`); [`TlsError::KeysExhausted`].
+    /// (`IllegalTlsInnerPlaintext`) or a protected change_cipher_spec
+    /// (`IllegalMiddleboxChangeCipherSpec`); [`TlsError::KeysExhausted`].
     pub fn open(&mut self, record: &mut [u8]) -> Result<(ContentType, Range<usize>), TlsError> {
         if self.complete_record_len(record)? != Some(record.len()) {
             return Err(protocol(
@@ -363,6 +384,14 @@ impl RecordCipher {
                     return Err(protocol(PeerMisbehaved::IllegalTlsInnerPlaintext.into()));
                 };
                 let content_type = ContentType::from(inner[type_at]);
+                // "An implementation which receives [...] a protected change_cipher_spec
+                // record MUST abort the handshake with an unexpected_message alert" (RFC 8446
+                // section 5), as rustls does.
+                if content_type == ContentType::ChangeCipherSpec {
+                    return Err(protocol(
+                        PeerMisbehaved::IllegalMiddleboxChangeCipherSpec.into(),
+                    ));
+                }
                 (content_type, RECORD_HEADER_LEN..RECORD_HEADER_LEN + type_at)
             }
             Construction::Tls12Gcm => {
@@ -460,8 +489,8 @@ mod tests {
     }
 
     fn pair(version: ProtocolVersion, kind: usize, limit: u64) -> (RecordCipher, RecordCipher) {
-        let seal = RecordCipher::new(version, secrets(kind), 3, limit).expect("sealer");
-        let open = RecordCipher::new(version, secrets(kind), 3, limit).expect("opener");
+        let seal = RecordCipher::from_secrets(version, &secrets(kind), 3, limit).expect("sealer");
+        let open = RecordCipher::from_secrets(version, &secrets(kind), 3, limit).expect("opener");
         (seal, open)
     }
 
@@ -595,6 +624,28 @@ mod tests {
             ),
             "{error:?}"
         );
+    }
+
+    #[test]
+    fn refuses_a_protected_change_cipher_spec_under_tls13() {
+        let (mut sealer, mut opener) = pair(ProtocolVersion::TLSv1_3, 1, u64::MAX);
+        let mut out = [0u8; 64];
+        let n = sealer
+            .seal(ContentType::ChangeCipherSpec, &[1], &mut out)
+            .expect("seal");
+        let error = opener
+            .open(&mut out[..n])
+            .expect_err("protected change_cipher_spec");
+        assert!(
+            matches!(
+                error,
+                TlsError::Protocol(rustls::Error::PeerMisbehaved(
+                    PeerMisbehaved::IllegalMiddleboxChangeCipherSpec
+                ))
+            ),
+            "{error:?}"
+        );
+        assert_eq!(opener.seq(), 3, "a refused record uses no sequence number");
     }
 
     #[test]

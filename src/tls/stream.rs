@@ -46,7 +46,7 @@ pub const MAX_WRITE: usize = 2 * MAX_RECORD_PLAINTEXT;
 /// Capacity of the decrypted-plaintext buffer: every record the incoming buffer can hold, plus
 /// the rest of one record a short `read` left behind. Records are only decrypted out of
 /// ciphertext already in the incoming buffer, so this bound is never exceeded in practice.
-const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
+pub(crate) const PLAINTEXT_CAPACITY: usize = INCOMING_CAPACITY + MAX_RECORD_PLAINTEXT;
 
 /// A client TLS connection over a nonblocking [`mio::net::TcpStream`].
 ///
@@ -125,7 +125,7 @@ pub struct TlsStream {
     /// During the handshake: how many bytes at the front of `incoming` (whole records) rustls
     /// has been shown so far. See [`TlsStream::process_handshake`].
     shown_to_rustls: usize,
-    /// The peer sent close_notify, or closed the connection between records.
+    /// The peer sent close_notify (a TCP close without it is a failure: `UnexpectedEof`).
     peer_closed: bool,
     /// The peer sent close_notify: under TLS 1.3 this side may still write (half-close, RFC 8446
     /// 6.1), e.g. to answer a WebSocket close frame that came just before it.
@@ -295,9 +295,10 @@ impl TlsStream {
         !self.outgoing.is_empty()
     }
 
-    /// True once the peer sent close_notify or closed the connection between records: `read`
-    /// returns `Ok(0)` once the buffered plaintext is drained, and nothing more can be sent (except
-    /// after a close_notify under TLS 1.3, which allows half-close).
+    /// True once the peer sent close_notify: `read` returns `Ok(0)` once the buffered plaintext
+    /// is drained, and nothing more can be sent (except under TLS 1.3, which allows
+    /// half-close). A TCP close without close_notify is not a close but a failure,
+    /// [`TlsError::UnexpectedEof`].
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
     }
@@ -719,13 +720,11 @@ impl TlsStream {
         self.close_notify_received && self.protocol_version() == Some(ProtocolVersion::TLSv1_3)
     }
 
-    /// The peer closed the TCP connection: clean between records, truncation otherwise.
-    fn on_eof(&mut self) -> Result<(), TlsError> {
-        if self.is_handshaking() || !self.incoming.is_empty() {
-            return Err(self.fail(Failure::UnexpectedEof));
-        }
-        self.peer_closed = true;
-        Ok(())
+    /// The peer closed the TCP connection before its close_notify. Only close_notify ends a
+    /// stream cleanly (RFC 8446 section 6.1): without it, whoever closed the connection may
+    /// have cut the data short, even between two records.
+    fn on_eof(&mut self) -> TlsError {
+        self.fail(Failure::UnexpectedEof)
     }
 }
 
@@ -770,8 +769,9 @@ fn encode_control(data: &mut EncodeTlsData<'_, ClientConnectionData>, out: &mut 
 }
 
 impl Read for TlsStream {
-    /// Reads decrypted application data. `Ok(0)` means the peer closed the connection (with
-    /// close_notify, or by closing the connection between records); `WouldBlock` means no
+    /// Reads decrypted application data. `Ok(0)` means the peer closed the connection with
+    /// close_notify; a TCP close without it fails with [`TlsError::UnexpectedEof`] (the data
+    /// may have been cut short), once the plaintext before it was read. `WouldBlock` means no
     /// plaintext is available until the socket is readable again. Drives the handshake while
     /// it is in progress. Fills `buf` with as many buffered records as fit before touching the
     /// socket.
@@ -792,7 +792,7 @@ impl Read for TlsStream {
                     match self.fill_incoming() {
                         Ok(Fill::Data) => {}
                         Ok(Fill::WouldBlock) => return Err(io::ErrorKind::WouldBlock.into()),
-                        Ok(Fill::Eof) => self.on_eof()?,
+                        Ok(Fill::Eof) => return Err(self.on_eof().into()),
                         Err(error) => return Err(error.into()),
                     }
                 }

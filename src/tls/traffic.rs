@@ -23,14 +23,15 @@
 use rustls::client::{ClientConnectionData, UnbufferedClientConnection};
 use rustls::kernel::KernelConnection;
 use rustls::{
-    AlertDescription, ContentType, ExtractedSecrets, HandshakeType, InvalidMessage, PeerMisbehaved,
-    ProtocolVersion, SupportedCipherSuite,
+    AlertDescription, ConnectionTrafficSecrets, ContentType, ExtractedSecrets, HandshakeType,
+    InvalidMessage, PeerMisbehaved, ProtocolVersion, SupportedCipherSuite,
 };
 
 use super::error::Failure;
 use super::record::RecordCipher;
 use super::stream::MAX_RECORD_PLAINTEXT;
 use super::window::Window;
+use zeroize::Zeroizing;
 
 /// Capacity for reassembling a post-handshake message split over several records. Real
 /// session tickets are a few hundred bytes; a KeyUpdate is 5.
@@ -42,6 +43,10 @@ const HANDSHAKE_HEADER_LEN: usize = 4;
 /// KeyUpdate messages accepted without application data in between (as rustls and BoringSSL
 /// do), so a peer cannot keep this side busy rekeying forever.
 const MAX_KEY_UPDATES_WITHOUT_DATA: u8 = 32;
+
+/// First sequence number the receiving keys may not use: only the 64-bit wrap (RFC 8446
+/// section 5.3), never the sending side's confidentiality limit.
+const RECEIVE_LIMIT: u64 = u64::MAX;
 
 /// Alert levels (RFC 8446 section 6).
 const ALERT_WARNING: u8 = 1;
@@ -67,20 +72,53 @@ pub(crate) enum WriteRefused {
     Fatal(Failure),
 }
 
+/// Where the next traffic secrets come from, and where session tickets go: rustls's
+/// [`KernelConnection`] on a real connection; fixed keys when fuzzing.
+pub(crate) trait KeySchedule {
+    /// The secrets that replace the receiving keys after the peer's KeyUpdate, and their
+    /// first sequence number.
+    fn next_rx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error>;
+    /// The secrets that replace the sending keys after this side's KeyUpdate.
+    fn next_tx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error>;
+    /// Takes the body of a TLS 1.3 NewSessionTicket.
+    fn session_ticket(&mut self, body: &[u8]) -> Result<(), rustls::Error>;
+}
+
+impl KeySchedule for KernelConnection<ClientConnectionData> {
+    fn next_rx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error> {
+        self.update_rx_secret()
+    }
+
+    fn next_tx_secrets(&mut self) -> Result<(u64, ConnectionTrafficSecrets), rustls::Error> {
+        self.update_tx_secret()
+    }
+
+    fn session_ticket(&mut self, body: &[u8]) -> Result<(), rustls::Error> {
+        self.handle_new_session_ticket(body)
+    }
+}
+
 /// The established connection's state.
-pub(crate) struct Traffic {
-    keys: Keys,
+pub(crate) struct Traffic<S = KernelConnection<ClientConnectionData>> {
+    keys: Keys<S>,
     reassembly: Reassembly,
 }
 
-/// Record protection and the rustls state behind it.
-struct Keys {
-    kernel: KernelConnection<ClientConnectionData>,
+/// Record protection and the key schedule behind it.
+struct Keys<S> {
+    schedule: S,
     version: ProtocolVersion,
-    /// First sequence number the keys may not use (the suite's confidentiality limit).
-    limit: u64,
+    /// First sequence number the sending keys may not use: the suite's confidentiality limit,
+    /// which bounds what this side encrypts under one key. The receiving keys are only kept
+    /// from wrapping their sequence number ([`RECEIVE_LIMIT`]): what the peer encrypts is the
+    /// peer's limit to keep, and rustls does not apply it to decryption either.
+    send_limit: u64,
     tx: RecordCipher,
     rx: RecordCipher,
+    /// This side queued close_notify: it sends nothing more, not even a KeyUpdate answer
+    /// (RFC 8446 section 4.6.3 asks for one "before sending its next Application Data record",
+    /// and there will be none).
+    closed: bool,
     /// KeyUpdates received since the last application data record.
     key_updates_received: u8,
     /// An answer to an update request went out since the last application data record this
@@ -91,7 +129,8 @@ struct Keys {
 
 /// A post-handshake handshake message being put together from records.
 struct Reassembly {
-    buf: Box<[u8]>,
+    /// Holds session tickets (resumption secrets): wiped on drop.
+    buf: Zeroizing<Box<[u8]>>,
     len: usize,
     /// Bytes still to drop of a session ticket too large for `buf`.
     skip: usize,
@@ -105,7 +144,7 @@ impl Traffic {
             .dangerous_into_kernel_connection()
             .map_err(Failure::Protocol)?;
         let version = kernel.protocol_version();
-        let limit = match kernel.negotiated_cipher_suite() {
+        let send_limit = match kernel.negotiated_cipher_suite() {
             SupportedCipherSuite::Tls13(suite) => suite.common.confidentiality_limit,
             SupportedCipherSuite::Tls12(suite) => suite.common.confidentiality_limit,
         };
@@ -113,34 +152,55 @@ impl Traffic {
             tx: (tx_seq, tx),
             rx: (rx_seq, rx),
         } = secrets;
-        let tx = RecordCipher::new(version, tx, tx_seq, limit).map_err(Failure::from)?;
-        let rx = RecordCipher::new(version, rx, rx_seq, limit).map_err(Failure::from)?;
+        Self::with_keys(kernel, version, send_limit, (tx_seq, &tx), (rx_seq, &rx))
+    }
+
+    /// The negotiated cipher suite.
+    pub(crate) fn cipher_suite(&self) -> SupportedCipherSuite {
+        self.keys.schedule.negotiated_cipher_suite()
+    }
+}
+
+impl<S: KeySchedule> Traffic<S> {
+    /// An established connection of `version` keyed with `tx` and `rx` (first sequence number
+    /// and secrets), whose sending keys stop at `send_limit`; allocates the reassembly buffer.
+    pub(crate) fn with_keys(
+        schedule: S,
+        version: ProtocolVersion,
+        send_limit: u64,
+        (tx_seq, tx): (u64, &ConnectionTrafficSecrets),
+        (rx_seq, rx): (u64, &ConnectionTrafficSecrets),
+    ) -> Result<Self, Failure> {
+        let tx = RecordCipher::from_secrets(version, tx, tx_seq, send_limit)?;
+        let rx = RecordCipher::from_secrets(version, rx, rx_seq, RECEIVE_LIMIT)?;
         Ok(Self {
             keys: Keys {
-                kernel,
+                schedule,
                 version,
-                limit,
+                send_limit,
                 tx,
                 rx,
+                closed: false,
                 key_updates_received: 0,
                 answered_update_since_data: false,
             },
             reassembly: Reassembly {
-                buf: vec![0; REASSEMBLY_CAPACITY].into_boxed_slice(),
+                buf: Zeroizing::new(vec![0; REASSEMBLY_CAPACITY].into_boxed_slice()),
                 len: 0,
                 skip: 0,
             },
         })
     }
 
+    /// The key schedule.
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn schedule(&self) -> &S {
+        &self.keys.schedule
+    }
+
     /// The negotiated protocol version.
     pub(crate) fn protocol_version(&self) -> ProtocolVersion {
         self.keys.version
-    }
-
-    /// The negotiated cipher suite.
-    pub(crate) fn cipher_suite(&self) -> SupportedCipherSuite {
-        self.keys.kernel.negotiated_cipher_suite()
     }
 
     /// Opens the first record of `incoming` if it is complete, and handles it: application
@@ -249,7 +309,9 @@ impl Traffic {
             ContentType::Alert,
             &[ALERT_WARNING, u8::from(AlertDescription::CloseNotify)],
             outgoing,
-        )
+        )?;
+        self.keys.closed = true;
+        Ok(())
     }
 
     /// TLS 1.3: queues a KeyUpdate asking the peer to update too, and switches to new sending
@@ -287,10 +349,10 @@ impl Reassembly {
 
     /// Takes the payload of one handshake record and handles every message it completes.
     /// Returns whether a reply was queued.
-    fn feed(
+    fn feed<S: KeySchedule>(
         &mut self,
         mut data: &[u8],
-        keys: &mut Keys,
+        keys: &mut Keys<S>,
         out: &mut Window,
     ) -> Result<bool, Failure> {
         if data.is_empty() {
@@ -355,7 +417,7 @@ impl Reassembly {
     }
 }
 
-impl Keys {
+impl<S: KeySchedule> Keys<S> {
     /// Handles one complete post-handshake message; `ends_record` when nothing follows it in
     /// its record. Returns whether a reply was queued.
     fn on_message(
@@ -367,8 +429,8 @@ impl Keys {
     ) -> Result<bool, Failure> {
         match (self.version, kind) {
             (ProtocolVersion::TLSv1_3, HandshakeType::NewSessionTicket) => {
-                self.kernel
-                    .handle_new_session_ticket(body)
+                self.schedule
+                    .session_ticket(body)
                     .map_err(Failure::Protocol)?;
                 Ok(false)
             }
@@ -398,10 +460,23 @@ impl Keys {
         ends_record: bool,
         out: &mut Window,
     ) -> Result<bool, Failure> {
+        // KeyUpdate { KeyUpdateRequest request_update; }: one byte (RFC 8446 section 4.6.3).
+        // A body of another length does not decode (decode_error); a byte other than 0 or 1
+        // is an illegal parameter.
         let update_requested = match body {
             [0] => false,
             [1] => true,
-            _ => return Err(Failure::Protocol(InvalidMessage::InvalidKeyUpdate.into())),
+            [_] => return Err(Failure::Protocol(InvalidMessage::InvalidKeyUpdate.into())),
+            [] => {
+                return Err(Failure::Protocol(
+                    InvalidMessage::MissingData("KeyUpdate").into(),
+                ));
+            }
+            [_, ..] => {
+                return Err(Failure::Protocol(
+                    InvalidMessage::TrailingData("KeyUpdate").into(),
+                ));
+            }
         };
         // The key changes after this message, so it must end its record (RFC 8446 section 5.1).
         if !ends_record {
@@ -415,9 +490,9 @@ impl Keys {
                 PeerMisbehaved::TooManyKeyUpdateRequests.into(),
             ));
         }
-        let (seq, secrets) = self.kernel.update_rx_secret().map_err(Failure::Protocol)?;
-        self.rx = RecordCipher::new(self.version, secrets, seq, self.limit)?;
-        if update_requested && !self.answered_update_since_data {
+        let (seq, secrets) = self.schedule.next_rx_secrets().map_err(Failure::Protocol)?;
+        self.rx = RecordCipher::from_secrets(self.version, &secrets, seq, RECEIVE_LIMIT)?;
+        if update_requested && !self.answered_update_since_data && !self.closed {
             self.send_key_update(false, out)?;
             self.answered_update_since_data = true;
             return Ok(true);
@@ -435,8 +510,8 @@ impl Keys {
             u8::from(update_requested),
         ];
         self.send_control(ContentType::Handshake, &message, out)?;
-        let (seq, secrets) = self.kernel.update_tx_secret().map_err(Failure::Protocol)?;
-        self.tx = RecordCipher::new(self.version, secrets, seq, self.limit)?;
+        let (seq, secrets) = self.schedule.next_tx_secrets().map_err(Failure::Protocol)?;
+        self.tx = RecordCipher::from_secrets(self.version, &secrets, seq, self.send_limit)?;
         Ok(())
     }
 

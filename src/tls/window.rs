@@ -2,9 +2,13 @@
 //!
 //! Bytes are appended at `end` and consumed from `start`; the storage is allocated once and never
 //! grows. The three buffers of a [`TlsStream`](super::TlsStream) (ciphertext in, ciphertext out,
-//! decrypted plaintext) are all windows.
+//! decrypted plaintext) are all windows. Records are decrypted in place, so the storage holds
+//! plaintext: it is wiped when the window is dropped.
 
-/// Fixed-capacity FIFO of bytes: append at the back, consume from the front.
+use zeroize::Zeroize;
+
+/// Fixed-capacity FIFO of bytes: append at the back, consume from the front. Its whole storage
+/// is zeroed on drop.
 pub(crate) struct Window {
     buf: Box<[u8]>,
     start: usize,
@@ -106,9 +110,36 @@ impl Window {
     }
 }
 
+/// Decrypted records and their plaintext must not outlive the connection in freed memory.
+impl Drop for Window {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl Window {
+    /// Zeroes the whole storage, filled or not, and empties the window.
+    pub(crate) fn wipe(&mut self) {
+        self.buf.zeroize();
+        self.start = 0;
+        self.end = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Window;
+
+    #[test]
+    fn wiping_zeroes_every_byte_ever_written_and_empties_the_window() {
+        let mut window = Window::with_capacity(16);
+        assert!(window.append(b"secret plaintext"));
+        window.consume(6);
+        window.wipe();
+        assert!(window.is_empty());
+        assert!(window.buf.iter().all(|&byte| byte == 0), "{:?}", window.buf);
+        assert_eq!(window.capacity(), 16);
+    }
 
     #[test]
     fn delivers_bytes_in_the_order_they_were_appended() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use bitget_cancel::tls::{RECORD_HEADER_LEN, RecordCipher, TlsError, TlsStream, client_config};
+use bitget_cancel::tls::{RECORD_HEADER_LEN, TlsError, TlsStream, client_config};
 use mio::{Events, Interest, Poll, Token};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -20,6 +20,11 @@ use rustls::{
     ContentType, ProtocolVersion, ServerConfig, ServerConnection, StreamOwned,
     SupportedCipherSuite, SupportedProtocolVersion,
 };
+
+#[path = "rustls_records.rs"]
+pub mod rustls_records;
+
+use rustls_records::{RustlsOpener, RustlsSealer, split_records};
 
 /// Safety net for every wait in these tests: reaching it fails the test with a message.
 pub const SAFETY_NET: Duration = Duration::from_secs(20);
@@ -338,14 +343,15 @@ pub fn tls_error(error: &io::Error) -> &TlsError {
 }
 
 /// A server that completes the handshake with rustls, then takes the traffic keys and writes
-/// whatever records a test wants, well-formed or not.
+/// whatever records a test wants, well-formed or not. Its records are sealed and opened by
+/// rustls's own record protection, never by the crate's record layer under test.
 pub struct RawServer {
     pub sock: TcpStream,
     pub version: ProtocolVersion,
     /// Seals what the server sends.
-    pub tx: RecordCipher,
+    pub tx: RustlsSealer,
     /// Opens what the client sends.
-    pub rx: RecordCipher,
+    pub rx: RustlsOpener,
 }
 
 impl RawServer {
@@ -354,26 +360,21 @@ impl RawServer {
     pub fn accept(tcp: TcpStream, config: Arc<ServerConfig>) -> io::Result<Self> {
         let StreamOwned { conn, sock } = accept_tls(tcp, config)?;
         let version = conn.protocol_version().expect("version");
+        let suite = conn.negotiated_cipher_suite().expect("suite");
         let secrets = conn.dangerous_extract_secrets().map_err(io::Error::other)?;
         let (tx_seq, tx) = secrets.tx;
         let (rx_seq, rx) = secrets.rx;
         Ok(Self {
             sock,
             version,
-            tx: RecordCipher::new(version, tx, tx_seq, u64::MAX).map_err(io::Error::other)?,
-            rx: RecordCipher::new(version, rx, rx_seq, u64::MAX).map_err(io::Error::other)?,
+            tx: RustlsSealer::new(suite, tx, tx_seq),
+            rx: RustlsOpener::new(suite, rx, rx_seq),
         })
     }
 
     /// One sealed record.
     pub fn seal(&mut self, content_type: ContentType, payload: &[u8]) -> Vec<u8> {
-        let mut record = vec![0u8; self.tx.sealed_len(payload.len())];
-        let n = self
-            .tx
-            .seal(content_type, payload, &mut record)
-            .expect("seal");
-        record.truncate(n);
-        record
+        self.tx.seal(content_type, payload)
     }
 
     /// Seals and sends one record.
@@ -388,14 +389,11 @@ impl RawServer {
         let mut wire = Vec::new();
         let _ = self.sock.read_to_end(&mut wire);
         let mut records = Vec::new();
-        let mut rest = &mut wire[..];
-        while let Ok(Some(len)) = self.rx.complete_record_len(rest) {
-            let (record, tail) = rest.split_at_mut(len);
+        for record in split_records(&wire) {
             match self.rx.open(record) {
-                Ok((content_type, range)) => records.push((content_type, record[range].to_vec())),
+                Ok(opened) => records.push(opened),
                 Err(_) => break,
             }
-            rest = tail;
         }
         records
     }

@@ -7,6 +7,7 @@
 //! Exit codes: 0 success; 1 a failure at run time (the venue unreachable, a demo whose outcomes
 //! were not the expected ones, an I/O error); 2 a usage or configuration error, including a
 //! missing credential variable and credentials the venue refused; 130 interrupted.
+#![forbid(unsafe_code)]
 
 mod args;
 mod demo;
