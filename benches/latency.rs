@@ -9,6 +9,8 @@
 //!   `bitget-cancel-pool2`, the same with a pool of two connections; `bitget-cancel-frozen`, a
 //!   pool of two whose first connection never answers a cancel, hedged after 1 ms (with one
 //!   connection such a venue makes every cancel wait out the 5 s ack timeout, then unknown);
+//!   `bitget-cancel-rest`, the REST rung alone: one cancel per request over the warm keep-alive
+//!   HTTPS connection to the same server;
 //! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
 //!   rustls, serde_json, an mpsc channel in and a std channel back), its runtime thread pinned
 //!   to the strategy core where it measured fastest; `tokio-tungstenite-unpinned` is the same
@@ -71,11 +73,12 @@ fn server_core(name: &str) -> Option<usize> {
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 7] = [
+const CONTENDERS: [&str; 8] = [
     "floor",
     "bitget-cancel",
     "bitget-cancel-pool2",
     "bitget-cancel-frozen",
+    "bitget-cancel-rest",
     "boomnet",
     "tokio-tungstenite",
     "tokio-tungstenite-unpinned",
@@ -123,6 +126,11 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
             server,
             "bitget-cancel-frozen",
             engine::Pool::FirstFrozen,
+        )?),
+        "bitget-cancel-rest" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-rest",
+            engine::Pool::RestOnly,
         )?),
         "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
         "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(

@@ -27,6 +27,9 @@ pub enum Pool {
     Two,
     /// Two connections, the first frozen by the server; hedges after 1 ms.
     FirstFrozen,
+    /// No WebSocket: every cancel over REST, one request at a time on the warm keep-alive
+    /// connection.
+    RestOnly,
 }
 
 /// The hedge delay of the frozen row.
@@ -44,7 +47,11 @@ pub struct BitgetCancel {
 impl BitgetCancel {
     /// Starts the engine and waits until every connection of its pool is logged in.
     pub fn connect(server: &Server, name: &'static str, pool: Pool) -> BenchResult<BitgetCancel> {
-        let connections = if pool == Pool::Single { 1 } else { 2 };
+        let connections = match pool {
+            Pool::Single => 1,
+            Pool::Two | Pool::FirstFrozen => 2,
+            Pool::RestOnly => 0,
+        };
         if pool == Pool::FirstFrozen {
             server.freeze_next_connections(1);
         }
@@ -53,21 +60,26 @@ impl BitgetCancel {
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
             .core(ENGINE_CORE)
             .idle(IdleStrategy::BusySpin)
-            .connections(connections)
-            .no_rest()
+            .connections(connections.max(1))
             .hedge_after(match pool {
                 Pool::FirstFrozen => HedgeAfter::Fixed(FROZEN_HEDGE),
                 _ => HedgeAfter::Adaptive,
             })
             .messages_per_second(LIMIT_PER_SECOND)
-            .cancels_per_second(LIMIT_PER_SECOND)
-            .build()?;
+            .cancels_per_second(LIMIT_PER_SECOND);
+        let config = match pool {
+            Pool::RestOnly => config.rest_url(server.rest_url()).rest_only(true),
+            _ => config.no_rest(),
+        }
+        .build()?;
         let (engine, handle) = Engine::start(config)?;
         let deadline = Instant::now() + Duration::from_secs(10);
         let live = |h: &Handle| {
-            h.stats().connections[..connections]
+            let stats = h.stats();
+            stats.connections[..connections]
                 .iter()
                 .all(|c| c.state == SessionState::Live)
+                && (pool != Pool::RestOnly || stats.rest.connected && stats.rest.clock_synced)
         };
         while !live(&handle) {
             if Instant::now() > deadline {
@@ -142,6 +154,9 @@ impl Contender for BitgetCancel {
         let pool = match self.pool {
             Pool::Single => "one connection".to_owned(),
             Pool::Two => "two connections, adaptive hedging".to_owned(),
+            Pool::RestOnly => {
+                "REST only, one keep-alive HTTPS connection, one request at a time".to_owned()
+            }
             Pool::FirstFrozen => {
                 let stats = self.handle.stats();
                 format!(
@@ -169,7 +184,11 @@ impl Contender for BitgetCancel {
             return Err(format!("expected the outcome of {seq}, got {}", outcome.tag()).into());
         }
         Ok(Trip {
-            id,
+            id: if self.pool == Pool::RestOnly {
+                super::server::REST_ID
+            } else {
+                id
+            },
             wire_ns: Some(outcome.times.written_ns),
             write_started_ns: None,
         })
