@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 use mio::{Events, Poll};
 
 use super::config::{Config, HedgeAfter, IdleStrategy};
@@ -32,6 +32,7 @@ use super::handle::Submission;
 use super::inflight::{AttemptKind, AttemptState, Entry, InflightTable, InsertError};
 use super::link::{Link, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns};
 use super::pacing::RateLimiter;
+use super::plumbing::{IntentSource, OutcomeSink};
 use super::rtt::RttWindow;
 use super::shared::{MAX_SLOTS, SessionError, SessionState, Shared};
 use crate::clock::monotonic_ns;
@@ -75,7 +76,7 @@ struct Rotation {
 }
 
 /// The engine thread's state. Built on the engine thread, so every buffer is allocated there.
-pub(crate) struct EventLoop {
+pub(crate) struct EventLoop<I, O> {
     // Settings, in nanoseconds.
     ack_timeout: u64,
     max_queue: u64,
@@ -87,8 +88,8 @@ pub(crate) struct EventLoop {
 
     // Plumbing.
     shared: Arc<Shared>,
-    intents: Receiver<Submission>,
-    outcomes: Sender<Outcome>,
+    intents: I,
+    pub(crate) outcomes: O,
     poll: Poll,
     events: Events,
 
@@ -138,9 +139,11 @@ pub(crate) struct EventLoop {
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
     idle_turns: u32,
+    /// Busy turns read logged-in sockets directly, without `epoll_wait`.
+    direct_reads: bool,
 }
 
-impl std::fmt::Debug for EventLoop {
+impl<I, O> std::fmt::Debug for EventLoop<I, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
             .field("links", &self.links.len())
@@ -149,13 +152,13 @@ impl std::fmt::Debug for EventLoop {
     }
 }
 
-impl EventLoop {
+impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
     pub(crate) fn new(
         config: &Config,
         tls_config: Arc<rustls::ClientConfig>,
         shared: Arc<Shared>,
-        intents: Receiver<Submission>,
-        outcomes: Sender<Outcome>,
+        intents: I,
+        outcomes: O,
         poll: Poll,
     ) -> Self {
         let window = ns(Duration::from_secs(1) + config.rate_margin);
@@ -259,17 +262,17 @@ impl EventLoop {
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
             stopping: None,
             idle_turns: 0,
+            direct_reads: config.direct_reads && config.idle != IdleStrategy::Backoff,
         }
     }
 
-    /// Runs until shutdown is complete.
+    /// Runs until shutdown is complete: the engine thread's loop, [`EventLoop::do_work`] under an
+    /// idle strategy.
     pub(crate) fn run(mut self) {
         loop {
             let timeout = self.poll_timeout();
-            self.poll_sockets(timeout);
-            let now = monotonic_ns();
-            let work = self.turn(now);
-            if self.stopping.is_some() && self.links.iter().all(Link::is_done) {
+            let work = self.do_work(timeout);
+            if self.is_finished() {
                 break;
             }
             self.idle_turns = if work { 0 } else { self.idle_turns + 1 };
@@ -285,6 +288,47 @@ impl EventLoop {
             }
         }
         self.finish();
+    }
+
+    /// One turn of the loop: socket readiness (waiting up to `timeout` for it), then
+    /// [`EventLoop::turn`]. True if anything happened. The thread runner calls it in a loop; the
+    /// inline engine once per `poll`.
+    #[inline]
+    pub(crate) fn do_work(&mut self, timeout: Duration) -> bool {
+        if !timeout.is_zero() || self.needs_poller() {
+            self.poll_sockets(timeout);
+        } else {
+            self.read_directly();
+        }
+        let now = monotonic_ns();
+        self.turn(now)
+    }
+
+    /// Whether busy turns read logged-in sockets directly (the inline engine is always busy).
+    pub(crate) fn set_direct_reads(&mut self, on: bool) {
+        self.direct_reads = on;
+    }
+
+    /// Whether shutdown is complete: every link closed. [`EventLoop::finish`] comes next.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.stopping.is_some() && self.links.iter().all(Link::is_done)
+    }
+
+    /// Whether this turn must ask the poller: a link is connecting (TCP, TLS handshake and
+    /// upgrade move on socket events) or waits to write; or direct reads are off. Otherwise
+    /// every socket the loop cares about is read directly, until `WouldBlock`, with no
+    /// `epoll_wait` per turn.
+    #[inline]
+    fn needs_poller(&self) -> bool {
+        !self.direct_reads || self.links.iter().any(Link::needs_poller)
+    }
+
+    /// Marks every connected link readable: each reads its socket this turn.
+    #[inline]
+    fn read_directly(&mut self) {
+        for link in &mut self.links {
+            link.read_directly();
+        }
     }
 
     /// Zero, except for the park strategy after enough idle turns: then until the next deadline,
@@ -672,32 +716,71 @@ impl EventLoop {
                 .all(|l| l.state() == SessionState::LoginRejected)
     }
 
+    /// Whether there is room to hold one more intent and its outcome.
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.table.len() + self.undelivered.len() < self.table.capacity()
+    }
+
     /// Takes intents from the ring while there is room to hold them and their outcomes.
     fn intake(&mut self) -> bool {
         let mut work = false;
-        while self.table.len() + self.undelivered.len() < self.table.capacity() {
+        while self.has_room() {
             let Ok(sub) = self.intents.try_recv() else {
                 break;
             };
             work = true;
-            self.shared.counters.0.intents.incr();
-            if self.all_rejected()
-                && let Some((code, msg)) = self.rejected
-            {
-                self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
-                continue;
-            }
-            match self
-                .table
-                .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
-            {
-                Ok(_) => {}
-                Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
-                // The loop condition leaves a free slot; kept total rather than trusted.
-                Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
-            }
+            self.take_in(sub);
         }
         work
+    }
+
+    /// Holds one accepted intent (or decides its outcome at once).
+    fn take_in(&mut self, sub: Submission) {
+        self.shared.counters.0.intents.incr();
+        if self.all_rejected()
+            && let Some((code, msg)) = self.rejected
+        {
+            self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
+            return;
+        }
+        match self
+            .table
+            .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
+        {
+            Ok(_) => {}
+            Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
+            // Callers check `has_room` first; kept total rather than trusted.
+            Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
+        }
+    }
+
+    /// The inline engine's intake: holds `sub` and sends what pacing allows at once, on the
+    /// caller's thread. Hands the intent back when the engine is stopping (`Err(true)`) or has
+    /// no room (`Err(false)`).
+    pub(crate) fn submit(&mut self, sub: Submission) -> Result<(), bool> {
+        if self.stopping.is_some() {
+            return Err(true);
+        }
+        if !self.has_room() {
+            return Err(false);
+        }
+        self.take_in(sub);
+        self.send();
+        Ok(())
+    }
+
+    /// Draws the next engine-assigned request id.
+    #[inline]
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId::from_u64(self.intents.take_id(&self.shared.submit.0.next_id))
+    }
+
+    /// Starts shutting down, as the threaded engine's `shutdown` asks its thread to.
+    pub(crate) fn request_shutdown(&mut self) {
+        if self.stopping.is_none() {
+            self.begin_shutdown(monotonic_ns());
+        }
     }
 
     fn emit_unsent(&mut self, sub: &Submission, reason: NotSentReason) {
@@ -708,6 +791,7 @@ impl EventLoop {
             status: Status::NotSent(reason),
             times: Timestamps {
                 accepted_ns: sub.accepted_ns,
+                handed_ns: 0,
                 written_ns: 0,
                 settled_ns: now,
             },
@@ -723,6 +807,7 @@ impl EventLoop {
             status,
             times: Timestamps {
                 accepted_ns: e.accepted_ns,
+                handed_ns: e.handed_ns,
                 written_ns: e.written_ns,
                 settled_ns: now,
             },
@@ -1015,15 +1100,19 @@ impl EventLoop {
         if self.scratch.frames.is_empty() {
             return;
         }
-        let written = self.links[l].try_write(&self.scratch.frames);
+        let written = self.links[l].try_write_stamped(&self.scratch.frames);
         self.scratch.frames.clear();
         self.after_write(l, written, now);
     }
 
-    fn after_write(&mut self, l: usize, written: Result<bool, SessionError>, now: u64) {
+    fn after_write(&mut self, l: usize, written: Result<(bool, u64), SessionError>, now: u64) {
         match written {
-            Ok(true) => self.stamp_written(l),
-            Ok(false) => {}
+            Ok((all, handed)) => {
+                self.stamp_handed(l, handed);
+                if all {
+                    self.stamp_written(l);
+                }
+            }
             Err(e) => {
                 let stopping = self.stopping.is_some();
                 self.links[l].lose(
@@ -1064,7 +1153,7 @@ impl EventLoop {
             mask,
         );
         self.awaiting_flush[l].push((slot, seq));
-        let written = self.links[l].try_write(&self.scratch.frames);
+        let written = self.links[l].try_write_stamped(&self.scratch.frames);
         self.scratch.frames.clear();
         self.after_write(l, written, now);
     }
@@ -1072,7 +1161,7 @@ impl EventLoop {
     /// A request id no intent or attempt holds: the next engine number.
     fn fresh_id(&self) -> RequestId {
         loop {
-            let n = self.shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed);
+            let n = self.intents.take_id(&self.shared.submit.0.next_id);
             let id = RequestId::from_u64(n);
             if !self.table.holds_id(&id) {
                 return id;
@@ -1120,6 +1209,20 @@ impl EventLoop {
             work = true;
         }
         work
+    }
+
+    /// Everything encrypted so far on link `l` went to `write(2)` at `handed`: the first time
+    /// counts for each intent.
+    fn stamp_handed(&mut self, l: usize, handed: u64) {
+        for k in 0..self.awaiting_flush[l].len() {
+            let (slot, seq) = self.awaiting_flush[l][k];
+            if self.table.is_in_flight(slot, seq) {
+                let e = self.table.entry_mut(slot);
+                if e.handed_ns == 0 {
+                    e.handed_ns = handed;
+                }
+            }
+        }
     }
 
     /// Everything encrypted so far on link `l` is in the kernel now.
@@ -1308,7 +1411,7 @@ impl EventLoop {
     }
 
     /// Reports whatever is left and hands every outcome over.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.fail_in_flight(UnknownReason::Shutdown);
         self.fail_queued(NotSentReason::Shutdown);
         while let Ok(sub) = self.intents.try_recv() {

@@ -49,8 +49,10 @@ mod config;
 mod event_loop;
 mod handle;
 mod inflight;
+mod inline;
 mod link;
 mod pacing;
+mod plumbing;
 mod rtt;
 mod session;
 mod shared;
@@ -65,6 +67,7 @@ pub use config::{
     ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
 };
 pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
+pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, SessionError, SessionState, Stats};
 
 use event_loop::EventLoop;
@@ -147,6 +150,29 @@ impl Engine {
             handle: handle.clone(),
         };
         Ok((engine, handle))
+    }
+
+    /// The engine without a thread: the same event loop, driven on the caller's thread by
+    /// [`InlineEngine::poll`], with cancels going straight into the in-flight table and
+    /// outcomes into a queue the caller drains (see [`InlineEngine`]). Connecting starts at the
+    /// first poll.
+    ///
+    /// The idle strategy, the core and the thread-start hook of `config` do not apply.
+    pub fn inline(config: Config) -> Result<InlineEngine, StartError> {
+        let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
+        let poll = mio::Poll::new()?;
+        let shared = Arc::new(Shared::new());
+        shared.set_pinning(Pinning::NotRequested);
+        let mut core = EventLoop::new(
+            &config,
+            tls_config,
+            shared.clone(),
+            plumbing::CallerInserts,
+            plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
+            poll,
+        );
+        core.set_direct_reads(config.direct_reads);
+        Ok(InlineEngine::new(core, shared))
     }
 
     /// Another handle to this engine.
