@@ -25,8 +25,8 @@
 //! Environment: `LATENCY_QUICK=1` (CI size), `LATENCY_ONLY=floor,boomnet` (a subset),
 //! `LATENCY_WARMUP`, `LATENCY_CANCELS`, `LATENCY_BURSTS` (override the counts),
 //! `LATENCY_GAP_US` (a pause between measured round trips; default none),
-//! `LATENCY_INLINE_POLLER=1` (the inline row asks `epoll_wait` every poll instead of reading
-//! its socket directly, to compare).
+//! `LATENCY_POLLER=1` (the bitget-cancel rows ask `epoll_wait` every turn instead of reading
+//! their sockets directly, to compare).
 
 #[path = "latency/alloc.rs"]
 mod alloc;

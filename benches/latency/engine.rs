@@ -63,6 +63,7 @@ impl BitgetCancel {
             })
             .messages_per_second(LIMIT_PER_SECOND)
             .cancels_per_second(LIMIT_PER_SECOND)
+            .direct_reads(direct_reads())
             .build()?;
         let (engine, handle) = Engine::start(config)?;
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -145,7 +146,12 @@ impl Contender for BitgetCancel {
         };
         format!(
             "strategy thread (core 0) spinning on try_outcome; engine thread {pinning}, \
-             BusySpin; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}"
+             BusySpin, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
+            if direct_reads() {
+                "sockets read directly while live"
+            } else {
+                "epoll_wait every turn (direct reads off)"
+            }
         )
     }
 
@@ -186,6 +192,12 @@ fn trip(id: u64, outcome: &Outcome) -> Trip {
     }
 }
 
+/// Whether busy turns read sockets directly (the default); `LATENCY_POLLER=1` asks
+/// `epoll_wait` every turn instead, to compare.
+fn direct_reads() -> bool {
+    std::env::var("LATENCY_POLLER").map_or(true, |v| v != "1")
+}
+
 fn credentials() -> BenchResult<Credentials> {
     Ok(Credentials::new("bench-key", "bench-secret", "bench-pass")?)
 }
@@ -218,10 +230,9 @@ pub struct BitgetCancelInline {
 }
 
 impl BitgetCancelInline {
-    /// Builds the engine and polls until its connection is logged in. `LATENCY_INLINE_POLLER=1`
-    /// turns direct reads off (one `epoll_wait` per poll), to compare.
+    /// Builds the engine and polls until its connection is logged in.
     pub fn connect(server: &Server) -> BenchResult<BitgetCancelInline> {
-        let direct_reads = std::env::var("LATENCY_INLINE_POLLER").map_or(true, |v| v != "1");
+        let direct_reads = direct_reads();
         let config = Config::builder(credentials()?)
             .url(server.url())
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())

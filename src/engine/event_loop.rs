@@ -61,6 +61,9 @@ const LINK_RTT_SAMPLES: usize = 256;
 const MIN_RTT_SAMPLES: usize = 20;
 /// The adaptive hedge delay's floor.
 const MIN_HEDGE_NS: u64 = 1_000_000;
+/// With direct reads, a logged-in connection that no cancel waits on is read every this many
+/// turns.
+const QUIET_READ_EVERY: u32 = 16;
 /// Ids of attempts outstanding when their intent settled, kept to tell a late reply from a
 /// stranger's.
 const LATE_IDS: usize = 256;
@@ -141,6 +144,8 @@ pub(crate) struct EventLoop<I, O> {
     idle_turns: u32,
     /// Busy turns read logged-in sockets directly, without `epoll_wait`.
     direct_reads: bool,
+    /// Turns that read directly so far.
+    direct_turns: u32,
 }
 
 impl<I, O> std::fmt::Debug for EventLoop<I, O> {
@@ -263,6 +268,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
             stopping: None,
             idle_turns: 0,
             direct_reads: config.direct_reads && config.idle != IdleStrategy::Backoff,
+            direct_turns: 0,
         }
     }
 
@@ -323,11 +329,18 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         !self.direct_reads || self.links.iter().any(Link::needs_poller)
     }
 
-    /// Marks every connected link readable: each reads its socket this turn.
+    /// Marks connected links readable: each reads its socket this turn. A logged-in link that
+    /// no cancel waits on is read every [`QUIET_READ_EVERY`] turns only: what it may bring
+    /// (a pong, the venue's close) can wait a few turns, and the turns between are a ring check
+    /// each instead of a `read(2)` that an intent arriving meanwhile would wait behind.
     #[inline]
     fn read_directly(&mut self) {
-        for link in &mut self.links {
-            link.read_directly();
+        self.direct_turns = self.direct_turns.wrapping_add(1);
+        let sweep = self.direct_turns % QUIET_READ_EVERY == 0;
+        for (i, link) in self.links.iter_mut().enumerate() {
+            if sweep || self.live_attempts[i] != 0 || !link.is_live() {
+                link.read_directly();
+            }
         }
     }
 
@@ -765,8 +778,10 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         if !self.has_room() {
             return Err(false);
         }
+        let now = sub.accepted_ns;
         self.take_in(sub);
-        self.send();
+        // Accepted a moment ago: that is the time it goes out.
+        self.send_at(now);
         Ok(())
     }
 
@@ -960,7 +975,12 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         // `now` was read at the start of the turn, possibly before intents taken in during the
         // turn were accepted: stamp cancels with the time they go out, since their ack timeout
         // and the pacing window count from it.
-        let now = monotonic_ns();
+        self.send_at(monotonic_ns())
+    }
+
+    /// [`EventLoop::send`] at `now`, which must not be earlier than any intent held.
+    #[inline]
+    fn send_at(&mut self, now: u64) -> bool {
         let mut work = self.send_again(now);
         work |= self.send_first(now);
         if self.table.queued() == 0 && self.resend.is_empty() && self.hedge_after != 0 {
