@@ -1,12 +1,17 @@
 //! The engine thread: one loop that owns the pool of connections ([`Link`]s), the in-flight
 //! table, the account's cancel limiter and every buffer, and meets the rest of the program only
-//! through the two rings.
+//! through the two rings. The loop is generic over where intents come from and where outcomes go
+//! (`plumbing.rs`): the engine thread runs it with the rings ([`EventLoop::run`]); the inline
+//! engine turns it on the caller's thread ([`EventLoop::do_work`]) and inserts intents itself
+//! ([`EventLoop::submit`]).
 //!
 //! The loop is the conductor; each [`Link`] is one connection's state machine. One turn: poll the
-//! sockets (zero timeout unless parking), let every link read and report, advance every link
-//! (connection steps, keepalive), take new intents from the ring, send what pacing allows
-//! (re-sends first, then first sends on the best link, then hedges), flush TLS, expire what
-//! waited too long, rotate old connections, hand outcomes back. Nothing in a turn blocks or
+//! sockets (zero timeout unless parking; skipped while busy with no connection being set up or
+//! waiting to write: then each logged-in socket is read directly, a quiet one every few turns),
+//! let every link read and report, advance every link (connection steps, keepalive), take new
+//! intents from the ring, send what pacing allows (re-sends first, then first sends on the best
+//! link, then hedges), flush TLS, expire what waited too long, rotate old connections, hand
+//! outcomes back. Nothing in a turn blocks or
 //! allocates once the pool is live; the buffers are allocated in [`EventLoop::new`] or when a
 //! connection starts.
 //!

@@ -7,6 +7,16 @@
 //! submitted with [`Handle::cancel`] go out as soon as the session and pacing allow; each gets
 //! exactly one [`Outcome`]: acked, rejected by the venue, unknown (sent, no reply) or not sent.
 //!
+//! [`Engine::inline`] is the same engine without its thread: an [`InlineEngine`] the strategy
+//! turns on its own thread with [`InlineEngine::poll`], whose [`InlineEngine::cancel`] writes the
+//! frame before it returns and whose outcomes wait in a queue the strategy drains. One event
+//! loop serves both: the thread runner adds the thread, the idle strategy, the two rings and the
+//! waker around it.
+//!
+//! While busy (busy-spin, yield, and always inline) the loop reads the sockets of logged-in
+//! connections directly and asks the poller only while a connection is being set up or has bytes
+//! waiting to be written (see [`ConfigBuilder::direct_reads`]).
+//!
 //! Against the simulated venue (the live venue takes [`Credentials::from_env`], the default URL,
 //! a pinned core and [`IdleStrategy::BusySpin`]):
 //!
