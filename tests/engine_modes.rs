@@ -283,6 +283,77 @@ fn shutdown_with_cancels_everywhere_gives_each_exactly_one_outcome_in_both_modes
 }
 
 #[test]
+fn odd_framing_then_a_reset_mid_reply_give_one_outcome_each_and_the_session_recovers() {
+    for mode in Mode::ALL {
+        let venue = venue();
+        let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 10);
+        let mut engine = start_in(
+            mode,
+            config_for(&venue)
+                .ack_timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(2)),
+        );
+        wait_connections_live(&mut *engine, 1);
+        // Replies cut into three frames with a ping between each two, every byte its own TLS
+        // record: a read brings a byte at a time.
+        venue.set_faults(Faults {
+            fragments: 3,
+            ping_between_fragments: true,
+            byte_per_record: true,
+            ..Faults::default()
+        });
+        let mut ledger = Ledger::default();
+        for order in &orders[..3] {
+            ledger.submit(&mut *engine, by_order_id(order));
+        }
+        ledger.settle(&mut *engine);
+        for outcome in ledger.outcomes() {
+            assert_eq!(outcome.status, Status::Acked, "{mode:?}: {outcome:?}");
+        }
+
+        // Three cancels processed, their replies held; the connection is reset mid-reply.
+        venue.set_faults(Faults {
+            reply_delay: Duration::from_millis(300),
+            ..Faults::default()
+        });
+        let mut lost = Ledger::default();
+        for order in &orders[3..6] {
+            lost.submit(&mut *engine, by_order_id(order));
+        }
+        venue
+            .wait_for_stats(PATIENCE, |s| s.cancels_acked == 6)
+            .expect("the venue has processed them");
+        venue.inject(Injection::ResetMidFrame);
+        lost.settle(&mut *engine);
+        for outcome in lost.outcomes() {
+            assert_eq!(
+                outcome.status,
+                Status::Unknown(UnknownReason::ConnectionLost),
+                "{mode:?}: one connection, no other path: {outcome:?}"
+            );
+        }
+
+        venue.set_faults(Faults::none());
+        let mut after = Ledger::default();
+        for order in &orders[6..] {
+            after.submit(&mut *engine, by_order_id(order));
+        }
+        after.settle(&mut *engine);
+        for outcome in after.outcomes() {
+            assert_eq!(
+                outcome.status,
+                Status::Acked,
+                "{mode:?}: after reconnecting: {outcome:?}"
+            );
+        }
+        let (stats, left) = engine.shutdown();
+        assert!(left.is_empty(), "{mode:?}: {left:?}");
+        assert_eq!(stats.reconnects, 1, "{mode:?}: {stats:?}");
+        assert_eq!((stats.acked, stats.unknown), (7, 3), "{mode:?}: {stats:?}");
+    }
+}
+
+#[test]
 fn an_inline_cancel_is_handed_to_the_kernel_before_cancel_returns() {
     let venue = venue();
     let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 3);

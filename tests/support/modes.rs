@@ -6,7 +6,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{ConfigBuilder, Engine, Handle, InlineEngine, SessionState, Stats};
+use bitget_cancel::engine::{
+    ConfigBuilder, Engine, Handle, IdleStrategy, InlineEngine, SessionState, Stats,
+};
 use bitget_cancel::{Cancel, Outcome, RequestId};
 
 use super::support::PATIENCE;
@@ -14,15 +16,20 @@ use super::support::PATIENCE;
 /// Which engine a scenario runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// The engine thread, rings and handle.
+    /// The engine thread, rings and handle, with the configuration's idle strategy (the tests'
+    /// park strategy: the poller every turn).
     Threaded,
-    /// The engine driven on the test's thread.
+    /// The engine thread busy-spinning: sockets read directly once logged in.
+    ThreadedBusySpin,
+    /// The engine driven on the test's thread (sockets read directly once logged in).
     Inline,
 }
 
 impl Mode {
-    /// Both, threaded first.
+    /// Both engines, threaded first.
     pub const BOTH: [Mode; 2] = [Mode::Threaded, Mode::Inline];
+    /// Both engines, and the threaded one both ways of reading its sockets.
+    pub const ALL: [Mode; 3] = [Mode::Threaded, Mode::ThreadedBusySpin, Mode::Inline];
 }
 
 /// What a scenario does with an engine, whichever it is.
@@ -115,9 +122,13 @@ impl Driver for Inline {
 
 /// Starts the engine `mode` asks for with this configuration.
 pub fn start_in(mode: Mode, builder: ConfigBuilder) -> Box<dyn Driver> {
+    let builder = match mode {
+        Mode::ThreadedBusySpin => builder.idle(IdleStrategy::BusySpin),
+        _ => builder,
+    };
     let config = builder.build().expect("valid config");
     match mode {
-        Mode::Threaded => {
+        Mode::Threaded | Mode::ThreadedBusySpin => {
             let (engine, handle) = Engine::start(config).expect("the engine starts");
             Box::new(Threaded { engine, handle })
         }
