@@ -34,6 +34,8 @@ pub(crate) trait IntentSource {
 /// Where the event loop hands outcomes over. Never blocks: a full sink hands the outcome back.
 pub(crate) trait OutcomeSink {
     /// Hands `outcome` over, or gives it back when there is no room (or nobody can read it).
+    // The outcome comes back by value, never boxed: boxing would allocate on the hot path.
+    #[allow(clippy::result_large_err)]
     fn try_send(&mut self, outcome: Outcome) -> Result<(), TrySendError<Outcome>>;
 }
 
@@ -58,6 +60,7 @@ impl IntentSource for Receiver<Submission> {
 /// The threaded engine's outcome ring.
 impl OutcomeSink for Sender<Outcome> {
     #[inline]
+    #[allow(clippy::result_large_err)]
     fn try_send(&mut self, outcome: Outcome) -> Result<(), TrySendError<Outcome>> {
         Sender::try_send(self, outcome)
     }
@@ -118,6 +121,7 @@ impl OutcomeQueue {
 
 impl OutcomeSink for OutcomeQueue {
     #[inline]
+    #[allow(clippy::result_large_err)]
     fn try_send(&mut self, outcome: Outcome) -> Result<(), TrySendError<Outcome>> {
         if self.queue.len() >= self.capacity {
             return Err(TrySendError::Full(outcome));
