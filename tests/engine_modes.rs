@@ -16,7 +16,9 @@ use bitget_cancel::clock::monotonic_ns;
 use bitget_cancel::engine::SubmitError;
 use bitget_cancel::engine::{Engine, HedgeAfter, SessionState};
 use bitget_cancel::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
-use bitget_cancel::sim::{CancelFate, Faults, Injection, OnCancel};
+use bitget_cancel::sim::{
+    CancelFate, DisconnectCause, Faults, Injection, OnCancel, Opcode, SimConfig,
+};
 use bitget_cancel::{InstType, RequestId};
 use modes::*;
 use support::*;
@@ -279,6 +281,69 @@ fn shutdown_with_cancels_everywhere_gives_each_exactly_one_outcome_in_both_modes
         venue
             .wait_for_stats(PATIENCE, |s| s.connections_open == 0)
             .expect("the connection is closed");
+    }
+}
+
+/// The most of `times` (nanoseconds, sorted) any one-second window holds.
+fn busiest_second(times: &[u64]) -> usize {
+    (0..times.len())
+        .map(|i| {
+            times[i..]
+                .iter()
+                .take_while(|&&t| t < times[i] + 1_000_000_000)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_burst_is_paced_to_the_venues_limit_in_both_modes() {
+    const LIMIT: u32 = 50;
+    for mode in Mode::BOTH {
+        let venue = venue_with(SimConfig {
+            max_messages_per_second: LIMIT,
+            ..SimConfig::default()
+        });
+        let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 80);
+        let mut engine = start_in(
+            mode,
+            config_for(&venue)
+                .messages_per_second(LIMIT)
+                .cancels_per_second(LIMIT)
+                // The venue counts by receive time, which a loaded machine may bunch up.
+                .rate_margin(Duration::from_millis(100)),
+        );
+        wait_connections_live(&mut *engine, 1);
+        let mut ledger = Ledger::default();
+        for order in &orders {
+            ledger.submit(&mut *engine, by_order_id(order));
+        }
+        ledger.settle(&mut *engine);
+        for outcome in ledger.outcomes() {
+            assert_eq!(outcome.status, Status::Acked, "{mode:?}: {outcome:?}");
+        }
+        let mut times: Vec<u64> = venue
+            .received()
+            .iter()
+            .filter(|f| f.opcode == Opcode::Text)
+            .map(|f| f.at_ns)
+            .collect();
+        times.sort_unstable();
+        let busiest = busiest_second(&times);
+        assert!(
+            busiest <= LIMIT as usize,
+            "{mode:?}: {busiest} messages in one second, limit {LIMIT}"
+        );
+        // The burst did fill the window: pacing, not slowness, kept it under the limit.
+        assert!(busiest >= LIMIT as usize - 1, "{mode:?}: {busiest}");
+        let (stats, _) = engine.shutdown();
+        assert!(stats.pacing_waits >= 20, "{mode:?}: {stats:?}");
+        assert_eq!(
+            venue.stats().disconnects.get(DisconnectCause::RateLimited),
+            0,
+            "{mode:?}"
+        );
     }
 }
 
