@@ -11,9 +11,8 @@
 //! let every link read and report, advance every link (connection steps, keepalive), take new
 //! intents from the ring, send what pacing allows (re-sends first, then first sends on the best
 //! link, then hedges), flush TLS, expire what waited too long, rotate old connections, hand
-//! outcomes back. Nothing in a turn blocks or
-//! allocates once the pool is live; the buffers are allocated in [`EventLoop::new`] or when a
-//! connection starts.
+//! outcomes back. Nothing in a turn blocks or allocates once the pool is live; the buffers are
+//! allocated in [`EventLoop::new`] or when a connection starts.
 //!
 //! Routing: a cancel goes to the serving link (logged in, not draining, with message budget now
 //! and nothing left unflushed) with the lowest score; ties go to the lowest slot. A link's score
