@@ -5,6 +5,8 @@
 //! `LATENCY_QUICK=1` runs a CI-sized version (under a minute).
 //!
 //! The contenders:
+//! - `bitget-cancel-inline`: this crate's engine driven on the strategy thread itself
+//!   (`Engine::inline`), one connection: `cancel` writes the frame, `poll` reads the reply;
 //! - `bitget-cancel`: this crate's engine with one connection, busy-spinning, pinned to core 1;
 //!   `bitget-cancel-pool2`, the same with a pool of two connections; `bitget-cancel-frozen`, a
 //!   pool of two whose first connection never answers a cancel, hedged after 1 ms (with one
@@ -24,7 +26,9 @@
 //!
 //! Environment: `LATENCY_QUICK=1` (CI size), `LATENCY_ONLY=floor,boomnet` (a subset),
 //! `LATENCY_WARMUP`, `LATENCY_CANCELS`, `LATENCY_BURSTS` (override the counts),
-//! `LATENCY_GAP_US` (a pause between measured round trips; default none).
+//! `LATENCY_GAP_US` (a pause between measured round trips; default none),
+//! `LATENCY_POLLER=1` (the bitget-cancel rows ask `epoll_wait` every turn instead of reading
+//! their sockets directly, to compare).
 
 #[path = "latency/alloc.rs"]
 mod alloc;
@@ -67,15 +71,17 @@ const STRATEGY_CORE: usize = 0;
 /// `LATENCY_SERVER_CORE` (a core number or `none`) overrides it for everyone.
 fn server_core(name: &str) -> Option<usize> {
     match name {
+        "bitget-cancel-inline" => Some(STRATEGY_CORE),
         n if n.starts_with("bitget-cancel") => Some(engine::ENGINE_CORE),
         _ => Some(STRATEGY_CORE),
     }
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 8] = [
+const CONTENDERS: [&str; 9] = [
     "floor",
     "bitget-cancel",
+    "bitget-cancel-inline",
     "bitget-cancel-pool2",
     "bitget-cancel-frozen",
     "bitget-cancel-rest",
@@ -117,6 +123,7 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
             "bitget-cancel",
             engine::Pool::Single,
         )?),
+        "bitget-cancel-inline" => Box::new(engine::BitgetCancelInline::connect(server)?),
         "bitget-cancel-pool2" => Box::new(engine::BitgetCancel::connect(
             server,
             "bitget-cancel-pool2",

@@ -114,7 +114,10 @@ pub enum Status {
 pub struct Timestamps {
     /// When [`crate::Handle::cancel`] accepted the intent.
     pub accepted_ns: u64,
-    /// When the frame's bytes were handed to the kernel.
+    /// When the engine had the frame sealed and called `write(2)` with it: everything before
+    /// is the engine's own work (and, threaded, the intent ring's hop).
+    pub handed_ns: u64,
+    /// When the frame's bytes were handed to the kernel (`write(2)` returned).
     pub written_ns: u64,
     /// When the reply was parsed (or the outcome decided, for outcomes without a reply).
     pub settled_ns: u64,
@@ -124,6 +127,21 @@ impl Timestamps {
     /// From acceptance to the kernel, if the frame was written.
     pub fn tick_to_wire_ns(&self) -> Option<u64> {
         (self.written_ns != 0).then(|| self.written_ns.saturating_sub(self.accepted_ns))
+    }
+
+    /// The engine's own share: from acceptance to the `write(2)` that carries the frame, if it
+    /// was written. The kernel's part of [`Timestamps::tick_to_wire_ns`] (on loopback, the
+    /// receiver's TCP path) is left out.
+    ///
+    /// ```
+    /// use bitget_cancel::outcome::Timestamps;
+    /// let t = Timestamps { accepted_ns: 100, handed_ns: 400, written_ns: 9_000, settled_ns: 50_000 };
+    /// assert_eq!(t.engine_share_ns(), Some(300));
+    /// assert_eq!(t.tick_to_wire_ns(), Some(8_900));
+    /// assert_eq!(Timestamps::default().engine_share_ns(), None);
+    /// ```
+    pub fn engine_share_ns(&self) -> Option<u64> {
+        (self.handed_ns != 0).then(|| self.handed_ns.saturating_sub(self.accepted_ns))
     }
 
     /// From acceptance to the parsed reply, if the frame was written and answered.

@@ -146,6 +146,7 @@ impl Contender for Boomnet {
             id: seq,
             wire_ns: None,
             write_started_ns: None,
+            engine_share_ns: None,
         })
     }
 

@@ -1,11 +1,14 @@
-//! bitget-cancel itself: the engine busy-spinning on its own pinned core, the strategy thread
-//! pushing validated intents through the [`Handle`] and spinning on the outcome ring. Three
-//! rows: one connection, a pool of two, and a pool of two whose first connection is frozen (it
-//! never answers a cancel) with cancels hedged after 1 ms.
+//! bitget-cancel itself. Threaded: the engine busy-spinning on its own pinned core, the strategy
+//! thread pushing validated intents through the [`Handle`] and spinning on the outcome ring;
+//! three rows: one connection, a pool of two, and a pool of two whose first connection is frozen
+//! (it never answers a cancel) with cancels hedged after 1 ms. Inline: the strategy thread is the
+//! engine ([`InlineEngine`]): `cancel` writes the frame, then it polls until the outcome.
 
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{Config, Credentials, HedgeAfter, IdleStrategy, Pinning, SessionState};
+use bitget_cancel::engine::{
+    Config, Credentials, HedgeAfter, IdleStrategy, InlineEngine, Pinning, SessionState,
+};
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 
 use super::server::Server;
@@ -55,7 +58,7 @@ impl BitgetCancel {
         if pool == Pool::FirstFrozen {
             server.freeze_next_connections(1);
         }
-        let config = Config::builder(Credentials::new("bench-key", "bench-secret", "bench-pass")?)
+        let config = Config::builder(credentials()?)
             .url(server.url())
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
             .core(ENGINE_CORE)
@@ -66,7 +69,8 @@ impl BitgetCancel {
                 _ => HedgeAfter::Adaptive,
             })
             .messages_per_second(LIMIT_PER_SECOND)
-            .cancels_per_second(LIMIT_PER_SECOND);
+            .cancels_per_second(LIMIT_PER_SECOND)
+            .direct_reads(direct_reads());
         let config = match pool {
             Pool::RestOnly => config.rest_url(server.rest_url()).rest_only(true),
             _ => config.no_rest(),
@@ -92,11 +96,7 @@ impl BitgetCancel {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        let cancel = Cancel::new(
-            InstType::Spot,
-            InstId::new("BTCUSDT")?,
-            OrderRef::order_id("1376695893517410304")?,
-        );
+        let cancel = cancel_template()?;
         Ok(BitgetCancel {
             name,
             pool,
@@ -112,8 +112,7 @@ impl BitgetCancel {
             .handle
             .cancel(self.cancel.with_tag(tag))
             .map_err(|e| format!("cancel refused: {e:?}"))?;
-        id.as_u64()
-            .ok_or_else(|| "the engine assigned a non-numeric request id".into())
+        numeric(id)
     }
 
     /// Spins on the outcome ring.
@@ -121,12 +120,7 @@ impl BitgetCancel {
     fn wait(&self) -> BenchResult<Outcome> {
         loop {
             if let Some(outcome) = self.handle.try_outcome() {
-                if outcome.status != Status::Acked {
-                    return Err(
-                        format!("cancel {:?} not acked: {:?}", outcome.id, outcome.status).into(),
-                    );
-                }
-                return Ok(outcome);
+                return acked(outcome);
             }
             std::hint::spin_loop();
         }
@@ -168,7 +162,12 @@ impl Contender for BitgetCancel {
         };
         format!(
             "strategy thread (core 0) spinning on try_outcome; engine thread {pinning}, \
-             BusySpin; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}"
+             BusySpin, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
+            if direct_reads() {
+                "sockets read directly while live"
+            } else {
+                "epoll_wait every turn (direct reads off)"
+            }
         )
     }
 
@@ -183,15 +182,166 @@ impl Contender for BitgetCancel {
         if outcome.tag() != seq {
             return Err(format!("expected the outcome of {seq}, got {}", outcome.tag()).into());
         }
-        Ok(Trip {
-            id: if self.pool == Pool::RestOnly {
-                super::server::REST_ID
-            } else {
-                id
-            },
-            wire_ns: Some(outcome.times.written_ns),
-            write_started_ns: None,
+        let id = if self.pool == Pool::RestOnly {
+            super::server::REST_ID
+        } else {
+            id
+        };
+        Ok(trip(id, &outcome))
+    }
+
+    fn burst(&mut self, seq: u64, n: usize) -> BenchResult<()> {
+        for tag in seq..seq + n as u64 {
+            self.push(tag)?;
+        }
+        for _ in 0..n {
+            self.wait()?;
+        }
+        Ok(())
+    }
+}
+
+/// What the workload records of one outcome: the request id, when the frame reached the kernel,
+/// when its `write(2)` was entered, and the engine's own share.
+fn trip(id: u64, outcome: &Outcome) -> Trip {
+    let t = outcome.times;
+    Trip {
+        id,
+        wire_ns: Some(t.written_ns),
+        write_started_ns: (t.handed_ns != 0).then_some(t.handed_ns),
+        engine_share_ns: t.engine_share_ns(),
+    }
+}
+
+/// Whether busy turns read sockets directly (the default); `LATENCY_POLLER=1` asks
+/// `epoll_wait` every turn instead, to compare.
+fn direct_reads() -> bool {
+    std::env::var("LATENCY_POLLER").map_or(true, |v| v != "1")
+}
+
+fn credentials() -> BenchResult<Credentials> {
+    Ok(Credentials::new("bench-key", "bench-secret", "bench-pass")?)
+}
+
+fn cancel_template() -> BenchResult<Cancel> {
+    Ok(Cancel::new(
+        InstType::Spot,
+        InstId::new("BTCUSDT")?,
+        OrderRef::order_id("1376695893517410304")?,
+    ))
+}
+
+fn numeric(id: bitget_cancel::RequestId) -> BenchResult<u64> {
+    id.as_u64()
+        .ok_or_else(|| "the engine assigned a non-numeric request id".into())
+}
+
+fn acked(outcome: Outcome) -> BenchResult<Outcome> {
+    if outcome.status != Status::Acked {
+        return Err(format!("cancel {:?} not acked: {:?}", outcome.id, outcome.status).into());
+    }
+    Ok(outcome)
+}
+
+/// The inline engine on the strategy thread, one connection.
+pub struct BitgetCancelInline {
+    engine: Option<InlineEngine>,
+    cancel: Cancel,
+    direct_reads: bool,
+}
+
+impl BitgetCancelInline {
+    /// Builds the engine and polls until its connection is logged in.
+    pub fn connect(server: &Server) -> BenchResult<BitgetCancelInline> {
+        let direct_reads = direct_reads();
+        let config = Config::builder(credentials()?)
+            .url(server.url())
+            .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
+            .connections(1)
+            .no_rest()
+            .direct_reads(direct_reads)
+            .messages_per_second(LIMIT_PER_SECOND)
+            .cancels_per_second(LIMIT_PER_SECOND)
+            .build()?;
+        let mut engine = Engine::inline(config)?;
+        if !engine.wait_live(Duration::from_secs(10)) {
+            return Err(format!(
+                "the inline engine did not log in within 10 s: {:?} ({:?})",
+                engine.state(),
+                engine.last_error()
+            )
+            .into());
+        }
+        Ok(BitgetCancelInline {
+            engine: Some(engine),
+            cancel: cancel_template()?,
+            direct_reads,
         })
+    }
+
+    fn engine(&mut self) -> &mut InlineEngine {
+        self.engine.as_mut().expect("the engine runs until drop")
+    }
+
+    #[inline]
+    fn push(&mut self, tag: u64) -> BenchResult<u64> {
+        let cancel = self.cancel.with_tag(tag);
+        let id = self
+            .engine()
+            .cancel(cancel)
+            .map_err(|e| format!("cancel refused: {e:?}"))?;
+        numeric(id)
+    }
+
+    /// Polls until the next outcome.
+    #[inline]
+    fn wait(&mut self) -> BenchResult<Outcome> {
+        let engine = self.engine();
+        loop {
+            engine.poll();
+            if let Some(outcome) = engine.try_outcome() {
+                return acked(outcome);
+            }
+        }
+    }
+}
+
+impl Drop for BitgetCancelInline {
+    fn drop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown();
+        }
+    }
+}
+
+impl Contender for BitgetCancelInline {
+    fn name(&self) -> &'static str {
+        "bitget-cancel-inline"
+    }
+
+    fn setup(&self) -> String {
+        format!(
+            "the strategy thread (core 0) is the engine: cancel writes the frame, then poll              until the outcome; one connection; {}; messages/s and cancels/s limits raised to              {LIMIT_PER_SECOND}",
+            if self.direct_reads {
+                "sockets read directly while live"
+            } else {
+                "epoll_wait every poll (direct reads off)"
+            }
+        )
+    }
+
+    fn wire_source(&self) -> WireSource {
+        WireSource::Client
+    }
+
+    #[inline]
+    fn round_trip(&mut self, seq: u64) -> BenchResult<Trip> {
+        let id = self.push(seq)?;
+        let outcome = self.wait()?;
+        if outcome.tag() != seq {
+            return Err(format!("expected the outcome of {seq}, got {}", outcome.tag()).into());
+        }
+        Ok(trip(id, &outcome))
     }
 
     fn burst(&mut self, seq: u64, n: usize) -> BenchResult<()> {

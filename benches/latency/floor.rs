@@ -134,6 +134,7 @@ impl Contender for Floor {
             id: 1,
             wire_ns: Some(wire_ns),
             write_started_ns: Some(write_started_ns),
+            engine_share_ns: None,
         })
     }
 

@@ -135,12 +135,75 @@ pub fn targets(reports: &[ContenderReport]) -> Vec<Target> {
             },
         });
     };
+    let share = |r: &ContenderReport, p: fn(&Percentiles) -> u64| {
+        r.engine_share_ns.as_ref().map(|s| p(s) as f64 / 1000.0)
+    };
+    if let Some(inline) = find(reports, "bitget-cancel-inline") {
+        if let Some(floor) = find(reports, "floor") {
+            push(
+                "round-trip p50: bitget-cancel-inline / floor (at most)",
+                ratio(inline.round_trip_ns.p50, floor.round_trip_ns.p50),
+                1.05,
+                true,
+            );
+            push(
+                "round-trip p99: bitget-cancel-inline / floor (at most)",
+                ratio(inline.round_trip_ns.p99, floor.round_trip_ns.p99),
+                1.3,
+                true,
+            );
+        }
+        if let Some(p50) = share(inline, |p| p.p50) {
+            push(
+                "engine share p50, bitget-cancel-inline, microseconds (at most)",
+                p50,
+                0.5,
+                true,
+            );
+        }
+        if let Some(tokio) = find(reports, "tokio-tungstenite") {
+            push(
+                "round-trip p50: tokio / bitget-cancel-inline (at least)",
+                ratio(tokio.round_trip_ns.p50, inline.round_trip_ns.p50),
+                2.0,
+                false,
+            );
+            push(
+                "round-trip p99: tokio / bitget-cancel-inline (at least)",
+                ratio(tokio.round_trip_ns.p99, inline.round_trip_ns.p99),
+                2.0,
+                false,
+            );
+        }
+        push(
+            "allocations per cancel, bitget-cancel-inline (at most)",
+            inline.allocs_per_cancel,
+            0.0,
+            true,
+        );
+    }
     if let Some(ours) = ours {
         if let Some(floor) = find(reports, "floor") {
             push(
                 "round-trip p50: bitget-cancel / floor (at most)",
                 ratio(ours.round_trip_ns.p50, floor.round_trip_ns.p50),
-                1.25,
+                1.15,
+                true,
+            );
+        }
+        if let Some(p50) = share(ours, |p| p.p50) {
+            push(
+                "engine share p50, bitget-cancel, microseconds (at most)",
+                p50,
+                1.0,
+                true,
+            );
+        }
+        if let Some(p99) = share(ours, |p| p.p99) {
+            push(
+                "engine share p99, bitget-cancel, microseconds (at most)",
+                p99,
+                3.0,
                 true,
             );
         }
@@ -240,6 +303,18 @@ pub fn table(report: &Report) -> String {
             us(r.burst_100_ns),
             r.allocs_per_cancel,
         ));
+    }
+    for r in &report.contenders {
+        if let Some(e) = &r.engine_share_ns {
+            s.push_str(&format!(
+                "\n{}: engine share (intent accepted -> the write(2) that carries it) p50 {} / \
+                 p99 {} / p99.9 {}",
+                r.name,
+                us(e.p50),
+                us(e.p99),
+                us(e.p999)
+            ));
+        }
     }
     for r in &report.contenders {
         if let Some(w) = &r.write_syscall_ns {

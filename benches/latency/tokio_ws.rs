@@ -284,6 +284,7 @@ impl Contender for TokioWs {
             id: seq,
             wire_ns: None,
             write_started_ns: None,
+            engine_share_ns: None,
         })
     }
 

@@ -39,6 +39,9 @@ pub struct Trip {
     pub wire_ns: Option<u64>,
     /// When that `write(2)` was entered, if the contender can say.
     pub write_started_ns: Option<u64>,
+    /// The contender's own share, from accepting the intent to the `write(2)` that carries it,
+    /// if the contender measures it (bitget-cancel's `Timestamps::engine_share_ns`).
+    pub engine_share_ns: Option<u64>,
 }
 
 /// A way of cancelling orders over the venue's WebSocket.
@@ -139,6 +142,11 @@ pub struct ContenderReport {
     /// can say: on loopback it runs the receiver's TCP path and wakes the server thread.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write_syscall_ns: Option<Percentiles>,
+    /// From accepting the intent to the `write(2)` that carries it, as the contender measures
+    /// it: its own share of tick-to-wire, without the kernel's (on loopback the receiver's TCP
+    /// path runs inside that `write(2)`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub engine_share_ns: Option<Percentiles>,
     /// Median time from pushing a burst to its last outcome.
     pub burst_100_ns: u64,
     /// Every burst's time, for the spread.
@@ -159,9 +167,10 @@ pub fn run(
         seq += 1;
     }
 
-    // [pushed, wire (0: unknown), server receive, done, write entered (0: unknown)],
-    // preallocated so that recording allocates nothing inside the measured loop.
-    let mut samples = vec![[0u64; 5]; plan.cancels];
+    // [pushed, wire (0: unknown), server receive, done, write entered (0: unknown),
+    // engine share (u64::MAX: unknown)], preallocated so that recording allocates nothing
+    // inside the measured loop.
+    let mut samples = vec![[0u64; 6]; plan.cancels];
     let allocs_before = alloc::allocations();
     let started = monotonic_ns();
     for sample in samples.iter_mut() {
@@ -174,6 +183,7 @@ pub fn run(
             server.received_ns(trip.id),
             done,
             trip.write_started_ns.unwrap_or(0),
+            trip.engine_share_ns.unwrap_or(u64::MAX),
         ];
         seq += 1;
         if !plan.gap.is_zero() {
@@ -196,7 +206,7 @@ pub fn run(
     let burst_all = Percentiles::of(bursts.iter().copied())?;
 
     let source = contender.wire_source();
-    let received = |s: &[u64; 5]| s[2].saturating_sub(s[0]);
+    let received = |s: &[u64; 6]| s[2].saturating_sub(s[0]);
     let tick_to_wire = match source {
         WireSource::Client => Percentiles::of(samples.iter().map(|s| s[1].saturating_sub(s[0])))?,
         WireSource::ServerReceive => Percentiles::of(samples.iter().map(received))?,
@@ -213,6 +223,11 @@ pub fn run(
     } else {
         None
     };
+    let engine_share = if samples.iter().all(|s| s[5] != u64::MAX) {
+        Some(Percentiles::of(samples.iter().map(|s| s[5]))?)
+    } else {
+        None
+    };
     Ok(ContenderReport {
         name: contender.name(),
         setup: contender.setup(),
@@ -226,6 +241,7 @@ pub fn run(
             samples.iter().map(|s| s[3].saturating_sub(s[2])),
         )?,
         write_syscall_ns: write_syscall,
+        engine_share_ns: engine_share,
         burst_100_ns: burst_all.p50,
         burst_100_all_ns: burst_all,
         allocs_per_cancel: allocs as f64 / plan.cancels as f64,

@@ -332,6 +332,7 @@ pub struct Config {
     pub(crate) extra_root_ca_pem: Option<Vec<u8>>,
     pub(crate) core: Option<usize>,
     pub(crate) idle: IdleStrategy,
+    pub(crate) direct_reads: bool,
     pub(crate) intent_capacity: usize,
     pub(crate) outcome_capacity: usize,
     pub(crate) max_pending: usize,
@@ -366,6 +367,7 @@ impl fmt::Debug for Config {
             .field("extra_root_ca", &self.extra_root_ca_pem.is_some())
             .field("core", &self.core)
             .field("idle", &self.idle)
+            .field("direct_reads", &self.direct_reads)
             .field("intent_capacity", &self.intent_capacity)
             .field("outcome_capacity", &self.outcome_capacity)
             .field("max_pending", &self.max_pending)
@@ -417,6 +419,7 @@ impl Config {
                 extra_root_ca_pem: None,
                 core: None,
                 idle: IdleStrategy::BusySpin,
+                direct_reads: true,
                 intent_capacity: 1024,
                 outcome_capacity: 1024,
                 max_pending: 1024,
@@ -473,6 +476,8 @@ impl Config {
         core: Option<usize>;
         /// The idle strategy.
         idle: IdleStrategy;
+        /// Whether busy turns read logged-in sockets directly instead of asking the poller.
+        direct_reads: bool;
         /// Capacity of the intent ring.
         intent_capacity: usize;
         /// Capacity of the outcome ring.
@@ -613,6 +618,18 @@ impl ConfigBuilder {
     /// The idle strategy. Default [`IdleStrategy::BusySpin`].
     pub fn idle(mut self, idle: IdleStrategy) -> Self {
         self.config.idle = idle;
+        self
+    }
+
+    /// Whether busy turns (idle strategies [`IdleStrategy::BusySpin`] and
+    /// [`IdleStrategy::Yield`], and every turn of the inline engine) read the sockets of
+    /// logged-in connections directly, one nonblocking `read(2)` each, instead of asking the
+    /// poller (`epoll_wait`) first. The poller still serves connection set-up, writes that wait
+    /// for room in the socket, and parking. Default true: a reply then costs one syscall to
+    /// reach the engine instead of three (poll, read, read until `WouldBlock`). False asks the
+    /// poller every turn.
+    pub fn direct_reads(mut self, on: bool) -> Self {
+        self.config.direct_reads = on;
         self
     }
 

@@ -1,14 +1,18 @@
 //! The engine thread: one loop that owns the pool of connections ([`Link`]s), the in-flight
 //! table, the account's cancel limiter and every buffer, and meets the rest of the program only
-//! through the two rings.
+//! through the two rings. The loop is generic over where intents come from and where outcomes go
+//! (`plumbing.rs`): the engine thread runs it with the rings ([`EventLoop::run`]); the inline
+//! engine turns it on the caller's thread ([`EventLoop::do_work`]) and inserts intents itself
+//! ([`EventLoop::submit`]).
 //!
 //! The loop is the conductor; each [`Link`] is one connection's state machine. One turn: poll the
-//! sockets (zero timeout unless parking), let every link read and report, advance every link
-//! (connection steps, keepalive), take new intents from the ring, send what pacing allows
-//! (re-sends first, then first sends on the best link, then hedges), flush TLS, expire what
-//! waited too long, rotate old connections, hand outcomes back. Nothing in a turn blocks or
-//! allocates once the pool is live; the buffers are allocated in [`EventLoop::new`] or when a
-//! connection starts.
+//! sockets (zero timeout unless parking; skipped while busy with no connection being set up or
+//! waiting to write: then each logged-in socket is read directly, a quiet one every few turns),
+//! let every link read and report, advance every link (connection steps, keepalive), take new
+//! intents from the ring, send what pacing allows (re-sends first, then first sends on the best
+//! link, then hedges), flush TLS, expire what waited too long, rotate old connections, hand
+//! outcomes back. Nothing in a turn blocks or allocates once the pool is live; the buffers are
+//! allocated in [`EventLoop::new`] or when a connection starts.
 //!
 //! Routing: a cancel goes to the serving link (logged in, not draining, with message budget now
 //! and nothing left unflushed) with the lowest score; ties go to the lowest slot. A link's score
@@ -25,7 +29,7 @@ use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 use mio::{Events, Poll};
 
 use super::config::{Config, HedgeAfter, IdleStrategy};
@@ -33,6 +37,7 @@ use super::handle::Submission;
 use super::inflight::{AttemptKind, AttemptState, Entry, InflightTable, InsertError};
 use super::link::{Link, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns, unix_ms};
 use super::pacing::RateLimiter;
+use super::plumbing::{IntentSource, OutcomeSink};
 use super::rtt::RttWindow;
 use super::shared::{MAX_SLOTS, SessionError, SessionState, Shared};
 use crate::clock::monotonic_ns;
@@ -62,6 +67,9 @@ const LINK_RTT_SAMPLES: usize = 256;
 const MIN_RTT_SAMPLES: usize = 20;
 /// The adaptive hedge delay's floor.
 const MIN_HEDGE_NS: u64 = 1_000_000;
+/// With direct reads, a logged-in connection that no cancel waits on is read every this many
+/// turns.
+const QUIET_READ_EVERY: u32 = 16;
 /// Ids of attempts outstanding when their intent settled, kept to tell a late reply from a
 /// stranger's.
 const LATE_IDS: usize = 256;
@@ -85,7 +93,7 @@ struct Rotation {
 }
 
 /// The engine thread's state. Built on the engine thread, so every buffer is allocated there.
-pub(crate) struct EventLoop {
+pub(crate) struct EventLoop<I, O> {
     // Settings, in nanoseconds.
     ack_timeout: u64,
     max_queue: u64,
@@ -97,8 +105,8 @@ pub(crate) struct EventLoop {
 
     // Plumbing.
     shared: Arc<Shared>,
-    intents: Receiver<Submission>,
-    outcomes: Sender<Outcome>,
+    intents: I,
+    pub(crate) outcomes: O,
     poll: Poll,
     events: Events,
 
@@ -162,9 +170,13 @@ pub(crate) struct EventLoop {
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
     idle_turns: u32,
+    /// Busy turns read logged-in sockets directly, without `epoll_wait`.
+    direct_reads: bool,
+    /// Turns that read directly so far.
+    direct_turns: u32,
 }
 
-impl std::fmt::Debug for EventLoop {
+impl<I, O> std::fmt::Debug for EventLoop<I, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventLoop")
             .field("links", &self.links.len())
@@ -173,13 +185,13 @@ impl std::fmt::Debug for EventLoop {
     }
 }
 
-impl EventLoop {
+impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
     pub(crate) fn new(
         config: &Config,
         tls_config: Arc<rustls::ClientConfig>,
         shared: Arc<Shared>,
-        intents: Receiver<Submission>,
-        outcomes: Sender<Outcome>,
+        intents: I,
+        outcomes: O,
         poll: Poll,
     ) -> Self {
         let window = ns(Duration::from_secs(1) + config.rate_margin);
@@ -301,21 +313,18 @@ impl EventLoop {
             rest_only: config.rest_only,
             stopping: None,
             idle_turns: 0,
+            direct_reads: config.direct_reads && config.idle != IdleStrategy::Backoff,
+            direct_turns: 0,
         }
     }
 
-    /// Runs until shutdown is complete.
+    /// Runs until shutdown is complete: the engine thread's loop, [`EventLoop::do_work`] under an
+    /// idle strategy.
     pub(crate) fn run(mut self) {
         loop {
             let timeout = self.poll_timeout();
-            self.poll_sockets(timeout);
-            let now = monotonic_ns();
-            let work = self.turn(now);
-            if self.stopping.is_some()
-                && self.links.iter().all(Link::is_done)
-                && self.rest_in_flight.is_none()
-                && !self.rest_started
-            {
+            let work = self.do_work(timeout);
+            if self.is_finished() {
                 break;
             }
             self.idle_turns = if work { 0 } else { self.idle_turns + 1 };
@@ -331,6 +340,62 @@ impl EventLoop {
             }
         }
         self.finish();
+    }
+
+    /// One turn of the loop: socket readiness (waiting up to `timeout` for it), then
+    /// [`EventLoop::turn`]. True if anything happened. The thread runner calls it in a loop; the
+    /// inline engine once per `poll`.
+    #[inline]
+    pub(crate) fn do_work(&mut self, timeout: Duration) -> bool {
+        if !timeout.is_zero() || self.needs_poller() {
+            self.poll_sockets(timeout);
+        } else {
+            self.read_directly();
+        }
+        let now = monotonic_ns();
+        self.turn(now)
+    }
+
+    /// Whether busy turns read logged-in sockets directly (the inline engine is always busy).
+    pub(crate) fn set_direct_reads(&mut self, on: bool) {
+        self.direct_reads = on;
+    }
+
+    /// Whether shutdown is complete: every link and the REST connection closed.
+    /// [`EventLoop::finish`] comes next.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.stopping.is_some()
+            && self.links.iter().all(Link::is_done)
+            && self.rest_in_flight.is_none()
+            && !self.rest_started
+    }
+
+    /// Whether this turn must ask the poller: a link is connecting (TCP, TLS handshake and
+    /// upgrade move on socket events) or waits to write; or direct reads are off. Otherwise
+    /// every socket the loop cares about is read directly, until `WouldBlock`, with no
+    /// `epoll_wait` per turn.
+    #[inline]
+    fn needs_poller(&self) -> bool {
+        !self.direct_reads
+            || self.links.iter().any(Link::needs_poller)
+            // The REST connection is connecting or waits for a reply: its events come from the
+            // poller.
+            || self.rest.as_ref().is_some_and(|r| !r.is_ready() && !r.is_down())
+    }
+
+    /// Marks connected links readable: each reads its socket this turn. A logged-in link that
+    /// no cancel waits on is read every [`QUIET_READ_EVERY`] turns only: what it may bring
+    /// (a pong, the venue's close) can wait a few turns, and the turns between are a ring check
+    /// each instead of a `read(2)` that an intent arriving meanwhile would wait behind.
+    #[inline]
+    fn read_directly(&mut self) {
+        self.direct_turns = self.direct_turns.wrapping_add(1);
+        let sweep = self.direct_turns % QUIET_READ_EVERY == 0;
+        for (i, link) in self.links.iter_mut().enumerate() {
+            if sweep || self.live_attempts[i] != 0 || !link.is_live() {
+                link.read_directly();
+            }
+        }
     }
 
     /// Zero, except for the park strategy after enough idle turns: then until the next deadline,
@@ -747,32 +812,73 @@ impl EventLoop {
                 .all(|l| l.state() == SessionState::LoginRejected)
     }
 
+    /// Whether there is room to hold one more intent and its outcome.
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.table.len() + self.undelivered.len() < self.table.capacity()
+    }
+
     /// Takes intents from the ring while there is room to hold them and their outcomes.
     fn intake(&mut self) -> bool {
         let mut work = false;
-        while self.table.len() + self.undelivered.len() < self.table.capacity() {
+        while self.has_room() {
             let Ok(sub) = self.intents.try_recv() else {
                 break;
             };
             work = true;
-            self.shared.counters.0.intents.incr();
-            if self.all_rejected()
-                && let Some((code, msg)) = self.rejected
-            {
-                self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
-                continue;
-            }
-            match self
-                .table
-                .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
-            {
-                Ok(_) => {}
-                Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
-                // The loop condition leaves a free slot; kept total rather than trusted.
-                Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
-            }
+            self.take_in(sub);
         }
         work
+    }
+
+    /// Holds one accepted intent (or decides its outcome at once).
+    fn take_in(&mut self, sub: Submission) {
+        self.shared.counters.0.intents.incr();
+        if self.all_rejected()
+            && let Some((code, msg)) = self.rejected
+        {
+            self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
+            return;
+        }
+        match self
+            .table
+            .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
+        {
+            Ok(_) => {}
+            Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
+            // Callers check `has_room` first; kept total rather than trusted.
+            Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
+        }
+    }
+
+    /// The inline engine's intake: holds `sub` and sends what pacing allows at once, on the
+    /// caller's thread. Hands the intent back when the engine is stopping (`Err(true)`) or has
+    /// no room (`Err(false)`).
+    pub(crate) fn submit(&mut self, sub: Submission) -> Result<(), bool> {
+        if self.stopping.is_some() {
+            return Err(true);
+        }
+        if !self.has_room() {
+            return Err(false);
+        }
+        let now = sub.accepted_ns;
+        self.take_in(sub);
+        // Accepted a moment ago: that is the time it goes out.
+        self.send_at(now);
+        Ok(())
+    }
+
+    /// Draws the next engine-assigned request id.
+    #[inline]
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId::from_u64(self.intents.take_id(&self.shared.submit.0.next_id))
+    }
+
+    /// Starts shutting down, as the threaded engine's `shutdown` asks its thread to.
+    pub(crate) fn request_shutdown(&mut self) {
+        if self.stopping.is_none() {
+            self.begin_shutdown(monotonic_ns());
+        }
     }
 
     fn emit_unsent(&mut self, sub: &Submission, reason: NotSentReason) {
@@ -783,6 +889,7 @@ impl EventLoop {
             status: Status::NotSent(reason),
             times: Timestamps {
                 accepted_ns: sub.accepted_ns,
+                handed_ns: 0,
                 written_ns: 0,
                 settled_ns: now,
             },
@@ -798,6 +905,7 @@ impl EventLoop {
             status,
             times: Timestamps {
                 accepted_ns: e.accepted_ns,
+                handed_ns: e.handed_ns,
                 written_ns: e.written_ns,
                 settled_ns: now,
             },
@@ -969,7 +1077,12 @@ impl EventLoop {
         // `now` was read at the start of the turn, possibly before intents taken in during the
         // turn were accepted: stamp cancels with the time they go out, since their ack timeout
         // and the pacing window count from it.
-        let now = monotonic_ns();
+        self.send_at(monotonic_ns())
+    }
+
+    /// [`EventLoop::send`] at `now`, which must not be earlier than any intent held.
+    #[inline]
+    fn send_at(&mut self, now: u64) -> bool {
         let mut work = self.send_again(now);
         work |= self.send_first(now);
         if self.table.queued() == 0 && self.resend.is_empty() && self.hedge_after != 0 {
@@ -1132,15 +1245,19 @@ impl EventLoop {
         if self.scratch.frames.is_empty() {
             return;
         }
-        let written = self.links[l].try_write(&self.scratch.frames);
+        let written = self.links[l].try_write_stamped(&self.scratch.frames);
         self.scratch.frames.clear();
         self.after_write(l, written, now);
     }
 
-    fn after_write(&mut self, l: usize, written: Result<bool, SessionError>, now: u64) {
+    fn after_write(&mut self, l: usize, written: Result<(bool, u64), SessionError>, now: u64) {
         match written {
-            Ok(true) => self.stamp_written(l),
-            Ok(false) => {}
+            Ok((all, handed)) => {
+                self.stamp_handed(l, handed);
+                if all {
+                    self.stamp_written(l);
+                }
+            }
             Err(e) => {
                 let stopping = self.stopping.is_some();
                 self.links[l].lose(
@@ -1181,7 +1298,7 @@ impl EventLoop {
             mask,
         );
         self.awaiting_flush[l].push((slot, seq));
-        let written = self.links[l].try_write(&self.scratch.frames);
+        let written = self.links[l].try_write_stamped(&self.scratch.frames);
         self.scratch.frames.clear();
         self.after_write(l, written, now);
     }
@@ -1189,7 +1306,7 @@ impl EventLoop {
     /// A request id no intent or attempt holds: the next engine number.
     fn fresh_id(&self) -> RequestId {
         loop {
-            let n = self.shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed);
+            let n = self.intents.take_id(&self.shared.submit.0.next_id);
             let id = RequestId::from_u64(n);
             if !self.table.holds_id(&id) {
                 return id;
@@ -1241,6 +1358,20 @@ impl EventLoop {
             work = true;
         }
         work
+    }
+
+    /// Everything encrypted so far on link `l` went to `write(2)` at `handed`: the first time
+    /// counts for each intent.
+    fn stamp_handed(&mut self, l: usize, handed: u64) {
+        for k in 0..self.awaiting_flush[l].len() {
+            let (slot, seq) = self.awaiting_flush[l][k];
+            if self.table.is_in_flight(slot, seq) {
+                let e = self.table.entry_mut(slot);
+                if e.handed_ns == 0 {
+                    e.handed_ns = handed;
+                }
+            }
+        }
     }
 
     /// Everything encrypted so far on link `l` is in the kernel now.
@@ -1616,7 +1747,7 @@ impl EventLoop {
     }
 
     /// Reports whatever is left and hands every outcome over.
-    fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.fail_in_flight(UnknownReason::Shutdown);
         self.fail_queued(NotSentReason::Shutdown);
         while let Ok(sub) = self.intents.try_recv() {

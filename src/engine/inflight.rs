@@ -90,6 +90,8 @@ pub(crate) struct Entry {
     pub id: RequestId,
     pub cancel: Cancel,
     pub accepted_ns: u64,
+    /// When the first frame was sealed and handed to `write(2)`; 0 until then.
+    pub handed_ns: u64,
     /// When the first frame went to the kernel; 0 until then.
     pub written_ns: u64,
     /// When the latest attempt was encoded: the ack timeout counts from here.
@@ -306,6 +308,7 @@ impl InflightTable {
             id,
             cancel,
             accepted_ns,
+            handed_ns: 0,
             written_ns: 0,
             sent_ns: 0,
             first_sent_ns: 0,

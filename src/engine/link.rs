@@ -143,6 +143,9 @@ pub(crate) struct Link {
     socket_event: bool,
     /// The socket may have bytes to read (edge-triggered: cleared on `WouldBlock`).
     readable: bool,
+    /// Read directly this turn, not on the poller's word: one read that brings data is enough,
+    /// the next turn reads again (no `read(2)` just to see `WouldBlock`).
+    direct: bool,
     next_ping_at: u64,
     /// When the outstanding `ping` went out; 0 when none is outstanding.
     ping_sent_at: u64,
@@ -185,6 +188,7 @@ impl Link {
             failures: 0,
             socket_event: false,
             readable: false,
+            direct: false,
             next_ping_at: 0,
             ping_sent_at: 0,
             last_inbound: 0,
@@ -295,6 +299,27 @@ impl Link {
     pub(crate) fn on_socket_event(&mut self, readable: bool) {
         self.socket_event = true;
         self.readable |= readable;
+        self.direct = false;
+    }
+
+    /// Whether this link needs the poller's readiness: a connection attempt before login (it
+    /// moves on socket events) or ciphertext waiting for room in the socket.
+    #[inline]
+    pub(crate) fn needs_poller(&self) -> bool {
+        match &self.phase {
+            Phase::LoggingIn { tls } | Phase::Live { tls } | Phase::Closing { tls, .. } => {
+                tls.wants_write()
+            }
+            p => p.is_connecting(),
+        }
+    }
+
+    /// This turn reads the socket without the poller's word (it is logged in or closing, or
+    /// has no socket: then nothing is read).
+    #[inline]
+    pub(crate) fn read_directly(&mut self) {
+        self.readable = true;
+        self.direct = true;
     }
 
     /// The earliest time this link has something to do (`u64::MAX`: nothing).
@@ -521,11 +546,22 @@ impl Link {
     /// Encrypts `frames` and hands them to the socket (the rest waits for writability); true when
     /// all of it reached the kernel.
     pub(crate) fn try_write(&mut self, frames: &[u8]) -> Result<bool, SessionError> {
+        self.try_write_stamped(frames).map(|(all, _)| all)
+    }
+
+    /// [`Link::try_write`], also returning when the records were sealed and handed to
+    /// `write(2)`: the end of the engine's own share of a cancel's journey.
+    #[inline]
+    pub(crate) fn try_write_stamped(&mut self, frames: &[u8]) -> Result<(bool, u64), SessionError> {
         let Some(tls) = self.phase.websocket() else {
             return Err(SessionError::Io("no connection".to_string()));
         };
         tls.write_record(frames).map_err(tls_error)?;
-        tls.flush_tls().map_err(|e| SessionError::Io(e.to_string()))
+        let handed = crate::clock::monotonic_ns();
+        let all = tls
+            .flush_tls()
+            .map_err(|e| SessionError::Io(e.to_string()))?;
+        Ok((all, handed))
     }
 
     /// Flushes ciphertext left behind by a socket that would not take it all.
@@ -726,6 +762,7 @@ impl Link {
                     if self
                         .process_messages(now, stopping, registry, s, scratch, events)
                         .is_none()
+                        || self.direct
                     {
                         return true;
                     }

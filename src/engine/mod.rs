@@ -7,6 +7,16 @@
 //! submitted with [`Handle::cancel`] go out as soon as the session and pacing allow; each gets
 //! exactly one [`Outcome`]: acked, rejected by the venue, unknown (sent, no reply) or not sent.
 //!
+//! [`Engine::inline`] is the same engine without its thread: an [`InlineEngine`] the strategy
+//! turns on its own thread with [`InlineEngine::poll`], whose [`InlineEngine::cancel`] writes the
+//! frame before it returns and whose outcomes wait in a queue the strategy drains. One event
+//! loop serves both: the thread runner adds the thread, the idle strategy, the two rings and the
+//! waker around it.
+//!
+//! While busy (busy-spin, yield, and always inline) the loop reads the sockets of logged-in
+//! connections directly and asks the poller only while a connection is being set up or has bytes
+//! waiting to be written (see [`ConfigBuilder::direct_reads`]).
+//!
 //! Against the simulated venue (the live venue takes [`Credentials::from_env`], the default URL,
 //! a pinned core and [`IdleStrategy::BusySpin`]):
 //!
@@ -50,8 +60,10 @@ mod config;
 mod event_loop;
 mod handle;
 mod inflight;
+mod inline;
 mod link;
 mod pacing;
+mod plumbing;
 mod rtt;
 mod session;
 mod shared;
@@ -66,6 +78,7 @@ pub use config::{
     ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
 };
 pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
+pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
 use event_loop::EventLoop;
@@ -148,6 +161,29 @@ impl Engine {
             handle: handle.clone(),
         };
         Ok((engine, handle))
+    }
+
+    /// The engine without a thread: the same event loop, driven on the caller's thread by
+    /// [`InlineEngine::poll`], with cancels going straight into the in-flight table and
+    /// outcomes into a queue the caller drains (see [`InlineEngine`]). Connecting starts at the
+    /// first poll.
+    ///
+    /// The idle strategy, the core and the thread-start hook of `config` do not apply.
+    pub fn inline(config: Config) -> Result<InlineEngine, StartError> {
+        let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
+        let poll = mio::Poll::new()?;
+        let shared = Arc::new(Shared::new());
+        shared.set_pinning(Pinning::NotRequested);
+        let mut core = EventLoop::new(
+            &config,
+            tls_config,
+            shared.clone(),
+            plumbing::CallerInserts,
+            plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
+            poll,
+        );
+        core.set_direct_reads(config.direct_reads);
+        Ok(InlineEngine::new(core, shared))
     }
 
     /// Another handle to this engine.

@@ -746,6 +746,7 @@ mod tests {
             status,
             times: Timestamps {
                 accepted_ns: 10,
+                handed_ns: 15,
                 written_ns: 20,
                 settled_ns: 30,
             },

@@ -264,6 +264,7 @@ mod tests {
             },
             Timestamps {
                 accepted_ns: 100,
+                handed_ns: 120,
                 written_ns: 150,
                 settled_ns: 400,
             },

@@ -1,0 +1,271 @@
+//! The engine driven on the caller's thread: the same event loop as [`Engine::start`]'s thread,
+//! turned one step at a time by [`InlineEngine::poll`], with no thread, ring or waker.
+//!
+//! [`Engine::start`]: super::Engine::start
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::event_loop::EventLoop;
+use super::handle::{Submission, SubmitError};
+use super::plumbing::{CallerInserts, OutcomeQueue};
+use super::shared::{SessionError, SessionState, Shared, Stats};
+use crate::clock::monotonic_ns;
+use crate::intent::{Cancel, RequestId};
+use crate::outcome::Outcome;
+
+/// The engine on the caller's thread, made by [`Engine::inline`](super::Engine::inline).
+///
+/// It is the threaded engine's event loop without the thread: [`InlineEngine::poll`] runs one
+/// turn of it (read the sockets, advance the connections, send what pacing allows, expire what
+/// waited too long, keep the pool), [`InlineEngine::cancel`] puts an intent straight into the
+/// in-flight table and sends it at once when the session and pacing allow, and outcomes wait in
+/// a queue of [`ConfigBuilder::outcome_capacity`](super::ConfigBuilder::outcome_capacity) slots,
+/// allocated once, for [`InlineEngine::try_outcome`]. Pool, failover, hedging, pacing, rotation
+/// and the one-outcome-per-intent rule are the threaded engine's own; nothing on the path of a
+/// cancel allocates, blocks or takes a lock, and no read-modify-write atomic is touched (the
+/// counters behind [`InlineEngine::stats`] are still published, with plain stores).
+///
+/// The caller owns the pace: nothing happens between calls. Call `poll` in the strategy's loop
+/// (it never blocks; a turn with nothing to do costs one nonblocking `read(2)` per logged-in
+/// connection); the waiting helpers ([`InlineEngine::outcome_timeout`],
+/// [`InlineEngine::wait_live`], [`InlineEngine::poll_until`]) drive `poll` until they are done,
+/// they never sleep. Keepalive, reconnects and timeouts only run while something polls.
+///
+/// Settings that concern the engine thread do not apply: the idle strategy, the core (pin the
+/// calling thread yourself) and the thread-start hook.
+///
+/// Against the simulated venue:
+///
+/// ```
+/// use std::time::Duration;
+/// use bitget_cancel::engine::{Config, Credentials, Engine};
+/// use bitget_cancel::outcome::Status;
+/// use bitget_cancel::sim::{SimConfig, SimVenue};
+/// use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let venue = SimVenue::start(SimConfig::default())?;
+/// let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+///
+/// let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
+///     .url(venue.url())
+///     .extra_root_ca_pem(venue.ca_pem())
+///     .connections(1)
+///     .build()?;
+/// let mut engine = Engine::inline(config)?;
+/// assert!(engine.wait_live(Duration::from_secs(10)), "{:?}", engine.last_error());
+///
+/// let cancel = Cancel::new(
+///     InstType::Spot,
+///     InstId::new("BTCUSDT")?,
+///     OrderRef::order_id(&order.order_id)?,
+/// );
+/// let id = engine.cancel(cancel.with_tag(7))?; // written to the socket before it returns
+/// let outcome = engine.outcome_timeout(Duration::from_secs(10)).ok_or("no outcome")?;
+/// assert_eq!((outcome.id, outcome.tag(), outcome.status), (id, 7, Status::Acked));
+/// println!("engine share {:?} ns", outcome.times.engine_share_ns());
+///
+/// let stopped = engine.shutdown();
+/// assert_eq!(stopped.stats.acked, 1);
+/// assert!(stopped.outcomes.is_empty());
+/// # Ok(())
+/// # }
+/// ```
+pub struct InlineEngine {
+    core: EventLoop<CallerInserts, OutcomeQueue>,
+    shared: Arc<Shared>,
+    /// Shut down already: nothing left to do on drop.
+    finished: bool,
+}
+
+/// What [`InlineEngine::shutdown`] leaves: the final counters and every outcome the caller had
+/// not read yet, in the order they were decided.
+#[derive(Debug, Clone)]
+pub struct InlineShutdown {
+    /// The engine's final counters.
+    pub stats: Stats,
+    /// Outcomes not yet read when shutdown began, then those shutdown decided.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl fmt::Debug for InlineEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InlineEngine")
+            .field("state", &self.shared.state())
+            .field("core", &self.core)
+            .field("ready_outcomes", &self.core.outcomes.len())
+            .finish()
+    }
+}
+
+impl InlineEngine {
+    pub(crate) fn new(core: EventLoop<CallerInserts, OutcomeQueue>, shared: Arc<Shared>) -> Self {
+        InlineEngine {
+            core,
+            shared,
+            finished: false,
+        }
+    }
+
+    /// Takes a cancel and returns the request id it goes out under: the caller's
+    /// ([`Cancel::with_id`]) or the next engine-assigned number. When a connection is live and
+    /// pacing allows, the frame is sealed and written to the socket before this returns; else
+    /// the intent waits, like the threaded engine's, for a later [`InlineEngine::poll`]. Never
+    /// blocks and never allocates.
+    ///
+    /// A full in-flight table (see [`ConfigBuilder::max_pending`](super::ConfigBuilder::max_pending);
+    /// outcomes that found the outcome queue full count too) hands the intent back as [`SubmitError::Full`]; after
+    /// shutdown began, [`SubmitError::Stopped`]. Ids follow the rules of
+    /// [`Handle::cancel`](super::Handle::cancel).
+    // The error carries the intent by value, never boxed: see `Handle::cancel`.
+    #[allow(clippy::result_large_err)]
+    #[inline]
+    pub fn cancel(&mut self, cancel: Cancel) -> Result<RequestId, SubmitError> {
+        if self.finished {
+            return Err(SubmitError::Stopped(cancel));
+        }
+        let id = match cancel.id {
+            Some(id) => id,
+            None => self.core.next_request_id(),
+        };
+        let sub = Submission {
+            id,
+            cancel,
+            accepted_ns: monotonic_ns(),
+        };
+        match self.core.submit(sub) {
+            Ok(()) => Ok(id),
+            Err(true) => Err(SubmitError::Stopped(cancel)),
+            Err(false) => Err(SubmitError::Full(cancel)),
+        }
+    }
+
+    /// One turn of the event loop; true if anything happened (a read, a step of a connection,
+    /// a send, an outcome decided). Never blocks.
+    #[inline]
+    pub fn poll(&mut self) -> bool {
+        if self.finished {
+            return false;
+        }
+        self.core.do_work(Duration::ZERO)
+    }
+
+    /// The next outcome, if one is ready. Does not poll.
+    #[inline]
+    pub fn try_outcome(&mut self) -> Option<Outcome> {
+        self.core.outcomes.pop()
+    }
+
+    /// How many outcomes wait to be read.
+    pub fn ready_outcomes(&self) -> usize {
+        self.core.outcomes.len()
+    }
+
+    /// The next outcome, polling until one is ready or `timeout` has passed.
+    pub fn outcome_timeout(&mut self, timeout: Duration) -> Option<Outcome> {
+        if let Some(o) = self.try_outcome() {
+            return Some(o);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.poll();
+            if let Some(o) = self.try_outcome() {
+                return Some(o);
+            }
+            if self.finished || Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+
+    /// Polls until `done` holds (true) or `timeout` has passed (false). `done` is asked before
+    /// the first turn and after each.
+    pub fn poll_until(
+        &mut self,
+        timeout: Duration,
+        mut done: impl FnMut(&InlineEngine) -> bool,
+    ) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if done(self) {
+                return true;
+            }
+            if self.finished || Instant::now() >= deadline {
+                return false;
+            }
+            self.poll();
+        }
+    }
+
+    /// Polls until a connection is logged in (true) or `timeout` has passed (false; see
+    /// [`InlineEngine::last_error`]).
+    pub fn wait_live(&mut self, timeout: Duration) -> bool {
+        self.poll_until(timeout, |e| e.state() == SessionState::Live)
+    }
+
+    /// Where the connections to the venue stand.
+    pub fn state(&self) -> SessionState {
+        self.shared.state()
+    }
+
+    /// The engine's counters.
+    pub fn stats(&self) -> Stats {
+        self.shared.counters.0.snapshot()
+    }
+
+    /// Why the last connection attempt or session failed, if one did.
+    pub fn last_error(&self) -> Option<SessionError> {
+        self.shared.last_error()
+    }
+
+    /// Stops like [`Engine::shutdown`](super::Engine::shutdown), on this thread: refuses new
+    /// intents, reports those not yet sent as not sent, polls until the cancels in flight are
+    /// answered or the shutdown grace is over (the rest are reported unknown), closes every
+    /// connection with a close frame. Returns the final counters and every outcome not read
+    /// yet: with those read before, exactly one per accepted intent.
+    pub fn shutdown(mut self) -> InlineShutdown {
+        let outcomes = self.stop();
+        InlineShutdown {
+            stats: self.stats(),
+            outcomes,
+        }
+    }
+
+    fn stop(&mut self) -> Vec<Outcome> {
+        if self.finished {
+            return Vec::new();
+        }
+        self.core.request_shutdown();
+        while !self.core.is_finished() {
+            if !self.core.do_work(Duration::ZERO) {
+                std::hint::spin_loop();
+            }
+        }
+        self.core.finish();
+        self.finished = true;
+        let mut outcomes = Vec::with_capacity(self.core.outcomes.len());
+        while let Some(o) = self.core.outcomes.pop() {
+            outcomes.push(o);
+        }
+        while let Some(o) = self.shared.pop_late_outcome() {
+            outcomes.push(o);
+        }
+        outcomes
+    }
+}
+
+impl Drop for InlineEngine {
+    /// Shuts down like [`InlineEngine::shutdown`]; the outcomes nobody read are logged as
+    /// discarded.
+    fn drop(&mut self) {
+        let left = self.stop();
+        if !left.is_empty() {
+            log::warn!(
+                "inline engine dropped with {} outcomes unread; use shutdown() to get them",
+                left.len()
+            );
+        }
+    }
+}
