@@ -283,6 +283,20 @@ impl RequestId {
         })
     }
 
+    /// The id of the engine's `n`th extra attempt (a hedge or a re-send): `r` and the decimal
+    /// digits. Apart from the intents' own ids, which are numbers or the caller's.
+    pub(crate) fn attempt(n: u64) -> Self {
+        let number = RequestId::from_u64(n);
+        let len = number.0.len as usize;
+        let mut bytes = [0u8; 40];
+        bytes[0] = b'r';
+        bytes[1..=len].copy_from_slice(&number.0.bytes[..len]);
+        RequestId(Ascii {
+            bytes,
+            len: len as u8 + 1,
+        })
+    }
+
     /// The number this id stands for, if it is 1 to 19 decimal digits (as engine-assigned ids are).
     pub fn as_u64(&self) -> Option<u64> {
         parse_u64(self.as_str().as_bytes())

@@ -153,6 +153,8 @@ pub(crate) struct EventLoop<I, O> {
     slots_scratch: Vec<(u32, u64)>,
 
     scratch: Scratch,
+    /// Extra attempts made so far (their ids are `r1`, `r2`, ...).
+    attempts_made: u64,
 
     // The REST rung.
     rest: Option<RestClient>,
@@ -304,6 +306,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
             rtt_scratch: Vec::with_capacity(POOL_RTT_SAMPLES),
             slots_scratch: Vec::with_capacity(config.max_pending),
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
+            attempts_made: 0,
             rest,
             rest_events: Vec::with_capacity(16),
             rest_event: false,
@@ -1304,10 +1307,12 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
     }
 
     /// A request id no intent or attempt holds: the next engine number.
-    fn fresh_id(&self) -> RequestId {
+    /// A request id for another attempt: `r1`, `r2`, ... counted by this engine, so the intents'
+    /// own numbering stays unbroken; one a caller's held intent happens to use is skipped.
+    fn fresh_id(&mut self) -> RequestId {
         loop {
-            let n = self.intents.take_id(&self.shared.submit.0.next_id);
-            let id = RequestId::from_u64(n);
+            self.attempts_made += 1;
+            let id = RequestId::attempt(self.attempts_made);
             if !self.table.holds_id(&id) {
                 return id;
             }
