@@ -51,6 +51,7 @@ use crate::outcome::Outcome;
 ///
 /// let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
 ///     .url(venue.url())
+///     .rest_url(venue.rest_url())
 ///     .extra_root_ca_pem(venue.ca_pem())
 ///     .connections(1)
 ///     .build()?;

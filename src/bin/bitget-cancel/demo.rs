@@ -126,6 +126,8 @@ struct Tallies {
     rejection_codes: BTreeMap<i64, u64>,
     tick_to_wire: Latency,
     round_trip: Latency,
+    /// Accepted to the `write(2)` that carried the frame: the engine's own work.
+    engine_share: Latency,
     /// Outcomes seen per tag (index 0 unused).
     seen: Vec<u8>,
     unexpected: u64,
@@ -144,6 +146,7 @@ impl Tallies {
             rejection_codes: BTreeMap::new(),
             tick_to_wire: Latency::new(),
             round_trip: Latency::new(),
+            engine_share: Latency::new(),
             seen: vec![0; n + 1],
             unexpected: 0,
             duplicates: 0,
@@ -165,6 +168,9 @@ impl Tallies {
         }
         if let Some(ns) = o.times.round_trip_ns() {
             self.round_trip.record(ns);
+        }
+        if let Some(ns) = o.times.engine_share_ns() {
+            self.engine_share.record(ns);
         }
         let tag = o.tag() as usize;
         let Some(seen) = self.seen.get_mut(tag).filter(|_| tag > 0) else {
@@ -609,9 +615,10 @@ impl Summary<'_> {
         });
         line(String::new());
         line(Latency::header("latency (us)"));
+        line(t.engine_share.row("engine share"));
         line(t.tick_to_wire.row("tick-to-wire"));
         line(t.round_trip.row("round trip"));
-        line("  tick-to-wire: Handle::cancel to the frame handed to the kernel; round trip: to the parsed reply".into());
+        line("  engine share: Handle::cancel to the write(2) that carries the frame (the engine's own work); tick-to-wire: to the write(2)'s return; round trip: to the parsed reply".into());
         line(String::new());
         line("in force".into());
         line(format!("  limits      {}", self.limits_sentence()));
@@ -678,6 +685,7 @@ impl Summary<'_> {
             "expected": { "acked": self.plan.resting, "rejected": self.plan.missing },
             "rejection_codes": codes,
             "latency_ns": {
+                "engine_share": t.engine_share.to_json(),
                 "tick_to_wire": t.tick_to_wire.to_json(),
                 "round_trip": t.round_trip.to_json(),
             },
