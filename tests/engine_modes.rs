@@ -162,9 +162,10 @@ fn cancels_on_a_lost_connection_go_out_again_on_the_other_in_both_modes() {
             ledger.submit(&mut *engine, by_order_id(order));
         }
         ledger.settle(&mut *engine);
-        // The threaded engine takes all four in one turn and batches them onto one
-        // connection; the inline engine sends each as it comes, so routing may spread them.
-        // Either way, what the lost connection held went out again on the other at once.
+        // Taken in one turn, the four go out in one batch on one connection; taken one by one
+        // (the inline engine always, the threaded one when the submitter is slower than its
+        // turns), routing may spread them. Either way, what the lost connection held went out
+        // again on the other at once.
         let outcomes = ledger.outcomes();
         for (i, outcome) in outcomes.iter().enumerate() {
             assert!(
@@ -179,9 +180,6 @@ fn cancels_on_a_lost_connection_go_out_again_on_the_other_in_both_modes() {
         }
         let sent_again = outcomes.iter().filter(|o| o.attempts == 2).count();
         assert!(sent_again >= 1, "{mode:?}: {outcomes:?}");
-        if mode == Mode::Threaded {
-            assert_eq!(sent_again, 4, "one batch on one connection: {outcomes:?}");
-        }
         let (stats, left) = engine.shutdown();
         assert!(left.is_empty());
         assert_eq!(stats.failovers as usize, sent_again, "{mode:?}: {stats:?}");

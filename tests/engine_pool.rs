@@ -100,17 +100,34 @@ fn cancels_in_flight_on_a_lost_connection_are_sent_again_at_once_on_the_other() 
     let mut tally = Tally::new(&handle);
     let ids = tally.submit_orders(&orders);
     tally.settle();
-    let lost_conn = requests_for(&venue, &orders[0].order_id)[0].0;
+    // The fourth cancel to arrive fired the drop: its connection is the lost one. Which cancels
+    // went out on it depends on how the four were routed (one write, or spread when the first
+    // made its connection look busy).
+    let arrivals = venue.cancels_received();
+    let (lost_conn, dropping_id) = arrivals[3].clone();
+    let mut on_lost = 0;
+    let mut resent_via = Vec::new();
     for (i, (id, order)) in ids.iter().zip(&orders).enumerate() {
         let outcome = *tally.outcome(*id);
-        assert_eq!(outcome.attempts, 2, "#{i}: {outcome:?}");
         let requests = requests_for(&venue, &order.order_id);
-        assert_eq!(requests.len(), 2, "#{i}: {requests:?}");
-        let (first, again) = (&requests[0], &requests[1]);
+        let first = &requests[0];
         assert_eq!(
-            first.0, lost_conn,
-            "#{i}: every first send went out together"
+            first.1,
+            id.as_str(),
+            "#{i}: the first attempt carries the intent's id"
         );
+        if first.0 != lost_conn {
+            assert_eq!(
+                (outcome.status, outcome.attempts, requests.len()),
+                (Status::Acked, 1, 1),
+                "#{i} went out on the surviving connection: {outcome:?}"
+            );
+            continue;
+        }
+        on_lost += 1;
+        assert_eq!(outcome.attempts, 2, "#{i}: {outcome:?}");
+        assert_eq!(requests.len(), 2, "#{i}: {requests:?}");
+        let again = &requests[1];
         assert_ne!(
             again.0, lost_conn,
             "#{i}: sent again on the other connection"
@@ -122,31 +139,27 @@ fn cancels_in_flight_on_a_lost_connection_are_sent_again_at_once_on_the_other() 
             first.1, again.1,
             "#{i}: each attempt has a request id of its own"
         );
-        assert_eq!(
-            first.1,
-            id.as_str(),
-            "#{i}: the first attempt carries the intent's id"
-        );
-        assert_ne!(via(&outcome), usize::MAX);
-        // The first three were cancelled by the lost attempt: the order no longer exists.
-        let expected = if i < 3 {
+        // The ones the venue processed before the drop were cancelled by the lost attempt: the
+        // order no longer exists. The one that fired the drop was never processed.
+        let expected = if first.1 == dropping_id {
+            Status::Acked
+        } else {
             Status::Rejected {
                 code: 43001,
                 msg: bitget_cancel::outcome::VenueMsg::new("The order does not exist"),
             }
-        } else {
-            Status::Acked
         };
         assert_eq!(outcome.status, expected, "#{i}: {outcome:?}");
+        resent_via.push(via(&outcome));
     }
-    let settled_via: Vec<usize> = ids.iter().map(|id| via(tally.outcome(*id))).collect();
+    assert!(on_lost >= 1);
     assert!(
-        settled_via.windows(2).all(|w| w[0] == w[1]),
-        "all settled by the surviving connection: {settled_via:?}"
+        resent_via.windows(2).all(|w| w[0] == w[1]),
+        "every re-send settled by the surviving connection: {resent_via:?}"
     );
     assert_eq!(venue.resting_orders(), 0);
     let stats = engine.stats();
-    assert_eq!(stats.failovers, 4, "{stats:?}");
+    assert_eq!(stats.failovers, on_lost, "{stats:?}");
     assert_eq!(stats.unknown, 0);
     assert_recovers(&mut tally, &venue);
     tally.finish(engine.stats());
