@@ -954,8 +954,9 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
 
     /// Settles an in-flight intent without a reply.
     fn settle_unanswered(&mut self, slot: u32, reason: UnknownReason, now: u64) {
-        for k in 0..MAX_SLOTS {
-            if self.table.entry(slot).live_links() & (1 << k) != 0 {
+        let live = self.table.entry(slot).live_links();
+        for k in 0..PATHS {
+            if live & (1 << k) != 0 {
                 self.attempt_done(k);
             }
         }
