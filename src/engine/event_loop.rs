@@ -35,7 +35,7 @@ use mio::{Events, Poll};
 use super::config::{Config, HedgeAfter, IdleStrategy};
 use super::handle::Submission;
 use super::inflight::{AttemptKind, AttemptState, Entry, InflightTable, InsertError};
-use super::link::{Link, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns, unix_ms};
+use super::link::{Link, LinkCx, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns, unix_ms};
 use super::pacing::RateLimiter;
 use super::plumbing::{IntentSource, OutcomeSink};
 use super::rtt::RttWindow;
@@ -50,6 +50,22 @@ use crate::ws::{self, OpCode};
 mod pool;
 mod rest_rung;
 mod sending;
+
+/// What a link needs for one call, from the loop's own fields (a macro, so that the borrow of
+/// each field stays apart from the borrow of the link itself).
+macro_rules! link_cx {
+    ($loop:ident, $now:expr) => {
+        &mut LinkCx {
+            now: $now,
+            stopping: $loop.stopping.is_some(),
+            registry: $loop.poll.registry(),
+            settings: &$loop.settings,
+            scratch: &mut $loop.scratch,
+            events: &mut $loop.link_events,
+        }
+    };
+}
+use link_cx;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
 const BATCH_BYTES: usize = 8 * 1024;
@@ -527,23 +543,9 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         }
         let stopping = self.stopping.is_some();
         for i in 0..self.links.len() {
-            work |= self.links[i].read(
-                now,
-                stopping,
-                self.poll.registry(),
-                &self.settings,
-                &mut self.scratch,
-                &mut self.link_events,
-            );
+            work |= self.links[i].read(link_cx!(self, now));
             work |= self.apply_link_events(now);
-            work |= self.links[i].advance(
-                now,
-                stopping,
-                self.poll.registry(),
-                &self.settings,
-                &mut self.scratch,
-                &mut self.link_events,
-            );
+            work |= self.links[i].advance(link_cx!(self, now));
             work |= self.apply_link_events(now);
         }
         work |= self.drive_rest(now);
@@ -552,13 +554,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         }
         work |= self.send();
         for i in 0..self.links.len() {
-            self.links[i].flush(
-                now,
-                stopping,
-                self.poll.registry(),
-                &self.settings,
-                &mut self.link_events,
-            );
+            self.links[i].flush(link_cx!(self, now));
         }
         self.apply_link_events(now);
         work |= self.expire(now);

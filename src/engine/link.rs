@@ -92,6 +92,18 @@ impl Scratch {
     }
 }
 
+/// What a link needs from the engine for one call: the time, whether the engine is shutting
+/// down, the poller's registry, the settings and buffers the links share, and where to report.
+#[derive(Debug)]
+pub(crate) struct LinkCx<'a> {
+    pub now: u64,
+    pub stopping: bool,
+    pub registry: &'a Registry,
+    pub settings: &'a LinkSettings,
+    pub scratch: &'a mut Scratch,
+    pub events: &'a mut Vec<(u8, LinkEvent)>,
+}
+
 /// What a link reports to the engine.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum LinkEvent {
@@ -350,49 +362,38 @@ impl Link {
     /// Time-driven work: starts an attempt when its backoff is over, advances an attempt under
     /// way on socket events, times it out, sends the keepalive, declares a silent peer dead,
     /// ends a close that took too long. True if anything happened.
-    pub(crate) fn advance(
-        &mut self,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) -> bool {
+    pub(crate) fn advance(&mut self, cx: &mut LinkCx<'_>) -> bool {
         match self.phase {
-            Phase::Backoff { retry_at } if now >= retry_at && !stopping => {
-                self.attempt_started = now;
+            Phase::Backoff { retry_at } if cx.now >= retry_at && !cx.stopping => {
+                self.attempt_started = cx.now;
                 self.generation = self.generation.wrapping_add(1);
                 self.phase = Phase::Backoff { retry_at: u64::MAX };
-                self.emit(events, LinkEvent::Connecting);
-                let step = self.connector.start(registry, self.token);
+                self.emit(cx.events, LinkEvent::Connecting);
+                let step = self.connector.start(cx.registry, self.token);
                 self.socket_event = false;
                 self.readable = false;
-                self.apply_step(step, now, registry, s, scratch, events);
+                self.apply_step(step, cx);
                 true
             }
             Phase::LoginRejected {
                 retry_at: Some(retry_at),
-            } if now >= retry_at && !stopping => {
-                self.phase = Phase::Backoff { retry_at: now };
+            } if cx.now >= retry_at && !cx.stopping => {
+                self.phase = Phase::Backoff { retry_at: cx.now };
                 true
             }
-            Phase::Closing { deadline, .. } if now >= deadline => {
-                self.drop_connection(registry);
+            Phase::Closing { deadline, .. } if cx.now >= deadline => {
+                self.drop_connection(cx.registry);
                 self.phase = Phase::Done;
                 true
             }
             ref p if p.is_connecting() => {
-                if now >= self.attempt_started.saturating_add(s.connect_timeout) {
+                if cx.now
+                    >= self
+                        .attempt_started
+                        .saturating_add(cx.settings.connect_timeout)
+                {
                     let doing = self.phase.doing();
-                    self.lose(
-                        SessionError::Timeout(doing),
-                        now,
-                        stopping,
-                        registry,
-                        s,
-                        events,
-                    );
+                    self.lose(SessionError::Timeout(doing), cx);
                     return true;
                 }
                 if !self.socket_event || matches!(self.phase, Phase::LoggingIn { .. }) {
@@ -401,51 +402,43 @@ impl Link {
                 self.socket_event = false;
                 let phase = std::mem::replace(&mut self.phase, Phase::Done);
                 let step = self.connector.step(phase);
-                self.apply_step(step, now, registry, s, scratch, events);
+                self.apply_step(step, cx);
                 true
             }
-            Phase::Live { .. } => self.keepalive(now, stopping, registry, s, scratch, events),
+            Phase::Live { .. } => self.keepalive(cx),
             _ => false,
         }
     }
 
     /// Sends the `ping` when due and budget allows; declares the peer dead when nothing came back
     /// by the pong deadline.
-    fn keepalive(
-        &mut self,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) -> bool {
+    fn keepalive(&mut self, cx: &mut LinkCx<'_>) -> bool {
         if self.ping_sent_at != 0 {
             if self.last_inbound > self.ping_sent_at {
                 self.ping_sent_at = 0;
-            } else if now >= self.ping_sent_at.saturating_add(s.pong_deadline) {
-                self.lose(SessionError::PeerSilent, now, stopping, registry, s, events);
+            } else if cx.now >= self.ping_sent_at.saturating_add(cx.settings.pong_deadline) {
+                self.lose(SessionError::PeerSilent, cx);
                 return true;
             }
         }
-        if self.ping_sent_at != 0 || now < self.next_ping_at || !self.can_take_ping(now) {
+        if self.ping_sent_at != 0 || cx.now < self.next_ping_at || !self.can_take_ping(cx.now) {
             return false;
         }
-        self.messages.record(now);
-        scratch.frames.clear();
+        self.messages.record(cx.now);
+        cx.scratch.frames.clear();
         ws::encode_client_frame(
-            &mut scratch.frames,
+            &mut cx.scratch.frames,
             OpCode::Text,
             protocol::PING,
             self.masks.next_mask(),
         );
-        self.ping_sent_at = now;
-        self.next_ping_at = now + s.ping_interval;
-        self.emit(events, LinkEvent::PingSent);
-        match self.try_write(&scratch.frames) {
-            Ok(true) => self.emit(events, LinkEvent::Flushed),
+        self.ping_sent_at = cx.now;
+        self.next_ping_at = cx.now + cx.settings.ping_interval;
+        self.emit(cx.events, LinkEvent::PingSent);
+        match self.try_write(&cx.scratch.frames) {
+            Ok(true) => self.emit(cx.events, LinkEvent::Flushed),
             Ok(false) => {}
-            Err(e) => self.lose(e, now, stopping, registry, s, events),
+            Err(e) => self.lose(e, cx),
         }
         true
     }
@@ -457,50 +450,31 @@ impl Link {
         }
     }
 
-    fn apply_step(
-        &mut self,
-        step: Step,
-        now: u64,
-        registry: &Registry,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) {
+    fn apply_step(&mut self, step: Step, cx: &mut LinkCx<'_>) {
         match step {
             Step::Wait(phase) => self.phase = phase,
-            Step::Failed(e) => self.lose(e, now, false, registry, s, events),
+            Step::Failed(e) => self.lose(e, cx),
             Step::Upgraded { tls, leftover } => {
                 self.decoder.reset();
                 self.phase = Phase::LoggingIn { tls };
                 if let Err(e) = self.decoder.push(&leftover) {
-                    self.lose(
-                        SessionError::Protocol(e.to_string()),
-                        now,
-                        false,
-                        registry,
-                        s,
-                        events,
-                    );
+                    self.lose(SessionError::Protocol(e.to_string()), cx);
                     return;
                 }
                 self.messages.reset();
-                if let Err(e) = self.send_login(now, s, scratch) {
-                    self.lose(e, now, false, registry, s, events);
+                if let Err(e) = self.send_login(cx) {
+                    self.lose(e, cx);
                     return;
                 }
                 // Frames may already be buffered (leftover, or decrypted with the upgrade).
                 self.readable = true;
-                self.read(now, false, registry, s, scratch, events);
+                self.read(cx);
             }
         }
     }
 
-    fn send_login(
-        &mut self,
-        now: u64,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-    ) -> Result<(), SessionError> {
+    fn send_login(&mut self, cx: &mut LinkCx<'_>) -> Result<(), SessionError> {
+        let (s, scratch) = (cx.settings, &mut *cx.scratch);
         let timestamp = unix_ms().saturating_add_signed(s.clock_offset_ms) / 1000;
         let sign = protocol::sign_login(s.credentials.secret(), timestamp);
         scratch.json.clear();
@@ -523,11 +497,12 @@ impl Link {
             self.masks.next_mask(),
         );
         self.try_write(&scratch.frames)?;
-        self.messages.record(now);
+        self.messages.record(cx.now);
         Ok(())
     }
 
-    fn go_live(&mut self, now: u64, s: &LinkSettings, events: &mut Vec<(u8, LinkEvent)>) {
+    fn go_live(&mut self, cx: &mut LinkCx<'_>) {
+        let (now, s) = (cx.now, cx.settings);
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
         let Phase::LoggingIn { tls } = phase else {
             self.phase = phase;
@@ -540,7 +515,7 @@ impl Link {
         self.next_ping_at = now + s.ping_interval;
         self.ping_sent_at = 0;
         self.last_inbound = now;
-        self.emit(events, LinkEvent::Live);
+        self.emit(cx.events, LinkEvent::Live);
     }
 
     /// Encrypts `frames` and hands them to the socket (the rest waits for writability); true when
@@ -565,14 +540,7 @@ impl Link {
     }
 
     /// Flushes ciphertext left behind by a socket that would not take it all.
-    pub(crate) fn flush(
-        &mut self,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) {
+    pub(crate) fn flush(&mut self, cx: &mut LinkCx<'_>) {
         let Some(tls) = self.phase.websocket() else {
             return;
         };
@@ -580,16 +548,9 @@ impl Link {
             return;
         }
         match tls.flush_tls() {
-            Ok(true) => self.emit(events, LinkEvent::Flushed),
+            Ok(true) => self.emit(cx.events, LinkEvent::Flushed),
             Ok(false) => {}
-            Err(e) => self.lose(
-                SessionError::Io(e.to_string()),
-                now,
-                stopping,
-                registry,
-                s,
-                events,
-            ),
+            Err(e) => self.lose(SessionError::Io(e.to_string()), cx),
         }
     }
 
@@ -651,28 +612,20 @@ impl Link {
 
     /// The connection or attempt ended with `error`: report it, back off (or end, if retired or
     /// shutting down).
-    pub(crate) fn lose(
-        &mut self,
-        error: SessionError,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) {
+    pub(crate) fn lose(&mut self, error: SessionError, cx: &mut LinkCx<'_>) {
         let was_live = matches!(self.phase, Phase::Live { .. } | Phase::Closing { .. });
         let closing = matches!(self.phase, Phase::Closing { .. });
-        self.drop_connection(registry);
+        self.drop_connection(cx.registry);
         self.emit(
-            events,
+            cx.events,
             LinkEvent::Lost {
                 generation: self.generation,
                 was_live,
             },
         );
-        if stopping || self.retiring || closing {
+        if cx.stopping || self.retiring || closing {
             self.phase = Phase::Done;
-            if !closing && !stopping {
+            if !closing && !cx.stopping {
                 log::info!(
                     "connection {} to {} ended while retiring: {error}",
                     self.index,
@@ -682,14 +635,16 @@ impl Link {
             self.last_error = Some(error);
             return;
         }
-        if was_live && now.saturating_sub(self.live_since) >= ns(s.reconnect.reset_after) {
+        if was_live
+            && cx.now.saturating_sub(self.live_since) >= ns(cx.settings.reconnect.reset_after)
+        {
             self.failures = 0;
         }
         self.failures = self.failures.saturating_add(1);
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        let delay = s.reconnect.delay(self.failures, self.rng);
+        let delay = cx.settings.reconnect.delay(self.failures, self.rng);
         log::warn!(
             "connection {} to {} {}: {error}; reconnecting in {delay:?}",
             self.index,
@@ -699,26 +654,18 @@ impl Link {
         self.draining = false;
         self.last_error = Some(error);
         self.phase = Phase::Backoff {
-            retry_at: now.saturating_add(ns(delay)),
+            retry_at: cx.now.saturating_add(ns(delay)),
         };
     }
 
     /// Reads whatever the socket has and reports every complete message; stops early when the
     /// event buffer is nearly full (the rest waits in the decoder). True if anything was read.
-    pub(crate) fn read(
-        &mut self,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) -> bool {
+    pub(crate) fn read(&mut self, cx: &mut LinkCx<'_>) -> bool {
         if self.phase.websocket().is_none() {
             return false;
         }
         // Messages already buffered first (a previous read may have stopped early).
-        let mut work = match self.process_messages(now, stopping, registry, s, scratch, events) {
+        let mut work = match self.process_messages(cx) {
             Some(w) => w,
             None => return true,
         };
@@ -726,7 +673,7 @@ impl Link {
             return work;
         }
         loop {
-            if events.len() + EVENT_HEADROOM >= events.capacity() {
+            if cx.events.len() + EVENT_HEADROOM >= cx.events.capacity() {
                 return work;
             }
             let result = {
@@ -747,23 +694,15 @@ impl Link {
                             code: None,
                             reason: "the connection was closed".to_string(),
                         },
-                        now,
-                        stopping,
-                        registry,
-                        s,
-                        events,
+                        cx,
                     );
                     return true;
                 }
                 Ok(n) => {
                     work = true;
                     self.decoder.commit(n);
-                    self.last_inbound = now;
-                    if self
-                        .process_messages(now, stopping, registry, s, scratch, events)
-                        .is_none()
-                        || self.direct
-                    {
+                    self.last_inbound = cx.now;
+                    if self.process_messages(cx).is_none() || self.direct {
                         return true;
                     }
                 }
@@ -780,17 +719,13 @@ impl Link {
                         },
                         None => SessionError::Io("read failed".to_string()),
                     };
-                    self.closed_by_peer(error, now, stopping, registry, s, events);
+                    self.closed_by_peer(error, cx);
                     return true;
                 }
                 Err(None) => {
                     self.lose(
                         SessionError::Protocol("a message does not fit the read buffer".into()),
-                        now,
-                        stopping,
-                        registry,
-                        s,
-                        events,
+                        cx,
                     );
                     return true;
                 }
@@ -799,67 +734,35 @@ impl Link {
     }
 
     /// The connection ended from the venue's side (or broke).
-    fn closed_by_peer(
-        &mut self,
-        error: SessionError,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) {
-        self.lose(error, now, stopping, registry, s, events);
+    fn closed_by_peer(&mut self, error: SessionError, cx: &mut LinkCx<'_>) {
+        self.lose(error, cx);
     }
 
     /// Acts on every complete message; `Some(any)` while the connection stands, `None` once it
     /// ended.
-    fn process_messages(
-        &mut self,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) -> Option<bool> {
+    fn process_messages(&mut self, cx: &mut LinkCx<'_>) -> Option<bool> {
         let mut any = false;
         loop {
-            if events.len() + EVENT_HEADROOM >= events.capacity() {
+            if cx.events.len() + EVENT_HEADROOM >= cx.events.capacity() {
                 return Some(any);
             }
             let inbound = match self.decoder.next_message() {
                 Ok(None) => return Some(any),
-                Ok(Some(message)) => classify(message, &mut scratch.replies),
+                Ok(Some(message)) => classify(message, &mut cx.scratch.replies),
                 Err(e) => {
-                    self.lose(
-                        SessionError::Protocol(e.to_string()),
-                        now,
-                        stopping,
-                        registry,
-                        s,
-                        events,
-                    );
+                    self.lose(SessionError::Protocol(e.to_string()), cx);
                     return None;
                 }
             };
             any = true;
-            if !self.on_inbound(inbound, now, stopping, registry, s, scratch, events) {
+            if !self.on_inbound(inbound, cx) {
                 return None;
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn on_inbound(
-        &mut self,
-        inbound: Inbound,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        scratch: &mut Scratch,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) -> bool {
+    fn on_inbound(&mut self, inbound: Inbound, cx: &mut LinkCx<'_>) -> bool {
         match inbound {
             Inbound::Reply {
                 id,
@@ -867,7 +770,7 @@ impl Link {
                 msg,
                 error_event,
             } => self.emit(
-                events,
+                cx.events,
                 LinkEvent::Reply {
                     id,
                     code,
@@ -883,16 +786,16 @@ impl Link {
                             self.index,
                             self.url()
                         );
-                        self.go_live(now, s, events);
+                        self.go_live(cx);
                     } else {
-                        self.login_refused(code, msg, now, stopping, registry, s, events);
+                        self.login_refused(code, msg, cx);
                         return false;
                     }
                 }
             }
             Inbound::VenueError { code, msg } => {
                 if matches!(self.phase, Phase::LoggingIn { .. }) {
-                    self.login_refused(code, msg, now, stopping, registry, s, events);
+                    self.login_refused(code, msg, cx);
                     return false;
                 }
                 log::warn!(
@@ -904,16 +807,16 @@ impl Link {
                         ""
                     }
                 );
-                self.emit(events, LinkEvent::VenueError { code });
+                self.emit(cx.events, LinkEvent::VenueError { code });
             }
-            Inbound::Pong => self.emit(events, LinkEvent::Pong),
+            Inbound::Pong => self.emit(cx.events, LinkEvent::Pong),
             Inbound::Ignored => {}
             Inbound::Unreadable {
                 error,
                 excerpt,
                 len,
             } => {
-                self.emit(events, LinkEvent::Unreadable);
+                self.emit(cx.events, LinkEvent::Unreadable);
                 log::warn!(
                     "connection {}: skipped a message it cannot read ({}): {:?}{}",
                     self.index,
@@ -930,24 +833,24 @@ impl Link {
                 );
             }
             Inbound::Ping { payload, len } => {
-                scratch.frames.clear();
+                cx.scratch.frames.clear();
                 ws::encode_pong(
-                    &mut scratch.frames,
+                    &mut cx.scratch.frames,
                     &payload[..len as usize],
                     self.masks.next_mask(),
                 );
-                if let Err(e) = self.try_write(&scratch.frames) {
-                    self.lose(e, now, stopping, registry, s, events);
+                if let Err(e) = self.try_write(&cx.scratch.frames) {
+                    self.lose(e, cx);
                     return false;
                 }
             }
             Inbound::Close { code, reason } => {
                 if !matches!(self.phase, Phase::Closing { .. }) {
                     // Answer with the same code, then start over.
-                    scratch.frames.clear();
-                    ws::encode_close(&mut scratch.frames, code, self.masks.next_mask());
+                    cx.scratch.frames.clear();
+                    ws::encode_close(&mut cx.scratch.frames, code, self.masks.next_mask());
                     // The connection is going away anyway: a failed answer changes nothing.
-                    let _ = self.try_write(&scratch.frames);
+                    let _ = self.try_write(&cx.scratch.frames);
                 }
                 if let Some(tls) = self.phase.websocket() {
                     let _ = tls.close();
@@ -958,11 +861,7 @@ impl Link {
                         code,
                         reason: reason.as_str().to_string(),
                     },
-                    now,
-                    stopping,
-                    registry,
-                    s,
-                    events,
+                    cx,
                 );
                 return false;
             }
@@ -972,31 +871,18 @@ impl Link {
 
     /// The venue refused the login.
     #[allow(clippy::too_many_arguments)]
-    fn login_refused(
-        &mut self,
-        code: i64,
-        msg: VenueMsg,
-        now: u64,
-        stopping: bool,
-        registry: &Registry,
-        s: &LinkSettings,
-        events: &mut Vec<(u8, LinkEvent)>,
-    ) {
+    fn login_refused(&mut self, code: i64, msg: VenueMsg, cx: &mut LinkCx<'_>) {
         if !AUTH_CODES.contains(&code) {
             self.lose(
                 SessionError::LoginFailed {
                     code,
                     msg: msg.as_str().to_string(),
                 },
-                now,
-                stopping,
-                registry,
-                s,
-                events,
+                cx,
             );
             return;
         }
-        self.drop_connection(registry);
+        self.drop_connection(cx.registry);
         let error = SessionError::LoginRejected {
             code,
             msg: msg.as_str().to_string(),
@@ -1004,18 +890,21 @@ impl Link {
         log::error!(
             "connection {}: {error}; {}",
             self.index,
-            match s.login_retry_after {
+            match cx.settings.login_retry_after {
                 Some(d) => format!("trying again in {:?}", Duration::from_nanos(d)),
                 None => "not trying again".to_string(),
             }
         );
         self.last_error = Some(error);
-        self.emit(events, LinkEvent::LoginRejected { code, msg });
-        self.phase = if stopping || self.retiring {
+        self.emit(cx.events, LinkEvent::LoginRejected { code, msg });
+        self.phase = if cx.stopping || self.retiring {
             Phase::Done
         } else {
             Phase::LoginRejected {
-                retry_at: s.login_retry_after.map(|d| now.saturating_add(d)),
+                retry_at: cx
+                    .settings
+                    .login_retry_after
+                    .map(|d| cx.now.saturating_add(d)),
             }
         };
     }

@@ -259,15 +259,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
                 }
             }
             Err(e) => {
-                let stopping = self.stopping.is_some();
-                self.links[l].lose(
-                    e,
-                    now,
-                    stopping,
-                    self.poll.registry(),
-                    &self.settings,
-                    &mut self.link_events,
-                );
+                self.links[l].lose(e, link_cx!(self, now));
                 self.apply_link_events(now);
             }
         }
