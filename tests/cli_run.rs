@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use assert_cmd::Command;
 use support::{
     BIN, ENV_VARS, PATIENCE, SIM_CREDENTIALS, SimProcess, outcomes_by_line, run_against,
-    scratch_dir,
+    run_against_with, scratch_dir,
 };
 
 const BOOK: &str = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
@@ -274,28 +274,10 @@ fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
 #[test]
 fn run_rest_only_cancels_over_rest_and_says_so() {
     let sim = sim_with_book("run-rest-only");
-    let mut cmd = Command::new(BIN);
-    cmd.args([
-        "run",
-        "--url",
-        &sim.url,
-        "--rest-url",
-        &sim.rest_url,
-        "--rest-only",
-        "--ca-file",
-    ])
-    .arg(&sim.ca_file)
-    .args(["--idle", "backoff"]);
-    for var in ENV_VARS {
-        cmd.env_remove(var);
-    }
-    for (var, value) in SIM_CREDENTIALS {
-        cmd.env(var, value);
-    }
     let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
 {"instType":"USDT-FUTURES","instId":"ETHUSDT","orderId":"1999999999999999999"}
 "#;
-    let out = cmd.write_stdin(input).timeout(PATIENCE).output().unwrap();
+    let out = run_against_with(&sim, &SIM_CREDENTIALS, input, &["--rest-only"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let by_line = outcomes_by_line(&out.stdout);

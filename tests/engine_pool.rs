@@ -29,6 +29,18 @@ fn pool_config(venue: &SimVenue, hedge: HedgeAfter) -> bitget_cancel::engine::Co
         .ack_timeout(Duration::from_secs(5))
 }
 
+/// The first cancel from now on meets `injection` in place of its reply, and `fate`.
+fn on_first_cancel(injection: Injection, fate: CancelFate) -> Faults {
+    Faults {
+        on_cancel: Some(OnCancel {
+            nth: 1,
+            injection,
+            cancel: fate,
+        }),
+        ..Faults::default()
+    }
+}
+
 fn wait_pool_live(handle: &bitget_cancel::Handle, n: usize) {
     wait_until(&format!("{n} connections live"), || {
         handle.stats().connections[..n]
@@ -203,14 +215,7 @@ fn a_cancel_on_a_frozen_connection_is_hedged_on_the_other_long_before_its_ack_ti
     wait_pool_live(&handle, 2);
     // The connection that gets the first cancel freezes before processing it: TCP open, pings
     // answered, cancels never answered.
-    venue.set_faults(Faults {
-        on_cancel: Some(OnCancel {
-            nth: 1,
-            injection: Injection::Freeze,
-            cancel: CancelFate::Refused,
-        }),
-        ..Faults::default()
-    });
+    venue.set_faults(on_first_cancel(Injection::Freeze, CancelFate::Refused));
     let mut tally = Tally::new(&handle);
     let first = tally.submit(by_order_id(&orders[0]));
     tally.settle();
@@ -258,14 +263,10 @@ fn a_late_reply_after_a_hedge_won_makes_no_second_outcome() {
     ));
     wait_pool_live(&handle, 2);
     // The first attempt is never answered (the cancel is not processed); the hedge is.
-    venue.set_faults(Faults {
-        on_cancel: Some(OnCancel {
-            nth: 1,
-            injection: Injection::Text(r#"{"event":"subscribe"}"#.into()),
-            cancel: CancelFate::Refused,
-        }),
-        ..Faults::default()
-    });
+    venue.set_faults(on_first_cancel(
+        Injection::Text(r#"{"event":"subscribe"}"#.into()),
+        CancelFate::Refused,
+    ));
     let mut tally = Tally::new(&handle);
     let id = tally.submit(by_order_id(&order));
     tally.settle();
@@ -470,14 +471,10 @@ fn an_error_naming_no_request_hedges_what_waits_on_that_connection_at_once() {
         HedgeAfter::Fixed(Duration::from_secs(4)),
     ));
     wait_pool_live(&handle, 2);
-    venue.set_faults(Faults {
-        on_cancel: Some(OnCancel {
-            nth: 1,
-            injection: Injection::too_many_requests(),
-            cancel: CancelFate::Refused,
-        }),
-        ..Faults::default()
-    });
+    venue.set_faults(on_first_cancel(
+        Injection::too_many_requests(),
+        CancelFate::Refused,
+    ));
     let mut tally = Tally::new(&handle);
     let id = tally.submit(by_order_id(&order));
     tally.settle();

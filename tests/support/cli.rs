@@ -117,6 +117,16 @@ pub fn run_against(
     credentials: &[(&str, &str)],
     input: &str,
 ) -> std::process::Output {
+    run_against_with(sim, credentials, input, &[])
+}
+
+/// [`run_against`] with `extra` arguments after the usual ones.
+pub fn run_against_with(
+    sim: &SimProcess,
+    credentials: &[(&str, &str)],
+    input: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut cmd = assert_cmd::Command::new(BIN);
     cmd.args([
         "run",
@@ -134,7 +144,8 @@ pub fn run_against(
         "1000",
         "--idle",
         "backoff",
-    ]);
+    ])
+    .args(extra);
     for var in ENV_VARS {
         cmd.env_remove(var);
     }
