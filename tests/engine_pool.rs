@@ -497,3 +497,44 @@ fn an_error_naming_no_request_hedges_what_waits_on_that_connection_at_once() {
     );
     tally.finish(stats);
 }
+
+#[test]
+fn several_endpoints_are_spread_over_the_pool_and_a_lost_gateway_fails_over_to_the_other() {
+    let (first, second) = (venue(), venue());
+    let both_cas = format!("{}{}", first.ca_pem(), second.ca_pem());
+    let orders = first.seed_orders(InstType::Spot, "BTCUSDT", 1);
+    let (engine, handle) = start(
+        chaos_config(&first)
+            .endpoints([first.url(), second.url()])
+            .extra_root_ca_pem(both_cas)
+            .connections(2),
+    );
+    wait_pool_live(&handle, 2);
+    assert_eq!(
+        first.stats().logins_ok,
+        1,
+        "connection 0 on the first gateway"
+    );
+    assert_eq!(second.stats().logins_ok, 1, "connection 1 on the second");
+    // The first gateway goes away for good: its cancel is answered through the second, whose
+    // venue does not know the order (another gateway, another book here).
+    first.set_faults(Faults {
+        login: bitget_cancel::sim::LoginFault::Ignore,
+        ..Faults::default()
+    });
+    first.drop_connections();
+    wait_until("connection 0 is down", || {
+        handle.stats().connections[0].state != SessionState::Live
+    });
+    let mut tally = Tally::new(&handle);
+    let id = tally.submit(by_order_id(&orders[0]));
+    tally.settle();
+    let outcome = *tally.outcome(id);
+    assert_eq!(outcome.via, Some(Via::Connection(1)), "{outcome:?}");
+    assert!(
+        matches!(outcome.status, Status::Rejected { code: 43001, .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(second.stats().cancels_rejected, 1);
+    tally.finish(engine.stats());
+}
