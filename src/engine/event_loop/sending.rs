@@ -3,6 +3,16 @@
 
 use super::*;
 
+/// What `hedge_route` allows a hedge.
+enum HedgeRoute {
+    /// Out now, on this link.
+    Send(usize),
+    /// Not now: the account or every other link is out of budget.
+    Wait,
+    /// Never: it waits for its reply.
+    Drop,
+}
+
 impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
     /// The serving link with the lowest smoothed round trip that may take a cancel now, leaving
     /// out the links in `exclude` (a bit per slot).
@@ -125,17 +135,23 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
                 }
                 continue;
             }
-            if kind == AttemptKind::Hedge && !self.hedges.is_ready(now) {
-                // Hedges spent their share of the budget: this one waits for its reply.
-                self.resend.pop_front();
-                self.shared.counters.0.hedges_capped.incr();
-                continue;
-            }
-            if !self.cancels.is_ready(now) {
-                break;
-            }
-            let Some(l) = self.best_link(now, exclude) else {
-                break;
+            let l = if kind == AttemptKind::Hedge {
+                match self.hedge_route(now, exclude) {
+                    HedgeRoute::Send(l) => l,
+                    HedgeRoute::Wait => break,
+                    HedgeRoute::Drop => {
+                        self.resend.pop_front();
+                        continue;
+                    }
+                }
+            } else {
+                if !self.cancels.is_ready(now) {
+                    break;
+                }
+                let Some(l) = self.best_link(now, exclude) else {
+                    break;
+                };
+                l
             };
             self.resend.pop_front();
             let counters = &self.shared.counters.0;
@@ -147,6 +163,25 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
             work = true;
         }
         work
+    }
+
+    /// Where a hedge of an intent whose live attempts are on `exclude` may go now. Dropped (it
+    /// waits for its reply) when hedges spent their share of the budget (counted as capped) or
+    /// when the best other link is itself silent for longer than the hedge delay; it waits when
+    /// the account or every other link is out of budget.
+    fn hedge_route(&self, now: u64, exclude: u32) -> HedgeRoute {
+        if !self.hedges.is_ready(now) {
+            self.shared.counters.0.hedges_capped.incr();
+            return HedgeRoute::Drop;
+        }
+        if !self.cancels.is_ready(now) {
+            return HedgeRoute::Wait;
+        }
+        match self.best_link(now, exclude) {
+            None => HedgeRoute::Wait,
+            Some(l) if self.stalled_for(l, now) > self.hedge_after => HedgeRoute::Drop,
+            Some(l) => HedgeRoute::Send(l),
+        }
     }
 
     /// Sends waiting intents in arrival order, batching the frames for one link into one write.
@@ -331,22 +366,15 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
                 self.hedge_queue.pop_front();
                 continue;
             }
-            if !self.hedges.is_ready(now) {
-                self.hedge_queue.pop_front();
-                self.shared.counters.0.hedges_capped.incr();
-                continue;
-            }
-            if !self.cancels.is_ready(now) {
-                break;
-            }
-            let Some(l) = self.best_link(now, exclude) else {
-                break;
+            let l = match self.hedge_route(now, exclude) {
+                HedgeRoute::Send(l) => l,
+                HedgeRoute::Wait => break,
+                HedgeRoute::Drop => {
+                    self.hedge_queue.pop_front();
+                    continue;
+                }
             };
             self.hedge_queue.pop_front();
-            if self.stalled_for(l, now) > self.hedge_after {
-                // The only other link is itself not answering: a hedge there helps nothing.
-                continue;
-            }
             self.shared.counters.0.hedges_sent.incr();
             self.send_attempt(slot, l, AttemptKind::Hedge, now);
             work = true;
