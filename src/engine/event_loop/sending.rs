@@ -165,6 +165,23 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         work
     }
 
+    /// Encodes the cancel of the intent in `slot` under request id `id`, appends it as a masked
+    /// frame for link `l` to the frames being built, and notes it as waiting for the kernel.
+    fn append_cancel_frame(&mut self, l: usize, slot: u32, id: RequestId) {
+        let e = self.table.entry(slot);
+        let seq = e.seq;
+        self.scratch.json.clear();
+        protocol::encode_cancel(&mut self.scratch.json, &id, &e.cancel);
+        let mask = self.links[l].next_mask();
+        ws::encode_client_frame(
+            &mut self.scratch.frames,
+            OpCode::Text,
+            &self.scratch.json,
+            mask,
+        );
+        self.awaiting_flush[l].push((slot, seq));
+    }
+
     /// Where a hedge of an intent whose live attempts are on `exclude` may go now. Dropped (it
     /// waits for its reply) when hedges spent their share of the budget (counted as capped) or
     /// when the best other link is itself silent for longer than the hedge delay; it waits when
@@ -227,17 +244,8 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
                 break;
             };
             self.attempt_sent(l, now);
-            let e = self.table.entry(slot);
-            self.scratch.json.clear();
-            protocol::encode_cancel(&mut self.scratch.json, &e.id, &e.cancel);
-            let mask = self.links[l].next_mask();
-            ws::encode_client_frame(
-                &mut self.scratch.frames,
-                OpCode::Text,
-                &self.scratch.json,
-                mask,
-            );
-            self.awaiting_flush[l].push((slot, seq));
+            let id = self.table.entry(slot).id;
+            self.append_cancel_frame(l, slot, id);
             if self.hedge_after != 0 {
                 self.push_hedge(slot, seq);
             }
@@ -312,19 +320,8 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         self.table
             .send_again(slot, id, kind, now, l as u8, generation);
         self.attempt_sent(l, now);
-        let e = self.table.entry(slot);
-        let seq = e.seq;
-        self.scratch.json.clear();
-        protocol::encode_cancel(&mut self.scratch.json, &id, &e.cancel);
         self.scratch.frames.clear();
-        let mask = self.links[l].next_mask();
-        ws::encode_client_frame(
-            &mut self.scratch.frames,
-            OpCode::Text,
-            &self.scratch.json,
-            mask,
-        );
-        self.awaiting_flush[l].push((slot, seq));
+        self.append_cancel_frame(l, slot, id);
         let written = self.links[l].try_write_stamped(&self.scratch.frames);
         self.scratch.frames.clear();
         self.after_write(l, written, now);
