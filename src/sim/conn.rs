@@ -336,7 +336,7 @@ impl Live<'_> {
             if let Some(end) = self.send_due(now) {
                 return end;
             }
-            if let Some(end) = self.send_pushes(now) {
+            if let Some(end) = self.send_pushes() {
                 return end;
             }
             if let Some(end) = self.check_deadlines(now) {
@@ -615,9 +615,11 @@ impl Live<'_> {
         None
     }
 
-    /// Writes the order pushes due by `now`, shaped like replies by the faults in force (none
-    /// while [`Injection::Silence`] holds: those are lost).
-    fn send_pushes(&mut self, now: Instant) -> Option<End> {
+    /// Writes the order pushes due by now (read afresh, so a push posted a moment ago goes
+    /// before anything the connection reads next), shaped like replies by the faults in force
+    /// (none while [`Injection::Silence`] holds: those are lost).
+    fn send_pushes(&mut self) -> Option<End> {
+        let now = Instant::now();
         let due = self.feed.take_due(now);
         if due.is_empty() {
             return None;
@@ -1113,7 +1115,7 @@ impl Live<'_> {
         }
         let (reply, found) = self.shared.cancel(uid, &request, unix_ms());
         if faults.push_before_reply
-            && let Some(end) = self.send_pushes(Instant::now())
+            && let Some(end) = self.send_pushes()
         {
             return Some(end);
         }
@@ -1238,7 +1240,7 @@ impl Live<'_> {
             }
         };
         if faults.push_before_reply
-            && let Some(end) = self.send_pushes(Instant::now())
+            && let Some(end) = self.send_pushes()
         {
             return Some(end);
         }
