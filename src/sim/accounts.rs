@@ -17,7 +17,7 @@ pub enum AccountMode {
     #[default]
     Classic,
     /// Unified (UTA): V3 serves it; V2 REST gets 40085, and V2 WebSocket trading as
-    /// [`SimConfig::unified_v2_websocket`](super::SimConfig::unified_v2_websocket) says.
+    /// [`SimConfig::serve_unified_on_v2_websocket`](super::SimConfig::serve_unified_on_v2_websocket) says.
     Unified,
 }
 

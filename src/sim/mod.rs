@@ -1,51 +1,121 @@
-//! A simulated Bitget venue: a real TLS WebSocket server on loopback that speaks the V2 private
-//! trading protocol, for tests, demos and benchmarks without touching the exchange.
+//! A simulated Bitget venue: a real TLS WebSocket and REST server on loopback that speaks the V2
+//! private trading protocol and the unified account's V3, for tests, demos and benchmarks
+//! without touching the exchange.
 //!
-//! It serves `wss://localhost:PORT/v2/ws/private` with a certificate signed by a CA generated at
-//! start; clients trust that CA by adding [`SimVenue::ca_pem`] as a root (verification is never
-//! switched off). It behaves like the live venue where that behaviour is known:
+//! It serves `wss://localhost:PORT/v2/ws/private` and, on the same port,
+//! `wss://localhost:PORT/v3/ws/private` ([`SimVenue::v3_url`]) with a certificate signed by a CA
+//! generated at start; clients trust that CA by adding [`SimVenue::ca_pem`] as a root
+//! (verification is never switched off). It behaves like the live venue where that behaviour is
+//! known:
 //!
 //! - the text `ping` is answered with the text `pong`; WebSocket ping frames with pong frames;
 //! - a good `login` is answered `{"event":"login","code":0,"connId":"<32 hex digits>"}`, with a
 //!   fresh `connId` for each connection ([`SimVenue::conn_id`]);
 //! - `login` is checked with the venue's signing rule,
-//!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, and refused with 30011
-//!   (key), 30012 (passphrase), 30013 (timestamp not whole seconds), 30014 (timestamp outside the
-//!   window) or 30015 (signature), after which the venue closes the connection;
+//!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, against the key it
+//!   names (the main key of [`SimConfig`] or one of [`SimConfig::extra_keys`]), and refused with
+//!   30011 (key), 30012 (passphrase), 30013 (timestamp not whole seconds), 30014 (timestamp
+//!   outside the window) or 30015 (signature), after which the venue closes the connection;
 //! - `trade` on channel `cancel-order` cancels an order of the book the caller seeds
-//!   ([`SimVenue::add_order`], [`SimVenue::seed_orders`]); each order can be cancelled once. The
-//!   replies are shaped exactly like the ones captured from the live venue, including 43001
-//!   (spot) and 41101 (futures) for an unknown order;
+//!   ([`SimVenue::add_order`], [`SimVenue::add_order_with`], [`SimVenue::seed_orders`]); each
+//!   order can be cancelled once. The replies are shaped exactly like the ones captured from the
+//!   live venue, including 43001 (spot) and 41101 (futures) for an unknown order, and for one
+//!   that is filled or cancelled already;
 //! - a trade before login gets 30004, bad JSON 30002, an unknown `op` 30003, another channel
 //!   30001, a bad request id or parameter 30016;
 //! - more than [`SimConfig::max_messages_per_second`] messages in a sliding second gets 30007 and
-//!   a disconnect; no `ping` for [`SimConfig::idle_timeout`] and reaching
-//!   [`SimConfig::lifetime`] disconnect too.
+//!   a disconnect (subscriptions count too); no `ping` for [`SimConfig::idle_timeout`] and
+//!   reaching [`SimConfig::lifetime`] disconnect too.
 //!
-//! - REST too, on a listener of its own ([`SimVenue::rest_url`], same CA): the spot and futures
-//!   `cancel-order` endpoints on the same book, signed requests checked (40009 for a bad
-//!   signature), `GET /api/v2/public/time`, keep-alive, and [`RestFaults`]
-//!   ([`SimVenue::set_rest_faults`]); [`SimVenue::rest_requests`] and [`SimVenue::rest_stats`]
-//!   say what it saw.
+//! Orders and fills: every order has a size, a limit price, a filled size and an average price
+//! (decimal strings as the venue writes them, `"0.2"`), a status ([`OrderStatus`]: `live`,
+//! `partially_filled`, `filled`, cancelled spelled `cancelled` on spot and `canceled` on
+//! futures), `cTime`/`uTime` and a `cancelReason` (`normal_cancel` once a cancel took it). A
+//! scripted taker fills orders ([`SimVenue::fill`], [`SimVenue::fill_at`]) at any time, also while
+//! a cancel for them is on its way; final orders stay on the book for queries
+//! ([`SimVenue::order`], [`SimVenue::orders`]). Orders belong to an account (UID,
+//! [`MAIN_UID`] unless added for another): a key only sees its account's orders.
+//!
+//! The V2 private `orders` channel: `{"op":"subscribe","args":[{"instType","channel":"orders",
+//! "instId":"default"}]}` after login (before it 30004), each `arg` acknowledged
+//! `{"event":"subscribe","arg":ARG}` (or refused with 30001 for another channel, 30016 for an
+//! unknown instType); no push on subscribe; every change of an order (fill, cancel by any path)
+//! is pushed `{"action":"snapshot","arg":ARG,"data":[{accBaseVolume, cTime, cancelReason,
+//! clientOid, instId, orderId, price, priceAvg, size, status, uTime}],"ts":...}` to every
+//! connection of the order's account that subscribed to its product line (`default`, or its
+//! symbol). On the connection that made the change the reply goes first, then the push.
+//!
+//! V3, the unified account, on its own path: the same login; `trade` with topic `cancel-order`
+//! (top-level `id`, lowercase `category`, optional; no symbol) and `batch-cancel` (up to 20
+//! entries, a `code` per entry under a top-level `"0"`), replies with string codes and a string
+//! `ts`, failures `{"event":"error","id":ID,"code":"25204","msg":"Order does not exist"}`, an
+//! uppercase category 41101 `Param category=SPOT error`; the `order` topic
+//! (`{"instType":"UTA","topic":"order"}`) pushing `category, symbol, orderId, clientOid, qty,
+//! cumExecQty, avgPrice, orderStatus, cancelReason, updatedTime`; the service-upgrade notice
+//! ([`Injection::service_upgrade`]). Each key has an account mode ([`AccountMode`],
+//! [`SimConfig::account_mode`], [`SimKey::mode`], switchable at run time with
+//! [`SimVenue::set_account_mode`]): a unified key gets 40085 on V2 REST and, per request with its
+//! `arg` echoed, on V2 WebSocket trading (unless
+//! [`SimConfig::serve_unified_on_v2_websocket`]); a classic key gets 40084 on V3 REST and on each
+//! V3 trade or subscription request (its V3 login is accepted).
+//!
+//! - REST too, on a listener of its own ([`SimVenue::rest_url`], same CA): the V2 spot and
+//!   futures `cancel-order` endpoints on the same book (the reply names the order's own
+//!   `orderId` and `clientOid`), the order queries, batch cancels and cancel-alls (see
+//!   in the choices below), V3's `cancel-order`, `cancel-batch`, `cancel-symbol-order`,
+//!   `order-info`, `account/settings` and `countdown-cancel-all` (which, when it runs out,
+//!   cancels every resting order of the account and turns itself off), signed requests checked
+//!   (40009 for a bad signature; a GET signs `path?query`), `GET /api/v2/public/time`,
+//!   keep-alive, and [`RestFaults`] ([`SimVenue::set_rest_faults`]); [`SimVenue::rest_requests`]
+//!   and [`SimVenue::rest_stats`] say what it saw.
+//! - Rate limits per account and endpoint ([`SimLimits`], on with [`SimConfig::limits`]): V2
+//!   `cancel-order` 10/s with WebSocket and REST together, spot and futures apart; each batch
+//!   endpoint 10/s; spot `cancel-symbol-order` 5/s; futures `cancel-all-orders` 10/s; order
+//!   queries 20/s spot, 10/s futures; V3 `cancel-order` 10/s, batches 5/s, `cancel-symbol-order`
+//!   5/s, `countdown-cancel-all` 1/s. Over a limit: REST HTTP 429 with code `429`, V2 WebSocket
+//!   `{"event":"error","code":30006,"msg":"request too many"}` (or per request,
+//!   [`WsRateLimitReply`]), V3 WebSocket `{"event":"error","id":ID,"code":"429",...}`; the
+//!   request does not reach the book.
 //!
 //! [`Faults`] make it misbehave on demand from the next message on (delayed, fragmented,
 //! coalesced, byte-per-record, duplicated, stray or missing replies, login trouble, an
-//! [`Injection`] at the Nth cancel, a frozen connection), and [`SimVenue::inject`] commits an
-//! [`Injection`] on every open connection right now (hostile frames, a close frame, a TCP reset,
-//! a TLS alert, a read stall, silence, a freeze, ...), [`SimVenue::inject_on`] on one connection
-//! by its number. [`SimVenue::received`], [`SimVenue::cancels_received`], [`SimVenue::stats`],
-//! [`SimVenue::open_connections`] and [`SimVenue::accept_times_ns`] say what it saw.
+//! [`Injection`] at the Nth cancel, a frozen connection; pushes before the reply, delayed or
+//! lost, subscriptions refused or ignored, an order filled just before the cancel reaches it),
+//! and [`SimVenue::inject`] commits an [`Injection`] on every open connection right now (hostile
+//! frames, a close frame, a TCP reset, a TLS alert, a read stall, silence, a freeze, ...),
+//! [`SimVenue::inject_on`] on one connection by its number. [`SimVenue::received`],
+//! [`SimVenue::cancels_received`], [`SimVenue::stats`], [`SimVenue::activity`] (subscriptions,
+//! pushes, fills, batches, cancel-alls, order queries, rate-limit refusals per endpoint,
+//! countdown arms), [`SimVenue::open_connections`] and [`SimVenue::accept_times_ns`] say what it
+//! saw.
 //!
 //! Where the live venue's behaviour is not documented, the simulation chooses:
 //! - a binary message is refused with 30002; a login with no object in `args` with 30002 (the
 //!   connection stays open);
-//! - a batch of several cancels in one request is refused with 30016, as is a missing
-//!   `instType`, `instId` or order id;
+//! - a batch of several cancels in one V2 WebSocket request is refused with 30016, as is a
+//!   missing `instType`, `instId` or order id;
 //! - a timestamp too far in the future is refused like an expired one (30014);
 //! - only the text `ping` resets the idle timer; every text and binary message counts against
 //!   the rate limit, WebSocket control frames do not;
 //! - the venue closes with a close frame (1000; 1001 on shutdown) after a refused login, a
-//!   rate-limit breach, the idle timeout and the lifetime.
+//!   rate-limit breach, the idle timeout and the lifetime;
+//! - pushes: the reply before the push on the connection that made the change (other
+//!   connections get theirs within about 20 ms); `priceAvg` left out on futures while nothing
+//!   filled, `"0"` on spot; `clientOid` left out for an order without one; a refused
+//!   subscription is `{"event":"error","arg":ARG,"code":N,"msg":M,"op":"subscribe"}`;
+//!   `unsubscribe` is served and acknowledged `{"event":"unsubscribe","arg":ARG}`;
+//! - V3 pushes spell the final state `cancelled` on every category; V3 codes are strings
+//!   everywhere (errors with no request too: `{"event":"error","code":"30003",...}`), the login
+//!   reply is V2's; the 30033 notice is `{"event":"error","code":"30033","msg":"service
+//!   upgrade"}`; a V3 WebSocket `batch-cancel` shares the REST `cancel-batch` limit;
+//! - batches: over 20 entries 40306, orderId and clientOid mixed 40020 (V2 REST, V3 REST and V3
+//!   WebSocket alike); V3 `cancel-batch` and `cancel-symbol-order` reply with a list of entries,
+//!   each with a `code`;
+//! - order queries: an unknown order is 43001 (spot `orderInfo`), 40109 (futures
+//!   `order/detail`, whose state is in `state`, the documented example's field), 25204 (V3);
+//! - spot `cancel-symbol-order` cancels [`SimConfig::async_cancel_delay`] after it was accepted;
+//! - rate limits are off unless [`SimConfig::limits`] turns them on, since clients under test
+//!   often run far beyond them.
 //!
 //! ```
 //! use bitget_cancel::InstType;
