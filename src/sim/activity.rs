@@ -137,11 +137,15 @@ pub struct CountdownArm {
 }
 
 /// What the venue saw beyond single cancels ([`SimVenue::activity`](super::SimVenue::activity)).
+/// The lists keep the newest [`SimConfig::record_limit`](super::SimConfig::record_limit) entries
+/// each; the counters count everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Activity {
     /// Subscription requests answered, oldest first.
     pub subscriptions: Vec<SubscriptionRecord>,
-    /// Order pushes written to a connection (one per connection it went to).
+    /// Order pushes handed to a connection's socket (one per connection it went to), counted
+    /// just before the write (or before a [`Faults::coalesce`](super::Faults::coalesce) batch
+    /// holds it).
     pub pushes_sent: u64,
     /// Order pushes a fault lost (never sent), or still waiting when their connection ended.
     pub pushes_lost: u64,
@@ -172,5 +176,31 @@ impl Activity {
     /// Order queries answered on one endpoint.
     pub fn order_queries_on(&self, endpoint: Endpoint) -> u64 {
         self.order_queries.get(&endpoint).copied().unwrap_or(0)
+    }
+}
+
+/// Appends `item`, dropping the oldest items beyond `limit` (0 keeps nothing).
+pub(super) fn push_bounded<T>(list: &mut Vec<T>, limit: usize, item: T) {
+    if limit == 0 {
+        return;
+    }
+    if list.len() >= limit {
+        let excess = list.len() + 1 - limit;
+        list.drain(..excess);
+    }
+    list.push(item);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_keep_only_the_newest_entries() {
+        let mut list = vec![1, 2, 3];
+        push_bounded(&mut list, 2, 4);
+        assert_eq!(list, [3, 4]);
+        push_bounded(&mut list, 0, 5);
+        assert_eq!(list, [3, 4], "0 keeps nothing new");
     }
 }

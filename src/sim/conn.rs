@@ -20,7 +20,7 @@ use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 use super::accounts::{AccountMode, WsRateLimitReply, cancel_endpoint};
-use super::activity::{BatchRecord, SubscriptionRecord};
+use super::activity::{BatchRecord, SubscriptionRecord, push_bounded};
 use super::connections::ConnStatus;
 use super::feed::Feed;
 use super::frames::{self, close_code, hostile};
@@ -630,10 +630,11 @@ impl Live<'_> {
                 self.shared.note(|a| a.pushes_lost += 1);
                 continue;
             }
+            // Counted first, so a client that has read the push sees it counted.
+            self.shared.note(|a| a.pushes_sent += 1);
             if let Some(end) = self.send_reply(&text, &faults, now) {
                 return Some(end);
             }
-            self.shared.note(|a| a.pushes_sent += 1);
         }
         None
     }
@@ -1235,7 +1236,9 @@ impl Live<'_> {
                     cancelled: found,
                     by_order_id: trade.entries[0].order_id.is_some(),
                 };
-                self.shared.note(|a| a.batches.push(record));
+                self.shared.note(|a| {
+                    push_bounded(&mut a.batches, self.shared.config.record_limit, record)
+                });
                 v3::batch_reply(&trade.id, &results, ts)
             }
         };

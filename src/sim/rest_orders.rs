@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::activity::{BatchRecord, CancelAllRecord};
+use super::activity::{BatchRecord, CancelAllRecord, push_bounded};
 use super::book::OrderRef;
 use super::rest::{Caller, HttpRequest, Reply, admit, not_found_code, refused, success};
 use super::timers::Job;
@@ -254,7 +254,7 @@ pub(super) fn batch(shared: &Shared, caller: Caller, request: &HttpRequest, rout
         cancelled: success_list.len(),
         by_order_id: by_order_id != 0,
     };
-    shared.note(|a| a.batches.push(record));
+    shared.note(|a| push_bounded(&mut a.batches, shared.config.record_limit, record));
     success(json!({"successList": success_list, "failureList": failure_list}))
 }
 
@@ -315,7 +315,7 @@ pub(super) fn cancel_all(shared: &Shared, caller: Caller, request: &HttpRequest,
         symbol,
         cancelled: cancelled.len(),
     };
-    shared.note(|a| a.cancel_alls.push(record));
+    shared.note(|a| push_bounded(&mut a.cancel_alls, shared.config.record_limit, record));
     let success_list: Vec<Value> = cancelled
         .iter()
         .map(|o| json!({"orderId": o.order_id, "clientOid": o.client_oid}))

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::activity::{BatchRecord, CancelAllRecord, CountdownArm};
+use super::activity::{BatchRecord, CancelAllRecord, CountdownArm, push_bounded};
 use super::book::OrderRef;
 use super::feed::v3_entry;
 use super::rest::{Caller, HttpRequest, Reply, admit, refused, success};
@@ -172,7 +172,7 @@ pub(super) fn cancel_batch(
         cancelled,
         by_order_id: by_order_id != 0,
     };
-    shared.note(|a| a.batches.push(record));
+    shared.note(|a| push_bounded(&mut a.batches, shared.config.record_limit, record));
     success(Value::Array(results))
 }
 
@@ -204,7 +204,7 @@ pub(super) fn cancel_symbol(
         symbol,
         cancelled: cancelled.len(),
     };
-    shared.note(|a| a.cancel_alls.push(record));
+    shared.note(|a| push_bounded(&mut a.cancel_alls, shared.config.record_limit, record));
     let list: Vec<Value> = cancelled
         .iter()
         .map(|o| json!({"orderId": o.order_id, "clientOid": o.client_oid, "code": "0", "msg": "success"}))
@@ -264,6 +264,6 @@ pub(super) fn countdown(shared: &Shared, caller: Caller, request: &HttpRequest, 
         seconds,
         at_ns: monotonic_ns(),
     };
-    shared.note(|a| a.countdown_arms.push(arm));
+    shared.note(|a| push_bounded(&mut a.countdown_arms, shared.config.record_limit, arm));
     success(Value::Null)
 }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::activity::CancelAllRecord;
+use super::activity::push_bounded;
 use super::{Endpoint, Shared, lock};
 use crate::intent::InstType;
 
@@ -68,8 +69,10 @@ impl Timers {
             .map(|(at, _)| at.saturating_duration_since(Instant::now()))
     }
 
-    /// Wakes the thread (to stop).
+    /// Wakes the thread (to stop). Under the lock, so the wake cannot fall between the
+    /// thread's look at `stopping` and its wait.
     pub(super) fn wake(&self) {
+        let _state = lock(&self.state);
         self.changed.notify_all();
     }
 
@@ -123,13 +126,17 @@ pub(super) fn run(shared: Arc<Shared>) {
                         o.inst_type() == InstType::Spot && o.inst_id() == symbol
                     });
                     shared.note(|a| {
-                        a.cancel_alls.push(CancelAllRecord {
-                            endpoint: Endpoint::SpotCancelSymbol,
-                            uid,
-                            inst_type: Some(InstType::Spot),
-                            symbol: Some(symbol.clone()),
-                            cancelled: cancelled.len(),
-                        });
+                        push_bounded(
+                            &mut a.cancel_alls,
+                            shared.config.record_limit,
+                            CancelAllRecord {
+                                endpoint: Endpoint::SpotCancelSymbol,
+                                uid,
+                                inst_type: Some(InstType::Spot),
+                                symbol: Some(symbol.clone()),
+                                cancelled: cancelled.len(),
+                            },
+                        );
                     });
                 }
                 Job::Countdown { uid, .. } => {
@@ -139,13 +146,17 @@ pub(super) fn run(shared: Arc<Shared>) {
                         cancelled.len()
                     );
                     shared.note(|a| {
-                        a.cancel_alls.push(CancelAllRecord {
-                            endpoint: Endpoint::V3Countdown,
-                            uid,
-                            inst_type: None,
-                            symbol: None,
-                            cancelled: cancelled.len(),
-                        });
+                        push_bounded(
+                            &mut a.cancel_alls,
+                            shared.config.record_limit,
+                            CancelAllRecord {
+                                endpoint: Endpoint::V3Countdown,
+                                uid,
+                                inst_type: None,
+                                symbol: None,
+                                cancelled: cancelled.len(),
+                            },
+                        );
                     });
                 }
             }
