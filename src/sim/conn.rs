@@ -19,13 +19,20 @@ use tungstenite::http::StatusCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
+use super::accounts::{AccountMode, WsRateLimitReply, cancel_endpoint};
+use super::activity::{BatchRecord, SubscriptionRecord, push_bounded};
 use super::connections::ConnStatus;
+use super::feed::Feed;
 use super::frames::{self, close_code, hostile};
 use super::inbox::Inbox;
 use super::login::{self, Credentials};
 use super::record::{DisconnectCause, Opcode, ReceivedFrame};
 use super::rules::{self, Request as VenueRequest, refusals};
-use super::{CancelFate, Faults, Injection, LoginFault, OnCancel, PATH, Shared};
+use super::v3;
+use super::{
+    CancelFate, Endpoint, Faults, Injection, LoginFault, OnCancel, PATH, Shared, SubscribeFault,
+    V3_PATH,
+};
 use crate::clock::monotonic_ns;
 
 /// The longest a connection thread blocks in a read before it looks at its clocks, flags and
@@ -147,8 +154,9 @@ pub(super) fn serve(
     kill: &AtomicBool,
     inbox: &Inbox,
     status: &ConnStatus,
+    feed: &Feed,
 ) {
-    let reset = match handshake(shared, tcp, kill, inbox) {
+    let reset = match handshake(shared, tcp, kill, inbox, status) {
         Ok(ws) => {
             let now = Instant::now();
             let mut live = Live {
@@ -157,6 +165,8 @@ pub(super) fn serve(
                 kill,
                 inbox,
                 status,
+                feed,
+                v3: status.is_v3(),
                 ws,
                 opened: now,
                 last_ping: now,
@@ -200,7 +210,7 @@ fn is_timeout(e: &io::Error) -> bool {
 // tungstenite's `Callback` fixes this signature, large error variant included.
 #[allow(clippy::result_large_err)]
 fn check_path(request: &Request, response: Response) -> Result<Response, ErrorResponse> {
-    if request.uri().path() == PATH {
+    if [PATH, V3_PATH].contains(&request.uri().path()) {
         Ok(response)
     } else {
         let mut refusal = ErrorResponse::new(None);
@@ -217,6 +227,7 @@ fn handshake(
     tcp: TcpStream,
     kill: &AtomicBool,
     inbox: &Inbox,
+    status: &ConnStatus,
 ) -> Result<WebSocket<Wire>, DisconnectCause> {
     let failed = DisconnectCause::HandshakeFailed;
     let deadline = Instant::now() + shared.config.handshake_timeout;
@@ -237,6 +248,9 @@ fn handshake(
     let accept = |request: &Request, response: Response| {
         let accepted = check_path(request, response);
         if accepted.is_ok() {
+            if request.uri().path() == V3_PATH {
+                status.set_v3();
+            }
             inbox.open();
         }
         accepted
@@ -283,6 +297,10 @@ struct Live<'a> {
     kill: &'a AtomicBool,
     /// Whether it is logged in, and its `connId`, shared with the venue.
     status: &'a ConnStatus,
+    /// Its order subscriptions and the pushes waiting for it.
+    feed: &'a Feed,
+    /// It speaks V3 (it came in on [`V3_PATH`]).
+    v3: bool,
     ws: WebSocket<Wire>,
     opened: Instant,
     last_ping: Instant,
@@ -316,6 +334,9 @@ impl Live<'_> {
                 self.resume(now);
             }
             if let Some(end) = self.send_due(now) {
+                return end;
+            }
+            if let Some(end) = self.send_pushes() {
                 return end;
             }
             if let Some(end) = self.check_deadlines(now) {
@@ -518,6 +539,9 @@ impl Live<'_> {
         if let Some(due) = self.batch.due {
             wake = wake.min(due);
         }
+        if let Some(due) = self.feed.next_due() {
+            wake = wake.min(due);
+        }
         if let Some(stall) = self.stall {
             wake = wake.min(stall.until);
         }
@@ -587,6 +611,30 @@ impl Live<'_> {
         }
         if self.batch.due.is_some_and(|due| due <= now) {
             return self.flush_batch();
+        }
+        None
+    }
+
+    /// Writes the order pushes due by now (read afresh, so a push posted a moment ago goes
+    /// before anything the connection reads next), shaped like replies by the faults in force
+    /// (none while [`Injection::Silence`] holds: those are lost).
+    fn send_pushes(&mut self) -> Option<End> {
+        let now = Instant::now();
+        let due = self.feed.take_due(now);
+        if due.is_empty() {
+            return None;
+        }
+        let faults = self.shared.faults();
+        for text in due {
+            if self.silent {
+                self.shared.note(|a| a.pushes_lost += 1);
+                continue;
+            }
+            // Counted first, so a client that has read the push sees it counted.
+            self.shared.note(|a| a.pushes_sent += 1);
+            if let Some(end) = self.send_reply(&text, &faults, now) {
+                return Some(end);
+            }
         }
         None
     }
@@ -797,29 +845,179 @@ impl Live<'_> {
     }
 
     fn on_json(&mut self, text: &str, faults: &Faults, now: Instant) -> Option<End> {
+        if self.v3 {
+            return self.on_v3_json(text, faults, now);
+        }
         match rules::classify(text) {
             Err(refusal) => {
                 self.shared.count(|s| s.requests_refused += 1);
                 self.queue(Action::Text(rules::error_reply(refusal)), faults, now);
             }
-            Ok(VenueRequest::Login { arg }) => match &faults.login {
-                LoginFault::Ignore => self.shared.count(|s| s.logins_ignored += 1),
-                LoginFault::Reject { code, msg } => {
-                    self.refuse_login(rules::error_text(*code, msg), faults, now);
-                }
-                LoginFault::Answer => self.check_login(&arg, faults, now),
-            },
+            Ok(VenueRequest::Login { arg }) => self.on_login(&arg, faults, now),
             Ok(VenueRequest::Trade { args }) => return self.on_trade(&args, faults, now),
+            Ok(VenueRequest::Subscribe { args, subscribe }) => {
+                self.on_subscribe(&args, subscribe, faults, now);
+            }
         }
         None
     }
 
+    /// A login, as [`Faults::login`] says (the same frame on V2 and V3).
+    fn on_login(&mut self, arg: &serde_json::Value, faults: &Faults, now: Instant) {
+        match &faults.login {
+            LoginFault::Ignore => self.shared.count(|s| s.logins_ignored += 1),
+            LoginFault::Reject { code, msg } => {
+                self.refuse_login(rules::error_text(*code, msg), faults, now);
+            }
+            LoginFault::Answer => self.check_login(arg, faults, now),
+        }
+    }
+
+    fn on_v3_json(&mut self, text: &str, faults: &Faults, now: Instant) -> Option<End> {
+        match v3::classify(text) {
+            Err(reply) => {
+                self.shared.count(|s| s.requests_refused += 1);
+                self.queue(Action::Text(reply), faults, now);
+            }
+            Ok(v3::Request::Login { arg }) => self.on_login(&arg, faults, now),
+            Ok(v3::Request::Subscribe { args, subscribe }) => {
+                self.on_subscribe(&args, subscribe, faults, now);
+            }
+            Ok(v3::Request::Trade { request }) => return self.on_v3_trade(&request, faults, now),
+        }
+        None
+    }
+
+    /// Records a subscription request's answer.
+    fn note_subscription(&self, arg: &serde_json::Value, refused: Option<u32>) {
+        let conn = self.conn;
+        let arg = arg.to_string();
+        self.shared.note(|a| {
+            a.subscriptions
+                .push(SubscriptionRecord { conn, arg, refused });
+        });
+    }
+
+    /// A subscribe or unsubscribe request (V2 `orders` channel or V3 `order` topic): each `arg`
+    /// answered on its own, as [`Faults::subscribe`] says.
+    fn on_subscribe(
+        &mut self,
+        args: &serde_json::Value,
+        subscribe: bool,
+        faults: &Faults,
+        now: Instant,
+    ) {
+        let error = |code: u32, msg: &str| {
+            if self.v3 {
+                v3::error(None, (&code.to_string(), msg))
+            } else {
+                rules::error_text(code, msg)
+            }
+        };
+        let Some(account) = self.status.account() else {
+            self.shared.count(|s| s.requests_refused += 1);
+            let reply = error(refusals::NOT_LOGGED_IN.code, refusals::NOT_LOGGED_IN.msg);
+            self.queue(Action::Text(reply), faults, now);
+            return;
+        };
+        let list = match args.as_array() {
+            Some(list) if !list.is_empty() => list.clone(),
+            _ => {
+                self.shared.count(|s| s.requests_refused += 1);
+                let reply = error(
+                    refusals::ILLEGAL_REQUEST.code,
+                    refusals::ILLEGAL_REQUEST.msg,
+                );
+                self.queue(Action::Text(reply), faults, now);
+                return;
+            }
+        };
+        let classic_on_v3 = self.v3
+            && self
+                .shared
+                .accounts
+                .get(account.0)
+                .is_some_and(|k| k.mode() == AccountMode::Classic);
+        for arg in &list {
+            let refusal = match (&faults.subscribe, subscribe) {
+                (SubscribeFault::Ignore, true) => {
+                    self.note_subscription(arg, None);
+                    continue;
+                }
+                (SubscribeFault::Refuse { code, msg }, true) => Some((*code, msg.clone())),
+                _ if classic_on_v3 => {
+                    self.shared.note(|a| a.mode_refusals += 1);
+                    Some((
+                        refusals::CLASSIC_ON_V3.code,
+                        refusals::CLASSIC_ON_V3.msg.to_owned(),
+                    ))
+                }
+                _ => self.apply_subscription(arg, subscribe),
+            };
+            let reply = match &refusal {
+                None => rules::subscribe_ack(subscribe, arg),
+                Some((code, msg)) if self.v3 => {
+                    v3::subscribe_error(arg, &code.to_string(), msg, subscribe)
+                }
+                Some((code, msg)) => rules::subscribe_error(arg, *code, msg, subscribe),
+            };
+            if subscribe {
+                self.note_subscription(arg, refusal.as_ref().map(|r| r.0));
+            }
+            if refusal.is_some() {
+                self.shared.count(|s| s.requests_refused += 1);
+            }
+            self.queue(Action::Text(reply), faults, now);
+        }
+    }
+
+    /// Checks one subscription `arg` and (un)subscribes; the refusal, if any.
+    fn apply_subscription(
+        &self,
+        arg: &serde_json::Value,
+        subscribe: bool,
+    ) -> Option<(u32, String)> {
+        if self.v3 {
+            if !v3::is_order_topic(arg) {
+                let (code, msg) = v3::codes::NO_TOPIC;
+                return Some((code.parse().unwrap_or(30001), msg.to_owned()));
+            }
+            self.feed.subscribe_v3(subscribe);
+            return None;
+        }
+        match rules::check_subscription(arg) {
+            Ok(sub) if subscribe => {
+                self.feed.subscribe_v2(sub);
+                None
+            }
+            Ok(sub) => {
+                self.feed
+                    .unsubscribe_v2(sub.inst_type, sub.symbol.as_deref());
+                None
+            }
+            Err(refused) => Some((refused.refusal.code, refused.refusal.msg.to_owned())),
+        }
+    }
+
     fn check_login(&mut self, arg: &serde_json::Value, faults: &Faults, now: Instant) {
         let config = &self.shared.config;
+        let api_key = arg
+            .get("apiKey")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        let (index, key) = match self.shared.accounts.find(api_key) {
+            Some(found) => found,
+            // An unknown key is refused with 30011 by the checks below.
+            None => match self.shared.accounts.get(0) {
+                Some(main) => (0, main),
+                None => return,
+            },
+        };
+        let uid = key.key.uid;
         let creds = Credentials {
-            api_key: &config.api_key,
-            secret: &config.secret,
-            passphrase: &config.passphrase,
+            api_key: &key.key.api_key,
+            secret: &key.key.secret,
+            passphrase: &key.key.passphrase,
             window_s: config.login_window.as_secs(),
         };
         let venue_now_s = i64::try_from(unix_now().as_secs())
@@ -828,6 +1026,7 @@ impl Live<'_> {
         let venue_now_s = u64::try_from(venue_now_s).unwrap_or(0);
         match login::check(&creds, arg, venue_now_s) {
             Ok(()) => {
+                self.status.set_account(index, uid);
                 self.status.set_logged_in(self.shared, true);
                 self.shared.count(|s| s.logins_ok += 1);
                 let reply = rules::login_ok(&self.status.conn_id);
@@ -866,24 +1065,61 @@ impl Live<'_> {
                 return None;
             }
         };
-        let arrival = self.shared.cancel_arrived();
-        if arrival.drop {
-            return Some(End::Abrupt(DisconnectCause::Fault));
-        }
-        let fate = match arrival.on_cancel {
-            Some(OnCancel {
-                injection, cancel, ..
-            }) => {
-                self.queue(Action::Inject(injection), faults, now);
-                cancel
-            }
-            None => CancelFate::Answered,
+        let fate = match self.cancel_arrival(faults, now) {
+            Ok(fate) => fate,
+            Err(end) => return end,
         };
+        let (key, uid) = self.status.account().unwrap_or((0, super::MAIN_UID));
+        let unified = self
+            .shared
+            .accounts
+            .get(key)
+            .is_some_and(|k| k.mode() == AccountMode::Unified);
+        if unified && !self.shared.config.serve_unified_on_v2_websocket {
+            self.shared.count(|s| s.requests_refused += 1);
+            self.shared.note(|a| a.mode_refusals += 1);
+            let reply = rules::arg_error_reply(
+                &request.echo,
+                refusals::UNIFIED_ON_V2.code,
+                refusals::UNIFIED_ON_V2.msg,
+                unix_ms(),
+            );
+            self.queue_trade_reply(reply, frozen, faults, now);
+            return None;
+        }
+        let endpoint = cancel_endpoint(request.inst_type);
+        if !self.shared.accounts.admit(uid, endpoint) {
+            self.shared.count(|s| s.requests_refused += 1);
+            self.shared
+                .note(|a| *a.rate_limited.entry(endpoint).or_default() += 1);
+            let shape = self
+                .shared
+                .accounts
+                .limits()
+                .map(|l| l.websocket_reply)
+                .unwrap_or_default();
+            let reply = match shape {
+                WsRateLimitReply::Bare => rules::error_reply(refusals::TOO_MANY),
+                WsRateLimitReply::PerRequest => rules::arg_error_reply(
+                    &request.echo,
+                    refusals::TOO_MANY.code,
+                    refusals::TOO_MANY.msg,
+                    unix_ms(),
+                ),
+            };
+            self.queue_trade_reply(reply, frozen, faults, now);
+            return None;
+        }
         if fate == CancelFate::Refused {
             self.shared.count(|s| s.requests_refused += 1);
             return None;
         }
-        let (reply, found) = self.shared.cancel(&request, unix_ms());
+        let (reply, found) = self.shared.cancel(uid, &request, unix_ms());
+        if faults.push_before_reply
+            && let Some(end) = self.send_pushes()
+        {
+            return Some(end);
+        }
         if faults.ignore_cancels || fate == CancelFate::Unanswered {
             self.shared.count(|s| s.cancels_unanswered += 1);
         } else {
@@ -896,13 +1132,130 @@ impl Live<'_> {
             }
             self.queue_trade_reply(reply, frozen, faults, now);
         }
-        self.shared.count(|s| {
-            if found {
-                s.cancels_acked += 1;
-            } else {
-                s.cancels_rejected += 1;
+        self.count_cancels(usize::from(found), usize::from(!found));
+        None
+    }
+
+    /// Counts a cancel request reaching the book and applies the one-shot faults tied to it: a
+    /// drop ends the connection (`Err`), an [`OnCancel`] queues its injection and says what
+    /// becomes of the cancel.
+    fn cancel_arrival(&mut self, faults: &Faults, now: Instant) -> Result<CancelFate, Option<End>> {
+        let arrival = self.shared.cancel_arrived();
+        if arrival.drop {
+            return Err(Some(End::Abrupt(DisconnectCause::Fault)));
+        }
+        Ok(match arrival.on_cancel {
+            Some(OnCancel {
+                injection, cancel, ..
+            }) => {
+                self.queue(Action::Inject(injection), faults, now);
+                cancel
             }
+            None => CancelFate::Answered,
+        })
+    }
+
+    fn count_cancels(&self, acked: usize, rejected: usize) {
+        self.shared.count(|s| {
+            s.cancels_acked += acked as u64;
+            s.cancels_rejected += rejected as u64;
         });
+    }
+
+    /// A V3 `trade` request: `cancel-order` or `batch-cancel`.
+    fn on_v3_trade(
+        &mut self,
+        request: &serde_json::Map<String, serde_json::Value>,
+        faults: &Faults,
+        now: Instant,
+    ) -> Option<End> {
+        let frozen = self.frozen || faults.freeze_conn == Some(self.conn);
+        let trade = match v3::check_trade(request, self.status.is_logged_in()) {
+            Ok(trade) => trade,
+            Err(reply) => {
+                self.shared.count(|s| s.requests_refused += 1);
+                self.queue_trade_reply(reply, frozen, faults, now);
+                return None;
+            }
+        };
+        let fate = match self.cancel_arrival(faults, now) {
+            Ok(fate) => fate,
+            Err(end) => return end,
+        };
+        let (key, uid) = self.status.account().unwrap_or((0, super::MAIN_UID));
+        let classic = self
+            .shared
+            .accounts
+            .get(key)
+            .is_none_or(|k| k.mode() == AccountMode::Classic);
+        let refusal = if classic {
+            self.shared.note(|a| a.mode_refusals += 1);
+            Some(v3::codes::CLASSIC)
+        } else {
+            let endpoint = match trade.topic {
+                v3::Topic::Cancel => Endpoint::V3CancelOrder,
+                v3::Topic::Batch => Endpoint::V3CancelBatch,
+            };
+            let admitted = self.shared.accounts.admit(uid, endpoint);
+            if !admitted {
+                self.shared
+                    .note(|a| *a.rate_limited.entry(endpoint).or_default() += 1);
+            }
+            (!admitted).then_some(v3::codes::TOO_MANY)
+        };
+        if let Some(refusal) = refusal {
+            self.shared.count(|s| s.requests_refused += 1);
+            self.queue_trade_reply(v3::error(Some(&trade.id), refusal), frozen, faults, now);
+            return None;
+        }
+        if fate == CancelFate::Refused {
+            self.shared.count(|s| s.requests_refused += 1);
+            return None;
+        }
+        let results: Vec<(v3::Entry, Option<super::OrderState>)> = trade
+            .entries
+            .iter()
+            .map(|entry| {
+                let cancelled = entry.by().and_then(|by| {
+                    self.shared.cancel_one(uid, |book| {
+                        book.locate_any_symbol(uid, &trade.inst_types, by)
+                    })
+                });
+                (entry.clone(), cancelled)
+            })
+            .collect();
+        let found = results.iter().filter(|(_, c)| c.is_some()).count();
+        let ts = unix_ms();
+        let reply = match trade.topic {
+            v3::Topic::Cancel => v3::cancel_reply(&trade.id, results[0].1.as_ref(), ts),
+            v3::Topic::Batch => {
+                let record = BatchRecord {
+                    endpoint: Endpoint::V3CancelBatch,
+                    uid,
+                    size: results.len(),
+                    cancelled: found,
+                    by_order_id: trade.entries[0].order_id.is_some(),
+                };
+                self.shared.note(|a| {
+                    push_bounded(&mut a.batches, self.shared.config.record_limit, record)
+                });
+                v3::batch_reply(&trade.id, &results, ts)
+            }
+        };
+        if faults.push_before_reply
+            && let Some(end) = self.send_pushes()
+        {
+            return Some(end);
+        }
+        if faults.ignore_cancels || fate == CancelFate::Unanswered {
+            self.shared.count(|s| s.cancels_unanswered += 1);
+        } else {
+            if faults.duplicate_replies {
+                self.queue_trade_reply(reply.clone(), frozen, faults, now);
+            }
+            self.queue_trade_reply(reply, frozen, faults, now);
+        }
+        self.count_cancels(found, results.len() - found);
         None
     }
 
@@ -910,6 +1263,10 @@ impl Live<'_> {
     /// with a reset (`SO_LINGER` 0 is set): nothing may shut it down first.
     fn finish(mut self, end: End) -> bool {
         self.status.set_logged_in(self.shared, false);
+        let pushes = self.feed.clear() as u64;
+        if pushes > 0 {
+            self.shared.note(|a| a.pushes_lost += pushes);
+        }
         let unsent = self
             .queue
             .iter()

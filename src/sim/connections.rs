@@ -6,8 +6,8 @@
 //! and [`Faults::freeze_conn`](super::Faults::freeze_conn), so a test of a client that keeps
 //! several connections can fault one of them and see where each request went.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -23,6 +23,10 @@ pub(super) struct ConnStatus {
     /// The venue's name for the connection, sent as `connId` in the login reply.
     pub(super) conn_id: String,
     logged_in: AtomicBool,
+    /// It came in on the V3 path.
+    v3: AtomicBool,
+    /// The key it logged in with (its index) and that key's account, once logged in.
+    account: Mutex<Option<(usize, u64)>>,
 }
 
 impl ConnStatus {
@@ -31,7 +35,36 @@ impl ConnStatus {
         ConnStatus {
             conn_id: fresh_conn_id(),
             logged_in: AtomicBool::new(false),
+            v3: AtomicBool::new(false),
+            account: Mutex::new(None),
         }
+    }
+
+    pub(super) fn set_v3(&self) {
+        self.v3.store(true, Ordering::Release);
+    }
+
+    pub(super) fn is_v3(&self) -> bool {
+        self.v3.load(Ordering::Acquire)
+    }
+
+    /// The key index and account of a logged-in connection.
+    pub(super) fn account(&self) -> Option<(usize, u64)> {
+        if self.is_logged_in() {
+            *lock(&self.account)
+        } else {
+            None
+        }
+    }
+
+    /// The account of a logged-in connection.
+    pub(super) fn uid(&self) -> Option<u64> {
+        self.account().map(|(_, uid)| uid)
+    }
+
+    /// Records the key a login was accepted for (before [`set_logged_in`](Self::set_logged_in)).
+    pub(super) fn set_account(&self, key: usize, uid: u64) {
+        *lock(&self.account) = Some((key, uid));
     }
 
     pub(super) fn is_logged_in(&self) -> bool {

@@ -110,6 +110,70 @@ pub struct Faults {
     /// force: set before a client connects, it freezes "the first connection" without a race.
     /// Default: `None`.
     pub freeze_conn: Option<u64>,
+    /// Write the order push a cancel causes before that cancel's reply on the connection that
+    /// carried it (by default the reply goes first, then the push). Other connections of the
+    /// account get the push as usual. Default: `false`.
+    pub push_before_reply: bool,
+    /// Hold every order push this long before it is written (pushes keep their order; replies
+    /// are not held by it). Default: zero.
+    pub push_delay: Duration,
+    /// Which order pushes are lost: never written, counted in
+    /// [`Activity::pushes_lost`](super::Activity::pushes_lost). Default: none.
+    pub lose_pushes: PushLoss,
+    /// How subscription requests are answered. Default: [`SubscribeFault::Answer`].
+    pub subscribe: SubscribeFault,
+    /// The order a cancel names fills just before the cancel reaches it: the cancel then finds
+    /// it filled ("does not exist": 43001, 41101, 40768 or 25204 by path) and a `filled` push
+    /// goes out; with a partial fill the cancel succeeds on a partly filled order. Fires once.
+    /// Default: `None`.
+    pub fill_before_cancel: Option<FillBeforeCancel>,
+}
+
+/// Which order pushes a fault loses ([`Faults::lose_pushes`]). Pushes are counted one per
+/// connection they go to, across the venue, from the last
+/// [`set_faults`](super::SimVenue::set_faults).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PushLoss {
+    /// None lost (the default).
+    #[default]
+    None,
+    /// The Nth push (1-based) is lost, once.
+    Nth(u64),
+    /// Every push is lost: subscriptions are acknowledged, nothing is pushed.
+    All,
+    /// Each push is lost with probability 1 in N (drawn from the OS's random source); 0 and 1
+    /// lose none and all.
+    OneIn(u32),
+}
+
+/// How the venue answers subscription requests ([`Faults::subscribe`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SubscribeFault {
+    /// Check and acknowledge them, like the live venue (the default).
+    #[default]
+    Answer,
+    /// Refuse every subscription with this code and message (V2:
+    /// `{"event":"error","arg":ARG,"code":CODE,"msg":MSG,"op":"subscribe"}`; V3 the same with
+    /// the code as a string); the connection stays open and no push comes.
+    Refuse {
+        /// The error code, e.g. 30001.
+        code: u32,
+        /// The message (JSON-escaped on the wire).
+        msg: String,
+    },
+    /// Record and never answer them; no push comes either.
+    Ignore,
+}
+
+/// An order filled just before the Nth single cancel reaches it ([`Faults::fill_before_cancel`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FillBeforeCancel {
+    /// Which cancel: 1-based, counting every single cancel request that reaches the book over
+    /// any path (V2 and V3 WebSocket, V2 and V3 REST) since the last
+    /// [`set_faults`](super::SimVenue::set_faults).
+    pub nth: u64,
+    /// How much fills, as a decimal string; `None` fills all that is left.
+    pub size: Option<String>,
 }
 
 impl Faults {
@@ -306,6 +370,23 @@ impl Injection {
     pub fn too_many_requests() -> Injection {
         Injection::error(30006, "request too many")
     }
+
+    /// The unified account's notice that the service is being upgraded and the connection will
+    /// be closed soon (about 60 s later on the live venue), as the simulated venue words it
+    /// (the live shape is not documented): `{"event":"error","code":"30033","msg":"service upgrade"}`,
+    /// a request-wide error with a string code like every V3 code.
+    ///
+    /// ```
+    /// use bitget_cancel::sim::Injection;
+    ///
+    /// assert_eq!(
+    ///     Injection::service_upgrade(),
+    ///     Injection::Text(r#"{"event":"error","code":"30033","msg":"service upgrade"}"#.into())
+    /// );
+    /// ```
+    pub fn service_upgrade() -> Injection {
+        Injection::Text(r#"{"event":"error","code":"30033","msg":"service upgrade"}"#.into())
+    }
 }
 
 #[cfg(test)]
@@ -372,6 +453,26 @@ mod tests {
             },
             Faults {
                 freeze_conn: Some(1),
+                ..Faults::default()
+            },
+            Faults {
+                push_before_reply: true,
+                ..Faults::default()
+            },
+            Faults {
+                push_delay: Duration::from_millis(1),
+                ..Faults::default()
+            },
+            Faults {
+                lose_pushes: PushLoss::All,
+                ..Faults::default()
+            },
+            Faults {
+                subscribe: SubscribeFault::Ignore,
+                ..Faults::default()
+            },
+            Faults {
+                fill_before_cancel: Some(FillBeforeCancel::default()),
                 ..Faults::default()
             },
         ];

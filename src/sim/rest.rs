@@ -2,17 +2,22 @@
 //! WebSocket side and the same book (a cancel over REST removes the order for WebSocket too).
 //!
 //! It serves `POST /api/v2/spot/trade/cancel-order`, `POST /api/v2/mix/order/cancel-order` and
-//! `GET /api/v2/public/time` over HTTP/1.1 keep-alive, one thread per connection. Signed
-//! requests are checked with the venue's rule,
-//! `base64(HMAC-SHA256(secret, timestamp + method + requestPath + body))` (written here apart
-//! from the client's, so each checks the other), in this order, each refused with HTTP 400 and the
-//! venue's JSON reply: key (40006), passphrase (40012), timestamp digits (40005), timestamp
-//! within [`SimConfig::login_window`](super::SimConfig::login_window) of the venue's clock
-//! (40008), signature (40009). An unknown path is 404 with 40404; an order that does not rest is
-//! 43001 on spot and 40768 on futures; a missing or bad parameter 40019 / 40020.
+//! `GET /api/v2/public/time` over HTTP/1.1 keep-alive, one thread per connection, and the order
+//! queries, batch cancels and cancel-alls of V2 ([`super::rest_orders`]) and V3
+//! ([`super::rest_v3`]). Signed requests are checked with the venue's rule,
+//! `base64(HMAC-SHA256(secret, timestamp + method + requestPath [+ "?" + query] + body))`
+//! (written here apart from the client's, so each checks the other), in this order, each refused
+//! with HTTP 400 and the venue's JSON reply: key (40006), passphrase (40012), timestamp digits
+//! (40005), timestamp within [`SimConfig::login_window`](super::SimConfig::login_window) of the
+//! venue's clock (40008), signature (40009); then the account's mode (40085 for a unified key on
+//! V2, 40084 for a classic key on V3), then the endpoint's rate limit (HTTP 429, code `429`, when
+//! [`SimConfig::limits`](super::SimConfig::limits) are on). An unknown path is 404 with 40404; an
+//! order that does not rest is 43001 on spot and 40768 on futures; a missing or bad parameter
+//! 40019 / 40020.
 //!
 //! [`RestFaults`] make it misbehave: refuse connections, answer late, answer 5xx, close the
-//! keep-alive after each reply, send chunked replies.
+//! keep-alive after each reply, send chunked replies, fail order queries or batch requests a
+//! number of times.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -29,7 +34,10 @@ use rustls::{ServerConnection, StreamOwned};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::{Shared, SimError, SimVenue, lock, push_bounded};
+use super::accounts::AccountMode;
+use super::accounts::cancel_endpoint;
+use super::book::OrderRef;
+use super::{Endpoint, Shared, SimError, SimVenue, lock, push_bounded, rest_orders, rest_v3};
 use crate::clock::monotonic_ns;
 use crate::intent::InstType;
 
@@ -47,6 +55,34 @@ pub struct RestFaults {
     pub close_after_reply: bool,
     /// Replies use `Transfer-Encoding: chunked` (two chunks) instead of `Content-Length`.
     pub chunked: bool,
+    /// The next order queries (V2 spot `orderInfo`, futures `order/detail`, V3 `order-info`)
+    /// fail this way, then they are answered again. Checked before the signature.
+    pub fail_queries: Option<RestFailure>,
+    /// The next batch requests (V2 `batch-cancel-order`, `batch-cancel-orders`, V3
+    /// `cancel-batch`) fail as a whole this way, before any entry reaches the book; then they are
+    /// answered again. Checked before the signature.
+    pub fail_batches: Option<RestFailure>,
+}
+
+/// Requests that fail a number of times ([`RestFaults::fail_queries`],
+/// [`RestFaults::fail_batches`]), counted from [`SimVenue::set_rest_faults`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestFailure {
+    /// How many requests fail.
+    pub times: u32,
+    /// How.
+    pub with: RestFailWith,
+}
+
+/// How a request fails ([`RestFailure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestFailWith {
+    /// This 5xx status with an HTML body.
+    ServerError(u16),
+    /// The connection is closed without a reply.
+    Drop,
+    /// HTTP 429 with the venue's rate-limit reply (code `429`), as if over the limit.
+    RateLimited,
 }
 
 /// One REST request the venue received.
@@ -92,6 +128,8 @@ pub(super) struct RestState {
     conns: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
+    /// Failures left of [`RestFaults::fail_queries`] and [`RestFaults::fail_batches`].
+    failures_left: Mutex<(u32, u32)>,
 }
 
 impl RestState {
@@ -99,7 +137,7 @@ impl RestState {
         lock(&self.faults).clone()
     }
 
-    fn count(&self, update: impl FnOnce(&mut RestStats)) {
+    pub(super) fn count(&self, update: impl FnOnce(&mut RestStats)) {
         update(&mut lock(&self.stats));
     }
 }
@@ -227,11 +265,12 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
 type Tls = StreamOwned<ServerConnection, TcpStream>;
 
 /// A request read whole.
-struct HttpRequest {
-    method: String,
-    path: String,
+pub(super) struct HttpRequest {
+    pub(super) method: String,
+    /// The request target, query included.
+    pub(super) path: String,
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub(super) body: Vec<u8>,
 }
 
 impl ReceivedRest {
@@ -245,6 +284,22 @@ impl ReceivedRest {
 }
 
 impl HttpRequest {
+    /// The value of query parameter `name`, percent-decoded; an empty value counts as none.
+    pub(super) fn query(&self, name: &str) -> Option<String> {
+        let (_, query) = self.path.split_once('?')?;
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| percent_decode(value))
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The body as a JSON value, if it is one.
+    pub(super) fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
     fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -253,8 +308,34 @@ impl HttpRequest {
     }
 }
 
+/// `%XX` escapes and `+` decoded; a bad escape is kept as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = |b: u8| char::from(b).to_digit(16);
+                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                    (Some(high), Some(low)) => {
+                        out.push((high * 16 + low) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A reply: status, reason phrase, body.
-struct Reply {
+pub(super) struct Reply {
     status: u16,
     reason: &'static str,
     content_type: &'static str,
@@ -267,13 +348,14 @@ fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn venue_reply(status: u16, code: &str, msg: &str, data: Value) -> Reply {
+pub(super) fn venue_reply(status: u16, code: &str, msg: &str, data: Value) -> Reply {
     let body = json!({"code": code, "msg": msg, "requestTime": unix_ms(), "data": data});
     Reply {
         status,
         reason: match status {
             200 => "OK",
             404 => "Not Found",
+            429 => "Too Many Requests",
             _ => "Bad Request",
         },
         content_type: "application/json",
@@ -281,8 +363,43 @@ fn venue_reply(status: u16, code: &str, msg: &str, data: Value) -> Reply {
     }
 }
 
-fn refused(code: &str, msg: &str) -> Reply {
+pub(super) fn refused(code: &str, msg: &str) -> Reply {
     venue_reply(400, code, msg, Value::Null)
+}
+
+/// A successful reply with `data`.
+pub(super) fn success(data: Value) -> Reply {
+    venue_reply(200, "00000", "success", data)
+}
+
+/// The venue's answer over a rate limit: HTTP 429, code `429`.
+pub(super) fn too_many() -> Reply {
+    venue_reply(429, "429", "Too Many Requests", Value::Null)
+}
+
+fn server_error(status: u16) -> Reply {
+    Reply {
+        status,
+        reason: "Service Unavailable",
+        content_type: "text/html",
+        body: format!("<html><body><h1>{status}</h1></body></html>"),
+    }
+}
+
+/// Counts one request of account `uid` on `endpoint`; over the limit, the 429 reply.
+pub(super) fn admit(shared: &Shared, uid: u64, endpoint: Endpoint) -> Result<(), Reply> {
+    if shared.accounts.admit(uid, endpoint) {
+        Ok(())
+    } else {
+        shared.note(|a| *a.rate_limited.entry(endpoint).or_default() += 1);
+        Err(too_many())
+    }
+}
+
+/// The account a signed request trades for.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Caller {
+    pub(super) uid: u64,
 }
 
 /// Serves one connection: requests in turn until the client closes, a fault or shutdown.
@@ -325,13 +442,11 @@ fn serve(shared: &Shared, conn: u64, tcp: TcpStream) -> io::Result<()> {
             }
         }
         let reply = match faults.server_error {
-            Some(status) => Reply {
-                status,
-                reason: "Service Unavailable",
-                content_type: "text/html",
-                body: format!("<html><body><h1>{status}</h1></body></html>"),
+            Some(status) => server_error(status),
+            None => match answer(shared, &request) {
+                Some(reply) => reply,
+                None => return Ok(()),
             },
-            None => answer(shared, &request),
         };
         write_reply(&mut tls, &reply, &faults)?;
         if faults.close_after_reply {
@@ -457,34 +572,109 @@ fn write_reply(tls: &mut Tls, reply: &Reply, faults: &RestFaults) -> io::Result<
     tls.flush()
 }
 
-/// The venue's answer to a request.
-fn answer(shared: &Shared, request: &HttpRequest) -> Reply {
+/// What a request's failure fault says: `Some` answer (or `None`: drop) while failures are left.
+fn injected_failure(shared: &Shared, batch: bool) -> Option<Option<Reply>> {
+    let faults = shared.rest.faults();
+    let failure = if batch {
+        faults.fail_batches
+    } else {
+        faults.fail_queries
+    }?;
+    let mut left = lock(&shared.rest.failures_left);
+    let slot = if batch { &mut left.1 } else { &mut left.0 };
+    if *slot == 0 {
+        return None;
+    }
+    *slot -= 1;
+    Some(match failure.with {
+        RestFailWith::ServerError(status) => Some(server_error(status)),
+        RestFailWith::Drop => None,
+        RestFailWith::RateLimited => Some(too_many()),
+    })
+}
+
+/// A signed request of a key in `mode`: the caller, or the refusal (signature, then mode).
+fn signed(shared: &Shared, request: &HttpRequest, mode: AccountMode) -> Result<Caller, Reply> {
+    let key = authenticate(shared, request)?;
+    let Some(key) = shared.accounts.get(key) else {
+        return Err(refused("40006", "Invalid ACCESS_KEY"));
+    };
+    if key.mode() != mode {
+        shared.note(|a| a.mode_refusals += 1);
+        return Err(match mode {
+            AccountMode::Classic => refused(
+                "40085",
+                "The account is in Unified Account mode: use the V3 API",
+            ),
+            AccountMode::Unified => refused(
+                "40084",
+                "The account is in Classic Account mode: use the V2 API",
+            ),
+        });
+    }
+    Ok(Caller { uid: key.key.uid })
+}
+
+/// The venue's answer to a request; `None` to close the connection without one.
+fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
     let route = request.path.split('?').next().unwrap_or("");
-    match (request.method.as_str(), route) {
-        ("GET", SERVER_TIME) => {
-            shared.rest.count(|s| s.server_time_requests += 1);
-            let now = unix_ms();
-            venue_reply(
-                200,
-                "00000",
-                "success",
-                json!({"serverTime": now.to_string()}),
-            )
-        }
-        ("POST", SPOT_CANCEL) | ("POST", FUTURES_CANCEL) => match authenticate(shared, request) {
-            Ok(()) => cancel(shared, route == FUTURES_CANCEL, &request.body),
+    let method = request.method.as_str();
+    if route == SERVER_TIME && method == "GET" {
+        shared.rest.count(|s| s.server_time_requests += 1);
+        return Some(success(json!({"serverTime": unix_ms().to_string()})));
+    }
+    let v2 = |serve: fn(&Shared, Caller, &HttpRequest, &str) -> Reply| {
+        Some(match signed(shared, request, AccountMode::Classic) {
+            Ok(caller) => serve(shared, caller, request, route),
             Err(reply) => reply,
-        },
-        _ => venue_reply(404, "40404", "Request URL NOT FOUND", Value::Null),
+        })
+    };
+    let v3 = |serve: fn(&Shared, Caller, &HttpRequest, &str) -> Reply| {
+        Some(match signed(shared, request, AccountMode::Unified) {
+            Ok(caller) => serve(shared, caller, request, route),
+            Err(reply) => reply,
+        })
+    };
+    match (method, route) {
+        ("POST", SPOT_CANCEL | FUTURES_CANCEL) => v2(cancel),
+        ("GET", rest_orders::SPOT_ORDER_INFO | rest_orders::FUTURES_ORDER_DETAIL) => {
+            injected_failure(shared, false).unwrap_or_else(|| v2(rest_orders::query))
+        }
+        ("POST", rest_orders::SPOT_BATCH | rest_orders::FUTURES_BATCH) => {
+            injected_failure(shared, true).unwrap_or_else(|| v2(rest_orders::batch))
+        }
+        ("POST", rest_orders::SPOT_CANCEL_SYMBOL) => v2(rest_orders::cancel_symbol),
+        ("POST", rest_orders::FUTURES_CANCEL_ALL) => v2(rest_orders::cancel_all),
+        ("GET", rest_v3::ORDER_INFO) => {
+            injected_failure(shared, false).unwrap_or_else(|| v3(rest_v3::order_info))
+        }
+        ("POST", rest_v3::CANCEL_BATCH) => {
+            injected_failure(shared, true).unwrap_or_else(|| v3(rest_v3::cancel_batch))
+        }
+        ("POST", rest_v3::CANCEL_ORDER) => v3(rest_v3::cancel_order),
+        ("POST", rest_v3::CANCEL_SYMBOL) => v3(rest_v3::cancel_symbol),
+        ("GET", rest_v3::SETTINGS) => v3(rest_v3::settings),
+        ("POST", rest_v3::COUNTDOWN) => v3(rest_v3::countdown),
+        _ => Some(venue_reply(
+            404,
+            "40404",
+            "Request URL NOT FOUND",
+            Value::Null,
+        )),
     }
 }
 
 /// The venue's signature check, in its order: key, passphrase, timestamp, window, signature.
-fn authenticate(shared: &Shared, request: &HttpRequest) -> Result<(), Reply> {
-    let config = &shared.config;
-    if request.header("ACCESS-KEY") != Some(config.api_key.as_str()) {
+/// The index of the key that signed.
+fn authenticate(shared: &Shared, request: &HttpRequest) -> Result<usize, Reply> {
+    let window_ms = shared.config.login_window.as_millis() as u64;
+    let Some((index, key)) = request
+        .header("ACCESS-KEY")
+        .and_then(|name| shared.accounts.find(name))
+    else {
         return Err(refused("40006", "Invalid ACCESS_KEY"));
-    }
+    };
+    let config = &key.key;
     let passphrase = request.header("ACCESS-PASSPHRASE").unwrap_or("");
     if !same_bytes(passphrase.as_bytes(), config.passphrase.as_bytes()) {
         return Err(refused("40012", "apikey/password is incorrect"));
@@ -497,7 +687,6 @@ fn authenticate(shared: &Shared, request: &HttpRequest) -> Result<(), Reply> {
     else {
         return Err(refused("40005", "Invalid ACCESS_TIMESTAMP"));
     };
-    let window_ms = config.login_window.as_millis() as u64;
     if ts_ms.abs_diff(unix_ms()) > window_ms {
         return Err(refused("40008", "Request timestamp expired"));
     }
@@ -516,7 +705,7 @@ fn authenticate(shared: &Shared, request: &HttpRequest) -> Result<(), Reply> {
     if !valid {
         return Err(refused("40009", "sign signature error"));
     }
-    Ok(())
+    Ok(index)
 }
 
 /// Compares without stopping at the first difference.
@@ -524,9 +713,11 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// A signed cancel: find the order on the shared book (`orderId` prevails) and remove it.
-fn cancel(shared: &Shared, futures: bool, body: &[u8]) -> Reply {
-    let Ok(Value::Object(params)) = serde_json::from_slice::<Value>(body) else {
+/// A signed V2 cancel: find the order on the shared book (`orderId` prevails) and cancel it.
+/// The reply names the order's own ids (`clientOid` `null` only for an order without one).
+fn cancel(shared: &Shared, caller: Caller, request: &HttpRequest, route: &str) -> Reply {
+    let futures = route == FUTURES_CANCEL;
+    let Some(Value::Object(params)) = request.json() else {
         return refused("40020", "Parameter error");
     };
     let text = |name: &str| {
@@ -549,31 +740,37 @@ fn cancel(shared: &Shared, futures: bool, body: &[u8]) -> Reply {
     } else {
         InstType::Spot
     };
-    let (order_id, client_oid) = (text("orderId"), text("clientOid"));
-    if order_id.is_none() && client_oid.is_none() {
-        return refused("40019", "Parameter orderId cannot be empty");
+    let by = match (text("orderId"), text("clientOid")) {
+        (Some(id), _) => OrderRef::OrderId(id),
+        (None, Some(oid)) => OrderRef::ClientOid(oid),
+        (None, None) => return refused("40019", "Parameter orderId cannot be empty"),
+    };
+    if let Err(reply) = admit(shared, caller.uid, cancel_endpoint(inst_type)) {
+        return reply;
     }
     shared.rest.count(|s| s.cancels += 1);
-    let found = {
-        let mut book = lock(&shared.book);
-        match (order_id, client_oid) {
-            (Some(id), _) => book.cancel_by_order_id(inst_type, symbol, id),
-            (None, Some(oid)) => book.cancel_by_client_oid(inst_type, symbol, oid),
-            (None, None) => false,
+    let cancelled = shared.cancel_one(caller.uid, |book| book.locate(inst_type, symbol, by));
+    match cancelled {
+        Some(order) => {
+            shared.rest.count(|s| s.cancels_acked += 1);
+            success(json!({"orderId": order.order_id, "clientOid": order.client_oid}))
         }
-    };
-    if found {
-        shared.rest.count(|s| s.cancels_acked += 1);
-        venue_reply(
-            200,
-            "00000",
-            "success",
-            json!({"orderId": order_id, "clientOid": client_oid}),
-        )
-    } else if futures {
-        refused("40768", "Order does not exist")
+        None => not_found(inst_type),
+    }
+}
+
+/// The V2 REST "does not exist" refusal: 43001 on spot, 40768 on futures.
+pub(super) fn not_found(inst_type: InstType) -> Reply {
+    let (code, msg) = not_found_code(inst_type);
+    refused(code, msg)
+}
+
+/// The V2 REST "does not exist" code and message: 43001 on spot, 40768 on futures.
+pub(super) fn not_found_code(inst_type: InstType) -> (&'static str, &'static str) {
+    if inst_type.is_futures() {
+        ("40768", "Order does not exist")
     } else {
-        refused("43001", "The order does not exist")
+        ("43001", "The order does not exist")
     }
 }
 
@@ -593,6 +790,10 @@ impl SimVenue {
     /// [`down`](RestFaults::down) also closes every open REST connection now.
     pub fn set_rest_faults(&self, faults: RestFaults) {
         let down = faults.down;
+        *lock(&self.shared.rest.failures_left) = (
+            faults.fail_queries.map_or(0, |f| f.times),
+            faults.fail_batches.map_or(0, |f| f.times),
+        );
         *lock(&self.shared.rest.faults) = faults;
         if down {
             for tcp in lock(&self.shared.rest.conns).values() {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
-use super::book::Book;
+use super::feed::V2Subscription;
 use crate::intent::InstType;
 
 /// A refusal: the venue's error code and message.
@@ -32,7 +32,19 @@ pub(super) mod refusals {
     pub(in crate::sim) const OVER_LIMIT: Refusal =
         Refusal::new(30007, "request over limit, connection close");
     pub(in crate::sim) const PARAM_ERROR: Refusal = Refusal::new(30016, "Param error");
+    pub(in crate::sim) const TOO_MANY: Refusal = Refusal::new(30006, "request too many");
+    pub(in crate::sim) const UNIFIED_ON_V2: Refusal = Refusal::new(
+        40085,
+        "The account is in Unified Account mode: use the V3 API",
+    );
+    pub(in crate::sim) const CLASSIC_ON_V3: Refusal = Refusal::new(
+        40084,
+        "The account is in Classic Account mode: use the V2 API",
+    );
 }
+
+/// The private channel the venue pushes order changes on.
+pub(super) const ORDERS_CHANNEL: &str = "orders";
 
 /// The only trade channel the venue serves.
 pub(super) const CANCEL_CHANNEL: &str = "cancel-order";
@@ -47,6 +59,8 @@ pub(super) enum Request {
     Login { arg: Value },
     /// `op:"trade"`: the whole `args`.
     Trade { args: Value },
+    /// `op:"subscribe"` (or `unsubscribe` when `subscribe` is false): the whole `args`.
+    Subscribe { args: Value, subscribe: bool },
 }
 
 /// Parses one text message: not JSON or not an object is 30002, a missing or unknown `op` 30003.
@@ -65,6 +79,14 @@ pub(super) fn classify(text: &str) -> Result<Request, Refusal> {
             _ => Err(refusals::ILLEGAL_REQUEST),
         },
         Some("trade") => Ok(Request::Trade { args }),
+        Some("subscribe") => Ok(Request::Subscribe {
+            args,
+            subscribe: true,
+        }),
+        Some("unsubscribe") => Ok(Request::Subscribe {
+            args,
+            subscribe: false,
+        }),
         _ => Err(refusals::INVALID_OP),
     }
 }
@@ -160,31 +182,18 @@ pub(super) fn check_cancel(args: &Value, logged_in: bool) -> Result<CancelReques
     })
 }
 
-/// Cancels on `book` (`orderId` prevails over `clientOid`) and returns the reply and whether the
-/// order was found.
-pub(super) fn cancel(book: &mut Book, request: &CancelRequest, ts_ms: u64) -> (String, bool) {
-    let (field, value, found) = match (&request.order_id, &request.client_oid) {
-        (Some(order_id), _) => (
-            "orderId",
-            order_id,
-            book.cancel_by_order_id(request.inst_type, &request.inst_id, order_id),
-        ),
-        (None, Some(client_oid)) => (
-            "clientOid",
-            client_oid,
-            book.cancel_by_client_oid(request.inst_type, &request.inst_id, client_oid),
-        ),
-        (None, None) => {
-            return (
-                arg_error_reply(&request.echo, 30016, "Param error", ts_ms),
-                false,
-            );
-        }
+/// The reply to a cancel that found its order (`found`) or not (`orderId` prevails over
+/// `clientOid` in the message).
+pub(super) fn cancel_reply(request: &CancelRequest, found: bool, ts_ms: u64) -> String {
+    let (field, value) = match (&request.order_id, &request.client_oid) {
+        (Some(order_id), _) => ("orderId", order_id),
+        (None, Some(client_oid)) => ("clientOid", client_oid),
+        (None, None) => return arg_error_reply(&request.echo, 30016, "Param error", ts_ms),
     };
     if found {
-        return (trade_reply(&request.echo, ts_ms), true);
+        return trade_reply(&request.echo, ts_ms);
     }
-    let reply = if request.inst_type.is_futures() {
+    if request.inst_type.is_futures() {
         arg_error_reply(
             &request.echo,
             41101,
@@ -193,8 +202,67 @@ pub(super) fn cancel(book: &mut Book, request: &CancelRequest, ts_ms: u64) -> (S
         )
     } else {
         arg_error_reply(&request.echo, 43001, "The order does not exist", ts_ms)
+    }
+}
+
+/// A subscription refused: its refusal and the `arg` to echo.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct SubscribeRefusal {
+    pub(super) refusal: Refusal,
+    pub(super) arg: Value,
+}
+
+/// Checks one V2 subscription `arg`: an object (30002), channel `orders` (30001), a known
+/// instType in any case and a non-empty instId, `default` for every symbol (30016).
+pub(super) fn check_subscription(arg: &Value) -> Result<V2Subscription, SubscribeRefusal> {
+    let refuse = |refusal| SubscribeRefusal {
+        refusal,
+        arg: arg.clone(),
     };
-    (reply, false)
+    if !arg.is_object() {
+        return Err(refuse(refusals::ILLEGAL_REQUEST));
+    }
+    if arg.get("channel").and_then(Value::as_str) != Some(ORDERS_CHANNEL) {
+        return Err(refuse(refusals::NO_CHANNEL));
+    }
+    let inst_type = arg
+        .get("instType")
+        .and_then(Value::as_str)
+        .and_then(|t| t.to_ascii_uppercase().parse::<InstType>().ok())
+        .ok_or_else(|| refuse(refusals::PARAM_ERROR))?;
+    let symbol = match arg.get("instId").and_then(Value::as_str) {
+        Some(id) if id.eq_ignore_ascii_case("default") => None,
+        Some(id) if !id.is_empty() => Some(id.to_owned()),
+        _ => return Err(refuse(refusals::PARAM_ERROR)),
+    };
+    Ok(V2Subscription {
+        inst_type,
+        symbol,
+        arg: arg.clone(),
+    })
+}
+
+/// `{"event":"subscribe","arg":ARG}` (or `unsubscribe`).
+pub(super) fn subscribe_ack(subscribe: bool, arg: &Value) -> String {
+    let event = if subscribe {
+        "subscribe"
+    } else {
+        "unsubscribe"
+    };
+    format!(r#"{{"event":"{event}","arg":{arg}}}"#)
+}
+
+/// `{"event":"error","arg":ARG,"code":N,"msg":M,"op":"subscribe"}`.
+pub(super) fn subscribe_error(arg: &Value, code: u32, msg: &str, subscribe: bool) -> String {
+    let op = if subscribe {
+        "subscribe"
+    } else {
+        "unsubscribe"
+    };
+    format!(
+        r#"{{"event":"error","arg":{arg},"code":{code},"msg":{},"op":"{op}"}}"#,
+        json_string(msg)
+    )
 }
 
 /// The venue's request id rule: `^[0-9A-Za-z_:#\-+\s]{1,40}$` (`\s` as in Java: space, tab,
@@ -276,7 +344,27 @@ pub(super) fn trade_reply(echo: &str, ts_ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::book::RestingOrder;
+    use crate::sim::book::{Book, MAIN_UID, OrderRef, RestingOrder};
+    use crate::sim::decimal::Decimal;
+
+    /// Cancels on `book` like the venue does, and answers.
+    fn cancel(book: &mut Book, request: &CancelRequest, ts_ms: u64) -> (String, bool) {
+        let by = match (&request.order_id, &request.client_oid) {
+            (Some(id), _) => OrderRef::OrderId(id),
+            (None, Some(oid)) => OrderRef::ClientOid(oid),
+            (None, None) => unreachable!("checked"),
+        };
+        let found = book
+            .locate(request.inst_type, &request.inst_id, by)
+            .and_then(|key| book.cancel(&key, ts_ms))
+            .is_some();
+        (cancel_reply(request, found, ts_ms), found)
+    }
+
+    fn add(book: &mut Book, order: RestingOrder) {
+        let one = Decimal::parse("1").unwrap();
+        book.add(order, MAIN_UID, one, one, 1);
+    }
 
     fn trade(arg: &str) -> Value {
         match classify(&format!(r#"{{"op":"trade","args":[{arg}]}}"#)) {
@@ -287,12 +375,15 @@ mod tests {
 
     fn book_with(inst_type: InstType, order_id: &str, client_oid: &str) -> Book {
         let mut book = Book::default();
-        book.add(RestingOrder {
-            inst_type,
-            inst_id: "BTCUSDT".into(),
-            order_id: order_id.into(),
-            client_oid: Some(client_oid.into()),
-        });
+        add(
+            &mut book,
+            RestingOrder {
+                inst_type,
+                inst_id: "BTCUSDT".into(),
+                order_id: order_id.into(),
+                client_oid: Some(client_oid.into()),
+            },
+        );
         book
     }
 
@@ -352,12 +443,15 @@ mod tests {
     #[test]
     fn order_id_prevails_over_client_oid() {
         let mut book = book_with(InstType::Spot, "1", "a");
-        book.add(RestingOrder {
-            inst_type: InstType::Spot,
-            inst_id: "BTCUSDT".into(),
-            order_id: "2".into(),
-            client_oid: Some("b".into()),
-        });
+        add(
+            &mut book,
+            RestingOrder {
+                inst_type: InstType::Spot,
+                inst_id: "BTCUSDT".into(),
+                order_id: "2".into(),
+                client_oid: Some("b".into()),
+            },
+        );
         let args = trade(
             r#"{"id":"1","instType":"SPOT","instId":"BTCUSDT","channel":"cancel-order","params":{"orderId":"1","clientOid":"b"}}"#,
         );
@@ -482,6 +576,31 @@ mod tests {
         assert_eq!(
             with_request_id(&reply, &request.echo, "stray 9"),
             r#"{"event":"trade","arg":[{"id":"stray 9","instType":"SPOT","channel":"cancel-order","instId":"BTCUSDT","params":{"orderId":"5"}}],"code":0,"msg":"Success","ts":7}"#
+        );
+    }
+
+    #[test]
+    fn subscriptions_are_checked_and_answered_with_their_arg() {
+        let arg =
+            serde_json::json!({"instType":"usdt-futures","channel":"orders","instId":"default"});
+        let sub = check_subscription(&arg).unwrap();
+        assert_eq!((sub.inst_type, sub.symbol), (InstType::UsdtFutures, None));
+        assert_eq!(
+            subscribe_ack(true, &arg),
+            r#"{"event":"subscribe","arg":{"channel":"orders","instId":"default","instType":"usdt-futures"}}"#
+        );
+        let other = serde_json::json!({"instType":"SPOT","channel":"fills","instId":"default"});
+        assert_eq!(check_subscription(&other).unwrap_err().refusal.code, 30001);
+        let bad = serde_json::json!({"instType":"MARGIN","channel":"orders","instId":"default"});
+        assert_eq!(check_subscription(&bad).unwrap_err().refusal.code, 30016);
+        let one = serde_json::json!({"instType":"SPOT","channel":"orders","instId":"ETHUSDT"});
+        assert_eq!(
+            check_subscription(&one).unwrap().symbol.as_deref(),
+            Some("ETHUSDT")
+        );
+        assert_eq!(
+            subscribe_error(&other, 30001, "Channel does not exist", true),
+            r#"{"event":"error","arg":{"channel":"fills","instId":"default","instType":"SPOT"},"code":30001,"msg":"Channel does not exist","op":"subscribe"}"#
         );
     }
 

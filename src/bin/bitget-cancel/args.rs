@@ -217,4 +217,12 @@ pub struct SimArgs {
     /// Disconnect a connection after this many seconds without a `ping`; 0: never.
     #[arg(long, default_value_t = 120, value_name = "S")]
     pub idle_timeout_s: u64,
+    /// The key's account: classic (V2 serves it, V3 answers 40084) or unified (V3 serves it,
+    /// V2 answers 40085).
+    #[arg(long, default_value = "classic", value_name = "MODE")]
+    pub account: bitget_cancel::sim::AccountMode,
+    /// Enforce the live venue's per-account rate limits on every endpoint (cancel-order 10/s
+    /// spot and futures apart, batch 10/s, order queries, cancel-all, countdown).
+    #[arg(long)]
+    pub venue_limits: bool,
 }

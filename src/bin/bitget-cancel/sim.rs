@@ -8,7 +8,9 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bitget_cancel::InstType;
-use bitget_cancel::sim::{RestingOrder, SimConfig, SimError, SimStats, SimVenue};
+use bitget_cancel::sim::{
+    RestStats, RestingOrder, SimConfig, SimError, SimLimits, SimStats, SimVenue,
+};
 
 use crate::args::SimArgs;
 use crate::failure::Failure;
@@ -38,6 +40,8 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
         idle_timeout: (args.idle_timeout_s > 0).then(|| Duration::from_secs(args.idle_timeout_s)),
         // Nobody reads the record of a standalone venue: keep none, so memory stays flat.
         record_limit: 0,
+        account_mode: args.account,
+        limits: args.venue_limits.then(SimLimits::default),
         ..defaults
     };
     let venue = SimVenue::start(config).map_err(|e| match e {
@@ -88,7 +92,7 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
 
     {
         let mut out = io::stdout().lock();
-        let mut lines = vec![venue.url(), venue.rest_url()];
+        let mut lines = vec![venue.url(), venue.rest_url(), venue.v3_url()];
         if args.orders_out.is_none() {
             lines.extend(generated_lines.iter().cloned());
         }
@@ -101,8 +105,10 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))?;
     }
     eprintln!(
-        "sim: listening on {} and, for REST, {} (the certificate is also valid for 127.0.0.1)",
+        "sim: listening on {} (V2), {} (V3, the unified account) and, for REST, {} (the \
+         certificate is also valid for 127.0.0.1)",
         venue.url(),
+        venue.v3_url(),
         venue.rest_url()
     );
     match &args.ca_out {
@@ -120,6 +126,19 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
             (_, true) => String::new(),
             (Some(path), false) => format!(", written to {}", path.display()),
             (None, false) => ", printed on standard output".to_string(),
+        }
+    );
+    eprintln!(
+        "sim: the key's account is {} ({}); {}",
+        args.account.as_str(),
+        match args.account {
+            bitget_cancel::sim::AccountMode::Classic => "V2 serves it, V3 answers 40084",
+            bitget_cancel::sim::AccountMode::Unified => "V3 serves it, V2 answers 40085",
+        },
+        if args.venue_limits {
+            "the live venue's per-account rate limits are enforced"
+        } else {
+            "no per-account rate limit (--venue-limits enforces them)"
         }
     );
     if default_credentials {
@@ -149,7 +168,7 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
         Err(e) => eprintln!("sim: running until killed (cannot handle signals: {e})"),
     }
 
-    let mut shown = SimStats::default();
+    let mut shown = (SimStats::default(), RestStats::default());
     loop {
         match stop_rx.recv_timeout(Duration::from_secs(1)) {
             Ok(()) => break,
@@ -157,28 +176,41 @@ pub fn sim(args: SimArgs) -> Result<ExitCode, Failure> {
             // No handler: wait for the kill.
             Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(Duration::from_secs(1)),
         }
-        let stats = venue.stats();
+        let stats = (venue.stats(), rest_counts(&venue.rest_stats()));
         if stats != shown {
-            eprintln!("sim: {}", describe(&stats));
+            eprintln!("sim: {}", describe(&stats.0, &stats.1));
             shown = stats;
         }
     }
-    let stats = venue.stats();
+    let (stats, rest) = (venue.stats(), venue.rest_stats());
     venue.shutdown();
-    eprintln!("sim: stopped; {}", describe(&stats));
+    eprintln!("sim: stopped; {}", describe(&stats, &rest));
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(s: &SimStats) -> String {
+/// The REST counters the summary shows (the open-connection count changes too often to
+/// print a line for each change).
+fn rest_counts(rest: &RestStats) -> RestStats {
+    RestStats {
+        connections_open: 0,
+        ..*rest
+    }
+}
+
+/// One line: WebSocket and REST cancels apart, each acked and rejected.
+fn describe(s: &SimStats, rest: &RestStats) -> String {
     format!(
-        "connections {} open / {} accepted, logins {} ok / {} refused, cancels {} acked / {} \
-         rejected, {} requests refused, {} pings, {} disconnects",
+        "connections {} open / {} accepted, logins {} ok / {} refused, cancels over WebSocket {} \
+         acked / {} rejected, over REST {} acked / {} rejected, {} requests refused, {} pings, \
+         {} disconnects",
         s.connections_open,
         s.connections_accepted,
         s.logins_ok,
         s.logins_failed,
         s.cancels_acked,
         s.cancels_rejected,
+        rest.cancels_acked,
+        rest.cancels.saturating_sub(rest.cancels_acked),
         s.requests_refused,
         s.pings,
         s.disconnects.total()
