@@ -2,6 +2,7 @@
 //! the last error, counters, and the flags that coordinate waking and stopping.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 
@@ -29,6 +30,30 @@ pub enum SessionState {
 }
 
 impl SessionState {
+    /// The state as one word: `connecting`, `logging_in`, `live`, `backoff`, `login_rejected`
+    /// or `stopped`. `Display` says it for a person (`logging in`, `waiting to reconnect`, ...).
+    ///
+    /// ```
+    /// use bitget_cancel::engine::SessionState;
+    /// assert_eq!(SessionState::LoggingIn.as_str(), "logging_in");
+    /// assert_eq!(SessionState::Backoff.to_string(), "waiting to reconnect");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SessionState::Connecting => "connecting",
+            SessionState::LoggingIn => "logging_in",
+            SessionState::Live => "live",
+            SessionState::Backoff => "backoff",
+            SessionState::LoginRejected => "login_rejected",
+            SessionState::Stopped => "stopped",
+        }
+    }
+
+    /// Logged in: cancels go out.
+    pub fn is_live(&self) -> bool {
+        matches!(self, SessionState::Live)
+    }
+
     fn from_u8(v: u8) -> Self {
         match v {
             0 => SessionState::Connecting,
@@ -41,8 +66,22 @@ impl SessionState {
     }
 }
 
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionState::Connecting => "connecting",
+            SessionState::LoggingIn => "logging in",
+            SessionState::Live => "live",
+            SessionState::Backoff => "waiting to reconnect",
+            SessionState::LoginRejected => "login rejected",
+            SessionState::Stopped => "stopped",
+        })
+    }
+}
+
 /// Why the last connection attempt or session ended. Held by the engine for the handle to read; it
-/// never contains credentials.
+/// never contains credentials. `Display` says it in a sentence, e.g. `tls: TLS handshake
+/// failed: invalid peer certificate: UnknownIssuer`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// The host name did not resolve.
@@ -85,7 +124,7 @@ pub enum SessionError {
         msg: String,
     },
     /// The venue closed the connection.
-    #[error("closed by the venue (code {code:?}): {reason}")]
+    #[error("closed by the venue{}", closed_how(*.code, .reason))]
     Closed {
         /// The WebSocket close code, if the venue sent a close frame.
         code: Option<u16>,
@@ -95,6 +134,17 @@ pub enum SessionError {
     /// Nothing came back within the pong deadline after a `ping`.
     #[error("no traffic from the venue within the pong deadline")]
     PeerSilent,
+}
+
+/// The rest of [`SessionError::Closed`]'s sentence: the close frame's code if there was one,
+/// then the reason.
+fn closed_how(code: Option<u16>, reason: &str) -> String {
+    match (code, reason.is_empty()) {
+        (Some(code), true) => format!(" with close code {code}"),
+        (Some(code), false) => format!(" with close code {code}: {reason}"),
+        (None, true) => String::new(),
+        (None, false) => format!(": {reason}"),
+    }
 }
 
 /// Whether the engine thread runs on the core it was asked for.
@@ -462,4 +512,73 @@ impl Shared {
 /// here is a single assignment or queue operation).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_session_says_how_without_debug_noise() {
+        let closed = |code, reason: &str| {
+            SessionError::Closed {
+                code,
+                reason: reason.to_string(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            closed(None, "the TCP connection ended without a TLS close_notify"),
+            "closed by the venue: the TCP connection ended without a TLS close_notify"
+        );
+        assert_eq!(
+            closed(Some(1001), "going away"),
+            "closed by the venue with close code 1001: going away"
+        );
+        assert_eq!(
+            closed(Some(1000), ""),
+            "closed by the venue with close code 1000"
+        );
+        assert_eq!(closed(None, ""), "closed by the venue");
+    }
+
+    #[test]
+    fn every_session_state_has_a_word_and_a_phrase() {
+        let all = [
+            SessionState::Connecting,
+            SessionState::LoggingIn,
+            SessionState::Live,
+            SessionState::Backoff,
+            SessionState::LoginRejected,
+            SessionState::Stopped,
+        ];
+        let words: Vec<&str> = all.iter().map(SessionState::as_str).collect();
+        assert_eq!(
+            words,
+            [
+                "connecting",
+                "logging_in",
+                "live",
+                "backoff",
+                "login_rejected",
+                "stopped"
+            ]
+        );
+        let phrases: Vec<String> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            phrases,
+            [
+                "connecting",
+                "logging in",
+                "live",
+                "waiting to reconnect",
+                "login rejected",
+                "stopped"
+            ]
+        );
+        for state in all {
+            assert_eq!(SessionState::from_u8(state as u8), state);
+            assert_eq!(state.is_live(), state == SessionState::Live);
+        }
+    }
 }
