@@ -20,7 +20,22 @@
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
 //! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
-//! | [`sim`] | a simulated Bitget venue on loopback, for tests and demos |
+//! | `sim` | a simulated Bitget venue on loopback, for tests and demos (feature `sim`) |
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `cli` | yes | the `bitget-cancel` binary (clap, ctrlc, env_logger, hdrhistogram); turns on `sim` and `serde` |
+//! | `sim` | yes | `bitget_cancel::sim`, the simulated venue (rcgen for its certificates) |
+//! | `serde` | with `cli` | `bitget_cancel::jsonl` and `Serialize`/`Deserialize` for [`Via`] |
+//! | `fuzzing` | no | test and fuzz builds only: a record cipher with fixed keys |
+//!
+//! A strategy that links the engine alone leaves the defaults out:
+//!
+//! ```toml
+//! bitget-cancel = { version = "0.1", default-features = false }
+//! ```
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
@@ -30,6 +45,7 @@ pub mod intent;
 pub mod outcome;
 pub mod protocol;
 pub mod rest;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod tls;
 pub mod ws;
