@@ -21,6 +21,7 @@
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
 //! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
 //! | `sim` | a simulated Bitget venue on loopback, for tests and demos (feature `sim`) |
+//! | `jsonl` | the JSON lines `bitget-cancel run` reads and writes, with serde (feature `serde`) |
 //!
 //! ## Features
 //!
@@ -42,6 +43,8 @@
 pub mod clock;
 pub mod engine;
 pub mod intent;
+#[cfg(feature = "serde")]
+pub mod jsonl;
 pub mod outcome;
 pub mod protocol;
 pub mod rest;

@@ -350,6 +350,53 @@ impl fmt::Display for Via {
     }
 }
 
+/// As `bitget-cancel run` writes it: the connection's number, or the string `"rest"`.
+///
+/// ```
+/// use bitget_cancel::Via;
+/// assert_eq!(serde_json::to_string(&Via::Connection(1)).unwrap(), "1");
+/// assert_eq!(serde_json::from_str::<Via>("\"rest\"").unwrap(), Via::Rest);
+/// ```
+#[cfg(feature = "serde")]
+impl serde::Serialize for Via {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Via::Connection(n) => serializer.serialize_u8(*n),
+            Via::Rest => serializer.serialize_str("rest"),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Via {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ViaVisitor;
+        impl serde::de::Visitor<'_> for ViaVisitor {
+            type Value = Via;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a connection number from 0 to 255 or \"rest\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Via, E> {
+                u8::try_from(n)
+                    .map(Via::Connection)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Via, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Via, E> {
+                match s {
+                    "rest" => Ok(Via::Rest),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(s), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(ViaVisitor)
+    }
+}
+
 /// One intent's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {

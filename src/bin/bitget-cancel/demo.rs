@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
+use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
     CancelFate, Faults, Injection, LoginFault, OnCancel, RestingOrder, SimConfig, SimStats,
     SimVenue,
@@ -23,7 +24,7 @@ use crate::args::DemoArgs;
 use crate::failure::Failure;
 use crate::idle::{IdleChoice, describe_pinning, pinned_core};
 use crate::latency::Latency;
-use crate::report::{Tally, describe};
+use crate::report::Tally;
 
 /// The live venue's limit on messages and on cancels per second.
 const LIVE_LIMIT: u32 = 10;
@@ -158,8 +159,7 @@ impl Tallies {
 
     fn record(&mut self, plan: &Plan, o: &Outcome) {
         self.outcomes += 1;
-        let (word, _, msg, _) = describe(&o.status);
-        self.counts.add(word);
+        self.counts.add(LineStatus::from(&o.status));
         if let Status::Rejected { code, .. } = o.status {
             *self.rejection_codes.entry(code).or_default() += 1;
         }
@@ -198,8 +198,8 @@ impl Tallies {
             self.unexpected += 1;
             self.first_unexpected.get_or_insert_with(|| {
                 format!(
-                    "cancel {tag} ({}) came back {word:?}: {msg}",
-                    o.cancel.inst_type
+                    "cancel {tag} ({}) came back {}",
+                    o.cancel.inst_type, o.status
                 )
             });
         }
