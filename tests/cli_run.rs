@@ -342,3 +342,41 @@ fn run_output_reads_back_as_the_librarys_outcome_lines() {
         .collect();
     assert_eq!(valid, sent);
 }
+
+#[test]
+fn run_refuses_a_ca_file_it_cannot_read_or_use_before_connecting() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!(
+        "wss://127.0.0.1:{}/v2/ws/private",
+        listener.local_addr().unwrap().port()
+    );
+    let dir = scratch_dir("run-bad-ca");
+    let not_a_certificate = dir.join("notes.txt");
+    std::fs::write(&not_a_certificate, "not a certificate\n").unwrap();
+    for (ca_file, expected) in [
+        (dir.join("missing.pem"), "cannot read the CA file"),
+        (not_a_certificate, "the extra root CA cannot be used"),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--url", &url, "--ca-file"]).arg(&ca_file);
+        for var in ENV_VARS {
+            cmd.env_remove(var);
+        }
+        let out = cmd
+            .envs(SIM_CREDENTIALS)
+            .write_stdin(r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1"}"#)
+            .timeout(PATIENCE)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "run connected before checking its CA file"
+    );
+}

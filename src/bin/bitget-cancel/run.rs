@@ -164,10 +164,7 @@ fn config(
         // Refused credentials stay refused: report every line at once instead of retrying.
         .login_retry_after(None);
     if let Some(path) = &args.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            Failure::config(format!("cannot read the CA file {}: {e}", path.display()))
-        })?;
-        b = b.extra_root_ca_pem(pem);
+        b = b.extra_root_ca_file(path);
     }
     if let Some(v) = args.ack_timeout_ms {
         b = b.ack_timeout(ms(v));
