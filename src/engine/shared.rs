@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Condvar, Mutex};
 
 use crate::outcome::Outcome;
 
@@ -443,6 +443,8 @@ pub(crate) struct Shared {
     /// Set by `Engine::shutdown` or drop: the engine thread winds down.
     pub shutdown_requested: AtomicBool,
     pub last_error: Mutex<Option<SessionError>>,
+    /// Wakes the threads parked in [`crate::Handle::wait_live`] when the pool's state changes.
+    pub state_changed: StateSignal,
     /// Outcomes decided at shutdown that found the outcome ring full.
     pub late_outcomes: Mutex<VecDeque<Outcome>>,
     pub has_late_outcomes: AtomicBool,
@@ -464,6 +466,7 @@ impl Shared {
             stopped: Padded(AtomicBool::new(false)),
             shutdown_requested: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            state_changed: StateSignal::default(),
             late_outcomes: Mutex::new(VecDeque::new()),
             has_late_outcomes: AtomicBool::new(false),
         }
@@ -475,6 +478,42 @@ impl Shared {
 
     pub(crate) fn set_state(&self, state: SessionState) {
         self.engine.0.state.store(state as u8, Ordering::Release);
+        self.state_changed.notify();
+    }
+
+    /// Parks the calling thread until `done(state)` holds (that state) or `timeout` has passed
+    /// (`None`).
+    pub(crate) fn wait_for_state(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(SessionState) -> bool,
+    ) -> Option<SessionState> {
+        let signal = &self.state_changed;
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let mut guard = lock(&signal.lock);
+        signal.waiting.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence in `StateSignal::notify`: either this load sees the new state or
+        // the engine sees this waiter and takes the lock to wake it.
+        fence(Ordering::SeqCst);
+        let met = loop {
+            let state = self.state();
+            if done(state) {
+                break Some(state);
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                None => std::time::Duration::MAX,
+            };
+            if left.is_zero() {
+                break None;
+            }
+            guard = signal
+                .changed
+                .wait_timeout(guard, left)
+                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+        };
+        signal.waiting.fetch_sub(1, Ordering::SeqCst);
+        met
     }
 
     pub(crate) fn last_error(&self) -> Option<SessionError> {
@@ -505,6 +544,27 @@ impl Shared {
     pub(crate) fn push_late_outcome(&self, outcome: Outcome) {
         lock(&self.late_outcomes).push_back(outcome);
         self.has_late_outcomes.store(true, Ordering::Release);
+    }
+}
+
+/// Parked threads waiting for a change of the pool's state. The engine thread pays a fence and a
+/// load per state change, and takes the lock only while someone waits.
+#[derive(Debug, Default)]
+pub(crate) struct StateSignal {
+    waiting: AtomicUsize,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl StateSignal {
+    /// Called after the state was stored.
+    fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            // Held by a waiter only between its look at the state and its wait.
+            let _guard = lock(&self.lock);
+            self.changed.notify_all();
+        }
     }
 }
 

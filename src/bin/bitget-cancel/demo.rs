@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
+use bitget_cancel::engine::{Config, Credentials, Stats, SubmitError};
 use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
     CancelFate, Faults, Injection, LoginFault, OnCancel, RestingOrder, SimConfig, SimStats,
@@ -356,13 +355,8 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
 /// Waits until the engine is logged in; returns how long it took.
 fn wait_live(handle: &Handle) -> Result<Duration, Failure> {
     let started = Instant::now();
-    loop {
-        match handle.state() {
-            SessionState::Live => return Ok(started.elapsed()),
-            SessionState::LoginRejected | SessionState::Stopped => break,
-            _ if started.elapsed() > CONNECT_WAIT => break,
-            _ => thread::sleep(Duration::from_micros(200)),
-        }
+    if handle.wait_live(CONNECT_WAIT) {
+        return Ok(started.elapsed());
     }
     let why = handle.last_error().map_or_else(
         || "not logged in within the time allowed".to_string(),
