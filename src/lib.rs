@@ -37,6 +37,24 @@
 //! ```toml
 //! bitget-cancel = { version = "0.1", default-features = false }
 //! ```
+//!
+//! ## Logging
+//!
+//! The crate logs through the [`log`](https://docs.rs/log) facade and prints nothing itself:
+//! connections logged in, lost and replaced at `info` and `warn`, what it cannot read or do
+//! (a TLS certificate it does not trust, a refused login, a core it cannot pin to) at `warn`
+//! and `error`. Without a logger installed these are silent, and a failure shows only in the
+//! outcomes and in [`Handle::last_error`]. Install any `log` backend early in `main`, for
+//! example `env_logger`:
+//!
+//! ```text
+//! env_logger::init();   // then run with RUST_LOG=bitget_cancel=info (warn shows trouble only)
+//! ```
+//!
+//! The engine logs about connections and trouble, never about a cancel that went well; the
+//! messages are written on the thread that logs them (the engine's), so a logger that blocks (a
+//! slow terminal, a full pipe) stalls it: in production prefer a buffered or asynchronous
+//! backend.
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
