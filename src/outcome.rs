@@ -170,7 +170,7 @@ impl fmt::Display for NotSentReason {
 /// The final word on one intent.
 ///
 /// `Display` gives its word, the reason's word and a sentence, e.g. `rejected: 43001 The order
-/// does not exist` or `unknown (ack_timeout): no reply within the ack timeout`; the helpers
+/// does not exist` or `unknown (ack_timeout): no reply within the ack timeout`; its methods
 /// answer the usual questions without a `match`:
 ///
 /// ```
@@ -488,7 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn the_helpers_agree_with_the_variant() {
+    fn the_questions_agree_with_the_variant() {
         for s in every_status() {
             let flags = [
                 s.is_acked(),
