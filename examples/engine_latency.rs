@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use bitget_cancel::InstType;
-use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy, SessionState};
+use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
 use bitget_cancel::outcome::Status;
 use bitget_cancel::sim::{SimConfig, SimVenue};
 use bitget_cancel::{Cancel, InstId, OrderRef};
@@ -60,11 +60,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         builder = builder.core(core);
     }
     let (engine, handle) = Engine::start(builder.build()?)?;
-    while handle.state() != SessionState::Live {
-        if let Some(e) = handle.last_error() {
-            return Err(format!("cannot log in: {e}").into());
-        }
-        std::thread::sleep(Duration::from_millis(1));
+    if !handle.wait_live(Duration::from_secs(10)) {
+        let why = handle
+            .last_error()
+            .map_or("no error reported".to_string(), |e| e.to_string());
+        return Err(format!("not logged in after 10 s: {why}").into());
     }
 
     let mut tick_to_wire = Histogram::<u64>::new(3)?;

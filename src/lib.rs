@@ -20,16 +20,53 @@
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
 //! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
-//! | [`sim`] | a simulated Bitget venue on loopback, for tests and demos |
+//! | `sim` | a simulated Bitget venue on loopback, for tests and demos (feature `sim`) |
+//! | `jsonl` | the JSON lines `bitget-cancel run` reads and writes, with serde (feature `serde`) |
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `cli` | yes | the `bitget-cancel` binary (clap, ctrlc, env_logger, hdrhistogram); turns on `sim` and `serde` |
+//! | `sim` | yes | `bitget_cancel::sim`, the simulated venue (rcgen for its certificates) |
+//! | `serde` | with `cli` | `bitget_cancel::jsonl` and `Serialize`/`Deserialize` for [`Via`] |
+//! | `fuzzing` | no | test and fuzz builds only: a record cipher with fixed keys |
+//!
+//! A strategy that links the engine alone leaves the defaults out:
+//!
+//! ```toml
+//! bitget-cancel = { version = "0.1", default-features = false }
+//! ```
+//!
+//! ## Logging
+//!
+//! The crate logs through the [`log`](https://docs.rs/log) facade and prints nothing itself:
+//! connections logged in, lost and replaced at `info` and `warn`, what it cannot read or do
+//! (a TLS certificate it does not trust, a refused login, a core it cannot pin to) at `warn`
+//! and `error`. Without a logger installed these are silent, and a failure shows only in the
+//! outcomes and in [`Handle::last_error`]. Install any `log` backend early in `main`, for
+//! example `env_logger`:
+//!
+//! ```text
+//! env_logger::init();   // then run with RUST_LOG=bitget_cancel=info (warn shows trouble only)
+//! ```
+//!
+//! The engine logs about connections and trouble, never about a cancel that went well; the
+//! messages are written on the thread that logs them (the engine's), so a logger that blocks (a
+//! slow terminal, a full pipe) stalls it: in production prefer a buffered or asynchronous
+//! backend.
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
 pub mod clock;
 pub mod engine;
 pub mod intent;
+#[cfg(feature = "serde")]
+pub mod jsonl;
 pub mod outcome;
 pub mod protocol;
 pub mod rest;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod tls;
 pub mod ws;

@@ -55,7 +55,18 @@ impl fmt::Display for VenueMsg {
     }
 }
 
+/// The words outcomes are spelled with, in one place: [`Status::as_str`], the reasons' `as_str`
+/// and the `run` lines of [`crate::jsonl`] use these.
+pub(crate) mod words {
+    pub const ACKED: &str = "acked";
+    pub const REJECTED: &str = "rejected";
+    pub const UNKNOWN: &str = "unknown";
+    pub const NOT_SENT: &str = "not_sent";
+}
+
 /// Why an intent that was sent has no answer: the order may or may not be cancelled.
+///
+/// [`as_str`](Self::as_str) is its word (`ack_timeout`, ...); `Display` says it in a sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnknownReason {
     /// No reply within the ack timeout.
@@ -67,7 +78,40 @@ pub enum UnknownReason {
     Shutdown,
 }
 
+impl UnknownReason {
+    /// The reason as one word, as `bitget-cancel run` prints it: `ack_timeout`,
+    /// `connection_lost` or `shutdown`.
+    ///
+    /// ```
+    /// use bitget_cancel::outcome::UnknownReason;
+    /// assert_eq!(UnknownReason::AckTimeout.as_str(), "ack_timeout");
+    /// assert_eq!(UnknownReason::AckTimeout.to_string(), "no reply within the ack timeout");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            UnknownReason::AckTimeout => "ack_timeout",
+            UnknownReason::ConnectionLost => "connection_lost",
+            UnknownReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl fmt::Display for UnknownReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UnknownReason::AckTimeout => "no reply within the ack timeout",
+            UnknownReason::ConnectionLost => {
+                "the connection ended while the cancel was in flight, and no other was left"
+            }
+            UnknownReason::Shutdown => "the engine shut down before the reply came",
+        })
+    }
+}
+
 /// Why an accepted intent was never written to the venue.
+///
+/// [`as_str`](Self::as_str) is its word (`queue_timeout`, ...); `Display` says it in a sentence,
+/// with the venue's code and message where it has them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotSentReason {
     /// It waited longer than the configured maximum queueing time (no live session, or pacing).
@@ -86,7 +130,62 @@ pub enum NotSentReason {
     Shutdown,
 }
 
+impl NotSentReason {
+    /// The reason as one word, as `bitget-cancel run` prints it: `queue_timeout`,
+    /// `login_rejected`, `duplicate_id` or `shutdown`.
+    ///
+    /// ```
+    /// use bitget_cancel::outcome::{NotSentReason, VenueMsg};
+    /// let refused = NotSentReason::LoginRejected { code: 30015, msg: VenueMsg::new("Invalid sign") };
+    /// assert_eq!(refused.as_str(), "login_rejected");
+    /// assert_eq!(refused.to_string(), "login rejected: 30015 Invalid sign");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            NotSentReason::QueueTimeout => "queue_timeout",
+            NotSentReason::LoginRejected { .. } => "login_rejected",
+            NotSentReason::DuplicateId => "duplicate_id",
+            NotSentReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+impl fmt::Display for NotSentReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotSentReason::QueueTimeout => f.write_str(
+                "waited longer than the maximum queueing time without a logged-in connection or a pacing slot",
+            ),
+            NotSentReason::LoginRejected { code, msg } => {
+                write!(f, "login rejected: {code} {msg}")
+            }
+            NotSentReason::DuplicateId => {
+                f.write_str("another cancel with the same id is in flight")
+            }
+            NotSentReason::Shutdown => f.write_str("the engine shut down before it could be sent"),
+        }
+    }
+}
+
 /// The final word on one intent.
+///
+/// `Display` gives its word, the reason's word and a sentence, e.g. `rejected: 43001 The order
+/// does not exist` or `unknown (ack_timeout): no reply within the ack timeout`; its methods
+/// answer the usual questions without a `match`:
+///
+/// ```
+/// use bitget_cancel::outcome::{Status, UnknownReason, VenueMsg};
+///
+/// let gone = Status::Rejected { code: 43001, msg: VenueMsg::new("The order does not exist") };
+/// assert!(gone.is_rejected() && gone.was_sent());
+/// assert_eq!((gone.as_str(), gone.code(), gone.msg()), ("rejected", Some(43001), Some("The order does not exist")));
+/// assert_eq!(gone.to_string(), "rejected: 43001 The order does not exist");
+///
+/// let silent = Status::Unknown(UnknownReason::AckTimeout);
+/// assert_eq!((silent.as_str(), silent.reason(), silent.code()), ("unknown", Some("ack_timeout"), None));
+/// assert_eq!(silent.to_string(), "unknown (ack_timeout): no reply within the ack timeout");
+/// assert!(Status::Acked.is_acked());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     /// The venue answered `code` 0.
@@ -106,6 +205,88 @@ pub enum Status {
     Unknown(UnknownReason),
     /// Never sent.
     NotSent(NotSentReason),
+}
+
+impl Status {
+    /// The status as one word, as `bitget-cancel run` prints it: `acked`, `rejected`,
+    /// `unknown` or `not_sent`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Acked => words::ACKED,
+            Status::Rejected { .. } => words::REJECTED,
+            Status::Unknown(_) => words::UNKNOWN,
+            Status::NotSent(_) => words::NOT_SENT,
+        }
+    }
+
+    /// The venue answered code 0: it received the cancel (whether the order is gone is the
+    /// final word's business).
+    pub fn is_acked(&self) -> bool {
+        matches!(self, Status::Acked)
+    }
+
+    /// The venue answered with an error for this request ([`code`](Self::code) and
+    /// [`msg`](Self::msg) say which).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, Status::Rejected { .. })
+    }
+
+    /// Sent, without an answer: the order may or may not be cancelled.
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Status::Unknown(_))
+    }
+
+    /// Never written to the venue: the order is untouched by this intent.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, Status::NotSent(_))
+    }
+
+    /// The cancel reached the wire at least once (acked, rejected or unknown).
+    pub fn was_sent(&self) -> bool {
+        !self.is_not_sent()
+    }
+
+    /// The venue's code: 0 for acked, the error code of a rejection or of a refused login;
+    /// `None` where the venue said nothing.
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            Status::Acked => Some(0),
+            Status::Rejected { code, .. }
+            | Status::NotSent(NotSentReason::LoginRejected { code, .. }) => Some(*code),
+            Status::Unknown(_) | Status::NotSent(_) => None,
+        }
+    }
+
+    /// The venue's message, for a rejection or a refused login.
+    pub fn msg(&self) -> Option<&str> {
+        match self {
+            Status::Rejected { msg, .. }
+            | Status::NotSent(NotSentReason::LoginRejected { msg, .. }) => Some(msg.as_str()),
+            Status::Acked | Status::Unknown(_) | Status::NotSent(_) => None,
+        }
+    }
+
+    /// The reason's word for unknown and not sent (`ack_timeout`, `queue_timeout`, ...; see
+    /// [`UnknownReason::as_str`] and [`NotSentReason::as_str`]).
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Status::Unknown(r) => Some(r.as_str()),
+            Status::NotSent(r) => Some(r.as_str()),
+            Status::Acked | Status::Rejected { .. } => None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let word = self.as_str();
+        match self {
+            Status::Acked => f.write_str(word),
+            Status::Rejected { code, msg } => write!(f, "{word}: {code} {msg}"),
+            Status::Unknown(r) => write!(f, "{word} ({}): {r}", r.as_str()),
+            Status::NotSent(r) => write!(f, "{word} ({}): {r}", r.as_str()),
+        }
+    }
 }
 
 /// Monotonic timestamps ([`crate::clock::monotonic_ns`]) of one intent's journey; 0 where a step
@@ -169,6 +350,53 @@ impl fmt::Display for Via {
     }
 }
 
+/// As `bitget-cancel run` writes it: the connection's number, or the string `"rest"`.
+///
+/// ```
+/// use bitget_cancel::Via;
+/// assert_eq!(serde_json::to_string(&Via::Connection(1)).unwrap(), "1");
+/// assert_eq!(serde_json::from_str::<Via>("\"rest\"").unwrap(), Via::Rest);
+/// ```
+#[cfg(feature = "serde")]
+impl serde::Serialize for Via {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Via::Connection(n) => serializer.serialize_u8(*n),
+            Via::Rest => serializer.serialize_str("rest"),
+        }
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for Via {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ViaVisitor;
+        impl serde::de::Visitor<'_> for ViaVisitor {
+            type Value = Via;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a connection number from 0 to 255 or \"rest\"")
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Via, E> {
+                u8::try_from(n)
+                    .map(Via::Connection)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Unsigned(n), &self))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Via, E> {
+                u64::try_from(n)
+                    .map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+                    .and_then(|n| self.visit_u64(n))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Via, E> {
+                match s {
+                    "rest" => Ok(Via::Rest),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(s), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(ViaVisitor)
+    }
+}
+
 /// One intent's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -191,5 +419,95 @@ impl Outcome {
     /// The caller's tag.
     pub fn tag(&self) -> u64 {
         self.cancel.tag
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn every_status() -> Vec<Status> {
+        vec![
+            Status::Acked,
+            Status::Rejected {
+                code: 43001,
+                msg: VenueMsg::new("The order does not exist"),
+            },
+            Status::Unknown(UnknownReason::AckTimeout),
+            Status::Unknown(UnknownReason::ConnectionLost),
+            Status::Unknown(UnknownReason::Shutdown),
+            Status::NotSent(NotSentReason::QueueTimeout),
+            Status::NotSent(NotSentReason::LoginRejected {
+                code: 30015,
+                msg: VenueMsg::new("Invalid sign"),
+            }),
+            Status::NotSent(NotSentReason::DuplicateId),
+            Status::NotSent(NotSentReason::Shutdown),
+        ]
+    }
+
+    #[test]
+    fn every_status_has_the_words_the_command_line_prints() {
+        let words: Vec<(&str, Option<&str>)> = every_status()
+            .iter()
+            .map(|s| (s.as_str(), s.reason()))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                ("acked", None),
+                ("rejected", None),
+                ("unknown", Some("ack_timeout")),
+                ("unknown", Some("connection_lost")),
+                ("unknown", Some("shutdown")),
+                ("not_sent", Some("queue_timeout")),
+                ("not_sent", Some("login_rejected")),
+                ("not_sent", Some("duplicate_id")),
+                ("not_sent", Some("shutdown")),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_status_says_why_in_a_sentence() {
+        let sentences: Vec<String> = every_status().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            sentences,
+            [
+                "acked",
+                "rejected: 43001 The order does not exist",
+                "unknown (ack_timeout): no reply within the ack timeout",
+                "unknown (connection_lost): the connection ended while the cancel was in flight, and no other was left",
+                "unknown (shutdown): the engine shut down before the reply came",
+                "not_sent (queue_timeout): waited longer than the maximum queueing time without a logged-in connection or a pacing slot",
+                "not_sent (login_rejected): login rejected: 30015 Invalid sign",
+                "not_sent (duplicate_id): another cancel with the same id is in flight",
+                "not_sent (shutdown): the engine shut down before it could be sent",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_questions_agree_with_the_variant() {
+        for s in every_status() {
+            let flags = [
+                s.is_acked(),
+                s.is_rejected(),
+                s.is_unknown(),
+                s.is_not_sent(),
+            ];
+            assert_eq!(flags.iter().filter(|&&f| f).count(), 1, "{s:?}");
+            assert_eq!(s.was_sent(), !s.is_not_sent(), "{s:?}");
+            assert_eq!(s.msg().is_some(), s.code().is_some_and(|c| c != 0), "{s:?}");
+        }
+        assert_eq!(Status::Acked.code(), Some(0));
+        assert_eq!(
+            Status::NotSent(NotSentReason::LoginRejected {
+                code: 30011,
+                msg: VenueMsg::new("Invalid ACCESS_KEY"),
+            })
+            .msg(),
+            Some("Invalid ACCESS_KEY")
+        );
     }
 }

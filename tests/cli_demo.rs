@@ -106,3 +106,37 @@ fn demo_refuses_zero_cancels_as_a_usage_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--cancels"));
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn demo_chaos_names_the_dropped_connection_as_the_engine_does_and_reads_calmly() {
+    let out = Command::new(BIN)
+        .args(["demo", "--chaos", "--cancels", "400", "--idle", "backoff"])
+        .env("RUST_LOG", "bitget_cancel=warn")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The demo's own line, e.g. `demo: chaos: the venue dropped connection 0 after 100 cancels`.
+    let said = stderr
+        .lines()
+        .find_map(|l| l.split("demo: chaos: the venue dropped connection ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no dropped connection named:\n{stderr}"))
+        .to_string();
+    // The engine's log of the first connection it lost, e.g. `connection 0 to wss://... lost: ...`.
+    let logged = stderr
+        .lines()
+        .filter(|l| l.contains(" lost: "))
+        .find_map(|l| l.split("] connection ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no lost connection in the engine's log:\n{stderr}"))
+        .to_string();
+    assert_eq!(said, logged, "{stderr}");
+    assert!(said == "0" || said == "1", "a 0-based slot of two: {said}");
+    // A TCP close without close_notify is told as what it is, not as an attack.
+    assert!(!stderr.contains("truncation"), "{stderr}");
+    assert!(
+        stderr.contains("ended without a TLS close_notify"),
+        "{stderr}"
+    );
+}

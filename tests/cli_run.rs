@@ -6,6 +6,8 @@ mod support;
 use std::net::TcpListener;
 
 use assert_cmd::Command;
+use bitget_cancel::Via;
+use bitget_cancel::jsonl::{self, LineStatus, OutcomeLine};
 use support::{
     BIN, ENV_VARS, PATIENCE, SIM_CREDENTIALS, SimProcess, outcomes_by_line, run_against,
     run_against_with, scratch_dir,
@@ -292,5 +294,89 @@ fn run_rest_only_cancels_over_rest_and_says_so() {
     assert!(
         stderr.contains("REST: 2 cancels sent, 2 verdicts"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn run_output_reads_back_as_the_librarys_outcome_lines() {
+    let sim = sim_with_book("run-typed");
+    let out = run_against(&sim, &SIM_CREDENTIALS, INPUT);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<OutcomeLine> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(lines.len(), 9, "{text}");
+    for (row, line) in text.lines().zip(&lines) {
+        // The same bytes: the command line prints with the type it can be read back into.
+        assert_eq!(line.to_json(), row);
+    }
+    let by_line = |n: u64| lines.iter().find(|l| l.line == n).unwrap();
+    assert_eq!(by_line(1).status, LineStatus::Acked);
+    assert!(matches!(by_line(1).via, Some(Via::Connection(_))));
+    assert_eq!(
+        (by_line(3).status, by_line(3).code),
+        (LineStatus::Rejected, Some(43001))
+    );
+    assert_eq!(by_line(4).status, LineStatus::Invalid);
+    assert_eq!(by_line(4).reason.as_deref(), Some("invalid_input"));
+    // The input lines read with the library's parser as `run` reads them.
+    let valid: Vec<u64> = INPUT
+        .lines()
+        .zip(1..)
+        .filter(|(l, _)| jsonl::parse_cancel(l.as_bytes()).is_ok())
+        .map(|(_, n)| n)
+        .collect();
+    let sent: Vec<u64> = lines
+        .iter()
+        .filter(|l| l.status != LineStatus::Invalid)
+        .map(|l| l.line)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    assert_eq!(valid, sent);
+}
+
+#[test]
+fn run_refuses_a_ca_file_it_cannot_read_or_use_before_connecting() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!(
+        "wss://127.0.0.1:{}/v2/ws/private",
+        listener.local_addr().unwrap().port()
+    );
+    let dir = scratch_dir("run-bad-ca");
+    let not_a_certificate = dir.join("notes.txt");
+    std::fs::write(&not_a_certificate, "not a certificate\n").unwrap();
+    for (ca_file, expected) in [
+        (dir.join("missing.pem"), "cannot read the CA file"),
+        (not_a_certificate, "the extra root CA cannot be used"),
+    ] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["run", "--url", &url, "--ca-file"]).arg(&ca_file);
+        for var in ENV_VARS {
+            cmd.env_remove(var);
+        }
+        let out = cmd
+            .envs(SIM_CREDENTIALS)
+            .write_stdin(r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1"}"#)
+            .timeout(PATIENCE)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(
+        listener.accept().map(|_| ()).unwrap_err().kind(),
+        std::io::ErrorKind::WouldBlock,
+        "run connected before checking its CA file"
     );
 }

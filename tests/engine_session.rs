@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bitget_cancel::InstType;
-use bitget_cancel::engine::{Credentials, Pinning, SessionError, SessionState, StartError};
+use bitget_cancel::engine::{ConfigError, Credentials, Pinning, SessionError, SessionState};
 use bitget_cancel::outcome::{NotSentReason, Status};
 use bitget_cancel::sim::{DisconnectCause, Faults};
 use support::*;
@@ -256,15 +256,16 @@ fn the_engine_pins_to_its_core_even_when_the_starting_thread_is_pinned_elsewhere
 }
 
 #[test]
-fn an_extra_root_ca_that_is_not_pem_is_refused_at_start() {
-    let config = bitget_cancel::engine::Config::builder(sim_credentials())
+fn an_extra_root_ca_that_is_not_pem_is_refused_when_the_config_is_built() {
+    let refused = bitget_cancel::engine::Config::builder(sim_credentials())
         .extra_root_ca_pem("not a certificate")
         .build()
-        .unwrap();
-    assert!(matches!(
-        bitget_cancel::engine::Engine::start(config),
-        Err(StartError::Tls(_))
-    ));
+        .unwrap_err();
+    assert!(
+        matches!(refused, ConfigError::InvalidCa { .. }),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("no certificate"), "{refused}");
 }
 
 #[test]

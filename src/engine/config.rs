@@ -49,6 +49,22 @@ pub enum ConfigError {
         /// The rule it broke.
         reason: &'static str,
     },
+    /// The file given to [`ConfigBuilder::extra_root_ca_file`] cannot be read.
+    #[error("cannot read the CA file {}: {reason}", path.display())]
+    CaFile {
+        /// The path as given.
+        path: std::path::PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The extra root CA is not a PEM certificate that can be trusted (from
+    /// [`ConfigBuilder::extra_root_ca_pem`], or the file of
+    /// [`ConfigBuilder::extra_root_ca_file`]).
+    #[error("the extra root CA cannot be used: {reason}")]
+    InvalidCa {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// API credentials. `Debug` shows the API key and redacts the secret and passphrase; the secret is
@@ -404,6 +420,7 @@ impl Config {
     pub fn builder(credentials: Credentials) -> ConfigBuilder {
         ConfigBuilder {
             urls: vec![LIVE_URL.to_string()],
+            extra_root_ca_file: None,
             config: Config {
                 endpoints: vec![Endpoint {
                     url: LIVE_URL.to_string(),
@@ -515,6 +532,8 @@ impl Config {
 #[derive(Debug, Clone)]
 pub struct ConfigBuilder {
     urls: Vec<String>,
+    /// Read by `build`, into `config.extra_root_ca_pem`.
+    extra_root_ca_file: Option<std::path::PathBuf>,
     config: Config,
 }
 
@@ -601,10 +620,46 @@ impl ConfigBuilder {
         self
     }
 
-    /// An extra root CA (PEM) trusted besides the webpki roots, e.g. the simulated venue's.
+    /// An extra root CA trusted besides the webpki roots, e.g. the simulated venue's: the text
+    /// of a PEM file with one or more `CERTIFICATE` sections (not a path: see
+    /// [`extra_root_ca_file`](Self::extra_root_ca_file)). Replaces an earlier extra CA.
     /// Default: none. Verification is never switched off.
+    ///
+    /// [`build`](Self::build) checks it: anything that is not a usable PEM certificate is
+    /// [`ConfigError::InvalidCa`].
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, ConfigError, Credentials};
+    ///
+    /// let builder = Config::builder(Credentials::new("key", "secret", "pass")?);
+    /// let error = builder.extra_root_ca_pem("sim-ca.pem").build().unwrap_err();
+    /// assert!(matches!(error, ConfigError::InvalidCa { .. }));
+    /// assert!(error.to_string().contains("extra_root_ca_file"), "{error}");
+    /// # Ok::<(), ConfigError>(())
+    /// ```
     pub fn extra_root_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.config.extra_root_ca_pem = Some(pem.into());
+        self.extra_root_ca_file = None;
+        self
+    }
+
+    /// An extra root CA read from a PEM file (e.g. the one `bitget-cancel sim --ca-out` writes),
+    /// trusted besides the webpki roots. Replaces an earlier extra CA. The file is read by
+    /// [`build`](Self::build): a file that cannot be read is [`ConfigError::CaFile`], one
+    /// without a usable certificate [`ConfigError::InvalidCa`].
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, ConfigError, Credentials};
+    ///
+    /// let builder = Config::builder(Credentials::new("key", "secret", "pass")?);
+    /// let error = builder.extra_root_ca_file("no/such/ca.pem").build().unwrap_err();
+    /// assert!(matches!(error, ConfigError::CaFile { .. }));
+    /// assert!(error.to_string().starts_with("cannot read the CA file no/such/ca.pem: "), "{error}");
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    pub fn extra_root_ca_file(mut self, path: impl AsRef<std::path::Path>) -> Self {
+        self.extra_root_ca_file = Some(path.as_ref().to_path_buf());
+        self.config.extra_root_ca_pem = None;
         self
     }
 
@@ -770,6 +825,16 @@ impl ConfigBuilder {
         if config.rest_only && config.rest.is_none() {
             return invalid("rest_only", "needs the REST rung (no_rest was set)");
         }
+        if let Some(path) = &self.extra_root_ca_file {
+            let pem = std::fs::read(path).map_err(|e| ConfigError::CaFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            config.extra_root_ca_pem = Some(pem);
+        }
+        if let Some(pem) = &config.extra_root_ca_pem {
+            check_root_ca(pem)?;
+        }
         if let Some(rest) = &mut config.rest {
             crate::rest::check_base_url(&rest.base_url).map_err(|reason| {
                 ConfigError::InvalidUrl {
@@ -821,12 +886,134 @@ impl ConfigBuilder {
     }
 }
 
+/// Whether `pem` would be accepted as extra roots at start; says why not, with a hint when it
+/// looks like a path.
+fn check_root_ca(pem: &[u8]) -> Result<(), ConfigError> {
+    match crate::tls::client_config(Some(pem)) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let looks_like_a_path =
+                pem.len() < 4096 && !pem.contains(&b'\n') && !pem.windows(5).any(|w| w == b"-----");
+            let reason = if looks_like_a_path {
+                format!(
+                    "{e}; it reads {:?}, which looks like a file name: pass the file's contents, \
+                     or the path to extra_root_ca_file",
+                    String::from_utf8_lossy(pem)
+                )
+            } else {
+                e.to_string()
+            };
+            Err(ConfigError::InvalidCa { reason })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn creds() -> Credentials {
         Credentials::new("key-1", "s3cr3t-value", "pa55-value").unwrap()
+    }
+
+    fn ca_pem() -> String {
+        let key = rcgen::KeyPair::generate().expect("key generation");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.self_signed(&key).expect("self-signed CA").pem()
+    }
+
+    fn scratch_file(name: &str, contents: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "bitget-cancel-config-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).expect("write a scratch file");
+        path
+    }
+
+    #[test]
+    fn a_ca_file_is_read_when_the_config_is_built_and_reaches_the_rest_rung_too() {
+        let pem = ca_pem();
+        let path = scratch_file("ca.pem", &pem);
+        let config = Config::builder(creds())
+            .extra_root_ca_file(&path)
+            .build()
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.extra_root_ca_pem.as_deref(), Some(pem.as_bytes()));
+        assert_eq!(
+            config.rest.as_ref().unwrap().extra_ca_pem.as_deref(),
+            Some(pem.as_str())
+        );
+    }
+
+    #[test]
+    fn a_ca_file_that_cannot_be_read_or_holds_no_certificate_is_refused_by_build() {
+        let missing = std::env::temp_dir().join("bitget-cancel-config-no-such-ca.pem");
+        match Config::builder(creds())
+            .extra_root_ca_file(&missing)
+            .build()
+        {
+            Err(ConfigError::CaFile { path, reason }) => {
+                assert_eq!(path, missing);
+                assert!(!reason.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = scratch_file("not-a-ca.pem", "hello\n");
+        let refused = Config::builder(creds()).extra_root_ca_file(&text).build();
+        std::fs::remove_file(&text).unwrap();
+        assert!(
+            matches!(refused, Err(ConfigError::InvalidCa { .. })),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_ca_given_as_a_path_instead_of_pem_is_refused_with_a_hint() {
+        let refused = Config::builder(creds())
+            .extra_root_ca_pem("sim-ca.pem")
+            .build()
+            .unwrap_err();
+        let text = refused.to_string();
+        assert!(text.contains("\"sim-ca.pem\""), "{text}");
+        assert!(text.contains("extra_root_ca_file"), "{text}");
+        // Broken PEM is refused without the hint.
+        let broken = Config::builder(creds())
+            .extra_root_ca_pem(
+                "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
+            )
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(broken, ConfigError::InvalidCa { .. }),
+            "{broken:?}"
+        );
+        assert!(
+            !broken.to_string().contains("extra_root_ca_file"),
+            "{broken}"
+        );
+    }
+
+    #[test]
+    fn the_later_of_a_ca_pem_and_a_ca_file_is_the_one_used() {
+        let pem = ca_pem();
+        let missing = std::env::temp_dir().join("bitget-cancel-config-never-read.pem");
+        let config = Config::builder(creds())
+            .extra_root_ca_file(&missing)
+            .extra_root_ca_pem(pem.clone())
+            .build()
+            .unwrap();
+        assert_eq!(config.extra_root_ca_pem.as_deref(), Some(pem.as_bytes()));
+        let refused = Config::builder(creds())
+            .extra_root_ca_pem(pem)
+            .extra_root_ca_file(&missing)
+            .build();
+        assert!(
+            matches!(refused, Err(ConfigError::CaFile { .. })),
+            "{refused:?}"
+        );
     }
 
     #[test]

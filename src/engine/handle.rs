@@ -154,6 +154,44 @@ impl Handle {
         self.shared.state()
     }
 
+    /// Waits until a connection is logged in (true), or `timeout` has passed, the venue refused
+    /// the credentials on every connection or the engine stopped (false; see
+    /// [`Handle::last_error`]). The thread parks meanwhile (no polling); the engine wakes it
+    /// when its state changes.
+    ///
+    /// Cancels may be submitted before: they wait for a path to the venue (up to the maximum
+    /// queueing time). Waiting first keeps the first round trips from measuring connection
+    /// set-up.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
+    /// use bitget_cancel::sim::{SimConfig, SimVenue};
+    ///
+    /// let venue = SimVenue::start(SimConfig::default())?;
+    /// let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
+    ///     .url(venue.url())
+    ///     .rest_url(venue.rest_url())
+    ///     .extra_root_ca_pem(venue.ca_pem())
+    ///     .idle(IdleStrategy::Backoff)
+    ///     .build()?;
+    /// let (engine, handle) = Engine::start(config)?;
+    /// assert!(handle.wait_live(Duration::from_secs(10)), "{:?}", handle.last_error());
+    /// assert!(handle.state().is_live());
+    /// engine.shutdown();
+    /// assert!(!handle.wait_live(Duration::from_secs(10)), "a stopped engine answers at once");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn wait_live(&self, timeout: Duration) -> bool {
+        let settled = self.shared.wait_for_state(timeout, |state| {
+            matches!(
+                state,
+                SessionState::Live | SessionState::LoginRejected | SessionState::Stopped
+            )
+        });
+        settled == Some(SessionState::Live)
+    }
+
     /// Why the last connection attempt or session failed, if one did.
     pub fn last_error(&self) -> Option<SessionError> {
         self.shared.last_error()
@@ -173,6 +211,17 @@ impl Handle {
     pub fn is_stopped(&self) -> bool {
         self.shared.stopped.0.load(Ordering::Acquire)
     }
+}
+
+/// What [`Engine::shutdown_with_outcomes`](crate::Engine::shutdown_with_outcomes) leaves: the
+/// final counters and every outcome no handle had read, in the order they were decided (the
+/// threaded engine's [`InlineShutdown`](super::InlineShutdown)).
+#[derive(Debug, Clone)]
+pub struct EngineShutdown {
+    /// The engine's final counters.
+    pub stats: Stats,
+    /// The outcomes not read when shutdown began, then those shutdown decided.
+    pub outcomes: Vec<Outcome>,
 }
 
 /// Blocking iterator over outcomes; see [`Handle::outcomes`].
@@ -289,6 +338,55 @@ mod tests {
             h.cancel(cancel().with_tag(2)).unwrap_err().into_cancel(),
             cancel().with_tag(2)
         );
+    }
+
+    /// Far longer than any wake-up takes: a wait that ends before it was woken, not timed out.
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn wait_live_wakes_when_the_engine_publishes_live() {
+        let (h, _rx, _otx) = handle(1);
+        let shared = h.shared.clone();
+        let publisher = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            shared.set_state(SessionState::LoggingIn);
+            std::thread::sleep(Duration::from_millis(20));
+            shared.set_state(SessionState::Live);
+        });
+        let started = std::time::Instant::now();
+        assert!(h.wait_live(PATIENCE));
+        assert!(started.elapsed() < PATIENCE / 2, "woken, not timed out");
+        assert_eq!(h.state(), SessionState::Live);
+        publisher.join().unwrap();
+        assert!(h.wait_live(Duration::ZERO), "already live: true at once");
+    }
+
+    #[test]
+    fn wait_live_gives_up_at_once_on_refused_credentials_or_a_stopped_engine() {
+        for end in [SessionState::LoginRejected, SessionState::Stopped] {
+            let (h, _rx, _otx) = handle(1);
+            let shared = h.shared.clone();
+            let publisher = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                shared.set_state(end);
+            });
+            let started = std::time::Instant::now();
+            assert!(!h.wait_live(PATIENCE), "{end:?}");
+            assert!(
+                started.elapsed() < PATIENCE / 2,
+                "{end:?}: woken, not timed out"
+            );
+            publisher.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn wait_live_times_out_while_the_engine_connects() {
+        let (h, _rx, _otx) = handle(1);
+        h.shared.set_state(SessionState::Backoff);
+        let started = std::time::Instant::now();
+        assert!(!h.wait_live(Duration::from_millis(30)));
+        assert!(started.elapsed() >= Duration::from_millis(30));
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub use config::{
     Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
     ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
 };
-pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
+pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
@@ -214,11 +214,47 @@ impl Engine {
     /// Stops the engine: refuses new intents ([`SubmitError::Stopped`]), reports intents not yet
     /// sent as not sent, waits up to the configured grace for replies to cancels in flight
     /// (then reports the rest unknown), closes the WebSocket with a close frame and joins the
-    /// thread. Every outcome stays readable from the handles afterwards. Returns the final
-    /// counters.
+    /// thread. Returns the final counters.
+    ///
+    /// The outcomes nobody has read yet, those shutdown decided included, stay in the handles:
+    /// drain them with [`Handle::try_outcomes`] afterwards, or stop with
+    /// [`Engine::shutdown_with_outcomes`], which hands them over.
     pub fn shutdown(mut self) -> Stats {
         self.stop();
         self.stats()
+    }
+
+    /// Stops like [`Engine::shutdown`], then takes every outcome not read yet (in the order they
+    /// were decided) along with the final counters, like [`InlineEngine::shutdown`]: with the
+    /// outcomes read before, exactly one per accepted intent. A handle that reads outcomes on
+    /// another thread meanwhile may take some of them first; each is read once.
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
+    /// use bitget_cancel::outcome::{NotSentReason, Status};
+    /// use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+    ///
+    /// // Nothing listens on port 1: the cancel waits for a connection until shutdown.
+    /// let config = Config::builder(Credentials::new("key", "secret", "passphrase")?)
+    ///     .url("wss://127.0.0.1:1/v2/ws/private")
+    ///     .no_rest()
+    ///     .idle(IdleStrategy::Backoff)
+    ///     .build()?;
+    /// let (engine, handle) = Engine::start(config)?;
+    /// handle.cancel(Cancel::new(InstType::Spot, InstId::new("BTCUSDT")?, OrderRef::order_id("1")?))?;
+    /// let stopped = engine.shutdown_with_outcomes();
+    /// assert_eq!(stopped.outcomes.len(), 1);
+    /// assert_eq!(stopped.outcomes[0].status, Status::NotSent(NotSentReason::Shutdown));
+    /// assert_eq!(stopped.stats.not_sent, 1);
+    /// assert!(handle.try_outcome().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_with_outcomes(mut self) -> EngineShutdown {
+        self.stop();
+        EngineShutdown {
+            stats: self.stats(),
+            outcomes: self.handle.try_outcomes().collect(),
+        }
     }
 
     fn stop(&mut self) {

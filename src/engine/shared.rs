@@ -2,8 +2,9 @@
 //! the last error, counters, and the flags that coordinate waking and stopping.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::{Condvar, Mutex};
 
 use crate::outcome::Outcome;
 
@@ -29,6 +30,30 @@ pub enum SessionState {
 }
 
 impl SessionState {
+    /// The state as one word: `connecting`, `logging_in`, `live`, `backoff`, `login_rejected`
+    /// or `stopped`. `Display` says it for a person (`logging in`, `waiting to reconnect`, ...).
+    ///
+    /// ```
+    /// use bitget_cancel::engine::SessionState;
+    /// assert_eq!(SessionState::LoggingIn.as_str(), "logging_in");
+    /// assert_eq!(SessionState::Backoff.to_string(), "waiting to reconnect");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SessionState::Connecting => "connecting",
+            SessionState::LoggingIn => "logging_in",
+            SessionState::Live => "live",
+            SessionState::Backoff => "backoff",
+            SessionState::LoginRejected => "login_rejected",
+            SessionState::Stopped => "stopped",
+        }
+    }
+
+    /// Logged in: cancels go out.
+    pub fn is_live(&self) -> bool {
+        matches!(self, SessionState::Live)
+    }
+
     fn from_u8(v: u8) -> Self {
         match v {
             0 => SessionState::Connecting,
@@ -41,8 +66,22 @@ impl SessionState {
     }
 }
 
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionState::Connecting => "connecting",
+            SessionState::LoggingIn => "logging in",
+            SessionState::Live => "live",
+            SessionState::Backoff => "waiting to reconnect",
+            SessionState::LoginRejected => "login rejected",
+            SessionState::Stopped => "stopped",
+        })
+    }
+}
+
 /// Why the last connection attempt or session ended. Held by the engine for the handle to read; it
-/// never contains credentials.
+/// never contains credentials. `Display` says it in a sentence, e.g. `tls: TLS handshake
+/// failed: invalid peer certificate: UnknownIssuer`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SessionError {
     /// The host name did not resolve.
@@ -85,7 +124,7 @@ pub enum SessionError {
         msg: String,
     },
     /// The venue closed the connection.
-    #[error("closed by the venue (code {code:?}): {reason}")]
+    #[error("closed by the venue{}", closed_how(*.code, .reason))]
     Closed {
         /// The WebSocket close code, if the venue sent a close frame.
         code: Option<u16>,
@@ -95,6 +134,17 @@ pub enum SessionError {
     /// Nothing came back within the pong deadline after a `ping`.
     #[error("no traffic from the venue within the pong deadline")]
     PeerSilent,
+}
+
+/// The rest of [`SessionError::Closed`]'s sentence: the close frame's code if there was one,
+/// then the reason.
+fn closed_how(code: Option<u16>, reason: &str) -> String {
+    match (code, reason.is_empty()) {
+        (Some(code), true) => format!(" with close code {code}"),
+        (Some(code), false) => format!(" with close code {code}: {reason}"),
+        (None, true) => String::new(),
+        (None, false) => format!(": {reason}"),
+    }
 }
 
 /// Whether the engine thread runs on the core it was asked for.
@@ -393,6 +443,8 @@ pub(crate) struct Shared {
     /// Set by `Engine::shutdown` or drop: the engine thread winds down.
     pub shutdown_requested: AtomicBool,
     pub last_error: Mutex<Option<SessionError>>,
+    /// Wakes the threads parked in [`crate::Handle::wait_live`] when the pool's state changes.
+    pub state_changed: StateSignal,
     /// Outcomes decided at shutdown that found the outcome ring full.
     pub late_outcomes: Mutex<VecDeque<Outcome>>,
     pub has_late_outcomes: AtomicBool,
@@ -414,6 +466,7 @@ impl Shared {
             stopped: Padded(AtomicBool::new(false)),
             shutdown_requested: AtomicBool::new(false),
             last_error: Mutex::new(None),
+            state_changed: StateSignal::default(),
             late_outcomes: Mutex::new(VecDeque::new()),
             has_late_outcomes: AtomicBool::new(false),
         }
@@ -425,6 +478,42 @@ impl Shared {
 
     pub(crate) fn set_state(&self, state: SessionState) {
         self.engine.0.state.store(state as u8, Ordering::Release);
+        self.state_changed.notify();
+    }
+
+    /// Parks the calling thread until `done(state)` holds (that state) or `timeout` has passed
+    /// (`None`).
+    pub(crate) fn wait_for_state(
+        &self,
+        timeout: std::time::Duration,
+        done: impl Fn(SessionState) -> bool,
+    ) -> Option<SessionState> {
+        let signal = &self.state_changed;
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let mut guard = lock(&signal.lock);
+        signal.waiting.fetch_add(1, Ordering::SeqCst);
+        // Pairs with the fence in `StateSignal::notify`: either this load sees the new state or
+        // the engine sees this waiter and takes the lock to wake it.
+        fence(Ordering::SeqCst);
+        let met = loop {
+            let state = self.state();
+            if done(state) {
+                break Some(state);
+            }
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                None => std::time::Duration::MAX,
+            };
+            if left.is_zero() {
+                break None;
+            }
+            guard = signal
+                .changed
+                .wait_timeout(guard, left)
+                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+        };
+        signal.waiting.fetch_sub(1, Ordering::SeqCst);
+        met
     }
 
     pub(crate) fn last_error(&self) -> Option<SessionError> {
@@ -458,8 +547,98 @@ impl Shared {
     }
 }
 
+/// Parked threads waiting for a change of the pool's state. The engine thread pays a fence and a
+/// load per state change, and takes the lock only while someone waits.
+#[derive(Debug, Default)]
+pub(crate) struct StateSignal {
+    waiting: AtomicUsize,
+    lock: Mutex<()>,
+    changed: Condvar,
+}
+
+impl StateSignal {
+    /// Called after the state was stored.
+    fn notify(&self) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            // Held by a waiter only between its look at the state and its wait.
+            let _guard = lock(&self.lock);
+            self.changed.notify_all();
+        }
+    }
+}
+
 /// Locks a mutex whose data stays consistent even if a holder panicked (every critical section
 /// here is a single assignment or queue operation).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_session_says_how_without_debug_noise() {
+        let closed = |code, reason: &str| {
+            SessionError::Closed {
+                code,
+                reason: reason.to_string(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            closed(None, "the TCP connection ended without a TLS close_notify"),
+            "closed by the venue: the TCP connection ended without a TLS close_notify"
+        );
+        assert_eq!(
+            closed(Some(1001), "going away"),
+            "closed by the venue with close code 1001: going away"
+        );
+        assert_eq!(
+            closed(Some(1000), ""),
+            "closed by the venue with close code 1000"
+        );
+        assert_eq!(closed(None, ""), "closed by the venue");
+    }
+
+    #[test]
+    fn every_session_state_has_a_word_and_a_phrase() {
+        let all = [
+            SessionState::Connecting,
+            SessionState::LoggingIn,
+            SessionState::Live,
+            SessionState::Backoff,
+            SessionState::LoginRejected,
+            SessionState::Stopped,
+        ];
+        let words: Vec<&str> = all.iter().map(SessionState::as_str).collect();
+        assert_eq!(
+            words,
+            [
+                "connecting",
+                "logging_in",
+                "live",
+                "backoff",
+                "login_rejected",
+                "stopped"
+            ]
+        );
+        let phrases: Vec<String> = all.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            phrases,
+            [
+                "connecting",
+                "logging in",
+                "live",
+                "waiting to reconnect",
+                "login rejected",
+                "stopped"
+            ]
+        );
+        for state in all {
+            assert_eq!(SessionState::from_u8(state as u8), state);
+            assert_eq!(state.is_live(), state == SessionState::Live);
+        }
+    }
 }

@@ -43,7 +43,7 @@ pub enum TlsError {
     /// handshake, in the middle of a record, or between records. The data may have been cut
     /// short (truncation), unlike after [`PeerClosed`](Self::PeerClosed): drop the connection
     /// and reconnect.
-    #[error("the peer closed the connection without a TLS close_notify (possible truncation)")]
+    #[error("the TCP connection ended without a TLS close_notify")]
     UnexpectedEof,
     /// The peer sent close_notify, a clean end of the stream, and nothing more can be sent:
     /// drop the connection and reconnect.

@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
+use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
     CancelFate, Faults, Injection, LoginFault, OnCancel, RestingOrder, SimConfig, SimStats,
     SimVenue,
@@ -23,7 +24,7 @@ use crate::args::DemoArgs;
 use crate::failure::Failure;
 use crate::idle::{IdleChoice, describe_pinning, pinned_core};
 use crate::latency::Latency;
-use crate::report::{Tally, describe};
+use crate::report::Tally;
 
 /// The live venue's limit on messages and on cancels per second.
 const LIVE_LIMIT: u32 = 10;
@@ -158,8 +159,7 @@ impl Tallies {
 
     fn record(&mut self, plan: &Plan, o: &Outcome) {
         self.outcomes += 1;
-        let (word, _, msg, _) = describe(&o.status);
-        self.counts.add(word);
+        self.counts.add(LineStatus::from(&o.status));
         if let Status::Rejected { code, .. } = o.status {
             *self.rejection_codes.entry(code).or_default() += 1;
         }
@@ -198,8 +198,8 @@ impl Tallies {
             self.unexpected += 1;
             self.first_unexpected.get_or_insert_with(|| {
                 format!(
-                    "cancel {tag} ({}) came back {word:?}: {msg}",
-                    o.cancel.inst_type
+                    "cancel {tag} ({}) came back {}",
+                    o.cancel.inst_type, o.status
                 )
             });
         }
@@ -356,13 +356,8 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
 /// Waits until the engine is logged in; returns how long it took.
 fn wait_live(handle: &Handle) -> Result<Duration, Failure> {
     let started = Instant::now();
-    loop {
-        match handle.state() {
-            SessionState::Live => return Ok(started.elapsed()),
-            SessionState::LoginRejected | SessionState::Stopped => break,
-            _ if started.elapsed() > CONNECT_WAIT => break,
-            _ => thread::sleep(Duration::from_micros(200)),
-        }
+    if handle.wait_live(CONNECT_WAIT) {
+        return Ok(started.elapsed());
     }
     let why = handle.last_error().map_or_else(
         || "not logged in within the time allowed".to_string(),
@@ -380,7 +375,32 @@ fn wait_live(handle: &Handle) -> Result<Duration, Failure> {
 #[derive(Debug)]
 struct Chaos<'v> {
     venue: &'v SimVenue,
+    handle: &'v Handle,
     done: u8,
+}
+
+/// How long the demo looks for the engine's connection that the venue dropped.
+const NOTICE_WAIT: Duration = Duration::from_secs(5);
+
+/// The engine's slot (0-based, as in its log, `via` and the pool's figures) that was live in
+/// `before` and has since lost its connection: no longer live, or logged in again. The venue
+/// numbers its connections differently (from 1, a new number for each reconnect), so the demo
+/// names the engine's slot. `None` if no slot shows it within [`NOTICE_WAIT`].
+fn dropped_slot(handle: &Handle, before: &Stats) -> Option<usize> {
+    let deadline = Instant::now() + NOTICE_WAIT;
+    loop {
+        let now = handle.stats();
+        let slots = before.pool_size + 1;
+        let dropped = (0..slots.min(now.connections.len())).find(|&i| {
+            let (was, is) = (&before.connections[i], &now.connections[i]);
+            was.state == SessionState::Live
+                && (is.state != SessionState::Live || is.sessions > was.sessions)
+        });
+        if dropped.is_some() || Instant::now() >= deadline {
+            return dropped;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
 }
 
 impl Chaos<'_> {
@@ -398,12 +418,22 @@ impl Chaos<'_> {
         self.done += 1;
         let venue = self.venue;
         match self.done {
-            1 => match venue.logged_in_connections().first() {
-                Some(&conn) if venue.inject_on(conn, Injection::Drop) => eprintln!(
-                    "demo: chaos: the venue dropped connection {conn} after {queued} cancels"
-                ),
-                _ => eprintln!("demo: chaos: no logged-in connection to drop"),
-            },
+            1 => {
+                let before = self.handle.stats();
+                match venue.logged_in_connections().first() {
+                    Some(&conn) if venue.inject_on(conn, Injection::Drop) => {
+                        match dropped_slot(self.handle, &before) {
+                            Some(slot) => eprintln!(
+                                "demo: chaos: the venue dropped connection {slot} after {queued} cancels"
+                            ),
+                            None => eprintln!(
+                                "demo: chaos: the venue dropped a connection after {queued} cancels"
+                            ),
+                        }
+                    }
+                    _ => eprintln!("demo: chaos: no logged-in connection to drop"),
+                }
+            }
             2 => {
                 venue.set_faults(Faults {
                     on_cancel: Some(OnCancel {
@@ -439,7 +469,11 @@ impl Chaos<'_> {
 /// Offers the cancels at `rate` per second and collects outcomes until each has one (or the
 /// engine's own bounds have passed). Returns the tallies and how often the ring was full.
 fn drive(handle: &Handle, plan: &Plan, rate: u32, chaos: Option<&SimVenue>) -> (Tallies, u64) {
-    let mut chaos = chaos.map(|venue| Chaos { venue, done: 0 });
+    let mut chaos = chaos.map(|venue| Chaos {
+        venue,
+        handle,
+        done: 0,
+    });
     let n = plan.cancels.len();
     let mut t = Tallies::new(n);
     let mut progress = Progress::new();

@@ -2,9 +2,8 @@
 
 use std::io::{self, BufRead};
 
-use bitget_cancel::{Cancel, InstId, InstType, OrderRef, RequestId};
-use serde::Serialize;
-use serde_json::{Map, Value};
+use bitget_cancel::jsonl::{self, CancelLine};
+use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
 
 /// The longest input line read; a longer one is refused (and skipped) as a whole.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -79,74 +78,10 @@ pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-/// The fields of one input object, checked for shape but not yet for the venue's rules.
-struct Fields {
-    inst_type: String,
-    inst_id: String,
-    order_id: Option<String>,
-    client_oid: Option<String>,
-    id: Option<String>,
-}
-
-const KNOWN_FIELDS: &str = "instType, instId, orderId, clientOid, id";
-
-fn object(line: &[u8]) -> Result<Map<String, Value>, String> {
-    let text = std::str::from_utf8(line).map_err(|_| "the line is not UTF-8".to_string())?;
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("expected a JSON object".to_string()),
-        Err(e) => Err(format!("not valid JSON ({e})")),
-    }
-}
-
-fn string_field(map: &Map<String, Value>, name: &str) -> Result<Option<String>, String> {
-    match map.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(format!("{name} must be a string")),
-    }
-}
-
-fn fields(line: &[u8]) -> Result<Fields, String> {
-    let map = object(line)?;
-    if let Some(unknown) = map
-        .keys()
-        .find(|k| !["instType", "instId", "orderId", "clientOid", "id"].contains(&k.as_str()))
-    {
-        return Err(format!(
-            "unknown field {unknown:?} (the fields are {KNOWN_FIELDS})"
-        ));
-    }
-    let required =
-        |name: &str| string_field(&map, name)?.ok_or_else(|| format!("{name} is missing"));
-    let id = match map.get("id") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) if n.is_u64() => Some(n.to_string()),
-        Some(_) => return Err("id must be a string or a non-negative integer".to_string()),
-    };
-    Ok(Fields {
-        inst_type: required("instType")?,
-        inst_id: required("instId")?,
-        order_id: string_field(&map, "orderId")?,
-        client_oid: string_field(&map, "clientOid")?,
-        id,
-    })
-}
-
 /// Parses one `run` input line into a validated cancel (tag 0; the caller tags it), or says
-/// why it cannot be sent.
+/// why it cannot be sent: the library's own reading of the line.
 pub fn parse_cancel(line: &[u8]) -> Result<Cancel, String> {
-    let f = fields(line)?;
-    let inst_type: InstType = f.inst_type.parse().map_err(|e| format!("{e}"))?;
-    let inst_id = InstId::new(&f.inst_id).map_err(|e| format!("{e}"))?;
-    let order = OrderRef::from_parts(f.order_id.as_deref(), f.client_oid.as_deref())
-        .map_err(|e| format!("{e}"))?;
-    let cancel = Cancel::new(inst_type, inst_id, order);
-    match f.id {
-        Some(id) => Ok(cancel.with_id(RequestId::new(&id).map_err(|e| format!("{e}"))?)),
-        None => Ok(cancel),
-    }
+    jsonl::parse_cancel(line).map_err(|e| e.to_string())
 }
 
 /// One resting order of a `sim --orders` file: the same fields as a `run` line (`id` is
@@ -162,7 +97,7 @@ pub struct BookLine {
 /// Parses one line of an orders file, with the same rules as a cancel (so that every order in
 /// the book can be cancelled by `run`).
 pub fn parse_book_line(line: &[u8]) -> Result<BookLine, String> {
-    let f = fields(line)?;
+    let f = CancelLine::from_json(line).map_err(|e| e.to_string())?;
     let inst_type: InstType = f.inst_type.parse().map_err(|e| format!("{e}"))?;
     InstId::new(&f.inst_id).map_err(|e| format!("{e}"))?;
     if f.order_id.is_none() && f.client_oid.is_none() {
@@ -182,19 +117,6 @@ pub fn parse_book_line(line: &[u8]) -> Result<BookLine, String> {
     })
 }
 
-/// A resting order as it is written out: a `run` input line (and a `sim --orders` line).
-#[derive(Debug, Serialize)]
-struct OrderLine<'a> {
-    #[serde(rename = "instType")]
-    inst_type: &'static str,
-    #[serde(rename = "instId")]
-    inst_id: &'a str,
-    #[serde(rename = "orderId")]
-    order_id: &'a str,
-    #[serde(rename = "clientOid", skip_serializing_if = "Option::is_none")]
-    client_oid: Option<&'a str>,
-}
-
 /// A resting order as a `run` input line (and a `sim --orders` line).
 pub fn order_line(
     inst_type: InstType,
@@ -202,14 +124,12 @@ pub fn order_line(
     order_id: &str,
     client_oid: Option<&str>,
 ) -> String {
-    let line = OrderLine {
-        inst_type: inst_type.as_str(),
-        inst_id,
-        order_id,
-        client_oid,
-    };
-    // Strings only: serialization cannot fail.
-    serde_json::to_string(&line).unwrap_or_default()
+    let line = CancelLine::new(inst_type, inst_id).with_order_id(order_id);
+    match client_oid {
+        Some(c) => line.with_client_oid(c),
+        None => line,
+    }
+    .to_json()
 }
 
 #[cfg(test)]
@@ -249,50 +169,30 @@ mod tests {
     }
 
     #[test]
-    fn parses_a_cancel_by_order_id_with_a_numeric_id() {
-        let c = parse_cancel(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"123","id":7}"#)
-            .unwrap();
-        assert_eq!(c.inst_type, InstType::Spot);
-        assert_eq!(c.order.get_order_id().unwrap().as_str(), "123");
-        assert_eq!(c.id.unwrap().as_str(), "7");
+    fn a_bad_run_line_gets_the_librarys_message() {
+        let err =
+            parse_cancel(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#)
+                .unwrap_err();
+        assert_eq!(
+            err,
+            "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id)"
+        );
     }
 
     #[test]
-    fn names_the_problem_of_a_bad_line() {
+    fn a_book_line_needs_an_order_reference_and_valid_fields() {
         for (line, expected) in [
-            (&b"{"[..], "not valid JSON"),
-            (b"[1]", "expected a JSON object"),
             (
-                br#"{"instType":"SPOT","instId":"BTCUSDT"}"#,
-                "orderId or clientOid",
-            ),
-            (
-                br#"{"instType":"spot","instId":"BTCUSDT","orderId":"1"}"#,
-                "invalid instType",
+                &br#"{"instType":"SPOT","instId":"BTCUSDT"}"#[..],
+                "orderId or clientOid is required",
             ),
             (
                 br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"x1"}"#,
                 "invalid orderId",
             ),
-            (
-                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":1}"#,
-                "orderId must be a string",
-            ),
-            (
-                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#,
-                "unknown field \"side\"",
-            ),
-            (
-                br#"{"instId":"BTCUSDT","orderId":"1"}"#,
-                "instType is missing",
-            ),
-            (
-                br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","id":"a\"b"}"#,
-                "invalid id",
-            ),
-            (b"\xff", "not UTF-8"),
+            (b"not json", "not valid JSON"),
         ] {
-            let err = parse_cancel(line).unwrap_err();
+            let err = parse_book_line(line).unwrap_err();
             assert!(err.contains(expected), "{err:?} should say {expected:?}");
         }
     }

@@ -17,19 +17,20 @@ use std::time::{Duration, Instant};
 use bitget_cancel::engine::{
     Config, Credentials, DEMO_URL, SessionError, SessionState, StartError, SubmitError,
 };
+use bitget_cancel::jsonl::OutcomeLine;
 use bitget_cancel::{Cancel, Engine, Handle};
 
 use crate::args::RunArgs;
 use crate::failure::{EXIT_INTERRUPTED, Failure};
 use crate::idle::IdleChoice;
 use crate::input::{Line, LineReader, MAX_LINE, is_blank, parse_cancel};
-use crate::report::{Record, Tally};
+use crate::report::Tally;
 
 /// What the reader thread tells the main thread.
 #[derive(Debug)]
 enum Event {
     /// A line that is not sent; print it.
-    Line(Record),
+    Line(OutcomeLine),
     /// A cancel went to the engine; its outcome will come from the engine.
     Submitted,
     /// End of input: no more events. Carries how often a submission met a full intent ring
@@ -90,7 +91,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let stats = engine.shutdown();
     // Whatever shutdown reported (only after an interruption or the safety net).
     for outcome in handle.try_outcomes() {
-        out.write(&Record::from_outcome(&outcome))?;
+        out.write(&OutcomeLine::from_outcome(outcome.tag(), &outcome))?;
     }
     for event in rx.try_iter() {
         if let Event::Line(record) = event {
@@ -163,10 +164,7 @@ fn config(
         // Refused credentials stay refused: report every line at once instead of retrying.
         .login_retry_after(None);
     if let Some(path) = &args.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            Failure::config(format!("cannot read the CA file {}: {e}", path.display()))
-        })?;
-        b = b.extra_root_ca_pem(pem);
+        b = b.extra_root_ca_file(path);
     }
     if let Some(v) = args.ack_timeout_ms {
         b = b.ack_timeout(ms(v));
@@ -212,13 +210,13 @@ fn read_input(handle: &Handle, events: &Sender<Event>) {
         };
         number += 1;
         let event = match line {
-            Line::TooLong => Event::Line(Record::invalid(
+            Line::TooLong => Event::Line(OutcomeLine::invalid(
                 number,
                 format!("the line is longer than {MAX_LINE} bytes"),
             )),
             Line::Text(text) if is_blank(&text) => continue,
             Line::Text(text) => match parse_cancel(&text) {
-                Err(why) => Event::Line(Record::invalid(number, why)),
+                Err(why) => Event::Line(OutcomeLine::invalid(number, why)),
                 Ok(cancel) => submit(handle, cancel.with_tag(number), &mut full_ring_waits),
             },
         };
@@ -240,7 +238,7 @@ fn submit(handle: &Handle, mut cancel: Cancel, full_ring_waits: &mut u64) -> Eve
                 thread::sleep(Duration::from_micros(200));
             }
             Err(SubmitError::Stopped(c)) => {
-                return Event::Line(Record::refused(
+                return Event::Line(OutcomeLine::stopped(
                     c.tag,
                     c.id.map(|id| id.as_str().to_string()),
                 ));
@@ -317,7 +315,7 @@ fn pump(
             });
         }
         if let Some(outcome) = handle.outcome_timeout(POLL) {
-            out.write(&Record::from_outcome(&outcome))?;
+            out.write(&OutcomeLine::from_outcome(outcome.tag(), &outcome))?;
             outcomes += 1;
         }
     }
@@ -350,9 +348,9 @@ impl Output {
         }
     }
 
-    fn write(&mut self, record: &Record) -> Result<(), Failure> {
-        self.tally.add(record.status);
-        writeln!(self.out, "{}", record.to_json_line())
+    fn write(&mut self, line: &OutcomeLine) -> Result<(), Failure> {
+        self.tally.add(line.status);
+        writeln!(self.out, "{}", line.to_json())
             .and_then(|()| self.out.flush())
             .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))
     }
