@@ -23,9 +23,9 @@ pub const OUTGOING_CAPACITY: usize = 64 * 1024;
 /// provokes (key update responses, alerts) always fit even when the socket is backed up.
 pub(crate) const CONTROL_RESERVE: usize = 1024;
 
-/// Largest plaintext one [`TlsStream::write_record`](super::TlsStream::write_record) call accepts. It is split into records of
-/// at most [`MAX_RECORD_PLAINTEXT`] bytes; the encrypted result must fit in the free part of
-/// the outgoing buffer.
+/// Largest plaintext one [`TlsStream::write_record`](super::TlsStream::write_record) call
+/// accepts. It is split into records of at most [`MAX_RECORD_PLAINTEXT`] bytes; the encrypted
+/// result must fit in the free part of the outgoing buffer.
 pub const MAX_WRITE: usize = 2 * MAX_RECORD_PLAINTEXT;
 
 /// Capacity of the decrypted-plaintext buffer: every record the incoming buffer can hold, plus
