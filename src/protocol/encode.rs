@@ -2,6 +2,7 @@
 
 use crate::intent::{Cancel, ClientOid, InstId, InstType, OrderId, RequestId};
 
+use super::decimal::{MAX_U64_DIGITS, write_decimal};
 use super::sign::SIGN_LEN;
 
 /// The keepalive text the client sends at least every 30 seconds; the venue answers `pong`.
@@ -154,9 +155,6 @@ const LOGIN_TIMESTAMP: &[u8] = br#"","timestamp":""#;
 const LOGIN_SIGN: &[u8] = br#"","sign":""#;
 const LOGIN_END: &[u8] = br#""}]}"#;
 
-/// The most digits a `u64` has in decimal.
-const MAX_U64_DIGITS: usize = 20;
-
 /// An upper bound on the length of the login request for these credentials: with this much
 /// spare capacity in the buffer, [`encode_login`] never allocates.
 ///
@@ -270,21 +268,6 @@ fn check_credential(value: &str, field: &'static str) -> Result<(), EncodeError>
 
 fn is_base64_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
-}
-
-/// Writes `n` in decimal into the end of `buf` and returns the digits.
-pub(crate) fn write_decimal(n: u64, buf: &mut [u8; MAX_U64_DIGITS]) -> &[u8] {
-    let mut at = buf.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    &buf[at..]
 }
 
 #[cfg(test)]
@@ -505,13 +488,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn decimal_digits_match_the_standard_formatter(n in any::<u64>()) {
-            let mut buf = [0u8; MAX_U64_DIGITS];
-            let expected = n.to_string();
-            prop_assert_eq!(write_decimal(n, &mut buf), expected.as_bytes());
-        }
-
         #[test]
         fn any_valid_cancel_encodes_to_json_naming_its_fields(
             id in "[0-9A-Za-z_:#+ -]{1,40}",

@@ -38,12 +38,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod decimal;
 mod decode;
 mod encode;
 mod sign;
 
+pub(crate) use decimal::write_decimal;
 pub use decode::{DecodeError, OwnedReply, Reply, ReplyDecoder, decode_with_serde_json};
-pub(crate) use encode::write_decimal;
 pub use encode::{EncodeError, MAX_CANCEL_LEN, PING, encode_cancel, encode_login, max_login_len};
 pub(crate) use sign::sign_parts;
 pub use sign::{SIGN_LEN, sign_login};
