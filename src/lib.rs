@@ -24,7 +24,10 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+mod backoff;
 pub mod clock;
+mod config_error;
+mod credentials;
 pub mod engine;
 pub mod intent;
 pub mod outcome;

@@ -23,6 +23,7 @@ use super::config::{Credentials, Endpoint, ReconnectBackoff};
 use super::pacing::RateLimiter;
 use super::session::{Connector, Phase, Step, tls_error};
 use super::shared::{SessionError, SessionState};
+use crate::backoff::Backoff;
 use crate::intent::RequestId;
 use crate::outcome::VenueMsg;
 use crate::protocol::{self, DecodeError, Reply, ReplyDecoder};
@@ -149,8 +150,8 @@ pub(crate) struct Link {
     generation: u32,
     attempt_started: u64,
     live_since: u64,
-    /// Consecutive failed attempts (sets the reconnect delay).
-    failures: u32,
+    /// Consecutive failed attempts and the jitter of the reconnect delay.
+    backoff: Backoff,
     /// A socket event arrived since the last connection step.
     socket_event: bool,
     /// The socket may have bytes to read (edge-triggered: cleared on `WouldBlock`).
@@ -165,7 +166,6 @@ pub(crate) struct Link {
     messages: RateLimiter,
     decoder: FrameDecoder,
     masks: MaskGen,
-    rng: u64,
     /// Takes no new cancels: being replaced, or the venue said it is closing it.
     draining: bool,
     /// Closes once drained and is then not reconnected.
@@ -197,7 +197,7 @@ impl Link {
             generation: 0,
             attempt_started: 0,
             live_since: 0,
-            failures: 0,
+            backoff: Backoff::new(settings.reconnect, rng),
             socket_event: false,
             readable: false,
             direct: false,
@@ -207,7 +207,6 @@ impl Link {
             messages: RateLimiter::new(settings.messages_per_second, settings.window),
             decoder: FrameDecoder::new(LIMITS),
             masks: MaskGen::new(),
-            rng: rng | 1,
             draining: false,
             retiring: false,
             last_error: None,
@@ -297,7 +296,7 @@ impl Link {
             self.phase = Phase::Backoff { retry_at: now };
             self.draining = false;
             self.retiring = false;
-            self.failures = 0;
+            self.backoff.reset();
         }
     }
 
@@ -636,15 +635,11 @@ impl Link {
             return;
         }
         if was_live
-            && cx.now.saturating_sub(self.live_since) >= ns(cx.settings.reconnect.reset_after)
+            && cx.now.saturating_sub(self.live_since) >= ns(self.backoff.policy().reset_after)
         {
-            self.failures = 0;
+            self.backoff.reset();
         }
-        self.failures = self.failures.saturating_add(1);
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let delay = cx.settings.reconnect.delay(self.failures, self.rng);
+        let delay = self.backoff.failed();
         log::warn!(
             "connection {} to {} {}: {error}; reconnecting in {delay:?}",
             self.index,

@@ -17,7 +17,8 @@ use super::request::{
 };
 use super::verdict::{decode_server_time, decode_verdict};
 use super::{RestConfig, RestError, Verdict};
-use crate::engine::Credentials;
+use crate::backoff::{Backoff, random_seed};
+use crate::credentials::Credentials;
 use crate::intent::Cancel;
 use crate::tls::{TlsError, TlsStream, client_config};
 
@@ -189,8 +190,8 @@ pub struct RestClient {
     request: Vec<u8>,
     scratch: Box<[u8]>,
     readable: bool,
-    /// Consecutive failures; 0 after any complete reply.
-    failures: u32,
+    /// Consecutive failures (none after any complete reply) and the jitter of the delays.
+    backoff: Backoff,
     /// This connection delivered at least one complete reply.
     answered: bool,
     /// When an idle open connection sends its keep-warm request.
@@ -198,7 +199,6 @@ pub struct RestClient {
     clock_offset_ms: Option<i64>,
     /// When the clock offset was last measured.
     synced_at: Option<u64>,
-    rng: u64,
     /// A failure met inside `send_cancel`, reported by the next `advance`.
     broken: Option<RestError>,
 }
@@ -211,7 +211,7 @@ impl fmt::Debug for RestClient {
             .field("token", &self.token)
             .field("phase", &self.phase.name())
             .field("in_flight", &self.in_flight)
-            .field("failures", &self.failures)
+            .field("backoff", &self.backoff)
             .field("clock_offset_ms", &self.clock_offset_ms)
             .finish_non_exhaustive()
     }
@@ -242,7 +242,6 @@ impl RestClient {
         let url = BaseUrl::parse(&config.base_url)?;
         let tls_config = client_config(config.extra_ca_pem.as_deref().map(str::as_bytes))
             .map_err(|e| RestError::Tls(e.to_string()))?;
-        let seed = getrandom::u64().unwrap_or_else(|_| crate::clock::monotonic_ns());
         Ok(RestClient {
             reader: ResponseReader::new(config.max_body),
             url,
@@ -257,12 +256,11 @@ impl RestClient {
             request: Vec::with_capacity(2048),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             readable: false,
-            failures: 0,
+            backoff: Backoff::new(config.reconnect, random_seed()),
             answered: false,
             warm_at: 0,
             clock_offset_ms: None,
             synced_at: None,
-            rng: seed | 1,
             broken: None,
             config,
         })
@@ -468,7 +466,7 @@ impl RestClient {
             },
             Err(e) => {
                 log::warn!("REST: connect to {addr}: {e}");
-                self.failures += 1;
+                self.backoff.note_failure();
                 Phase::Backoff {
                     retry_at: now.saturating_add(self.backoff_ns()),
                 }
@@ -486,7 +484,7 @@ impl RestClient {
     ) -> Phase {
         let mut fail = |this: &mut Self, tcp: &mut TcpStream, error| {
             let _ = registry.deregister(tcp);
-            this.failures += 1;
+            this.backoff.note_failure();
             events.push(RestEvent::Lost(error));
             Phase::Backoff {
                 retry_at: now.saturating_add(this.backoff_ns()),
@@ -516,7 +514,7 @@ impl RestClient {
             },
             Err(e) => {
                 // The stream (and its socket) is gone with the error; mio forgets a closed socket.
-                self.failures += 1;
+                self.backoff.note_failure();
                 events.push(RestEvent::Lost(tls_error(&e)));
                 Phase::Backoff {
                     retry_at: now.saturating_add(self.backoff_ns()),
@@ -557,7 +555,7 @@ impl RestClient {
             Err(e) => tls_error(&e),
         };
         let _ = registry.deregister(tls.tcp_mut());
-        self.failures += 1;
+        self.backoff.note_failure();
         events.push(RestEvent::Lost(error));
         Phase::Backoff {
             retry_at: now.saturating_add(self.backoff_ns()),
@@ -683,7 +681,7 @@ impl RestClient {
         let Some(request) = self.in_flight.take() else {
             return;
         };
-        self.failures = 0;
+        self.backoff.reset();
         self.answered = true;
         self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
         match (request.kind, decoded) {
@@ -724,7 +722,7 @@ impl RestClient {
         self.reader.reset();
         self.readable = false;
         if !clean {
-            self.failures += 1;
+            self.backoff.note_failure();
         }
         events.push(RestEvent::Lost(error));
         Phase::Backoff {
@@ -793,14 +791,7 @@ impl RestClient {
     /// The delay before the next attempt: none after a clean close, else exponential with
     /// jitter.
     fn backoff_ns(&mut self) -> u64 {
-        if self.failures == 0 {
-            return 0;
-        }
-        // xorshift64: jitter needs no more.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        ms(self.config.reconnect.delay(self.failures, self.rng))
+        ms(self.backoff.delay())
     }
 }
 
