@@ -35,6 +35,7 @@ pub mod protocol;
 pub mod rest;
 pub mod sim;
 pub mod tls;
+mod venue;
 pub mod ws;
 
 pub use engine::{Config, Engine, Handle};

@@ -35,7 +35,7 @@ use mio::{Events, Poll};
 use super::config::{Config, HedgeAfter, IdleStrategy};
 use super::handle::Submission;
 use super::inflight::{AttemptKind, AttemptState, Entry, InflightTable, InsertError};
-use super::link::{Link, LinkCx, LinkEvent, LinkSettings, OVER_LIMIT_CLOSE, Scratch, ns, unix_ms};
+use super::link::{Link, LinkCx, LinkEvent, LinkSettings, Scratch, ns, unix_ms};
 use super::pacing::RateLimiter;
 use super::plumbing::{IntentSource, OutcomeSink};
 use super::rtt::RttWindow;
@@ -43,8 +43,8 @@ use super::shared::{MAX_SLOTS, SessionError, SessionState, Shared};
 use crate::clock::monotonic_ns;
 use crate::intent::RequestId;
 use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg, Via};
-use crate::protocol;
-use crate::rest::{RestClient, RestError, RestEvent, Verdict};
+use crate::rest::{RestClient, RestError, RestEvent};
+use crate::venue::{Dialect, Verdict};
 use crate::ws::{self, OpCode};
 
 mod pool;
@@ -70,7 +70,7 @@ use link_cx;
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
 const BATCH_BYTES: usize = 8 * 1024;
 /// The largest cancel frame.
-const MAX_CANCEL_FRAME: usize = protocol::MAX_CANCEL_LEN + ws::MAX_CLIENT_HEADER;
+const MAX_CANCEL_FRAME: usize = Dialect::V2.max_cancel_len() + ws::MAX_CLIENT_HEADER;
 /// Idle turns spent spinning, then yielding, before the park strategy parks.
 const SPIN_TURNS: u32 = 100;
 const YIELD_TURNS: u32 = 20;
@@ -217,11 +217,10 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         poll: Poll,
     ) -> Self {
         let window = ns(Duration::from_secs(1) + config.rate_margin);
-        let api_key = config.credentials.api_key().to_string();
-        let json_capacity = protocol::MAX_CANCEL_LEN.max(protocol::max_login_len(
-            &api_key,
-            config.credentials.passphrase_str(),
-        ));
+        let dialect = Dialect::V2;
+        let json_capacity = dialect
+            .max_cancel_len()
+            .max(dialect.max_login_len(&config.credentials));
         let mut seed = [0u8; 8];
         // Jitter only needs to differ between processes; a failed read falls back to the clock.
         let mut rng = match getrandom::fill(&mut seed) {
@@ -236,8 +235,8 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
             reconnect: config.reconnect,
             messages_per_second: config.messages_per_second,
             window,
-            api_key,
             credentials: config.credentials.clone(),
+            dialect,
             clock_offset_ms: 0,
         };
         let pool_size = config.connections;
@@ -589,12 +588,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
     fn on_link_event(&mut self, l: usize, event: LinkEvent, now: u64) {
         let counters = &self.shared.counters.0;
         match event {
-            LinkEvent::Reply {
-                id,
-                code,
-                msg,
-                error_event,
-            } => self.on_reply(l, id, code, msg, error_event),
+            LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
             LinkEvent::Live => {
                 counters.sessions.incr();
                 counters.links[l].sessions.incr();
@@ -622,9 +616,9 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
             LinkEvent::Pong => counters.pongs.incr(),
             LinkEvent::Unreadable => counters.unreadable_messages.incr(),
             LinkEvent::Flushed => self.stamp_written(l),
-            LinkEvent::VenueError { code, .. } => {
+            LinkEvent::VenueError { closing, .. } => {
                 counters.venue_errors.incr();
-                if code == OVER_LIMIT_CLOSE && self.links[l].is_live() {
+                if closing && self.links[l].is_live() {
                     // The venue closes it: no new cancels there.
                     self.links[l].drain(false);
                 }
@@ -668,14 +662,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         }
     }
 
-    fn on_reply(
-        &mut self,
-        l: usize,
-        id: Option<RequestId>,
-        code: i64,
-        msg: VenueMsg,
-        error_event: bool,
-    ) {
+    fn on_reply(&mut self, l: usize, id: Option<RequestId>, verdict: Verdict) {
         let counters = &self.shared.counters.0;
         counters.links[l].replies.incr();
         let found = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
@@ -695,10 +682,9 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
             }
             return;
         };
-        let status = if code == 0 && !error_event {
-            Status::Acked
-        } else {
-            Status::Rejected { code, msg }
+        let status = match verdict {
+            Verdict::Acked => Status::Acked,
+            Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
         };
         self.settle_reply(slot, a, l, status, Via::Connection(l as u8));
     }

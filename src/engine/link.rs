@@ -26,7 +26,8 @@ use super::shared::{SessionError, SessionState};
 use crate::backoff::Backoff;
 use crate::intent::RequestId;
 use crate::outcome::VenueMsg;
-use crate::protocol::{self, DecodeError, Reply, ReplyDecoder};
+use crate::venue::Verdict;
+use crate::venue::{Dialect, Inbound, InboundDecoder, LOG_EXCERPT, LoginRefusal};
 use crate::ws::{self, FrameDecoder, Limits, MaskGen, Message, OpCode};
 
 /// Size limits for the venue's frames: its replies are well under 1 KiB.
@@ -36,15 +37,9 @@ const LIMITS: Limits = Limits {
 };
 /// How long a closing link waits for the venue to answer its close frame.
 const CLOSE_WAIT_NS: u64 = 500_000_000;
-/// Login error codes that mean the credentials (or the clock) are wrong: not retried soon.
-const AUTH_CODES: [i64; 6] = [30005, 30011, 30012, 30013, 30014, 30015];
-/// The venue's code for "request over limit, connection close".
-pub(crate) const OVER_LIMIT_CLOSE: i64 = 30007;
 /// Events kept free in the buffer before a read stops taking messages (the rest wait in the
 /// decoder for the next turn).
 const EVENT_HEADROOM: usize = 8;
-/// The most bytes of an unreadable message a log line shows.
-const LOG_EXCERPT: usize = 120;
 
 pub(crate) fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
@@ -68,8 +63,9 @@ pub(crate) struct LinkSettings {
     pub reconnect: ReconnectBackoff,
     pub messages_per_second: u32,
     pub window: u64,
-    pub api_key: String,
     pub credentials: Credentials,
+    /// The venue's API the account speaks.
+    pub dialect: Dialect,
     /// The venue's clock minus ours, in milliseconds (from the REST rung's server time; 0 until
     /// measured): login timestamps use our clock corrected by it.
     pub clock_offset_ms: i64,
@@ -80,7 +76,7 @@ pub(crate) struct LinkSettings {
 pub(crate) struct Scratch {
     pub json: Vec<u8>,
     pub frames: Vec<u8>,
-    pub replies: ReplyDecoder,
+    pub replies: InboundDecoder,
 }
 
 impl Scratch {
@@ -88,7 +84,7 @@ impl Scratch {
         Scratch {
             json: Vec::with_capacity(json_capacity),
             frames: Vec::with_capacity(frames_capacity),
-            replies: ReplyDecoder::with_capacity(LIMITS.max_message),
+            replies: InboundDecoder::with_capacity(LIMITS.max_message),
         }
     }
 }
@@ -110,17 +106,15 @@ pub(crate) struct LinkCx<'a> {
 pub(crate) enum LinkEvent {
     /// Logged in: cancels may go out on it.
     Live,
-    /// A reply to one request (`event` "trade" or "error" with `arg[0].id`).
+    /// The venue's verdict on one request.
     Reply {
         /// `None` when the echoed id cannot be one of ours.
         id: Option<RequestId>,
-        code: i64,
-        msg: VenueMsg,
-        error_event: bool,
+        verdict: Verdict,
     },
-    /// An error that names no request (30006 "request too many", 30007 before a close, ...): a
-    /// sign of trouble on this connection.
-    VenueError { code: i64 },
+    /// An error that names no request ("request too many", "over limit" before a close, ...):
+    /// a sign of trouble on this connection; `closing` when the venue closes it next.
+    VenueError { closing: bool },
     /// The venue refused the credentials.
     LoginRejected { code: i64, msg: VenueMsg },
     /// The connection of this generation ended (or an attempt to make one failed); the link
@@ -428,7 +422,7 @@ impl Link {
         ws::encode_client_frame(
             &mut cx.scratch.frames,
             OpCode::Text,
-            protocol::PING,
+            cx.settings.dialect.ping(),
             self.masks.next_mask(),
         );
         self.ping_sent_at = cx.now;
@@ -474,20 +468,14 @@ impl Link {
 
     fn send_login(&mut self, cx: &mut LinkCx<'_>) -> Result<(), SessionError> {
         let (s, scratch) = (cx.settings, &mut *cx.scratch);
-        let timestamp = unix_ms().saturating_add_signed(s.clock_offset_ms) / 1000;
-        let sign = protocol::sign_login(s.credentials.secret(), timestamp);
+        let unix_ms = unix_ms().saturating_add_signed(s.clock_offset_ms);
         scratch.json.clear();
-        protocol::encode_login(
-            &mut scratch.json,
-            &s.api_key,
-            s.credentials.passphrase_str(),
-            timestamp,
-            &sign,
-        )
-        .map_err(|e| SessionError::LoginFailed {
-            code: 0,
-            msg: e.to_string(),
-        })?;
+        s.dialect
+            .encode_login(&mut scratch.json, &s.credentials, unix_ms)
+            .map_err(|e| SessionError::LoginFailed {
+                code: 0,
+                msg: e.to_string(),
+            })?;
         scratch.frames.clear();
         ws::encode_client_frame(
             &mut scratch.frames,
@@ -743,91 +731,26 @@ impl Link {
             }
             let inbound = match self.decoder.next_message() {
                 Ok(None) => return Some(any),
-                Ok(Some(message)) => classify(message, &mut cx.scratch.replies),
+                Ok(Some(message)) => {
+                    received(message, cx.settings.dialect, &mut cx.scratch.replies)
+                }
                 Err(e) => {
                     self.lose(SessionError::Protocol(e.to_string()), cx);
                     return None;
                 }
             };
             any = true;
-            if !self.on_inbound(inbound, cx) {
+            if !self.on_received(inbound, cx) {
                 return None;
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_inbound(&mut self, inbound: Inbound, cx: &mut LinkCx<'_>) -> bool {
-        match inbound {
-            Inbound::Reply {
-                id,
-                code,
-                msg,
-                error_event,
-            } => self.emit(
-                cx.events,
-                LinkEvent::Reply {
-                    id,
-                    code,
-                    msg,
-                    error_event,
-                },
-            ),
-            Inbound::Login { code, msg, conn_id } => {
-                if matches!(self.phase, Phase::LoggingIn { .. }) {
-                    if code == 0 {
-                        log::debug!(
-                            "connection {} logged in to {} (venue connId {conn_id})",
-                            self.index,
-                            self.url()
-                        );
-                        self.go_live(cx);
-                    } else {
-                        self.login_refused(code, msg, cx);
-                        return false;
-                    }
-                }
-            }
-            Inbound::VenueError { code, msg } => {
-                if matches!(self.phase, Phase::LoggingIn { .. }) {
-                    self.login_refused(code, msg, cx);
-                    return false;
-                }
-                log::warn!(
-                    "connection {}: venue error {code} {msg}{}",
-                    self.index,
-                    if code == OVER_LIMIT_CLOSE {
-                        " (the venue will close the connection)"
-                    } else {
-                        ""
-                    }
-                );
-                self.emit(cx.events, LinkEvent::VenueError { code });
-            }
-            Inbound::Pong => self.emit(cx.events, LinkEvent::Pong),
-            Inbound::Ignored => {}
-            Inbound::Unreadable {
-                error,
-                excerpt,
-                len,
-            } => {
-                self.emit(cx.events, LinkEvent::Unreadable);
-                log::warn!(
-                    "connection {}: skipped a message it cannot read ({}): {:?}{}",
-                    self.index,
-                    match error {
-                        Some(e) => e.to_string(),
-                        None => "binary".to_string(),
-                    },
-                    String::from_utf8_lossy(&excerpt[..len as usize]),
-                    if len as usize == LOG_EXCERPT {
-                        "..."
-                    } else {
-                        ""
-                    }
-                );
-            }
-            Inbound::Ping { payload, len } => {
+    fn on_received(&mut self, received: Received, cx: &mut LinkCx<'_>) -> bool {
+        match received {
+            Received::Venue(inbound) => return self.on_inbound(inbound, cx),
+            Received::Nothing => {}
+            Received::Ping { payload, len } => {
                 cx.scratch.frames.clear();
                 ws::encode_pong(
                     &mut cx.scratch.frames,
@@ -839,7 +762,7 @@ impl Link {
                     return false;
                 }
             }
-            Inbound::Close { code, reason } => {
+            Received::Close { code, reason } => {
                 if !matches!(self.phase, Phase::Closing { .. }) {
                     // Answer with the same code, then start over.
                     cx.scratch.frames.clear();
@@ -864,10 +787,76 @@ impl Link {
         true
     }
 
+    /// Acts on what the venue said; false once the connection ended.
+    fn on_inbound(&mut self, inbound: Inbound, cx: &mut LinkCx<'_>) -> bool {
+        let logging_in = matches!(self.phase, Phase::LoggingIn { .. });
+        match inbound {
+            Inbound::Reply { id, verdict } => {
+                self.emit(cx.events, LinkEvent::Reply { id, verdict })
+            }
+            Inbound::LoggedIn { conn_id } => {
+                if logging_in {
+                    log::debug!(
+                        "connection {} logged in to {} (venue connId {conn_id})",
+                        self.index,
+                        self.url()
+                    );
+                    self.go_live(cx);
+                }
+            }
+            Inbound::LoginRefused { code, msg } => {
+                if logging_in {
+                    self.login_refused(code, msg, cx);
+                    return false;
+                }
+            }
+            // While logging in, an error that names no request is the login's answer.
+            Inbound::VenueError { code, msg, .. } if logging_in => {
+                self.login_refused(code, msg, cx);
+                return false;
+            }
+            Inbound::VenueError { code, msg, closing } => {
+                log::warn!(
+                    "connection {}: venue error {code} {msg}{}",
+                    self.index,
+                    if closing {
+                        " (the venue will close the connection)"
+                    } else {
+                        ""
+                    }
+                );
+                self.emit(cx.events, LinkEvent::VenueError { closing });
+            }
+            Inbound::Pong => self.emit(cx.events, LinkEvent::Pong),
+            Inbound::Notice => {}
+            Inbound::Unreadable {
+                error,
+                excerpt,
+                len,
+            } => {
+                self.emit(cx.events, LinkEvent::Unreadable);
+                log::warn!(
+                    "connection {}: skipped a message it cannot read ({}): {:?}{}",
+                    self.index,
+                    match error {
+                        Some(e) => e.to_string(),
+                        None => "binary".to_string(),
+                    },
+                    String::from_utf8_lossy(&excerpt[..len as usize]),
+                    if len as usize == LOG_EXCERPT {
+                        "..."
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        true
+    }
+
     /// The venue refused the login.
-    #[allow(clippy::too_many_arguments)]
     fn login_refused(&mut self, code: i64, msg: VenueMsg, cx: &mut LinkCx<'_>) {
-        if !AUTH_CODES.contains(&code) {
+        if cx.settings.dialect.login_refusal(code) == LoginRefusal::Transient {
             self.lose(
                 SessionError::LoginFailed {
                     code,
@@ -905,33 +894,11 @@ impl Link {
     }
 }
 
-/// A message from the venue, copied out of the read buffer so the link can act on it.
+/// One complete WebSocket message, copied out of the read buffer so the link can act on it:
+/// what the venue said (read by the dialect), or a control frame the link answers itself.
 #[derive(Debug, Clone, Copy)]
-enum Inbound {
-    Reply {
-        id: Option<RequestId>,
-        code: i64,
-        msg: VenueMsg,
-        error_event: bool,
-    },
-    VenueError {
-        code: i64,
-        msg: VenueMsg,
-    },
-    Login {
-        code: i64,
-        msg: VenueMsg,
-        conn_id: VenueMsg,
-    },
-    Pong,
-    Ignored,
-    /// A well-formed WebSocket message the engine cannot read: counted, logged, skipped.
-    Unreadable {
-        /// `None` for a binary message.
-        error: Option<DecodeError>,
-        excerpt: [u8; LOG_EXCERPT],
-        len: u8,
-    },
+enum Received {
+    Venue(Inbound),
     Ping {
         payload: [u8; 125],
         len: u8,
@@ -940,69 +907,25 @@ enum Inbound {
         code: Option<u16>,
         reason: VenueMsg,
     },
+    /// An unsolicited pong frame: nothing to do.
+    Nothing,
 }
 
-fn unreadable(error: Option<DecodeError>, bytes: &[u8]) -> Inbound {
-    let mut excerpt = [0u8; LOG_EXCERPT];
-    let len = bytes.len().min(LOG_EXCERPT);
-    excerpt[..len].copy_from_slice(&bytes[..len]);
-    Inbound::Unreadable {
-        error,
-        excerpt,
-        len: len as u8,
-    }
-}
-
-fn classify(message: Message<'_>, replies: &mut ReplyDecoder) -> Inbound {
+fn received(message: Message<'_>, dialect: Dialect, replies: &mut InboundDecoder) -> Received {
     match message {
-        Message::Text(text) => {
-            // simd-json parses in place: keep the start for the log before it does.
-            let mut head = [0u8; LOG_EXCERPT];
-            let head_len = text.len().min(LOG_EXCERPT);
-            head[..head_len].copy_from_slice(&text[..head_len]);
-            match replies.decode(text) {
-                Ok(Reply::Trade { id, code, msg }) => Inbound::Reply {
-                    id: RequestId::new(id).ok(),
-                    code,
-                    msg: if code == 0 {
-                        VenueMsg::new("")
-                    } else {
-                        VenueMsg::new(msg)
-                    },
-                    error_event: false,
-                },
-                Ok(Reply::TradeError { id, code, msg }) => Inbound::Reply {
-                    id: RequestId::new(id).ok(),
-                    code,
-                    msg: VenueMsg::new(msg),
-                    error_event: true,
-                },
-                Ok(Reply::Error { code, msg }) => Inbound::VenueError {
-                    code,
-                    msg: VenueMsg::new(msg),
-                },
-                Ok(Reply::Login { code, msg, conn_id }) => Inbound::Login {
-                    code,
-                    msg: VenueMsg::new(msg),
-                    conn_id: VenueMsg::new(conn_id),
-                },
-                Ok(Reply::Pong) => Inbound::Pong,
-                Ok(Reply::Other { .. }) => Inbound::Ignored,
-                Err(e) => unreadable(Some(e), &head[..head_len]),
-            }
-        }
-        Message::Binary(data) => unreadable(None, data),
-        Message::Pong(_) => Inbound::Ignored,
+        Message::Text(text) => Received::Venue(dialect.read(text, replies)),
+        Message::Binary(data) => Received::Venue(Inbound::unreadable(None, data)),
+        Message::Pong(_) => Received::Nothing,
         Message::Ping(data) => {
             let mut payload = [0u8; 125];
             let len = data.len().min(payload.len());
             payload[..len].copy_from_slice(&data[..len]);
-            Inbound::Ping {
+            Received::Ping {
                 payload,
                 len: len as u8,
             }
         }
-        Message::Close(close) => Inbound::Close {
+        Message::Close(close) => Received::Close {
             code: close.map(|(code, _)| code),
             reason: VenueMsg::new(close.map(|(_, reason)| reason).unwrap_or("")),
         },

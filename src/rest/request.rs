@@ -2,7 +2,8 @@
 //! signed HTTP/1.1 request around it, and the keep-warm `GET /api/v2/public/time`.
 
 use crate::intent::{Cancel, InstType};
-use crate::protocol::{SIGN_LEN, sign_parts, write_decimal};
+use crate::venue::decimal::write_decimal;
+use crate::venue::v2::{SIGN_LEN, sign_parts};
 
 /// The spot cancel endpoint.
 pub const SPOT_CANCEL_PATH: &str = "/api/v2/spot/trade/cancel-order";

@@ -14,20 +14,7 @@ use crate::outcome::VenueMsg;
 
 use super::RestError;
 
-/// What the venue decided about a cancel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// `code` `00000`: the order is cancelled.
-    Acked,
-    /// Any other code: the venue refused, e.g. 43001 (spot order does not exist), 40768 (futures
-    /// order does not exist), 40009 (bad signature).
-    Rejected {
-        /// The venue's code, as a number (`"43001"` is 43001).
-        code: i64,
-        /// The venue's message.
-        msg: VenueMsg,
-    },
-}
+pub use crate::venue::Verdict;
 
 /// The venue's `code`: a string of digits or a JSON integer; anything else reads as `None`.
 /// Read without allocating.

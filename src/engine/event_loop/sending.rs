@@ -171,7 +171,9 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         let e = self.table.entry(slot);
         let seq = e.seq;
         self.scratch.json.clear();
-        protocol::encode_cancel(&mut self.scratch.json, &id, &e.cancel);
+        self.settings
+            .dialect
+            .encode_cancel(&mut self.scratch.json, &id, &e.cancel);
         let mask = self.links[l].next_mask();
         ws::encode_client_frame(
             &mut self.scratch.frames,

@@ -2,8 +2,8 @@
 
 use crate::intent::{Cancel, ClientOid, InstId, InstType, OrderId, RequestId};
 
-use super::decimal::{MAX_U64_DIGITS, write_decimal};
 use super::sign::SIGN_LEN;
+use crate::venue::decimal::{MAX_U64_DIGITS, write_decimal};
 
 /// The keepalive text the client sends at least every 30 seconds; the venue answers `pong`.
 pub const PING: &[u8] = b"ping";
@@ -274,7 +274,7 @@ fn is_base64_byte(b: u8) -> bool {
 mod tests {
     use super::*;
     use crate::intent::OrderRef;
-    use crate::protocol::sign_login;
+    use crate::venue::v2::sign_login;
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
