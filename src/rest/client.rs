@@ -12,15 +12,12 @@ use mio::{Interest, Registry, Token};
 
 use super::config::BaseUrl;
 use super::http::ResponseReader;
-use super::request::{
-    Signer, cancel_path, encode_cancel_body, encode_server_time, encode_signed_post,
-};
-use super::verdict::{decode_server_time, decode_verdict};
 use super::{RestConfig, RestError, Verdict};
 use crate::backoff::{Backoff, random_seed};
 use crate::credentials::Credentials;
 use crate::intent::Cancel;
 use crate::tls::{TlsError, TlsStream, client_config};
+use crate::venue::{Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +196,8 @@ pub struct RestClient {
     clock_offset_ms: Option<i64>,
     /// When the clock offset was last measured.
     synced_at: Option<u64>,
+    /// The venue's API the requests speak.
+    dialect: Dialect,
     /// A failure met inside `send_cancel`, reported by the next `advance`.
     broken: Option<RestError>,
 }
@@ -252,7 +251,8 @@ impl RestClient {
             next_addr: 0,
             phase: Phase::Stopped,
             in_flight: None,
-            body: Vec::with_capacity(super::MAX_CANCEL_BODY_LEN),
+            body: Vec::with_capacity(Dialect::V2.max_rest_body_len()),
+            dialect: Dialect::V2,
             request: Vec::with_capacity(2048),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             readable: false,
@@ -361,18 +361,15 @@ impl RestClient {
             return Err(SendError::NotReady);
         }
         let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
-        let path = cancel_path(cancel.inst_type);
-        self.body.clear();
-        encode_cancel_body(&mut self.body, cancel);
         self.request.clear();
-        let signer = Signer {
-            api_key: self.credentials.api_key(),
-            secret: self.credentials.secret(),
-            passphrase: self.credentials.passphrase_str(),
-            authority: &self.url.authority,
-            demo_trading: self.config.demo_trading,
-        };
-        encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_cancel(
+            &mut self.request,
+            &mut self.body,
+            &signer,
+            timestamp,
+            cancel,
+        );
         self.transmit(Kind::Cancel { tag }, now, unix_ms)
             .map_err(SendError::Broken)
     }
@@ -402,11 +399,8 @@ impl RestClient {
 
     fn send_server_time(&mut self, now: u64, unix_ms: u64) -> Result<(), RestError> {
         self.request.clear();
-        encode_server_time(
-            &mut self.request,
-            &self.url.authority,
-            self.config.demo_trading,
-        );
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_clock(&mut self.request, &signer);
         self.transmit(Kind::ServerTime, now, unix_ms)
     }
 
@@ -589,7 +583,8 @@ impl RestClient {
                     let in_flight = self.in_flight;
                     match self.reader.finish() {
                         Ok(Some(response)) => {
-                            let decoded = decode(in_flight, response.status, response.body);
+                            let decoded =
+                                decode(self.dialect, in_flight, response.status, response.body);
                             self.settle(decoded, now, unix_ms, events);
                         }
                         Ok(None) => {}
@@ -606,7 +601,7 @@ impl RestClient {
                     let in_flight = self.in_flight;
                     let (decoded, close) = match self.reader.push(&self.scratch[..n]) {
                         Ok(Some(response)) => (
-                            decode(in_flight, response.status, response.body),
+                            decode(self.dialect, in_flight, response.status, response.body),
                             response.close,
                         ),
                         Ok(None) => continue,
@@ -795,6 +790,21 @@ impl RestClient {
     }
 }
 
+/// What every request carries: the credentials, the host, demo trading.
+fn signer<'a>(
+    credentials: &'a Credentials,
+    url: &'a BaseUrl,
+    config: &RestConfig,
+) -> RestSigner<'a> {
+    RestSigner {
+        api_key: credentials.api_key(),
+        secret: credentials.secret(),
+        passphrase: credentials.passphrase_str(),
+        authority: &url.authority,
+        demo_trading: config.demo_trading,
+    }
+}
+
 /// A complete reply, read according to the request it answers.
 enum Decoded {
     Cancel(Result<Verdict, RestError>),
@@ -802,10 +812,18 @@ enum Decoded {
     Unsolicited { status: u16 },
 }
 
-fn decode(in_flight: Option<InFlight>, status: u16, body: &[u8]) -> Decoded {
+fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8]) -> Decoded {
     match in_flight.map(|r| r.kind) {
-        Some(Kind::Cancel { .. }) => Decoded::Cancel(decode_verdict(status, body)),
-        Some(Kind::ServerTime) => Decoded::Time(decode_server_time(status, body)),
+        Some(Kind::Cancel { .. }) => Decoded::Cancel(
+            dialect
+                .read_rest_verdict(status, body)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::ServerTime) => Decoded::Time(
+            dialect
+                .read_rest_clock(status, body)
+                .map_err(RestError::from),
+        ),
         None => Decoded::Unsolicited { status },
     }
 }

@@ -39,6 +39,7 @@ pub(crate) mod v2;
 use crate::credentials::Credentials;
 use crate::intent::{Cancel, RequestId};
 use crate::outcome::VenueMsg;
+pub(crate) use v2::rest_reply::NoVerdict;
 
 /// The most bytes of an unreadable message kept for the log.
 pub(crate) const LOG_EXCERPT: usize = 120;
@@ -126,6 +127,18 @@ impl Inbound {
     }
 }
 
+/// What every signed REST request carries besides its path and body.
+#[derive(Clone, Copy)]
+pub(crate) struct RestSigner<'a> {
+    pub api_key: &'a str,
+    pub secret: &'a [u8],
+    pub passphrase: &'a str,
+    /// The `Host` header's value.
+    pub authority: &'a str,
+    /// Bitget's demo trading (`paptrading: 1`).
+    pub demo_trading: bool,
+}
+
 /// The buffers a dialect reads messages with: simd-json's tape and scratch, sized once.
 pub(crate) type InboundDecoder = v2::ReplyDecoder;
 
@@ -197,6 +210,60 @@ impl Dialect {
     pub(crate) fn login_refusal(self, code: i64) -> LoginRefusal {
         match self {
             Dialect::V2 => v2::codes::login_refusal(code),
+        }
+    }
+
+    // ----- REST -----
+
+    /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
+    pub(crate) const fn max_rest_body_len(self) -> usize {
+        match self {
+            Dialect::V2 => v2::rest::MAX_CANCEL_BODY_LEN,
+        }
+    }
+
+    /// Appends the signed HTTP/1.1 request cancelling `cancel` to `request`, timestamped
+    /// `timestamp_ms` (Unix milliseconds, corrected by the venue's clock offset); `body` is the
+    /// buffer the JSON body is built in first. Allocates nothing once both buffers are warm.
+    pub(crate) fn encode_rest_cancel(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        cancel: &Cancel,
+    ) {
+        match self {
+            Dialect::V2 => {
+                body.clear();
+                v2::rest::encode_cancel_body(body, cancel);
+                let path = v2::rest::cancel_path(cancel.inst_type);
+                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
+            }
+        }
+    }
+
+    /// Appends the (unsigned) request for the venue's clock to `request`: the REST
+    /// connection's keep-warm, and the clock offset logins and signatures are corrected by.
+    pub(crate) fn encode_rest_clock(self, request: &mut Vec<u8>, signer: &RestSigner<'_>) {
+        match self {
+            Dialect::V2 => {
+                v2::rest::encode_server_time(request, signer.authority, signer.demo_trading)
+            }
+        }
+    }
+
+    /// Reads the reply to a REST cancel.
+    pub(crate) fn read_rest_verdict(self, status: u16, body: &[u8]) -> Result<Verdict, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_verdict(status, body),
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_clock`]'s request: the venue's clock, Unix ms.
+    pub(crate) fn read_rest_clock(self, status: u16, body: &[u8]) -> Result<i64, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_server_time(status, body),
         }
     }
 }

@@ -9,10 +9,11 @@ pub(crate) mod codes;
 mod decode;
 mod encode;
 mod inbound;
+pub(crate) mod rest;
+pub(crate) mod rest_reply;
 mod sign;
 
 pub use decode::{DecodeError, OwnedReply, Reply, ReplyDecoder, decode_with_serde_json};
 pub use encode::{EncodeError, MAX_CANCEL_LEN, PING, encode_cancel, encode_login, max_login_len};
 pub(crate) use inbound::read;
-pub(crate) use sign::sign_parts;
 pub use sign::{SIGN_LEN, sign_login};
