@@ -30,6 +30,7 @@ mod config_error;
 mod credentials;
 pub mod engine;
 pub mod intent;
+mod net;
 pub mod outcome;
 pub mod protocol;
 pub mod rest;

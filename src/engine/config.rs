@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use crate::backoff::ReconnectBackoff;
 pub use crate::config_error::ConfigError;
 pub use crate::credentials::{Credentials, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET};
+pub use crate::net::Resolver;
 
 /// The live private WebSocket endpoint.
 pub const LIVE_URL: &str = "wss://ws.bitget.com/v2/ws/private";
@@ -157,6 +158,7 @@ pub struct Config {
     pub(crate) shutdown_grace: Duration,
     pub(crate) send_buffer: Option<usize>,
     pub(crate) on_thread_start: Option<fn()>,
+    pub(crate) resolver: Resolver,
 }
 
 impl fmt::Debug for Config {
@@ -192,6 +194,7 @@ impl fmt::Debug for Config {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("send_buffer", &self.send_buffer)
             .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("resolver", &self.resolver)
             .finish()
     }
 }
@@ -244,6 +247,7 @@ impl Config {
                 shutdown_grace: Duration::from_secs(2),
                 send_buffer: None,
                 on_thread_start: None,
+                resolver: Resolver::system(),
             },
         }
     }
@@ -554,6 +558,16 @@ impl ConfigBuilder {
     /// Default: none.
     pub fn on_thread_start(mut self, f: fn()) -> Self {
         self.config.on_thread_start = Some(f);
+        self
+    }
+
+    /// How host names (of the endpoints and of the REST host) become addresses. Default
+    /// [`Resolver::system`]. Lookups run on a thread of their own, never on the engine thread:
+    /// at start, again after a connection attempt to a host failed, and every five minutes, so
+    /// a slow resolver never delays a cancel on a connection that is up, and moved gateways are
+    /// followed.
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.config.resolver = resolver;
         self
     }
 

@@ -42,6 +42,7 @@ use super::rtt::RttWindow;
 use super::shared::{MAX_SLOTS, SessionError, SessionState, Shared};
 use crate::clock::monotonic_ns;
 use crate::intent::RequestId;
+use crate::net::{Dialer, HostAddrs};
 use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg, Via};
 use crate::rest::{RestClient, RestError, RestEvent};
 use crate::venue::{Dialect, Verdict};
@@ -101,6 +102,36 @@ const PATHS: usize = MAX_SLOTS + 1;
 pub(crate) const REST_TOKEN: mio::Token = mio::Token(MAX_SLOTS + 1);
 /// How long to wait before resolving the REST host again after it failed.
 const REST_RESOLVE_RETRY_NS: u64 = 30_000_000_000;
+
+/// Where the addresses of every host come from: one per connection slot, and the REST host's.
+#[derive(Debug)]
+pub(crate) struct Hosts {
+    pub links: Vec<HostAddrs>,
+    pub rest: Option<HostAddrs>,
+}
+
+impl Hosts {
+    /// Starts the resolver thread for every host `config` connects to.
+    pub(crate) fn resolve(config: &Config) -> io::Result<Hosts> {
+        let slots = config.connections + 1;
+        let mut names: Vec<(&str, u16)> = (0..slots)
+            .map(|i| {
+                let e = &config.endpoints[i % config.endpoints.len()];
+                (e.host.as_str(), e.port)
+            })
+            .collect();
+        let rest = config
+            .rest
+            .as_ref()
+            .and_then(|r| crate::rest::base_host(&r.base_url));
+        if let Some((host, port)) = &rest {
+            names.push((host.as_str(), *port));
+        }
+        let mut addrs = crate::net::start_resolver(config.resolver.clone(), &names)?;
+        let rest = rest.and_then(|_| addrs.pop());
+        Ok(Hosts { links: addrs, rest })
+    }
+}
 
 /// A connection being replaced: `new` connects while `old` serves; once `new` is live, `old`
 /// drains until `drain_deadline`, then closes.
@@ -215,6 +246,7 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         intents: I,
         outcomes: O,
         poll: Poll,
+        hosts: Hosts,
     ) -> Self {
         let window = ns(Duration::from_secs(1) + config.rate_margin);
         let dialect = Dialect::V2;
@@ -244,11 +276,18 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         let links = (0..slots)
             .map(|i| {
                 rng = rng.wrapping_mul(6364136223846793005).wrapping_add(i as u64);
+                let endpoint = &config.endpoints[i % config.endpoints.len()];
+                let dialer = Dialer::new(
+                    &endpoint.host,
+                    hosts.links[i].clone(),
+                    tls_config.clone(),
+                    Some(endpoint.url.clone()),
+                    config.send_buffer,
+                );
                 Link::new(
                     i as u8,
-                    config.endpoints[i % config.endpoints.len()].clone(),
-                    tls_config.clone(),
-                    config.send_buffer,
+                    &endpoint.url,
+                    dialer,
                     &settings,
                     rng,
                     i < pool_size && !config.rest_only,
@@ -268,15 +307,24 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         };
         counters.hedge_after_ns.set(hedge_after);
         let hedge_share = (config.cancels_per_second / 5).max(1);
-        let rest = config.rest.as_ref().and_then(|rest| {
-            match RestClient::new(rest.clone(), &config.credentials, REST_TOKEN) {
-                Ok(client) => Some(client),
-                Err(e) => {
-                    log::error!("no REST rung: {e}");
-                    None
+        let rest = config
+            .rest
+            .as_ref()
+            .zip(hosts.rest)
+            .and_then(|(rest, addrs)| {
+                match RestClient::with_addresses(
+                    rest.clone(),
+                    &config.credentials,
+                    REST_TOKEN,
+                    addrs,
+                ) {
+                    Ok(client) => Some(client),
+                    Err(e) => {
+                        log::error!("no REST rung: {e}");
+                        None
+                    }
                 }
-            }
-        });
+            });
         counters.rest_enabled.set(u64::from(rest.is_some()));
         EventLoop {
             ack_timeout: ns(config.ack_timeout),

@@ -19,12 +19,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mio::{Registry, Token};
 
-use super::config::{Credentials, Endpoint, ReconnectBackoff};
+use super::config::{Credentials, ReconnectBackoff};
 use super::pacing::RateLimiter;
-use super::session::{Connector, Phase, Step, tls_error};
+use super::session::{Phase, tls_error};
 use super::shared::{SessionError, SessionState};
 use crate::backoff::Backoff;
 use crate::intent::RequestId;
+use crate::net::{Dial, Dialer, Dialing};
 use crate::outcome::VenueMsg;
 use crate::venue::Verdict;
 use crate::venue::{Dialect, Inbound, InboundDecoder, LOG_EXCERPT, LoginRefusal};
@@ -137,7 +138,9 @@ pub(crate) enum LinkEvent {
 pub(crate) struct Link {
     index: u8,
     token: Token,
-    connector: Connector,
+    /// The endpoint's URL, for logs.
+    url: String,
+    dialer: Dialer,
     phase: Phase,
     /// Counts connections made in this slot; attempts carry it so that a late event of a
     /// replaced connection is never credited to its successor.
@@ -172,9 +175,8 @@ impl Link {
     /// A link in slot `index`, idle until [`Link::enable`] (or connecting at once if `enabled`).
     pub(crate) fn new(
         index: u8,
-        endpoint: Endpoint,
-        tls_config: std::sync::Arc<rustls::ClientConfig>,
-        send_buffer: Option<usize>,
+        url: &str,
+        dialer: Dialer,
         settings: &LinkSettings,
         rng: u64,
         enabled: bool,
@@ -182,7 +184,8 @@ impl Link {
         Link {
             index,
             token: Token(index as usize),
-            connector: Connector::new(endpoint, tls_config, send_buffer),
+            url: url.to_owned(),
+            dialer,
             phase: if enabled {
                 Phase::Backoff { retry_at: 0 }
             } else {
@@ -217,7 +220,7 @@ impl Link {
     }
 
     pub(crate) fn url(&self) -> &str {
-        &self.connector.endpoint.url
+        &self.url
     }
 
     #[inline]
@@ -244,9 +247,7 @@ impl Link {
     pub(crate) fn state(&self) -> SessionState {
         match &self.phase {
             Phase::Backoff { .. } => SessionState::Backoff,
-            Phase::Connecting { .. } | Phase::Handshaking { .. } | Phase::Upgrading { .. } => {
-                SessionState::Connecting
-            }
+            Phase::Dialing(_) => SessionState::Connecting,
             Phase::LoggingIn { .. } => SessionState::LoggingIn,
             Phase::Live { .. } => SessionState::Live,
             Phase::LoginRejected { .. } => SessionState::LoginRejected,
@@ -342,7 +343,11 @@ impl Link {
                 retry_at: Some(retry_at),
             } => *retry_at,
             Phase::Closing { deadline, .. } => *deadline,
-            p if p.is_connecting() => self.attempt_started.saturating_add(s.connect_timeout),
+            Phase::Dialing(dialing) => self
+                .attempt_started
+                .saturating_add(s.connect_timeout)
+                .min(dialing.recheck_at()),
+            Phase::LoggingIn { .. } => self.attempt_started.saturating_add(s.connect_timeout),
             _ => u64::MAX,
         }
     }
@@ -362,7 +367,7 @@ impl Link {
                 self.generation = self.generation.wrapping_add(1);
                 self.phase = Phase::Backoff { retry_at: u64::MAX };
                 self.emit(cx.events, LinkEvent::Connecting);
-                let step = self.connector.start(cx.registry, self.token);
+                let step = self.dialer.start(cx.registry, self.token, cx.now);
                 self.socket_event = false;
                 self.readable = false;
                 self.apply_step(step, cx);
@@ -389,12 +394,20 @@ impl Link {
                     self.lose(SessionError::Timeout(doing), cx);
                     return true;
                 }
-                if !self.socket_event || matches!(self.phase, Phase::LoggingIn { .. }) {
+                let due = match &self.phase {
+                    Phase::Dialing(Dialing::Resolving { recheck_at }) => cx.now >= *recheck_at,
+                    Phase::Dialing(_) => self.socket_event,
+                    _ => false,
+                };
+                if !due {
                     return false;
                 }
                 self.socket_event = false;
-                let phase = std::mem::replace(&mut self.phase, Phase::Done);
-                let step = self.connector.step(phase);
+                let Phase::Dialing(dialing) = std::mem::replace(&mut self.phase, Phase::Done)
+                else {
+                    return false;
+                };
+                let step = self.dialer.step(dialing, cx.registry, self.token, cx.now);
                 self.apply_step(step, cx);
                 true
             }
@@ -443,11 +456,15 @@ impl Link {
         }
     }
 
-    fn apply_step(&mut self, step: Step, cx: &mut LinkCx<'_>) {
+    fn apply_step(&mut self, step: Dial, cx: &mut LinkCx<'_>) {
         match step {
-            Step::Wait(phase) => self.phase = phase,
-            Step::Failed(e) => self.lose(e, cx),
-            Step::Upgraded { tls, leftover } => {
+            Dial::Wait(dialing) => self.phase = Phase::Dialing(dialing),
+            Dial::Failed(e) => self.lose(e.into(), cx),
+            Dial::Secure(_) => self.lose(
+                SessionError::Upgrade("the connection was not upgraded".to_string()),
+                cx,
+            ),
+            Dial::Upgraded { tls, leftover } => {
                 self.decoder.reset();
                 self.phase = Phase::LoggingIn { tls };
                 if let Err(e) = self.decoder.push(&leftover) {
@@ -497,7 +514,7 @@ impl Link {
         };
         self.phase = Phase::Live { tls };
         self.draining = self.retiring;
-        self.connector.logged_in();
+        self.dialer.got_through();
         self.live_since = now;
         self.next_ping_at = now + s.ping_interval;
         self.ping_sent_at = 0;

@@ -76,12 +76,13 @@ use std::thread::JoinHandle;
 pub use config::{
     Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
     ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
+    Resolver,
 };
 pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
-use event_loop::EventLoop;
+use event_loop::{EventLoop, Hosts};
 
 /// The poller token of the waker: past every connection slot's (slot `i` is `Token(i)`).
 const WAKER: mio::Token = mio::Token(shared::MAX_SLOTS);
@@ -127,6 +128,7 @@ impl Engine {
             IdleStrategy::Backoff => Some(Arc::new(mio::Waker::new(poll.registry(), WAKER)?)),
             IdleStrategy::BusySpin | IdleStrategy::Yield => None,
         };
+        let hosts = Hosts::resolve(&config)?;
         let (intent_tx, intent_rx) = crossbeam_channel::bounded(config.intent_capacity);
         let (outcome_tx, outcome_rx) = crossbeam_channel::bounded(config.outcome_capacity);
         let shared = Arc::new(Shared::new());
@@ -151,6 +153,7 @@ impl Engine {
                     intent_rx,
                     outcome_tx,
                     poll,
+                    hosts,
                 )
                 .run();
             })?;
@@ -172,6 +175,7 @@ impl Engine {
     pub fn inline(config: Config) -> Result<InlineEngine, StartError> {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
+        let hosts = Hosts::resolve(&config)?;
         let shared = Arc::new(Shared::new());
         shared.set_pinning(Pinning::NotRequested);
         let mut core = EventLoop::new(
@@ -181,6 +185,7 @@ impl Engine {
             plumbing::CallerInserts,
             plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
             poll,
+            hosts,
         );
         core.set_direct_reads(config.direct_reads);
         Ok(InlineEngine::new(core, shared))

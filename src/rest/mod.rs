@@ -106,6 +106,11 @@ pub enum RestError {
     Shutdown,
 }
 
+/// The host and port of a REST base URL, if it is one [`RestClient::new`] accepts.
+pub(crate) fn base_host(url: &str) -> Option<(String, u16)> {
+    config::BaseUrl::parse(url).ok().map(|u| (u.host, u.port))
+}
+
 /// Checks a REST base URL (`https://host[:port]`) the way [`RestClient::new`] will; the reason
 /// when it cannot be used.
 pub(crate) fn check_base_url(url: &str) -> Result<(), &'static str> {
