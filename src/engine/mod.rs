@@ -56,16 +56,16 @@
 //!
 //! [`Outcome`]: crate::Outcome
 
+mod account;
 mod config;
-mod event_loop;
+mod core;
 mod handle;
-mod inflight;
 mod inline;
 mod link;
 mod pacing;
 mod plumbing;
-mod rtt;
-mod session;
+mod reactor;
+mod runner;
 mod shared;
 
 use std::fmt;
@@ -82,10 +82,9 @@ pub use handle::{Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
-use event_loop::{EventLoop, Hosts};
-
-/// The poller token of the waker: past every connection slot's (slot `i` is `Token(i)`).
-const WAKER: mio::Token = mio::Token(shared::MAX_SLOTS);
+use account::{Account, Hosts};
+use core::Core;
+use reactor::{Reactor, WAKER};
 use shared::Shared;
 
 /// Why the engine could not start.
@@ -124,6 +123,7 @@ impl Engine {
     pub fn start(config: Config) -> Result<(Engine, Handle), StartError> {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
         let waker = match config.idle {
             IdleStrategy::Backoff => Some(Arc::new(mio::Waker::new(poll.registry(), WAKER)?)),
             IdleStrategy::BusySpin | IdleStrategy::Yield => None,
@@ -146,16 +146,20 @@ impl Engine {
                 if let Some(hook) = config.on_thread_start {
                     hook();
                 }
-                EventLoop::new(
+                // Built here, so every buffer is allocated on the engine thread.
+                let account = Account::new(
                     &config,
+                    0,
                     tls_config,
+                    hosts,
+                    registry,
                     thread_shared,
                     intent_rx,
                     outcome_tx,
-                    poll,
-                    hosts,
-                )
-                .run();
+                );
+                let direct_reads = config.direct_reads && config.idle != IdleStrategy::Backoff;
+                let core = Core::new(Reactor::new(poll, direct_reads), account);
+                runner::run(core, config.idle);
             })?;
         let engine = Engine {
             shared,
@@ -175,19 +179,21 @@ impl Engine {
     pub fn inline(config: Config) -> Result<InlineEngine, StartError> {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
         let hosts = Hosts::resolve(&config)?;
         let shared = Arc::new(Shared::new());
         shared.set_pinning(Pinning::NotRequested);
-        let mut core = EventLoop::new(
+        let account = Account::new(
             &config,
+            0,
             tls_config,
+            hosts,
+            registry,
             shared.clone(),
             plumbing::CallerInserts,
             plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
-            poll,
-            hosts,
         );
-        core.set_direct_reads(config.direct_reads);
+        let core = Core::new(Reactor::new(poll, config.direct_reads), account);
         Ok(InlineEngine::new(core, shared))
     }
 

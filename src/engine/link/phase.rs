@@ -3,7 +3,7 @@
 
 use mio::net::TcpStream;
 
-use super::shared::SessionError;
+use crate::engine::shared::SessionError;
 use crate::net::{Dialing, NetError};
 use crate::tls::TlsStream;
 
