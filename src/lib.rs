@@ -15,11 +15,11 @@
 //! | --- | --- |
 //! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
 //! | [`outcome`] | what happened to each intent, with monotonic timestamps |
-//! | [`protocol`] | Bitget request encoding, login signing, reply decoding (simd-json) |
+//! | [`protocol`] | Bitget V2 request encoding, login signing, reply decoding (simd-json): the public face of the venue seam, which alone knows the venue's bytes |
 //! | [`rest`] | the REST cancel: signed requests, a bounded HTTP/1.1 reader, a nonblocking keep-alive client |
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
-//! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
+//! | [`engine`] | the engine (a reactor and the account that conducts the pool), the [`Handle`] and the [`Config`] |
 //! | [`sim`] | a simulated Bitget venue on loopback, for tests and demos |
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]

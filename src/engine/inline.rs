@@ -1,4 +1,4 @@
-//! The engine driven on the caller's thread: the same event loop as [`Engine::start`]'s thread,
+//! The engine driven on the caller's thread: the same core as [`Engine::start`]'s thread,
 //! turned one step at a time by [`InlineEngine::poll`], with no thread, ring or waker.
 //!
 //! [`Engine::start`]: super::Engine::start
@@ -17,7 +17,7 @@ use crate::outcome::Outcome;
 
 /// The engine on the caller's thread, made by [`Engine::inline`](super::Engine::inline).
 ///
-/// It is the threaded engine's event loop without the thread: [`InlineEngine::poll`] runs one
+/// It is the threaded engine's core without the thread: [`InlineEngine::poll`] runs one
 /// turn of it (read the sockets, advance the connections, send what pacing allows, expire what
 /// waited too long, keep the pool), [`InlineEngine::cancel`] puts an intent straight into the
 /// in-flight table and sends it at once when the session and pacing allow, and outcomes wait in
@@ -143,7 +143,7 @@ impl InlineEngine {
         }
     }
 
-    /// One turn of the event loop; true if anything happened (a read, a step of a connection,
+    /// One turn of the engine; true if anything happened (a read, a step of a connection,
     /// a send, an outcome decided). Never blocks.
     #[inline]
     pub fn poll(&mut self) -> bool {

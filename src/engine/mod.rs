@@ -9,11 +9,14 @@
 //!
 //! [`Engine::inline`] is the same engine without its thread: an [`InlineEngine`] the strategy
 //! turns on its own thread with [`InlineEngine::poll`], whose [`InlineEngine::cancel`] writes the
-//! frame before it returns and whose outcomes wait in a queue the strategy drains. One event
-//! loop serves both: the thread runner adds the thread, the idle strategy, the two rings and the
-//! waker around it.
+//! frame before it returns and whose outcomes wait in a queue the strategy drains. One core
+//! serves both (the reactor, which owns the poller, and the account, which conducts the pool):
+//! the thread runner adds the thread, the idle strategy, the two rings and the waker around it.
 //!
-//! While busy (busy-spin, yield, and always inline) the loop reads the sockets of logged-in
+//! Host names are looked up on a resolver thread of their own ([`ConfigBuilder::resolver`]),
+//! never on the engine thread.
+//!
+//! While busy (busy-spin, yield, and always inline) the engine reads the sockets of logged-in
 //! connections directly and asks the poller only while a connection is being set up or has bytes
 //! waiting to be written (see [`ConfigBuilder::direct_reads`]).
 //!
@@ -170,7 +173,7 @@ impl Engine {
         Ok((engine, handle))
     }
 
-    /// The engine without a thread: the same event loop, driven on the caller's thread by
+    /// The engine without a thread: the same core, driven on the caller's thread by
     /// [`InlineEngine::poll`], with cancels going straight into the in-flight table and
     /// outcomes into a queue the caller drains (see [`InlineEngine`]). Connecting starts at the
     /// first poll.
