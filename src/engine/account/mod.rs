@@ -21,6 +21,10 @@
 //! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
 //! | [`PoolStats`] | `stats.rs` | what the handles see of the pool |
 //!
+//! The account chooses the venue's dialect (`LinkSettings::dialect`, an enum): its links log in,
+//! encode and read with it, so switching an account's dialect at runtime is one assignment, read
+//! by every link at its next call.
+//!
 //! One turn ([`Account::turn`]): let every link read and report, advance every link (connection
 //! steps, keepalive), drive the REST rung, take new intents, send what pacing allows (re-sends
 //! first, then first sends on the best link, then hedges), flush, expire what waited too long,

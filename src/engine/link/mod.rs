@@ -1,18 +1,12 @@
-//! One connection to the venue as a state machine the engine steps: its phase (connect, TLS,
-//! upgrade, login, live, backoff), its TLS stream and frame decoder, its keepalive, its own
+//! One connection to the venue as a state machine the account steps: its phase (dialing,
+//! login, live, closing, backoff), its TLS stream and frame decoder, its keepalive, its own
 //! message pacing and its reconnect backoff.
 //!
 //! A [`Link`] never sees the in-flight table, the rings or an [`Outcome`](crate::Outcome): it
-//! reports what happened as [`LinkEvent`]s into a buffer the engine owns, and the engine decides
-//! what they mean for intents. The seam, in the manner of a sans-IO connection:
-//!
-//! - in: [`Link::on_socket_event`] (readiness from the engine's one `mio::Poll`),
-//!   [`Link::advance`] (time: connection steps, keepalive, deadlines), [`Link::read`] (bytes);
-//! - out: [`Link::try_write`] takes frames the engine built, once [`Link::can_take`] said the
-//!   link is live, not draining, within its message budget and not backed up;
-//! - what moves: when the link is lost it reports [`LinkEvent::Lost`] with the generation that
-//!   ended; every attempt the engine sent on that generation is then the engine's to re-send.
-//!   The link's own state (decoder, keepalive) is reset before it reconnects.
+//! reports what happened as [`LinkEvent`]s into a buffer the account owns, and the account
+//! decides what they mean for intents. Every call the account may make on it is a method of
+//! [`LinkSeam`] (`seam.rs`, where the contract is written down); the venue's bytes come from the
+//! account's [`Dialect`], and the way up (address, TCP, TLS, upgrade) from its [`Dialer`].
 
 mod phase;
 mod seam;
