@@ -138,14 +138,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     #[inline]
     fn append_cancel_frame(&mut self, l: usize, slot: u32, id: RequestId) {
         let e = self.table.entry(slot);
-        let (seq, cancel) = (e.seq, e.cancel);
         self.links[l].append_cancel(
             &mut self.scratch.frames,
             &mut self.scratch.json,
             self.settings.dialect,
             &id,
-            &cancel,
+            &e.cancel,
         );
+        let seq = e.seq;
         self.outbox.sealed(l, slot, seq);
     }
 
