@@ -20,7 +20,8 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// An environment variable [`Credentials::from_env`](crate::engine::Credentials::from_env) needs is unset or not UTF-8.
+    /// An environment variable [`Credentials::from_env`](crate::engine::Credentials::from_env)
+    /// needs is unset or not UTF-8.
     #[error("environment variable {var} is not set (or not UTF-8)")]
     MissingEnv {
         /// The variable's name.

@@ -15,12 +15,16 @@
 //! | --- | --- |
 //! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
 //! | [`outcome`] | what happened to each intent, with monotonic timestamps |
-//! | [`protocol`] | Bitget V2 request encoding, login signing, reply decoding (simd-json): the public face of the venue seam, which alone knows the venue's bytes |
+//! | [`protocol`] | Bitget V2 request encoding, login signing, reply decoding (simd-json) |
 //! | [`rest`] | the REST cancel: signed requests, a bounded HTTP/1.1 reader, a nonblocking keep-alive client |
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
-//! | [`engine`] | the engine (a reactor and the account that conducts the pool), the [`Handle`] and the [`Config`] |
+//! | [`engine`] | the engine (a reactor, an account), the [`Handle`] and the [`Config`] |
 //! | [`sim`] | a simulated Bitget venue on loopback, for tests and demos |
+//!
+//! Inside, the venue's bytes are known in one place only (the venue seam, whose V2 dialect
+//! [`protocol`] exports), and every connection is dialed through one ladder, with host names
+//! looked up on a thread of their own (see [`engine::Resolver`]).
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 

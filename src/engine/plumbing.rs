@@ -1,7 +1,8 @@
 //! Where an account's intents come from and where its outcomes go.
 //!
-//! The engine's core (the reactor and the account) is one piece of code driven two ways. Run on its own thread ([`Engine::start`])
-//! it reads intents from a ring the handles push into and hands outcomes to a ring they read.
+//! The engine's core (the reactor and the account) is one piece of code driven two ways. Run on
+//! its own thread ([`Engine::start`]) it reads intents from a ring the handles push into and
+//! hands outcomes to a ring they read.
 //! Driven on the caller's thread ([`Engine::inline`]) the caller puts intents straight into the
 //! in-flight table, so its source is always empty, and outcomes go to a preallocated queue the
 //! caller drains: no ring, no atomic read-modify-write, no waker.

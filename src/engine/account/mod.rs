@@ -10,10 +10,10 @@
 //!
 //! | part | file | decides |
 //! | --- | --- | --- |
-//! | [`InflightTable`] | `inflight.rs` | which intent a reply belongs to (one id -> one attempt of one intent) |
+//! | [`InflightTable`] | `inflight.rs` | which intent a reply belongs to (id -> attempt) |
 //! | [`Router`] | `router.rs` | which link a cancel goes out on |
 //! | [`Hedger`] | `hedger.rs` | when a cancel without a reply goes out again, and where |
-//! | [`ResendQueue`] | `resend.rs` | what a lost or troubled link's cancels wait in to go out again |
+//! | [`ResendQueue`] | `resend.rs` | the order a lost link's cancels go out again in |
 //! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
 //! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
 //! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
