@@ -323,3 +323,150 @@ fn step_upgrade(progress: Result<UpgradeProgress<TlsStream>, crate::ws::WsError>
         Err(e) => Dial::Failed(NetError::Upgrade(e.to_string())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{Resolver, start_resolver};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    const MS: u64 = 1_000_000;
+
+    fn tls() -> Arc<rustls::ClientConfig> {
+        crate::tls::client_config(None).expect("the default TLS configuration")
+    }
+
+    fn closed_port() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    /// Steps `dialing` until it is no longer waiting on the socket (or 10 s pass).
+    fn settle(dialer: &mut Dialer, mut dial: Dial, poll: &mio::Poll) -> Dial {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match dial {
+                Dial::Wait(d @ Dialing::Connecting { .. }) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    dial = dialer.step(d, poll.registry(), Token(0), 0);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[test]
+    fn a_dialer_waits_for_its_address_without_blocking_then_connects() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (release, gate) = crossbeam_channel::bounded::<()>(0);
+        let resolver = Resolver::new(move |_, port| {
+            let _ = gate.recv_timeout(Duration::from_secs(10));
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
+        });
+        let addrs = start_resolver(resolver, &[("gw.example", port)]).unwrap();
+        let poll = mio::Poll::new().unwrap();
+        let mut dialer = Dialer::new("gw.example", addrs[0].clone(), tls(), None, None);
+        let started = Instant::now();
+        let dial = dialer.start(poll.registry(), Token(0), 10 * MS);
+        let Dial::Wait(Dialing::Resolving { recheck_at }) = dial else {
+            panic!("{dial:?}")
+        };
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no lookup on this thread"
+        );
+        assert!(recheck_at > 10 * MS);
+        // Before the recheck time nothing is asked; after it, still nothing to connect to.
+        let dial = dialer.step(
+            Dialing::Resolving { recheck_at },
+            poll.registry(),
+            Token(0),
+            10 * MS,
+        );
+        assert!(matches!(dial, Dial::Wait(Dialing::Resolving { .. })));
+        release.send(()).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut now = recheck_at;
+        loop {
+            match dialer.step(
+                Dialing::Resolving { recheck_at: now },
+                poll.registry(),
+                Token(0),
+                now,
+            ) {
+                Dial::Wait(Dialing::Resolving { recheck_at }) => {
+                    assert!(Instant::now() < deadline, "the address never came");
+                    std::thread::sleep(Duration::from_millis(1));
+                    now = recheck_at;
+                }
+                Dial::Wait(Dialing::Connecting { .. }) => break,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_refused_connect_asks_the_resolver_thread_for_a_fresh_lookup() {
+        let port = closed_port();
+        let lookups = Arc::new(AtomicUsize::new(0));
+        let counted = lookups.clone();
+        let resolver = Resolver::new(move |_, port| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
+        });
+        let mut addrs = start_resolver(resolver, &[("gw.example", port)]).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !matches!(addrs[0].current(), crate::net::resolve::Lookup::Found(_)) {
+            assert!(Instant::now() < deadline, "the first lookup never came");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let poll = mio::Poll::new().unwrap();
+        let mut dialer = Dialer::new("gw.example", addrs[0].clone(), tls(), None, None);
+        let dial = dialer.start(poll.registry(), Token(0), 0);
+        match settle(&mut dialer, dial, &poll) {
+            Dial::Failed(NetError::Io(_)) => {}
+            other => panic!("{other:?}"),
+        }
+        while lookups.load(Ordering::SeqCst) < 2 {
+            assert!(Instant::now() < deadline, "no fresh lookup was asked for");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn each_attempt_tries_the_next_address_until_one_gets_through() {
+        let poll = mio::Poll::new().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let good = listener.local_addr().unwrap();
+        let bad = SocketAddr::from(([127, 0, 0, 1], closed_port()));
+        let mut dialer = Dialer::with_fixed_addresses("localhost", tls(), None);
+        assert!(matches!(
+            dialer.start(poll.registry(), Token(0), 0),
+            Dial::Failed(NetError::Resolve { .. })
+        ));
+        dialer.set_addresses(vec![bad, good]);
+        let dial = dialer.start(poll.registry(), Token(0), 0);
+        assert!(
+            matches!(settle(&mut dialer, dial, &poll), Dial::Failed(_)),
+            "the bad one"
+        );
+        let peer = |dialer: &mut Dialer, token| {
+            let dial = dialer.start(poll.registry(), Token(token), 0);
+            match settle(dialer, dial, &poll) {
+                // Connected: the TLS handshake has begun.
+                Dial::Wait(Dialing::Handshaking { mut tls }) => tls.tcp_mut().peer_addr().ok(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(peer(&mut dialer, 1), Some(good), "then the next one");
+        dialer.got_through();
+        assert_eq!(
+            peer(&mut dialer, 2),
+            Some(good),
+            "the address that got through is tried first again"
+        );
+    }
+}
