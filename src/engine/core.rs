@@ -1,7 +1,8 @@
-//! The engine's work, blind to threads and idling (Agrona's agent): the reactor and the account
-//! it drives. [`Core::do_work`] is one turn: socket readiness, then the account's turn. The
-//! thread runner (`runner.rs`) calls it in a loop under an idle strategy; the inline engine
-//! (`inline.rs`) once per `poll`, on the caller's thread.
+//! The engine's work, blind to threads and idling (in Agrona's terms, what a runner or an
+//! invoker drives): the reactor and the account it drives. [`Core::do_work`] is one turn:
+//! socket readiness, then the account's turn. The thread runner (`runner.rs`) calls it in a loop
+//! under an idle strategy; the inline engine (`inline.rs`) once per `poll`, on the caller's
+//! thread.
 //!
 //! One account per engine is the public behaviour. The reactor's token table already names the
 //! account each socket belongs to, so a second account on the same thread is a second

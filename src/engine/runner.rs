@@ -1,5 +1,5 @@
-//! The engine thread's loop (Agrona's agent runner): [`Core::do_work`] again and again under an
-//! idle strategy, until shutdown is complete.
+//! The engine thread's loop (in Agrona's terms, the runner): [`Core::do_work`] again and again
+//! under an idle strategy, until shutdown is complete.
 //!
 //! The idle strategy is an object ([`Idler`]): after a turn with work it starts over; after
 //! idle turns it spins (busy-spin), yields (yield), or spins, yields and then parks in the
