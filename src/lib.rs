@@ -15,13 +15,17 @@
 //! | --- | --- |
 //! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
 //! | [`outcome`] | what happened to each intent, with monotonic timestamps |
-//! | [`protocol`] | Bitget request encoding, login signing, reply decoding (simd-json) |
+//! | [`protocol`] | Bitget V2 request encoding, login signing, reply decoding (simd-json) |
 //! | [`rest`] | the REST cancel: signed requests, a bounded HTTP/1.1 reader, a nonblocking keep-alive client |
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
 //! | [`tls`] | rustls client configuration and nonblocking, allocation-free TLS I/O |
-//! | [`engine`] | the event loop, the [`Handle`] and the [`Config`] |
+//! | [`engine`] | the engine (a reactor, an account), the [`Handle`] and the [`Config`] |
 //! | `sim` | a simulated Bitget venue on loopback, for tests and demos (feature `sim`) |
 //! | `jsonl` | the JSON lines `bitget-cancel run` reads and writes, with serde (feature `serde`) |
+//!
+//! Inside, the venue's bytes are known in one place only (the venue seam, whose V2 dialect
+//! [`protocol`] exports), and every connection is dialed through one ladder, with host names
+//! looked up on a thread of their own (see [`engine::Resolver`]).
 //!
 //! ## Features
 //!
@@ -58,17 +62,22 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
+mod backoff;
 pub mod clock;
+mod config_error;
+mod credentials;
 pub mod engine;
 pub mod intent;
 #[cfg(feature = "serde")]
 pub mod jsonl;
+mod net;
 pub mod outcome;
 pub mod protocol;
 pub mod rest;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod tls;
+mod venue;
 pub mod ws;
 
 pub use engine::{Config, Engine, Handle};

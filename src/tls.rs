@@ -41,6 +41,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 mod fuzzing;
 mod record;
+mod sizes;
 mod stream;
 mod traffic;
 mod window;
@@ -49,7 +50,8 @@ pub use config::client_config;
 pub use error::TlsError;
 #[cfg(feature = "fuzzing")]
 pub use fuzzing::RecordReader;
-pub use record::{RECORD_HEADER_LEN, RecordCipher};
-pub use stream::{
-    INCOMING_CAPACITY, MAX_RECORD_PLAINTEXT, MAX_WRITE, OUTGOING_CAPACITY, TlsStream,
+pub use record::RecordCipher;
+pub use sizes::{
+    INCOMING_CAPACITY, MAX_RECORD_PLAINTEXT, MAX_WRITE, OUTGOING_CAPACITY, RECORD_HEADER_LEN,
 };
+pub use stream::TlsStream;

@@ -4,185 +4,15 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use crate::backoff::ReconnectBackoff;
+pub use crate::config_error::ConfigError;
+pub use crate::credentials::{Credentials, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET};
+pub use crate::net::Resolver;
+
 /// The live private WebSocket endpoint.
 pub const LIVE_URL: &str = "wss://ws.bitget.com/v2/ws/private";
 /// The demo-trading private WebSocket endpoint (needs a demo API key).
 pub const DEMO_URL: &str = "wss://wspap.bitget.com/v2/ws/private";
-
-/// The environment variable [`Credentials::from_env`] reads the API key from.
-pub const ENV_API_KEY: &str = "BITGET_API_KEY";
-/// The environment variable [`Credentials::from_env`] reads the API secret from.
-pub const ENV_API_SECRET: &str = "BITGET_API_SECRET";
-/// The environment variable [`Credentials::from_env`] reads the passphrase from.
-pub const ENV_API_PASSPHRASE: &str = "BITGET_API_PASSPHRASE";
-
-/// A configuration value that cannot work; names the field and what is wrong, never a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// The URL is not a `wss://host[:port][/path]` URL.
-    #[error("invalid url {url:?}: {reason}")]
-    InvalidUrl {
-        /// The URL as given.
-        url: String,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// A credential is empty or holds characters that cannot be sent; the value is not repeated.
-    #[error("invalid {field}: {reason}")]
-    InvalidCredential {
-        /// `api key`, `api secret` or `passphrase`.
-        field: &'static str,
-        /// What is wrong with it.
-        reason: &'static str,
-    },
-    /// An environment variable [`Credentials::from_env`] needs is unset or not UTF-8.
-    #[error("environment variable {var} is not set (or not UTF-8)")]
-    MissingEnv {
-        /// The variable's name.
-        var: &'static str,
-    },
-    /// A numeric setting is out of range.
-    #[error("invalid {field}: {reason}")]
-    InvalidValue {
-        /// The setting's name.
-        field: &'static str,
-        /// The rule it broke.
-        reason: &'static str,
-    },
-    /// The file given to [`ConfigBuilder::extra_root_ca_file`] cannot be read.
-    #[error("cannot read the CA file {}: {reason}", path.display())]
-    CaFile {
-        /// The path as given.
-        path: std::path::PathBuf,
-        /// The operating system's reason.
-        reason: String,
-    },
-    /// The extra root CA is not a PEM certificate that can be trusted (from
-    /// [`ConfigBuilder::extra_root_ca_pem`], or the file of
-    /// [`ConfigBuilder::extra_root_ca_file`]).
-    #[error("the extra root CA cannot be used: {reason}")]
-    InvalidCa {
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-/// API credentials. `Debug` shows the API key and redacts the secret and passphrase; the secret is
-/// overwritten with zeros when the last copy is dropped.
-///
-/// ```
-/// use bitget_cancel::engine::Credentials;
-///
-/// let creds = Credentials::new("my-key", "my-secret", "my-passphrase")?;
-/// let shown = format!("{creds:?}");
-/// assert!(shown.contains("my-key"));
-/// assert!(!shown.contains("my-secret") && !shown.contains("my-passphrase"));
-/// # Ok::<(), bitget_cancel::engine::ConfigError>(())
-/// ```
-#[derive(Clone)]
-pub struct Credentials {
-    api_key: String,
-    secret: Vec<u8>,
-    passphrase: Vec<u8>,
-}
-
-/// Printable ASCII that can be written into a JSON string as it is.
-fn is_json_safe(value: &str) -> bool {
-    value
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-}
-
-impl Credentials {
-    /// Checks and stores credentials: none may be empty; the API key and passphrase must be
-    /// printable ASCII without `"` or `\` (they are sent inside a JSON string).
-    pub fn new(
-        api_key: impl Into<String>,
-        secret: impl Into<String>,
-        passphrase: impl Into<String>,
-    ) -> Result<Self, ConfigError> {
-        let creds = Credentials {
-            api_key: api_key.into(),
-            secret: secret.into().into_bytes(),
-            passphrase: passphrase.into().into_bytes(),
-        };
-        let invalid = |field, reason| Err(ConfigError::InvalidCredential { field, reason });
-        if creds.api_key.is_empty() {
-            return invalid("api key", "empty");
-        }
-        if !is_json_safe(&creds.api_key) {
-            return invalid(
-                "api key",
-                "must be printable ASCII without quotes or backslashes",
-            );
-        }
-        if creds.secret.is_empty() {
-            return invalid("api secret", "empty");
-        }
-        if creds.passphrase.is_empty() {
-            return invalid("passphrase", "empty");
-        }
-        if !is_json_safe(creds.passphrase_str()) {
-            return invalid(
-                "passphrase",
-                "must be printable ASCII without quotes or backslashes",
-            );
-        }
-        Ok(creds)
-    }
-
-    /// Reads `BITGET_API_KEY`, `BITGET_API_SECRET` and `BITGET_API_PASSPHRASE`.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Credentials::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// Like [`Credentials::from_env`], reading the variables through `lookup`.
-    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let var = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::MissingEnv { var: name })
-        };
-        Credentials::new(
-            var(ENV_API_KEY)?,
-            var(ENV_API_SECRET)?,
-            var(ENV_API_PASSPHRASE)?,
-        )
-    }
-
-    /// The API key (not a secret: it names the key).
-    pub fn api_key(&self) -> &str {
-        &self.api_key
-    }
-
-    pub(crate) fn secret(&self) -> &[u8] {
-        &self.secret
-    }
-
-    pub(crate) fn passphrase_str(&self) -> &str {
-        // Checked printable ASCII in `new`, and it came from a `String`.
-        std::str::from_utf8(&self.passphrase).unwrap_or("")
-    }
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("api_key", &self.api_key)
-            .field("secret", &"<redacted>")
-            .field("passphrase", &"<redacted>")
-            .finish()
-    }
-}
-
-impl Drop for Credentials {
-    fn drop(&mut self) {
-        self.secret.fill(0);
-        self.passphrase.fill(0);
-        std::hint::black_box(&self.secret);
-        std::hint::black_box(&self.passphrase);
-    }
-}
 
 /// What the engine thread does when a turn of its loop found nothing to do.
 ///
@@ -220,43 +50,6 @@ pub enum HedgeAfter {
 
 /// The most connections in the pool.
 pub const MAX_CONNECTIONS: usize = 8;
-
-/// Reconnect delays: exponential from `initial` up to `max`, each drawn at random from its upper
-/// half ("equal jitter") so that many clients do not reconnect in step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReconnectBackoff {
-    /// The first delay after a failure. Default 100 ms.
-    pub initial: Duration,
-    /// The longest delay. Default 30 s. The venue allows 300 connection attempts per IP per 5
-    /// minutes: keep `max` at 1 s or more.
-    pub max: Duration,
-    /// A session that stayed logged in this long resets the delay to `initial` when it ends;
-    /// a venue that accepts and then drops connections at once meets growing delays. Default 30 s.
-    pub reset_after: Duration,
-}
-
-impl Default for ReconnectBackoff {
-    fn default() -> Self {
-        ReconnectBackoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(30),
-            reset_after: Duration::from_secs(30),
-        }
-    }
-}
-
-impl ReconnectBackoff {
-    /// The delay before attempt `failures + 1` (after `failures` consecutive failures, at least
-    /// one), using `random` for the jitter.
-    pub(crate) fn delay(&self, failures: u32, random: u64) -> Duration {
-        let initial = self.initial.as_nanos() as u64;
-        let max = (self.max.as_nanos() as u64).max(initial);
-        let shift = failures.saturating_sub(1).min(40);
-        let full = initial.saturating_mul(1u64 << shift).min(max);
-        let half = full / 2;
-        Duration::from_nanos(full - half + random % (half + 1))
-    }
-}
 
 /// Where the engine connects, parsed from a `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,6 +158,7 @@ pub struct Config {
     pub(crate) shutdown_grace: Duration,
     pub(crate) send_buffer: Option<usize>,
     pub(crate) on_thread_start: Option<fn()>,
+    pub(crate) resolver: Resolver,
 }
 
 impl fmt::Debug for Config {
@@ -400,6 +194,7 @@ impl fmt::Debug for Config {
             .field("shutdown_grace", &self.shutdown_grace)
             .field("send_buffer", &self.send_buffer)
             .field("on_thread_start", &self.on_thread_start.is_some())
+            .field("resolver", &self.resolver)
             .finish()
     }
 }
@@ -453,6 +248,7 @@ impl Config {
                 shutdown_grace: Duration::from_secs(2),
                 send_buffer: None,
                 on_thread_start: None,
+                resolver: Resolver::system(),
             },
         }
     }
@@ -804,6 +600,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// How host names (of the endpoints and of the REST host) become addresses. Default
+    /// [`Resolver::system`]. Lookups run on a thread of their own, never on the engine thread:
+    /// at start, again after a connection attempt to a host failed, and every five minutes, so
+    /// a slow resolver never delays a cancel on a connection that is up, and moved gateways are
+    /// followed.
+    pub fn resolver(mut self, resolver: Resolver) -> Self {
+        self.config.resolver = resolver;
+        self
+    }
+
     /// Checks the settings and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         let mut config = self.config;
@@ -1027,62 +833,6 @@ mod tests {
     }
 
     #[test]
-    fn credentials_refuse_values_that_would_break_the_login_json() {
-        for (key, secret, pass, field) in [
-            ("", "s", "p", "api key"),
-            ("k\"", "s", "p", "api key"),
-            ("k", "", "p", "api secret"),
-            ("k", "s", "", "passphrase"),
-            ("k", "s", "p\\q", "passphrase"),
-            ("k", "s", "p\nq", "passphrase"),
-        ] {
-            match Credentials::new(key, secret, pass) {
-                Err(ConfigError::InvalidCredential { field: f, .. }) => assert_eq!(f, field),
-                other => panic!("{key:?} {pass:?}: {other:?}"),
-            }
-        }
-        // The secret is only ever fed to HMAC: any bytes are fine.
-        assert!(Credentials::new("k", "\"\\\n", "p").is_ok());
-    }
-
-    #[test]
-    fn credential_errors_do_not_repeat_the_value() {
-        let err = Credentials::new("k", "s", "bad\"passphrase").unwrap_err();
-        assert!(!err.to_string().contains("bad"));
-    }
-
-    #[test]
-    fn credentials_come_from_the_documented_environment_variables() {
-        fn lookup(vars: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-            let vars = vars.to_vec();
-            move |name| {
-                vars.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        }
-        let mut vars = vec![
-            (ENV_API_SECRET, "env-secret"),
-            (ENV_API_PASSPHRASE, "env-pass"),
-        ];
-        assert_eq!(
-            Credentials::from_lookup(lookup(&vars)).unwrap_err(),
-            ConfigError::MissingEnv { var: ENV_API_KEY }
-        );
-        vars.push((ENV_API_KEY, ""));
-        assert_eq!(
-            Credentials::from_lookup(lookup(&vars)).unwrap_err(),
-            ConfigError::MissingEnv { var: ENV_API_KEY }
-        );
-        vars.pop();
-        vars.push((ENV_API_KEY, "env-key"));
-        let creds = Credentials::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(creds.api_key(), "env-key");
-        assert_eq!(creds.secret(), b"env-secret");
-        assert_eq!(creds.passphrase_str(), "env-pass");
-    }
-
-    #[test]
     fn urls_must_be_wss_with_a_host() {
         let e = Endpoint::parse("wss://127.0.0.1:8443/v2/ws/private").unwrap();
         assert_eq!((e.host.as_str(), e.port), ("127.0.0.1", 8443));
@@ -1136,23 +886,5 @@ mod tests {
                 other => panic!("{field}: {other:?}"),
             }
         }
-    }
-
-    #[test]
-    fn reconnect_delays_grow_with_jitter_up_to_the_maximum() {
-        let b = ReconnectBackoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(1),
-            reset_after: Duration::from_secs(30),
-        };
-        for random in [0u64, 1, 12_345, u64::MAX] {
-            let first = b.delay(1, random);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
-            let third = b.delay(3, random);
-            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400));
-            let late = b.delay(1000, random);
-            assert!(late >= Duration::from_millis(500) && late <= Duration::from_secs(1));
-        }
-        assert_ne!(b.delay(2, 1), b.delay(2, 99_999_999));
     }
 }

@@ -1,4 +1,4 @@
-//! The engine driven on the caller's thread: the same event loop as [`Engine::start`]'s thread,
+//! The engine driven on the caller's thread: the same core as [`Engine::start`]'s thread,
 //! turned one step at a time by [`InlineEngine::poll`], with no thread, ring or waker.
 //!
 //! [`Engine::start`]: super::Engine::start
@@ -7,7 +7,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::event_loop::EventLoop;
+use super::core::Core;
 use super::handle::{Submission, SubmitError};
 use super::plumbing::{CallerInserts, OutcomeQueue};
 use super::shared::{SessionError, SessionState, Shared, Stats};
@@ -17,7 +17,7 @@ use crate::outcome::Outcome;
 
 /// The engine on the caller's thread, made by [`Engine::inline`](super::Engine::inline).
 ///
-/// It is the threaded engine's event loop without the thread: [`InlineEngine::poll`] runs one
+/// It is the threaded engine's core without the thread: [`InlineEngine::poll`] runs one
 /// turn of it (read the sockets, advance the connections, send what pacing allows, expire what
 /// waited too long, keep the pool), [`InlineEngine::cancel`] puts an intent straight into the
 /// in-flight table and sends it at once when the session and pacing allow, and outcomes wait in
@@ -75,7 +75,7 @@ use crate::outcome::Outcome;
 /// # }
 /// ```
 pub struct InlineEngine {
-    core: EventLoop<CallerInserts, OutcomeQueue>,
+    core: Core<CallerInserts, OutcomeQueue>,
     shared: Arc<Shared>,
     /// Shut down already: nothing left to do on drop.
     finished: bool,
@@ -96,13 +96,13 @@ impl fmt::Debug for InlineEngine {
         f.debug_struct("InlineEngine")
             .field("state", &self.shared.state())
             .field("core", &self.core)
-            .field("ready_outcomes", &self.core.outcomes.len())
+            .field("ready_outcomes", &self.core.account.out.sink.len())
             .finish()
     }
 }
 
 impl InlineEngine {
-    pub(crate) fn new(core: EventLoop<CallerInserts, OutcomeQueue>, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(core: Core<CallerInserts, OutcomeQueue>, shared: Arc<Shared>) -> Self {
         InlineEngine {
             core,
             shared,
@@ -143,7 +143,7 @@ impl InlineEngine {
         }
     }
 
-    /// One turn of the event loop; true if anything happened (a read, a step of a connection,
+    /// One turn of the engine; true if anything happened (a read, a step of a connection,
     /// a send, an outcome decided). Never blocks.
     #[inline]
     pub fn poll(&mut self) -> bool {
@@ -156,12 +156,12 @@ impl InlineEngine {
     /// The next outcome, if one is ready. Does not poll.
     #[inline]
     pub fn try_outcome(&mut self) -> Option<Outcome> {
-        self.core.outcomes.pop()
+        self.core.account.out.sink.pop()
     }
 
     /// How many outcomes wait to be read.
     pub fn ready_outcomes(&self) -> usize {
-        self.core.outcomes.len()
+        self.core.account.out.sink.len()
     }
 
     /// The next outcome, polling until one is ready or `timeout` has passed.
@@ -246,8 +246,8 @@ impl InlineEngine {
         }
         self.core.finish();
         self.finished = true;
-        let mut outcomes = Vec::with_capacity(self.core.outcomes.len());
-        while let Some(o) = self.core.outcomes.pop() {
+        let mut outcomes = Vec::with_capacity(self.core.account.out.sink.len());
+        while let Some(o) = self.core.account.out.sink.pop() {
             outcomes.push(o);
         }
         while let Some(o) = self.shared.pop_late_outcome() {

@@ -9,11 +9,14 @@
 //!
 //! [`Engine::inline`] is the same engine without its thread: an [`InlineEngine`] the strategy
 //! turns on its own thread with [`InlineEngine::poll`], whose [`InlineEngine::cancel`] writes the
-//! frame before it returns and whose outcomes wait in a queue the strategy drains. One event
-//! loop serves both: the thread runner adds the thread, the idle strategy, the two rings and the
-//! waker around it.
+//! frame before it returns and whose outcomes wait in a queue the strategy drains. One core
+//! serves both (the reactor, which owns the poller, and the account, which conducts the pool):
+//! the thread runner adds the thread, the idle strategy, the two rings and the waker around it.
 //!
-//! While busy (busy-spin, yield, and always inline) the loop reads the sockets of logged-in
+//! Host names are looked up on a resolver thread of their own ([`ConfigBuilder::resolver`]),
+//! never on the engine thread.
+//!
+//! While busy (busy-spin, yield, and always inline) the engine reads the sockets of logged-in
 //! connections directly and asks the poller only while a connection is being set up or has bytes
 //! waiting to be written (see [`ConfigBuilder::direct_reads`]).
 //!
@@ -56,16 +59,16 @@
 //!
 //! [`Outcome`]: crate::Outcome
 
+mod account;
 mod config;
-mod event_loop;
+mod core;
 mod handle;
-mod inflight;
 mod inline;
 mod link;
 mod pacing;
 mod plumbing;
-mod rtt;
-mod session;
+mod reactor;
+mod runner;
 mod shared;
 
 use std::fmt;
@@ -76,15 +79,15 @@ use std::thread::JoinHandle;
 pub use config::{
     Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
     ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
+    Resolver,
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
-use event_loop::EventLoop;
-
-/// The poller token of the waker: past every connection slot's (slot `i` is `Token(i)`).
-const WAKER: mio::Token = mio::Token(shared::MAX_SLOTS);
+use account::{Account, Hosts};
+use core::Core;
+use reactor::{Reactor, WAKER};
 use shared::Shared;
 
 /// Why the engine could not start.
@@ -123,10 +126,12 @@ impl Engine {
     pub fn start(config: Config) -> Result<(Engine, Handle), StartError> {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
         let waker = match config.idle {
             IdleStrategy::Backoff => Some(Arc::new(mio::Waker::new(poll.registry(), WAKER)?)),
             IdleStrategy::BusySpin | IdleStrategy::Yield => None,
         };
+        let hosts = Hosts::resolve(&config)?;
         let (intent_tx, intent_rx) = crossbeam_channel::bounded(config.intent_capacity);
         let (outcome_tx, outcome_rx) = crossbeam_channel::bounded(config.outcome_capacity);
         let shared = Arc::new(Shared::new());
@@ -144,15 +149,20 @@ impl Engine {
                 if let Some(hook) = config.on_thread_start {
                     hook();
                 }
-                EventLoop::new(
+                // Built here, so every buffer is allocated on the engine thread.
+                let account = Account::new(
                     &config,
+                    0,
                     tls_config,
+                    hosts,
+                    registry,
                     thread_shared,
                     intent_rx,
                     outcome_tx,
-                    poll,
-                )
-                .run();
+                );
+                let direct_reads = config.direct_reads && config.idle != IdleStrategy::Backoff;
+                let core = Core::new(Reactor::new(poll, direct_reads), account);
+                runner::run(core, config.idle);
             })?;
         let engine = Engine {
             shared,
@@ -163,7 +173,7 @@ impl Engine {
         Ok((engine, handle))
     }
 
-    /// The engine without a thread: the same event loop, driven on the caller's thread by
+    /// The engine without a thread: the same core, driven on the caller's thread by
     /// [`InlineEngine::poll`], with cancels going straight into the in-flight table and
     /// outcomes into a queue the caller drains (see [`InlineEngine`]). Connecting starts at the
     /// first poll.
@@ -172,17 +182,21 @@ impl Engine {
     pub fn inline(config: Config) -> Result<InlineEngine, StartError> {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let hosts = Hosts::resolve(&config)?;
         let shared = Arc::new(Shared::new());
         shared.set_pinning(Pinning::NotRequested);
-        let mut core = EventLoop::new(
+        let account = Account::new(
             &config,
+            0,
             tls_config,
+            hosts,
+            registry,
             shared.clone(),
             plumbing::CallerInserts,
             plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
-            poll,
         );
-        core.set_direct_reads(config.direct_reads);
+        let core = Core::new(Reactor::new(poll, config.direct_reads), account);
         Ok(InlineEngine::new(core, shared))
     }
 

@@ -1,12 +1,14 @@
-//! Where the event loop's intents come from and where its outcomes go.
+//! Where an account's intents come from and where its outcomes go.
 //!
-//! The event loop is one piece of code driven two ways. Run on its own thread ([`Engine::start`])
-//! it reads intents from a ring the handles push into and hands outcomes to a ring they read.
+//! The engine's core (the reactor and the account) is one piece of code driven two ways. Run on
+//! its own thread ([`Engine::start`]) it reads intents from a ring the handles push into and
+//! hands outcomes to a ring they read.
 //! Driven on the caller's thread ([`Engine::inline`]) the caller puts intents straight into the
 //! in-flight table, so its source is always empty, and outcomes go to a preallocated queue the
 //! caller drains: no ring, no atomic read-modify-write, no waker.
 //!
-//! Both edges are tiny traits so that the loop is monomorphised for each way (every call inlines).
+//! Both edges are tiny traits so that the account is monomorphised for each way (every call
+//! inlines).
 //! The methods reuse crossbeam's result types, which the rings already speak.
 //!
 //! [`Engine::start`]: super::Engine::start
@@ -20,18 +22,18 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use super::handle::Submission;
 use crate::outcome::Outcome;
 
-/// Where the event loop takes new intents from, in arrival order.
+/// Where the account takes new intents from, in arrival order.
 pub(crate) trait IntentSource {
     /// The next intent, if one waits.
     fn try_recv(&self) -> Result<Submission, TryRecvError>;
-    /// Whether none waits (checked before the loop parks).
+    /// Whether none waits (checked before the thread parks).
     fn is_empty(&self) -> bool;
     /// Takes the next engine-assigned request number from `next_id`, which the submitting side
     /// also draws from.
     fn take_id(&self, next_id: &AtomicU64) -> u64;
 }
 
-/// Where the event loop hands outcomes over. Never blocks: a full sink hands the outcome back.
+/// Where the account hands outcomes over. Never blocks: a full sink hands the outcome back.
 pub(crate) trait OutcomeSink {
     /// Hands `outcome` over, or gives it back when there is no room (or nobody can read it).
     // The outcome comes back by value, never boxed: boxing would allocate on the hot path.

@@ -4,22 +4,19 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
 use std::time::Duration;
 
-use mio::net::TcpStream;
-use mio::{Interest, Registry, Token};
+use mio::{Registry, Token};
 
 use super::config::BaseUrl;
 use super::http::ResponseReader;
-use super::request::{
-    Signer, cancel_path, encode_cancel_body, encode_server_time, encode_signed_post,
-};
-use super::verdict::{decode_server_time, decode_verdict};
 use super::{RestConfig, RestError, Verdict};
-use crate::engine::Credentials;
+use crate::backoff::{Backoff, random_seed};
+use crate::credentials::Credentials;
 use crate::intent::Cancel;
+use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
+use crate::venue::{Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,10 +67,8 @@ enum Phase {
     Stopped,
     /// No connection; the next attempt starts at `retry_at`.
     Backoff { retry_at: u64 },
-    /// TCP connect in progress.
-    Connecting { tcp: TcpStream, deadline: u64 },
-    /// TLS handshake in progress.
-    Handshaking { tls: Box<TlsStream>, deadline: u64 },
+    /// On its way up (an address, TCP, TLS); `deadline` is the connect timeout.
+    Dialing { dialing: Dialing, deadline: u64 },
     /// The connection is open (a request may be in flight).
     Open { tls: Box<TlsStream> },
 }
@@ -83,8 +78,7 @@ impl Phase {
         match self {
             Phase::Stopped => "stopped",
             Phase::Backoff { .. } => "backoff",
-            Phase::Connecting { .. } => "connecting",
-            Phase::Handshaking { .. } => "handshaking",
+            Phase::Dialing { .. } => "dialing",
             Phase::Open { .. } => "open",
         }
     }
@@ -179,9 +173,8 @@ pub struct RestClient {
     url: BaseUrl,
     credentials: Credentials,
     token: Token,
-    tls_config: Arc<rustls::ClientConfig>,
-    addrs: Vec<SocketAddr>,
-    next_addr: usize,
+    /// The connect ladder, and where the host's addresses come from.
+    dialer: Dialer,
     phase: Phase,
     in_flight: Option<InFlight>,
     reader: ResponseReader,
@@ -189,8 +182,8 @@ pub struct RestClient {
     request: Vec<u8>,
     scratch: Box<[u8]>,
     readable: bool,
-    /// Consecutive failures; 0 after any complete reply.
-    failures: u32,
+    /// Consecutive failures (none after any complete reply) and the jitter of the delays.
+    backoff: Backoff,
     /// This connection delivered at least one complete reply.
     answered: bool,
     /// When an idle open connection sends its keep-warm request.
@@ -198,7 +191,8 @@ pub struct RestClient {
     clock_offset_ms: Option<i64>,
     /// When the clock offset was last measured.
     synced_at: Option<u64>,
-    rng: u64,
+    /// The venue's API the requests speak.
+    dialect: Dialect,
     /// A failure met inside `send_cancel`, reported by the next `advance`.
     broken: Option<RestError>,
 }
@@ -211,18 +205,25 @@ impl fmt::Debug for RestClient {
             .field("token", &self.token)
             .field("phase", &self.phase.name())
             .field("in_flight", &self.in_flight)
-            .field("failures", &self.failures)
+            .field("backoff", &self.backoff)
             .field("clock_offset_ms", &self.clock_offset_ms)
             .finish_non_exhaustive()
     }
 }
 
-fn tls_error(e: &TlsError) -> RestError {
-    match e {
-        TlsError::Io(io) => RestError::Io(io.to_string()),
-        TlsError::PeerClosed | TlsError::UnexpectedEof => RestError::ConnectionLost(e.to_string()),
-        other => RestError::Tls(other.to_string()),
+impl From<NetError> for RestError {
+    fn from(e: NetError) -> Self {
+        match e {
+            NetError::Resolve { host, reason } => RestError::Resolve { host, reason },
+            NetError::Io(e) | NetError::Upgrade(e) => RestError::Io(e),
+            NetError::Closed(reason) => RestError::ConnectionLost(reason),
+            NetError::Tls(e) => RestError::Tls(e),
+        }
     }
+}
+
+fn tls_error(e: TlsError) -> RestError {
+    NetError::from(e).into()
 }
 
 fn ms(d: Duration) -> u64 {
@@ -239,30 +240,51 @@ impl RestClient {
         credentials: &Credentials,
         token: Token,
     ) -> Result<RestClient, RestError> {
+        RestClient::build(config, credentials, token, None)
+    }
+
+    /// [`RestClient::new`] for the engine: the host's addresses come from its resolver thread,
+    /// and [`start`](Self::start) looks nothing up.
+    pub(crate) fn with_addresses(
+        config: RestConfig,
+        credentials: &Credentials,
+        token: Token,
+        addrs: HostAddrs,
+    ) -> Result<RestClient, RestError> {
+        RestClient::build(config, credentials, token, Some(addrs))
+    }
+
+    fn build(
+        config: RestConfig,
+        credentials: &Credentials,
+        token: Token,
+        addrs: Option<HostAddrs>,
+    ) -> Result<RestClient, RestError> {
         let url = BaseUrl::parse(&config.base_url)?;
         let tls_config = client_config(config.extra_ca_pem.as_deref().map(str::as_bytes))
             .map_err(|e| RestError::Tls(e.to_string()))?;
-        let seed = getrandom::u64().unwrap_or_else(|_| crate::clock::monotonic_ns());
+        let dialer = match addrs {
+            Some(addrs) => Dialer::new(&url.host, addrs, tls_config, None, None),
+            None => Dialer::with_fixed_addresses(&url.host, tls_config, None),
+        };
         Ok(RestClient {
             reader: ResponseReader::new(config.max_body),
             url,
             credentials: credentials.clone(),
             token,
-            tls_config,
-            addrs: Vec::new(),
-            next_addr: 0,
+            dialer,
             phase: Phase::Stopped,
             in_flight: None,
-            body: Vec::with_capacity(super::MAX_CANCEL_BODY_LEN),
+            body: Vec::with_capacity(Dialect::V2.max_rest_body_len()),
+            dialect: Dialect::V2,
             request: Vec::with_capacity(2048),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
             readable: false,
-            failures: 0,
+            backoff: Backoff::new(config.reconnect, random_seed()),
             answered: false,
             warm_at: 0,
             clock_offset_ms: None,
             synced_at: None,
-            rng: seed | 1,
             broken: None,
             config,
         })
@@ -273,19 +295,20 @@ impl RestClient {
     ///
     /// Errors: [`RestError::Resolve`].
     pub fn start(&mut self, now: u64) -> Result<(), RestError> {
-        let resolve_error = |reason: String| RestError::Resolve {
-            host: self.url.host.clone(),
-            reason,
-        };
-        let addrs: Vec<SocketAddr> = (self.url.host.as_str(), self.url.port)
-            .to_socket_addrs()
-            .map_err(|e| resolve_error(e.to_string()))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(resolve_error("no addresses".to_owned()));
+        if !self.dialer.resolves_itself() {
+            let resolve_error = |reason: String| RestError::Resolve {
+                host: self.url.host.clone(),
+                reason,
+            };
+            let addrs: Vec<SocketAddr> = (self.url.host.as_str(), self.url.port)
+                .to_socket_addrs()
+                .map_err(|e| resolve_error(e.to_string()))?
+                .collect();
+            if addrs.is_empty() {
+                return Err(resolve_error("no addresses".to_owned()));
+            }
+            self.dialer.set_addresses(addrs);
         }
-        self.addrs = addrs;
-        self.next_addr = 0;
         if matches!(self.phase, Phase::Stopped) {
             self.phase = Phase::Backoff { retry_at: now };
         }
@@ -310,7 +333,15 @@ impl RestClient {
     /// True when the client has no connection and waits to try again (after a failure), or was
     /// never started or was shut down: a cancel cannot go out on it soon.
     pub fn is_down(&self) -> bool {
-        matches!(self.phase, Phase::Stopped | Phase::Backoff { .. })
+        matches!(
+            self.phase,
+            Phase::Stopped
+                | Phase::Backoff { .. }
+                | Phase::Dialing {
+                    dialing: Dialing::Resolving { .. },
+                    ..
+                }
+        )
     }
 
     /// True when a connection is open, whether or not a request is in flight: a cancel handed to
@@ -337,9 +368,7 @@ impl RestClient {
         match &self.phase {
             Phase::Stopped => None,
             Phase::Backoff { retry_at } => Some(*retry_at),
-            Phase::Connecting { deadline, .. } | Phase::Handshaking { deadline, .. } => {
-                Some(*deadline)
-            }
+            Phase::Dialing { dialing, deadline } => Some((*deadline).min(dialing.recheck_at())),
             Phase::Open { .. } => Some(match &self.in_flight {
                 Some(request) => request.deadline,
                 None => self.warm_at,
@@ -363,18 +392,15 @@ impl RestClient {
             return Err(SendError::NotReady);
         }
         let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
-        let path = cancel_path(cancel.inst_type);
-        self.body.clear();
-        encode_cancel_body(&mut self.body, cancel);
         self.request.clear();
-        let signer = Signer {
-            api_key: self.credentials.api_key(),
-            secret: self.credentials.secret(),
-            passphrase: self.credentials.passphrase_str(),
-            authority: &self.url.authority,
-            demo_trading: self.config.demo_trading,
-        };
-        encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_cancel(
+            &mut self.request,
+            &mut self.body,
+            &signer,
+            timestamp,
+            cancel,
+        );
         self.transmit(Kind::Cancel { tag }, now, unix_ms)
             .map_err(SendError::Broken)
     }
@@ -385,7 +411,7 @@ impl RestClient {
             return Err(RestError::Io("no open connection".to_owned()));
         };
         if let Err(e) = tls.write_record(&self.request) {
-            let error = tls_error(&e);
+            let error = tls_error(e);
             self.broken = Some(error.clone());
             return Err(error);
         }
@@ -404,11 +430,8 @@ impl RestClient {
 
     fn send_server_time(&mut self, now: u64, unix_ms: u64) -> Result<(), RestError> {
         self.request.clear();
-        encode_server_time(
-            &mut self.request,
-            &self.url.authority,
-            self.config.demo_trading,
-        );
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_clock(&mut self.request, &signer);
         self.transmit(Kind::ServerTime, now, unix_ms)
     }
 
@@ -431,12 +454,12 @@ impl RestClient {
             let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
             let before = phase.name();
             self.phase = match phase {
-                Phase::Backoff { retry_at } if now >= retry_at => self.connect(registry, now),
-                Phase::Connecting { tcp, deadline } => {
-                    self.step_connect(registry, tcp, deadline, now, events)
+                Phase::Backoff { retry_at } if now >= retry_at => {
+                    self.connect(registry, now, unix_ms, events)
                 }
-                Phase::Handshaking { tls, deadline } => {
-                    self.step_handshake(registry, tls, deadline, now, unix_ms, events)
+                Phase::Dialing { dialing, deadline } => {
+                    let dial = self.dialer.step(dialing, registry, self.token, now);
+                    self.after_dial(registry, dial, deadline, now, unix_ms, events)
                 }
                 Phase::Open { tls } => self.step_open(registry, tls, now, unix_ms, events),
                 other => other,
@@ -447,121 +470,83 @@ impl RestClient {
         }
     }
 
-    fn connect(&mut self, registry: &Registry, now: u64) -> Phase {
-        if self.addrs.is_empty() {
-            return Phase::Stopped;
-        }
-        let addr = self.addrs[self.next_addr % self.addrs.len()];
-        self.next_addr = (self.next_addr + 1) % self.addrs.len();
-        let attempt = TcpStream::connect(addr).and_then(|mut tcp| {
-            registry.register(
-                &mut tcp,
-                self.token,
-                Interest::READABLE | Interest::WRITABLE,
-            )?;
-            Ok(tcp)
-        });
-        match attempt {
-            Ok(tcp) => Phase::Connecting {
-                tcp,
-                deadline: now.saturating_add(ms(self.config.connect_timeout)),
-            },
-            Err(e) => {
-                log::warn!("REST: connect to {addr}: {e}");
-                self.failures += 1;
-                Phase::Backoff {
-                    retry_at: now.saturating_add(self.backoff_ns()),
-                }
-            }
-        }
-    }
-
-    fn step_connect(
+    fn connect(
         &mut self,
         registry: &Registry,
-        mut tcp: TcpStream,
-        deadline: u64,
         now: u64,
+        unix_ms: u64,
         events: &mut Vec<RestEvent>,
     ) -> Phase {
-        let mut fail = |this: &mut Self, tcp: &mut TcpStream, error| {
-            let _ = registry.deregister(tcp);
-            this.failures += 1;
-            events.push(RestEvent::Lost(error));
-            Phase::Backoff {
-                retry_at: now.saturating_add(this.backoff_ns()),
-            }
-        };
-        match tcp.take_error() {
-            Ok(None) => {}
-            Ok(Some(e)) | Err(e) => return fail(self, &mut tcp, RestError::Io(e.to_string())),
-        }
-        match tcp.peer_addr() {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                if now >= deadline {
-                    return fail(self, &mut tcp, RestError::Timeout("connecting"));
-                }
-                return Phase::Connecting { tcp, deadline };
-            }
-            Err(e) => return fail(self, &mut tcp, RestError::Io(e.to_string())),
-        }
-        if let Err(e) = tcp.set_nodelay(true) {
-            log::warn!("REST: cannot set TCP_NODELAY: {e}");
-        }
-        match TlsStream::new(self.tls_config.clone(), &self.url.host, tcp) {
-            Ok(tls) => Phase::Handshaking {
-                tls: Box::new(tls),
-                deadline,
-            },
-            Err(e) => {
-                // The stream (and its socket) is gone with the error; mio forgets a closed socket.
-                self.failures += 1;
-                events.push(RestEvent::Lost(tls_error(&e)));
+        let deadline = now.saturating_add(ms(self.config.connect_timeout));
+        match self.dialer.start(registry, self.token, now) {
+            Dial::Failed(e) => {
+                log::warn!("REST: connect to {}: {}", self.url.host, RestError::from(e));
+                self.backoff.note_failure();
                 Phase::Backoff {
                     retry_at: now.saturating_add(self.backoff_ns()),
                 }
             }
+            dial => self.after_dial(registry, dial, deadline, now, unix_ms, events),
         }
     }
 
-    fn step_handshake(
+    /// Acts on a rung of the connect ladder: still waiting (within the connect timeout), open,
+    /// or failed.
+    fn after_dial(
         &mut self,
         registry: &Registry,
-        mut tls: Box<TlsStream>,
+        dial: Dial,
         deadline: u64,
         now: u64,
         unix_ms: u64,
         events: &mut Vec<RestEvent>,
     ) -> Phase {
-        let error = match tls.drive_handshake() {
-            Ok(true) => {
-                self.answered = false;
-                self.readable = true;
-                self.reader.reset();
-                self.phase = Phase::Open { tls };
-                events.push(RestEvent::Connected);
-                self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
-                // Measure the clock at once unless a recent measurement stands (a server that
-                // closes every connection after one reply must not make this a loop).
-                let stale = self
-                    .synced_at
-                    .is_none_or(|at| now.saturating_sub(at) >= ms(self.config.keep_warm_every));
-                if stale && let Err(e) = self.send_server_time(now, unix_ms) {
-                    log::warn!("REST: first request failed: {e}");
+        let error = match dial {
+            Dial::Wait(dialing) if now < deadline => return Phase::Dialing { dialing, deadline },
+            Dial::Wait(mut dialing) => {
+                if let Some(socket) = dialing.socket() {
+                    let _ = registry.deregister(socket);
                 }
-                return std::mem::replace(&mut self.phase, Phase::Stopped);
+                RestError::Timeout(dialing.doing())
             }
-            Ok(false) if now < deadline => return Phase::Handshaking { tls, deadline },
-            Ok(false) => RestError::Timeout("in the TLS handshake"),
-            Err(e) => tls_error(&e),
+            Dial::Secure(tls) => return self.opened(tls, now, unix_ms, events),
+            Dial::Upgraded { mut tls, .. } => {
+                let _ = registry.deregister(tls.tcp_mut());
+                RestError::Io("unexpected WebSocket upgrade".to_owned())
+            }
+            // The stream (and its socket) is gone with the error; mio forgets a closed socket.
+            Dial::Failed(e) => e.into(),
         };
-        let _ = registry.deregister(tls.tcp_mut());
-        self.failures += 1;
+        self.backoff.note_failure();
         events.push(RestEvent::Lost(error));
         Phase::Backoff {
             retry_at: now.saturating_add(self.backoff_ns()),
         }
+    }
+
+    /// The TLS handshake completed: the connection is open.
+    fn opened(
+        &mut self,
+        tls: Box<TlsStream>,
+        now: u64,
+        unix_ms: u64,
+        events: &mut Vec<RestEvent>,
+    ) -> Phase {
+        self.answered = false;
+        self.readable = true;
+        self.reader.reset();
+        self.phase = Phase::Open { tls };
+        events.push(RestEvent::Connected);
+        self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
+        // Measure the clock at once unless a recent measurement stands (a server that closes
+        // every connection after one reply must not make this a loop).
+        let stale = self
+            .synced_at
+            .is_none_or(|at| now.saturating_sub(at) >= ms(self.config.keep_warm_every));
+        if stale && let Err(e) = self.send_server_time(now, unix_ms) {
+            log::warn!("REST: first request failed: {e}");
+        }
+        std::mem::replace(&mut self.phase, Phase::Stopped)
     }
 
     fn step_open(
@@ -591,7 +576,8 @@ impl RestClient {
                     let in_flight = self.in_flight;
                     match self.reader.finish() {
                         Ok(Some(response)) => {
-                            let decoded = decode(in_flight, response.status, response.body);
+                            let decoded =
+                                decode(self.dialect, in_flight, response.status, response.body);
                             self.settle(decoded, now, unix_ms, events);
                         }
                         Ok(None) => {}
@@ -608,7 +594,7 @@ impl RestClient {
                     let in_flight = self.in_flight;
                     let (decoded, close) = match self.reader.push(&self.scratch[..n]) {
                         Ok(Some(response)) => (
-                            decode(in_flight, response.status, response.body),
+                            decode(self.dialect, in_flight, response.status, response.body),
                             response.close,
                         ),
                         Ok(None) => continue,
@@ -683,7 +669,7 @@ impl RestClient {
         let Some(request) = self.in_flight.take() else {
             return;
         };
-        self.failures = 0;
+        self.backoff.reset();
         self.answered = true;
         self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
         match (request.kind, decoded) {
@@ -724,7 +710,7 @@ impl RestClient {
         self.reader.reset();
         self.readable = false;
         if !clean {
-            self.failures += 1;
+            self.backoff.note_failure();
         }
         events.push(RestEvent::Lost(error));
         Phase::Backoff {
@@ -774,14 +760,16 @@ impl RestClient {
     /// begins again.
     pub fn shutdown(&mut self, registry: &Registry, events: &mut Vec<RestEvent>) {
         match std::mem::replace(&mut self.phase, Phase::Stopped) {
-            Phase::Open { mut tls } | Phase::Handshaking { mut tls, .. } => {
+            Phase::Open { mut tls } => {
                 if tls.close().is_ok() {
                     let _ = tls.flush_tls();
                 }
                 let _ = registry.deregister(tls.tcp_mut());
             }
-            Phase::Connecting { mut tcp, .. } => {
-                let _ = registry.deregister(&mut tcp);
+            Phase::Dialing { mut dialing, .. } => {
+                if let Some(socket) = dialing.socket() {
+                    let _ = registry.deregister(socket);
+                }
             }
             Phase::Backoff { .. } | Phase::Stopped => {}
         }
@@ -793,14 +781,22 @@ impl RestClient {
     /// The delay before the next attempt: none after a clean close, else exponential with
     /// jitter.
     fn backoff_ns(&mut self) -> u64 {
-        if self.failures == 0 {
-            return 0;
-        }
-        // xorshift64: jitter needs no more.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        ms(self.config.reconnect.delay(self.failures, self.rng))
+        ms(self.backoff.delay())
+    }
+}
+
+/// What every request carries: the credentials, the host, demo trading.
+fn signer<'a>(
+    credentials: &'a Credentials,
+    url: &'a BaseUrl,
+    config: &RestConfig,
+) -> RestSigner<'a> {
+    RestSigner {
+        api_key: credentials.api_key(),
+        secret: credentials.secret(),
+        passphrase: credentials.passphrase_str(),
+        authority: &url.authority,
+        demo_trading: config.demo_trading,
     }
 }
 
@@ -811,10 +807,18 @@ enum Decoded {
     Unsolicited { status: u16 },
 }
 
-fn decode(in_flight: Option<InFlight>, status: u16, body: &[u8]) -> Decoded {
+fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8]) -> Decoded {
     match in_flight.map(|r| r.kind) {
-        Some(Kind::Cancel { .. }) => Decoded::Cancel(decode_verdict(status, body)),
-        Some(Kind::ServerTime) => Decoded::Time(decode_server_time(status, body)),
+        Some(Kind::Cancel { .. }) => Decoded::Cancel(
+            dialect
+                .read_rest_verdict(status, body)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::ServerTime) => Decoded::Time(
+            dialect
+                .read_rest_clock(status, body)
+                .map_err(RestError::from),
+        ),
         None => Decoded::Unsolicited { status },
     }
 }

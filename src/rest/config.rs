@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::engine::ReconnectBackoff;
+use crate::backoff::ReconnectBackoff;
 
 use super::RestError;
 

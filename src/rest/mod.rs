@@ -1,7 +1,8 @@
 //! Bitget's REST cancel: the rung below WebSocket, for when no WebSocket connection is live or the
 //! account has no WebSocket trading permission.
 //!
-//! The pieces, in the order a cancel meets them:
+//! The pieces, in the order a cancel meets them (the venue's bytes, request and reply, are the
+//! venue seam's V2 dialect, re-exported here; this module holds the transport):
 //!
 //! - **Request** ([`encode_cancel_body`], [`sign_request`]): the JSON body of
 //!   `POST /api/v2/spot/trade/cancel-order` or `POST /api/v2/mix/order/cancel-order`, and the
@@ -30,16 +31,15 @@
 mod client;
 mod config;
 mod http;
-mod request;
 mod verdict;
 
-pub use client::{RestClient, RestEvent, SendError};
-pub use config::{LIVE_BASE_URL, RestConfig};
-pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, Response, ResponseReader};
-pub use request::{
+pub use crate::venue::v2::rest::{
     FUTURES_CANCEL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH, SPOT_CANCEL_PATH, cancel_path,
     encode_cancel_body, sign_request,
 };
+pub use client::{RestClient, RestEvent, SendError};
+pub use config::{LIVE_BASE_URL, RestConfig};
+pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, Response, ResponseReader};
 pub use verdict::{Verdict, decode_server_time, decode_verdict};
 
 /// What went wrong with a REST request or connection, phrased as what the caller can do.
@@ -104,6 +104,11 @@ pub enum RestError {
     /// The client was shut down with the request in flight.
     #[error("the REST client was shut down")]
     Shutdown,
+}
+
+/// The host and port of a REST base URL, if it is one [`RestClient::new`] accepts.
+pub(crate) fn base_host(url: &str) -> Option<(String, u16)> {
+    config::BaseUrl::parse(url).ok().map(|u| (u.host, u.port))
 }
 
 /// Checks a REST base URL (`https://host[:port]`) the way [`RestClient::new`] will; the reason

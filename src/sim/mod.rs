@@ -148,6 +148,7 @@ mod record;
 mod rest;
 mod rest_orders;
 mod rest_v3;
+mod rest_wire;
 mod rules;
 mod timers;
 mod v3;

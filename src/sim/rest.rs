@@ -25,7 +25,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -37,7 +37,11 @@ use sha2::Sha256;
 use super::accounts::AccountMode;
 use super::accounts::cancel_endpoint;
 use super::book::OrderRef;
-use super::{Endpoint, Shared, SimError, SimVenue, lock, push_bounded, rest_orders, rest_v3};
+use super::rest_wire::{
+    Caller, HttpRequest, Reply, admit, not_found, refused, server_error, success, too_many,
+    unix_ms, venue_reply,
+};
+use super::{Shared, SimError, SimVenue, lock, push_bounded, rest_orders, rest_v3};
 use crate::clock::monotonic_ns;
 use crate::intent::InstType;
 
@@ -264,15 +268,6 @@ fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
 
 type Tls = StreamOwned<ServerConnection, TcpStream>;
 
-/// A request read whole.
-pub(super) struct HttpRequest {
-    pub(super) method: String,
-    /// The request target, query included.
-    pub(super) path: String,
-    headers: Vec<(String, String)>,
-    pub(super) body: Vec<u8>,
-}
-
 impl ReceivedRest {
     /// The value of the first header named `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -281,125 +276,6 @@ impl ReceivedRest {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-}
-
-impl HttpRequest {
-    /// The value of query parameter `name`, percent-decoded; an empty value counts as none.
-    pub(super) fn query(&self, name: &str) -> Option<String> {
-        let (_, query) = self.path.split_once('?')?;
-        query
-            .split('&')
-            .filter_map(|pair| pair.split_once('='))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| percent_decode(value))
-            .filter(|v| !v.is_empty())
-    }
-
-    /// The body as a JSON value, if it is one.
-    pub(super) fn json(&self) -> Option<Value> {
-        serde_json::from_slice(&self.body).ok()
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// `%XX` escapes and `+` decoded; a bad escape is kept as it is.
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = |b: u8| char::from(b).to_digit(16);
-                match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                    (Some(high), Some(low)) => {
-                        out.push((high * 16 + low) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// A reply: status, reason phrase, body.
-pub(super) struct Reply {
-    status: u16,
-    reason: &'static str,
-    content_type: &'static str,
-    body: String,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-pub(super) fn venue_reply(status: u16, code: &str, msg: &str, data: Value) -> Reply {
-    let body = json!({"code": code, "msg": msg, "requestTime": unix_ms(), "data": data});
-    Reply {
-        status,
-        reason: match status {
-            200 => "OK",
-            404 => "Not Found",
-            429 => "Too Many Requests",
-            _ => "Bad Request",
-        },
-        content_type: "application/json",
-        body: body.to_string(),
-    }
-}
-
-pub(super) fn refused(code: &str, msg: &str) -> Reply {
-    venue_reply(400, code, msg, Value::Null)
-}
-
-/// A successful reply with `data`.
-pub(super) fn success(data: Value) -> Reply {
-    venue_reply(200, "00000", "success", data)
-}
-
-/// The venue's answer over a rate limit: HTTP 429, code `429`.
-pub(super) fn too_many() -> Reply {
-    venue_reply(429, "429", "Too Many Requests", Value::Null)
-}
-
-fn server_error(status: u16) -> Reply {
-    Reply {
-        status,
-        reason: "Service Unavailable",
-        content_type: "text/html",
-        body: format!("<html><body><h1>{status}</h1></body></html>"),
-    }
-}
-
-/// Counts one request of account `uid` on `endpoint`; over the limit, the 429 reply.
-pub(super) fn admit(shared: &Shared, uid: u64, endpoint: Endpoint) -> Result<(), Reply> {
-    if shared.accounts.admit(uid, endpoint) {
-        Ok(())
-    } else {
-        shared.note(|a| *a.rate_limited.entry(endpoint).or_default() += 1);
-        Err(too_many())
-    }
-}
-
-/// The account a signed request trades for.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Caller {
-    pub(super) uid: u64,
 }
 
 /// Serves one connection: requests in turn until the client closes, a fault or shutdown.
@@ -756,21 +632,6 @@ fn cancel(shared: &Shared, caller: Caller, request: &HttpRequest, route: &str) -
             success(json!({"orderId": order.order_id, "clientOid": order.client_oid}))
         }
         None => not_found(inst_type),
-    }
-}
-
-/// The V2 REST "does not exist" refusal: 43001 on spot, 40768 on futures.
-pub(super) fn not_found(inst_type: InstType) -> Reply {
-    let (code, msg) = not_found_code(inst_type);
-    refused(code, msg)
-}
-
-/// The V2 REST "does not exist" code and message: 43001 on spot, 40768 on futures.
-pub(super) fn not_found_code(inst_type: InstType) -> (&'static str, &'static str) {
-    if inst_type.is_futures() {
-        ("40768", "Order does not exist")
-    } else {
-        ("43001", "The order does not exist")
     }
 }
 

@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::activity::{BatchRecord, CancelAllRecord, push_bounded};
 use super::book::OrderRef;
-use super::rest::{Caller, HttpRequest, Reply, admit, not_found_code, refused, success};
+use super::rest_wire::{Caller, HttpRequest, Reply, admit, not_found_code, refused, success};
 use super::timers::Job;
 use super::{Endpoint, OrderState, Shared, lock};
 use crate::intent::InstType;

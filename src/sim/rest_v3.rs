@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use super::activity::{BatchRecord, CancelAllRecord, CountdownArm, push_bounded};
 use super::book::OrderRef;
 use super::feed::v3_entry;
-use super::rest::{Caller, HttpRequest, Reply, admit, refused, success};
+use super::rest_wire::{Caller, HttpRequest, Reply, admit, refused, success};
 use super::v3::{self, lowercase_category};
 use super::{Endpoint, OrderState, Shared, lock};
 use crate::clock::monotonic_ns;

@@ -7,7 +7,7 @@ use rustls::{ConnectionTrafficSecrets, ProtocolVersion};
 
 use super::TlsError;
 use super::error::Failure;
-use super::stream::{INCOMING_CAPACITY, OUTGOING_CAPACITY, PLAINTEXT_CAPACITY};
+use super::sizes::{INCOMING_CAPACITY, OUTGOING_CAPACITY, PLAINTEXT_CAPACITY};
 use super::traffic::{KeySchedule, Received, Traffic};
 use super::window::Window;
 

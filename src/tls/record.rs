@@ -28,10 +28,7 @@ use rustls::{
 use zeroize::Zeroizing;
 
 use super::TlsError;
-use super::stream::MAX_RECORD_PLAINTEXT;
-
-/// Bytes of a TLS record header: content type, version, length.
-pub const RECORD_HEADER_LEN: usize = 5;
+use super::sizes::{MAX_RECORD_PLAINTEXT, RECORD_HEADER_LEN};
 
 /// Authentication tag of every supported AEAD.
 const TAG_LEN: usize = 16;

@@ -29,7 +29,7 @@ use rustls::{
 
 use super::error::Failure;
 use super::record::RecordCipher;
-use super::stream::MAX_RECORD_PLAINTEXT;
+use super::sizes::MAX_RECORD_PLAINTEXT;
 use super::window::Window;
 use zeroize::Zeroizing;
 

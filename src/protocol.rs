@@ -1,5 +1,9 @@
 //! The Bitget V2 wire protocol: what goes into a WebSocket text frame and what comes out of one.
 //!
+//! These are the public pieces of the V2 dialect, which the engine reaches through its venue
+//! seam (the one part of the crate that knows the venue's bytes); they are exported here for
+//! tools, benches and tests that want to encode or read the venue's messages themselves.
+//!
 //! Three jobs, each free of heap allocation once its buffers are warm:
 //!
 //! - **Encoding** ([`encode_cancel`], [`encode_login`]) appends a request to a buffer the caller
@@ -38,12 +42,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod decode;
-mod encode;
-mod sign;
-
-pub use decode::{DecodeError, OwnedReply, Reply, ReplyDecoder, decode_with_serde_json};
-pub(crate) use encode::write_decimal;
-pub use encode::{EncodeError, MAX_CANCEL_LEN, PING, encode_cancel, encode_login, max_login_len};
-pub(crate) use sign::sign_parts;
-pub use sign::{SIGN_LEN, sign_login};
+pub use crate::venue::v2::{
+    DecodeError, EncodeError, MAX_CANCEL_LEN, OwnedReply, PING, Reply, ReplyDecoder, SIGN_LEN,
+    decode_with_serde_json, encode_cancel, encode_login, max_login_len, sign_login,
+};

@@ -1,8 +1,10 @@
-//! REST requests, written into buffers the caller owns and reuses: the cancel's JSON body, the
+//! V2 REST requests, written into buffers the caller owns and reuses: the cancel's JSON body, the
 //! signed HTTP/1.1 request around it, and the keep-warm `GET /api/v2/public/time`.
 
+use super::sign::{SIGN_LEN, sign_parts};
 use crate::intent::{Cancel, InstType};
-use crate::protocol::{SIGN_LEN, sign_parts, write_decimal};
+use crate::venue::RestSigner as Signer;
+use crate::venue::decimal::write_decimal;
 
 /// The spot cancel endpoint.
 pub const SPOT_CANCEL_PATH: &str = "/api/v2/spot/trade/cancel-order";
@@ -91,17 +93,6 @@ pub fn sign_request(
         secret,
         &[timestamp, method.as_bytes(), request_path.as_bytes(), body],
     )
-}
-
-/// What every signed request carries besides its path and body.
-#[derive(Clone, Copy)]
-pub(crate) struct Signer<'a> {
-    pub api_key: &'a str,
-    pub secret: &'a [u8],
-    pub passphrase: &'a str,
-    /// The `Host` header's value.
-    pub authority: &'a str,
-    pub demo_trading: bool,
 }
 
 /// Appends a signed `POST` of `body` to `path` to `out`: request line, `Host`, the four

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use super::encode::write_decimal;
+use crate::venue::decimal::write_decimal;
 
 /// The length of a login signature: 32 bytes of HMAC-SHA256 in padded base64.
 pub const SIGN_LEN: usize = 44;

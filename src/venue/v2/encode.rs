@@ -3,6 +3,7 @@
 use crate::intent::{Cancel, ClientOid, InstId, InstType, OrderId, RequestId};
 
 use super::sign::SIGN_LEN;
+use crate::venue::decimal::{MAX_U64_DIGITS, write_decimal};
 
 /// The keepalive text the client sends at least every 30 seconds; the venue answers `pong`.
 pub const PING: &[u8] = b"ping";
@@ -154,9 +155,6 @@ const LOGIN_TIMESTAMP: &[u8] = br#"","timestamp":""#;
 const LOGIN_SIGN: &[u8] = br#"","sign":""#;
 const LOGIN_END: &[u8] = br#""}]}"#;
 
-/// The most digits a `u64` has in decimal.
-const MAX_U64_DIGITS: usize = 20;
-
 /// An upper bound on the length of the login request for these credentials: with this much
 /// spare capacity in the buffer, [`encode_login`] never allocates.
 ///
@@ -272,26 +270,11 @@ fn is_base64_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 
-/// Writes `n` in decimal into the end of `buf` and returns the digits.
-pub(crate) fn write_decimal(n: u64, buf: &mut [u8; MAX_U64_DIGITS]) -> &[u8] {
-    let mut at = buf.len();
-    let mut rest = n;
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    &buf[at..]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::intent::OrderRef;
-    use crate::protocol::sign_login;
+    use crate::venue::v2::sign_login;
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
@@ -505,13 +488,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn decimal_digits_match_the_standard_formatter(n in any::<u64>()) {
-            let mut buf = [0u8; MAX_U64_DIGITS];
-            let expected = n.to_string();
-            prop_assert_eq!(write_decimal(n, &mut buf), expected.as_bytes());
-        }
-
         #[test]
         fn any_valid_cancel_encodes_to_json_naming_its_fields(
             id in "[0-9A-Za-z_:#+ -]{1,40}",

@@ -1,0 +1,329 @@
+//! Hedging: a cancel that had no reply within the hedge delay goes out again on another link.
+//!
+//! The delay is fixed, or adaptive: `max(3 x p50, p99)` of the last 1,000 replies across the
+//! pool, at least 1 ms and at most half the ack timeout (a fifth of the ack timeout until 20
+//! replies were seen). Hedges get at most their share of the account's cancel budget (a fifth),
+//! never go to a link that is itself silent for longer than the delay, and never delay a first
+//! send (the conductor hedges only when nothing waits to go out for the first time).
+//!
+//! The hedger owns the delay, its share of the budget and the queue of first sends in the order
+//! their delays run out; the conductor asks it where a hedge may go ([`Hedger::route`]).
+
+use std::collections::VecDeque;
+
+use super::super::config::HedgeAfter;
+use super::super::link::LinkView;
+use super::super::pacing::RateLimiter;
+use super::router::Router;
+use super::rtt::RttWindow;
+use crate::clock::ns;
+
+/// Replies the pool remembers for the adaptive hedge delay.
+const POOL_RTT_SAMPLES: usize = 1000;
+/// Replies needed before the adaptive hedge delay trusts them.
+const MIN_RTT_SAMPLES: usize = 20;
+/// The adaptive hedge delay's floor.
+const MIN_HEDGE_NS: u64 = 1_000_000;
+
+/// Where a hedge may go now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HedgeRoute {
+    /// Out now, on this link.
+    Send(usize),
+    /// Not now: the account or every other link is out of budget.
+    Wait,
+    /// Never: the best other link is itself silent for longer than the hedge delay; the cancel
+    /// waits for its reply.
+    Drop,
+    /// Never: hedges spent their share of the budget (counted as capped).
+    Capped,
+}
+
+/// The hedge delay, hedges' share of the budget, and the first sends waiting to be hedged.
+#[derive(Debug)]
+pub(crate) struct Hedger {
+    adaptive: bool,
+    /// The delay in force (0: off).
+    after: u64,
+    ack_timeout: u64,
+    /// Hedges' share of the account's cancel budget.
+    cap: RateLimiter,
+    /// First sends in order, for timed hedges: `(slot, seq)`.
+    queue: VecDeque<(u32, u64)>,
+    /// Round trips across the pool (links only), for the adaptive delay.
+    pool_rtt: RttWindow,
+}
+
+impl Hedger {
+    /// Hedging as `mode` says, for an account of `cancels_per_second` over `window` ns, holding
+    /// up to `max_pending` intents.
+    pub(crate) fn new(
+        mode: HedgeAfter,
+        ack_timeout: u64,
+        cancels_per_second: u32,
+        window: u64,
+        max_pending: usize,
+    ) -> Self {
+        let after = match mode {
+            HedgeAfter::Off => 0,
+            HedgeAfter::Fixed(d) if d.is_zero() => 0,
+            HedgeAfter::Fixed(d) => ns(d),
+            HedgeAfter::Adaptive => ack_timeout / 5,
+        };
+        Hedger {
+            adaptive: after != 0 && mode == HedgeAfter::Adaptive,
+            after,
+            ack_timeout,
+            cap: RateLimiter::new((cancels_per_second / 5).max(1), window),
+            queue: VecDeque::with_capacity(max_pending * 2),
+            pool_rtt: RttWindow::new(POOL_RTT_SAMPLES),
+        }
+    }
+
+    /// Whether hedging is on.
+    #[inline]
+    pub(crate) fn is_on(&self) -> bool {
+        self.after != 0
+    }
+
+    /// The delay in force, ns (0: off).
+    #[inline]
+    pub(crate) fn delay(&self) -> u64 {
+        self.after
+    }
+
+    /// Whether a cancel first sent at `first_sent_ns` is due for a hedge at `now`.
+    #[inline]
+    pub(crate) fn is_due(&self, first_sent_ns: u64, now: u64) -> bool {
+        now >= first_sent_ns.saturating_add(self.after)
+    }
+
+    /// Queues a first send for a timed hedge; `held` tells whether a queued entry is still in
+    /// flight. True when the queue was full of live entries and the oldest was dropped (counted
+    /// as capped).
+    pub(crate) fn queue(&mut self, slot: u32, seq: u64, held: impl Fn(u32, u64) -> bool) -> bool {
+        let mut dropped = false;
+        if self.queue.len() == self.queue.capacity() {
+            self.queue.retain(|&(s, q)| held(s, q));
+            if self.queue.len() == self.queue.capacity() {
+                self.queue.pop_front();
+                dropped = true;
+            }
+        }
+        self.queue.push_back((slot, seq));
+        dropped
+    }
+
+    /// The first send whose delay runs out first.
+    #[inline]
+    pub(crate) fn front(&self) -> Option<(u32, u64)> {
+        self.queue.front().copied()
+    }
+
+    pub(crate) fn pop(&mut self) {
+        self.queue.pop_front();
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Where a hedge of a cancel whose live attempts are on `exclude` may go now, given
+    /// whether the account's budget allows a cancel (`account_ready`).
+    pub(crate) fn route<L: LinkView>(
+        &self,
+        router: &Router,
+        links: &[L],
+        now: u64,
+        exclude: u32,
+        account_ready: bool,
+    ) -> HedgeRoute {
+        if !self.cap.is_ready(now) {
+            return HedgeRoute::Capped;
+        }
+        if !account_ready {
+            return HedgeRoute::Wait;
+        }
+        match router.best(links, now, exclude) {
+            None => HedgeRoute::Wait,
+            Some(l) if router.stalled_for(l, now) > self.after => HedgeRoute::Drop,
+            Some(l) => HedgeRoute::Send(l),
+        }
+    }
+
+    /// A hedge went out at `now`: it counts against hedges' share.
+    #[inline]
+    pub(crate) fn sent(&mut self, now: u64) {
+        self.cap.record(now);
+    }
+
+    /// A reply on a link came `rtt` after its attempt went out.
+    #[inline]
+    pub(crate) fn observe(&mut self, rtt: u64) {
+        self.pool_rtt.record(rtt);
+    }
+
+    /// Recomputes the adaptive delay from the round trips seen (into `scratch`, allocated
+    /// once); the new delay if it was recomputed.
+    pub(crate) fn update(&mut self, scratch: &mut Vec<u64>) -> Option<u64> {
+        if !self.adaptive || self.pool_rtt.len() < MIN_RTT_SAMPLES {
+            return None;
+        }
+        let (p50, p99) = self.pool_rtt.percentiles(scratch)?;
+        self.after = p50
+            .saturating_mul(3)
+            .max(p99)
+            .max(MIN_HEDGE_NS)
+            .min((self.ack_timeout / 2).max(MIN_HEDGE_NS));
+        Some(self.after)
+    }
+
+    /// Scratch room [`Hedger::update`] needs.
+    pub(crate) const SCRATCH: usize = POOL_RTT_SAMPLES;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::account::testkit::View;
+    use std::time::Duration;
+
+    const MS: u64 = 1_000_000;
+    const SECOND: u64 = 1_000 * MS;
+
+    fn fixed(after_ms: u64, cancels_per_second: u32) -> Hedger {
+        Hedger::new(
+            HedgeAfter::Fixed(Duration::from_millis(after_ms)),
+            5 * SECOND,
+            cancels_per_second,
+            SECOND,
+            16,
+        )
+    }
+
+    #[test]
+    fn the_hedge_cap_holds_hedges_to_a_fifth_of_the_budget() {
+        // 10 cancels a second: 2 hedges a second.
+        let mut hedger = fixed(10, 10);
+        let router = Router::new();
+        let links = [View::serving(), View::serving()];
+        let mut now = 100 * MS;
+        for _ in 0..2 {
+            assert_eq!(
+                hedger.route(&router, &links, now, 0b01, true),
+                HedgeRoute::Send(1)
+            );
+            hedger.sent(now);
+            now += MS;
+        }
+        assert_eq!(
+            hedger.route(&router, &links, now, 0b01, true),
+            HedgeRoute::Capped
+        );
+        assert_eq!(
+            hedger.route(&router, &links, 100 * MS + SECOND, 0b01, true),
+            HedgeRoute::Send(1),
+            "the share is back a window later"
+        );
+    }
+
+    #[test]
+    fn a_hedge_waits_for_budget_or_for_a_link_that_can_take_it() {
+        let hedger = fixed(10, 10);
+        let router = Router::new();
+        let links = [View::serving(), View::busy()];
+        assert_eq!(
+            hedger.route(&router, &links, 0, 0b01, false),
+            HedgeRoute::Wait,
+            "the account is out of budget"
+        );
+        assert_eq!(
+            hedger.route(&router, &links, 0, 0b01, true),
+            HedgeRoute::Wait,
+            "the other link is out of budget"
+        );
+    }
+
+    #[test]
+    fn a_hedge_never_goes_to_a_link_that_is_itself_silent_longer_than_the_delay() {
+        let hedger = fixed(10, 10);
+        let mut router = Router::new();
+        let links = [View::serving(), View::serving()];
+        router.sent(1, MS);
+        assert_eq!(
+            hedger.route(&router, &links, 6 * MS, 0b01, true),
+            HedgeRoute::Send(1)
+        );
+        assert_eq!(
+            hedger.route(&router, &links, 12 * MS, 0b01, true),
+            HedgeRoute::Drop
+        );
+    }
+
+    #[test]
+    fn off_or_zero_means_no_hedges() {
+        for mode in [HedgeAfter::Off, HedgeAfter::Fixed(Duration::ZERO)] {
+            let hedger = Hedger::new(mode, 5 * SECOND, 10, SECOND, 4);
+            assert!(!hedger.is_on());
+            assert_eq!(hedger.delay(), 0);
+        }
+        let hedger = fixed(7, 10);
+        assert!(hedger.is_on() && hedger.is_due(100, 100 + 7 * MS));
+        assert!(!hedger.is_due(100, 99 + 7 * MS));
+    }
+
+    #[test]
+    fn the_adaptive_delay_follows_the_round_trips_within_its_bounds() {
+        let mut hedger = Hedger::new(HedgeAfter::Adaptive, 5 * SECOND, 10, SECOND, 4);
+        let mut scratch = Vec::with_capacity(Hedger::SCRATCH);
+        assert_eq!(
+            hedger.delay(),
+            SECOND,
+            "a fifth of the ack timeout at first"
+        );
+        for _ in 0..19 {
+            hedger.observe(2 * MS);
+        }
+        assert_eq!(hedger.update(&mut scratch), None, "too few replies yet");
+        hedger.observe(2 * MS);
+        assert_eq!(hedger.update(&mut scratch), Some(6 * MS), "3 x p50");
+        for _ in 0..20 {
+            hedger.observe(10);
+        }
+        assert_eq!(
+            hedger.update(&mut scratch),
+            Some(6 * MS),
+            "half the window still took 2 ms"
+        );
+        for _ in 0..1000 {
+            hedger.observe(10);
+        }
+        assert_eq!(hedger.update(&mut scratch), Some(MS), "at least 1 ms");
+        for _ in 0..1000 {
+            hedger.observe(9 * SECOND);
+        }
+        assert_eq!(
+            hedger.update(&mut scratch),
+            Some(5 * SECOND / 2),
+            "at most half the ack timeout"
+        );
+    }
+
+    #[test]
+    fn a_full_queue_forgets_settled_cancels_before_it_drops_a_live_one() {
+        let mut hedger = fixed(10, 10);
+        let capacity = hedger.queue.capacity();
+        for n in 0..capacity as u64 {
+            assert!(!hedger.queue(n as u32, n, |_, _| true));
+        }
+        // Every queued cancel settled: room is made without dropping anything.
+        assert!(!hedger.queue(99, 99, |_, _| false));
+        assert_eq!(hedger.front(), Some((99, 99)));
+        for n in 0..capacity as u64 - 1 {
+            assert!(!hedger.queue(n as u32, n, |_, _| true));
+        }
+        // Full of cancels still in flight: the oldest is dropped.
+        assert!(hedger.queue(7, 7, |_, _| true));
+        assert_eq!(hedger.front(), Some((0, 0)));
+    }
+}

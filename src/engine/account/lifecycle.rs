@@ -1,0 +1,265 @@
+//! An intent's life in the account outside its sends: taken in (from the ring, or straight
+//! from the inline caller), settled without a reply (expired, no path left, shutdown), and the
+//! account's own shutdown. Every accepted intent leaves through exactly one `emit`.
+
+use super::super::handle::Submission;
+use super::super::link::{LinkSeam, LinkView};
+use super::super::plumbing::{IntentSource, OutcomeSink};
+use super::super::shared::SessionState;
+use super::PATHS;
+use super::inflight::{Entry, InsertError};
+use crate::clock::Clock;
+use crate::intent::RequestId;
+use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, Via};
+use std::sync::atomic::Ordering;
+
+impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
+    /// Whether every connection of the pool was refused by the venue and none is live. The REST
+    /// rung is not tried then: it signs with the same credentials the venue just refused.
+    pub(super) fn all_rejected(&self) -> bool {
+        self.rejected.is_some()
+            && !self.links.iter().any(LinkView::is_live)
+            && self
+                .links
+                .iter()
+                .filter(|l| !l.is_done())
+                .all(|l| l.state() == SessionState::LoginRejected)
+    }
+
+    /// Whether there is room to hold one more intent and its outcome.
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.table.len() + self.out.waiting() < self.table.capacity()
+    }
+
+    /// Takes intents from the ring while there is room to hold them and their outcomes.
+    pub(super) fn intake(&mut self) -> bool {
+        let mut work = false;
+        while self.has_room() {
+            let Ok(sub) = self.intents.try_recv() else {
+                break;
+            };
+            work = true;
+            self.take_in(sub);
+        }
+        work
+    }
+
+    /// Holds one accepted intent (or decides its outcome at once).
+    fn take_in(&mut self, sub: Submission) {
+        self.shared.counters.0.intents.incr();
+        if self.all_rejected()
+            && let Some((code, msg)) = self.rejected
+        {
+            self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
+            return;
+        }
+        match self
+            .table
+            .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
+        {
+            Ok(_) => {}
+            Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
+            // Callers check `has_room` first; kept total rather than trusted.
+            Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
+        }
+    }
+
+    /// The inline engine's intake: holds `sub` and sends what pacing allows at once, on the
+    /// caller's thread. Hands the intent back when the engine is stopping (`Err(true)`) or has
+    /// no room (`Err(false)`).
+    #[inline]
+    pub(crate) fn submit(&mut self, sub: Submission) -> Result<(), bool> {
+        if self.stopping.is_some() {
+            return Err(true);
+        }
+        if !self.has_room() {
+            return Err(false);
+        }
+        let now = sub.accepted_ns;
+        self.take_in(sub);
+        // Accepted a moment ago: that is the time it goes out.
+        self.send_at(now);
+        Ok(())
+    }
+
+    /// Draws the next engine-assigned request id.
+    #[inline]
+    pub(crate) fn next_request_id(&self) -> RequestId {
+        RequestId::from_u64(self.intents.take_id(&self.shared.submit.0.next_id))
+    }
+
+    /// Starts shutting down, as the threaded engine's `shutdown` asks its thread to.
+    pub(crate) fn request_shutdown(&mut self) {
+        if self.stopping.is_none() {
+            let now = self.clock.now();
+            self.begin_shutdown(now);
+        }
+    }
+
+    pub(super) fn emit_unsent(&mut self, sub: &Submission, reason: NotSentReason) {
+        let now = self.clock.now();
+        let outcome = Outcome {
+            id: sub.id,
+            cancel: sub.cancel,
+            status: Status::NotSent(reason),
+            times: Timestamps {
+                accepted_ns: sub.accepted_ns,
+                handed_ns: 0,
+                written_ns: 0,
+                settled_ns: now,
+            },
+            attempts: 0,
+            via: None,
+        };
+        self.out.emit(outcome, &self.shared.counters.0);
+    }
+
+    pub(super) fn emit_entry(&mut self, e: Entry, status: Status, now: u64, via: Option<Via>) {
+        let outcome = Outcome {
+            id: e.id,
+            cancel: e.cancel,
+            status,
+            times: Timestamps {
+                accepted_ns: e.accepted_ns,
+                handed_ns: e.handed_ns,
+                written_ns: e.written_ns,
+                settled_ns: now,
+            },
+            attempts: e.sends,
+            via,
+        };
+        self.out.emit(outcome, &self.shared.counters.0);
+    }
+
+    /// Settles an in-flight intent without a reply.
+    pub(super) fn settle_unanswered(&mut self, slot: u32, reason: UnknownReason, now: u64) {
+        let live = self.table.entry(slot).live_links();
+        for k in 0..PATHS {
+            if live & (1 << k) != 0 {
+                self.router.done(k);
+            }
+        }
+        let e = self.table.settle(slot);
+        self.emit_entry(e, Status::Unknown(reason), now, None);
+    }
+
+    /// Every cancel in flight gets `reason`.
+    fn fail_in_flight(&mut self, reason: UnknownReason) {
+        let now = self.clock.now();
+        while let Some((slot, _)) = self.table.oldest_in_flight() {
+            self.settle_unanswered(slot, reason, now);
+        }
+        self.outbox.forget_all();
+        self.resend.clear();
+        self.rest.forget_in_flight();
+    }
+
+    /// Every waiting intent gets `reason`.
+    pub(super) fn fail_queued(&mut self, reason: NotSentReason) {
+        let now = self.clock.now();
+        while let Some(e) = self.table.pop_queued() {
+            self.emit_entry(e, Status::NotSent(reason), now, None);
+        }
+    }
+
+    /// Settles what waited too long: to be sent (queue timeout) or for its reply (ack
+    /// timeout).
+    pub(super) fn expire(&mut self, now: u64) -> bool {
+        let mut work = false;
+        while let Some((_, e)) = self.table.front_queued() {
+            if e.accepted_ns.saturating_add(self.max_queue) > now {
+                break;
+            }
+            if let Some(e) = self.table.pop_queued() {
+                self.emit_entry(e, Status::NotSent(NotSentReason::QueueTimeout), now, None);
+            }
+            work = true;
+        }
+        while let Some((slot, e)) = self.table.oldest_in_flight() {
+            if e.sent_ns.saturating_add(self.ack_timeout) > now {
+                break;
+            }
+            let reason = if e.has_live_attempt() {
+                UnknownReason::AckTimeout
+            } else {
+                UnknownReason::ConnectionLost
+            };
+            self.settle_unanswered(slot, reason, now);
+            work = true;
+        }
+        work
+    }
+
+    // ----- shutdown -----
+
+    /// Stops taking intents: everything not yet sent is reported not sent.
+    pub(super) fn begin_shutdown(&mut self, now: u64) {
+        let shared = self.shared.clone();
+        shared.stopped.0.store(true, Ordering::SeqCst);
+        // A handle that saw `stopped` false is between two instructions: wait for its push.
+        while shared.submit.0.submitting.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
+        }
+        while let Ok(sub) = self.intents.try_recv() {
+            shared.counters.0.intents.incr();
+            self.emit_unsent(&sub, NotSentReason::Shutdown);
+        }
+        self.fail_queued(NotSentReason::Shutdown);
+        self.stopping = Some(now.saturating_add(self.shutdown_grace));
+        log::info!(
+            "shutting down with {} cancels in flight",
+            self.table.in_flight()
+        );
+    }
+
+    /// Waits for replies in flight, then closes every link; true while there is work.
+    pub(super) fn shutdown_step(&mut self, now: u64) -> bool {
+        let grace_over = self.stopping.is_some_and(|d| now >= d);
+        // A reply can still come on a live link or to the request on the REST connection.
+        let live = self.links.iter().any(LinkView::is_live) || self.rest.has_in_flight();
+        if !(self.table.in_flight() == 0 || grace_over || !live) {
+            return false;
+        }
+        let mut work = false;
+        if self.table.in_flight() > 0 {
+            self.fail_in_flight(UnknownReason::Shutdown);
+            work = true;
+        }
+        for i in 0..self.links.len() {
+            let link = &self.links[i];
+            if link.is_done() || link.state() == SessionState::Stopped {
+                continue;
+            }
+            self.links[i].close(now, &self.registry, &mut self.scratch);
+            work = true;
+        }
+        if self.rest.shutdown(&self.registry) {
+            self.apply_rest_events(now);
+            work = true;
+        }
+        work
+    }
+
+    /// Whether shutdown is complete: every link and the REST connection closed.
+    /// `finish` comes next.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.stopping.is_some() && self.links.iter().all(LinkView::is_done) && self.rest.is_closed()
+    }
+
+    /// Reports whatever is left and hands every outcome over.
+    pub(crate) fn finish(&mut self) {
+        self.fail_in_flight(UnknownReason::Shutdown);
+        self.fail_queued(NotSentReason::Shutdown);
+        while let Ok(sub) = self.intents.try_recv() {
+            self.emit_unsent(&sub, NotSentReason::Shutdown);
+        }
+        // The caller may not be reading: what does not fit waits where handles look last.
+        self.out.leave_the_rest(&self.shared);
+        for link in &self.shared.counters.0.links {
+            link.set_state(SessionState::Stopped);
+        }
+        self.shared.set_state(SessionState::Stopped);
+        log::info!("engine stopped");
+    }
+}

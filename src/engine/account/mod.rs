@@ -1,0 +1,745 @@
+//! One account: the conductor of a pool of connections, in the manner of Aeron's conductor and
+//! quinn's `Endpoint`. Everything that belongs to one set of credentials lives here: the links
+//! (connections), the REST rung, the in-flight table, the account's cancel limiter, and the
+//! policy that decides where each cancel goes. What belongs to the thread (the poller, the idle
+//! strategy, the runner or the inline invoker) lives in the reactor and the runner, so a second
+//! account on the same thread is a second `Account`, not a rewrite.
+//!
+//! The account is the turn that wires its parts together; each part owns its state and is
+//! tested alone, with a fake clock and fake links (`testkit.rs`), no socket:
+//!
+//! | part | file | decides |
+//! | --- | --- | --- |
+//! | [`InflightTable`] | `inflight.rs` | which intent a reply belongs to (id -> attempt) |
+//! | [`Router`] | `router.rs` | which link a cancel goes out on |
+//! | [`Hedger`] | `hedger.rs` | when a cancel without a reply goes out again, and where |
+//! | [`ResendQueue`] | `resend.rs` | the order a lost link's cancels go out again in |
+//! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
+//! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
+//! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
+//! | [`AttemptIds`], [`LateIds`] | `ids.rs` | the ids of later attempts; which replies are late |
+//! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
+//! | [`PoolStats`] | `stats.rs` | what the handles see of the pool |
+//!
+//! The account chooses the venue's dialect (`LinkSettings::dialect`, an enum): its links log in,
+//! encode and read with it, so switching an account's dialect at runtime is one assignment, read
+//! by every link at its next call.
+//!
+//! One turn ([`Account::turn`]): let every link read and report, advance every link (connection
+//! steps, keepalive), drive the REST rung, take new intents, send what pacing allows (re-sends
+//! first, then first sends on the best link, then hedges), flush, expire what waited too long,
+//! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
+//! pool is live.
+
+mod delivery;
+mod hedger;
+mod ids;
+pub(crate) mod inflight;
+mod lifecycle;
+mod outbox;
+mod resend;
+mod rest_rung;
+mod rotation;
+mod router;
+mod rtt;
+mod send;
+mod stats;
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::Registry;
+
+use super::config::Config;
+use super::link::{Link, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch};
+use super::pacing::RateLimiter;
+use super::plumbing::{IntentSource, OutcomeSink};
+use super::reactor::{self, Path};
+use super::shared::{MAX_SLOTS, SessionState, Shared};
+use crate::clock::{Clock, Monotonic, ns};
+use crate::intent::RequestId;
+use crate::net::{Dialer, HostAddrs};
+use crate::outcome::{NotSentReason, Status, VenueMsg, Via};
+use crate::rest::RestClient;
+use crate::venue::{Dialect, Verdict};
+use crate::ws;
+
+use delivery::Delivery;
+use hedger::Hedger;
+use ids::{AttemptIds, LateIds};
+use inflight::{AttemptKind, AttemptState, InflightTable};
+use outbox::Outbox;
+use resend::ResendQueue;
+use rest_rung::RestRung;
+use rotation::{Rotation, RotationStep};
+use router::Router;
+use stats::PoolStats;
+
+/// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
+const BATCH_BYTES: usize = 8 * 1024;
+/// The largest cancel frame.
+const MAX_CANCEL_FRAME: usize = Dialect::V2.max_cancel_len() + ws::MAX_CLIENT_HEADER;
+/// Events one read or step may report before the rest waits for the next turn.
+const EVENT_CAPACITY: usize = 1024;
+/// The path index of the REST rung in per-path arrays (past every connection slot).
+pub(crate) const REST_LINK: usize = MAX_SLOTS;
+/// Per-path arrays: every connection slot, then REST.
+pub(crate) const PATHS: usize = MAX_SLOTS + 1;
+
+/// What a link needs for one call, from the account's own fields (a macro, so that the borrow
+/// of each field stays apart from the borrow of the link itself).
+macro_rules! link_cx {
+    ($account:ident, $now:expr) => {
+        &mut $crate::engine::link::LinkCx {
+            now: $now,
+            stopping: $account.stopping.is_some(),
+            registry: &$account.registry,
+            settings: &$account.settings,
+            scratch: &mut $account.scratch,
+            events: &mut $account.events,
+        }
+    };
+}
+pub(crate) use link_cx;
+
+/// Where the addresses of every host come from: one per connection slot, and the REST host's.
+#[derive(Debug)]
+pub(crate) struct Hosts {
+    pub links: Vec<HostAddrs>,
+    pub rest: Option<HostAddrs>,
+}
+
+impl Hosts {
+    /// Starts the resolver thread for every host `config` connects to.
+    pub(crate) fn resolve(config: &Config) -> std::io::Result<Hosts> {
+        let slots = config.connections + 1;
+        let mut names: Vec<(&str, u16)> = (0..slots)
+            .map(|i| {
+                let e = &config.endpoints[i % config.endpoints.len()];
+                (e.host.as_str(), e.port)
+            })
+            .collect();
+        let rest = config
+            .rest
+            .as_ref()
+            .and_then(|r| crate::rest::base_host(&r.base_url));
+        if let Some((host, port)) = &rest {
+            names.push((host.as_str(), *port));
+        }
+        let mut addrs = crate::net::start_resolver(config.resolver.clone(), &names)?;
+        let rest = rest.and_then(|_| addrs.pop());
+        Ok(Hosts { links: addrs, rest })
+    }
+}
+
+/// The settings every link of an account shares, from its configuration.
+pub(crate) fn link_settings(config: &Config, dialect: Dialect) -> LinkSettings {
+    LinkSettings {
+        ping_interval: ns(config.ping_interval),
+        pong_deadline: ns(config.pong_deadline),
+        connect_timeout: ns(config.connect_timeout),
+        login_retry_after: config.login_retry_after.map(ns),
+        reconnect: config.reconnect,
+        messages_per_second: config.messages_per_second,
+        window: ns(Duration::from_secs(1) + config.rate_margin),
+        credentials: config.credentials.clone(),
+        dialect,
+        clock_offset_ms: 0,
+    }
+}
+
+/// One account's conductor. Built on the thread that drives it, so every buffer is allocated
+/// there. `L` is the link type and `C` the clock: [`Link`] and [`Monotonic`] in every engine, a
+/// fake link and a fake clock in the policy's tests.
+pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
+    // Settings, in nanoseconds.
+    ack_timeout: u64,
+    max_queue: u64,
+    shutdown_grace: u64,
+    settings: LinkSettings,
+    clock: C,
+
+    // Plumbing.
+    shared: Arc<Shared>,
+    registry: Registry,
+    intents: I,
+    pub(crate) out: Delivery<O>,
+
+    // The pool: all links but one serve; the spare slot takes a replacement during a rotation.
+    links: Vec<L>,
+    events: Vec<(u8, LinkEvent)>,
+    scratch: Scratch,
+    /// The venue's last refusal of the credentials.
+    rejected: Option<(i64, VenueMsg)>,
+
+    // Intents, and the parts that decide about them.
+    table: InflightTable,
+    /// The account's cancel limit, across the pool and the REST rung.
+    cancels: RateLimiter,
+    /// Intents up to this arrival number were counted as pacing waits.
+    paced_through: u64,
+    router: Router,
+    hedger: Hedger,
+    resend: ResendQueue,
+    rotation: Rotation,
+    outbox: Outbox,
+    ids: AttemptIds,
+    late: LateIds,
+    stats: PoolStats,
+    rest: RestRung,
+    slots_scratch: Vec<(u32, u64)>,
+
+    /// Set when shutdown began: the time by which replies in flight must have come.
+    stopping: Option<u64>,
+}
+
+impl<I, O, L, C> std::fmt::Debug for Account<I, O, L, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("links", &self.links.len())
+            .field("held", &self.table.len())
+            .field("stopping", &self.stopping.is_some())
+            .finish()
+    }
+}
+
+impl<I: IntentSource, O: OutcomeSink> Account<I, O> {
+    /// The account of `config`, with real links to its endpoints, registered with `registry`
+    /// under the tokens of account number `index`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        config: &Config,
+        index: usize,
+        tls_config: Arc<rustls::ClientConfig>,
+        hosts: Hosts,
+        registry: Registry,
+        shared: Arc<Shared>,
+        intents: I,
+        outcomes: O,
+    ) -> Self {
+        let dialect = Dialect::V2;
+        let settings = link_settings(config, dialect);
+        let mut seed = crate::backoff::random_seed() | 1;
+        let pool_size = config.connections;
+        let links = (0..pool_size + 1)
+            .map(|i| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(i as u64);
+                let endpoint = &config.endpoints[i % config.endpoints.len()];
+                let dialer = Dialer::new(
+                    &endpoint.host,
+                    hosts.links[i].clone(),
+                    tls_config.clone(),
+                    Some(endpoint.url.clone()),
+                    config.send_buffer,
+                );
+                Link::new(
+                    i as u8,
+                    reactor::token(index, Path::Link(i)),
+                    &endpoint.url,
+                    dialer,
+                    &settings,
+                    seed,
+                    i < pool_size && !config.rest_only,
+                )
+            })
+            .collect();
+        let rest = config
+            .rest
+            .as_ref()
+            .zip(hosts.rest)
+            .and_then(|(rest, addrs)| {
+                let token = reactor::token(index, Path::Rest);
+                match RestClient::with_addresses(rest.clone(), &config.credentials, token, addrs) {
+                    Ok(client) => Some(client),
+                    Err(e) => {
+                        log::error!("no REST rung: {e}");
+                        None
+                    }
+                }
+            });
+        Account::with_links(
+            config, settings, links, rest, registry, Monotonic, shared, intents, outcomes,
+        )
+    }
+}
+
+impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C> {
+    /// The account of `config` over `links` (the pool's slots, the spare last) and the REST
+    /// client if any.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn with_links(
+        config: &Config,
+        settings: LinkSettings,
+        links: Vec<L>,
+        rest: Option<RestClient>,
+        registry: Registry,
+        clock: C,
+        shared: Arc<Shared>,
+        intents: I,
+        outcomes: O,
+    ) -> Self {
+        let window = settings.window;
+        let ack_timeout = ns(config.ack_timeout);
+        let json_capacity = settings
+            .dialect
+            .max_cancel_len()
+            .max(settings.dialect.max_login_len(&config.credentials));
+        let hedger = Hedger::new(
+            config.hedge_after,
+            ack_timeout,
+            config.cancels_per_second,
+            window,
+            config.max_pending,
+        );
+        let counters = &shared.counters.0;
+        counters.pool_size.set(config.connections as u64);
+        for link in &counters.links {
+            link.set_state(SessionState::Stopped);
+        }
+        counters.hedge_after_ns.set(hedger.delay());
+        counters.rest_enabled.set(u64::from(rest.is_some()));
+        let slots = links.len();
+        Account {
+            ack_timeout,
+            max_queue: ns(config.max_queue_time),
+            shutdown_grace: ns(config.shutdown_grace),
+            settings,
+            clock,
+            shared,
+            registry,
+            intents,
+            out: Delivery::new(outcomes, config.max_pending),
+            links,
+            events: Vec::with_capacity(EVENT_CAPACITY),
+            scratch: Scratch::new(json_capacity, BATCH_BYTES),
+            rejected: None,
+            table: InflightTable::new(config.max_pending),
+            cancels: RateLimiter::new(config.cancels_per_second, window),
+            paced_through: 0,
+            router: Router::new(),
+            hedger,
+            resend: ResendQueue::with_capacity(config.max_pending * 2),
+            rotation: Rotation::new(ns(config.max_connection_age), ack_timeout),
+            outbox: Outbox::new(slots, config.max_pending),
+            ids: AttemptIds::default(),
+            late: LateIds::new(),
+            stats: PoolStats::new(slots, Hedger::SCRATCH),
+            rest: RestRung::new(rest, config.rest_only),
+            slots_scratch: Vec::with_capacity(config.max_pending),
+            stopping: None,
+        }
+    }
+
+    /// The shared state of this account's handles.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Whether a new intent is waiting in the ring (checked before the thread parks).
+    pub(crate) fn has_intents(&self) -> bool {
+        !self.intents.is_empty()
+    }
+
+    // ----- what the reactor tells -----
+
+    /// A socket of this account is ready.
+    #[inline]
+    pub(crate) fn on_socket_event(&mut self, path: Path, readable: bool, writable: bool) {
+        match path {
+            // Sporadic events of a slot's old socket may come: a link reads until `WouldBlock`
+            // and ignores an event that finds nothing.
+            Path::Link(i) => {
+                if let Some(link) = self.links.get_mut(i) {
+                    link.on_socket_event(readable);
+                }
+            }
+            Path::Rest => self.rest.on_socket_event(readable, writable),
+        }
+    }
+
+    /// The poller failed: every link looks at its socket.
+    pub(crate) fn on_poller_error(&mut self) {
+        for link in &mut self.links {
+            link.on_socket_event(true);
+        }
+    }
+
+    /// Whether this turn must ask the poller: a link is setting up (TCP, TLS and the upgrade
+    /// move on socket events) or waits to write, or the REST connection is connecting or waits
+    /// for a reply.
+    #[inline]
+    pub(crate) fn needs_poller(&self) -> bool {
+        self.links.iter().any(LinkSeam::needs_poller) || self.rest.needs_poller()
+    }
+
+    /// Marks connected links readable: each reads its socket this turn. A logged-in link that
+    /// no cancel waits on is read on `sweep` turns only: what it may bring (a pong, the venue's
+    /// close) can wait a few turns, and the turns between are a ring check each instead of a
+    /// `read(2)` that an intent arriving meanwhile would wait behind.
+    #[inline]
+    pub(crate) fn read_directly(&mut self, sweep: bool) {
+        for (i, link) in self.links.iter_mut().enumerate() {
+            if sweep || self.router.waiting(i) != 0 || !link.is_live() {
+                link.read_directly();
+            }
+        }
+    }
+
+    // ----- the turn -----
+
+    /// One turn; true if anything happened.
+    pub(crate) fn turn(&mut self, now: u64) -> bool {
+        let mut work = false;
+        if self.stopping.is_none()
+            && self
+                .shared
+                .shutdown_requested
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            self.begin_shutdown(now);
+            work = true;
+        }
+        let stopping = self.stopping.is_some();
+        for i in 0..self.links.len() {
+            work |= self.links[i].read(link_cx!(self, now));
+            work |= self.apply_link_events(now);
+            work |= self.links[i].advance(link_cx!(self, now));
+            work |= self.apply_link_events(now);
+        }
+        work |= self.drive_rest(now);
+        if !stopping {
+            work |= self.intake();
+        }
+        work |= self.send();
+        for i in 0..self.links.len() {
+            self.links[i].flush(link_cx!(self, now));
+        }
+        self.apply_link_events(now);
+        work |= self.expire(now);
+        work |= self.housekeeping(now);
+        if stopping {
+            work |= self.shutdown_step(now);
+        }
+        if self.out.waiting() != 0 {
+            self.out.deliver();
+        }
+        self.publish_states();
+        work
+    }
+
+    /// The earliest time something has to happen, at most `cap`.
+    pub(crate) fn next_deadline(&self, now: u64, cap: u64) -> u64 {
+        let mut t = cap;
+        if self.out.waiting() != 0 {
+            // Nothing tells the engine when the caller makes room in the outcome ring.
+            t = t.min(now + 1_000_000);
+        }
+        if !self.resend.is_empty() {
+            t = t.min(self.send_ready_at());
+        }
+        if let Some((_, e)) = self.table.front_queued() {
+            t = t.min(e.accepted_ns.saturating_add(self.max_queue));
+            t = t.min(self.send_ready_at());
+        }
+        if let Some((_, e)) = self.table.oldest_in_flight() {
+            t = t.min(e.sent_ns.saturating_add(self.ack_timeout));
+        }
+        if self.hedger.is_on()
+            && let Some((slot, seq)) = self.hedger.front()
+            && self.table.is_in_flight(slot, seq)
+        {
+            let e = self.table.entry(slot);
+            t = t.min(e.first_sent_ns.saturating_add(self.hedger.delay()));
+        }
+        for link in &self.links {
+            t = t.min(link.next_deadline(&self.settings));
+        }
+        t = t.min(self.rest.next_deadline(self.stopping.is_some()));
+        t = t.min(self.rotation.next_deadline());
+        if let Some(deadline) = self.stopping {
+            t = t.min(deadline);
+        }
+        t
+    }
+
+    /// When pacing next lets a cancel out: the account limit and the earliest link budget. A
+    /// link held back by a full socket is due on its writable event instead.
+    fn send_ready_at(&self) -> u64 {
+        let link_ready = self
+            .links
+            .iter()
+            .filter(|l| l.is_serving() && !l.wants_write())
+            .map(LinkSeam::ready_at)
+            .min()
+            .unwrap_or(u64::MAX);
+        link_ready.max(self.cancels.ready_at())
+    }
+
+    // ----- what the links report -----
+
+    /// Acts on every event the links reported; true if there were any.
+    fn apply_link_events(&mut self, now: u64) -> bool {
+        if self.events.is_empty() {
+            return false;
+        }
+        let mut k = 0;
+        while k < self.events.len() {
+            let (link, event) = self.events[k];
+            self.on_link_event(link as usize, event, now);
+            k += 1;
+        }
+        self.events.clear();
+        true
+    }
+
+    fn on_link_event(&mut self, l: usize, event: LinkEvent, now: u64) {
+        let counters = &self.shared.counters.0;
+        match event {
+            LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
+            LinkEvent::Live => {
+                counters.sessions.incr();
+                counters.links[l].sessions.incr();
+                self.rejected = None;
+                self.router.on_live(l);
+                log::info!(
+                    "connection {l} logged in to {} ({} intents waiting)",
+                    self.links[l].url(),
+                    self.table.queued()
+                );
+                if let Some(old) = self.rotation.on_live(l, now) {
+                    self.links[old].drain(true);
+                    counters.rotations.incr();
+                    log::info!("connection {l} replaces connection {old}, which drains");
+                }
+            }
+            LinkEvent::Connecting => counters.connect_attempts.incr(),
+            LinkEvent::PingSent => counters.pings.incr(),
+            LinkEvent::Pong => counters.pongs.incr(),
+            LinkEvent::Unreadable => counters.unreadable_messages.incr(),
+            LinkEvent::Flushed => {
+                if self.outbox.is_waiting(l) {
+                    let at = self.clock.now();
+                    self.outbox.written(l, at, &mut self.table);
+                }
+            }
+            LinkEvent::VenueError { closing } => {
+                counters.venue_errors.incr();
+                if closing && self.links[l].is_live() {
+                    // The venue closes it: no new cancels there.
+                    self.links[l].drain(false);
+                }
+                // Trouble on this connection: what waits for a reply on it goes out elsewhere
+                // too, rather than wait out the ack timeout.
+                if self.hedger.is_on() {
+                    self.requeue_attempts_on(l, AttemptKind::Hedge, false);
+                }
+            }
+            LinkEvent::LoginRejected { code, msg } => {
+                counters.login_rejections.incr();
+                if let Some(e) = self.links[l].take_error() {
+                    self.shared.set_last_error(e);
+                }
+                self.rejected = Some((code, msg));
+                if !self.links.iter().any(LinkView::is_live) {
+                    self.fail_queued(NotSentReason::LoginRejected { code, msg });
+                }
+            }
+            LinkEvent::Lost {
+                generation,
+                was_live,
+            } => {
+                if let Some(e) = self.links[l].take_error() {
+                    self.shared.set_last_error(e);
+                }
+                let done = self.links[l].is_done();
+                // A link that ends for good (retired, shutting down) is not reconnecting.
+                if was_live && !done {
+                    counters.reconnects.incr();
+                }
+                self.outbox.forget(l);
+                self.router.on_lost(l);
+                self.bury_link(l, generation);
+                if let Some(old) = self.rotation.on_lost(l, done) {
+                    self.links[old].resume();
+                    log::info!(
+                        "connection {l}, the replacement of connection {old}, was lost: \
+                         connection {old} serves again until it is back"
+                    );
+                }
+            }
+        }
+    }
+
+    fn on_reply(&mut self, l: usize, id: Option<RequestId>, verdict: Verdict) {
+        let counters = &self.shared.counters.0;
+        counters.links[l].replies.incr();
+        let found = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
+        let Some((slot, a)) = found else {
+            // It answers, if late: still progress on this connection.
+            let now = self.clock.now();
+            self.router.progress(l, now);
+            match id {
+                Some(id) if self.late.claim(id) => counters.late_replies.incr(),
+                _ => counters.unmatched_replies.incr(),
+            }
+            return;
+        };
+        let status = match verdict {
+            Verdict::Acked => Status::Acked,
+            Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
+        };
+        self.settle_reply(slot, a, l, status, Via::Connection(l as u8));
+    }
+
+    /// Settles the intent in `slot` with the reply to its attempt `a`, which came on path `l` (a
+    /// link, or [`REST_LINK`]).
+    fn settle_reply(&mut self, slot: u32, a: usize, l: usize, status: Status, via: Via) {
+        let counters = &self.shared.counters.0;
+        let settled = self.clock.now();
+        let e = *self.table.entry(slot);
+        let attempt = e.attempts[a];
+        let rtt = settled.saturating_sub(attempt.sent_ns);
+        if l < MAX_SLOTS {
+            self.hedger.observe(rtt);
+            self.stats.record(l, rtt);
+        }
+        self.router.answered(l, rtt);
+        if attempt.kind == AttemptKind::Hedge {
+            counters.hedges_won.incr();
+        }
+        for (n, other) in e.attempts[..e.sends as usize].iter().enumerate() {
+            if other.state == AttemptState::Live {
+                let k = other.link as usize;
+                self.router.done(k);
+                if n != a {
+                    self.late.remember(other.id);
+                    // Outrun by another path: at least this slow.
+                    self.router.outrun(k, settled.saturating_sub(other.sent_ns));
+                }
+            }
+        }
+        self.router.progress(l, settled);
+        let e = self.table.settle(slot);
+        self.emit_entry(e, status, settled, Some(via));
+    }
+
+    /// The connection of `generation` in slot `l` is gone: its attempts can no longer be
+    /// answered, and every intent left without a live attempt is sent again elsewhere.
+    fn bury_link(&mut self, l: usize, generation: u32) {
+        self.table.in_flight_slots(&mut self.slots_scratch);
+        for k in 0..self.slots_scratch.len() {
+            let (slot, seq) = self.slots_scratch[k];
+            let e = self.table.entry(slot);
+            let on_it = e
+                .live_attempts()
+                .any(|a| a.link as usize == l && a.generation == generation);
+            if !on_it {
+                continue;
+            }
+            for _ in 0..self.table.bury_attempts(slot, l as u8) {
+                self.router.done(l);
+            }
+            if !self.table.entry(slot).has_live_attempt() {
+                self.push_resend(slot, seq, AttemptKind::Failover);
+            }
+        }
+    }
+
+    /// Queues every intent with a live attempt on link `l` to be sent again on another link;
+    /// with `bury`, those attempts are given up first.
+    fn requeue_attempts_on(&mut self, l: usize, kind: AttemptKind, bury: bool) {
+        self.table.in_flight_slots(&mut self.slots_scratch);
+        for k in 0..self.slots_scratch.len() {
+            let (slot, seq) = self.slots_scratch[k];
+            if !self
+                .table
+                .entry(slot)
+                .live_attempts()
+                .any(|a| a.link as usize == l)
+            {
+                continue;
+            }
+            if bury {
+                for _ in 0..self.table.bury_attempts(slot, l as u8) {
+                    self.router.done(l);
+                }
+            }
+            self.push_resend(slot, seq, kind);
+        }
+    }
+
+    fn push_resend(&mut self, slot: u32, seq: u64, kind: AttemptKind) {
+        let table = &self.table;
+        self.resend
+            .push(slot, seq, kind, |s, q| table.is_in_flight(s, q));
+    }
+
+    // ----- the pool's upkeep -----
+
+    /// Round-trip percentiles and rotation by age; true if anything happened.
+    fn housekeeping(&mut self, now: u64) -> bool {
+        if self.stats.is_due(now) {
+            let counters = &self.shared.counters.0;
+            self.stats.publish_rtt(counters);
+            if let Some(after) = self.hedger.update(&mut self.stats.scratch) {
+                counters.hedge_after_ns.set(after);
+            }
+        }
+        if self.stopping.is_some() {
+            return false;
+        }
+        let router = &self.router;
+        match self.rotation.tick(&self.links, |l| router.waiting(l), now) {
+            RotationStep::Idle => false,
+            RotationStep::Connect { old, new } => {
+                log::info!(
+                    "connection {old} is {:?} old: connecting its replacement in slot {new}",
+                    Duration::from_nanos(now.saturating_sub(self.links[old].live_since()))
+                );
+                self.links[new].enable(now);
+                true
+            }
+            RotationStep::Abandon { new } => {
+                self.links[new].close(now, &self.registry, &mut self.scratch);
+                true
+            }
+            RotationStep::Close { old } => {
+                // What is still unanswered there goes out elsewhere.
+                self.requeue_attempts_on(old, AttemptKind::Failover, true);
+                self.links[old].close(now, &self.registry, &mut self.scratch);
+                true
+            }
+            RotationStep::Abort { old } => {
+                self.links[old].abort(&self.registry);
+                true
+            }
+            RotationStep::Finished => true,
+        }
+    }
+
+    /// Publishes each link's state and the pool's, where they changed.
+    fn publish_states(&mut self) {
+        let counters = &self.shared.counters.0;
+        let states = self.links.iter().map(|l| (l.state(), l.is_done()));
+        let mut pool = self.stats.publish_states(states, counters);
+        if self.rest.only() {
+            pool = Some(if self.rest.is_open() {
+                SessionState::Live
+            } else {
+                SessionState::Connecting
+            });
+        }
+        if self.stopping.is_none()
+            && let Some(pool) = pool
+            && self.stats.pool_changed(pool)
+        {
+            self.shared.set_state(pool);
+        }
+    }
+}

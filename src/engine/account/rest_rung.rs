@@ -1,0 +1,277 @@
+//! The REST rung: when no WebSocket link is live, cancels go over Bitget's REST API on the
+//! account's one warm keep-alive HTTPS connection ([`RestClient`]), driven from the same turn.
+//! Never while a link serves; one request at a time; the reply settles the cancel `via: Rest`.
+//! The server time the client fetches to stay warm corrects the clock of logins and
+//! signatures. With `rest_only` every cancel goes this way.
+
+use mio::Registry;
+
+use super::super::link::LinkSeam;
+use super::super::pacing::RateLimiter;
+use super::super::plumbing::{IntentSource, OutcomeSink};
+use super::inflight::{AttemptKind, AttemptState};
+use super::{REST_LINK, Router};
+use crate::clock::{Clock, unix_ms};
+use crate::outcome::{Status, UnknownReason, Via};
+use crate::rest::{RestClient, RestError, RestEvent, Verdict};
+
+/// The REST client and the one cancel it may carry.
+#[derive(Debug)]
+pub(crate) struct RestRung {
+    client: Option<RestClient>,
+    events: Vec<RestEvent>,
+    /// A socket event came for the REST connection.
+    socket_event: bool,
+    /// The client was started (and not shut down).
+    started: bool,
+    /// The cancel on the REST connection: `(slot, seq)`; its tag is `seq`.
+    in_flight: Option<(u32, u64)>,
+    /// Every cancel goes over REST.
+    only: bool,
+}
+
+impl RestRung {
+    pub(crate) fn new(client: Option<RestClient>, only: bool) -> Self {
+        RestRung {
+            client,
+            events: Vec::with_capacity(16),
+            socket_event: false,
+            started: false,
+            in_flight: None,
+            only,
+        }
+    }
+
+    /// Whether every cancel goes over REST.
+    pub(crate) fn only(&self) -> bool {
+        self.only
+    }
+
+    /// Whether the REST connection is open now.
+    pub(crate) fn is_open(&self) -> bool {
+        self.client.as_ref().is_some_and(RestClient::is_open)
+    }
+
+    /// Whether the rung can take a cancel now: open, idle, and the account budget allows.
+    #[inline]
+    pub(crate) fn ready(&self, now: u64, cancels: &RateLimiter) -> bool {
+        self.client.as_ref().is_some_and(RestClient::is_ready) && cancels.is_ready(now)
+    }
+
+    /// Whether the rung is a path for an intent whose live attempts are on `exclude`: not
+    /// already carrying it, and not down (connected or connecting; busy is fine, it waits).
+    #[inline]
+    pub(crate) fn usable(&self, exclude: u32) -> bool {
+        exclude & (1 << REST_LINK) == 0
+            && self.started
+            && self.client.as_ref().is_some_and(|r| !r.is_down())
+    }
+
+    /// Whether the REST connection's events must come from the poller (it is connecting, or
+    /// waits for a reply).
+    #[inline]
+    pub(crate) fn needs_poller(&self) -> bool {
+        self.client
+            .as_ref()
+            .is_some_and(|r| !r.is_ready() && !r.is_down())
+    }
+
+    pub(crate) fn on_socket_event(&mut self, readable: bool, writable: bool) {
+        self.socket_event = true;
+        if let Some(client) = &mut self.client {
+            client.on_event(readable, writable);
+        }
+    }
+
+    /// When the client has timer work (`u64::MAX`: none).
+    pub(crate) fn next_deadline(&self, stopping: bool) -> u64 {
+        match &self.client {
+            Some(client) if self.started => client.next_deadline().unwrap_or(u64::MAX),
+            // Not started yet: it starts at the next turn.
+            Some(_) if !stopping => 0,
+            _ => u64::MAX,
+        }
+    }
+
+    /// Whether a reply may still come to a request on the REST connection.
+    pub(crate) fn has_in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// Whether the rung is shut (or never was): no request, not started.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.in_flight.is_none() && !self.started
+    }
+
+    /// The cancel in flight was settled otherwise (shutdown).
+    pub(crate) fn forget_in_flight(&mut self) {
+        self.in_flight = None;
+    }
+
+    /// Shuts the client down, if it was started; true if it was (its events wait to be
+    /// applied).
+    pub(crate) fn shutdown(&mut self, registry: &Registry) -> bool {
+        if !self.started {
+            return false;
+        }
+        if let Some(client) = self.client.as_mut() {
+            client.shutdown(registry, &mut self.events);
+        }
+        self.started = false;
+        true
+    }
+}
+
+impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
+    /// Sends the front waiting intent over REST; false if the client refused it.
+    pub(super) fn send_rest_first(&mut self, now: u64) -> bool {
+        let Some((_, e)) = self.table.front_queued() else {
+            return false;
+        };
+        let (seq, cancel) = (e.seq, e.cancel);
+        let Some(client) = self.rest.client.as_mut() else {
+            return false;
+        };
+        if let Err(e) = client.send_cancel(seq, &cancel, now, unix_ms()) {
+            log::debug!("REST refused a cancel: {e}");
+            return false;
+        }
+        self.cancels.record(now);
+        let Some(slot) = self.table.send_front(now, REST_LINK as u8, 0) else {
+            return false;
+        };
+        self.table.entry_mut(slot).written_ns = self.clock.now();
+        self.rest.in_flight = Some((slot, seq));
+        self.attempt_sent(REST_LINK, now);
+        true
+    }
+
+    /// Sends an in-flight intent again over REST (its WebSocket path is gone).
+    pub(super) fn send_rest_again(&mut self, slot: u32, kind: AttemptKind, now: u64) {
+        let e = self.table.entry(slot);
+        let (seq, cancel) = (e.seq, e.cancel);
+        let sent = match self.rest.client.as_mut() {
+            Some(client) => client.send_cancel(seq, &cancel, now, unix_ms()),
+            None => return,
+        };
+        if let Err(e) = sent {
+            log::debug!("REST refused a cancel: {e}");
+            if !self.table.entry(slot).has_live_attempt() {
+                self.settle_unanswered(slot, UnknownReason::ConnectionLost, now);
+            }
+            return;
+        }
+        let id = self.ids.fresh(&self.table);
+        self.cancels.record(now);
+        if kind == AttemptKind::Hedge {
+            self.hedger.sent(now);
+        }
+        self.table
+            .send_again(slot, id, kind, now, REST_LINK as u8, 0);
+        let written = self.clock.now();
+        let e = self.table.entry_mut(slot);
+        if e.written_ns == 0 {
+            e.written_ns = written;
+        }
+        self.rest.in_flight = Some((slot, seq));
+        self.attempt_sent(REST_LINK, now);
+    }
+
+    /// Starts the REST client and lets it do its I/O and timers when an event or a deadline
+    /// calls for it; true if anything happened.
+    pub(super) fn drive_rest(&mut self, now: u64) -> bool {
+        let Some(client) = self.rest.client.as_mut() else {
+            return false;
+        };
+        let mut work = false;
+        if !self.rest.started {
+            if self.stopping.is_some() {
+                return false;
+            }
+            // Addresses come from the resolver thread: nothing here looks a name up.
+            if let Err(e) = client.start(now) {
+                log::warn!("REST rung: {e}");
+                return false;
+            }
+            self.rest.started = true;
+            work = true;
+        }
+        let due = self.rest.socket_event || client.next_deadline().is_some_and(|d| d <= now);
+        if !due {
+            return work;
+        }
+        self.rest.socket_event = false;
+        client.advance(&self.registry, now, unix_ms(), &mut self.rest.events);
+        let counters = &self.shared.counters.0;
+        counters.rest_connected.set(u64::from(client.is_open()));
+        if let Some(offset) = client.clock_offset_ms() {
+            counters.clock_offset_ms.set(offset as u64);
+            counters.clock_synced.set(1);
+            self.settings.clock_offset_ms = offset;
+        }
+        self.apply_rest_events(now);
+        true
+    }
+
+    /// Acts on what the REST client reported.
+    pub(super) fn apply_rest_events(&mut self, now: u64) {
+        let mut events = std::mem::take(&mut self.rest.events);
+        for event in &events {
+            match event {
+                RestEvent::Reply { tag, verdict, .. } => {
+                    self.shared.counters.0.rest_replies.incr();
+                    let status = match *verdict {
+                        Verdict::Acked => Status::Acked,
+                        Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
+                    };
+                    match self.take_rest_attempt(*tag) {
+                        Some((slot, a)) => self.settle_reply(slot, a, REST_LINK, status, Via::Rest),
+                        None => self.shared.counters.0.late_replies.incr(),
+                    }
+                }
+                RestEvent::Failed { tag, error } => {
+                    self.shared.counters.0.rest_failures.incr();
+                    log::warn!("a cancel over REST got no verdict: {error}");
+                    let Some((slot, a)) = self.take_rest_attempt(*tag) else {
+                        continue;
+                    };
+                    let seq = self.table.entry(slot).seq;
+                    self.table.entry_mut(slot).attempts[a].state = AttemptState::Dead;
+                    self.router.done(REST_LINK);
+                    if self.table.entry(slot).has_live_attempt() {
+                        continue;
+                    }
+                    if self.stopping.is_none() && Router::any_serving(&self.links, 0) {
+                        self.push_resend(slot, seq, AttemptKind::Failover);
+                    } else {
+                        let reason = match error {
+                            _ if self.stopping.is_some() => UnknownReason::Shutdown,
+                            RestError::Timeout(_) => UnknownReason::AckTimeout,
+                            _ => UnknownReason::ConnectionLost,
+                        };
+                        self.settle_unanswered(slot, reason, now);
+                    }
+                }
+                RestEvent::Connected => log::info!("REST rung connected"),
+                RestEvent::Lost(e) => log::info!("REST connection ended: {e}"),
+            }
+        }
+        events.clear();
+        self.rest.events = events;
+    }
+
+    /// The in-flight intent and attempt the REST request with `tag` carried, if it is still in
+    /// flight; clears the REST slot either way when the tag is its.
+    fn take_rest_attempt(&mut self, tag: u64) -> Option<(u32, usize)> {
+        let (slot, seq) = self.rest.in_flight.filter(|&(_, seq)| seq == tag)?;
+        self.rest.in_flight = None;
+        if !self.table.is_in_flight(slot, seq) {
+            return None;
+        }
+        let e = self.table.entry(slot);
+        let a = (0..e.sends as usize).rev().find(|&a| {
+            e.attempts[a].link as usize == REST_LINK && e.attempts[a].state == AttemptState::Live
+        })?;
+        Some((slot, a))
+    }
+}

@@ -1,0 +1,220 @@
+//! The conductor's policy, driven as plain code: fake links that only record what they were
+//! given and report what the test says, a clock moved by hand, no socket. Each test names the
+//! link every attempt went out on, how many attempts an intent took and what settled it.
+
+use super::testkit::{ACKED, Bench, MS, ms, rejected};
+use crate::clock::Clock;
+use crate::engine::config::HedgeAfter;
+use crate::outcome::{Status, UnknownReason, Via};
+
+/// No hedges: routing and failover alone.
+fn unhedged(connections: usize) -> Bench {
+    Bench::new(connections, |c| c.hedge_after(HedgeAfter::Off))
+}
+
+#[test]
+fn routing_ties_go_to_the_lowest_slot() {
+    let mut bench = unhedged(3);
+    bench.log_in(&[0, 1, 2]);
+    let id = bench.cancel(1);
+    assert_eq!(bench.link(0).sent_ids(), [id.as_str()]);
+    assert!(bench.link(1).sent.is_empty() && bench.link(2).sent.is_empty());
+}
+
+#[test]
+fn a_frozen_link_stops_attracting_cancels() {
+    let mut bench = unhedged(2);
+    bench.log_in(&[0, 1]);
+    // Slot 0 takes the first cancel (a tie) and freezes: it never answers.
+    let first = bench.cancel(1);
+    bench.clock.advance(MS);
+    // Silent for 1 ms while slot 1 has no score yet: slot 1 takes the next.
+    let second = bench.cancel(2);
+    bench.clock.advance(3 * MS);
+    bench.link(1).reply(second.as_str(), ACKED);
+    bench.turn();
+    // Slot 1 answers in 3 ms; slot 0 has been silent for 4 ms: slot 1 again, and again.
+    let third = bench.cancel(3);
+    bench.clock.advance(100 * MS);
+    let fourth = bench.cancel(4);
+    assert_eq!(bench.link(0).sent_ids(), [first.as_str()]);
+    assert_eq!(
+        bench.link(1).sent_ids(),
+        [second.as_str(), third.as_str(), fourth.as_str()]
+    );
+    // What waited on the frozen link ends at its ack timeout, with no other path tried
+    // (hedging is off).
+    bench.after(5_000 * MS);
+    let outcomes = bench.outcomes();
+    let frozen = outcomes.iter().find(|o| o.id == first).unwrap();
+    assert_eq!(frozen.status, Status::Unknown(UnknownReason::AckTimeout));
+    assert_eq!(frozen.attempts, 1);
+}
+
+#[test]
+fn the_hedge_cap_holds_hedges_to_a_fifth_of_the_budget() {
+    // 10 cancels a second for the account: 2 hedges a second.
+    let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
+    bench.log_in(&[0, 1]);
+    // Five cancels at the same instant: a tie each time, all on slot 0, which freezes.
+    let ids: Vec<_> = (1..=5).map(|n| bench.cancel(n)).collect();
+    assert_eq!(bench.link(0).sent.len(), 5);
+    bench.after(11 * MS);
+    assert_eq!(
+        bench.link(1).sent_ids(),
+        ["r1", "r2"],
+        "the first two are hedged on slot 1"
+    );
+    let stats = bench.stats();
+    assert_eq!((stats.hedges_sent, stats.hedges_capped), (2, 3));
+    bench.link(1).reply("r1", ACKED);
+    bench.link(1).reply("r2", ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 2);
+    for (outcome, id) in outcomes.iter().zip(&ids) {
+        assert_eq!(outcome.id, *id);
+        assert_eq!(outcome.status, Status::Acked);
+        assert_eq!(
+            (outcome.via, outcome.attempts),
+            (Some(Via::Connection(1)), 2)
+        );
+    }
+    assert_eq!(bench.stats().hedges_won, 2);
+    // A second later the share is back, but the capped ones were given up for good: they
+    // wait for their own replies.
+    bench.after(1_000 * MS);
+    assert_eq!(bench.link(1).sent.len(), 2);
+}
+
+#[test]
+fn a_late_reply_after_a_hedge_won_makes_no_second_outcome() {
+    let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
+    bench.log_in(&[0, 1]);
+    let id = bench.cancel(1);
+    bench.after(11 * MS);
+    assert_eq!(bench.link(1).sent_ids(), ["r1"]);
+    bench.link(1).reply("r1", ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].via, outcomes[0].attempts),
+        (Status::Acked, Some(Via::Connection(1)), 2)
+    );
+    // The first attempt's reply comes after all, a rejection even: counted, nothing more.
+    bench.link(0).reply(id.as_str(), rejected(43001));
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    let stats = bench.stats();
+    assert_eq!((stats.late_replies, stats.unmatched_replies), (1, 0));
+    assert_eq!((stats.hedges_won, stats.acked, stats.rejected), (1, 1, 0));
+    // Another reply to the same request is no longer late: it matches nothing.
+    bench.link(0).reply(id.as_str(), ACKED);
+    bench.turn();
+    assert_eq!(bench.stats().unmatched_replies, 1);
+    assert!(bench.outcomes().is_empty());
+}
+
+#[test]
+fn a_lost_links_cancel_goes_out_again_at_once_on_the_other() {
+    let mut bench = unhedged(2);
+    bench.log_in(&[0, 1]);
+    let id = bench.cancel(1);
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    assert_eq!(
+        bench.link(1).sent_ids(),
+        ["r1"],
+        "no wait for the ack timeout"
+    );
+    bench.link(1).reply("r1", ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].via, outcomes[0].attempts),
+        (Status::Acked, Some(Via::Connection(1)), 2)
+    );
+    assert_eq!(bench.stats().failovers, 1);
+}
+
+#[test]
+fn a_failover_with_no_other_link_settles_unknown_at_once() {
+    let mut bench = unhedged(2);
+    // Slot 1 never logs in; there is no REST rung.
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    let lost_at = bench.clock.now();
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::Unknown(UnknownReason::ConnectionLost)
+    );
+    assert_eq!(outcomes[0].attempts, 1);
+    assert_eq!(
+        outcomes[0].times.settled_ns, lost_at,
+        "settled in the turn that saw the loss, not at the ack timeout"
+    );
+    assert!(bench.link(1).sent.is_empty());
+}
+
+#[test]
+fn a_rotation_whose_replacement_dies_gives_the_old_link_back() {
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off)
+            .max_connection_age(ms(100))
+            .ack_timeout(ms(5_000))
+    });
+    bench.log_in(&[0]);
+    let first = bench.cancel(1);
+    // Slot 0 ages out: its replacement connects in the spare slot while it serves.
+    bench.after(100 * MS);
+    assert!(bench.link(1).sent.is_empty());
+    bench.log_in(&[1]);
+    assert_eq!(bench.stats().rotations, 1);
+    // Slot 0 drains (a reply is still due there): the next cancel goes to the replacement.
+    let second = bench.cancel(2);
+    assert_eq!(bench.link(1).sent_ids(), [second.as_str()]);
+    // The replacement dies: slot 0 takes cancels again, the cancel it carried among them.
+    bench.link(1).drop_on_read = true;
+    bench.turn();
+    let third = bench.cancel(3);
+    assert_eq!(
+        bench.link(0).sent_ids(),
+        [first.as_str(), "r1", third.as_str()]
+    );
+    // The replacement is back: slot 0 drains again, closes once answered, and the rotation
+    // ends with the replacement serving alone.
+    bench.log_in(&[1]);
+    assert_eq!(bench.stats().rotations, 2);
+    for id in [first.as_str(), "r1", third.as_str()] {
+        bench.link(0).reply(id, ACKED);
+    }
+    bench.turn();
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 3);
+    assert!(outcomes.iter().all(|o| o.status == Status::Acked));
+    assert!(outcomes.iter().all(|o| o.via == Some(Via::Connection(0))));
+    assert_eq!(
+        outcomes.iter().find(|o| o.id == second).map(|o| o.attempts),
+        Some(2)
+    );
+    let fourth = bench.cancel(4);
+    assert_eq!(bench.link(1).sent_ids(), [second.as_str(), fourth.as_str()]);
+    let stats = bench.stats();
+    assert_eq!(
+        (stats.connections[0].state, stats.connections[1].state),
+        (
+            crate::engine::SessionState::Stopped,
+            crate::engine::SessionState::Live
+        )
+    );
+}

@@ -1,0 +1,269 @@
+//! The venue seam: the one part of the crate that knows Bitget's bytes. No I/O.
+//!
+//! A [`Dialect`] turns what the engine wants to say (log in, keep alive, cancel one order) into
+//! the text of one WebSocket message, and every text message the venue sends into one neutral
+//! [`Inbound`]. The links (one connection each) and the conductor (routing, hedging, failover,
+//! rotation, outcomes) see only these neutral types: they never look at a field name, an event
+//! name or a venue code, and they never ask which dialect they speak. What the WebSocket itself
+//! carries (pings, close frames, binary frames) is the link's business, not the dialect's.
+//!
+//! The seam in three parts, in the manner of rustls's `kernel.rs`:
+//!
+//! - **Entry points**: [`Dialect::encode_login`], [`Dialect::ping`], [`Dialect::encode_cancel`]
+//!   out; [`Dialect::read`] in; [`Dialect::login_refusal`] and the [`Inbound`] flags for what a
+//!   venue code means.
+//! - **Preconditions**: the caller's buffers have the capacity the dialect states
+//!   ([`Dialect::max_cancel_len`], [`Dialect::max_login_len`], a decoder sized for the largest
+//!   message), so that nothing on the hot path allocates; a text message is handed over
+//!   complete (deframed, reassembled, valid UTF-8).
+//! - **What moves**: [`Dialect::read`] copies what the engine keeps (ids, codes, messages) into
+//!   fixed-capacity values, so the message's buffer is free again as soon as it returns.
+//!
+//! Dispatch is static: a `Dialect` is a plain enum chosen per account, and every method is a
+//! `match` that inlines to the one dialect in use; nothing is boxed, nothing allocates.
+//!
+//! [`v2`] is the classic account's V2 API (`wss://ws.bitget.com/v2/ws/private`, `cancel-order`
+//! with `op: trade`). Where the next dialect and the next messages land:
+//! - a second API (the unified account's V3: a top-level `id`, lowercase `category`, string
+//!   codes) is a module beside [`v2`] and a variant of [`Dialect`], switchable at runtime by the
+//!   account that owns the connections;
+//! - a batch reply (one request id, a verdict per entry) and an order update (a push tied to an
+//!   intent by `orderId` or `clientOid`) are variants of [`Inbound`], which the conductor's
+//!   correlation step (the in-flight table) reads; a subscription is one more `encode_*` here;
+//! - which codes are definitive and which are transient is a table in the dialect's `codes`
+//!   module, read through a method of [`Dialect`].
+
+pub(crate) mod decimal;
+pub(crate) mod v2;
+
+use crate::credentials::Credentials;
+use crate::intent::{Cancel, RequestId};
+use crate::outcome::VenueMsg;
+pub(crate) use v2::rest_reply::NoVerdict;
+
+/// The most bytes of an unreadable message kept for the log.
+pub(crate) const LOG_EXCERPT: usize = 120;
+
+/// Which of the venue's APIs an account speaks. Chosen per account when the engine is built;
+/// the only one so far is [`Dialect::V2`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Dialect {
+    /// The classic account's V2 WebSocket trading API.
+    #[default]
+    V2,
+}
+
+/// What the venue decided about one cancel request, over WebSocket or REST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The venue took the cancel (code 0, or `00000` over REST): the request was received.
+    Acked,
+    /// Any other code: the venue refused, e.g. 43001 (spot order does not exist), 40768 (futures
+    /// order does not exist), 40009 (bad signature).
+    Rejected {
+        /// The venue's code, as a number (`"43001"` is 43001).
+        code: i64,
+        /// The venue's message.
+        msg: VenueMsg,
+    },
+}
+
+/// How a refused login is to be taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LoginRefusal {
+    /// The venue refused the credentials (key, signature, passphrase, timestamp): trying again
+    /// at once cannot help.
+    Credentials,
+    /// Anything else: the connection backs off and tries again.
+    Transient,
+}
+
+/// One message from the venue, in the terms the engine acts on, copied out of the message's
+/// buffer (fixed capacity, no heap).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Inbound {
+    /// The answer to one request, by the id it went out under (`None` when the echoed id cannot
+    /// be one of this engine's).
+    Reply {
+        id: Option<RequestId>,
+        verdict: Verdict,
+    },
+    /// The login was accepted; `conn_id` is the venue's name for the connection (for logs).
+    LoggedIn { conn_id: VenueMsg },
+    /// The answer to the login says no (see [`Dialect::login_refusal`]).
+    LoginRefused { code: i64, msg: VenueMsg },
+    /// An error that names no request: trouble on this connection, or (while logging in) the
+    /// answer to the login. `closing`: the venue says it closes the connection next.
+    VenueError {
+        code: i64,
+        msg: VenueMsg,
+        closing: bool,
+    },
+    /// The answer to the keepalive.
+    Pong,
+    /// Well-formed, and nothing the engine acts on (an event it does not use).
+    Notice,
+    /// A well-formed WebSocket message the engine cannot read: counted, logged, skipped.
+    Unreadable {
+        /// Why; `None` for a binary message.
+        error: Option<v2::DecodeError>,
+        /// The start of the message, for the log.
+        excerpt: [u8; LOG_EXCERPT],
+        len: u8,
+    },
+}
+
+impl Inbound {
+    /// An unreadable message, keeping the start of `bytes` for the log.
+    pub(crate) fn unreadable(error: Option<v2::DecodeError>, bytes: &[u8]) -> Inbound {
+        let mut excerpt = [0u8; LOG_EXCERPT];
+        let len = bytes.len().min(LOG_EXCERPT);
+        excerpt[..len].copy_from_slice(&bytes[..len]);
+        Inbound::Unreadable {
+            error,
+            excerpt,
+            len: len as u8,
+        }
+    }
+}
+
+/// What every signed REST request carries besides its path and body.
+#[derive(Clone, Copy)]
+pub(crate) struct RestSigner<'a> {
+    pub api_key: &'a str,
+    pub secret: &'a [u8],
+    pub passphrase: &'a str,
+    /// The `Host` header's value.
+    pub authority: &'a str,
+    /// Bitget's demo trading (`paptrading: 1`).
+    pub demo_trading: bool,
+}
+
+/// The buffers a dialect reads messages with: simd-json's tape and scratch, sized once.
+pub(crate) type InboundDecoder = v2::ReplyDecoder;
+
+impl Dialect {
+    /// The longest cancel request [`Dialect::encode_cancel`] writes.
+    #[inline]
+    pub(crate) const fn max_cancel_len(self) -> usize {
+        match self {
+            Dialect::V2 => v2::MAX_CANCEL_LEN,
+        }
+    }
+
+    /// The longest login request [`Dialect::encode_login`] writes for these credentials.
+    pub(crate) fn max_login_len(self, credentials: &Credentials) -> usize {
+        match self {
+            Dialect::V2 => v2::max_login_len(credentials.api_key(), credentials.passphrase_str()),
+        }
+    }
+
+    /// Appends the login request, signed for `unix_ms` (the wall clock, already corrected by
+    /// the venue's clock offset), to `out`.
+    pub(crate) fn encode_login(
+        self,
+        out: &mut Vec<u8>,
+        credentials: &Credentials,
+        unix_ms: u64,
+    ) -> Result<(), v2::EncodeError> {
+        match self {
+            Dialect::V2 => {
+                let timestamp = unix_ms / 1000;
+                let sign = v2::sign_login(credentials.secret(), timestamp);
+                v2::encode_login(
+                    out,
+                    credentials.api_key(),
+                    credentials.passphrase_str(),
+                    timestamp,
+                    &sign,
+                )
+            }
+        }
+    }
+
+    /// The keepalive text; the venue answers [`Inbound::Pong`].
+    #[inline]
+    pub(crate) fn ping(self) -> &'static [u8] {
+        match self {
+            Dialect::V2 => v2::PING,
+        }
+    }
+
+    /// Appends the request cancelling `cancel` under request id `id` to `out`. Allocates
+    /// nothing when `out` has [`Dialect::max_cancel_len`] bytes to spare.
+    #[inline]
+    pub(crate) fn encode_cancel(self, out: &mut Vec<u8>, id: &RequestId, cancel: &Cancel) {
+        match self {
+            Dialect::V2 => v2::encode_cancel(out, id, cancel),
+        }
+    }
+
+    /// Reads one complete text message (in place: the decoder may unescape inside `text`).
+    #[inline]
+    pub(crate) fn read(self, text: &mut [u8], decoder: &mut InboundDecoder) -> Inbound {
+        match self {
+            Dialect::V2 => v2::read(text, decoder),
+        }
+    }
+
+    /// What a refused login's code means.
+    pub(crate) fn login_refusal(self, code: i64) -> LoginRefusal {
+        match self {
+            Dialect::V2 => v2::codes::login_refusal(code),
+        }
+    }
+
+    // ----- REST -----
+
+    /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
+    pub(crate) const fn max_rest_body_len(self) -> usize {
+        match self {
+            Dialect::V2 => v2::rest::MAX_CANCEL_BODY_LEN,
+        }
+    }
+
+    /// Appends the signed HTTP/1.1 request cancelling `cancel` to `request`, timestamped
+    /// `timestamp_ms` (Unix milliseconds, corrected by the venue's clock offset); `body` is the
+    /// buffer the JSON body is built in first. Allocates nothing once both buffers are warm.
+    pub(crate) fn encode_rest_cancel(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        cancel: &Cancel,
+    ) {
+        match self {
+            Dialect::V2 => {
+                body.clear();
+                v2::rest::encode_cancel_body(body, cancel);
+                let path = v2::rest::cancel_path(cancel.inst_type);
+                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
+            }
+        }
+    }
+
+    /// Appends the (unsigned) request for the venue's clock to `request`: the REST
+    /// connection's keep-warm, and the clock offset logins and signatures are corrected by.
+    pub(crate) fn encode_rest_clock(self, request: &mut Vec<u8>, signer: &RestSigner<'_>) {
+        match self {
+            Dialect::V2 => {
+                v2::rest::encode_server_time(request, signer.authority, signer.demo_trading)
+            }
+        }
+    }
+
+    /// Reads the reply to a REST cancel.
+    pub(crate) fn read_rest_verdict(self, status: u16, body: &[u8]) -> Result<Verdict, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_verdict(status, body),
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_clock`]'s request: the venue's clock, Unix ms.
+    pub(crate) fn read_rest_clock(self, status: u16, body: &[u8]) -> Result<i64, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_server_time(status, body),
+        }
+    }
+}
