@@ -359,8 +359,12 @@ impl ConfigBuilder {
 
     /// The REST rung, below the WebSocket pool: a cancel goes over Bitget's REST API when no
     /// WebSocket connection is live at the moment it is due, or when its connection was lost and
-    /// no other is live; never while a WebSocket connection is live. Its keep-alive HTTPS
-    /// connection opens at start and is kept warm; its server time corrects the clock of every
+    /// no other is live; never while a WebSocket connection is live, and not before the pool had
+    /// its chance: at start, cancels wait until a connection logged in, the venue refused the
+    /// credentials, every connection's first attempt failed, or the
+    /// [`connect_timeout`](Self::connect_timeout) passed (at most half the
+    /// [`max_queue_time`](Self::max_queue_time), so that a waiting cancel keeps time for REST).
+    /// Its keep-alive HTTPS connection opens at start and is kept warm; its server time corrects the clock of every
     /// login and REST signature. REST cancels count against the same account cancel limit.
     /// Default: on, Bitget's live REST host ([`crate::rest::LIVE_BASE_URL`]), with demo trading
     /// when the WebSocket URL is [`DEMO_URL`] and the extra root CA of

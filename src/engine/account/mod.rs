@@ -16,6 +16,7 @@
 //! | [`ResendQueue`] | `resend.rs` | the order a lost link's cancels go out again in |
 //! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
 //! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
+//! | [`StartGate`] | `start_gate.rs` | when the pool has had its chance and REST may take first sends |
 //! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
 //! | [`AttemptIds`], [`LateIds`] | `ids.rs` | the ids of later attempts; which replies are late |
 //! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
@@ -43,6 +44,7 @@ mod rotation;
 mod router;
 mod rtt;
 mod send;
+mod start_gate;
 mod stats;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -77,6 +79,7 @@ use resend::ResendQueue;
 use rest_rung::RestRung;
 use rotation::{Rotation, RotationStep};
 use router::Router;
+use start_gate::StartGate;
 use stats::PoolStats;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
@@ -191,6 +194,7 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     late: LateIds,
     stats: PoolStats,
     rest: RestRung,
+    gate: StartGate,
     slots_scratch: Vec<(u32, u64)>,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
@@ -331,6 +335,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             late: LateIds::new(),
             stats: PoolStats::new(slots, Hedger::SCRATCH),
             rest: RestRung::new(rest, config.rest_only),
+            gate: StartGate::new(
+                if config.rest_only {
+                    0
+                } else {
+                    config.connections
+                },
+                ns(config.connect_timeout.min(config.max_queue_time / 2)),
+            ),
             slots_scratch: Vec::with_capacity(config.max_pending),
             stopping: None,
         }
@@ -406,6 +418,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             work = true;
         }
         let stopping = self.stopping.is_some();
+        self.gate.start(now);
         for i in 0..self.links.len() {
             work |= self.links[i].read(link_cx!(self, now));
             work |= self.apply_link_events(now);
@@ -446,6 +459,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
             t = t.min(self.send_ready_at());
+            t = t.min(self.gate.next_deadline());
         }
         if let Some((_, e)) = self.table.oldest_in_flight() {
             t = t.min(e.sent_ns.saturating_add(self.ack_timeout));
@@ -506,6 +520,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 counters.sessions.incr();
                 counters.links[l].sessions.incr();
                 self.rejected = None;
+                self.gate.open();
                 self.router.on_live(l);
                 log::info!(
                     "connection {l} logged in to {} ({} intents waiting)",
@@ -546,6 +561,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                     self.shared.set_last_error(e);
                 }
                 self.rejected = Some((code, msg));
+                self.gate.open();
                 if !self.links.iter().any(LinkView::is_live) {
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
@@ -561,6 +577,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 // A link that ends for good (retired, shutting down) is not reconnecting.
                 if was_live && !done {
                     counters.reconnects.incr();
+                }
+                if !was_live {
+                    self.gate.on_attempt_failed(l);
                 }
                 self.outbox.forget(l);
                 self.router.on_lost(l);

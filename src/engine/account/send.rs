@@ -176,7 +176,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         None => {
                             if Router::any_serving(&self.links, 0) {
                                 self.count_pacing_wait(seq);
-                            } else if self.rest.ready(now, &self.cancels)
+                            } else if self.gate.is_open(now)
+                                && self.rest.ready(now, &self.cancels)
                                 && self.send_rest_first(now)
                             {
                                 work = true;
