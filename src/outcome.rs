@@ -116,9 +116,15 @@ impl fmt::Display for UnknownReason {
 pub enum NotSentReason {
     /// It waited longer than the configured maximum queueing time (no live session, or pacing).
     QueueTimeout,
-    /// The venue refused the login; the engine does not retry these credentials in a tight loop.
+    /// The venue refused the credentials, never the order: a WebSocket login (30005, 30011,
+    /// 30012, 30015, ...) or a REST request's key, passphrase or signature (40006, 40009,
+    /// 40012, ...), whichever path heard it first. The order was not touched. The engine does
+    /// not retry these credentials in a tight loop, and no other path tries them meanwhile: a
+    /// refused login keeps cancels off REST, and after a REST refusal cancels are settled at
+    /// once. When REST heard it, the cancel that carried the request has `attempts` 1 and
+    /// `via` [`Via::Rest`]; the others, 0 and `None`.
     LoginRejected {
-        /// The venue's code, e.g. 30015.
+        /// The venue's code, e.g. 30015 (login) or 40009 (REST).
         code: i64,
         /// The venue's message.
         msg: VenueMsg,
@@ -138,7 +144,7 @@ impl NotSentReason {
     /// use bitget_cancel::outcome::{NotSentReason, VenueMsg};
     /// let refused = NotSentReason::LoginRejected { code: 30015, msg: VenueMsg::new("Invalid sign") };
     /// assert_eq!(refused.as_str(), "login_rejected");
-    /// assert_eq!(refused.to_string(), "login rejected: 30015 Invalid sign");
+    /// assert_eq!(refused.to_string(), "the venue refused the credentials: 30015 Invalid sign");
     /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -157,7 +163,7 @@ impl fmt::Display for NotSentReason {
                 "waited longer than the maximum queueing time without a logged-in connection or a pacing slot",
             ),
             NotSentReason::LoginRejected { code, msg } => {
-                write!(f, "login rejected: {code} {msg}")
+                write!(f, "the venue refused the credentials: {code} {msg}")
             }
             NotSentReason::DuplicateId => {
                 f.write_str("another cancel with the same id is in flight")
@@ -203,7 +209,8 @@ pub enum Status {
     },
     /// Sent, with no reply: the order may or may not be cancelled.
     Unknown(UnknownReason),
-    /// Never sent.
+    /// Never acted on by the venue: never written, or (credentials refused over REST) refused
+    /// before the order was looked at.
     NotSent(NotSentReason),
 }
 
@@ -236,12 +243,14 @@ impl Status {
         matches!(self, Status::Unknown(_))
     }
 
-    /// Never written to the venue: the order is untouched by this intent.
+    /// Never acted on by the venue: the order is untouched by this intent (never written, or
+    /// refused over REST for its credentials before the order was looked at).
     pub fn is_not_sent(&self) -> bool {
         matches!(self, Status::NotSent(_))
     }
 
-    /// The cancel reached the wire at least once (acked, rejected or unknown).
+    /// The cancel may have reached the order (acked, rejected or unknown): the opposite of
+    /// [`is_not_sent`](Self::is_not_sent).
     pub fn was_sent(&self) -> bool {
         !self.is_not_sent()
     }
@@ -411,7 +420,9 @@ pub struct Outcome {
     /// How many times the cancel was sent (the first send, hedges, re-sends after a lost
     /// connection); 0 if it never was.
     pub attempts: u8,
-    /// The path whose reply settled it; `None` when no reply did (unknown, not sent).
+    /// The path whose reply settled it; `None` when no reply did (unknown, not sent), except
+    /// [`Via::Rest`] for a cancel the venue refused over REST for its credentials
+    /// ([`NotSentReason::LoginRejected`]).
     pub via: Option<Via>,
 }
 
@@ -480,7 +491,7 @@ mod tests {
                 "unknown (connection_lost): the connection ended while the cancel was in flight, and no other was left",
                 "unknown (shutdown): the engine shut down before the reply came",
                 "not_sent (queue_timeout): waited longer than the maximum queueing time without a logged-in connection or a pacing slot",
-                "not_sent (login_rejected): login rejected: 30015 Invalid sign",
+                "not_sent (login_rejected): the venue refused the credentials: 30015 Invalid sign",
                 "not_sent (duplicate_id): another cancel with the same id is in flight",
                 "not_sent (shutdown): the engine shut down before it could be sent",
             ]

@@ -131,6 +131,40 @@ fn run_reports_every_line_not_sent_with_the_venues_code_when_credentials_are_ref
 }
 
 #[test]
+fn run_rest_only_with_refused_credentials_exits_2_with_every_line_not_sent_on_every_run() {
+    let sim = sim_with_book("run-rest-only-bad-credentials");
+    let wrong_secret = [
+        ("BITGET_API_KEY", "sim-key"),
+        ("BITGET_API_SECRET", "not-the-secret"),
+        ("BITGET_API_PASSPHRASE", "sim-passphrase"),
+    ];
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","clientOid":"fut-3"}
+"#;
+    for run in 0..3 {
+        let out = run_against_with(&sim, &wrong_secret, input, &["--rest-only"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "run {run}: {stderr}");
+        assert!(stderr.contains("refused the credentials"), "{stderr}");
+        let by_line = outcomes_by_line(&out.stdout);
+        assert_eq!(by_line.len(), 2, "run {run}");
+        for (line, v) in &by_line {
+            // The REST signature made with the wrong secret does not verify: 40009, never a
+            // verdict on the order.
+            assert_eq!(
+                (&v["status"], &v["reason"], &v["code"]),
+                (
+                    &serde_json::json!("not_sent"),
+                    &serde_json::json!("login_rejected"),
+                    &serde_json::json!(40009)
+                ),
+                "run {run}, line {line}: {v}"
+            );
+        }
+    }
+}
+
+#[test]
 fn run_with_refused_credentials_and_no_input_still_exits_2() {
     let sim = sim_with_book("run-bad-key-no-input");
     let wrong_key = [

@@ -107,10 +107,11 @@ pub enum SessionError {
     /// A step of connecting or logging in took longer than the connect timeout.
     #[error("timed out while {0}")]
     Timeout(&'static str),
-    /// The venue refused the login.
+    /// The venue refused the credentials: a login (30005, 30011, 30012, 30015, ...), or a REST
+    /// request's key, passphrase or signature (40006, 40009, 40012, ...).
     #[error("login rejected by the venue: {code} {msg}")]
     LoginRejected {
-        /// The venue's code, e.g. 30015.
+        /// The venue's code, e.g. 30015 or 40009.
         code: i64,
         /// The venue's message.
         msg: String,

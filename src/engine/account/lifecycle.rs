@@ -10,20 +10,35 @@ use super::PATHS;
 use super::inflight::{Entry, InsertError};
 use crate::clock::Clock;
 use crate::intent::RequestId;
-use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, Via};
+use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg, Via};
 use std::sync::atomic::Ordering;
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
-    /// Whether every connection of the pool was refused by the venue and none is live. The REST
-    /// rung is not tried then: it signs with the same credentials the venue just refused.
-    pub(super) fn all_rejected(&self) -> bool {
-        self.rejected.is_some()
-            && !self.links.iter().any(LinkView::is_live)
-            && self
-                .links
-                .iter()
-                .filter(|l| !l.is_done())
-                .all(|l| l.state() == SessionState::LoginRejected)
+    /// The venue's refusal of the credentials that settles a cancel at once, if one stands and
+    /// no path is trying them again (see [`super::Refusal::refuses`]): no connection is live,
+    /// and REST waits after its own refusal or every connection in use was refused.
+    #[inline]
+    pub(super) fn refused_now(&self) -> Option<(i64, VenueMsg)> {
+        self.refusal.last()?;
+        let every_link_refused = self
+            .links
+            .iter()
+            .filter(|l| !l.is_done())
+            .all(|l| l.state() == SessionState::LoginRejected);
+        let any_live = self.links.iter().any(LinkView::is_live);
+        self.refusal
+            .refuses(self.clock.now(), any_live, every_link_refused)
+    }
+
+    /// Why a cancel that waited its maximum queueing time was never sent: the venue's refusal
+    /// of the credentials if one stands and no connection is live, else the queue timeout.
+    fn unsent_reason(&self) -> NotSentReason {
+        match self.refusal.last() {
+            Some((code, msg)) if !self.links.iter().any(LinkView::is_live) => {
+                NotSentReason::LoginRejected { code, msg }
+            }
+            _ => NotSentReason::QueueTimeout,
+        }
     }
 
     /// Whether there is room to hold one more intent and its outcome.
@@ -48,9 +63,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// Holds one accepted intent (or decides its outcome at once).
     fn take_in(&mut self, sub: Submission) {
         self.shared.counters.0.intents.incr();
-        if self.all_rejected()
-            && let Some((code, msg)) = self.rejected
-        {
+        if let Some((code, msg)) = self.refused_now() {
             self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
             return;
         }
@@ -171,8 +184,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             if e.accepted_ns.saturating_add(self.max_queue) > now {
                 break;
             }
+            let reason = self.unsent_reason();
             if let Some(e) = self.table.pop_queued() {
-                self.emit_entry(e, Status::NotSent(NotSentReason::QueueTimeout), now, None);
+                self.emit_entry(e, Status::NotSent(reason), now, None);
             }
             work = true;
         }

@@ -16,6 +16,7 @@
 //! | [`ResendQueue`] | `resend.rs` | the order a lost link's cancels go out again in |
 //! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
 //! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
+//! | [`Refusal`] | `refusal.rs` | what a refusal of the credentials holds back, on every path |
 //! | [`StartGate`] | `start_gate.rs` | when the pool has had its chance and REST may take first sends |
 //! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
 //! | [`AttemptIds`], [`LateIds`] | `ids.rs` | the ids of later attempts; which replies are late |
@@ -38,6 +39,7 @@ mod ids;
 pub(crate) mod inflight;
 mod lifecycle;
 mod outbox;
+mod refusal;
 mod resend;
 mod rest_rung;
 mod rotation;
@@ -65,7 +67,7 @@ use super::shared::{MAX_SLOTS, SessionState, Shared};
 use crate::clock::{Clock, Monotonic, ns};
 use crate::intent::RequestId;
 use crate::net::{Dialer, HostAddrs};
-use crate::outcome::{NotSentReason, Status, VenueMsg, Via};
+use crate::outcome::{NotSentReason, Status, Via};
 use crate::rest::RestClient;
 use crate::venue::{Dialect, Verdict};
 use crate::ws;
@@ -75,6 +77,7 @@ use hedger::Hedger;
 use ids::{AttemptIds, LateIds};
 use inflight::{AttemptKind, AttemptState, InflightTable};
 use outbox::Outbox;
+use refusal::Refusal;
 use resend::ResendQueue;
 use rest_rung::RestRung;
 use rotation::{Rotation, RotationStep};
@@ -176,8 +179,8 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     links: Vec<L>,
     events: Vec<(u8, LinkEvent)>,
     scratch: Scratch,
-    /// The venue's last refusal of the credentials.
-    rejected: Option<(i64, VenueMsg)>,
+    /// The venue's last refusal of the credentials, on any path.
+    refusal: Refusal,
 
     // Intents, and the parts that decide about them.
     table: InflightTable,
@@ -322,7 +325,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             links,
             events: Vec::with_capacity(EVENT_CAPACITY),
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
-            rejected: None,
+            refusal: Refusal::new(config.login_retry_after.map(ns)),
             table: InflightTable::new(config.max_pending),
             cancels: RateLimiter::new(config.cancels_per_second, window),
             paced_through: 0,
@@ -519,7 +522,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             LinkEvent::Live => {
                 counters.sessions.incr();
                 counters.links[l].sessions.incr();
-                self.rejected = None;
+                self.refusal.on_accepted();
                 self.gate.open();
                 self.router.on_live(l);
                 log::info!(
@@ -560,8 +563,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 if let Some(e) = self.links[l].take_error() {
                     self.shared.set_last_error(e);
                 }
-                self.rejected = Some((code, msg));
+                self.refusal.on_login_refused(code, msg);
                 self.gate.open();
+                // A handle that reads the outcomes below sees the state that explains them.
+                self.publish_states();
                 if !self.links.iter().any(LinkView::is_live) {
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
@@ -743,7 +748,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     }
 
     /// Publishes each link's state and the pool's, where they changed.
-    fn publish_states(&mut self) {
+    pub(super) fn publish_states(&mut self) {
         let counters = &self.shared.counters.0;
         let states = self.links.iter().map(|l| (l.state(), l.is_done()));
         let mut pool = self.stats.publish_states(states, counters);
@@ -753,6 +758,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             } else {
                 SessionState::Connecting
             });
+        }
+        // Refused credentials while no connection is live (heard over REST, or by every
+        // connection): refused, whatever the connections are doing or the REST connection's
+        // state.
+        if self.refused_now().is_some() {
+            pool = Some(SessionState::LoginRejected);
         }
         if self.stopping.is_none()
             && let Some(pool) = pool

@@ -5,7 +5,7 @@
 use super::testkit::{ACKED, Bench, MS, ms, rejected};
 use crate::clock::Clock;
 use crate::engine::config::HedgeAfter;
-use crate::outcome::{Status, UnknownReason, Via};
+use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
 
 /// No hedges: routing and failover alone.
 fn unhedged(connections: usize) -> Bench {
@@ -216,5 +216,73 @@ fn a_rotation_whose_replacement_dies_gives_the_old_link_back() {
             crate::engine::SessionState::Stopped,
             crate::engine::SessionState::Live
         )
+    );
+}
+
+#[test]
+fn a_refused_login_settles_what_waits_with_the_venues_code_and_later_cancels_wait_for_the_other_links_answer()
+ {
+    let refused = Status::NotSent(NotSentReason::LoginRejected {
+        code: 30015,
+        msg: VenueMsg::new("Invalid sign"),
+    });
+    let mut bench = unhedged(2);
+    let first = bench.cancel(1);
+    bench.link(0).refuse(30015, "Invalid sign");
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, first);
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].attempts, outcomes[0].via),
+        (refused, 0, None)
+    );
+    // Connection 1 has its answer to come: the next cancel waits for it.
+    let second = bench.cancel(2);
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    bench.link(1).refuse(30015, "Invalid sign");
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        outcomes
+            .iter()
+            .map(|o| (o.id, o.status))
+            .collect::<Vec<_>>(),
+        [(second, refused)]
+    );
+    // Every connection refused: a cancel is settled as it comes in, with the same words.
+    let third = bench.cancel(3);
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        outcomes
+            .iter()
+            .map(|o| (o.id, o.status))
+            .collect::<Vec<_>>(),
+        [(third, refused)]
+    );
+    assert!(bench.link(0).sent.is_empty() && bench.link(1).sent.is_empty());
+}
+
+#[test]
+fn a_cancel_that_waits_out_its_queue_time_after_a_refusal_is_settled_with_the_refusal() {
+    let mut bench = Bench::new(2, |c| {
+        c.hedge_after(HedgeAfter::Off).max_queue_time(ms(1_000))
+    });
+    bench.link(0).refuse(30012, "Invalid ACCESS_PASSPHRASE");
+    bench.turn();
+    // Connection 1 never answers its login: the cancel waits its whole queue time.
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::LoginRejected {
+            code: 30012,
+            msg: VenueMsg::new("Invalid ACCESS_PASSPHRASE"),
+        }),
+        "the refusal, not a bare queue timeout"
     );
 }
