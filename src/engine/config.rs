@@ -569,9 +569,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// When to try the credentials again after the venue refused them (30005, 30011 to 30015);
+    /// When to try the credentials again after the venue refused them: a connection whose login
+    /// was refused (30005, 30011 to 30015) logs in again, and the REST rung, if a REST request
+    /// was refused for its key or signature (40006, 40009, 40012, ...), takes a cancel again.
     /// `None` never tries again. Default 60 s. Meanwhile every intent is reported
-    /// [`crate::outcome::NotSentReason::LoginRejected`] at once.
+    /// [`crate::outcome::NotSentReason::LoginRejected`] at once (or, while another connection
+    /// still has its login's answer to come, once it has it), and no cancel goes over REST
+    /// with credentials a login was refused for.
     pub fn login_retry_after(mut self, d: Option<Duration>) -> Self {
         self.config.login_retry_after = d;
         self
