@@ -304,7 +304,49 @@ fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
     let by_line = outcomes_by_line(&out.stdout);
     assert_eq!(by_line.len(), 1);
     assert_eq!(by_line[&1]["status"], "not_sent");
-    assert_eq!(by_line[&1]["reason"], "queue_timeout");
+    assert_eq!(by_line[&1]["reason"], "no_connection");
+    let msg = by_line[&1]["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("no connection to the venue came up: connection failed: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn run_reports_a_certificate_nobody_trusts_in_each_lines_reason() {
+    let sim = sim_with_book("run-untrusted-ca");
+    let mut cmd = Command::new(BIN);
+    // No --ca-file: the venue's certificate is signed by a CA the engine does not trust.
+    cmd.args(["run", "--url", &sim.url, "--rest-url", &sim.rest_url])
+        .args(["--max-queue-ms", "1500", "--idle", "backoff"]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1\"}\n")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    let line = &by_line[&1];
+    assert_eq!(
+        (&line["status"], &line["reason"], &line["code"]),
+        (
+            &serde_json::json!("not_sent"),
+            &serde_json::json!("no_connection"),
+            &serde_json::Value::Null
+        ),
+        "{line}"
+    );
+    let msg = line["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("no connection to the venue came up: tls: "),
+        "{msg}"
+    );
+    assert!(msg.contains("UnknownIssuer"), "{msg}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Condvar, Mutex};
 
-use crate::outcome::Outcome;
+use crate::outcome::{ConnectFailure, ErrorText, Outcome};
 
 /// Where the engine's connections to the venue stand (one connection's, in
 /// [`ConnectionStats::state`]; the pool's, from [`crate::Handle::state`]: `Live` while any
@@ -135,6 +135,27 @@ pub enum SessionError {
     /// Nothing came back within the pong deadline after a `ping`.
     #[error("no traffic from the venue within the pong deadline")]
     PeerSilent,
+}
+
+impl SessionError {
+    /// Its kind and its sentence, as a not-sent outcome carries them
+    /// ([`crate::outcome::NotSentReason::NoConnection`]); nothing is allocated.
+    pub(crate) fn as_failure(&self) -> (ConnectFailure, ErrorText) {
+        let failure = match self {
+            SessionError::Resolve { .. } => ConnectFailure::Dns,
+            SessionError::Io(_) => ConnectFailure::Connect,
+            SessionError::Tls(_) => ConnectFailure::Tls,
+            SessionError::Upgrade(_) => ConnectFailure::Upgrade,
+            SessionError::Timeout(_) => ConnectFailure::Timeout,
+            SessionError::LoginRejected { .. } | SessionError::LoginFailed { .. } => {
+                ConnectFailure::Login
+            }
+            SessionError::Protocol(_) | SessionError::Closed { .. } | SessionError::PeerSilent => {
+                ConnectFailure::Closed
+            }
+        };
+        (failure, ErrorText::display(self))
+    }
 }
 
 /// The rest of [`SessionError::Closed`]'s sentence: the close frame's code if there was one,

@@ -8,9 +8,13 @@ use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::super::shared::SessionState;
 use super::PATHS;
 use super::inflight::{Entry, InsertError};
+use super::stats::pool_state;
 use crate::clock::Clock;
 use crate::intent::RequestId;
-use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg, Via};
+use crate::outcome::{
+    ConnectFailure, ErrorText, NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg,
+    Via,
+};
 use std::sync::atomic::Ordering;
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
@@ -31,14 +35,37 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     }
 
     /// Why a cancel that waited its maximum queueing time was never sent: the venue's refusal
-    /// of the credentials if one stands and no connection is live, else the queue timeout.
+    /// of the credentials if one stands and no connection is live; the last connection error if
+    /// no path came up (no connection live, no REST connection open); else the queue timeout
+    /// (a path was up: pacing held it).
     fn unsent_reason(&self) -> NotSentReason {
-        match self.refusal.last() {
-            Some((code, msg)) if !self.links.iter().any(LinkView::is_live) => {
-                NotSentReason::LoginRejected { code, msg }
-            }
-            _ => NotSentReason::QueueTimeout,
+        let any_live = self.links.iter().any(LinkView::is_live);
+        if let Some((code, msg)) = self.refusal.last()
+            && !any_live
+        {
+            return NotSentReason::LoginRejected { code, msg };
         }
+        if any_live || self.rest.is_open() {
+            return NotSentReason::QueueTimeout;
+        }
+        let last = if self.rest.only() {
+            self.rest_failure
+        } else {
+            self.link_failure.or(self.rest_failure)
+        };
+        let (failure, error) = last.unwrap_or_else(|| {
+            let error = if self.rest.only() {
+                ErrorText::new("the REST connection was not open yet")
+            } else {
+                let states = self.links.iter().filter(|l| !l.is_done()).map(L::state);
+                let state = pool_state(states).unwrap_or(SessionState::Connecting);
+                ErrorText::display(&format_args!(
+                    "no connection attempt had ended yet (still {state})"
+                ))
+            };
+            (ConnectFailure::Pending, error)
+        });
+        NotSentReason::NoConnection { failure, error }
     }
 
     /// Whether there is room to hold one more intent and its outcome.

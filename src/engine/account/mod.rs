@@ -67,7 +67,7 @@ use super::shared::{MAX_SLOTS, SessionState, Shared};
 use crate::clock::{Clock, Monotonic, ns};
 use crate::intent::RequestId;
 use crate::net::{Dialer, HostAddrs};
-use crate::outcome::{NotSentReason, Status, Via};
+use crate::outcome::{ConnectFailure, ErrorText, NotSentReason, Status, Via};
 use crate::rest::RestClient;
 use crate::venue::{Dialect, Verdict};
 use crate::ws;
@@ -181,6 +181,10 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     scratch: Scratch,
     /// The venue's last refusal of the credentials, on any path.
     refusal: Refusal,
+    /// The last error of a connection attempt or session, and of the REST connection, for
+    /// cancels no connection came up for.
+    link_failure: Option<(ConnectFailure, ErrorText)>,
+    rest_failure: Option<(ConnectFailure, ErrorText)>,
 
     // Intents, and the parts that decide about them.
     table: InflightTable,
@@ -326,6 +330,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             events: Vec::with_capacity(EVENT_CAPACITY),
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
             refusal: Refusal::new(config.login_retry_after.map(ns)),
+            link_failure: None,
+            rest_failure: None,
             table: InflightTable::new(config.max_pending),
             cancels: RateLimiter::new(config.cancels_per_second, window),
             paced_through: 0,
@@ -561,6 +567,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             LinkEvent::LoginRejected { code, msg } => {
                 counters.login_rejections.incr();
                 if let Some(e) = self.links[l].take_error() {
+                    self.link_failure = Some(e.as_failure());
                     self.shared.set_last_error(e);
                 }
                 self.refusal.on_login_refused(code, msg);
@@ -576,6 +583,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 was_live,
             } => {
                 if let Some(e) = self.links[l].take_error() {
+                    self.link_failure = Some(e.as_failure());
                     self.shared.set_last_error(e);
                 }
                 let done = self.links[l].is_done();

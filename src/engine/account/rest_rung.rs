@@ -272,7 +272,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::Connected => log::info!("REST rung connected"),
-                RestEvent::Lost(e) => log::info!("REST connection ended: {e}"),
+                RestEvent::Lost(e) => {
+                    log::info!("REST connection ended: {e}");
+                    if let Some(failure) = e.as_failure() {
+                        self.rest_failure = Some(failure);
+                    }
+                }
             }
         }
         events.clear();

@@ -5,7 +5,9 @@
 use super::testkit::{ACKED, Bench, MS, ms, rejected};
 use crate::clock::Clock;
 use crate::engine::config::HedgeAfter;
-use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
+use crate::outcome::{
+    ConnectFailure, ErrorText, NotSentReason, Status, UnknownReason, VenueMsg, Via,
+};
 
 /// No hedges: routing and failover alone.
 fn unhedged(connections: usize) -> Bench {
@@ -284,5 +286,71 @@ fn a_cancel_that_waits_out_its_queue_time_after_a_refusal_is_settled_with_the_re
             msg: VenueMsg::new("Invalid ACCESS_PASSPHRASE"),
         }),
         "the refusal, not a bare queue timeout"
+    );
+}
+
+#[test]
+fn a_cancel_no_connection_came_up_for_carries_the_last_connection_error() {
+    let mut bench = Bench::new(1, |c| c.max_queue_time(ms(1_000)));
+    // The first attempt fails: the link backs off and never comes up.
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::NoConnection {
+            failure: ConnectFailure::Connect,
+            error: ErrorText::new("connection failed: dropped by the test"),
+        })
+    );
+    assert_eq!(
+        outcomes[0].status.to_string(),
+        "not_sent (no_connection): no connection to the venue came up: connection failed: \
+         dropped by the test"
+    );
+}
+
+#[test]
+fn a_cancel_that_times_out_before_any_attempt_ended_says_the_connection_was_still_coming_up() {
+    let mut bench = Bench::new(1, |c| c.max_queue_time(ms(1_000)));
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::NoConnection {
+            failure: ConnectFailure::Pending,
+            error: ErrorText::new("no connection attempt had ended yet (still connecting)"),
+        })
+    );
+}
+
+#[test]
+fn a_cancel_held_by_pacing_with_a_live_link_is_a_queue_timeout() {
+    let mut bench = Bench::new(1, |c| {
+        c.max_queue_time(ms(500))
+            .cancels_per_second(1)
+            .hedge_after(HedgeAfter::Off)
+    });
+    // A failure on the way up, then a session: the failure is not why the second cancel waits.
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    bench.log_in(&[0]);
+    let first = bench.cancel(1);
+    let second = bench.cancel(2);
+    assert_eq!(bench.link(0).sent_ids(), [first.as_str()]);
+    bench.after(500 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, second);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::QueueTimeout)
     );
 }
