@@ -180,6 +180,40 @@ fn run_with_refused_credentials_and_no_input_still_exits_2() {
 }
 
 #[test]
+fn run_refuses_a_core_the_machine_does_not_have_before_connecting() {
+    // A listener that would see the connection if `run` tried one.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--url",
+        &format!("wss://127.0.0.1:{port}/v2/ws/private"),
+        "--no-rest",
+        "--core",
+        "100000",
+    ]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot pin the engine thread to core 100000"),
+        "{stderr}"
+    );
+    assert!(listener.accept().is_err(), "run connected anyway");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn run_refuses_to_start_when_a_credential_variable_is_missing() {
     // A listener that would see the connection if `run` tried one.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

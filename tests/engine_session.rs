@@ -226,16 +226,6 @@ fn an_unreachable_venue_is_reported_and_intents_time_out() {
 }
 
 #[test]
-fn a_core_that_cannot_be_used_is_reported_and_the_engine_runs_unpinned() {
-    let venue = venue();
-    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
-    let (engine, handle) = start(config_for(&venue).core(100_000));
-    handle.cancel(by_order_id(&order)).unwrap();
-    assert_eq!(next_outcome(&handle).status, Status::Acked);
-    assert_eq!(engine.pinning(), Pinning::Failed(100_000));
-}
-
-#[test]
 fn the_engine_pins_to_its_core_even_when_the_starting_thread_is_pinned_elsewhere() {
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     if cores.len() < 2 {

@@ -176,7 +176,9 @@ pub enum Pinning {
     NotRequested,
     /// Pinned to the configured core.
     Pinned(usize),
-    /// The configured core could not be used; the thread runs unpinned.
+    /// The configured core could not be used and was optional
+    /// ([`crate::engine::ConfigBuilder::core_optional`]); the thread runs unpinned. (A required
+    /// core that cannot be used stops [`crate::Engine::start`] instead.)
     Failed(usize),
     /// The engine thread has not got that far yet.
     Pending,
