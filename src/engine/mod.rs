@@ -399,8 +399,8 @@ fn pin_to(core: usize) -> Result<(), String> {
     };
     Err(match inherited {
         Some(ids) if !ids.is_empty() => format!(
-            "{refused}: no such core, or not one this process may use; the thread could run on \
-             CPUs {}",
+            "{refused}: no such core, or not one this process may use (the thread that started \
+             the engine may run on CPUs {})",
             cpu_list(ids.iter().map(|c| c.id))
         ),
         _ => format!("{refused}: no such core, or not one this process may use"),

@@ -297,7 +297,9 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     }
     let config = builder.build().map_err(Failure::runtime)?;
     let (engine, handle) = Engine::start(config).map_err(|e| match e {
-        e @ StartError::Pinning { .. } => Failure::config(format!("--core: {e}")),
+        StartError::Pinning { core, reason } => Failure::config(format!(
+            "cannot pin the engine thread to core {core} (--core): {reason}"
+        )),
         e => Failure::runtime(format!("cannot start the engine: {e}")),
     })?;
 
