@@ -9,7 +9,7 @@ mod support;
 #[path = "support/chaos.rs"]
 mod chaos;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bitget_cancel::engine::{ConfigBuilder, Credentials, Engine, SessionError, SessionState};
 use bitget_cancel::outcome::{NotSentReason, Status, VenueMsg, Via};
@@ -119,7 +119,12 @@ fn a_wrong_secret_gives_the_same_outcome_on_every_run_of_the_inline_engine() {
             assert!(ids.contains(&outcome.id), "run {run}: {outcome:?}");
             assert_eq!(verdict(outcome), refused_login(), "run {run}: {outcome:?}");
         }
-        assert!(!engine.wait_live(Duration::from_secs(1)), "run {run}");
+        let waited = Instant::now();
+        assert!(!engine.wait_live(PATIENCE), "run {run}");
+        assert!(
+            waited.elapsed() < PATIENCE,
+            "run {run}: the refusal ends the wait, not the timeout"
+        );
         let stopped = engine.shutdown();
         assert!(stopped.outcomes.is_empty(), "run {run}");
         assert_eq!((stopped.stats.sent, stopped.stats.rest.sent), (0, 0));
