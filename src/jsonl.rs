@@ -439,10 +439,14 @@ pub struct OutcomeLine {
     pub status: LineStatus,
     /// The venue's code (0 for acked), or `None` when the venue did not answer.
     pub code: Option<i64>,
-    /// The venue's message for a rejection, `acknowledged` for an ack, else the reason in words.
+    /// The venue's message for a rejection, `acknowledged` for an ack, else the reason in words
+    /// (with the venue's code and message for `login_rejected`, the last connection error for
+    /// `no_connection`).
     pub msg: String,
     /// The reason's word for an `unknown`, `not_sent` or `invalid` status
-    /// ([`Status::reason`](crate::Status::reason), or [`INVALID_INPUT`]).
+    /// ([`Status::reason`](crate::Status::reason), or [`INVALID_INPUT`]): `ack_timeout`,
+    /// `connection_lost`, `shutdown`, `queue_timeout`, `login_rejected`, `no_connection`,
+    /// `duplicate_id`, `invalid_input`.
     pub reason: Option<String>,
     /// How many times the cancel was sent (0 if never).
     pub attempts: u8,
@@ -705,6 +709,29 @@ mod tests {
         assert_eq!(
             (line.tick_to_wire_ns, line.round_trip_ns, line.via),
             (None, None, None)
+        );
+    }
+
+    #[test]
+    fn a_line_no_connection_came_up_for_says_why_in_its_msg() {
+        use crate::outcome::{ConnectFailure, ErrorText};
+        let o = outcome(
+            Status::NotSent(NotSentReason::NoConnection {
+                failure: ConnectFailure::Tls,
+                error: ErrorText::new(
+                    "tls: TLS handshake failed: invalid peer certificate: UnknownIssuer",
+                ),
+            }),
+            Timestamps::default(),
+            None,
+        );
+        let line = OutcomeLine::from_outcome(2, &o);
+        assert_eq!((line.status, line.code), (LineStatus::NotSent, None));
+        assert_eq!(line.reason.as_deref(), Some("no_connection"));
+        assert_eq!(
+            line.msg,
+            "no connection to the venue came up: tls: TLS handshake failed: invalid peer \
+             certificate: UnknownIssuer"
         );
     }
 

@@ -46,9 +46,11 @@
 //!
 //! The crate logs through the [`log`](https://docs.rs/log) facade and prints nothing itself:
 //! connections logged in, lost and replaced at `info` and `warn`, what it cannot read or do
-//! (a TLS certificate it does not trust, a refused login, a core it cannot pin to) at `warn`
-//! and `error`. Without a logger installed these are silent, and a failure shows only in the
-//! outcomes and in [`Handle::last_error`]. Install any `log` backend early in `main`, for
+//! (a TLS certificate it does not trust, a refused login, an optional core it cannot pin to)
+//! at `warn` and `error`. Without a logger installed these are silent, and a failure shows in
+//! the outcomes (a cancel no connection came up for carries the last connection error,
+//! [`outcome::NotSentReason::NoConnection`]; refused credentials the venue's code), in
+//! [`Handle::last_error`], and for a core that cannot be had in [`Engine::start`]'s error. Install any `log` backend early in `main`, for
 //! example `env_logger`:
 //!
 //! ```text

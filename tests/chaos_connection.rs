@@ -425,7 +425,8 @@ fn a_venue_that_closes_every_session_after_login_meets_a_growing_backoff_and_los
     for o in tally.outcomes() {
         match o.status {
             Status::Unknown(UnknownReason::ConnectionLost)
-            | Status::NotSent(NotSentReason::QueueTimeout) => {}
+            | Status::NotSent(NotSentReason::QueueTimeout)
+            | Status::NotSent(NotSentReason::NoConnection { .. }) => {}
             Status::Acked => assert!(o.times.written_ns > storm_over, "{o:?}"),
             _ => panic!("{o:?}"),
         }

@@ -131,6 +131,40 @@ fn run_reports_every_line_not_sent_with_the_venues_code_when_credentials_are_ref
 }
 
 #[test]
+fn run_rest_only_with_refused_credentials_exits_2_with_every_line_not_sent_on_every_run() {
+    let sim = sim_with_book("run-rest-only-bad-credentials");
+    let wrong_secret = [
+        ("BITGET_API_KEY", "sim-key"),
+        ("BITGET_API_SECRET", "not-the-secret"),
+        ("BITGET_API_PASSPHRASE", "sim-passphrase"),
+    ];
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","clientOid":"fut-3"}
+"#;
+    for run in 0..3 {
+        let out = run_against_with(&sim, &wrong_secret, input, &["--rest-only"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "run {run}: {stderr}");
+        assert!(stderr.contains("refused the credentials"), "{stderr}");
+        let by_line = outcomes_by_line(&out.stdout);
+        assert_eq!(by_line.len(), 2, "run {run}");
+        for (line, v) in &by_line {
+            // The REST signature made with the wrong secret does not verify: 40009, never a
+            // verdict on the order.
+            assert_eq!(
+                (&v["status"], &v["reason"], &v["code"]),
+                (
+                    &serde_json::json!("not_sent"),
+                    &serde_json::json!("login_rejected"),
+                    &serde_json::json!(40009)
+                ),
+                "run {run}, line {line}: {v}"
+            );
+        }
+    }
+}
+
+#[test]
 fn run_with_refused_credentials_and_no_input_still_exits_2() {
     let sim = sim_with_book("run-bad-key-no-input");
     let wrong_key = [
@@ -142,6 +176,40 @@ fn run_with_refused_credentials_and_no_input_still_exits_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("30011"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn run_refuses_a_core_the_machine_does_not_have_before_connecting() {
+    // A listener that would see the connection if `run` tried one.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--url",
+        &format!("wss://127.0.0.1:{port}/v2/ws/private"),
+        "--no-rest",
+        "--core",
+        "100000",
+    ]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot pin the engine thread to core 100000"),
+        "{stderr}"
+    );
+    assert!(listener.accept().is_err(), "run connected anyway");
     assert!(out.stdout.is_empty());
 }
 
@@ -270,7 +338,49 @@ fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
     let by_line = outcomes_by_line(&out.stdout);
     assert_eq!(by_line.len(), 1);
     assert_eq!(by_line[&1]["status"], "not_sent");
-    assert_eq!(by_line[&1]["reason"], "queue_timeout");
+    assert_eq!(by_line[&1]["reason"], "no_connection");
+    let msg = by_line[&1]["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("no connection to the venue came up: connection failed: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn run_reports_a_certificate_nobody_trusts_in_each_lines_reason() {
+    let sim = sim_with_book("run-untrusted-ca");
+    let mut cmd = Command::new(BIN);
+    // No --ca-file: the venue's certificate is signed by a CA the engine does not trust.
+    cmd.args(["run", "--url", &sim.url, "--rest-url", &sim.rest_url])
+        .args(["--max-queue-ms", "1500", "--idle", "backoff"]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1\"}\n")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    let line = &by_line[&1];
+    assert_eq!(
+        (&line["status"], &line["reason"], &line["code"]),
+        (
+            &serde_json::json!("not_sent"),
+            &serde_json::json!("no_connection"),
+            &serde_json::Value::Null
+        ),
+        "{line}"
+    );
+    let msg = line["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("no connection to the venue came up: tls: "),
+        "{msg}"
+    );
+    assert!(msg.contains("UnknownIssuer"), "{msg}");
 }
 
 #[test]

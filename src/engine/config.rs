@@ -140,6 +140,8 @@ pub struct Config {
     pub(crate) credentials: Credentials,
     pub(crate) extra_root_ca_pem: Option<Vec<u8>>,
     pub(crate) core: Option<usize>,
+    /// A core that cannot be had is not an error: the thread runs unpinned.
+    pub(crate) core_optional: bool,
     pub(crate) idle: IdleStrategy,
     pub(crate) direct_reads: bool,
     pub(crate) intent_capacity: usize,
@@ -176,6 +178,7 @@ impl fmt::Debug for Config {
             .field("credentials", &self.credentials)
             .field("extra_root_ca", &self.extra_root_ca_pem.is_some())
             .field("core", &self.core)
+            .field("core_optional", &self.core_optional)
             .field("idle", &self.idle)
             .field("direct_reads", &self.direct_reads)
             .field("intent_capacity", &self.intent_capacity)
@@ -230,6 +233,7 @@ impl Config {
                 credentials,
                 extra_root_ca_pem: None,
                 core: None,
+                core_optional: false,
                 idle: IdleStrategy::BusySpin,
                 direct_reads: true,
                 intent_capacity: 1024,
@@ -276,6 +280,12 @@ impl Config {
     /// The credentials.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// Whether the engine runs unpinned when its [`core`](Self::core) cannot be had, instead
+    /// of failing to start ([`ConfigBuilder::core_optional`]).
+    pub fn is_core_optional(&self) -> bool {
+        self.core_optional
     }
 
     getters! {
@@ -359,8 +369,12 @@ impl ConfigBuilder {
 
     /// The REST rung, below the WebSocket pool: a cancel goes over Bitget's REST API when no
     /// WebSocket connection is live at the moment it is due, or when its connection was lost and
-    /// no other is live; never while a WebSocket connection is live. Its keep-alive HTTPS
-    /// connection opens at start and is kept warm; its server time corrects the clock of every
+    /// no other is live; never while a WebSocket connection is live, and not before the pool had
+    /// its chance: at start, cancels wait until a connection logged in, the venue refused the
+    /// credentials, every connection's first attempt failed, or the
+    /// [`connect_timeout`](Self::connect_timeout) passed (at most half the
+    /// [`max_queue_time`](Self::max_queue_time), so that a waiting cancel keeps time for REST).
+    /// Its keep-alive HTTPS connection opens at start and is kept warm; its server time corrects the clock of every
     /// login and REST signature. REST cancels count against the same account cancel limit.
     /// Default: on, Bitget's live REST host ([`crate::rest::LIVE_BASE_URL`]), with demo trading
     /// when the WebSocket URL is [`DEMO_URL`] and the extra root CA of
@@ -459,10 +473,63 @@ impl ConfigBuilder {
         self
     }
 
-    /// Pins the engine thread to this core (default: not pinned). A pinning failure is
-    /// reported by [`crate::Engine::pinning`] and logged, not fatal.
+    /// Pins the engine thread to this core, numbered as the kernel numbers CPUs (`taskset
+    /// -c`, `/proc/cpuinfo`'s `processor`). Default: not pinned. A core the machine cannot give
+    /// the thread (it does not exist, or it is not among the CPUs this process may run on) makes
+    /// [`crate::Engine::start`] fail with [`crate::engine::StartError::Pinning`]; see
+    /// [`core_optional`](Self::core_optional) to run unpinned instead. The inline engine runs on
+    /// the caller's thread and ignores it (pin that thread yourself).
+    ///
+    /// Which core: the engine thread busy-spins there, and every microsecond it waits for the
+    /// CPU is a microsecond added to a cancel.
+    ///
+    /// - **Isolated**: a core the scheduler gives nothing else (`isolcpus=` or a cpuset that
+    ///   keeps other work away, ideally with `nohz_full=` and `rcu_nocbs=`), so the spinning
+    ///   thread is never preempted.
+    /// - **Not the SMT sibling of the strategy's thread**: two hyperthreads of one physical
+    ///   core share its execution units and caches; a spinning engine there slows the strategy
+    ///   and itself. Siblings are listed in
+    ///   `/sys/devices/system/cpu/cpuN/topology/thread_siblings_list`; take a core whose
+    ///   sibling is idle (or offline).
+    /// - **Away from the NIC's interrupts**: a core that takes the network card's interrupts
+    ///   (`/proc/interrupts`, `/proc/irq/N/smp_affinity_list`; irqbalance moves them) stalls the
+    ///   thread on every packet. Keep them on another core of the same NUMA node as the NIC
+    ///   (`/sys/class/net/IFACE/device/numa_node`), and put the engine on that node too.
+    ///
+    /// [`crate::Engine::pinning`] reports where it runs.
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, Credentials};
+    ///
+    /// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+    ///     .core(3)
+    ///     .build()?;
+    /// assert_eq!((config.core(), config.is_core_optional()), (Some(3), false));
+    /// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+    /// ```
     pub fn core(mut self, core: usize) -> Self {
         self.config.core = Some(core);
+        self.config.core_optional = false;
+        self
+    }
+
+    /// Pins the engine thread to this core when the machine allows it, and runs it unpinned
+    /// otherwise: [`crate::Engine::start`] succeeds either way, [`crate::Engine::pinning`]
+    /// says [`crate::engine::Pinning::Failed`] and a warning is logged. For a configuration
+    /// shared by machines of different sizes; see [`core`](Self::core) for how to pick one.
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, Credentials};
+    ///
+    /// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+    ///     .core_optional(3)
+    ///     .build()?;
+    /// assert_eq!((config.core(), config.is_core_optional()), (Some(3), true));
+    /// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+    /// ```
+    pub fn core_optional(mut self, core: usize) -> Self {
+        self.config.core = Some(core);
+        self.config.core_optional = true;
         self
     }
 
@@ -565,9 +632,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// When to try the credentials again after the venue refused them (30005, 30011 to 30015);
+    /// When to try the credentials again after the venue refused them: a connection whose login
+    /// was refused (30005, 30011 to 30015) logs in again, and the REST rung, if a REST request
+    /// was refused for its key or signature (40006, 40009, 40012, ...), takes a cancel again.
     /// `None` never tries again. Default 60 s. Meanwhile every intent is reported
-    /// [`crate::outcome::NotSentReason::LoginRejected`] at once.
+    /// [`crate::outcome::NotSentReason::LoginRejected`] at once (or, while another connection
+    /// still has its login's answer to come, once it has it), and no cancel goes over REST
+    /// with credentials a login was refused for.
     pub fn login_retry_after(mut self, d: Option<Duration>) -> Self {
         self.config.login_retry_after = d;
         self

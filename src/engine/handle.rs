@@ -160,8 +160,9 @@ impl Handle {
     /// when its state changes.
     ///
     /// Cancels may be submitted before: they wait for a path to the venue (up to the maximum
-    /// queueing time). Waiting first keeps the first round trips from measuring connection
-    /// set-up.
+    /// queueing time), the first WebSocket login rather than REST (see
+    /// [`ConfigBuilder::rest`](super::ConfigBuilder::rest)). Waiting first keeps the first round
+    /// trips from measuring connection set-up.
     ///
     /// ```
     /// use std::time::Duration;

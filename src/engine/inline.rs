@@ -200,10 +200,17 @@ impl InlineEngine {
         }
     }
 
-    /// Polls until a connection is logged in (true) or `timeout` has passed (false; see
-    /// [`InlineEngine::last_error`]).
+    /// Polls until a connection is logged in (true), or `timeout` has passed or the venue
+    /// refused the credentials (false; see [`InlineEngine::last_error`]), like
+    /// [`Handle::wait_live`](super::Handle::wait_live).
     pub fn wait_live(&mut self, timeout: Duration) -> bool {
-        self.poll_until(timeout, |e| e.state() == SessionState::Live)
+        self.poll_until(timeout, |e| {
+            matches!(
+                e.state(),
+                SessionState::Live | SessionState::LoginRejected | SessionState::Stopped
+            )
+        });
+        self.state() == SessionState::Live
     }
 
     /// Where the connections to the venue stand.

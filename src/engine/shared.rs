@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Condvar, Mutex};
 
-use crate::outcome::Outcome;
+use crate::outcome::{ConnectFailure, ErrorText, Outcome};
 
 /// Where the engine's connections to the venue stand (one connection's, in
 /// [`ConnectionStats::state`]; the pool's, from [`crate::Handle::state`]: `Live` while any
@@ -107,10 +107,11 @@ pub enum SessionError {
     /// A step of connecting or logging in took longer than the connect timeout.
     #[error("timed out while {0}")]
     Timeout(&'static str),
-    /// The venue refused the login.
+    /// The venue refused the credentials: a login (30005, 30011, 30012, 30015, ...), or a REST
+    /// request's key, passphrase or signature (40006, 40009, 40012, ...).
     #[error("login rejected by the venue: {code} {msg}")]
     LoginRejected {
-        /// The venue's code, e.g. 30015.
+        /// The venue's code, e.g. 30015 or 40009.
         code: i64,
         /// The venue's message.
         msg: String,
@@ -136,6 +137,27 @@ pub enum SessionError {
     PeerSilent,
 }
 
+impl SessionError {
+    /// Its kind and its sentence, as a not-sent outcome carries them
+    /// ([`crate::outcome::NotSentReason::NoConnection`]); nothing is allocated.
+    pub(crate) fn as_failure(&self) -> (ConnectFailure, ErrorText) {
+        let failure = match self {
+            SessionError::Resolve { .. } => ConnectFailure::Dns,
+            SessionError::Io(_) => ConnectFailure::Connect,
+            SessionError::Tls(_) => ConnectFailure::Tls,
+            SessionError::Upgrade(_) => ConnectFailure::Upgrade,
+            SessionError::Timeout(_) => ConnectFailure::Timeout,
+            SessionError::LoginRejected { .. } | SessionError::LoginFailed { .. } => {
+                ConnectFailure::Login
+            }
+            SessionError::Protocol(_) | SessionError::Closed { .. } | SessionError::PeerSilent => {
+                ConnectFailure::Closed
+            }
+        };
+        (failure, ErrorText::display(self))
+    }
+}
+
 /// The rest of [`SessionError::Closed`]'s sentence: the close frame's code if there was one,
 /// then the reason.
 fn closed_how(code: Option<u16>, reason: &str) -> String {
@@ -154,7 +176,9 @@ pub enum Pinning {
     NotRequested,
     /// Pinned to the configured core.
     Pinned(usize),
-    /// The configured core could not be used; the thread runs unpinned.
+    /// The configured core could not be used and was optional
+    /// ([`crate::engine::ConfigBuilder::core_optional`]); the thread runs unpinned. (A required
+    /// core that cannot be used stops [`crate::Engine::start`] instead.)
     Failed(usize),
     /// The engine thread has not got that far yet.
     Pending,

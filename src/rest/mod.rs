@@ -42,6 +42,8 @@ pub use config::{LIVE_BASE_URL, RestConfig};
 pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, Response, ResponseReader};
 pub use verdict::{Verdict, decode_server_time, decode_verdict};
 
+use crate::outcome::{ConnectFailure, ErrorText};
+
 /// What went wrong with a REST request or connection, phrased as what the caller can do.
 ///
 /// [`InvalidUrl`](Self::InvalidUrl), [`Tls`](Self::Tls) from [`RestClient::new`] and
@@ -104,6 +106,26 @@ pub enum RestError {
     /// The client was shut down with the request in flight.
     #[error("the REST client was shut down")]
     Shutdown,
+}
+
+impl RestError {
+    /// As a not-sent outcome carries a connection error
+    /// ([`crate::outcome::NotSentReason::NoConnection`]): its kind, and its sentence after
+    /// `REST: `; `None` for the routine end of a keep-alive connection. Nothing is allocated.
+    pub(crate) fn as_failure(&self) -> Option<(ConnectFailure, ErrorText)> {
+        let failure = match self {
+            RestError::ClosedByServer | RestError::Shutdown => return None,
+            RestError::Resolve { .. } => ConnectFailure::Dns,
+            RestError::Tls(_) => ConnectFailure::Tls,
+            RestError::InvalidUrl { .. } | RestError::Io(_) => ConnectFailure::Connect,
+            RestError::Timeout(_) => ConnectFailure::Timeout,
+            RestError::ConnectionLost(_)
+            | RestError::Http(_)
+            | RestError::ServerError { .. }
+            | RestError::BadReply { .. } => ConnectFailure::Closed,
+        };
+        Some((failure, ErrorText::display(&format_args!("REST: {self}"))))
+    }
 }
 
 /// The host and port of a REST base URL, if it is one [`RestClient::new`] accepts.

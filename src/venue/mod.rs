@@ -215,6 +215,14 @@ impl Dialect {
 
     // ----- REST -----
 
+    /// Whether a REST reply's code refuses the request's credentials (key, passphrase,
+    /// signature) rather than deciding about the order it carries.
+    pub(crate) fn rest_refuses_credentials(self, code: i64) -> bool {
+        match self {
+            Dialect::V2 => v2::codes::rest_refuses_credentials(code),
+        }
+    }
+
     /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
     pub(crate) const fn max_rest_body_len(self) -> usize {
         match self {

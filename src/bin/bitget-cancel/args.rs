@@ -123,7 +123,8 @@ Input, one object per line (blank lines are skipped):
 Output, one object per non-blank input line, in completion order:
   {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \
-line was refused; msg says why) or not_sent. attempts counts the sends (a hedge or a re-send after \
+line was refused; msg says why) or not_sent (reason says why: no_connection with the last \
+connection error in msg, login_rejected with the venue's code, queue_timeout, ...). attempts counts the sends (a hedge or a re-send after \
 a lost connection adds one); via is the 0-based connection whose reply settled it (null if none). \
 After a re-send, a rejection saying the order does not exist means it is no longer open: the lost \
 attempt may have cancelled it, or it filled.

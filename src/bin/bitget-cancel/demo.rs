@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
+use bitget_cancel::engine::{Config, Credentials, SessionState, StartError, Stats, SubmitError};
 use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
     CancelFate, Faults, Injection, LoginFault, OnCancel, RestingOrder, SimConfig, SimStats,
@@ -296,8 +296,12 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         builder = builder.core(core);
     }
     let config = builder.build().map_err(Failure::runtime)?;
-    let (engine, handle) = Engine::start(config)
-        .map_err(|e| Failure::runtime(format!("cannot start the engine: {e}")))?;
+    let (engine, handle) = Engine::start(config).map_err(|e| match e {
+        StartError::Pinning { core, reason } => Failure::config(format!(
+            "cannot pin the engine thread to core {core} (--core): {reason}"
+        )),
+        e => Failure::runtime(format!("cannot start the engine: {e}")),
+    })?;
 
     eprintln!(
         "demo: simulated venue at {} with {} resting orders; connecting over TLS...",

@@ -66,6 +66,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let (engine, handle) = Engine::start(config).map_err(|e| match e {
         StartError::Tls(e) => Failure::config(format!("cannot use the CA file: {e}")),
         StartError::Io(e) => Failure::runtime(format!("cannot start the engine: {e}")),
+        StartError::Pinning { core, reason } => Failure::config(format!(
+            "cannot pin the engine thread to core {core} (--core): {reason}"
+        )),
     })?;
 
     let interrupted = Arc::new(AtomicBool::new(false));

@@ -16,6 +16,8 @@
 //! | [`ResendQueue`] | `resend.rs` | the order a lost link's cancels go out again in |
 //! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
 //! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
+//! | [`Refusal`] | `refusal.rs` | what a refusal of the credentials holds back, on every path |
+//! | [`StartGate`] | `start_gate.rs` | when the pool has had its chance and REST may take first sends |
 //! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
 //! | [`AttemptIds`], [`LateIds`] | `ids.rs` | the ids of later attempts; which replies are late |
 //! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
@@ -37,12 +39,14 @@ mod ids;
 pub(crate) mod inflight;
 mod lifecycle;
 mod outbox;
+mod refusal;
 mod resend;
 mod rest_rung;
 mod rotation;
 mod router;
 mod rtt;
 mod send;
+mod start_gate;
 mod stats;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -63,7 +67,7 @@ use super::shared::{MAX_SLOTS, SessionState, Shared};
 use crate::clock::{Clock, Monotonic, ns};
 use crate::intent::RequestId;
 use crate::net::{Dialer, HostAddrs};
-use crate::outcome::{NotSentReason, Status, VenueMsg, Via};
+use crate::outcome::{ConnectFailure, ErrorText, NotSentReason, Status, Via};
 use crate::rest::RestClient;
 use crate::venue::{Dialect, Verdict};
 use crate::ws;
@@ -73,10 +77,12 @@ use hedger::Hedger;
 use ids::{AttemptIds, LateIds};
 use inflight::{AttemptKind, AttemptState, InflightTable};
 use outbox::Outbox;
+use refusal::Refusal;
 use resend::ResendQueue;
 use rest_rung::RestRung;
 use rotation::{Rotation, RotationStep};
 use router::Router;
+use start_gate::StartGate;
 use stats::PoolStats;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
@@ -173,8 +179,12 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     links: Vec<L>,
     events: Vec<(u8, LinkEvent)>,
     scratch: Scratch,
-    /// The venue's last refusal of the credentials.
-    rejected: Option<(i64, VenueMsg)>,
+    /// The venue's last refusal of the credentials, on any path.
+    refusal: Refusal,
+    /// The last error of a connection attempt or session, and of the REST connection, for
+    /// cancels no connection came up for.
+    link_failure: Option<(ConnectFailure, ErrorText)>,
+    rest_failure: Option<(ConnectFailure, ErrorText)>,
 
     // Intents, and the parts that decide about them.
     table: InflightTable,
@@ -191,6 +201,7 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     late: LateIds,
     stats: PoolStats,
     rest: RestRung,
+    gate: StartGate,
     slots_scratch: Vec<(u32, u64)>,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
@@ -318,7 +329,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             links,
             events: Vec::with_capacity(EVENT_CAPACITY),
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
-            rejected: None,
+            refusal: Refusal::new(config.login_retry_after.map(ns)),
+            link_failure: None,
+            rest_failure: None,
             table: InflightTable::new(config.max_pending),
             cancels: RateLimiter::new(config.cancels_per_second, window),
             paced_through: 0,
@@ -331,6 +344,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             late: LateIds::new(),
             stats: PoolStats::new(slots, Hedger::SCRATCH),
             rest: RestRung::new(rest, config.rest_only),
+            gate: StartGate::new(
+                if config.rest_only {
+                    0
+                } else {
+                    config.connections
+                },
+                ns(config.connect_timeout.min(config.max_queue_time / 2)),
+            ),
             slots_scratch: Vec::with_capacity(config.max_pending),
             stopping: None,
         }
@@ -406,6 +427,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             work = true;
         }
         let stopping = self.stopping.is_some();
+        self.gate.start(now);
         for i in 0..self.links.len() {
             work |= self.links[i].read(link_cx!(self, now));
             work |= self.apply_link_events(now);
@@ -446,6 +468,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
             t = t.min(self.send_ready_at());
+            t = t.min(self.gate.next_deadline());
         }
         if let Some((_, e)) = self.table.oldest_in_flight() {
             t = t.min(e.sent_ns.saturating_add(self.ack_timeout));
@@ -505,7 +528,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             LinkEvent::Live => {
                 counters.sessions.incr();
                 counters.links[l].sessions.incr();
-                self.rejected = None;
+                self.refusal.on_accepted();
+                self.gate.open();
                 self.router.on_live(l);
                 log::info!(
                     "connection {l} logged in to {} ({} intents waiting)",
@@ -543,9 +567,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             LinkEvent::LoginRejected { code, msg } => {
                 counters.login_rejections.incr();
                 if let Some(e) = self.links[l].take_error() {
+                    self.link_failure = Some(e.as_failure());
                     self.shared.set_last_error(e);
                 }
-                self.rejected = Some((code, msg));
+                self.refusal.on_login_refused(code, msg);
+                self.gate.open();
+                // A handle that reads the outcomes below sees the state that explains them.
+                self.publish_states();
                 if !self.links.iter().any(LinkView::is_live) {
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
@@ -555,12 +583,16 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 was_live,
             } => {
                 if let Some(e) = self.links[l].take_error() {
+                    self.link_failure = Some(e.as_failure());
                     self.shared.set_last_error(e);
                 }
                 let done = self.links[l].is_done();
                 // A link that ends for good (retired, shutting down) is not reconnecting.
                 if was_live && !done {
                     counters.reconnects.incr();
+                }
+                if !was_live {
+                    self.gate.on_attempt_failed(l);
                 }
                 self.outbox.forget(l);
                 self.router.on_lost(l);
@@ -724,7 +756,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     }
 
     /// Publishes each link's state and the pool's, where they changed.
-    fn publish_states(&mut self) {
+    pub(super) fn publish_states(&mut self) {
         let counters = &self.shared.counters.0;
         let states = self.links.iter().map(|l| (l.state(), l.is_done()));
         let mut pool = self.stats.publish_states(states, counters);
@@ -734,6 +766,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             } else {
                 SessionState::Connecting
             });
+        }
+        // Refused credentials while no connection is live (heard over REST, or by every
+        // connection): refused, whatever the connections are doing or the REST connection's
+        // state.
+        if self.refused_now().is_some() {
+            pool = Some(SessionState::LoginRejected);
         }
         if self.stopping.is_none()
             && let Some(pool) = pool

@@ -1,8 +1,11 @@
 //! The REST rung: when no WebSocket link is live, cancels go over Bitget's REST API on the
 //! account's one warm keep-alive HTTPS connection ([`RestClient`]), driven from the same turn.
-//! Never while a link serves; one request at a time; the reply settles the cancel `via: Rest`.
-//! The server time the client fetches to stay warm corrects the clock of logins and
-//! signatures. With `rest_only` every cancel goes this way.
+//! Never while a link serves, nor before the pool had its chance at start (`start_gate.rs`),
+//! nor while a refusal of the credentials stands (`refusal.rs`); one request at a time; the
+//! reply settles the cancel `via: Rest`. A reply that refuses the request's credentials is no
+//! verdict on the order: the cancel is settled not sent with the venue's code, and so is every
+//! cancel waiting. The server time the client fetches to stay warm corrects the clock of
+//! logins and signatures. With `rest_only` every cancel goes this way.
 
 use mio::Registry;
 
@@ -12,7 +15,8 @@ use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::inflight::{AttemptKind, AttemptState};
 use super::{REST_LINK, Router};
 use crate::clock::{Clock, unix_ms};
-use crate::outcome::{Status, UnknownReason, Via};
+use crate::engine::shared::SessionError;
+use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
 use crate::rest::{RestClient, RestError, RestEvent, Verdict};
 
 /// The REST client and the one cancel it may carry.
@@ -123,6 +127,13 @@ impl RestRung {
 }
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
+    /// Whether the REST rung is a path, at `now`, for an intent whose live attempts are on
+    /// `exclude`: usable, and no refusal of the credentials holds it back.
+    #[inline]
+    pub(super) fn rest_may_take(&self, exclude: u32, now: u64) -> bool {
+        self.rest.usable(exclude) && self.refusal.rest_may_try(now)
+    }
+
     /// Sends the front waiting intent over REST; false if the client refused it.
     pub(super) fn send_rest_first(&mut self, now: u64) -> bool {
         let Some((_, e)) = self.table.front_queued() else {
@@ -221,9 +232,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 RestEvent::Reply { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
                     let status = match *verdict {
+                        Verdict::Rejected { code, msg }
+                            if self.settings.dialect.rest_refuses_credentials(code) =>
+                        {
+                            self.on_rest_refused(*tag, code, msg, now);
+                            continue;
+                        }
                         Verdict::Acked => Status::Acked,
                         Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
                     };
+                    // A verdict on the order: the credentials work.
+                    self.refusal.on_accepted();
                     match self.take_rest_attempt(*tag) {
                         Some((slot, a)) => self.settle_reply(slot, a, REST_LINK, status, Via::Rest),
                         None => self.shared.counters.0.late_replies.incr(),
@@ -253,11 +272,61 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::Connected => log::info!("REST rung connected"),
-                RestEvent::Lost(e) => log::info!("REST connection ended: {e}"),
+                RestEvent::Lost(e) => {
+                    log::info!("REST connection ended: {e}");
+                    if let Some(failure) = e.as_failure() {
+                        self.rest_failure = Some(failure);
+                    }
+                }
             }
         }
         events.clear();
         self.rest.events = events;
+    }
+
+    /// The venue refused the credentials of the REST request with `tag`: no verdict on its
+    /// order. The cancel is settled not sent with the venue's code (unknown if an earlier
+    /// attempt went out on a connection), every waiting cancel too while no connection is live,
+    /// and REST carries nothing until the credentials prove good or the retry wait is over.
+    fn on_rest_refused(&mut self, tag: u64, code: i64, msg: VenueMsg, now: u64) {
+        log::error!(
+            "the venue refused the credentials over REST: {code} {msg}; {}",
+            match self.settings.login_retry_after {
+                Some(d) => format!(
+                    "REST tries them again in {:?}",
+                    std::time::Duration::from_nanos(d)
+                ),
+                None => "REST does not try them again".to_string(),
+            }
+        );
+        self.refusal.on_rest_refused(code, msg, now);
+        self.gate.open();
+        self.shared.set_last_error(SessionError::LoginRejected {
+            code,
+            msg: msg.as_str().to_string(),
+        });
+        // A handle that reads the outcomes below sees the state that explains them.
+        self.publish_states();
+        if let Some((slot, a)) = self.take_rest_attempt(tag) {
+            self.table.entry_mut(slot).attempts[a].state = AttemptState::Dead;
+            self.router.done(REST_LINK);
+            let e = self.table.entry(slot);
+            if !e.has_live_attempt() {
+                let settled = self.clock.now();
+                let (status, via) = if e.sends > 1 {
+                    // An earlier attempt went out on a connection and may have landed.
+                    (Status::Unknown(UnknownReason::ConnectionLost), None)
+                } else {
+                    let reason = NotSentReason::LoginRejected { code, msg };
+                    (Status::NotSent(reason), Some(Via::Rest))
+                };
+                let e = self.table.settle(slot);
+                self.emit_entry(e, status, settled, via);
+            }
+        }
+        if let Some((code, msg)) = self.refused_now() {
+            self.fail_queued(NotSentReason::LoginRejected { code, msg });
+        }
     }
 
     /// The in-flight intent and attempt the REST request with `tag` carried, if it is still in

@@ -72,7 +72,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             let exclude = e.live_links();
             let can_send = self.table.can_send_again(slot);
             let serving = Router::any_serving(&self.links, exclude);
-            if can_send && !serving && self.rest.usable(exclude) {
+            if can_send && !serving && self.rest_may_take(exclude, now) {
                 // No WebSocket left: the REST rung takes it, one request at a time.
                 if !self.rest.ready(now, &self.cancels) {
                     break;
@@ -176,7 +176,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         None => {
                             if Router::any_serving(&self.links, 0) {
                                 self.count_pacing_wait(seq);
-                            } else if self.rest.ready(now, &self.cancels)
+                            } else if self.gate.is_open(now)
+                                && self.refusal.rest_may_try(now)
+                                && self.rest.ready(now, &self.cancels)
                                 && self.send_rest_first(now)
                             {
                                 work = true;

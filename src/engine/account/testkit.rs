@@ -124,6 +124,8 @@ enum FakeState {
     },
     Connecting,
     Live,
+    /// The venue refused the credentials.
+    Refused,
 }
 
 /// A connection that is only a state: it records the request ids it was given to send, and
@@ -181,6 +183,15 @@ impl FakeLink {
         self.inbox.push(LinkEvent::Live);
     }
 
+    /// The venue refuses the login now: reports `LoginRejected` at the next read.
+    pub(crate) fn refuse(&mut self, code: i64, msg: &str) {
+        self.state = FakeState::Refused;
+        self.inbox.push(LinkEvent::LoginRejected {
+            code,
+            msg: VenueMsg::new(msg),
+        });
+    }
+
     /// The venue's verdict on the request `id`, reported at the next read.
     pub(crate) fn reply(&mut self, id: &str, verdict: Verdict) {
         self.inbox.push(LinkEvent::Reply {
@@ -218,6 +229,7 @@ impl LinkSeam for FakeLink {
         match self.state {
             FakeState::Live => SessionState::Live,
             FakeState::Connecting => SessionState::Connecting,
+            FakeState::Refused => SessionState::LoginRejected,
             FakeState::Down { done: false } => SessionState::Backoff,
             FakeState::Down { done: true } => SessionState::Stopped,
         }

@@ -5,7 +5,9 @@
 use super::testkit::{ACKED, Bench, MS, ms, rejected};
 use crate::clock::Clock;
 use crate::engine::config::HedgeAfter;
-use crate::outcome::{Status, UnknownReason, Via};
+use crate::outcome::{
+    ConnectFailure, ErrorText, NotSentReason, Status, UnknownReason, VenueMsg, Via,
+};
 
 /// No hedges: routing and failover alone.
 fn unhedged(connections: usize) -> Bench {
@@ -216,5 +218,139 @@ fn a_rotation_whose_replacement_dies_gives_the_old_link_back() {
             crate::engine::SessionState::Stopped,
             crate::engine::SessionState::Live
         )
+    );
+}
+
+#[test]
+fn a_refused_login_settles_what_waits_with_the_venues_code_and_later_cancels_wait_for_the_other_links_answer()
+ {
+    let refused = Status::NotSent(NotSentReason::LoginRejected {
+        code: 30015,
+        msg: VenueMsg::new("Invalid sign"),
+    });
+    let mut bench = unhedged(2);
+    let first = bench.cancel(1);
+    bench.link(0).refuse(30015, "Invalid sign");
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, first);
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].attempts, outcomes[0].via),
+        (refused, 0, None)
+    );
+    // Connection 1 has its answer to come: the next cancel waits for it.
+    let second = bench.cancel(2);
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    bench.link(1).refuse(30015, "Invalid sign");
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        outcomes
+            .iter()
+            .map(|o| (o.id, o.status))
+            .collect::<Vec<_>>(),
+        [(second, refused)]
+    );
+    // Every connection refused: a cancel is settled as it comes in, with the same words.
+    let third = bench.cancel(3);
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        outcomes
+            .iter()
+            .map(|o| (o.id, o.status))
+            .collect::<Vec<_>>(),
+        [(third, refused)]
+    );
+    assert!(bench.link(0).sent.is_empty() && bench.link(1).sent.is_empty());
+}
+
+#[test]
+fn a_cancel_that_waits_out_its_queue_time_after_a_refusal_is_settled_with_the_refusal() {
+    let mut bench = Bench::new(2, |c| {
+        c.hedge_after(HedgeAfter::Off).max_queue_time(ms(1_000))
+    });
+    bench.link(0).refuse(30012, "Invalid ACCESS_PASSPHRASE");
+    bench.turn();
+    // Connection 1 never answers its login: the cancel waits its whole queue time.
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::LoginRejected {
+            code: 30012,
+            msg: VenueMsg::new("Invalid ACCESS_PASSPHRASE"),
+        }),
+        "the refusal, not a bare queue timeout"
+    );
+}
+
+#[test]
+fn a_cancel_no_connection_came_up_for_carries_the_last_connection_error() {
+    let mut bench = Bench::new(1, |c| c.max_queue_time(ms(1_000)));
+    // The first attempt fails: the link backs off and never comes up.
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::NoConnection {
+            failure: ConnectFailure::Connect,
+            error: ErrorText::new("connection failed: dropped by the test"),
+        })
+    );
+    assert_eq!(
+        outcomes[0].status.to_string(),
+        "not_sent (no_connection): no connection to the venue came up: connection failed: \
+         dropped by the test"
+    );
+}
+
+#[test]
+fn a_cancel_that_times_out_before_any_attempt_ended_says_the_connection_was_still_coming_up() {
+    let mut bench = Bench::new(1, |c| c.max_queue_time(ms(1_000)));
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::NoConnection {
+            failure: ConnectFailure::Pending,
+            error: ErrorText::new("no connection attempt had ended yet (still connecting)"),
+        })
+    );
+}
+
+#[test]
+fn a_cancel_held_by_pacing_with_a_live_link_is_a_queue_timeout() {
+    let mut bench = Bench::new(1, |c| {
+        c.max_queue_time(ms(500))
+            .cancels_per_second(1)
+            .hedge_after(HedgeAfter::Off)
+    });
+    // A failure on the way up, then a session: the failure is not why the second cancel waits.
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    bench.log_in(&[0]);
+    let first = bench.cancel(1);
+    let second = bench.cancel(2);
+    assert_eq!(bench.link(0).sent_ids(), [first.as_str()]);
+    bench.after(500 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, second);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::QueueTimeout)
     );
 }
