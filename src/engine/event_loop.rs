@@ -476,8 +476,8 @@ impl<I: IntentSource, O: OutcomeSink> EventLoop<I, O> {
         }
     }
 
-    /// The earliest time something has to happen.
-    fn next_deadline(&self, now: u64) -> u64 {
+    /// The earliest time something has to happen (the inline engine parks until then).
+    pub(crate) fn next_deadline(&self, now: u64) -> u64 {
         let mut t = now.saturating_add(MAX_PARK_NS);
         if !self.undelivered.is_empty() {
             // Nothing tells the engine when the caller makes room in the outcome ring.

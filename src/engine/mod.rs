@@ -74,8 +74,9 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
-    ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
+    Config, ConfigBuilder, ConfigError, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL, ENV_API_KEY,
+    ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS,
+    ReconnectBackoff,
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
@@ -135,6 +136,7 @@ impl Engine {
             outcomes: outcome_rx,
             shared: shared.clone(),
             waker: waker.clone(),
+            spin: config.outcome_spin,
         };
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -183,7 +185,7 @@ impl Engine {
             poll,
         );
         core.set_direct_reads(config.direct_reads);
-        Ok(InlineEngine::new(core, shared))
+        Ok(InlineEngine::new(core, shared, config.outcome_spin))
     }
 
     /// Another handle to this engine.
