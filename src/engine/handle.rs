@@ -187,6 +187,21 @@ impl Handle {
         }
     }
 
+    /// A descriptor that becomes readable when an outcome is ready, for an event loop that
+    /// cannot wait on the ring (asyncio, tokio's `AsyncFd`, mio, `poll(2)`); see
+    /// [`OutcomeReady`](super::OutcomeReady) for the consumer's turn. Created by the first call
+    /// (an `eventfd` on Linux, a socket pair elsewhere); every later call, on any clone, shares
+    /// it. Until then the engine pays nothing for it; afterwards one fence per outcome, and one
+    /// `write(2)` per outcome that finds the consumer waiting. Unix only.
+    ///
+    /// # Errors
+    ///
+    /// The descriptor cannot be created (out of file descriptors).
+    #[cfg(unix)]
+    pub fn outcome_ready(&self) -> std::io::Result<super::OutcomeReady> {
+        super::OutcomeReady::new(self.shared.clone(), self.outcomes.clone())
+    }
+
     /// Outcomes as they come, blocking for each (spinning first, like
     /// [`Handle::outcome_timeout`]); ends once the engine has stopped and every outcome was read.
     pub fn outcomes(&self) -> Outcomes<'_> {

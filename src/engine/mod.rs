@@ -64,6 +64,8 @@ mod inline;
 mod link;
 mod pacing;
 mod plumbing;
+#[cfg(unix)]
+mod ready;
 mod rtt;
 mod session;
 mod shared;
@@ -80,6 +82,8 @@ pub use config::{
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
+#[cfg(unix)]
+pub use ready::OutcomeReady;
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
 use event_loop::EventLoop;
@@ -139,6 +143,7 @@ impl Engine {
             spin: config.outcome_spin,
         };
         let thread_shared = shared.clone();
+        let outcome_ring = plumbing::OutcomeRing::new(outcome_tx, shared.clone());
         let thread = std::thread::Builder::new()
             .name("bitget-cancel-engine".to_string())
             .spawn(move || {
@@ -151,7 +156,7 @@ impl Engine {
                     tls_config,
                     thread_shared,
                     intent_rx,
-                    outcome_tx,
+                    outcome_ring,
                     poll,
                 )
                 .run();
