@@ -1,10 +1,11 @@
 //! bitget-cancel itself. Threaded: the engine busy-spinning on its own pinned core, the strategy
 //! thread pushing validated intents through the [`Handle`] and spinning on the outcome ring;
 //! three rows: one connection, a pool of two, and a pool of two whose first connection is frozen
-//! (it never answers a cancel) with cancels hedged after 1 ms. Two more rows wait for each
+//! (it never answers a cancel) with cancels hedged after 1 ms. Four more rows wait for each
 //! outcome the blocking way, `Handle::outcome_timeout`, as the README does: with the default
-//! spin before parking, and parked at once (`outcome_spin` zero); beside the spinning row they
-//! show what a blocking wait adds. Inline: the strategy thread is the engine ([`InlineEngine`]):
+//! spin before parking, and parked at once (`outcome_spin` zero), with the engine busy-spinning
+//! and with it parking when idle (`IdleStrategy::Backoff`, the README's); beside the spinning
+//! row they show what a blocking wait adds. Inline: the strategy thread is the engine ([`InlineEngine`]):
 //! `cancel` writes the frame, then it polls until the outcome.
 
 use std::time::{Duration, Instant};
@@ -55,6 +56,7 @@ pub struct BitgetCancel {
     name: &'static str,
     pool: Pool,
     wait: Wait,
+    idle: IdleStrategy,
     engine: Option<Engine>,
     handle: Handle,
     cancel: Cancel,
@@ -67,6 +69,7 @@ impl BitgetCancel {
         name: &'static str,
         pool: Pool,
         wait: Wait,
+        idle: IdleStrategy,
     ) -> BenchResult<BitgetCancel> {
         let connections = match pool {
             Pool::Single => 1,
@@ -80,7 +83,7 @@ impl BitgetCancel {
             .url(server.url())
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
             .core(ENGINE_CORE)
-            .idle(IdleStrategy::BusySpin)
+            .idle(idle)
             .connections(connections.max(1))
             .hedge_after(match pool {
                 Pool::FirstFrozen => HedgeAfter::Fixed(FROZEN_HEDGE),
@@ -123,6 +126,7 @@ impl BitgetCancel {
             name,
             pool,
             wait,
+            idle,
             engine: Some(engine),
             handle,
             cancel,
@@ -200,8 +204,9 @@ impl Contender for BitgetCancel {
         };
         format!(
             "strategy thread (core 0) {wait}; engine thread {pinning}, \
-             BusySpin, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
-            if direct_reads() {
+             {:?}, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
+            self.idle,
+            if direct_reads() && self.idle != IdleStrategy::Backoff {
                 "sockets read directly while live"
             } else {
                 "epoll_wait every turn (direct reads off)"

@@ -821,11 +821,15 @@ impl ConfigBuilder {
     /// A parked thread's wake-up costs tens of microseconds (a futex and the scheduler, more on
     /// a VM), as much as the engine's whole round trip on loopback; an outcome that lands
     /// within the spin is in the caller's hands within a microsecond. The spin costs CPU only
-    /// while a thread waits, at most this long per wait, so it is the same for every idle
-    /// strategy: with [`IdleStrategy::Backoff`] the engine thread parks when it has nothing to
-    /// do, and a waiter spinning for the moment an expected reply takes does not change that.
-    /// On a machine where a waiting thread must never take a core (more busy threads than
-    /// cores), set zero.
+    /// while a thread waits, at most this long per wait.
+    ///
+    /// It is the same for every idle strategy, because the waiting thread offers its core to
+    /// any other runnable thread between every few looks at the ring (`sched_yield`). That
+    /// matters most with [`IdleStrategy::Backoff`]: its engine thread parks and is woken, maybe
+    /// onto the waiter's core, and a waiter that only spun kept it off that core until the spin
+    /// ended (measured on two busy cores: tick-to-wire grew to the spin). Yielding, the engine
+    /// runs at once and the waiter still sees the outcome within a microsecond or two. On a
+    /// machine where a waiting thread must take no CPU at all, set zero.
     pub fn outcome_spin(mut self, d: Duration) -> Self {
         self.config.outcome_spin = d;
         self
