@@ -22,7 +22,7 @@ The ways of waiting:
 - ``try_outcome loop``: ``try_outcome()`` in a Python loop (the GIL held, never sleeping);
 - ``asyncio``: ``await cancel_async(...)``, the loop woken by the engine's outcome-ready
   descriptor (``add_reader``);
-- ``asyncio thread``: for comparison, what the descriptor replaces: ``outcome()`` on a helper
+- ``asyncio thread``: for comparison, what the descriptor replaces: ``outcome()`` on an executor
   thread (``run_in_executor``), its result handed to the loop (two wake-ups);
 - ``inline``: ``InlineEngine.outcome()``, the engine turned on this thread (GIL released).
 
@@ -134,7 +134,7 @@ def bench_threaded(row: Row, venue, args, spin: "float | None", poll_in_python: 
         run_sync(row, engine, order_ids(0), args.warmup, args.cancels, wait)
 
 
-def bench_asyncio(row: Row, venue, args, helper_thread: bool) -> None:
+def bench_asyncio(row: Row, venue, args, executor_thread: bool) -> None:
     with bc.Engine(*CREDENTIALS, **settings(venue, args.idle)) as engine:
         if not engine.wait_live(PATIENCE):
             raise RuntimeError(engine.last_error)
@@ -143,7 +143,7 @@ def bench_asyncio(row: Row, venue, args, helper_thread: bool) -> None:
         async def main():
             loop = asyncio.get_running_loop()
             for n in range(args.warmup + args.cancels):
-                if helper_thread:
+                if executor_thread:
                     engine.cancel("SPOT", "BTCUSDT", order_id=next(ids))
                     outcome = await loop.run_in_executor(None, engine.outcome, PATIENCE)
                 else:
@@ -197,8 +197,8 @@ def main() -> int:
             bench_threaded(rows["sync park"].trial(), venue, args, 0.0, False)
             bench_threaded(rows["sync"].trial(), venue, args, None, False)
             bench_threaded(rows["try_outcome loop"].trial(), venue, args, None, True)
-            bench_asyncio(rows["asyncio"].trial(), venue, args, helper_thread=False)
-            bench_asyncio(rows["asyncio thread"].trial(), venue, args, helper_thread=True)
+            bench_asyncio(rows["asyncio"].trial(), venue, args, executor_thread=False)
+            bench_asyncio(rows["asyncio thread"].trial(), venue, args, executor_thread=True)
             bench_inline(rows["inline"].trial(), venue, args)
     end_load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
 
