@@ -1,8 +1,12 @@
 //! bitget-cancel itself. Threaded: the engine busy-spinning on its own pinned core, the strategy
 //! thread pushing validated intents through the [`Handle`] and spinning on the outcome ring;
 //! three rows: one connection, a pool of two, and a pool of two whose first connection is frozen
-//! (it never answers a cancel) with cancels hedged after 1 ms. Inline: the strategy thread is the
-//! engine ([`InlineEngine`]): `cancel` writes the frame, then it polls until the outcome.
+//! (it never answers a cancel) with cancels hedged after 1 ms. Four more rows wait for each
+//! outcome the blocking way, `Handle::outcome_timeout`, as the README does: with the default
+//! spin before parking, and parked at once (`outcome_spin` zero), with the engine busy-spinning
+//! and with it parking when idle (`IdleStrategy::Backoff`, the README's); beside the spinning
+//! row they show what a blocking wait adds. Inline: the strategy thread is the engine ([`InlineEngine`]):
+//! `cancel` writes the frame, then it polls until the outcome.
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +39,15 @@ pub enum Pool {
     RestOnly,
 }
 
+/// How the strategy thread waits for each outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// `try_outcome` in a loop: the thread never sleeps.
+    Spin,
+    /// `Handle::outcome_timeout`, with this `outcome_spin` before it parks.
+    Blocking(Duration),
+}
+
 /// The hedge delay of the frozen row.
 const FROZEN_HEDGE: Duration = Duration::from_millis(1);
 
@@ -42,6 +55,8 @@ const FROZEN_HEDGE: Duration = Duration::from_millis(1);
 pub struct BitgetCancel {
     name: &'static str,
     pool: Pool,
+    wait: Wait,
+    idle: IdleStrategy,
     engine: Option<Engine>,
     handle: Handle,
     cancel: Cancel,
@@ -49,7 +64,13 @@ pub struct BitgetCancel {
 
 impl BitgetCancel {
     /// Starts the engine and waits until every connection of its pool is logged in.
-    pub fn connect(server: &Server, name: &'static str, pool: Pool) -> BenchResult<BitgetCancel> {
+    pub fn connect(
+        server: &Server,
+        name: &'static str,
+        pool: Pool,
+        wait: Wait,
+        idle: IdleStrategy,
+    ) -> BenchResult<BitgetCancel> {
         let connections = match pool {
             Pool::Single => 1,
             Pool::Two | Pool::FirstFrozen => 2,
@@ -62,7 +83,7 @@ impl BitgetCancel {
             .url(server.url())
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
             .core(ENGINE_CORE)
-            .idle(IdleStrategy::BusySpin)
+            .idle(idle)
             .connections(connections.max(1))
             .hedge_after(match pool {
                 Pool::FirstFrozen => HedgeAfter::Fixed(FROZEN_HEDGE),
@@ -71,6 +92,10 @@ impl BitgetCancel {
             .messages_per_second(LIMIT_PER_SECOND)
             .cancels_per_second(LIMIT_PER_SECOND)
             .direct_reads(direct_reads());
+        let config = match wait {
+            Wait::Spin => config,
+            Wait::Blocking(spin) => config.outcome_spin(spin),
+        };
         let config = match pool {
             Pool::RestOnly => config.rest_url(server.rest_url()).rest_only(true),
             _ => config.no_rest(),
@@ -100,6 +125,8 @@ impl BitgetCancel {
         Ok(BitgetCancel {
             name,
             pool,
+            wait,
+            idle,
             engine: Some(engine),
             handle,
             cancel,
@@ -115,9 +142,15 @@ impl BitgetCancel {
         numeric(id)
     }
 
-    /// Spins on the outcome ring.
+    /// Spins on the outcome ring, or waits the blocking way.
     #[inline]
     fn wait(&self) -> BenchResult<Outcome> {
+        if let Wait::Blocking(_) = self.wait {
+            return match self.handle.outcome_timeout(Duration::from_secs(10)) {
+                Some(outcome) => acked(outcome),
+                None => Err("no outcome within 10 s".into()),
+            };
+        }
         loop {
             if let Some(outcome) = self.handle.try_outcome() {
                 return acked(outcome);
@@ -160,10 +193,20 @@ impl Contender for BitgetCancel {
                 )
             }
         };
+        let wait = match self.wait {
+            Wait::Spin => "spinning on try_outcome".to_owned(),
+            Wait::Blocking(spin) if spin.is_zero() => {
+                "waiting in outcome_timeout, parked at once (outcome_spin 0)".to_owned()
+            }
+            Wait::Blocking(spin) => {
+                format!("waiting in outcome_timeout, spinning {spin:?} before it parks")
+            }
+        };
         format!(
-            "strategy thread (core 0) spinning on try_outcome; engine thread {pinning}, \
-             BusySpin, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
-            if direct_reads() {
+            "strategy thread (core 0) {wait}; engine thread {pinning}, \
+             {:?}, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
+            self.idle,
+            if direct_reads() && self.idle != IdleStrategy::Backoff {
                 "sockets read directly while live"
             } else {
                 "epoll_wait every turn (direct reads off)"
@@ -210,6 +253,7 @@ fn trip(id: u64, outcome: &Outcome) -> Trip {
         wire_ns: Some(t.written_ns),
         write_started_ns: (t.handed_ns != 0).then_some(t.handed_ns),
         engine_share_ns: t.engine_share_ns(),
+        settled_ns: (t.settled_ns != 0).then_some(t.settled_ns),
     }
 }
 

@@ -317,6 +317,18 @@ pub fn table(report: &Report) -> String {
         }
     }
     for r in &report.contenders {
+        if let Some(h) = &r.handover_ns {
+            s.push_str(&format!(
+                "\n{}: hand-over (outcome decided on the engine thread -> in the strategy \
+                 thread's hands) p50 {} / p99 {} / p99.9 {}",
+                r.name,
+                us(h.p50),
+                us(h.p99),
+                us(h.p999)
+            ));
+        }
+    }
+    for r in &report.contenders {
         if let Some(w) = &r.write_syscall_ns {
             s.push_str(&format!(
                 "\n{}: the write(2) that hands the frame to the kernel takes p50 {} / p99 {} \

@@ -51,6 +51,13 @@ pub enum HedgeAfter {
 /// The most connections in the pool.
 pub const MAX_CONNECTIONS: usize = 8;
 
+/// How long a thread waiting for an outcome spins before it parks, unless
+/// [`ConfigBuilder::outcome_spin`] says otherwise.
+pub const DEFAULT_OUTCOME_SPIN: Duration = Duration::from_millis(1);
+
+/// The longest [`ConfigBuilder::outcome_spin`] accepted.
+const MAX_OUTCOME_SPIN: Duration = Duration::from_secs(1);
+
 /// Where the engine connects, parsed from a `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Endpoint {
@@ -159,6 +166,7 @@ pub struct Config {
     pub(crate) login_retry_after: Option<Duration>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) send_buffer: Option<usize>,
+    pub(crate) outcome_spin: Duration,
     pub(crate) on_thread_start: Option<fn()>,
     pub(crate) resolver: Resolver,
 }
@@ -196,6 +204,7 @@ impl fmt::Debug for Config {
             .field("login_retry_after", &self.login_retry_after)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("send_buffer", &self.send_buffer)
+            .field("outcome_spin", &self.outcome_spin)
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("resolver", &self.resolver)
             .finish()
@@ -251,6 +260,7 @@ impl Config {
                 login_retry_after: Some(Duration::from_secs(60)),
                 shutdown_grace: Duration::from_secs(2),
                 send_buffer: None,
+                outcome_spin: DEFAULT_OUTCOME_SPIN,
                 on_thread_start: None,
                 resolver: Resolver::system(),
             },
@@ -331,6 +341,8 @@ impl Config {
         shutdown_grace: Duration;
         /// The socket send buffer asked for, if any.
         send_buffer: Option<usize>;
+        /// How long a thread waiting for an outcome spins before it parks.
+        outcome_spin: Duration;
     }
 }
 
@@ -663,6 +675,33 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long a thread that waits for an outcome spins before it parks: the caller of
+    /// [`Handle::outcome_timeout`](crate::Handle::outcome_timeout) and of the blocking
+    /// [`Handle::outcomes`](crate::Handle::outcomes) iterator watches the outcome ring this long,
+    /// then sleeps until the engine hands an outcome over; the inline engine's waiting helpers
+    /// ([`InlineEngine::outcome_timeout`](super::InlineEngine::outcome_timeout),
+    /// [`wait_live`](super::InlineEngine::wait_live),
+    /// [`poll_until`](super::InlineEngine::poll_until)) poll this long, then park in the poller
+    /// until a socket event or the engine's next timer. Default 1 ms
+    /// ([`DEFAULT_OUTCOME_SPIN`]); at most 1 s; zero parks at once.
+    ///
+    /// A parked thread's wake-up costs tens of microseconds (a futex and the scheduler, more on
+    /// a VM), as much as the engine's whole round trip on loopback; an outcome that lands
+    /// within the spin is in the caller's hands within a microsecond. The spin costs CPU only
+    /// while a thread waits, at most this long per wait.
+    ///
+    /// It is the same for every idle strategy, because the waiting thread offers its core to
+    /// any other runnable thread between every few looks at the ring (`sched_yield`). That
+    /// matters most with [`IdleStrategy::Backoff`]: its engine thread parks and is woken, maybe
+    /// onto the waiter's core, and a waiter that only spun kept it off that core until the spin
+    /// ended (measured on two busy cores: tick-to-wire grew to the spin). Yielding, the engine
+    /// runs at once and the waiter still sees the outcome within a microsecond or two. On a
+    /// machine where a waiting thread must take no CPU at all, set zero.
+    pub fn outcome_spin(mut self, d: Duration) -> Self {
+        self.config.outcome_spin = d;
+        self
+    }
+
     /// A function the engine thread calls once when it starts, before it allocates its buffers:
     /// to set a thread priority, mark the thread for a profiler or an allocation counter, etc.
     /// Default: none.
@@ -755,6 +794,9 @@ impl ConfigBuilder {
         }
         if config.send_buffer == Some(0) {
             return invalid("send_buffer", "must be at least 1 byte");
+        }
+        if config.outcome_spin > MAX_OUTCOME_SPIN {
+            return invalid("outcome_spin", "must be at most 1 s");
         }
         if config.reconnect.initial.is_zero() {
             return invalid("reconnect.initial", "must be longer than zero");
@@ -938,6 +980,7 @@ mod tests {
         assert_eq!(c.ping_interval(), Duration::from_secs(25));
         assert_eq!(c.idle(), IdleStrategy::BusySpin);
         assert_eq!(c.core(), None);
+        assert_eq!(c.outcome_spin(), DEFAULT_OUTCOME_SPIN);
     }
 
     #[test]
@@ -951,6 +994,10 @@ mod tests {
             (b().cancels_per_second(0).build(), "cancels_per_second"),
             (b().ack_timeout(Duration::ZERO).build(), "ack_timeout"),
             (b().send_buffer(Some(0)).build(), "send_buffer"),
+            (
+                b().outcome_spin(Duration::from_millis(1001)).build(),
+                "outcome_spin",
+            ),
         ] {
             match built {
                 Err(ConfigError::InvalidValue { field: f, .. }) => assert_eq!(f, field),

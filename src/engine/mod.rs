@@ -68,6 +68,8 @@ mod link;
 mod pacing;
 mod plumbing;
 mod reactor;
+#[cfg(unix)]
+mod ready;
 mod runner;
 mod shared;
 
@@ -77,12 +79,14 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
-    ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
-    Resolver,
+    Config, ConfigBuilder, ConfigError, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL, ENV_API_KEY,
+    ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS,
+    ReconnectBackoff, Resolver,
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
+#[cfg(unix)]
+pub use ready::OutcomeReady;
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
 use account::{Account, Hosts};
@@ -172,11 +176,13 @@ impl Engine {
             outcomes: outcome_rx,
             shared: shared.clone(),
             waker: waker.clone(),
+            spin: config.outcome_spin,
         };
         let thread_shared = shared.clone();
         // The thread tells whether it got as far as running: pinned as asked, the resolver
         // thread started.
         let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let outcome_ring = plumbing::OutcomeRing::new(outcome_tx, shared.clone());
         let thread = std::thread::Builder::new()
             .name("bitget-cancel-engine".to_string())
             .spawn(move || {
@@ -203,7 +209,7 @@ impl Engine {
                     registry,
                     thread_shared,
                     intent_rx,
-                    outcome_tx,
+                    outcome_ring,
                 );
                 let direct_reads = config.direct_reads && config.idle != IdleStrategy::Backoff;
                 let core = Core::new(Reactor::new(poll, direct_reads), account);
@@ -254,7 +260,7 @@ impl Engine {
             plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
         );
         let core = Core::new(Reactor::new(poll, config.direct_reads), account);
-        Ok(InlineEngine::new(core, shared))
+        Ok(InlineEngine::new(core, shared, config.outcome_spin))
     }
 
     /// Another handle to this engine.

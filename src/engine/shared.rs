@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+#[cfg(unix)]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Condvar, Mutex};
 
@@ -472,6 +474,10 @@ pub(crate) struct Shared {
     /// Outcomes decided at shutdown that found the outcome ring full.
     pub late_outcomes: Mutex<VecDeque<Outcome>>,
     pub has_late_outcomes: AtomicBool,
+    /// The outcome-ready notification, once a handle asked for it
+    /// ([`crate::Handle::outcome_ready`]); until then the engine pays one load per outcome.
+    #[cfg(unix)]
+    pub ready: OnceLock<super::ready::signal::ReadySignal>,
 }
 
 impl Shared {
@@ -493,6 +499,8 @@ impl Shared {
             state_changed: StateSignal::default(),
             late_outcomes: Mutex::new(VecDeque::new()),
             has_late_outcomes: AtomicBool::new(false),
+            #[cfg(unix)]
+            ready: OnceLock::new(),
         }
     }
 
@@ -568,6 +576,22 @@ impl Shared {
     pub(crate) fn push_late_outcome(&self, outcome: Outcome) {
         lock(&self.late_outcomes).push_back(outcome);
         self.has_late_outcomes.store(true, Ordering::Release);
+        self.outcome_delivered();
+    }
+
+    /// Whether shutdown left outcomes beside the ring.
+    pub(crate) fn has_late_outcomes(&self) -> bool {
+        self.has_late_outcomes.load(Ordering::Acquire)
+    }
+
+    /// Called by the engine after it handed an outcome over: signals a consumer that armed the
+    /// outcome-ready notification, if one exists.
+    #[inline]
+    pub(crate) fn outcome_delivered(&self) {
+        #[cfg(unix)]
+        if let Some(ready) = self.ready.get() {
+            ready.delivered();
+        }
     }
 }
 
