@@ -252,6 +252,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         self.settle_unanswered(slot, reason, now);
                     }
                 }
+                RestEvent::Order { .. } | RestEvent::QueryFailed { .. } => {}
                 RestEvent::Connected => log::info!("REST rung connected"),
                 RestEvent::Lost(e) => log::info!("REST connection ended: {e}"),
             }

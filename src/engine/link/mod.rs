@@ -349,7 +349,10 @@ impl Link {
                 self.emit(cx.events, LinkEvent::VenueError { closing });
             }
             Inbound::Pong => self.emit(cx.events, LinkEvent::Pong),
-            Inbound::Notice => {}
+            Inbound::Notice
+            | Inbound::Subscribed
+            | Inbound::SubscribeRefused { .. }
+            | Inbound::Orders { .. } => {}
             Inbound::Unreadable {
                 error,
                 excerpt,
