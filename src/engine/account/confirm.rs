@@ -302,7 +302,9 @@ pub(crate) struct Confirmations {
     waiting: usize,
     waiting_capacity: usize,
     early_held: usize,
-    queries: BinaryHeap<Reverse<(u64, u32, u32)>>,
+    /// Query times, spot and futures apart (each has its own limit, and one waiting for its
+    /// limit holds none of the other back).
+    queries: [BinaryHeap<Reverse<(u64, u32, u32)>>; 2],
     deadlines: VecDeque<(u64, u32, u32)>,
     /// The tag of the query on the REST connection.
     querying: Option<u64>,
@@ -346,7 +348,10 @@ impl Confirmations {
             waiting: 0,
             waiting_capacity,
             early_held: 0,
-            queries: BinaryHeap::with_capacity(2 * waiting_capacity),
+            queries: [
+                BinaryHeap::with_capacity(2 * waiting_capacity),
+                BinaryHeap::with_capacity(2 * waiting_capacity),
+            ],
             deadlines: VecDeque::with_capacity(2 * waiting_capacity),
             querying: None,
             limits: [limit(InstType::Spot), limit(InstType::UsdtFutures)],
@@ -663,14 +668,15 @@ impl Confirmations {
         let e = &mut self.slots[slot as usize];
         e.query_at = at.max(1);
         let item = Reverse((e.query_at, slot, e.generation));
-        if self.queries.len() == self.queries.capacity() {
+        let heap = &mut self.queries[usize::from(e.cancel.inst_type.is_futures())];
+        if heap.len() == heap.capacity() {
             let slots = &self.slots;
-            self.queries.retain(|Reverse((at, s, g))| {
+            heap.retain(|Reverse((at, s, g))| {
                 let e = &slots[*s as usize];
                 e.generation == *g && e.phase == Phase::Waiting && e.query_at == *at
             });
         }
-        self.queries.push(item);
+        heap.push(item);
     }
 
     fn push_deadline(&mut self, at: u64, slot: u32, generation: u32) {
@@ -691,25 +697,36 @@ impl Confirmations {
         if self.querying.is_some() {
             return None;
         }
-        while let Some(&Reverse((at, slot, generation))) = self.queries.peek() {
-            let e = &self.slots[slot as usize];
-            if e.generation != generation || e.phase != Phase::Waiting || e.query_at != at {
-                self.queries.pop();
+        // The earlier due of the two product-line classes whose limit allows one now.
+        let mut best: Option<(u64, usize)> = None;
+        for class in 0..2 {
+            if !self.limits[class].is_ready(now) {
                 continue;
             }
-            if at > now || !self.limit(e.cancel.inst_type).is_ready(now) {
-                return None;
+            if let Some(at) = self.front_query(class)
+                && at <= now
+                && best.is_none_or(|(b, _)| at < b)
+            {
+                best = Some((at, class));
             }
-            self.queries.pop();
-            let cancel = e.cancel;
-            self.slots[slot as usize].query_at = 0;
-            return Some((u64::from(generation) << 32 | u64::from(slot), cancel));
         }
-        None
+        let (_, class) = best?;
+        let Reverse((_, slot, generation)) = self.queries[class].pop()?;
+        let e = &mut self.slots[slot as usize];
+        e.query_at = 0;
+        Some((u64::from(generation) << 32 | u64::from(slot), e.cancel))
     }
 
-    fn limit(&self, inst_type: InstType) -> &RateLimiter {
-        &self.limits[usize::from(inst_type.is_futures())]
+    /// The due time of the first current query of a class, dropping stale ones.
+    fn front_query(&mut self, class: usize) -> Option<u64> {
+        while let Some(&Reverse((at, slot, generation))) = self.queries[class].peek() {
+            let e = &self.slots[slot as usize];
+            if e.generation == generation && e.phase == Phase::Waiting && e.query_at == at {
+                return Some(at);
+            }
+            self.queries[class].pop();
+        }
+        None
     }
 
     /// The query with `tag` went out at `now`.
@@ -821,12 +838,12 @@ impl Confirmations {
     /// one, `query_ready`) a query within its limit.
     pub(crate) fn next_deadline(&self, query_ready: bool) -> u64 {
         let mut t = self.deadlines.front().map_or(u64::MAX, |d| d.0);
-        if query_ready
-            && self.querying.is_none()
-            && let Some(&Reverse((at, slot, _))) = self.queries.peek()
-        {
-            let inst_type = self.slots[slot as usize].cancel.inst_type;
-            t = t.min(at.max(self.limit(inst_type).ready_at()));
+        if query_ready && self.querying.is_none() {
+            for class in 0..2 {
+                if let Some(&Reverse((at, _, _))) = self.queries[class].peek() {
+                    t = t.min(at.max(self.limits[class].ready_at()));
+                }
+            }
         }
         if self.out.waiting() != 0 {
             // Nothing says when the caller makes room in the ring.
@@ -1318,6 +1335,35 @@ mod tests {
         }
         assert_eq!(sent, 20, "20 spot queries a second");
         assert!(c.next_deadline(true) > now);
+    }
+
+    #[test]
+    fn futures_queries_held_by_their_limit_hold_no_spot_query_back() {
+        let k = FinalCounters::default();
+        let mut c = confirmations(|c| c.capacity = 64);
+        let futures = |n: u64| {
+            Cancel::new(
+                InstType::UsdtFutures,
+                InstId::new("BTCUSDT").unwrap(),
+                OrderRef::order_id(&n.to_string()).unwrap(),
+            )
+        };
+        for n in 1..=11u64 {
+            take(&mut c, n, &futures(n));
+            settle(&mut c, n, &futures(n), T0, &k);
+        }
+        let spot_order = cancel("99", None);
+        take(&mut c, 99, &spot_order);
+        settle(&mut c, 99, &spot_order, T0 + MS, &k);
+        let now = T0 + 1_010 * MS;
+        let mut asked = Vec::new();
+        while let Some((tag, cancel)) = c.take_due_query(now) {
+            c.query_sent(tag, cancel.inst_type, now);
+            c.on_query_failed(tag, now, &k);
+            asked.push(cancel.inst_type);
+        }
+        assert_eq!(asked.len(), 11, "10 futures a second, and the spot one");
+        assert_eq!(asked.last(), Some(&InstType::Spot), "{asked:?}");
     }
 
     #[test]
