@@ -12,7 +12,9 @@
 //!   pool of two whose first connection never answers a cancel, hedged after 1 ms (with one
 //!   connection such a venue makes every cancel wait out the 5 s ack timeout, then unknown);
 //!   `bitget-cancel-rest`, the REST rung alone: one cancel per request over the warm keep-alive
-//!   HTTPS connection to the same server;
+//!   HTTPS connection to the same server; `bitget-cancel-final`, one connection with the final
+//!   word on, whose round trip runs from the intent to its final word (the server writes the
+//!   order's push right after the ack), beside `bitget-cancel`'s intent to outcome;
 //! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
 //!   rustls, serde_json, an mpsc channel in and a std channel back), its runtime thread pinned
 //!   to the strategy core where it measured fastest; `tokio-tungstenite-unpinned` is the same
@@ -78,9 +80,10 @@ fn server_core(name: &str) -> Option<usize> {
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 9] = [
+const CONTENDERS: [&str; 10] = [
     "floor",
     "bitget-cancel",
+    "bitget-cancel-final",
     "bitget-cancel-inline",
     "bitget-cancel-pool2",
     "bitget-cancel-frozen",
@@ -138,6 +141,11 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
             server,
             "bitget-cancel-rest",
             engine::Pool::RestOnly,
+        )?),
+        "bitget-cancel-final" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-final",
+            engine::Pool::Final,
         )?),
         "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
         "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(
