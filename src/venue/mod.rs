@@ -139,7 +139,8 @@ impl Inbound {
     }
 }
 
-/// The venue's answer to an order query ([`Dialect::read_rest_order`]).
+/// The venue's answer to an order query ([`RestClient::send_query`](crate::rest::RestClient::send_query),
+/// read by [`decode_order`](crate::rest::decode_order)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderAnswer {
     /// The order, as the venue lists it.
