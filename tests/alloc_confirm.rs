@@ -115,6 +115,11 @@ fn pushes_and_final_words_allocate_nothing_once_warm() {
         FinalSource::Rest
     ));
     venue.set_faults(Faults::none());
+    // crossbeam grows a channel's list of waiting threads the first time a thread blocks on it
+    // (it spins first, and a reply or a final word that comes quickly never makes it block):
+    // block once on each empty ring.
+    assert!(handle.outcome_timeout(Duration::from_millis(20)).is_none());
+    assert!(handle.final_timeout(Duration::from_millis(20)).is_none());
 
     // Final words from pushes.
     let orders = prepare(&venue.seed_orders(InstType::Spot, "BTCUSDT", MEASURED));
