@@ -836,7 +836,7 @@ impl Confirmations {
 
     /// The earliest time something is due: a deadline, or (when the REST connection can take
     /// one, `query_ready`) a query within its limit.
-    pub(crate) fn next_deadline(&self, query_ready: bool) -> u64 {
+    pub(crate) fn next_deadline(&self, now: u64, query_ready: bool) -> u64 {
         let mut t = self.deadlines.front().map_or(u64::MAX, |d| d.0);
         if query_ready && self.querying.is_none() {
             for class in 0..2 {
@@ -847,15 +847,9 @@ impl Confirmations {
         }
         if self.out.waiting() != 0 {
             // Nothing says when the caller makes room in the ring.
-            t = t.min(1);
+            t = t.min(now + 1_000_000);
         }
         t
-    }
-
-    /// Whether any intent is followed (pushes may concern it).
-    #[inline]
-    pub(crate) fn expects_pushes(&self) -> bool {
-        self.in_flight + self.waiting != 0
     }
 
     /// Shutdown: every intent still waiting is unconfirmed.
@@ -1334,7 +1328,7 @@ mod tests {
             sent += 1;
         }
         assert_eq!(sent, 20, "20 spot queries a second");
-        assert!(c.next_deadline(true) > now);
+        assert!(c.next_deadline(now, true) > now);
     }
 
     #[test]
@@ -1364,6 +1358,36 @@ mod tests {
         }
         assert_eq!(asked.len(), 11, "10 futures a second, and the spot one");
         assert_eq!(asked.last(), Some(&InstType::Spot), "{asked:?}");
+    }
+
+    #[test]
+    fn final_words_nobody_reads_wait_in_order_then_are_dropped_and_counted() {
+        let k = FinalCounters::default();
+        // Room for one in the queue and one waiting for room.
+        let mut c = confirmations(|c| c.capacity = 1);
+        for n in 1..=3u64 {
+            let order = cancel(&n.to_string(), None);
+            take(&mut c, n, &order);
+            settle(&mut c, n, &order, T0, &k);
+            c.on_push(
+                push(Some(&n.to_string()), None, OrderStatus::Cancelled, "0"),
+                T0,
+                &k,
+            );
+        }
+        assert_eq!(k.undelivered.get(), 1, "the third found no room");
+        assert_eq!(k.cancelled.get(), 3, "counted as decided");
+        assert_eq!(
+            c.next_deadline(T0, false),
+            T0 + MS,
+            "looked at again, no spin"
+        );
+        let ids: Vec<String> = finals(&mut c).iter().map(|w| w.id.to_string()).collect();
+        assert_eq!(ids, ["1", "2"], "in order");
+        assert!(
+            c.next_deadline(T0, false) > T0 + MS,
+            "nothing waits for room"
+        );
     }
 
     #[test]

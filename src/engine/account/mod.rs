@@ -431,16 +431,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Marks connected links readable: each reads its socket this turn. A logged-in link that
     /// no cancel waits on is read on `sweep` turns only: what it may bring (a pong, the venue's
     /// close) can wait a few turns, and the turns between are a ring check each instead of a
-    /// `read(2)` that an intent arriving meanwhile would wait behind.
+    /// `read(2)` that an intent arriving meanwhile would wait behind. So is an order push with
+    /// the final word on: read with the reply when it came in the same read, else at the next
+    /// sweep, so that it costs the acks nothing.
     #[inline]
     pub(crate) fn read_directly(&mut self, sweep: bool) {
-        // A push for an intent waiting for its final word may come on any connection.
-        let pushes = self
-            .confirm
-            .as_ref()
-            .is_some_and(Confirmations::expects_pushes);
         for (i, link) in self.links.iter_mut().enumerate() {
-            if sweep || pushes || self.router.waiting(i) != 0 || !link.is_live() {
+            if sweep || self.router.waiting(i) != 0 || !link.is_live() {
                 link.read_directly();
             }
         }
@@ -524,7 +521,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
         t = t.min(self.rotation.next_deadline());
         if let Some(c) = &self.confirm {
-            t = t.min(c.next_deadline(self.may_query()));
+            t = t.min(c.next_deadline(now, self.may_query()));
         }
         if let Some(deadline) = self.stopping {
             t = t.min(deadline);
