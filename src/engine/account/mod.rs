@@ -770,6 +770,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// The final words whose time is up, then the order query that is due; true if anything
     /// happened.
     fn drive_confirm(&mut self, now: u64) -> bool {
+        if self.confirm.is_none() {
+            return false;
+        }
         let may_query = self.may_query();
         let Some(c) = &mut self.confirm else {
             return false;
