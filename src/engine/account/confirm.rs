@@ -55,7 +55,7 @@ const NOT_FOUND_TIMES: u8 = 2;
 const MAX_BACKOFF_SHIFT: u32 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+enum Stage {
     Free,
     /// Taken in, no outcome yet.
     InFlight,
@@ -92,7 +92,7 @@ impl Word {
 struct Tracked {
     /// Grows each time the entry is freed: stale timers and query tags never match again.
     generation: u32,
-    phase: Phase,
+    stage: Stage,
     /// The intent's arrival number (the in-flight table's `seq`).
     seq: u64,
     id: RequestId,
@@ -119,7 +119,7 @@ impl Tracked {
     fn new(generation: u32, seq: u64, id: RequestId, cancel: Cancel, accepted_ns: u64) -> Self {
         Tracked {
             generation,
-            phase: Phase::InFlight,
+            stage: Stage::InFlight,
             seq,
             id,
             cancel,
@@ -463,7 +463,7 @@ impl Confirmations {
             }
             let slot = packed / 2;
             let e = &self.slots[slot as usize];
-            if packed & 1 == kind && e.seq == seq && e.phase != Phase::Free {
+            if packed & 1 == kind && e.seq == seq && e.stage != Stage::Free {
                 return Some(slot);
             }
             b = (b + 1) & self.mask;
@@ -550,7 +550,7 @@ impl Confirmations {
             e.early = false;
             self.early_held -= 1;
         }
-        e.phase = Phase::Waiting;
+        e.stage = Stage::Waiting;
         e.settled_ns = now;
         e.deadline_ns = now.saturating_add(timeout);
         self.in_flight -= 1;
@@ -574,7 +574,7 @@ impl Confirmations {
                 BY_ORDER_ID,
                 order_id.as_str().as_bytes(),
                 &mut matched,
-                |e| e.phase != Phase::Free,
+                |e| e.stage != Stage::Free,
             );
         }
         if let Some(client_oid) = &update.client_oid {
@@ -584,7 +584,7 @@ impl Confirmations {
                 client_oid.as_str().as_bytes(),
                 &mut matched,
                 |e| {
-                    e.phase != Phase::Free
+                    e.stage != Stage::Free
                         && (by_oid_alone || e.cancel.order.get_order_id().is_none())
                         && update.inst_type.is_none_or(|t| t == e.cancel.inst_type)
                 },
@@ -613,9 +613,9 @@ impl Confirmations {
     ) {
         let word = Word { update, source };
         let e = &mut self.slots[slot as usize];
-        match e.phase {
-            Phase::Free => {}
-            Phase::InFlight => {
+        match e.stage {
+            Stage::Free => {}
+            Stage::InFlight => {
                 if !e.early {
                     if self.early_held >= self.early_limit {
                         counters.pushes_dropped.incr();
@@ -629,7 +629,7 @@ impl Confirmations {
                     e.word = Some(word);
                 }
             }
-            Phase::Waiting => {
+            Stage::Waiting => {
                 if e.word.is_none_or(|old| word.supersedes(&old)) {
                     e.word = Some(word);
                 }
@@ -652,9 +652,9 @@ impl Confirmations {
             return;
         }
         for slot in 0..self.slots.len() as u32 {
-            match self.slots[slot as usize].phase {
-                Phase::InFlight => self.slots[slot as usize].gap = true,
-                Phase::Waiting if self.querying.is_none_or(|t| tag_slot(t) != slot) => {
+            match self.slots[slot as usize].stage {
+                Stage::InFlight => self.slots[slot as usize].gap = true,
+                Stage::Waiting if self.querying.is_none_or(|t| tag_slot(t) != slot) => {
                     self.schedule(slot, now);
                 }
                 _ => {}
@@ -673,7 +673,7 @@ impl Confirmations {
             let slots = &self.slots;
             heap.retain(|Reverse((at, s, g))| {
                 let e = &slots[*s as usize];
-                e.generation == *g && e.phase == Phase::Waiting && e.query_at == *at
+                e.generation == *g && e.stage == Stage::Waiting && e.query_at == *at
             });
         }
         heap.push(item);
@@ -684,7 +684,7 @@ impl Confirmations {
             let slots = &self.slots;
             self.deadlines.retain(|&(_, s, g)| {
                 let e = &slots[s as usize];
-                e.generation == g && e.phase == Phase::Waiting
+                e.generation == g && e.stage == Stage::Waiting
             });
         }
         self.deadlines.push_back((at, slot, generation));
@@ -721,7 +721,7 @@ impl Confirmations {
     fn front_query(&mut self, class: usize) -> Option<u64> {
         while let Some(&Reverse((at, slot, generation))) = self.queries[class].peek() {
             let e = &self.slots[slot as usize];
-            if e.generation == generation && e.phase == Phase::Waiting && e.query_at == at {
+            if e.generation == generation && e.stage == Stage::Waiting && e.query_at == at {
                 return Some(at);
             }
             self.queries[class].pop();
@@ -742,7 +742,7 @@ impl Confirmations {
         let (slot, generation) = (tag_slot(tag), (tag >> 32) as u32);
         self.slots
             .get_mut(slot as usize)
-            .filter(|e| e.generation == generation && e.phase == Phase::Waiting)
+            .filter(|e| e.generation == generation && e.stage == Stage::Waiting)
     }
 
     /// Asks again later, with a delay that doubles with each query: `after`, `2 x after`, ...
@@ -820,7 +820,7 @@ impl Confirmations {
             }
             self.deadlines.pop_front();
             let e = &self.slots[slot as usize];
-            if e.generation != generation || e.phase != Phase::Waiting {
+            if e.generation != generation || e.stage != Stage::Waiting {
                 continue;
             }
             let state = match e.word {
@@ -855,13 +855,13 @@ impl Confirmations {
     /// Shutdown: every intent still waiting is unconfirmed.
     pub(crate) fn finish(&mut self, now: u64, counters: &FinalCounters) {
         for slot in 0..self.slots.len() as u32 {
-            match self.slots[slot as usize].phase {
-                Phase::Waiting => {
+            match self.slots[slot as usize].stage {
+                Stage::Waiting => {
                     let state = FinalState::Unconfirmed(UnconfirmedReason::Shutdown);
                     self.finalize(slot, state, now, counters);
                 }
-                Phase::InFlight => self.release(slot),
-                Phase::Free => {}
+                Stage::InFlight => self.release(slot),
+                Stage::Free => {}
             }
         }
     }
@@ -919,12 +919,12 @@ impl Confirmations {
         if e.early {
             self.early_held -= 1;
         }
-        match e.phase {
-            Phase::InFlight => self.in_flight -= 1,
-            Phase::Waiting => self.waiting -= 1,
-            Phase::Free => return,
+        match e.stage {
+            Stage::InFlight => self.in_flight -= 1,
+            Stage::Waiting => self.waiting -= 1,
+            Stage::Free => return,
         }
-        e.phase = Phase::Free;
+        e.stage = Stage::Free;
         e.generation = e.generation.wrapping_add(1);
         e.word = None;
         e.early = false;
