@@ -18,7 +18,9 @@
 //!   once; their hand-over line (outcome decided -> in the strategy thread's hands) is what the
 //!   blocking wait adds; `bitget-cancel-backoff-wait` and `bitget-cancel-backoff-park`, the same
 //!   two with the engine parking when idle (`IdleStrategy::Backoff`, as the README configures
-//!   it);
+//!   it); `bitget-cancel-final`, one connection with the final word on, whose round trip runs
+//!   from the intent to its final word (the server writes the order's push right after the
+//!   ack), beside `bitget-cancel`'s intent to outcome;
 //! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
 //!   rustls, serde_json, an mpsc channel in and a std channel back), its runtime thread pinned
 //!   to the strategy core where it measured fastest; `tokio-tungstenite-unpinned` is the same
@@ -85,9 +87,10 @@ fn server_core(name: &str) -> Option<usize> {
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 13] = [
+const CONTENDERS: [&str; 14] = [
     "floor",
     "bitget-cancel",
+    "bitget-cancel-final",
     "bitget-cancel-wait",
     "bitget-cancel-park",
     "bitget-cancel-backoff-wait",
@@ -183,6 +186,13 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
             server,
             "bitget-cancel-rest",
             engine::Pool::RestOnly,
+            engine::Wait::Spin,
+            IdleStrategy::BusySpin,
+        )?),
+        "bitget-cancel-final" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-final",
+            engine::Pool::Final,
             engine::Wait::Spin,
             IdleStrategy::BusySpin,
         )?),

@@ -15,6 +15,7 @@
 //! | --- | --- |
 //! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
 //! | [`outcome`] | what happened to each intent, with monotonic timestamps |
+//! | [`final_word`] | the final word on each intent (feature of the engine, off by default): cancelled, filled, live or unconfirmed, the filled size, from a push or REST |
 //! | [`protocol`] | Bitget V2 request encoding, login signing, reply decoding (simd-json) |
 //! | [`rest`] | the REST cancel: signed requests, a bounded HTTP/1.1 reader, a nonblocking keep-alive client |
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
@@ -69,6 +70,7 @@ pub mod clock;
 mod config_error;
 mod credentials;
 pub mod engine;
+pub mod final_word;
 pub mod intent;
 #[cfg(feature = "serde")]
 pub mod jsonl;
@@ -83,5 +85,6 @@ mod venue;
 pub mod ws;
 
 pub use engine::{Config, Engine, Handle};
+pub use final_word::{FinalState, FinalWord};
 pub use intent::{Cancel, ClientOid, InstId, InstType, InvalidField, OrderId, OrderRef, RequestId};
 pub use outcome::{Outcome, Status, Via};

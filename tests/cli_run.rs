@@ -75,6 +75,14 @@ fn run_reports_exactly_one_outcome_per_line_with_the_right_status() {
         stderr.contains("pool of 2:") && stderr.contains("REST: 0 cancels sent"),
         "the summary shows the paths used: {stderr}"
     );
+    assert!(
+        by_line.values().all(|v| v.get("final").is_none()
+            && v.get("filled_size").is_none()
+            && v.get("final_source").is_none()
+            && v.get("final_ns").is_none()),
+        "without --confirm the lines are as they always were"
+    );
+    assert!(!stderr.contains("final words"), "{stderr}");
     assert_eq!(by_line[&2]["id"], "mine-2", "the caller's id is kept");
     assert!(
         by_line[&1]["id"].is_string(),
@@ -98,6 +106,74 @@ fn run_reports_exactly_one_outcome_per_line_with_the_right_status() {
             v["msg"].as_str().unwrap().contains(reason),
             "line {line}: {v}"
         );
+    }
+}
+
+#[test]
+fn run_confirm_gives_every_sent_line_its_final_word_and_null_to_the_others() {
+    let sim = sim_with_book("run-confirm");
+    let out = run_against_with(
+        &sim,
+        &SIM_CREDENTIALS,
+        INPUT,
+        &["--confirm", "--confirm-timeout-ms", "4000"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(
+        by_line.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4, 6, 7, 8, 9, 10],
+        "{stderr}"
+    );
+    for line in [1, 2, 6] {
+        let v = &by_line[&line];
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["final"].as_str(),
+                v["final_source"].as_str()
+            ),
+            (Some("acked"), Some("cancelled"), Some("push")),
+            "line {line}: {v}"
+        );
+        assert_eq!(v["filled_size"], "0", "line {line}: {v}");
+        let (final_ns, round_trip_ns) = (v["final_ns"].as_u64(), v["round_trip_ns"].as_u64());
+        assert!(
+            final_ns.unwrap() >= round_trip_ns.unwrap(),
+            "the final word comes after the reply: {v}"
+        );
+    }
+    // Orders the venue does not know: its order query says so, twice.
+    for line in [3, 8] {
+        let v = &by_line[&line];
+        assert_eq!(v["status"], "rejected", "line {line}: {v}");
+        assert_eq!(v["final"], "unconfirmed", "line {line}: {v}");
+        assert!(
+            v["filled_size"].is_null() && v["final_source"].is_null(),
+            "{v}"
+        );
+        assert!(v["final_ns"].as_u64().is_some(), "{v}");
+    }
+    for line in [4, 7, 9, 10] {
+        let v = &by_line[&line];
+        assert_eq!(v["status"], "invalid", "line {line}: {v}");
+        for field in ["final", "filled_size", "final_source", "final_ns"] {
+            assert!(v[field].is_null(), "present and null, line {line}: {v}");
+            assert!(v.get(field).is_some(), "present and null, line {line}: {v}");
+        }
+    }
+    assert!(
+        stderr.contains(
+            "final words: 3 cancelled, 0 filled, 0 live, 2 unconfirmed (3 by push, 0 by REST)"
+        ),
+        "{stderr}"
+    );
+    // The lines read back as the library's type, the final word's fields with them.
+    for row in String::from_utf8_lossy(&out.stdout).lines() {
+        let line: OutcomeLine = serde_json::from_str(row).unwrap();
+        assert!(line.confirm.is_some(), "{row}");
+        assert_eq!(line.to_json(), row);
     }
 }
 

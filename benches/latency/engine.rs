@@ -5,15 +5,20 @@
 //! outcome the blocking way, `Handle::outcome_timeout`, as the README does: with the default
 //! spin before parking, and parked at once (`outcome_spin` zero), with the engine busy-spinning
 //! and with it parking when idle (`IdleStrategy::Backoff`, the README's); beside the spinning
-//! row they show what a blocking wait adds. Inline: the strategy thread is the engine ([`InlineEngine`]):
+//! row they show what a blocking wait adds. One connection with the final word on
+//! (`bitget-cancel-final`): its round trip runs from the intent to its final word (the ack, then
+//! the order channel's push), beside the plain row's intent to outcome. Inline: the strategy thread is the engine ([`InlineEngine`]):
 //! `cancel` writes the frame, then it polls until the outcome.
 
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{
-    Config, Credentials, HedgeAfter, IdleStrategy, InlineEngine, Pinning, SessionState,
+    Config, Confirm, Credentials, HedgeAfter, IdleStrategy, InlineEngine, Pinning, SessionState,
 };
-use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
+use bitget_cancel::final_word::{FinalSource, FinalState};
+use bitget_cancel::{
+    Cancel, Engine, FinalWord, Handle, InstId, InstType, OrderRef, Outcome, Status,
+};
 
 use super::server::Server;
 use super::workload::{BenchResult, Contender, Trip, WireSource};
@@ -37,6 +42,8 @@ pub enum Pool {
     /// No WebSocket: every cancel over REST, one request at a time on the warm keep-alive
     /// connection.
     RestOnly,
+    /// One connection, the final word on: each cancel waits for its outcome and its final word.
+    Final,
 }
 
 /// How the strategy thread waits for each outcome.
@@ -72,7 +79,7 @@ impl BitgetCancel {
         idle: IdleStrategy,
     ) -> BenchResult<BitgetCancel> {
         let connections = match pool {
-            Pool::Single => 1,
+            Pool::Single | Pool::Final => 1,
             Pool::Two | Pool::FirstFrozen => 2,
             Pool::RestOnly => 0,
         };
@@ -98,6 +105,7 @@ impl BitgetCancel {
         };
         let config = match pool {
             Pool::RestOnly => config.rest_url(server.rest_url()).rest_only(true),
+            Pool::Final => config.no_rest().confirm(Confirm::default()),
             _ => config.no_rest(),
         }
         .build()?;
@@ -109,6 +117,7 @@ impl BitgetCancel {
                 .iter()
                 .all(|c| c.state == SessionState::Live)
                 && (pool != Pool::RestOnly || stats.rest.connected && stats.rest.clock_synced)
+                && (pool != Pool::Final || stats.finals.subscriptions_acked >= 1)
         };
         while !live(&handle) {
             if Instant::now() > deadline {
@@ -135,11 +144,31 @@ impl BitgetCancel {
 
     #[inline]
     fn push(&self, tag: u64) -> BenchResult<u64> {
+        let cancel = if self.pool == Pool::Final {
+            // Each cancel its own order, so that each push answers one intent.
+            order_of(tag)?.with_tag(tag)
+        } else {
+            self.cancel.with_tag(tag)
+        };
         let id = self
             .handle
-            .cancel(self.cancel.with_tag(tag))
+            .cancel(cancel)
             .map_err(|e| format!("cancel refused: {e:?}"))?;
         numeric(id)
+    }
+
+    /// Spins on the final-word ring.
+    #[inline]
+    fn wait_final(&self) -> BenchResult<FinalWord> {
+        loop {
+            if let Some(word) = self.handle.try_final() {
+                if (word.state, word.source) != (FinalState::Cancelled, Some(FinalSource::Push)) {
+                    return Err(format!("cancel {:?}: final word {word:?}", word.id).into());
+                }
+                return Ok(word);
+            }
+            std::hint::spin_loop();
+        }
     }
 
     /// Spins on the outcome ring, or waits the blocking way.
@@ -192,6 +221,11 @@ impl Contender for BitgetCancel {
                     stats.hedges_sent, stats.hedges_won
                 )
             }
+            Pool::Final => "one connection, the final word on: the round trip runs from the \
+                            intent to its final word (the ack, then the order channel's push, \
+                            which the server writes with the ack), spinning on try_outcome then \
+                            try_final"
+                .to_owned(),
         };
         let wait = match self.wait {
             Wait::Spin => "spinning on try_outcome".to_owned(),
@@ -225,6 +259,12 @@ impl Contender for BitgetCancel {
         if outcome.tag() != seq {
             return Err(format!("expected the outcome of {seq}, got {}", outcome.tag()).into());
         }
+        if self.pool == Pool::Final {
+            let word = self.wait_final()?;
+            if word.tag() != seq {
+                return Err(format!("expected the final word of {seq}, got {}", word.tag()).into());
+            }
+        }
         let id = if self.pool == Pool::RestOnly {
             super::server::REST_ID
         } else {
@@ -239,6 +279,11 @@ impl Contender for BitgetCancel {
         }
         for _ in 0..n {
             self.wait()?;
+        }
+        if self.pool == Pool::Final {
+            for _ in 0..n {
+                self.wait_final()?;
+            }
         }
         Ok(())
     }
@@ -272,6 +317,27 @@ fn cancel_template() -> BenchResult<Cancel> {
         InstType::Spot,
         InstId::new("BTCUSDT")?,
         OrderRef::order_id("1376695893517410304")?,
+    ))
+}
+
+/// A cancel of order `1376695893517410304 + tag`, built without allocating.
+fn order_of(tag: u64) -> BenchResult<Cancel> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = 1_376_695_893_517_410_304u64.wrapping_add(tag);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let id = std::str::from_utf8(&digits[at..])?;
+    Ok(Cancel::new(
+        InstType::Spot,
+        InstId::new("BTCUSDT")?,
+        OrderRef::order_id(id)?,
     ))
 }
 

@@ -339,6 +339,19 @@ pub fn table(report: &Report) -> String {
             ));
         }
     }
+    if let (Some(plain), Some(fin)) = (
+        find(&report.contenders, "bitget-cancel"),
+        find(&report.contenders, "bitget-cancel-final"),
+    ) {
+        s.push_str(&format!(
+            "\nbitget-cancel-final: intent -> final word (push path) p50 {} / p99 {}, beside \
+             bitget-cancel's intent -> outcome p50 {} / p99 {} (same run, same server)",
+            us(fin.round_trip_ns.p50),
+            us(fin.round_trip_ns.p99),
+            us(plain.round_trip_ns.p50),
+            us(plain.round_trip_ns.p99),
+        ));
+    }
     s.push_str(
         "\n\nAll times in microseconds. * tick-to-wire not exposed by the contender: push to the \
          server's receive time instead (same clock).\n",

@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use crate::backoff::ReconnectBackoff;
 pub use crate::config_error::ConfigError;
 pub use crate::credentials::{Credentials, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET};
+use crate::intent::InstType;
 pub use crate::net::Resolver;
 
 /// The live private WebSocket endpoint.
@@ -57,6 +58,75 @@ pub const DEFAULT_OUTCOME_SPIN: Duration = Duration::from_millis(1);
 
 /// The longest [`ConfigBuilder::outcome_spin`] accepted.
 const MAX_OUTCOME_SPIN: Duration = Duration::from_secs(1);
+
+/// The final word on every cancel (see [`crate::final_word`]): each connection subscribes to
+/// the venue's private order channel, and every intent that reached the wire gets, after its
+/// outcome, a [`FinalWord`](crate::FinalWord) from a push, or else from the venue's REST order
+/// query. Off unless [`ConfigBuilder::confirm`] turns it on: then nothing of this goes on the
+/// wire.
+///
+/// Every field has a documented default; build one with `Confirm::default()` and change what
+/// you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use bitget_cancel::InstType;
+/// use bitget_cancel::engine::{Config, Confirm, Credentials};
+///
+/// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+///     .confirm(Confirm {
+///         inst_types: vec![InstType::UsdtFutures],
+///         timeout: Duration::from_secs(3),
+///         ..Confirm::default()
+///     })
+///     .build()?;
+/// assert_eq!(config.confirm().map(|c| c.after), Some(Duration::from_secs(1)));
+/// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// The product lines whose order channel each connection subscribes to, every symbol of
+    /// each (`instId` `default`), in one request counted against the connection's messages
+    /// per second. A cancel on another product line gets its final word from REST. Default:
+    /// all four.
+    pub inst_types: Vec<InstType>,
+    /// How long after its outcome an intent with no final push is asked after over REST (and
+    /// again with a doubling delay: 1, 2, 4 s after with the default), within the order
+    /// queries' own rate limits (20/s spot, 10/s futures). After a connection came back, what
+    /// was pending is asked after at once. Default 1 s.
+    pub after: Duration,
+    /// How long after its outcome an intent waits for its final word: then it is
+    /// [`FinalState::Live`](crate::FinalState::Live) if the venue's latest word had the order
+    /// open, else [`Unconfirmed`](crate::FinalState::Unconfirmed). Default 5 s.
+    pub timeout: Duration,
+    /// How long a connection that subscribed waits for the venue's acknowledgement before it
+    /// serves anyway (logged; its final words then come from the other connections' pushes or
+    /// from REST). A refused subscription is logged and the connection serves at once.
+    /// Default 1 s.
+    pub subscribe_grace: Duration,
+    /// How many intents may wait for their final word at once, past their outcome (a table
+    /// allocated at start). One whose outcome finds it full gets
+    /// [`Unconfirmed(TableFull)`](crate::final_word::UnconfirmedReason::TableFull) at once,
+    /// counted. It also sizes the final-word ring. Default 1024.
+    pub capacity: usize,
+    /// How many intents still waiting for their reply may keep a push that came first (the
+    /// reply and the push are not ordered on the venue's side). A push beyond it is dropped
+    /// and counted (`Stats::finals.pushes_dropped`); REST then answers for it. Default 64.
+    pub early_pushes: usize,
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Confirm {
+            inst_types: InstType::ALL.to_vec(),
+            after: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+            subscribe_grace: Duration::from_secs(1),
+            capacity: 1024,
+            early_pushes: 64,
+        }
+    }
+}
 
 /// Where the engine connects, parsed from a `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,6 +239,8 @@ pub struct Config {
     pub(crate) outcome_spin: Duration,
     pub(crate) on_thread_start: Option<fn()>,
     pub(crate) resolver: Resolver,
+    /// The final word; `None` when off.
+    pub(crate) confirm: Option<Confirm>,
 }
 
 impl fmt::Debug for Config {
@@ -207,6 +279,7 @@ impl fmt::Debug for Config {
             .field("outcome_spin", &self.outcome_spin)
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("resolver", &self.resolver)
+            .field("confirm", &self.confirm)
             .finish()
     }
 }
@@ -263,6 +336,7 @@ impl Config {
                 outcome_spin: DEFAULT_OUTCOME_SPIN,
                 on_thread_start: None,
                 resolver: Resolver::system(),
+                confirm: None,
             },
         }
     }
@@ -296,6 +370,11 @@ impl Config {
     /// of failing to start ([`ConfigBuilder::core_optional`]).
     pub fn is_core_optional(&self) -> bool {
         self.core_optional
+    }
+
+    /// The final word's settings, if it is on.
+    pub fn confirm(&self) -> Option<&Confirm> {
+        self.confirm.as_ref()
     }
 
     getters! {
@@ -720,6 +799,24 @@ impl ConfigBuilder {
         self
     }
 
+    /// Turns the final word on with these settings (see [`Confirm`]; `Confirm::default()` for
+    /// the defaults): each connection subscribes to the private order channel once logged in,
+    /// and serves once the subscription is acknowledged (or its grace is over); every intent
+    /// that reached the wire gets a [`FinalWord`](crate::FinalWord) after its outcome, read
+    /// with [`Handle::try_final`](crate::Handle::try_final) or
+    /// [`InlineEngine::try_final`](super::InlineEngine::try_final). Default: off, and nothing
+    /// of it goes on the wire.
+    pub fn confirm(mut self, confirm: Confirm) -> Self {
+        self.config.confirm = Some(confirm);
+        self
+    }
+
+    /// Turns the final word off (the default).
+    pub fn no_confirm(mut self) -> Self {
+        self.config.confirm = None;
+        self
+    }
+
     /// Checks the settings and returns the configuration.
     pub fn build(self) -> Result<Config, ConfigError> {
         let mut config = self.config;
@@ -801,8 +898,38 @@ impl ConfigBuilder {
         if config.reconnect.initial.is_zero() {
             return invalid("reconnect.initial", "must be longer than zero");
         }
+        if let Some(confirm) = &config.confirm {
+            check_confirm(confirm)?;
+        }
         Ok(config)
     }
+}
+
+/// The final word's settings that cannot work.
+fn check_confirm(c: &Confirm) -> Result<(), ConfigError> {
+    let invalid = |field, reason| Err(ConfigError::InvalidValue { field, reason });
+    if c.inst_types.is_empty() {
+        return invalid("confirm.inst_types", "at least one product line is needed");
+    }
+    if (1..c.inst_types.len()).any(|i| c.inst_types[..i].contains(&c.inst_types[i])) {
+        return invalid("confirm.inst_types", "each product line at most once");
+    }
+    if c.after.is_zero() || c.timeout.is_zero() {
+        return invalid(
+            "confirm.after",
+            "confirm.after and confirm.timeout must be longer than zero",
+        );
+    }
+    if c.after > c.timeout {
+        return invalid("confirm.after", "must not be longer than confirm.timeout");
+    }
+    if c.capacity == 0 || c.capacity > 1 << 20 {
+        return invalid("confirm.capacity", "must be from 1 to 1048576");
+    }
+    if c.early_pushes > 1 << 20 {
+        return invalid("confirm.early_pushes", "must be at most 1048576");
+    }
+    Ok(())
 }
 
 /// Whether `pem` would be accepted as extra roots at start; says why not, with a hint when it
@@ -981,6 +1108,68 @@ mod tests {
         assert_eq!(c.idle(), IdleStrategy::BusySpin);
         assert_eq!(c.core(), None);
         assert_eq!(c.outcome_spin(), DEFAULT_OUTCOME_SPIN);
+    }
+
+    #[test]
+    fn the_final_word_is_off_by_default_and_its_settings_are_checked() {
+        let c = Config::builder(creds()).build().unwrap();
+        assert_eq!(c.confirm(), None);
+        let on = Config::builder(creds())
+            .confirm(Confirm::default())
+            .build()
+            .unwrap();
+        let confirm = on.confirm().unwrap();
+        assert_eq!(confirm.inst_types, InstType::ALL);
+        assert_eq!(
+            (confirm.after, confirm.timeout, confirm.subscribe_grace),
+            (
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(1)
+            )
+        );
+        assert_eq!((confirm.capacity, confirm.early_pushes), (1024, 64));
+        for (bad, field) in [
+            (
+                Confirm {
+                    inst_types: vec![],
+                    ..Confirm::default()
+                },
+                "confirm.inst_types",
+            ),
+            (
+                Confirm {
+                    inst_types: vec![InstType::Spot, InstType::Spot],
+                    ..Confirm::default()
+                },
+                "confirm.inst_types",
+            ),
+            (
+                Confirm {
+                    after: Duration::from_secs(6),
+                    ..Confirm::default()
+                },
+                "confirm.after",
+            ),
+            (
+                Confirm {
+                    capacity: 0,
+                    ..Confirm::default()
+                },
+                "confirm.capacity",
+            ),
+        ] {
+            match Config::builder(creds()).confirm(bad).build() {
+                Err(ConfigError::InvalidValue { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let off = Config::builder(creds())
+            .confirm(Confirm::default())
+            .no_confirm()
+            .build()
+            .unwrap();
+        assert_eq!(off.confirm(), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::shared::{Pinning, SessionError, SessionState, Shared, Stats};
 use crate::clock::monotonic_ns;
+use crate::final_word::FinalWord;
 use crate::intent::{Cancel, RequestId};
 use crate::outcome::Outcome;
 
@@ -50,6 +51,8 @@ impl SubmitError {
 pub struct Handle {
     pub(crate) intents: Sender<Submission>,
     pub(crate) outcomes: Receiver<Outcome>,
+    /// The final words, while the final word is on.
+    pub(crate) finals: Option<Receiver<FinalWord>>,
     pub(crate) shared: Arc<Shared>,
     /// Present only with the park idle strategy: busy-spin and yield never pay for a wake-up.
     pub(crate) waker: Option<Arc<mio::Waker>>,
@@ -64,6 +67,7 @@ impl fmt::Debug for Handle {
             .field("state", &self.state())
             .field("queued_intents", &self.intents.len())
             .field("ready_outcomes", &self.outcomes.len())
+            .field("ready_finals", &self.finals.as_ref().map(Receiver::len))
             .field("wakes_engine", &self.waker.is_some())
             .field("outcome_spin", &self.spin)
             .finish()
@@ -219,6 +223,65 @@ impl Handle {
         TryOutcomes { handle: self }
     }
 
+    /// The next final word, if one is ready (with the final word on:
+    /// [`ConfigBuilder::confirm`](super::ConfigBuilder::confirm); `None` always while it is
+    /// off). Never blocks. Every intent that was sent (acked, rejected or unknown) gets exactly
+    /// one, after its outcome: whether the order is cancelled, filled, still live, or
+    /// unconfirmed, with the filled size as the venue wrote it. Final words come on a ring of
+    /// their own, in the order they are known (not the order of the cancels).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bitget_cancel::engine::{Config, Confirm, Credentials, Engine, IdleStrategy};
+    /// use bitget_cancel::final_word::{FinalSource, FinalState};
+    /// use bitget_cancel::sim::{SimConfig, SimVenue};
+    /// use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+    ///
+    /// let venue = SimVenue::start(SimConfig::default())?;
+    /// let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    /// let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
+    ///     .url(venue.url())
+    ///     .rest_url(venue.rest_url())
+    ///     .extra_root_ca_pem(venue.ca_pem())
+    ///     .idle(IdleStrategy::Backoff)
+    ///     .confirm(Confirm::default())
+    ///     .build()?;
+    /// let (engine, handle) = Engine::start(config)?;
+    /// assert!(handle.wait_live(Duration::from_secs(10)));
+    /// let id = handle.cancel(Cancel::new(InstType::Spot, InstId::new("BTCUSDT")?, OrderRef::order_id(&order.order_id)?))?;
+    /// let outcome = handle.outcome_timeout(Duration::from_secs(10)).ok_or("no outcome")?;
+    /// let word = handle.final_timeout(Duration::from_secs(10)).ok_or("no final word")?;
+    /// assert_eq!((word.id, outcome.id), (id, id));
+    /// assert_eq!((word.state, word.source), (FinalState::Cancelled, Some(FinalSource::Push)));
+    /// println!("filled {:?}, {} ns after the reply", word.filled, word.times.since_settled_ns());
+    /// engine.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn try_final(&self) -> Option<FinalWord> {
+        let finals = self.finals.as_ref()?;
+        match finals.try_recv() {
+            Ok(w) => Some(w),
+            Err(_) => self.shared.pop_late_final(),
+        }
+    }
+
+    /// The next final word, waiting up to `timeout` for one (`None` at once while the final
+    /// word is off).
+    pub fn final_timeout(&self, timeout: Duration) -> Option<FinalWord> {
+        let finals = self.finals.as_ref()?;
+        match finals.recv_timeout(timeout) {
+            Ok(w) => Some(w),
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
+                self.shared.pop_late_final()
+            }
+        }
+    }
+
+    /// The final words ready now, without blocking.
+    pub fn try_finals(&self) -> impl Iterator<Item = FinalWord> + '_ {
+        std::iter::from_fn(|| self.try_final())
+    }
+
     /// Where the connection to the venue stands.
     pub fn state(&self) -> SessionState {
         self.shared.state()
@@ -296,6 +359,8 @@ pub struct EngineShutdown {
     pub stats: Stats,
     /// The outcomes not read when shutdown began, then those shutdown decided.
     pub outcomes: Vec<Outcome>,
+    /// The final words not read (with the final word on), those shutdown decided last.
+    pub finals: Vec<FinalWord>,
 }
 
 /// Blocking iterator over outcomes; see [`Handle::outcomes`].
@@ -362,6 +427,7 @@ mod tests {
         let handle = Handle {
             intents: itx,
             outcomes: orx,
+            finals: None,
             shared: Arc::new(Shared::new()),
             waker: None,
             spin: crate::engine::DEFAULT_OUTCOME_SPIN,

@@ -12,6 +12,7 @@ use super::handle::{Submission, SubmitError};
 use super::plumbing::{CallerInserts, OutcomeQueue};
 use super::shared::{SessionError, SessionState, Shared, Stats};
 use crate::clock::monotonic_ns;
+use crate::final_word::FinalWord;
 use crate::intent::{Cancel, RequestId};
 use crate::outcome::Outcome;
 
@@ -94,6 +95,8 @@ pub struct InlineShutdown {
     pub stats: Stats,
     /// Outcomes not yet read when shutdown began, then those shutdown decided.
     pub outcomes: Vec<Outcome>,
+    /// Final words not yet read (with the final word on), then those shutdown decided.
+    pub finals: Vec<FinalWord>,
 }
 
 impl fmt::Debug for InlineEngine {
@@ -172,6 +175,26 @@ impl InlineEngine {
     /// How many outcomes wait to be read.
     pub fn ready_outcomes(&self) -> usize {
         self.core.account.out.sink.len()
+    }
+
+    /// The next final word, if one is ready (with the final word on; see
+    /// [`Handle::try_final`](super::Handle::try_final)). Does not poll. Final words wait in a
+    /// queue of [`Confirm::capacity`](super::Confirm::capacity), allocated once.
+    #[inline]
+    pub fn try_final(&mut self) -> Option<FinalWord> {
+        self.core.account.pop_final()
+    }
+
+    /// How many final words wait to be read.
+    pub fn ready_finals(&self) -> usize {
+        self.core.account.ready_finals()
+    }
+
+    /// The next final word, polling until one is ready or `timeout` has passed, as
+    /// [`InlineEngine::outcome_timeout`] waits for an outcome.
+    pub fn final_timeout(&mut self, timeout: Duration) -> Option<FinalWord> {
+        let spin = self.spin;
+        self.wait(timeout, spin, InlineEngine::try_final)
     }
 
     /// The next outcome, polling until one is ready or `timeout` has passed: back to back for
@@ -286,9 +309,17 @@ impl InlineEngine {
     /// yet: with those read before, exactly one per accepted intent.
     pub fn shutdown(mut self) -> InlineShutdown {
         let outcomes = self.stop();
+        let mut finals = Vec::with_capacity(self.ready_finals());
+        while let Some(w) = self.core.account.pop_final() {
+            finals.push(w);
+        }
+        while let Some(w) = self.shared.pop_late_final() {
+            finals.push(w);
+        }
         InlineShutdown {
             stats: self.stats(),
             outcomes,
+            finals,
         }
     }
 

@@ -79,15 +79,17 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL, ENV_API_KEY,
-    ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS,
-    ReconnectBackoff, Resolver,
+    Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL,
+    ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL,
+    MAX_CONNECTIONS, ReconnectBackoff, Resolver,
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 #[cfg(unix)]
 pub use ready::OutcomeReady;
-pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
+pub use shared::{
+    ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState, Stats,
+};
 
 use account::{Account, Hosts};
 use core::Core;
@@ -170,10 +172,18 @@ impl Engine {
         };
         let (intent_tx, intent_rx) = crossbeam_channel::bounded(config.intent_capacity);
         let (outcome_tx, outcome_rx) = crossbeam_channel::bounded(config.outcome_capacity);
+        let (final_tx, final_rx) = match &config.confirm {
+            Some(c) => {
+                let (tx, rx) = crossbeam_channel::bounded(c.capacity);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let shared = Arc::new(Shared::new());
         let handle = Handle {
             intents: intent_tx,
             outcomes: outcome_rx,
+            finals: final_rx,
             shared: shared.clone(),
             waker: waker.clone(),
             spin: config.outcome_spin,
@@ -201,7 +211,7 @@ impl Engine {
                     hook();
                 }
                 // Built here, so every buffer is allocated on the engine thread.
-                let account = Account::new(
+                let mut account = Account::new(
                     &config,
                     0,
                     tls_config,
@@ -211,6 +221,9 @@ impl Engine {
                     intent_rx,
                     outcome_ring,
                 );
+                if let Some(tx) = final_tx {
+                    account.send_finals_to(tx);
+                }
                 let direct_reads = config.direct_reads && config.idle != IdleStrategy::Backoff;
                 let core = Core::new(Reactor::new(poll, direct_reads), account);
                 runner::run(core, config.idle);
@@ -331,6 +344,7 @@ impl Engine {
         EngineShutdown {
             stats: self.stats(),
             outcomes: self.handle.try_outcomes().collect(),
+            finals: self.handle.try_finals().collect(),
         }
     }
 

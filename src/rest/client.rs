@@ -10,10 +10,10 @@ use mio::{Registry, Token};
 
 use super::config::BaseUrl;
 use super::http::ResponseReader;
-use super::{RestConfig, RestError, Verdict};
+use super::{OrderAnswer, RestConfig, RestError, Verdict};
 use crate::backoff::{Backoff, random_seed};
 use crate::credentials::Credentials;
-use crate::intent::Cancel;
+use crate::intent::{Cancel, InstType};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
 use crate::venue::{Dialect, RestSigner};
@@ -37,6 +37,23 @@ pub enum RestEvent {
     /// The cancel sent with `tag` got no verdict: timeout, connection lost mid-request, a 5xx or
     /// an unreadable reply. Its fate is unknown (a cancel is safe to send again).
     Failed {
+        /// The caller's tag.
+        tag: u64,
+        /// Why.
+        error: RestError,
+    },
+    /// The venue's answer to the order query sent with `tag` ([`RestClient::send_query`]).
+    Order {
+        /// The caller's tag.
+        tag: u64,
+        /// Where the order stands, or that the venue does not know it, or a refusal.
+        answer: OrderAnswer,
+        /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
+        round_trip_ns: u64,
+    },
+    /// The order query sent with `tag` got no answer (timeout, connection lost, a 5xx, an
+    /// unreadable reply): ask again later.
+    QueryFailed {
         /// The caller's tag.
         tag: u64,
         /// Why.
@@ -88,6 +105,7 @@ impl Phase {
 #[derive(Debug, Clone, Copy)]
 enum Kind {
     Cancel { tag: u64 },
+    Query { tag: u64, inst_type: InstType },
     ServerTime,
 }
 
@@ -405,6 +423,36 @@ impl RestClient {
             .map_err(SendError::Broken)
     }
 
+    /// Sends a signed order query asking where the order `cancel` names stands (spot
+    /// `orderInfo`, futures `order/detail`; by `orderId` when the cancel has one, else by
+    /// `clientOid`), timestamped like [`send_cancel`](Self::send_cancel). On `Ok`, exactly one
+    /// [`RestEvent::Order`] or [`RestEvent::QueryFailed`] with `tag` follows; on `Err` nothing
+    /// was sent and none will. The venue limits these per account (20/s spot, 10/s futures):
+    /// pacing them is the caller's job.
+    ///
+    /// Allocates nothing once warm (the buffers are reused).
+    pub fn send_query(
+        &mut self,
+        tag: u64,
+        cancel: &Cancel,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        if !self.is_ready() {
+            return Err(SendError::NotReady);
+        }
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect
+            .encode_rest_query(&mut self.request, &signer, timestamp, cancel);
+        let kind = Kind::Query {
+            tag,
+            inst_type: cancel.inst_type,
+        };
+        self.transmit(kind, now, unix_ms).map_err(SendError::Broken)
+    }
+
     /// Writes `self.request` and records it as in flight. An error means nothing was queued.
     fn transmit(&mut self, kind: Kind, now: u64, unix_ms: u64) -> Result<(), RestError> {
         let Phase::Open { tls } = &mut self.phase else {
@@ -681,6 +729,14 @@ impl RestClient {
                 },
                 Err(error) => RestEvent::Failed { tag, error },
             }),
+            (Kind::Query { tag, .. }, Decoded::Query(answer)) => events.push(match answer {
+                Ok(answer) => RestEvent::Order {
+                    tag,
+                    answer,
+                    round_trip_ns: now.saturating_sub(request.sent_ns),
+                },
+                Err(error) => RestEvent::QueryFailed { tag, error },
+            }),
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
                 self.clock_offset_ms = Some(server_ms - midpoint as i64);
@@ -719,19 +775,23 @@ impl RestClient {
     }
 
     fn fail_in_flight(&mut self, error: &RestError, events: &mut Vec<RestEvent>) {
-        if let Some(InFlight {
-            kind: Kind::Cancel { tag },
-            ..
-        }) = self.in_flight.take()
-        {
-            let error = match error {
-                RestError::ClosedByServer => {
-                    RestError::ConnectionLost("the server closed the connection".to_owned())
-                }
-                RestError::Io(reason) => RestError::ConnectionLost(reason.clone()),
-                other => other.clone(),
-            };
-            events.push(RestEvent::Failed { tag, error });
+        let error = || match error {
+            RestError::ClosedByServer => {
+                RestError::ConnectionLost("the server closed the connection".to_owned())
+            }
+            RestError::Io(reason) => RestError::ConnectionLost(reason.clone()),
+            other => other.clone(),
+        };
+        match self.in_flight.take().map(|r| r.kind) {
+            Some(Kind::Cancel { tag }) => events.push(RestEvent::Failed {
+                tag,
+                error: error(),
+            }),
+            Some(Kind::Query { tag, .. }) => events.push(RestEvent::QueryFailed {
+                tag,
+                error: error(),
+            }),
+            Some(Kind::ServerTime) | None => {}
         }
     }
 
@@ -803,6 +863,7 @@ fn signer<'a>(
 /// A complete reply, read according to the request it answers.
 enum Decoded {
     Cancel(Result<Verdict, RestError>),
+    Query(Result<OrderAnswer, RestError>),
     Time(Result<i64, RestError>),
     Unsolicited { status: u16 },
 }
@@ -812,6 +873,11 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
         Some(Kind::Cancel { .. }) => Decoded::Cancel(
             dialect
                 .read_rest_verdict(status, body)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::Query { inst_type, .. }) => Decoded::Query(
+            dialect
+                .read_rest_order(status, body, inst_type)
                 .map_err(RestError::from),
         ),
         Some(Kind::ServerTime) => Decoded::Time(

@@ -16,6 +16,9 @@
 //! - **Client** ([`RestClient`]): one keep-alive HTTPS connection as a nonblocking state machine,
 //!   driven from the caller's `mio` loop, kept warm with `GET /api/v2/public/time`, which also
 //!   measures the venue's clock offset.
+//! - **Order query** ([`RestClient::send_query`], [`decode_order`]): the signed
+//!   `GET /api/v2/spot/trade/orderInfo` or `/api/v2/mix/order/detail` that tells where an order
+//!   stands, for the final word on a cancel when no push said it.
 //!
 //! How an event loop drives a [`RestClient`] (see its documentation for an example):
 //!
@@ -34,13 +37,14 @@ mod http;
 mod verdict;
 
 pub use crate::venue::v2::rest::{
-    FUTURES_CANCEL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH, SPOT_CANCEL_PATH, cancel_path,
-    encode_cancel_body, sign_request,
+    FUTURES_CANCEL_PATH, FUTURES_ORDER_DETAIL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH,
+    SPOT_CANCEL_PATH, SPOT_ORDER_INFO_PATH, cancel_path, encode_cancel_body,
+    encode_order_query_string, order_query_path, sign_request,
 };
 pub use client::{RestClient, RestEvent, SendError};
 pub use config::{LIVE_BASE_URL, RestConfig};
 pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, Response, ResponseReader};
-pub use verdict::{Verdict, decode_server_time, decode_verdict};
+pub use verdict::{OrderAnswer, Verdict, decode_order, decode_server_time, decode_verdict};
 
 use crate::outcome::{ConnectFailure, ErrorText};
 

@@ -98,7 +98,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             .table
             .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
         {
-            Ok(_) => {}
+            Ok(slot) => {
+                if let Some(c) = &mut self.confirm {
+                    let seq = self.table.entry(slot).seq;
+                    // No room is not lost: the intent is unconfirmed once its outcome comes.
+                    c.track(seq, sub.id, &sub.cancel, sub.accepted_ns);
+                }
+            }
             Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
             // Callers check `has_room` first; kept total rather than trusted.
             Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
@@ -170,6 +176,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             via,
         };
         self.out.emit(outcome, &self.shared.counters.0);
+        // The final word comes after the outcome, never before.
+        if let Some(c) = &mut self.confirm {
+            let counters = &self.shared.counters.0.finals;
+            let sent = status.was_sent();
+            c.settle(e.seq, e.id, &e.cancel, e.accepted_ns, sent, now, counters);
+        }
     }
 
     /// Settles an in-flight intent without a reply.
@@ -295,8 +307,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         while let Ok(sub) = self.intents.try_recv() {
             self.emit_unsent(&sub, NotSentReason::Shutdown);
         }
+        if let Some(c) = &mut self.confirm {
+            c.finish(self.clock.now(), &self.shared.counters.0.finals);
+        }
         // The caller may not be reading: what does not fit waits where handles look last.
         self.out.leave_the_rest(&self.shared);
+        if let Some(c) = &mut self.confirm {
+            c.out.leave_the_rest(&self.shared);
+        }
         for link in &self.shared.counters.0.links {
             link.set_state(SessionState::Stopped);
         }

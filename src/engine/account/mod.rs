@@ -22,6 +22,7 @@
 //! | [`AttemptIds`], [`LateIds`] | `ids.rs` | the ids of later attempts; which replies are late |
 //! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
 //! | [`PoolStats`] | `stats.rs` | what the handles see of the pool |
+//! | [`Confirmations`] | `confirm.rs` | the final word: which intent a push is about, when to ask REST, when time is up |
 //!
 //! The account chooses the venue's dialect (`LinkSettings::dialect`, an enum): its links log in,
 //! encode and read with it, so switching an account's dialect at runtime is one assignment, read
@@ -33,6 +34,7 @@
 //! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
 //! pool is live.
 
+mod confirm;
 mod delivery;
 mod hedger;
 mod ids;
@@ -59,12 +61,15 @@ use std::time::Duration;
 use mio::Registry;
 
 use super::config::Config;
-use super::link::{Link, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch};
+use super::link::{
+    Link, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch, Subscription, SubscriptionEnd,
+};
 use super::pacing::RateLimiter;
 use super::plumbing::{IntentSource, OutcomeSink};
 use super::reactor::{self, Path};
 use super::shared::{MAX_SLOTS, SessionState, Shared};
-use crate::clock::{Clock, Monotonic, ns};
+use crate::clock::{Clock, Monotonic, ns, unix_ms};
+use crate::final_word::FinalWord;
 use crate::intent::RequestId;
 use crate::net::{Dialer, HostAddrs};
 use crate::outcome::{ConnectFailure, ErrorText, NotSentReason, Status, Via};
@@ -72,6 +77,7 @@ use crate::rest::RestClient;
 use crate::venue::{Dialect, Verdict};
 use crate::ws;
 
+use confirm::{Confirmations, FinalOut};
 use delivery::Delivery;
 use hedger::Hedger;
 use ids::{AttemptIds, LateIds};
@@ -155,6 +161,15 @@ pub(crate) fn link_settings(config: &Config, dialect: Dialect) -> LinkSettings {
         credentials: config.credentials.clone(),
         dialect,
         clock_offset_ms: 0,
+        subscribe: config.confirm.as_ref().map(|c| {
+            let mut text = Vec::new();
+            let acks = dialect.encode_subscribe(&mut text, &c.inst_types);
+            Subscription {
+                text,
+                acks,
+                grace: ns(c.subscribe_grace),
+            }
+        }),
     }
 }
 
@@ -203,6 +218,8 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     rest: RestRung,
     gate: StartGate,
     slots_scratch: Vec<(u32, u64)>,
+    /// The final word, when it is on.
+    confirm: Option<Confirmations>,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -315,6 +332,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         counters.hedge_after_ns.set(hedger.delay());
         counters.rest_enabled.set(u64::from(rest.is_some()));
+        counters
+            .finals
+            .enabled
+            .set(u64::from(config.confirm.is_some()));
+        let confirm = config.confirm.as_ref().map(|c| {
+            Confirmations::new(
+                c,
+                settings.dialect,
+                config.max_pending,
+                window,
+                FinalOut::queue(c.capacity),
+            )
+        });
         let slots = links.len();
         Account {
             ack_timeout,
@@ -353,8 +383,28 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 ns(config.connect_timeout.min(config.max_queue_time / 2)),
             ),
             slots_scratch: Vec::with_capacity(config.max_pending),
+            confirm,
             stopping: None,
         }
+    }
+
+    /// Final words go to this ring (the threaded engine) instead of the inline engine's queue.
+    pub(crate) fn send_finals_to(&mut self, tx: crossbeam_channel::Sender<FinalWord>) {
+        if let Some(c) = &mut self.confirm {
+            let capacity = tx.capacity().unwrap_or(1024);
+            c.out = FinalOut::ring(tx, capacity);
+        }
+    }
+
+    /// The inline engine's next final word.
+    #[inline]
+    pub(crate) fn pop_final(&mut self) -> Option<FinalWord> {
+        self.confirm.as_mut().and_then(|c| c.out.pop())
+    }
+
+    /// Final words ready for the inline engine's caller.
+    pub(crate) fn ready_finals(&self) -> usize {
+        self.confirm.as_ref().map_or(0, |c| c.out.ready())
     }
 
     /// The shared state of this account's handles.
@@ -402,7 +452,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Marks connected links readable: each reads its socket this turn. A logged-in link that
     /// no cancel waits on is read on `sweep` turns only: what it may bring (a pong, the venue's
     /// close) can wait a few turns, and the turns between are a ring check each instead of a
-    /// `read(2)` that an intent arriving meanwhile would wait behind.
+    /// `read(2)` that an intent arriving meanwhile would wait behind. So is an order push with
+    /// the final word on: read with the reply when it came in the same read, else at the next
+    /// sweep, so that it costs the acks nothing.
     #[inline]
     pub(crate) fn read_directly(&mut self, sweep: bool) {
         for (i, link) in self.links.iter_mut().enumerate() {
@@ -444,12 +496,18 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         self.apply_link_events(now);
         work |= self.expire(now);
+        work |= self.drive_confirm(now);
         work |= self.housekeeping(now);
         if stopping {
             work |= self.shutdown_step(now);
         }
         if self.out.waiting() != 0 {
             self.out.deliver();
+        }
+        if let Some(c) = &mut self.confirm
+            && c.out.waiting() != 0
+        {
+            c.out.deliver();
         }
         self.publish_states();
         work
@@ -485,6 +543,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
         t = t.min(self.rotation.next_deadline());
+        if let Some(c) = &self.confirm {
+            t = t.min(c.next_deadline(now, self.may_query()));
+        }
         if let Some(deadline) = self.stopping {
             t = t.min(deadline);
         }
@@ -525,7 +586,20 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let counters = &self.shared.counters.0;
         match event {
             LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
+            LinkEvent::Push(update) => {
+                if let Some(c) = &mut self.confirm {
+                    c.on_push(update, self.clock.now(), &counters.finals);
+                }
+            }
+            LinkEvent::Subscribed(end) => match end {
+                SubscriptionEnd::Acked => counters.finals.subscriptions_acked.incr(),
+                SubscriptionEnd::Refused { .. } => counters.finals.subscriptions_refused.incr(),
+                SubscriptionEnd::Unanswered => counters.finals.subscriptions_unanswered.incr(),
+            },
             LinkEvent::Live => {
+                if let Some(c) = &mut self.confirm {
+                    c.on_link_live(now);
+                }
                 counters.sessions.incr();
                 counters.links[l].sessions.incr();
                 self.refusal.on_accepted();
@@ -593,6 +667,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 }
                 if !was_live {
                     self.gate.on_attempt_failed(l);
+                }
+                if was_live && let Some(c) = &mut self.confirm {
+                    c.on_link_lost();
                 }
                 self.outbox.forget(l);
                 self.router.on_lost(l);
@@ -712,6 +789,47 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             .push(slot, seq, kind, |s, q| table.is_in_flight(s, q));
     }
 
+    // ----- the final word -----
+
+    /// Whether an order query may go on the REST connection now: it is idle, and no cancel
+    /// waits for it (cancels go first; while a link serves they do not take REST).
+    fn may_query(&self) -> bool {
+        self.rest.can_query()
+            && (Router::any_serving(&self.links, 0)
+                || (self.table.queued() == 0 && self.resend.is_empty()))
+    }
+
+    /// The final words whose time is up, then the order query that is due; true if anything
+    /// happened.
+    fn drive_confirm(&mut self, now: u64) -> bool {
+        if self.confirm.is_none() {
+            return false;
+        }
+        let may_query = self.may_query();
+        let Some(c) = &mut self.confirm else {
+            return false;
+        };
+        let counters = &self.shared.counters.0.finals;
+        let mut work = c.expire(now, counters);
+        if !may_query {
+            return work;
+        }
+        if let Some((tag, cancel)) = c.take_due_query(now) {
+            work = true;
+            match self.rest.send_query(tag, &cancel, now, unix_ms()) {
+                Ok(()) => {
+                    counters.queries_sent.incr();
+                    c.query_sent(tag, cancel.inst_type, now);
+                }
+                Err(e) => {
+                    log::debug!("REST refused an order query: {e}");
+                    c.on_query_failed(tag, now, counters);
+                }
+            }
+        }
+        work
+    }
+
     // ----- the pool's upkeep -----
 
     /// Round-trip percentiles and rotation by age; true if anything happened.
@@ -719,6 +837,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if self.stats.is_due(now) {
             let counters = &self.shared.counters.0;
             self.stats.publish_rtt(counters);
+            if let Some(c) = &mut self.confirm {
+                c.publish(&counters.finals);
+            }
             if let Some(after) = self.hedger.update(&mut self.stats.scratch) {
                 counters.hedge_after_ns.set(after);
             }

@@ -16,8 +16,9 @@ use super::inflight::{AttemptKind, AttemptState};
 use super::{REST_LINK, Router};
 use crate::clock::{Clock, unix_ms};
 use crate::engine::shared::SessionError;
+use crate::intent::Cancel;
 use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
-use crate::rest::{RestClient, RestError, RestEvent, Verdict};
+use crate::rest::{RestClient, RestError, RestEvent, SendError, Verdict};
 
 /// The REST client and the one cancel it may carry.
 #[derive(Debug)]
@@ -60,6 +61,26 @@ impl RestRung {
     #[inline]
     pub(crate) fn ready(&self, now: u64, cancels: &RateLimiter) -> bool {
         self.client.as_ref().is_some_and(RestClient::is_ready) && cancels.is_ready(now)
+    }
+
+    /// Whether an order query could go out now: the connection is open and idle.
+    #[inline]
+    pub(crate) fn can_query(&self) -> bool {
+        self.client.as_ref().is_some_and(RestClient::is_ready)
+    }
+
+    /// Sends an order query for the order `cancel` names, tagged `tag`.
+    pub(crate) fn send_query(
+        &mut self,
+        tag: u64,
+        cancel: &Cancel,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        match self.client.as_mut() {
+            Some(client) => client.send_query(tag, cancel, now, unix_ms),
+            None => Err(SendError::NotReady),
+        }
     }
 
     /// Whether the rung is a path for an intent whose live attempts are on `exclude`: not
@@ -269,6 +290,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                             _ => UnknownReason::ConnectionLost,
                         };
                         self.settle_unanswered(slot, reason, now);
+                    }
+                }
+                RestEvent::Order { tag, answer, .. } => {
+                    if let Some(c) = &mut self.confirm {
+                        c.on_query_answer(*tag, *answer, now, &self.shared.counters.0.finals);
+                    }
+                }
+                RestEvent::QueryFailed { tag, error } => {
+                    log::debug!("an order query got no answer: {error}");
+                    if let Some(c) = &mut self.confirm {
+                        c.on_query_failed(*tag, now, &self.shared.counters.0.finals);
                     }
                 }
                 RestEvent::Connected => log::info!("REST rung connected"),

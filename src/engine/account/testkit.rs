@@ -200,6 +200,21 @@ impl FakeLink {
         });
     }
 
+    /// A push on the order channel about order `n`, reported at the next read.
+    pub(crate) fn push(&mut self, n: u64, status: crate::final_word::OrderStatus, filled: &str) {
+        self.inbox
+            .push(LinkEvent::Push(crate::final_word::OrderUpdate {
+                inst_type: Some(InstType::Spot),
+                order_id: crate::intent::OrderId::new(&n.to_string()).ok(),
+                client_oid: None,
+                status,
+                filled: crate::final_word::Decimal::new(filled),
+                price_avg: None,
+                cancel_reason: None,
+                updated_ms: None,
+            }));
+    }
+
     /// The ids written so far, as text.
     pub(crate) fn sent_ids(&self) -> Vec<String> {
         self.sent.iter().map(|id| id.as_str().to_owned()).collect()
@@ -427,6 +442,11 @@ impl Bench {
         };
         self.account.submit(sub).expect("room for the cancel");
         id
+    }
+
+    /// The final words delivered so far, in order.
+    pub(crate) fn finals(&mut self) -> Vec<crate::final_word::FinalWord> {
+        std::iter::from_fn(|| self.account.pop_final()).collect()
     }
 
     /// The outcomes decided so far, in order.

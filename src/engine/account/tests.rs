@@ -354,3 +354,71 @@ fn a_cancel_held_by_pacing_with_a_live_link_is_a_queue_timeout() {
         Status::NotSent(NotSentReason::QueueTimeout)
     );
 }
+
+#[test]
+fn with_the_final_word_on_a_push_after_the_reply_follows_the_outcome_and_silence_times_out() {
+    use crate::engine::config::Confirm;
+    use crate::final_word::{FinalSource, FinalState, OrderStatus, UnconfirmedReason};
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off).confirm(Confirm {
+            timeout: ms(2_000),
+            ..Confirm::default()
+        })
+    });
+    bench.log_in(&[0]);
+    let pushed = bench.cancel(1);
+    let silent = bench.cancel(2);
+    // The first order's push comes before its reply, on the same read.
+    bench.link(0).push(1, OrderStatus::Cancelled, "0.5");
+    bench.link(0).reply(pushed.as_str(), ACKED);
+    bench.link(0).reply(silent.as_str(), ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 2);
+    let finals = bench.finals();
+    assert_eq!(finals.len(), 1, "the other waits for its word");
+    assert_eq!(finals[0].id, pushed);
+    assert_eq!(
+        (finals[0].state, finals[0].source),
+        (FinalState::Cancelled, Some(FinalSource::Push))
+    );
+    assert_eq!(
+        finals[0].times.settled_ns,
+        outcomes
+            .iter()
+            .find(|o| o.id == pushed)
+            .unwrap()
+            .times
+            .settled_ns,
+        "the final word follows its outcome"
+    );
+    assert_eq!(bench.stats().finals.pushes_before_reply, 1);
+    // No REST rung, no push: the other is unconfirmed when its time is up, not before.
+    bench.after(1_999 * MS);
+    assert!(bench.finals().is_empty());
+    bench.after(MS);
+    let finals = bench.finals();
+    assert_eq!(finals.len(), 1);
+    assert_eq!(
+        (finals[0].id, finals[0].state),
+        (silent, FinalState::Unconfirmed(UnconfirmedReason::Timeout))
+    );
+    assert_eq!(bench.stats().finals.unconfirmed, 1);
+}
+
+#[test]
+fn with_the_final_word_off_pushes_are_not_even_counted_and_no_final_word_comes() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    bench
+        .link(0)
+        .push(1, crate::final_word::OrderStatus::Cancelled, "0");
+    bench.link(0).reply(id.as_str(), ACKED);
+    bench.turn();
+    assert_eq!(bench.outcomes().len(), 1);
+    assert!(bench.finals().is_empty());
+    let stats = bench.stats();
+    assert!(!stats.finals.enabled);
+    assert_eq!(stats.finals.pushes_received, 0);
+}
