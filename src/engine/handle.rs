@@ -547,6 +547,8 @@ mod tests {
             times: Timestamps::default(),
             attempts: 0,
             via: None,
+            batch: None,
+            cancel_all: None,
         };
         assert!(h.try_outcome().is_none());
         otx.send(outcome(1)).unwrap();

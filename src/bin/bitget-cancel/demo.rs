@@ -1140,6 +1140,8 @@ mod tests {
             },
             attempts: 1,
             via: None,
+            batch: None,
+            cancel_all: None,
         }
     }
 

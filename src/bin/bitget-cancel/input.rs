@@ -175,7 +175,7 @@ mod tests {
                 .unwrap_err();
         assert_eq!(
             err,
-            "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id)"
+            "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id, priority, cancelAll)"
         );
     }
 

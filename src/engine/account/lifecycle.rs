@@ -157,6 +157,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             },
             attempts: 0,
             via: None,
+            batch: None,
+            cancel_all: None,
         };
         self.out.emit(outcome, &self.shared.counters.0);
     }
@@ -174,6 +176,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             },
             attempts: e.sends,
             via,
+            batch: None,
+            cancel_all: None,
         };
         self.out.emit(outcome, &self.shared.counters.0);
         // The final word comes after the outcome, never before.
@@ -219,12 +223,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// timeout).
     pub(super) fn expire(&mut self, now: u64) -> bool {
         let mut work = false;
-        while let Some((_, e)) = self.table.front_queued() {
+        // The oldest first, wherever its priority put it: none waits past its queue timeout.
+        while let Some((slot, e)) = self.table.oldest_queued() {
             if e.accepted_ns.saturating_add(self.max_queue) > now {
                 break;
             }
             let reason = self.unsent_reason();
-            if let Some(e) = self.table.pop_queued() {
+            if let Some(e) = self.table.remove_queued(slot) {
                 self.emit_entry(e, Status::NotSent(reason), now, None);
             }
             work = true;

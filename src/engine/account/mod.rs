@@ -54,6 +54,7 @@ mod stats;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+mod waiting;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -523,7 +524,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if !self.resend.is_empty() {
             t = t.min(self.send_ready_at());
         }
-        if let Some((_, e)) = self.table.front_queued() {
+        if let Some((_, e)) = self.table.oldest_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
             t = t.min(self.send_ready_at());
             t = t.min(self.gate.next_deadline());

@@ -428,13 +428,19 @@ impl Bench {
 
     /// Submits a cancel of order `n` now, as the inline engine does; its request id.
     pub(crate) fn cancel(&mut self, n: u64) -> RequestId {
+        self.cancel_with_priority(n, 0)
+    }
+
+    /// [`Self::cancel`] with a priority.
+    pub(crate) fn cancel_with_priority(&mut self, n: u64, priority: u8) -> RequestId {
         let id = self.account.next_request_id();
         let cancel = Cancel::new(
             InstType::Spot,
             InstId::new("BTCUSDT").unwrap(),
             OrderRef::order_id(&n.to_string()).unwrap(),
         )
-        .with_tag(n);
+        .with_tag(n)
+        .priority(priority);
         let sub = Submission {
             id,
             cancel,
