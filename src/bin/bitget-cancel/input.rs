@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead};
 
-use bitget_cancel::jsonl::{self, CancelLine};
+use bitget_cancel::jsonl::{self, CancelLine, Input};
 use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
 
 /// The longest input line read; a longer one is refused (and skipped) as a whole.
@@ -82,6 +82,12 @@ pub fn is_blank(line: &[u8]) -> bool {
 /// why it cannot be sent: the library's own reading of the line.
 pub fn parse_cancel(line: &[u8]) -> Result<Cancel, String> {
     jsonl::parse_cancel(line).map_err(|e| e.to_string())
+}
+
+/// Parses one `run` input line into a validated cancel or cancel-all (tag 0), or says why it
+/// cannot be sent.
+pub fn parse_input(line: &[u8]) -> Result<Input, String> {
+    jsonl::parse_input(line).map_err(|e| e.to_string())
 }
 
 /// One resting order of a `sim --orders` file: the same fields as a `run` line (`id` is

@@ -445,6 +445,7 @@ impl Bench {
             id,
             cancel,
             accepted_ns: self.clock.now(),
+            cancel_all: false,
         };
         self.account.submit(sub).expect("room for the cancel");
         id
