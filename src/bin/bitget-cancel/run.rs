@@ -295,7 +295,9 @@ fn submit_all(handle: &Handle, all: CancelAll, full_ring_waits: &mut u64) -> Eve
                 *full_ring_waits += 1;
                 thread::sleep(Duration::from_micros(200));
             }
-            Err(SubmitError::Stopped(_)) => return Event::Line(OutcomeLine::stopped(all.tag, None)),
+            Err(SubmitError::Stopped(_)) => {
+                return Event::Line(OutcomeLine::stopped(all.tag, None));
+            }
         }
     }
 }
