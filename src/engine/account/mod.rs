@@ -34,6 +34,7 @@
 //! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
 //! pool is live.
 
+mod batcher;
 mod confirm;
 mod delivery;
 mod hedger;
