@@ -35,6 +35,7 @@
 //! pool is live.
 
 mod batcher;
+mod cancel_alls;
 mod confirm;
 mod delivery;
 mod hedger;
