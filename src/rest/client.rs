@@ -10,12 +10,13 @@ use mio::{Registry, Token};
 
 use super::config::BaseUrl;
 use super::http::ResponseReader;
-use super::{OrderAnswer, RestConfig, RestError, Verdict};
+use super::{BatchVerdict, CancelAllVerdict, OrderAnswer, RestConfig, RestError, Verdict};
 use crate::backoff::{Backoff, random_seed};
 use crate::credentials::Credentials;
-use crate::intent::{Cancel, InstType};
+use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
+use crate::venue::v2::rest::{BatchKey, MAX_BATCH};
 use crate::venue::{Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
@@ -48,6 +49,27 @@ pub enum RestEvent {
         tag: u64,
         /// Where the order stands, or that the venue does not know it, or a refusal.
         answer: OrderAnswer,
+        /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
+        round_trip_ns: u64,
+    },
+    /// The venue's answer to the batch cancel sent with `tag` ([`RestClient::send_batch`]):
+    /// each entry's verdict, or a refusal of the request as a whole. A batch without an answer
+    /// is [`RestEvent::Failed`] with its tag.
+    Batch {
+        /// The caller's tag.
+        tag: u64,
+        /// Entry by entry, in the order sent, or refused as a whole.
+        verdict: BatchVerdict,
+        /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
+        round_trip_ns: u64,
+    },
+    /// The venue's answer to the cancel-all sent with `tag` ([`RestClient::send_cancel_all`]).
+    /// A cancel-all without an answer is [`RestEvent::Failed`] with its tag.
+    CancelAll {
+        /// The caller's tag.
+        tag: u64,
+        /// Taken (with the counts of its lists where the reply has them), or refused.
+        verdict: CancelAllVerdict,
         /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
         round_trip_ns: u64,
     },
@@ -104,8 +126,22 @@ impl Phase {
 /// What the request in flight is.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Cancel { tag: u64 },
-    Query { tag: u64, inst_type: InstType },
+    Cancel {
+        tag: u64,
+    },
+    Query {
+        tag: u64,
+        inst_type: InstType,
+    },
+    Batch {
+        tag: u64,
+        key: BatchKey,
+        sent: [OrderRef; MAX_BATCH],
+        len: u8,
+    },
+    CancelAll {
+        tag: u64,
+    },
     ServerTime,
 }
 
@@ -453,6 +489,85 @@ impl RestClient {
         self.transmit(kind, now, unix_ms).map_err(SendError::Broken)
     }
 
+    /// Sends a signed batch cancel of `orders` (at most [`MAX_BATCH`], all of `inst_type` and
+    /// `symbol`, all named by `key`: orderId and clientOid are never mixed; an order without a
+    /// value under `key` is left out), timestamped like [`send_cancel`](Self::send_cancel). On
+    /// `Ok`, exactly one [`RestEvent::Batch`] or [`RestEvent::Failed`] with `tag` follows; on
+    /// `Err` nothing was sent and none will. The venue allows 10 a second per batch endpoint
+    /// and account: pacing them is the caller's job.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_batch(
+        &mut self,
+        tag: u64,
+        inst_type: InstType,
+        symbol: &InstId,
+        key: BatchKey,
+        orders: &[OrderRef],
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        if !self.is_ready() {
+            return Err(SendError::NotReady);
+        }
+        let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
+        let mut len = 0;
+        for order in orders
+            .iter()
+            .filter(|o| key.value(o).is_some())
+            .take(MAX_BATCH)
+        {
+            sent[len] = *order;
+            len += 1;
+        }
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_batch(
+            &mut self.request,
+            &mut self.body,
+            &signer,
+            timestamp,
+            inst_type,
+            symbol,
+            key,
+            &sent[..len],
+        );
+        let kind = Kind::Batch {
+            tag,
+            key,
+            sent,
+            len: len as u8,
+        };
+        self.transmit(kind, now, unix_ms).map_err(SendError::Broken)
+    }
+
+    /// Sends a signed cancel-all (futures `cancel-all-orders`, spot `cancel-symbol-order`),
+    /// timestamped like [`send_cancel`](Self::send_cancel). On `Ok`, exactly one
+    /// [`RestEvent::CancelAll`] or [`RestEvent::Failed`] with `tag` follows.
+    pub fn send_cancel_all(
+        &mut self,
+        tag: u64,
+        all: &CancelAll,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        if !self.is_ready() {
+            return Err(SendError::NotReady);
+        }
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_cancel_all(
+            &mut self.request,
+            &mut self.body,
+            &signer,
+            timestamp,
+            all,
+        );
+        self.transmit(Kind::CancelAll { tag }, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
     /// Writes `self.request` and records it as in flight. An error means nothing was queued.
     fn transmit(&mut self, kind: Kind, now: u64, unix_ms: u64) -> Result<(), RestError> {
         let Phase::Open { tls } = &mut self.phase else {
@@ -737,6 +852,22 @@ impl RestClient {
                 },
                 Err(error) => RestEvent::QueryFailed { tag, error },
             }),
+            (Kind::Batch { tag, .. }, Decoded::Batch(verdict)) => events.push(match verdict {
+                Ok(verdict) => RestEvent::Batch {
+                    tag,
+                    verdict,
+                    round_trip_ns: now.saturating_sub(request.sent_ns),
+                },
+                Err(error) => RestEvent::Failed { tag, error },
+            }),
+            (Kind::CancelAll { tag }, Decoded::CancelAll(verdict)) => events.push(match verdict {
+                Ok(verdict) => RestEvent::CancelAll {
+                    tag,
+                    verdict,
+                    round_trip_ns: now.saturating_sub(request.sent_ns),
+                },
+                Err(error) => RestEvent::Failed { tag, error },
+            }),
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
                 self.clock_offset_ms = Some(server_ms - midpoint as i64);
@@ -783,10 +914,12 @@ impl RestClient {
             other => other.clone(),
         };
         match self.in_flight.take().map(|r| r.kind) {
-            Some(Kind::Cancel { tag }) => events.push(RestEvent::Failed {
-                tag,
-                error: error(),
-            }),
+            Some(Kind::Cancel { tag } | Kind::Batch { tag, .. } | Kind::CancelAll { tag }) => {
+                events.push(RestEvent::Failed {
+                    tag,
+                    error: error(),
+                })
+            }
             Some(Kind::Query { tag, .. }) => events.push(RestEvent::QueryFailed {
                 tag,
                 error: error(),
@@ -865,6 +998,8 @@ enum Decoded {
     Cancel(Result<Verdict, RestError>),
     Query(Result<OrderAnswer, RestError>),
     Time(Result<i64, RestError>),
+    Batch(Result<BatchVerdict, RestError>),
+    CancelAll(Result<CancelAllVerdict, RestError>),
     Unsolicited { status: u16 },
 }
 
@@ -878,6 +1013,16 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
         Some(Kind::Query { inst_type, .. }) => Decoded::Query(
             dialect
                 .read_rest_order(status, body, inst_type)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::Batch { key, sent, len, .. }) => Decoded::Batch(
+            dialect
+                .read_rest_batch(status, body, key, &sent[..usize::from(len)])
+                .map_err(RestError::from),
+        ),
+        Some(Kind::CancelAll { .. }) => Decoded::CancelAll(
+            dialect
+                .read_rest_cancel_all(status, body)
                 .map_err(RestError::from),
         ),
         Some(Kind::ServerTime) => Decoded::Time(

@@ -353,7 +353,81 @@ impl Dialect {
     /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
     pub(crate) const fn max_rest_body_len(self) -> usize {
         match self {
-            Dialect::V2 => v2::rest::MAX_CANCEL_BODY_LEN,
+            Dialect::V2 => {
+                if v2::rest::MAX_BATCH_BODY_LEN > v2::rest::MAX_CANCEL_BODY_LEN {
+                    v2::rest::MAX_BATCH_BODY_LEN
+                } else {
+                    v2::rest::MAX_CANCEL_BODY_LEN
+                }
+            }
+        }
+    }
+
+    /// Appends the signed batch cancel of `orders` (one product line and symbol, named by
+    /// `key`, at most [`v2::rest::MAX_BATCH`]) to `request`, as
+    /// [`Dialect::encode_rest_cancel`] does for one.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode_rest_batch(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        inst_type: InstType,
+        symbol: &crate::intent::InstId,
+        key: v2::rest::BatchKey,
+        orders: &[crate::intent::OrderRef],
+    ) {
+        match self {
+            Dialect::V2 => {
+                body.clear();
+                v2::rest::encode_batch_cancel_body(body, inst_type, symbol, key, orders.iter());
+                let path = v2::rest::batch_cancel_path(inst_type);
+                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
+            }
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_batch`]'s request against the entries sent.
+    pub(crate) fn read_rest_batch(
+        self,
+        status: u16,
+        body: &[u8],
+        key: v2::rest::BatchKey,
+        sent: &[crate::intent::OrderRef],
+    ) -> Result<BatchVerdict, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_batch(status, body, key, sent),
+        }
+    }
+
+    /// Appends the signed cancel-all of `all` to `request`.
+    pub(crate) fn encode_rest_cancel_all(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        all: &crate::intent::CancelAll,
+    ) {
+        match self {
+            Dialect::V2 => {
+                body.clear();
+                v2::rest::encode_cancel_all_body(body, all);
+                let path = v2::rest::cancel_all_path(all.inst_type);
+                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
+            }
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_cancel_all`]'s request.
+    pub(crate) fn read_rest_cancel_all(
+        self,
+        status: u16,
+        body: &[u8],
+    ) -> Result<CancelAllVerdict, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_cancel_all(status, body),
         }
     }
 

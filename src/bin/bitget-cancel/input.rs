@@ -3,7 +3,7 @@
 use std::io::{self, BufRead};
 
 use bitget_cancel::jsonl::{self, CancelLine, Input};
-use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+use bitget_cancel::{InstId, InstType, OrderRef};
 
 /// The longest input line read; a longer one is refused (and skipped) as a whole.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -76,12 +76,6 @@ impl<R: BufRead> LineReader<R> {
 /// Whether a line holds nothing but whitespace.
 pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
-}
-
-/// Parses one `run` input line into a validated cancel (tag 0; the caller tags it), or says
-/// why it cannot be sent: the library's own reading of the line.
-pub fn parse_cancel(line: &[u8]) -> Result<Cancel, String> {
-    jsonl::parse_cancel(line).map_err(|e| e.to_string())
 }
 
 /// Parses one `run` input line into a validated cancel or cancel-all (tag 0), or says why it
@@ -177,7 +171,7 @@ mod tests {
     #[test]
     fn a_bad_run_line_gets_the_librarys_message() {
         let err =
-            parse_cancel(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#)
+            parse_input(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#)
                 .unwrap_err();
         assert_eq!(
             err,
@@ -210,6 +204,6 @@ mod tests {
         assert_eq!(parsed.inst_type, InstType::UsdtFutures);
         assert_eq!(parsed.order_id.as_deref(), Some("42"));
         assert_eq!(parsed.client_oid.as_deref(), Some("c-1"));
-        assert!(parse_cancel(text.as_bytes()).is_ok());
+        assert!(parse_input(text.as_bytes()).is_ok());
     }
 }

@@ -129,6 +129,11 @@ impl Batcher {
         Some(plan)
     }
 
+    /// The number the next batch gets.
+    pub(crate) fn next_number(&self) -> u64 {
+        self.number + 1
+    }
+
     /// A batch of `size` cancels on `inst_type` went out at `now`: its endpoint's budget is
     /// spent, and it gets the next number.
     pub(crate) fn sent(&mut self, inst_type: InstType, size: usize, now: u64) -> BatchRef {

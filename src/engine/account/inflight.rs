@@ -364,7 +364,7 @@ impl InflightTable {
     }
 
     /// The waiting intents' slots, in the order they leave.
-    pub(crate) fn queued_slots(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn queued_slots(&self) -> impl Iterator<Item = u32> + Clone + '_ {
         self.queue.iter()
     }
 

@@ -35,6 +35,7 @@
 //! pool is live.
 
 mod batcher;
+mod burst;
 mod cancel_alls;
 mod confirm;
 mod delivery;
@@ -80,6 +81,7 @@ use crate::rest::RestClient;
 use crate::venue::{Dialect, Verdict};
 use crate::ws;
 
+use burst::Burst;
 use confirm::{Confirmations, FinalOut};
 use delivery::Delivery;
 use hedger::Hedger;
@@ -223,6 +225,8 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     slots_scratch: Vec<(u32, u64)>,
     /// The final word, when it is on.
     confirm: Option<Confirmations>,
+    /// Cancel-alls, and the backlog's REST batches.
+    burst: Burst,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -387,6 +391,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             ),
             slots_scratch: Vec::with_capacity(config.max_pending),
             confirm,
+            burst: Burst::new(config.batch_threshold().map(ns), window),
             stopping: None,
         }
     }
@@ -493,12 +498,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if !stopping {
             work |= self.intake();
         }
+        // A cancel-all goes first, then the singles, then the backlog's batches.
+        work |= self.send_cancel_alls(now);
         work |= self.send();
+        let at = self.clock.now();
+        work |= self.send_batches(at);
         for i in 0..self.links.len() {
             self.links[i].flush(link_cx!(self, now));
         }
         self.apply_link_events(now);
         work |= self.expire(now);
+        work |= self.expire_cancel_alls(now);
         work |= self.drive_confirm(now);
         work |= self.housekeeping(now);
         if stopping {
@@ -545,6 +555,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             t = t.min(link.next_deadline(&self.settings));
         }
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
+        t = t.min(self.cancel_alls_deadline());
+        t = t.min(self.batches_deadline(now));
         t = t.min(self.rotation.next_deadline());
         if let Some(c) = &self.confirm {
             t = t.min(c.next_deadline(now, self.may_query()));
@@ -712,6 +724,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Settles the intent in `slot` with the reply to its attempt `a`, which came on path `l` (a
     /// link, or [`REST_LINK`]).
     fn settle_reply(&mut self, slot: u32, a: usize, l: usize, status: Status, via: Via) {
+        self.settle_reply_in(slot, a, l, status, via, None);
+    }
+
+    /// [`Self::settle_reply`] for a reply that came in the batch `batch`, if any.
+    fn settle_reply_in(
+        &mut self,
+        slot: u32,
+        a: usize,
+        l: usize,
+        status: Status,
+        via: Via,
+        batch: Option<crate::outcome::BatchRef>,
+    ) {
         let counters = &self.shared.counters.0;
         let settled = self.clock.now();
         let e = *self.table.entry(slot);
@@ -738,7 +763,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         self.router.progress(l, settled);
         let e = self.table.settle(slot);
-        self.emit_entry(e, status, settled, Some(via));
+        self.emit_entry_in(e, status, settled, Some(via), batch);
     }
 
     /// The connection of `generation` in slot `l` is gone: its attempts can no longer be

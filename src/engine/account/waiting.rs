@@ -41,7 +41,7 @@ impl WaitQueue {
     }
 
     /// Whether none waits.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.order.is_empty()
     }
@@ -112,7 +112,7 @@ impl WaitQueue {
     }
 
     /// The waiting slots, in the order they leave.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + Clone + '_ {
         self.order.iter().map(|w| w.slot)
     }
 
