@@ -485,6 +485,8 @@ pub struct CancelAll {
     pub inst_type: InstType,
     /// One symbol, or the whole product line (futures only).
     pub inst_id: Option<InstId>,
+    /// The caller's id for its outcome; `None` lets the engine assign one.
+    pub id: Option<RequestId>,
     /// A value of the caller's that comes back on the outcome untouched.
     pub tag: u64,
 }
@@ -506,8 +508,15 @@ impl CancelAll {
         Ok(CancelAll {
             inst_type,
             inst_id,
+            id: None,
             tag: 0,
         })
+    }
+
+    /// Names its outcome with the caller's id.
+    pub fn with_id(mut self, id: RequestId) -> Self {
+        self.id = Some(id);
+        self
     }
 
     /// Attaches a caller's tag, returned on the outcome.
@@ -520,13 +529,17 @@ impl CancelAll {
     /// its product line, its symbol (empty for a whole product line), no order (an empty
     /// `orderId`), its tag, and the highest priority.
     pub(crate) fn as_cancel(&self) -> Cancel {
-        Cancel::new(
+        let cancel = Cancel::new(
             self.inst_type,
             self.inst_id.unwrap_or(InstId::EMPTY),
             OrderRef::OrderId(OrderId::EMPTY),
         )
         .with_tag(self.tag)
-        .priority(u8::MAX)
+        .priority(u8::MAX);
+        match self.id {
+            Some(id) => cancel.with_id(id),
+            None => cancel,
+        }
     }
 
     /// The cancel-all a [`Cancel`] made by [`Self::as_cancel`] stands for.
@@ -534,6 +547,7 @@ impl CancelAll {
         CancelAll {
             inst_type: cancel.inst_type,
             inst_id: (!cancel.inst_id.as_str().is_empty()).then_some(cancel.inst_id),
+            id: cancel.id,
             tag: cancel.tag,
         }
     }

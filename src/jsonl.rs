@@ -220,7 +220,11 @@ impl CancelLine {
             "" => None,
             symbol => Some(InstId::new(symbol)?),
         };
-        CancelAll::new(inst_type, inst_id)
+        let all = CancelAll::new(inst_type, inst_id)?;
+        match &self.id {
+            Some(id) => Ok(all.with_id(RequestId::new(id)?)),
+            None => Ok(all),
+        }
     }
 
     /// The validated cancel or cancel-all this line asks for.

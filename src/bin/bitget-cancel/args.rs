@@ -56,6 +56,10 @@ pub struct PoolArgs {
     /// Every cancel over REST, no WebSocket connection (for accounts without WebSocket trading).
     #[arg(long)]
     pub rest_only: bool,
+    /// No REST batches for a backlog: cancels waiting for the account's budget leave one by
+    /// one [default: a backlog projected to wait over 100 ms goes in batches of up to 20].
+    #[arg(long)]
+    pub no_batch: bool,
 }
 
 impl PoolArgs {
@@ -78,6 +82,9 @@ impl PoolArgs {
         }
         if self.no_rest {
             b = b.no_rest();
+        }
+        if self.no_batch {
+            b = b.no_batch();
         }
         b.rest_only(self.rest_only)
     }
@@ -120,6 +127,15 @@ is an error (exit 2) before anything connects.
 Input, one object per line (blank lines are skipped):
   {\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1376695893517410304\"}
   {\"instType\":\"USDT-FUTURES\",\"instId\":\"BTCUSDT\",\"clientOid\":\"my-7\",\"id\":\"a1\"}
+  {\"instType\":\"SPOT\",\"instId\":\"ETHUSDT\",\"orderId\":\"1376695893517410305\",\"priority\":200}
+  {\"cancelAll\":true,\"instType\":\"USDT-FUTURES\"}
+  {\"cancelAll\":true,\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\"}
+priority (0 to 255, default 0): while cancels wait for the account's budget, the highest leaves \
+first. cancelAll cancels every open order of the product line (or of instId; SPOT requires it) in \
+one REST request that goes ahead of every waiting cancel; its line carries cancel_all, and \
+succeeded and failed where the venue lists them (futures), asynchronous on spot. A backlog the \
+budget cannot send within 100 ms goes out in REST batches of up to 20 (--no-batch: never); \
+their lines carry via \"rest\", batch (its number) and batch_size.
 Output, one object per non-blank input line, in completion order:
   {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \
