@@ -35,6 +35,8 @@ struct Run {
     acked: usize,
     by_batch: usize,
     batches: u64,
+    /// Median of a batch's write to its reply, over the batches.
+    batch_round_trip: Duration,
 }
 
 fn credentials() -> Credentials {
@@ -97,7 +99,9 @@ fn one_run(batches: bool) -> Run {
         acked: 0,
         by_batch: 0,
         batches: 0,
+        batch_round_trip: Duration::ZERO,
     };
+    let mut round_trips = Vec::new();
     let mut urgent_left = URGENT;
     let mut left = total;
     let give_up = start + PATIENCE;
@@ -112,6 +116,10 @@ fn one_run(batches: bool) -> Run {
         }
         if outcome.via == Some(Via::Rest) && outcome.batch.is_some() {
             run.by_batch += 1;
+            let t = outcome.times;
+            round_trips.push(Duration::from_nanos(
+                t.settled_ns.saturating_sub(t.written_ns),
+            ));
         }
         if outcome.tag() as usize >= total - URGENT {
             urgent_left -= 1;
@@ -126,6 +134,9 @@ fn one_run(batches: bool) -> Run {
         run.all = PATIENCE;
     }
     run.batches = handle.stats().batches.sent;
+    if !round_trips.is_empty() {
+        run.batch_round_trip = median(round_trips);
+    }
     engine.shutdown();
     run
 }
@@ -159,12 +170,13 @@ fn main() {
         for r in &results {
             println!(
                 "  {name}: last outcome {:>8.1} ms, top-{URGENT} priority {:>8.1} ms, acked {}, \
-                 carried by {} batches: {}",
+                 carried by {} batches: {} (a batch's round trip: median {:.1} ms)",
                 r.all.as_secs_f64() * 1e3,
                 r.urgent.as_secs_f64() * 1e3,
                 r.acked,
                 r.batches,
-                r.by_batch
+                r.by_batch,
+                r.batch_round_trip.as_secs_f64() * 1e3
             );
         }
         table.push((

@@ -83,27 +83,27 @@ impl Batcher {
     }
 
     /// The next batch to send at `now`, from the waiting cancels in the order they leave
-    /// (`waiting`: slot and cancel), given the account's cancel budget (`cancels`) and whether
-    /// a WebSocket link serves (`ws`; without one every waiting cancel may go in a batch).
-    /// `None`: nothing waits beyond the threshold, or no endpoint has budget.
+    /// (`waiting`: slot and cancel), given the account's cancel budget (`cancels`) and when the
+    /// earliest serving WebSocket link has budget for a message (`ws`; `None`: no link serves,
+    /// and every waiting cancel may go in a batch). `None`: nothing waits beyond the threshold,
+    /// or no endpoint has budget.
     pub(crate) fn plan<'a>(
         &self,
         waiting: impl Iterator<Item = (u32, &'a Cancel)> + Clone,
         cancels: &RateLimiter,
-        ws: bool,
+        ws: Option<u64>,
         now: u64,
     ) -> Option<BatchPlan> {
         let after = self.after?;
         let horizon = now.saturating_add(after);
-        // The first `keep` leave on the budget within the threshold: they stay singles.
-        let keep = if ws {
-            waiting
+        // The first `keep` leave on the budgets within the threshold: they stay singles.
+        let keep = match ws {
+            Some(link_ready) => waiting
                 .clone()
                 .enumerate()
-                .take_while(|(k, _)| cancels.ready_at_nth(*k) <= horizon)
-                .count()
-        } else {
-            0
+                .take_while(|(k, _)| cancels.ready_at_nth(*k).max(link_ready) <= horizon)
+                .count(),
+            None => 0,
         };
         let (inst_type, inst_id, key) = waiting
             .clone()
@@ -186,26 +186,31 @@ mod tests {
         let few: Vec<Cancel> = (1..=10)
             .map(|n| cancel(InstType::Spot, "BTCUSDT", by_id(n)))
             .collect();
-        assert_eq!(batcher.plan(waiting(&few), &fresh, true, 0), None);
+        assert_eq!(batcher.plan(waiting(&few), &fresh, Some(0), 0), None);
         let many: Vec<Cancel> = (1..=14)
             .map(|n| cancel(InstType::Spot, "BTCUSDT", by_id(n)))
             .collect();
-        let plan = batcher.plan(waiting(&many), &fresh, true, 0).unwrap();
+        let plan = batcher.plan(waiting(&many), &fresh, Some(0), 0).unwrap();
         assert_eq!(
             plan.slots(),
             [10, 11, 12, 13],
             "the first ten leave on the budget now"
         );
         // A spent budget: the front would wait a second, so everything goes in batches.
-        let plan = batcher.plan(waiting(&few), &spent(5), true, 10).unwrap();
+        let plan = batcher.plan(waiting(&few), &spent(5), Some(0), 10).unwrap();
         assert_eq!(plan.len, 10);
+        // The link's own budget is spent (the account's is not): it decides.
+        let plan = batcher
+            .plan(waiting(&many), &fresh, Some(SECOND), 0)
+            .unwrap();
+        assert_eq!(plan.len, 14);
         // No WebSocket: everything may go in batches.
         assert_eq!(
-            batcher.plan(waiting(&few), &fresh, false, 0).unwrap().len,
+            batcher.plan(waiting(&few), &fresh, None, 0).unwrap().len,
             10
         );
         assert_eq!(
-            Batcher::new(None, SECOND).plan(waiting(&many), &fresh, true, 0),
+            Batcher::new(None, SECOND).plan(waiting(&many), &fresh, Some(0), 0),
             None
         );
     }
@@ -223,7 +228,9 @@ mod tests {
                 OrderRef::client_oid(&format!("c-{n}")).unwrap(),
             ));
         }
-        let plan = batcher.plan(waiting(&cancels), &spent(0), true, 1).unwrap();
+        let plan = batcher
+            .plan(waiting(&cancels), &spent(0), Some(0), 1)
+            .unwrap();
         assert_eq!(plan.len, MAX_BATCH);
         assert_eq!(
             (plan.inst_type, plan.key),
@@ -258,7 +265,9 @@ mod tests {
             );
         }
         // Spot's endpoint is spent: the futures cancel names the next batch.
-        let plan = batcher.plan(waiting(&cancels), &budget, true, 20).unwrap();
+        let plan = batcher
+            .plan(waiting(&cancels), &budget, Some(0), 20)
+            .unwrap();
         assert_eq!(
             (plan.inst_type, plan.slots()),
             (InstType::CoinFutures, &[1][..])
@@ -266,10 +275,10 @@ mod tests {
         for k in 0..10 {
             batcher.sent(InstType::CoinFutures, 1, 21 + k);
         }
-        assert_eq!(batcher.plan(waiting(&cancels), &budget, true, 40), None);
+        assert_eq!(batcher.plan(waiting(&cancels), &budget, Some(0), 40), None);
         assert_eq!(batcher.ready_at(), 1 + SECOND);
         // A second on, spot's endpoint has budget again (the account's is spent anew).
-        let plan = batcher.plan(waiting(&cancels), &spent(SECOND), true, 1 + SECOND);
+        let plan = batcher.plan(waiting(&cancels), &spent(SECOND), Some(0), 1 + SECOND);
         assert_eq!(plan.map(|p| p.inst_type), Some(InstType::Spot));
     }
 }

@@ -14,10 +14,10 @@
 
 use super::super::link::LinkSeam;
 use super::super::plumbing::{IntentSource, OutcomeSink};
+use super::REST_LINK;
 use super::batcher::{BatchPlan, Batcher};
 use super::cancel_alls::{CancelAlls, Held};
 use super::inflight::{AttemptKind, AttemptState};
-use super::{REST_LINK, Router};
 use crate::clock::{Clock, unix_ms};
 use crate::engine::handle::Submission;
 use crate::intent::{CancelAll, OrderRef};
@@ -290,14 +290,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         if !self.burst.batcher.is_on()
             || self.table.queued() == 0
             || self.burst.batch.is_some()
-            || self.burst.alls.is_waiting()
+            || self.burst.alls.due(now).is_some()
             || self.stopping.is_some()
             || !self.refusal.rest_may_try(now)
             || !self.rest.can_query()
         {
             return false;
         }
-        let ws = Router::any_serving(&self.links, 0);
+        let ws = self
+            .links
+            .iter()
+            .filter(|l| l.is_serving())
+            .map(LinkSeam::ready_at)
+            .min();
         let table = &self.table;
         let waiting = table.queued_slots().map(|s| (s, &table.entry(s).cancel));
         let Some(plan) = self.burst.batcher.plan(waiting, &self.cancels, ws, now) else {

@@ -15,10 +15,9 @@
 //! slots in flight form a doubly linked list ordered by their latest send, so the first to time out
 //! is at its head; a reply or a re-send moves a slot in O(1).
 //!
-//! What is to come lands here: a batch request (one request id, a verdict per entry) is an index
-//! entry that names a small list of `(slot, attempt)` instead of one, each entry settled by its
-//! own verdict; an order update is found by `orderId` or `clientOid` through a second index of the
-//! same kind, keyed by the intent's order reference.
+//! A REST batch takes waiting intents from anywhere in the queue (`send_queued`): each gets one
+//! attempt on the REST path, and the batch's reply settles each by its own entry (the batch
+//! knows its intents' slots: `account/burst.rs`).
 
 use super::waiting::WaitQueue;
 use crate::intent::{Cancel, RequestId};
