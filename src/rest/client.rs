@@ -20,7 +20,11 @@ use crate::venue::v2::rest::{BatchKey, MAX_BATCH};
 use crate::venue::{Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
+///
+/// A batch's verdict is carried by value (a few kilobytes): boxing it would allocate per reply,
+/// and the events go through a buffer reserved once.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum RestEvent {
     /// The TLS handshake completed: a connection is open. Unless the clock offset was measured
     /// recently, the client sends `GET /api/v2/public/time` on it at once, and
@@ -123,8 +127,9 @@ impl Phase {
     }
 }
 
-/// What the request in flight is.
+/// What the request in flight is. A batch keeps the entries it carried, to read its reply by.
 #[derive(Debug, Clone, Copy)]
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     Cancel {
         tag: u64,
@@ -994,6 +999,7 @@ fn signer<'a>(
 }
 
 /// A complete reply, read according to the request it answers.
+#[allow(clippy::large_enum_variant)]
 enum Decoded {
     Cancel(Result<Verdict, RestError>),
     Query(Result<OrderAnswer, RestError>),

@@ -117,8 +117,10 @@ impl BatchResults {
     }
 }
 
-/// The venue's answer to a batch cancel as a whole.
+/// The venue's answer to a batch cancel as a whole (by value, never boxed: no allocation per
+/// reply).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum BatchVerdict {
     /// The request was taken (`00000`): each entry's own verdict, which may be a failure.
     Entries(BatchResults),

@@ -87,7 +87,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.emit_cancel_all_unsent(sub.id, all, sub.accepted_ns, reason);
             return;
         }
-        if let Err(held) = self.burst.alls.push(sub.id, all, sub.accepted_ns) {
+        if let Some(held) = self.burst.alls.push(sub.id, all, sub.accepted_ns) {
             self.emit_cancel_all_unsent(
                 held.id,
                 held.all,

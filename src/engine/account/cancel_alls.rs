@@ -66,8 +66,8 @@ impl CancelAlls {
         }
     }
 
-    /// Takes one in; hands it back when [`CAPACITY`] are held.
-    pub(crate) fn push(&mut self, id: RequestId, all: CancelAll, now: u64) -> Result<(), Held> {
+    /// Takes one in; hands it back (`Some`) when [`CAPACITY`] are held.
+    pub(crate) fn push(&mut self, id: RequestId, all: CancelAll, now: u64) -> Option<Held> {
         self.count += 1;
         let held = Held {
             id,
@@ -77,10 +77,10 @@ impl CancelAlls {
             tag: Self::TAG_BIT | self.count,
         };
         if self.waiting.len() + usize::from(self.in_flight.is_some()) >= CAPACITY {
-            return Err(held);
+            return Some(held);
         }
         self.waiting.push_back(held);
-        Ok(())
+        None
     }
 
     /// Whether one waits to be sent.
@@ -149,7 +149,11 @@ impl CancelAlls {
 
     /// The waiting one accepted before `before` (it waited too long), oldest first.
     pub(crate) fn take_expired(&mut self, before: u64) -> Option<Held> {
-        self.waiting.pop_front_if(|h| h.accepted_ns < before)
+        if self.waiting.front()?.accepted_ns < before {
+            self.waiting.pop_front()
+        } else {
+            None
+        }
     }
 
     /// Every waiting one, taken.
@@ -186,8 +190,8 @@ mod tests {
     #[test]
     fn one_at_a_time_in_arrival_order() {
         let mut alls = CancelAlls::new(SECOND);
-        alls.push(RequestId::from_u64(1), futures(), 10).unwrap();
-        alls.push(RequestId::from_u64(2), spot(), 11).unwrap();
+        assert!(alls.push(RequestId::from_u64(1), futures(), 10).is_none());
+        assert!(alls.push(RequestId::from_u64(2), spot(), 11).is_none());
         let first = alls.due(12).unwrap();
         assert_eq!(first.id.as_str(), "1");
         assert_ne!(first.tag & CancelAlls::TAG_BIT, 0);
@@ -202,7 +206,7 @@ mod tests {
     fn spot_cancel_alls_keep_to_five_a_second() {
         let mut alls = CancelAlls::new(SECOND);
         for n in 0..7 {
-            alls.push(RequestId::from_u64(n), spot(), n).unwrap();
+            assert!(alls.push(RequestId::from_u64(n), spot(), n).is_none());
         }
         for n in 0..5 {
             let h = alls.due(100 + n).expect("budget for five");
@@ -212,7 +216,7 @@ mod tests {
         assert_eq!(alls.due(200), None);
         assert_eq!(alls.ready_at(), 100 + SECOND);
         // A futures one does not wait behind spot's spent budget.
-        alls.push(RequestId::from_u64(9), futures(), 201).unwrap();
+        assert!(alls.push(RequestId::from_u64(9), futures(), 201).is_none());
         assert_eq!(
             alls.due(202).map(|h| h.id.as_str().to_string()).as_deref(),
             Some("9")
@@ -223,8 +227,8 @@ mod tests {
     #[test]
     fn what_waits_too_long_or_goes_unanswered_is_handed_back() {
         let mut alls = CancelAlls::new(SECOND);
-        alls.push(RequestId::from_u64(1), futures(), 10).unwrap();
-        alls.push(RequestId::from_u64(2), futures(), 20).unwrap();
+        assert!(alls.push(RequestId::from_u64(1), futures(), 10).is_none());
+        assert!(alls.push(RequestId::from_u64(2), futures(), 20).is_none());
         assert_eq!(alls.oldest_accepted(), 10);
         assert_eq!(alls.take_expired(15).map(|h| h.accepted_ns), Some(10));
         assert_eq!(alls.take_expired(15), None);
@@ -234,8 +238,8 @@ mod tests {
         assert_eq!(alls.take_overdue(30), None);
         assert!(alls.take_overdue(31).is_some());
         for n in 0..CAPACITY as u64 {
-            alls.push(RequestId::from_u64(n), spot(), 40).unwrap();
+            assert!(alls.push(RequestId::from_u64(n), spot(), 40).is_none());
         }
-        assert!(alls.push(RequestId::from_u64(99), spot(), 41).is_err());
+        assert!(alls.push(RequestId::from_u64(99), spot(), 41).is_some());
     }
 }
