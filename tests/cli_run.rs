@@ -611,4 +611,9 @@ fn run_takes_priorities_and_cancel_all_lines_and_refuses_a_spot_one_without_a_sy
     assert_eq!(spot["asynchronous"], true);
     assert_eq!(by_line[&5]["status"], "invalid");
     assert!(by_line[&5]["msg"].as_str().unwrap().contains("priority"));
+    assert!(
+        stderr.contains("0 batches carrying 0 cancels")
+            && stderr.contains("2 cancel-alls (2 acked)"),
+        "{stderr}"
+    );
 }
