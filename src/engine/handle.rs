@@ -179,22 +179,7 @@ impl Handle {
     /// waiter that only spun would keep it off the core for the whole spin (measured on two
     /// busy cores: tick-to-wire grew to the spin, 0.2 ms for 0.2 ms, 1 ms for 1 ms).
     fn spin_for(&self, spin: Duration, started: Instant) -> Option<Outcome> {
-        if spin.is_zero() {
-            return None;
-        }
-        loop {
-            // A clock read every few looks: the ring's emptiness is two loads, the clock more.
-            for _ in 0..SPINS_PER_CLOCK_READ {
-                if let Some(o) = self.try_outcome() {
-                    return Some(o);
-                }
-                std::hint::spin_loop();
-            }
-            if started.elapsed() >= spin {
-                return None;
-            }
-            std::thread::yield_now();
-        }
+        spin_on(spin, started, || self.try_outcome())
     }
 
     /// A descriptor that becomes readable when an outcome is ready, for an event loop that
@@ -266,15 +251,55 @@ impl Handle {
     }
 
     /// The next final word, waiting up to `timeout` for one (`None` at once while the final
-    /// word is off).
+    /// word is off): watching the ring for
+    /// [`ConfigBuilder::outcome_spin`](super::ConfigBuilder::outcome_spin) first, then parked,
+    /// like [`Handle::outcome_timeout`].
     pub fn final_timeout(&self, timeout: Duration) -> Option<FinalWord> {
+        self.final_timeout_with_spin(timeout, self.spin)
+    }
+
+    /// [`Handle::final_timeout`] with a spin of its own instead of the configured one (at most
+    /// `timeout`; zero parks at once), like [`Handle::outcome_timeout_with_spin`].
+    pub fn final_timeout_with_spin(&self, timeout: Duration, spin: Duration) -> Option<FinalWord> {
         let finals = self.finals.as_ref()?;
-        match finals.recv_timeout(timeout) {
+        if let Some(w) = self.try_final() {
+            return Some(w);
+        }
+        let started = Instant::now();
+        if let Some(w) = spin_on(spin.min(timeout), started, || self.try_final()) {
+            return Some(w);
+        }
+        match finals.recv_timeout(timeout.saturating_sub(started.elapsed())) {
             Ok(w) => Some(w),
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                 self.shared.pop_late_final()
             }
         }
+    }
+
+    /// Whether the final word is on ([`ConfigBuilder::confirm`](super::ConfigBuilder::confirm)):
+    /// false means no final word ever comes.
+    pub fn confirms(&self) -> bool {
+        self.finals.is_some()
+    }
+
+    /// A descriptor that becomes readable when a final word is ready, for an event loop: the
+    /// final-word ring's [`Handle::outcome_ready`] (see [`FinalReady`](super::FinalReady)).
+    /// Created by the first call; every later call, on any clone, shares it. Unix only.
+    ///
+    /// # Errors
+    ///
+    /// The final word is off (`ErrorKind::Unsupported`: no final word would ever make it
+    /// readable), or the descriptor cannot be created (out of file descriptors).
+    #[cfg(unix)]
+    pub fn final_ready(&self) -> std::io::Result<super::FinalReady> {
+        let finals = self.finals.as_ref().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "the final word is off (ConfigBuilder::confirm)",
+            )
+        })?;
+        super::FinalReady::new(self.shared.clone(), finals.clone())
     }
 
     /// The final words ready now, without blocking.
@@ -349,6 +374,27 @@ impl Handle {
 
 /// How many times a spinning wait looks at the ring between two reads of the clock.
 const SPINS_PER_CLOCK_READ: u32 = 16;
+
+/// Looks (`look`) until it gives something or `spin` has passed since `started`, offering the
+/// core to other threads between every few looks (see [`Handle::spin_for`]).
+fn spin_on<T>(spin: Duration, started: Instant, mut look: impl FnMut() -> Option<T>) -> Option<T> {
+    if spin.is_zero() {
+        return None;
+    }
+    loop {
+        // A clock read every few looks: the ring's emptiness is two loads, the clock more.
+        for _ in 0..SPINS_PER_CLOCK_READ {
+            if let Some(item) = look() {
+                return Some(item);
+            }
+            std::hint::spin_loop();
+        }
+        if started.elapsed() >= spin {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
 
 /// What [`Engine::shutdown_with_outcomes`](crate::Engine::shutdown_with_outcomes) leaves: the
 /// final counters and every outcome no handle had read, in the order they were decided (the

@@ -193,8 +193,22 @@ impl InlineEngine {
     /// The next final word, polling until one is ready or `timeout` has passed, as
     /// [`InlineEngine::outcome_timeout`] waits for an outcome.
     pub fn final_timeout(&mut self, timeout: Duration) -> Option<FinalWord> {
-        let spin = self.spin;
+        self.final_timeout_with_spin(timeout, self.spin)
+    }
+
+    /// [`InlineEngine::final_timeout`] with a spin of its own instead of the configured one,
+    /// like [`InlineEngine::outcome_timeout_with_spin`].
+    pub fn final_timeout_with_spin(
+        &mut self,
+        timeout: Duration,
+        spin: Duration,
+    ) -> Option<FinalWord> {
         self.wait(timeout, spin, InlineEngine::try_final)
+    }
+
+    /// Whether the final word is on ([`ConfigBuilder::confirm`](super::ConfigBuilder::confirm)).
+    pub fn confirms(&self) -> bool {
+        self.core.account.confirms()
     }
 
     /// The next outcome, polling until one is ready or `timeout` has passed: back to back for

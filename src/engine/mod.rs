@@ -86,7 +86,7 @@ pub use config::{
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 #[cfg(unix)]
-pub use ready::OutcomeReady;
+pub use ready::{FinalReady, OutcomeReady};
 pub use shared::{
     ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState, Stats,
 };

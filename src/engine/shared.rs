@@ -604,6 +604,10 @@ pub(crate) struct Shared {
     /// ([`crate::Handle::outcome_ready`]); until then the engine pays one load per outcome.
     #[cfg(unix)]
     pub ready: OnceLock<super::ready::signal::ReadySignal>,
+    /// The final-ready notification, once a handle asked for it
+    /// ([`crate::Handle::final_ready`]); until then the engine pays one load per final word.
+    #[cfg(unix)]
+    pub final_ready: OnceLock<super::ready::signal::ReadySignal>,
     /// Final words decided at shutdown that found the final-word ring full.
     pub late_finals: Mutex<VecDeque<FinalWord>>,
     pub has_late_finals: AtomicBool,
@@ -630,6 +634,8 @@ impl Shared {
             has_late_outcomes: AtomicBool::new(false),
             #[cfg(unix)]
             ready: OnceLock::new(),
+            #[cfg(unix)]
+            final_ready: OnceLock::new(),
             late_finals: Mutex::new(VecDeque::new()),
             has_late_finals: AtomicBool::new(false),
         }
@@ -736,6 +742,22 @@ impl Shared {
     pub(crate) fn push_late_final(&self, word: FinalWord) {
         lock(&self.late_finals).push_back(word);
         self.has_late_finals.store(true, Ordering::Release);
+        self.final_delivered();
+    }
+
+    /// Whether shutdown left final words beside the ring.
+    pub(crate) fn has_late_finals(&self) -> bool {
+        self.has_late_finals.load(Ordering::Acquire)
+    }
+
+    /// Called by the engine after it handed a final word over: signals a consumer that armed
+    /// the final-ready notification, if one exists.
+    #[inline]
+    pub(crate) fn final_delivered(&self) {
+        #[cfg(unix)]
+        if let Some(ready) = self.final_ready.get() {
+            ready.delivered();
+        }
     }
 }
 

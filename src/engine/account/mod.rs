@@ -392,7 +392,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     pub(crate) fn send_finals_to(&mut self, tx: crossbeam_channel::Sender<FinalWord>) {
         if let Some(c) = &mut self.confirm {
             let capacity = tx.capacity().unwrap_or(1024);
-            c.out = FinalOut::ring(tx, capacity);
+            c.out = FinalOut::ring(tx, self.shared.clone(), capacity);
         }
     }
 
@@ -405,6 +405,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Final words ready for the inline engine's caller.
     pub(crate) fn ready_finals(&self) -> usize {
         self.confirm.as_ref().map_or(0, |c| c.out.ready())
+    }
+
+    /// Whether the final word is on.
+    pub(crate) fn confirms(&self) -> bool {
+        self.confirm.is_some()
     }
 
     /// The shared state of this account's handles.
