@@ -60,7 +60,9 @@ def test_an_order_filled_just_before_the_cancel_is_filled_with_its_size(venue, c
     assert word.price_avg is not None
 
 
-def test_an_order_filled_long_before_the_cancel_is_filled_by_the_rest_query(venue, confirming):
+def test_an_order_filled_long_before_the_cancel_is_filled_by_the_rest_query(venue, engine_for):
+    # One connection: every copy of the fill's push is the one waited for below.
+    confirming = engine_for(venue, confirm=QUICK, connections=1)
     order = venue.orders[1]
     state = venue.fill(order["instType"], order["instId"], order["orderId"])
     assert (state["status"], state["filled"]) == ("filled", "1")
