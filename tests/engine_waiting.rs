@@ -1,5 +1,5 @@
 //! How a consumer waits for outcomes and final words: spinning then parking
-//! (`Handle::outcome_timeout`, `Handle::final_timeout`, the inline engine's helpers), and the
+//! (`Handle::outcome_timeout`, `Handle::final_timeout`, the inline engine's waits), and the
 //! outcome-ready and final-ready descriptors an event loop watches instead.
 
 #[path = "support/engine.rs"]
