@@ -39,7 +39,7 @@ use super::accounts::cancel_endpoint;
 use super::book::OrderRef;
 use super::rest_wire::{
     Caller, HttpRequest, Reply, admit, not_found, refused, server_error, success, too_many,
-    unix_ms, venue_reply,
+    venue_reply,
 };
 use super::{Shared, SimError, SimVenue, lock, push_bounded, rest_orders, rest_v3};
 use crate::clock::monotonic_ns;
@@ -66,7 +66,17 @@ pub struct RestFaults {
     /// `cancel-batch`) fail as a whole this way, before any entry reaches the book; then they are
     /// answered again. Checked before the signature.
     pub fail_batches: Option<RestFailure>,
+    /// The next this many `GET /api/v2/public/time` replies carry a server time ten years
+    /// ahead of the venue's clock (a broken time source behind the gateway). Default 0.
+    pub absurd_server_times: u32,
+    /// A keep-alive connection that stays idle (no request) this long is ended by the venue:
+    /// TLS close_notify and a TCP close, with no `Connection: close` before (as servers end
+    /// idle keep-alives). Default `None`: idle connections stay open.
+    pub idle_close_after: Option<Duration>,
 }
+
+/// How far [`RestFaults::absurd_server_times`] puts the server time ahead: ten years.
+const ABSURD_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 
 /// Requests that fail a number of times ([`RestFaults::fail_queries`],
 /// [`RestFaults::fail_batches`]), counted from [`SimVenue::set_rest_faults`].
@@ -132,8 +142,9 @@ pub(super) struct RestState {
     conns: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
-    /// Failures left of [`RestFaults::fail_queries`] and [`RestFaults::fail_batches`].
-    failures_left: Mutex<(u32, u32)>,
+    /// Failures left of [`RestFaults::fail_queries`], [`RestFaults::fail_batches`] and
+    /// [`RestFaults::absurd_server_times`].
+    failures_left: Mutex<(u32, u32, u32)>,
 }
 
 impl RestState {
@@ -340,11 +351,23 @@ fn read_request(
     buffer: &mut Vec<u8>,
 ) -> io::Result<Option<HttpRequest>> {
     let mut chunk = [0u8; 8192];
+    let idle_since = std::time::Instant::now();
     loop {
         if let Some(request) = parse_request(buffer)? {
             return Ok(Some(request));
         }
         if shared.stopping.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if buffer.is_empty()
+            && shared
+                .rest
+                .faults()
+                .idle_close_after
+                .is_some_and(|after| idle_since.elapsed() >= after)
+        {
+            tls.conn.send_close_notify();
+            tls.flush()?;
             return Ok(None);
         }
         match tls.read(&mut chunk) {
@@ -497,7 +520,15 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
     let method = request.method.as_str();
     if route == SERVER_TIME && method == "GET" {
         shared.rest.count(|s| s.server_time_requests += 1);
-        return Some(success(json!({"serverTime": unix_ms().to_string()})));
+        let mut time = shared.venue_unix_ms();
+        {
+            let mut left = lock(&shared.rest.failures_left);
+            if left.2 > 0 {
+                left.2 -= 1;
+                time = time.saturating_add(ABSURD_MS);
+            }
+        }
+        return Some(success(json!({"serverTime": time.to_string()})));
     }
     let v2 = |serve: fn(&Shared, Caller, &HttpRequest, &str) -> Reply| {
         Some(match signed(shared, request, AccountMode::Classic) {
@@ -563,7 +594,7 @@ fn authenticate(shared: &Shared, request: &HttpRequest) -> Result<usize, Reply> 
     else {
         return Err(refused("40005", "Invalid ACCESS_TIMESTAMP"));
     };
-    if ts_ms.abs_diff(unix_ms()) > window_ms {
+    if ts_ms.abs_diff(shared.venue_unix_ms()) > window_ms {
         return Err(refused("40008", "Request timestamp expired"));
     }
     let sign = request.header("ACCESS-SIGN").unwrap_or("");
@@ -654,6 +685,7 @@ impl SimVenue {
         *lock(&self.shared.rest.failures_left) = (
             faults.fail_queries.map_or(0, |f| f.times),
             faults.fail_batches.map_or(0, |f| f.times),
+            faults.absurd_server_times,
         );
         *lock(&self.shared.rest.faults) = faults;
         if down {
