@@ -1,6 +1,7 @@
 //! `RestClient` against the simulated venue over real TLS (the venue's CA added as a root),
-//! driven by a small mio loop as the engine drives it: warm-up, verdicts, keep-alive, timeouts,
-//! reconnection and the clock offset.
+//! driven by a small mio loop as the engine drives it: warm-up, verdicts, keep-alive (two
+//! connections, so that a keep-warm request never holds a cancel up), timeouts, reconnection
+//! and the clock offset.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -184,19 +185,28 @@ fn the_connection_is_open_and_warm_before_the_first_cancel() {
     let mut driver = Driver::for_venue(&venue);
     driver.ready();
     assert_eq!(driver.seen.first(), Some(&RestEvent::Connected));
+    assert!(
+        driver.client.clock_offset_ms().is_some(),
+        "ready: the clock is measured"
+    );
+    // The measurement's three samples, on one connection.
+    driver.until("the clock measured from three samples", |d| {
+        d.client.clock_samples() == 3
+    });
     let stats = venue.rest_stats();
-    assert_eq!(stats.connections_accepted, 1);
+    assert_eq!(stats.connections_accepted, 2);
     assert_eq!(stats.cancels, 0, "warming sends no cancel");
     let record = venue.rest_requests();
-    assert_eq!(record.len(), 1);
-    assert_eq!(record[0].path, "/api/v2/public/time");
+    assert_eq!(record.len(), 3);
+    assert!(record.iter().all(|r| r.path == "/api/v2/public/time"));
+    assert!(record.iter().all(|r| r.conn == record[0].conn));
 
     let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
     assert_eq!(driver.verdict(1, &spot(&order.order_id)), Verdict::Acked);
     assert_eq!(
         venue.rest_stats().connections_accepted,
-        1,
-        "the cancel used the warm connection"
+        2,
+        "the cancel used a warm connection"
     );
 }
 
@@ -288,7 +298,7 @@ fn rejections_carry_the_venues_code_and_message_on_one_keep_alive_connection() {
         OrderRef::from_parts(Some(&order.order_id), order.client_oid.as_deref()).unwrap(),
     );
     assert_eq!(driver.verdict(3, &by_both), Verdict::Acked);
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
     assert!(driver.lost().is_empty(), "{:?}", driver.lost());
 }
 
@@ -327,7 +337,7 @@ fn chunked_and_content_length_replies_give_the_same_verdicts() {
         driver.verdict(3, &spot(&orders[1].order_id)),
         rejected(43001, "The order does not exist")
     );
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
 }
 
 #[test]
@@ -357,10 +367,10 @@ fn a_server_that_closes_the_keep_alive_is_replaced_and_the_next_cancel_succeeds(
     );
     assert!(venue.rest_stats().connections_accepted >= 3);
     // A routine close is replaced at once, and a fresh clock measurement is not repeated on
-    // every new connection.
+    // every new connection: two connections, each replaced after the reply it carried.
     driver.run_for(Duration::from_millis(300));
     assert!(
-        venue.rest_stats().connections_accepted <= 4,
+        venue.rest_stats().connections_accepted <= 6,
         "{:?}",
         venue.rest_stats()
     );
@@ -432,7 +442,7 @@ fn a_server_error_fails_the_cancel_without_a_verdict() {
     driver.ready();
     assert_eq!(
         venue.rest_stats().connections_accepted,
-        1,
+        2,
         "5xx keeps the connection"
     );
 }
@@ -448,7 +458,7 @@ fn a_connection_lost_mid_request_fails_the_cancel_and_reconnects() {
     });
     driver.send(1, &spot("1"));
     driver.until("the request reached the venue", |_| {
-        venue.rest_stats().requests == 2
+        venue.rest_requests().iter().any(|r| r.method == "POST")
     });
     venue.set_rest_faults(RestFaults {
         down: true,
@@ -505,10 +515,14 @@ fn the_keep_warm_request_goes_out_while_idle() {
     };
     let mut driver = Driver::start(config, &credentials(&venue));
     driver.ready();
+    // Three to measure the clock, then keep-warm requests on both connections in turn.
     driver.until("three keep-warm requests", |_| {
-        venue.rest_stats().server_time_requests >= 4
+        venue.rest_stats().server_time_requests >= 6
     });
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
+    let conns: std::collections::BTreeSet<u64> =
+        venue.rest_requests().iter().map(|r| r.conn).collect();
+    assert_eq!(conns.len(), 2, "each connection kept warm");
     assert_eq!(venue.rest_stats().cancels, 0);
 }
 

@@ -70,6 +70,7 @@ mod plumbing;
 mod reactor;
 mod runner;
 mod shared;
+mod wire_id;
 
 use std::fmt;
 use std::sync::Arc;
@@ -283,7 +284,7 @@ impl Engine {
             let _ = waker.wake();
         }
         if thread.join().is_err() {
-            log::error!("the engine thread panicked");
+            crate::relay::log_error!("the engine thread panicked");
             self.shared.stopped.0.store(true, Ordering::SeqCst);
             self.shared.set_state(SessionState::Stopped);
         }
@@ -312,7 +313,9 @@ fn pin(config: &Config, shared: &Shared) {
             if in_cpu_set && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
                 Pinning::Pinned(core)
             } else {
-                log::warn!("cannot pin the engine thread to core {core}; running unpinned");
+                crate::relay::log_warn!(
+                    "cannot pin the engine thread to core {core}; running unpinned"
+                );
                 Pinning::Failed(core)
             }
         }

@@ -39,7 +39,7 @@ pub use crate::venue::v2::rest::{
 };
 pub use client::{RestClient, RestEvent, SendError};
 pub use config::{LIVE_BASE_URL, RestConfig};
-pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, Response, ResponseReader};
+pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, MAX_INTERIM, Response, ResponseReader};
 pub use verdict::{Verdict, decode_server_time, decode_verdict};
 
 /// What went wrong with a REST request or connection, phrased as what the caller can do.
