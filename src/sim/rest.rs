@@ -16,8 +16,8 @@
 //! 40019 / 40020.
 //!
 //! [`RestFaults`] make it misbehave: refuse connections, answer late, answer 5xx, close the
-//! keep-alive after each reply, send chunked replies, fail order queries or batch requests a
-//! number of times.
+//! keep-alive after each reply or after it sat idle, send chunked replies, fail cancels, order
+//! queries or batch requests a number of times, serve absurd or late server times.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -69,6 +69,12 @@ pub struct RestFaults {
     /// The next this many `GET /api/v2/public/time` replies carry a server time ten years
     /// ahead of the venue's clock (a broken time source behind the gateway). Default 0.
     pub absurd_server_times: u32,
+    /// The next cancel requests (V2 spot and futures `cancel-order`) fail this way, before the
+    /// book: then they are answered again. Checked before the signature. Default `None`.
+    pub fail_cancels: Option<RestFailure>,
+    /// Every `GET /api/v2/public/time` reply waits this long before it is written (other
+    /// replies do not). Default `None`.
+    pub server_time_delay: Option<Duration>,
     /// A keep-alive connection that stays idle (no request) this long is ended by the venue:
     /// TLS close_notify and a TCP close, with no `Connection: close` before (as servers end
     /// idle keep-alives). Default `None`: idle connections stay open.
@@ -142,9 +148,9 @@ pub(super) struct RestState {
     conns: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
-    /// Failures left of [`RestFaults::fail_queries`], [`RestFaults::fail_batches`] and
-    /// [`RestFaults::absurd_server_times`].
-    failures_left: Mutex<(u32, u32, u32)>,
+    /// Failures left of [`RestFaults::fail_queries`], [`RestFaults::fail_batches`],
+    /// [`RestFaults::absurd_server_times`] and [`RestFaults::fail_cancels`].
+    failures_left: Mutex<(u32, u32, u32, u32)>,
 }
 
 impl RestState {
@@ -319,7 +325,12 @@ fn serve(shared: &Shared, conn: u64, tcp: TcpStream) -> io::Result<()> {
         if faults.down {
             return Ok(());
         }
-        if let Some(delay) = faults.delay {
+        let time_request = request.path.split('?').next() == Some(SERVER_TIME);
+        let delay = match faults.server_time_delay {
+            Some(d) if time_request => Some(d),
+            _ => faults.delay,
+        };
+        if let Some(delay) = delay {
             let until = std::time::Instant::now() + delay;
             while std::time::Instant::now() < until {
                 if shared.stopping.load(Ordering::Acquire) {
@@ -471,16 +482,28 @@ fn write_reply(tls: &mut Tls, reply: &Reply, faults: &RestFaults) -> io::Result<
     tls.flush()
 }
 
+/// Which requests a failure fault is for.
+#[derive(Clone, Copy)]
+enum Failing {
+    Queries,
+    Batches,
+    Cancels,
+}
+
 /// What a request's failure fault says: `Some` answer (or `None`: drop) while failures are left.
-fn injected_failure(shared: &Shared, batch: bool) -> Option<Option<Reply>> {
+fn injected_failure(shared: &Shared, which: Failing) -> Option<Option<Reply>> {
     let faults = shared.rest.faults();
-    let failure = if batch {
-        faults.fail_batches
-    } else {
-        faults.fail_queries
+    let failure = match which {
+        Failing::Queries => faults.fail_queries,
+        Failing::Batches => faults.fail_batches,
+        Failing::Cancels => faults.fail_cancels,
     }?;
     let mut left = lock(&shared.rest.failures_left);
-    let slot = if batch { &mut left.1 } else { &mut left.0 };
+    let slot = match which {
+        Failing::Queries => &mut left.0,
+        Failing::Batches => &mut left.1,
+        Failing::Cancels => &mut left.3,
+    };
     if *slot == 0 {
         return None;
     }
@@ -543,20 +566,22 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
         })
     };
     match (method, route) {
-        ("POST", SPOT_CANCEL | FUTURES_CANCEL) => v2(cancel),
+        ("POST", SPOT_CANCEL | FUTURES_CANCEL) => {
+            injected_failure(shared, Failing::Cancels).unwrap_or_else(|| v2(cancel))
+        }
         ("GET", rest_orders::SPOT_ORDER_INFO | rest_orders::FUTURES_ORDER_DETAIL) => {
-            injected_failure(shared, false).unwrap_or_else(|| v2(rest_orders::query))
+            injected_failure(shared, Failing::Queries).unwrap_or_else(|| v2(rest_orders::query))
         }
         ("POST", rest_orders::SPOT_BATCH | rest_orders::FUTURES_BATCH) => {
-            injected_failure(shared, true).unwrap_or_else(|| v2(rest_orders::batch))
+            injected_failure(shared, Failing::Batches).unwrap_or_else(|| v2(rest_orders::batch))
         }
         ("POST", rest_orders::SPOT_CANCEL_SYMBOL) => v2(rest_orders::cancel_symbol),
         ("POST", rest_orders::FUTURES_CANCEL_ALL) => v2(rest_orders::cancel_all),
         ("GET", rest_v3::ORDER_INFO) => {
-            injected_failure(shared, false).unwrap_or_else(|| v3(rest_v3::order_info))
+            injected_failure(shared, Failing::Queries).unwrap_or_else(|| v3(rest_v3::order_info))
         }
         ("POST", rest_v3::CANCEL_BATCH) => {
-            injected_failure(shared, true).unwrap_or_else(|| v3(rest_v3::cancel_batch))
+            injected_failure(shared, Failing::Batches).unwrap_or_else(|| v3(rest_v3::cancel_batch))
         }
         ("POST", rest_v3::CANCEL_ORDER) => v3(rest_v3::cancel_order),
         ("POST", rest_v3::CANCEL_SYMBOL) => v3(rest_v3::cancel_symbol),
@@ -686,6 +711,7 @@ impl SimVenue {
             faults.fail_queries.map_or(0, |f| f.times),
             faults.fail_batches.map_or(0, |f| f.times),
             faults.absurd_server_times,
+            faults.fail_cancels.map_or(0, |f| f.times),
         );
         *lock(&self.shared.rest.faults) = faults;
         if down {
