@@ -360,7 +360,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             wire_ids,
             late: LateIds::new(),
             retries: ResendQueue::with_capacity(config.max_pending),
-            stats: PoolStats::new(slots, Hedger::SCRATCH),
+            stats: PoolStats::new(slots),
             rest: RestRung::new(rest, config.rest_only),
             slots_scratch: Vec::with_capacity(config.max_pending),
             batches: (0..slots)
@@ -901,7 +901,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if self.stats.is_due(now) {
             let counters = &self.shared.counters.0;
             self.stats.publish_rtt(counters);
-            if let Some(after) = self.hedger.update(&mut self.stats.scratch) {
+            if let Some(after) = self.hedger.update() {
                 counters.hedge_after_ns.set(after);
             }
         }
