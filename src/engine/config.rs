@@ -281,6 +281,30 @@ impl Config {
         &self.credentials
     }
 
+    /// The longest an accepted intent can wait for its outcome: the maximum queueing time,
+    /// then up to four sends (the first, hedges, re-sends), each of which may come just before
+    /// the last one's ack timeout ran out, after a pause the venue asked for (a rate limit
+    /// holds the account back for its one-second window). An upper bound, for a caller that
+    /// waits for every outcome (`bitget-cancel run` waits this long after its input ends).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bitget_cancel::engine::{Config, Credentials};
+    ///
+    /// let config = Config::builder(Credentials::new("k", "s", "p")?).build()?;
+    /// // 5 s in the queue, then 4 x (5 s ack timeout + 1.05 s pause).
+    /// assert_eq!(config.longest_outcome_wait(), Duration::from_millis(5_000 + 4 * 6_050));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn longest_outcome_wait(&self) -> Duration {
+        let per_send = self
+            .ack_timeout
+            .saturating_add(Duration::from_secs(1))
+            .saturating_add(self.rate_margin);
+        self.max_queue_time
+            .saturating_add(per_send.saturating_mul(crate::engine::MAX_SENDS as u32))
+    }
+
     getters! {
         /// How many connections the pool keeps logged in.
         connections: usize;

@@ -86,6 +86,9 @@ pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
 
+/// The most sends one cancel gets: the first, then hedges and re-sends.
+pub(crate) use account::inflight::MAX_ATTEMPTS as MAX_SENDS;
+
 use account::{Account, Hosts};
 use core::Core;
 use reactor::{Reactor, WAKER};
