@@ -168,9 +168,9 @@ impl WarnGate {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use std::sync::{Arc, Condvar, Mutex};
+    use std::sync::{Condvar, Mutex};
     use std::time::{Duration, Instant};
 
     const MS: u64 = 1_000_000;
@@ -197,14 +197,15 @@ mod tests {
         );
     }
 
-    /// A logger that blocks every call until told to go on, like stderr into a full pipe.
-    struct Stuck {
-        open: Mutex<bool>,
-        opened: Condvar,
+    /// The one logger of this test binary: it captures what the crate logs and, while
+    /// `stuck`, blocks every call, like stderr into a full pipe nobody reads.
+    pub(crate) struct Capture {
+        stuck: Mutex<bool>,
+        unstuck: Condvar,
         seen: Mutex<Vec<String>>,
     }
 
-    impl log::Log for Stuck {
+    impl log::Log for Capture {
         fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
             metadata.target().starts_with("bitget_cancel")
         }
@@ -212,37 +213,53 @@ mod tests {
             if !self.enabled(record.metadata()) {
                 return;
             }
-            let mut open = self.open.lock().unwrap();
-            while !*open {
-                open = self.opened.wait(open).unwrap();
+            let mut stuck = self.stuck.lock().unwrap();
+            while *stuck {
+                stuck = self.unstuck.wait(stuck).unwrap();
             }
             self.seen.lock().unwrap().push(record.args().to_string());
         }
         fn flush(&self) {}
     }
 
-    struct Shared(Arc<Stuck>);
+    impl Capture {
+        fn set_stuck(&self, stuck: bool) {
+            *self.stuck.lock().unwrap() = stuck;
+            self.unstuck.notify_all();
+        }
 
-    impl log::Log for Shared {
-        fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-            self.0.enabled(m)
+        /// Waits (up to 30 s) until a captured line contains `text`.
+        pub(crate) fn wait_for(&self, text: &str) -> bool {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if self.seen.lock().unwrap().iter().any(|s| s.contains(text)) {
+                    return true;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            false
         }
-        fn log(&self, r: &log::Record<'_>) {
-            self.0.log(r)
-        }
-        fn flush(&self) {}
+    }
+
+    /// The capturing logger, installed on first use (warnings and up).
+    pub(crate) fn capture() -> &'static Capture {
+        static CAPTURE: OnceLock<&'static Capture> = OnceLock::new();
+        CAPTURE.get_or_init(|| {
+            let capture: &'static Capture = Box::leak(Box::new(Capture {
+                stuck: Mutex::new(false),
+                unstuck: Condvar::new(),
+                seen: Mutex::new(Vec::new()),
+            }));
+            log::set_logger(capture).expect("the only logger of this test binary");
+            log::set_max_level(log::LevelFilter::Warn);
+            capture
+        })
     }
 
     #[test]
     fn a_logger_that_blocks_never_blocks_the_caller() {
-        let stuck = Arc::new(Stuck {
-            open: Mutex::new(false),
-            opened: Condvar::new(),
-            seen: Mutex::new(Vec::new()),
-        });
-        // The only test in this binary that installs a logger.
-        log::set_boxed_logger(Box::new(Shared(stuck.clone()))).expect("no logger yet");
-        log::set_max_level(log::LevelFilter::Warn);
+        let capture = capture();
+        capture.set_stuck(true);
         let before = dropped();
         let started = Instant::now();
         for n in 0..3 * CAPACITY {
@@ -252,21 +269,11 @@ mod tests {
         // (bounded far away from forever), and what did not fit was counted.
         assert!(started.elapsed() < Duration::from_secs(30));
         assert!(dropped() - before >= CAPACITY as u64);
-        *stuck.open.lock().unwrap() = true;
-        stuck.opened.notify_all();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let seen = stuck.seen.lock().unwrap();
-            if seen.iter().any(|s| s.contains("were dropped")) {
-                assert!(seen.iter().any(|s| s.starts_with("record ")));
-                break;
-            }
-            drop(seen);
-            assert!(
-                Instant::now() < deadline,
-                "the relay never reported the drops"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        capture.set_stuck(false);
+        assert!(
+            capture.wait_for("were dropped"),
+            "the relay reported the drops"
+        );
+        assert!(capture.wait_for("record "));
     }
 }

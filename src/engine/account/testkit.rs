@@ -460,6 +460,27 @@ impl Bench {
         id
     }
 
+    /// Submits a cancel of order `n` labelled `label` (the caller's id); the id its outcome
+    /// carries.
+    pub(crate) fn cancel_labelled(&mut self, n: u64, label: RequestId) -> RequestId {
+        let (wire, _) = self.account.next_wire_id();
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new("BTCUSDT").unwrap(),
+            OrderRef::order_id(&n.to_string()).unwrap(),
+        )
+        .with_tag(n)
+        .with_id(label);
+        let sub = Submission {
+            id: label,
+            wire,
+            cancel,
+            accepted_ns: self.clock.now(),
+        };
+        self.account.submit(sub).expect("room for the cancel");
+        label
+    }
+
     /// The wire id of send number `n` (the first send of the first cancel is 1, and every
     /// send after draws the next).
     pub(crate) fn wire(&self, n: u64) -> String {

@@ -242,6 +242,45 @@ fn a_reply_is_matched_by_its_wire_id_never_by_the_callers_label() {
 }
 
 #[test]
+fn a_reply_that_matches_no_request_is_counted_and_logged() {
+    let capture = crate::relay::tests::capture();
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    bench.link(0).reply("stranger-42", ACKED);
+    bench.turn();
+    assert_eq!(bench.stats().unmatched_replies, 1);
+    assert!(capture.wait_for("stranger-42 matches no request"));
+}
+
+#[test]
+fn a_late_reply_to_an_old_send_never_settles_a_new_intent_with_the_same_label() {
+    let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
+    bench.log_in(&[0, 1]);
+    let label = crate::intent::RequestId::new("mine").unwrap();
+    let first = bench.cancel_labelled(1, label);
+    // Slot 0 is slow; the hedge on slot 1 settles the intent.
+    bench.after(11 * MS);
+    bench.link(1).answer_all(ACKED);
+    bench.turn();
+    assert_eq!(bench.outcomes()[0].id, first);
+    // The label again, for another order, on slot 1 this time...
+    let second = bench.cancel_labelled(2, label);
+    assert_eq!(second, label);
+    // ... and slot 0 finally answers the first send, with the verdict on the first order.
+    let old = bench.link(0).sent_ids()[0].clone();
+    bench.link(0).reply(&old, rejected(43001));
+    bench.turn();
+    assert!(
+        bench.outcomes().is_empty(),
+        "the new intent is not settled by it"
+    );
+    bench.link(1).answer_all(ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!((outcomes[0].id, outcomes[0].status), (label, Status::Acked));
+}
+
+#[test]
 fn a_transient_answer_to_a_hedge_settles_nothing_while_the_first_attempt_is_live() {
     let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
     bench.log_in(&[0, 1]);
@@ -618,4 +657,47 @@ fn a_replacement_takes_the_endpoint_of_the_link_it_replaces() {
     assert_ne!(url(&mut bench, 2), url(&mut bench, 1));
     bench.after(600 * MS);
     assert_eq!(url(&mut bench, 2), url(&mut bench, 1), "slot 1's endpoint");
+}
+
+#[test]
+fn the_longest_chain_of_sends_ends_within_the_configured_bound() {
+    // Each send answered "request timed out" shortly before its ack timeout runs out: four
+    // sends, each after the pause a transient answer asks for.
+    let config_ack = 1_000 * MS;
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off)
+            .ack_timeout(ms(1_000))
+            .max_queue_time(ms(1_000))
+    });
+    let bound = {
+        let config =
+            crate::engine::Config::builder(crate::engine::Credentials::new("k", "s", "p").unwrap())
+                .ack_timeout(ms(1_000))
+                .max_queue_time(ms(1_000))
+                .build()
+                .unwrap();
+        crate::clock::ns(config.longest_outcome_wait())
+    };
+    bench.log_in(&[0]);
+    let accepted = bench.clock.now();
+    let id = bench.cancel(1);
+    let mut answered = 0;
+    while bench.outcomes_len() == 0 {
+        let sent = *bench.link(0).sent_at.last().unwrap();
+        if bench.link(0).sent.len() > answered && bench.clock.now() >= sent + config_ack - 100 * MS
+        {
+            bench.link(0).answer_all(rejected(40010));
+            answered = bench.link(0).sent.len();
+        }
+        bench.after(10 * MS);
+        assert!(bench.clock.now() < accepted + 2 * bound, "never settled");
+    }
+    let o = bench.outcomes()[0];
+    assert_eq!((o.id, o.attempts), (id, 4));
+    let took = o.times.settled_ns - accepted;
+    assert!(
+        took > 3 * config_ack,
+        "the chain was about as long as it gets: {took}"
+    );
+    assert!(took <= bound, "{took} ns, beyond the bound of {bound} ns");
 }
