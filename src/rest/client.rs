@@ -479,6 +479,9 @@ impl RestClient {
     /// a reconnection, a connect or request timeout, a keep-warm request, a read left over. `None`
     /// when stopped. Socket events come through the registry, not this.
     pub fn next_deadline(&self) -> Option<u64> {
+        if self.measure_wanted && self.lanes.iter().any(Lane::is_ready) {
+            return Some(0);
+        }
         (0..LANES)
             .filter_map(|k| self.lanes[k].next_deadline(self.may_keep_warm(k)))
             .min()
