@@ -169,13 +169,14 @@ impl InlineEngine {
         if let Some(o) = self.try_outcome() {
             return Some(o);
         }
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for the clock is no deadline at all.
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             self.poll();
             if let Some(o) = self.try_outcome() {
                 return Some(o);
             }
-            if self.finished || Instant::now() >= deadline {
+            if self.finished || deadline.is_some_and(|d| Instant::now() >= d) {
                 return None;
             }
         }
@@ -188,12 +189,12 @@ impl InlineEngine {
         timeout: Duration,
         mut done: impl FnMut(&InlineEngine) -> bool,
     ) -> bool {
-        let deadline = Instant::now() + timeout;
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             if done(self) {
                 return true;
             }
-            if self.finished || Instant::now() >= deadline {
+            if self.finished || deadline.is_some_and(|d| Instant::now() >= d) {
                 return false;
             }
             self.poll();

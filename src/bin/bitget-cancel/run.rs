@@ -264,7 +264,9 @@ struct Ended {
 /// How long `run` waits for outcomes after its input ended: the engine's longest chain of
 /// re-sends, and some slack.
 fn give_up_after(config: &Config) -> Duration {
-    config.longest_outcome_wait() + Duration::from_secs(5)
+    config
+        .longest_outcome_wait()
+        .saturating_add(Duration::from_secs(5))
 }
 
 /// Writes outcomes and the reader's records until the input ended and every submitted cancel
@@ -298,7 +300,8 @@ fn pump(
                 }
             }
             if end.is_some() {
-                give_up_at = Some(Instant::now() + give_up);
+                // A wait too long for the clock is no give-up time at all.
+                give_up_at = Instant::now().checked_add(give_up);
             }
         }
         if interrupted.load(Ordering::SeqCst) {

@@ -162,7 +162,7 @@ pub(crate) fn link_settings(config: &Config, dialect: Dialect) -> LinkSettings {
         login_retry_after: config.login_retry_after.map(ns),
         reconnect: config.reconnect,
         messages_per_second: config.messages_per_second,
-        window: ns(Duration::from_secs(1) + config.rate_margin),
+        window: ns(Duration::from_secs(1).saturating_add(config.rate_margin)),
         credentials: config.credentials.clone(),
         dialect,
         write_timeout: ns(config.write_timeout),
