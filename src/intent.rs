@@ -387,7 +387,9 @@ pub struct Cancel {
     pub inst_id: InstId,
     /// The order.
     pub order: OrderRef,
-    /// The request id to send; `None` lets the engine assign one.
+    /// A label of the caller's, echoed in the outcome's `id`; never sent (every send goes out
+    /// under a wire id of the engine's own). `None`: the outcome carries the wire id of the
+    /// first send.
     pub id: Option<RequestId>,
     /// A value of the caller's that comes back on the outcome untouched.
     pub tag: u64,
@@ -405,7 +407,8 @@ impl Cancel {
         }
     }
 
-    /// Sends this cancel under the caller's request id.
+    /// Labels this cancel with the caller's id: the outcome's `id` is this label. It is never
+    /// sent and no reply is matched by it, so any number of intents may carry the same one.
     pub fn with_id(mut self, id: RequestId) -> Self {
         self.id = Some(id);
         self

@@ -81,10 +81,12 @@
 //!
 //! [`Faults`] make it misbehave on demand from the next message on (delayed, fragmented,
 //! coalesced, byte-per-record, duplicated, stray or missing replies, login trouble, an
-//! [`Injection`] at the Nth cancel, a frozen connection; pushes before the reply, delayed or
-//! lost, subscriptions refused or ignored, an order filled just before the cancel reaches it),
+//! [`Injection`] at the Nth cancel, the Nth cancel refused with a code, a frozen connection or one
+//! whose trade requests are lost; pushes before the reply, delayed or lost, subscriptions refused
+//! or ignored, an order filled just before the cancel reaches it),
 //! and [`SimVenue::inject`] commits an [`Injection`] on every open connection right now (hostile
-//! frames, a close frame, a TCP reset, a TLS alert, a read stall, silence, a freeze, ...),
+//! frames, a close frame, a TCP reset, a TLS alert, a read stall, silence, a freeze, a flood,
+//! ...),
 //! [`SimVenue::inject_on`] on one connection by its number. [`SimVenue::received`],
 //! [`SimVenue::cancels_received`], [`SimVenue::stats`], [`SimVenue::activity`] (subscriptions,
 //! pushes, fills, batches, cancel-alls, order queries, rate-limit refusals per endpoint,
