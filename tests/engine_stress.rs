@@ -455,39 +455,40 @@ fn everything_lost_and_no_reconnect_in_time_the_cancels_are_unknown_at_their_ack
 #[test]
 fn a_replacement_that_dies_right_after_logging_in_leaves_the_old_connection_serving() {
     let venue = venue();
-    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 10);
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
     let (engine, handle) = start(
         chaos_config(&venue)
-            .max_connection_age(Duration::from_millis(300))
-            .max_queue_time(Duration::from_secs(1)),
+            .max_connection_age(Duration::from_millis(500))
+            .reconnect(bitget_cancel::engine::ReconnectBackoff {
+                initial: Duration::from_secs(2),
+                max: Duration::from_secs(2),
+                reset_after: Duration::from_secs(30),
+            }),
     );
     wait_live(&handle);
-    // From now on the venue closes every new session right after its login: each
-    // replacement dies as soon as it is live.
-    venue.set_faults(Faults {
-        close_after_login: true,
-        ..Faults::default()
+    // The replacement logs in; the venue drops it a moment later.
+    wait_until("the replacement is live", || engine.stats().rotations == 1);
+    let newest = venue.stats().connections_accepted;
+    assert!(venue.inject_on(newest, Injection::Drop));
+    wait_until("the replacement is lost", || {
+        engine.stats().connections[1].state != SessionState::Live
     });
+    // The old connection still serves: no gap.
     let mut tally = Tally::new(&handle);
-    for order in &orders {
-        std::thread::sleep(Duration::from_millis(200));
-        tally.submit(by_order_id(order));
-    }
+    let id = tally.submit(by_order_id(&order));
     tally.settle();
-    for o in tally.outcomes() {
-        assert_eq!(
-            (o.status, o.via),
-            (Status::Acked, Some(Via::Connection(0))),
-            "{o:?}"
-        );
-    }
-    let stats = engine.stats();
-    assert!(
-        stats.rotations >= 1,
-        "replacements came and died: {stats:?}"
+    let o = *tally.outcome(id);
+    assert_eq!(
+        (o.status, o.via),
+        (Status::Acked, Some(Via::Connection(0))),
+        "{o:?}"
     );
-    assert_eq!(stats.connections[0].sessions, 1, "the first never closed");
-    venue.set_faults(Faults::none());
+    let stats = engine.stats();
+    assert_eq!(
+        (stats.connections[0].state, stats.connections[0].sessions),
+        (SessionState::Live, 1),
+        "the first connection never closed: {stats:?}"
+    );
     tally.finish(stats);
 }
 
