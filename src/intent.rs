@@ -376,7 +376,8 @@ impl OrderRef {
     }
 }
 
-/// One cancel intent: what to cancel, with an optional request id and a caller's tag.
+/// One cancel intent: what to cancel, with an optional label of the caller's (`id`) and a
+/// caller's tag.
 ///
 /// `Copy`, about 200 bytes, no heap: it crosses the ring by value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -396,7 +397,7 @@ pub struct Cancel {
 }
 
 impl Cancel {
-    /// A cancel with an engine-assigned request id and tag 0.
+    /// A cancel with no label (its outcome carries the wire id of its first send) and tag 0.
     pub fn new(inst_type: InstType, inst_id: InstId, order: OrderRef) -> Self {
         Cancel {
             inst_type,

@@ -395,10 +395,19 @@ fn a_slow_reply_times_out_with_exactly_one_failed_event() {
     });
     let sent = Instant::now();
     driver.send(1, &spot(&order.order_id));
+    // One request at a time on a connection: a second cancel goes on the other connection if
+    // it is open and idle, and a third finds both busy.
+    let second = driver
+        .client
+        .send_cancel(2, &spot("2"), monotonic_ns(), unix_ms());
+    assert!(
+        matches!(second, Ok(()) | Err(SendError::NotReady)),
+        "{second:?}"
+    );
     assert_eq!(
         driver
             .client
-            .send_cancel(2, &spot("2"), monotonic_ns(), unix_ms()),
+            .send_cancel(3, &spot("3"), monotonic_ns(), unix_ms()),
         Err(SendError::NotReady)
     );
     let outcome = driver.outcome(1);
