@@ -444,6 +444,9 @@ impl Live<'_> {
                 let mut left = times as usize;
                 let mut chunk = Vec::with_capacity(frame.len() * per_write.min(left));
                 while left > 0 {
+                    if let Some(cause) = self.shared.interruption(self.kill) {
+                        return Some(self.interrupted(cause));
+                    }
                     let n = per_write.min(left);
                     chunk.clear();
                     for _ in 0..n {

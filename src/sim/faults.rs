@@ -372,7 +372,9 @@ pub enum Injection {
     Raw(Vec<u8>),
     /// The same unfragmented text frame this many times in a row, written in large pieces as
     /// fast as the client reads them (blocked writes count against the venue's write timeout):
-    /// a flood of messages, e.g. ones the client cannot read.
+    /// a flood of messages, e.g. ones the client cannot read. Dropping the connection
+    /// ([`SimVenue::drop_connections`](super::SimVenue::drop_connections)) or shutting the venue
+    /// down ends it early.
     TextRepeated {
         /// The text of each frame.
         text: String,
