@@ -230,7 +230,7 @@ fn the_keep_warm_request_never_holds_a_cancel_up() {
         ..rest_for(&venue)
     }));
     wait_until("the clock measured over REST", || {
-        handle.stats().rest.clock_synced
+        handle.stats().rest.clock_synced && venue.rest_stats().server_time_requests >= 3
     });
     // From now on every keep-warm request takes three seconds to answer.
     venue.set_rest_faults(RestFaults {
