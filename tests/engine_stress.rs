@@ -51,7 +51,7 @@ fn rest_for(venue: &SimVenue) -> RestConfig {
     }
 }
 
-// ----- 1. a frozen connection and a burst -----
+// ----- a frozen connection and a burst -----
 
 #[test]
 fn the_first_connection_frozen_twelve_cancels_at_once_are_all_acked_within_four_seconds() {
@@ -91,7 +91,7 @@ fn the_first_connection_frozen_twelve_cancels_at_once_are_all_acked_within_four_
     tally.finish(stats);
 }
 
-// ----- 2. transient answers -----
+// ----- transient answers -----
 
 #[test]
 fn a_transient_refusal_is_sent_again_and_the_cancel_acked() {
@@ -155,7 +155,7 @@ fn a_rate_limit_answer_holds_the_engine_back_until_the_venues_window_has_rolled(
     tally.finish(stats);
 }
 
-// ----- 3. REST -----
+// ----- REST -----
 
 #[test]
 fn rest_only_a_failed_request_goes_out_again_over_rest() {
@@ -261,7 +261,7 @@ fn the_keep_warm_request_never_holds_a_cancel_up() {
     tally.finish(engine.stats());
 }
 
-// ----- 5. wire ids -----
+// ----- wire ids -----
 
 #[test]
 fn ids_on_the_wire_are_never_reused_across_engines_and_never_the_callers() {
@@ -297,7 +297,7 @@ fn ids_on_the_wire_are_never_reused_across_engines_and_never_the_callers() {
     assert_eq!(prefixes.len(), 2, "a prefix per engine: {ids:?}");
 }
 
-// ----- 7. connections that cannot write or do not answer -----
+// ----- connections that cannot write or do not answer -----
 
 #[test]
 fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere() {
@@ -369,7 +369,7 @@ fn with_one_connection_a_silent_peer_is_found_within_seconds_not_the_keepalives_
     tally.finish(engine.stats());
 }
 
-// ----- 8. everything lost at once -----
+// ----- everything lost at once -----
 
 #[test]
 fn everything_lost_at_once_the_cancels_wait_for_a_reconnect_and_go_out_again() {
@@ -452,7 +452,7 @@ fn everything_lost_and_no_reconnect_in_time_the_cancels_are_unknown_at_their_ack
     tally.finish(engine.stats());
 }
 
-// ----- 9. rotation, and the venue's announced close -----
+// ----- rotation, and the venue's announced close -----
 
 #[test]
 fn a_replacement_that_dies_right_after_logging_in_leaves_the_old_connection_serving() {
@@ -520,7 +520,7 @@ fn an_announced_close_that_never_comes_ends_the_connection_after_a_grace() {
     tally.finish(engine.stats());
 }
 
-// ----- 10. bounded work, saturating intervals -----
+// ----- bounded work, saturating intervals -----
 
 #[test]
 fn a_flood_of_messages_never_pins_the_engine_in_one_read() {
