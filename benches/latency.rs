@@ -12,7 +12,15 @@
 //!   pool of two whose first connection never answers a cancel, hedged after 1 ms (with one
 //!   connection such a venue makes every cancel wait out the 5 s ack timeout, then unknown);
 //!   `bitget-cancel-rest`, the REST rung alone: one cancel per request over the warm keep-alive
-//!   HTTPS connection to the same server;
+//!   HTTPS connection to the same server; `bitget-cancel-wait` and `bitget-cancel-park`, one
+//!   connection with the strategy thread waiting in `Handle::outcome_timeout` (the README's way)
+//!   instead of spinning on `try_outcome`: with the default spin before it parks, and parked at
+//!   once; their hand-over line (outcome decided -> in the strategy thread's hands) is what the
+//!   blocking wait adds; `bitget-cancel-backoff-wait` and `bitget-cancel-backoff-park`, the same
+//!   two with the engine parking when idle (`IdleStrategy::Backoff`, as the README configures
+//!   it); `bitget-cancel-final`, one connection with the final word on, whose round trip runs
+//!   from the intent to its final word (the server writes the order's push right after the
+//!   ack), beside `bitget-cancel`'s intent to outcome;
 //! - `tokio-tungstenite`: what a trader would write instead (tokio, tokio-tungstenite over
 //!   rustls, serde_json, an mpsc channel in and a std channel back), its runtime thread pinned
 //!   to the strategy core where it measured fastest; `tokio-tungstenite-unpinned` is the same
@@ -51,6 +59,7 @@ mod workload;
 
 use std::time::Duration;
 
+use bitget_cancel::engine::{DEFAULT_OUTCOME_SPIN, IdleStrategy};
 use report::{Machine, Report};
 use server::Server;
 use workload::{BenchResult, Contender, Plan};
@@ -78,9 +87,14 @@ fn server_core(name: &str) -> Option<usize> {
 }
 
 /// Every contender, in the order they run.
-const CONTENDERS: [&str; 9] = [
+const CONTENDERS: [&str; 14] = [
     "floor",
     "bitget-cancel",
+    "bitget-cancel-final",
+    "bitget-cancel-wait",
+    "bitget-cancel-park",
+    "bitget-cancel-backoff-wait",
+    "bitget-cancel-backoff-park",
     "bitget-cancel-inline",
     "bitget-cancel-pool2",
     "bitget-cancel-frozen",
@@ -122,22 +136,65 @@ fn connect(name: &str, server: &Server) -> BenchResult<Box<dyn Contender>> {
             server,
             "bitget-cancel",
             engine::Pool::Single,
+            engine::Wait::Spin,
+            IdleStrategy::BusySpin,
+        )?),
+        "bitget-cancel-wait" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-wait",
+            engine::Pool::Single,
+            engine::Wait::Blocking(DEFAULT_OUTCOME_SPIN),
+            IdleStrategy::BusySpin,
+        )?),
+        "bitget-cancel-park" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-park",
+            engine::Pool::Single,
+            engine::Wait::Blocking(Duration::ZERO),
+            IdleStrategy::BusySpin,
+        )?),
+        "bitget-cancel-backoff-wait" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-backoff-wait",
+            engine::Pool::Single,
+            engine::Wait::Blocking(DEFAULT_OUTCOME_SPIN),
+            IdleStrategy::Backoff,
+        )?),
+        "bitget-cancel-backoff-park" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-backoff-park",
+            engine::Pool::Single,
+            engine::Wait::Blocking(Duration::ZERO),
+            IdleStrategy::Backoff,
         )?),
         "bitget-cancel-inline" => Box::new(engine::BitgetCancelInline::connect(server)?),
         "bitget-cancel-pool2" => Box::new(engine::BitgetCancel::connect(
             server,
             "bitget-cancel-pool2",
             engine::Pool::Two,
+            engine::Wait::Spin,
+            IdleStrategy::BusySpin,
         )?),
         "bitget-cancel-frozen" => Box::new(engine::BitgetCancel::connect(
             server,
             "bitget-cancel-frozen",
             engine::Pool::FirstFrozen,
+            engine::Wait::Spin,
+            IdleStrategy::BusySpin,
         )?),
         "bitget-cancel-rest" => Box::new(engine::BitgetCancel::connect(
             server,
             "bitget-cancel-rest",
             engine::Pool::RestOnly,
+            engine::Wait::Spin,
+            IdleStrategy::BusySpin,
+        )?),
+        "bitget-cancel-final" => Box::new(engine::BitgetCancel::connect(
+            server,
+            "bitget-cancel-final",
+            engine::Pool::Final,
+            engine::Wait::Spin,
+            IdleStrategy::BusySpin,
         )?),
         "boomnet" => Box::new(boomnet_ws::Boomnet::connect(server)?),
         "tokio-tungstenite" => Box::new(tokio_ws::TokioWs::connect(

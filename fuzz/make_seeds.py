@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus in seeds/: venue replies for reply_decoder, server frame streams for
-frame_decoder. Run from anywhere; the output is deterministic, so rerunning changes nothing.
+"""Writes the seed corpus in seeds/: venue replies for reply_decoder, order pushes (whole, and
+their `data` alone) for push_decoder, server frame streams for frame_decoder. Run from
+anywhere; the output is deterministic, so rerunning changes nothing. The record_reader seeds are
+written by tests/tls_record_reader.rs and left alone.
 
 A frame_decoder input is one config byte (bits 0-1: limits preset, bit 2: push instead of
 spare_mut/commit, bits 3-5: chunk size scale), four chunk sizes, then the stream.
@@ -37,6 +39,24 @@ VARIANTS = [
     b'{"event":"login","code":-9223372036854775808}',
     b'{"event":"login","code":1.5e3}',
     b'[[[[{"event":"trade"}]]]]',
+]
+
+
+# Pushes on the private orders channel: the live venue's shape and the readings around it.
+PUSHES = [
+    b'{"action":"snapshot","arg":{"instType":"USDT-FUTURES","channel":"orders","instId":"default"},"data":[{"accBaseVolume":"0","cTime":"1742560160311","cancelReason":"","clientOid":"1286956078637682690","instId":"LTCUSDT","orderId":"1286956078633488402","size":"0.2","status":"live","uTime":"1742560160311"}],"ts":1742560160318}',
+    b'{"action":"snapshot","arg":{"instType":"USDT-FUTURES","channel":"orders","instId":"default"},"data":[{"accBaseVolume":"0.05","cTime":"1742560160311","cancelReason":"normal_cancel","clientOid":"1286956078637682690","instId":"LTCUSDT","orderId":"1286956078633488402","priceAvg":"90.5","size":"0.2","status":"canceled","uTime":"1742560161000"}],"ts":1742560161002}',
+    b'{"action":"snapshot","arg":{"instType":"SPOT","channel":"orders","instId":"default"},"data":[{"accBaseVolume":"1","cancelReason":"","instId":"BTCUSDT","orderId":"1376695893517410305","priceAvg":"100","status":"filled","uTime":"1742560161000"}],"ts":1742560161002}',
+    b'{"action":"update","arg":{"instType":"spot","channel":"ORDERS","instId":"BTCUSDT"},"data":[{"orderId":"1","status":"cancelled","uTime":1742560161000},{"clientOid":"grid/1:#+","status":"partially_filled","accBaseVolume":"0.4","priceAvg":null}]}',
+    b'{"arg":{"instType":"SPOT","channel":"orders"},"data":[]}',
+]
+
+# The `data` of a push alone (the target wraps it in an envelope).
+PUSH_DATA = [
+    b'[{"orderId":"1286956078633488402","clientOid":"c-1","status":"canceled","accBaseVolume":"0.2","uTime":"1742560161000"}]',
+    b'[{"orderId":"1","status":"NEW"},{"clientOid":"a","status":"Filled","accBaseVolume":"00.50"}]',
+    b'[{"orderId":"x1","status":"live"}]',
+    b'[{"status":"live","clientOid":"has space"}]',
 ]
 
 
@@ -79,12 +99,17 @@ def streams():
 
 
 def main():
-    if SEEDS.exists():
-        shutil.rmtree(SEEDS)
     replies = SEEDS / "reply_decoder"
     frames = SEEDS / "frame_decoder"
-    replies.mkdir(parents=True)
-    frames.mkdir(parents=True)
+    pushes = SEEDS / "push_decoder"
+    for mine in (replies, frames, pushes):
+        if mine.exists():
+            shutil.rmtree(mine)
+        mine.mkdir(parents=True)
+    for i, push in enumerate(PUSHES):
+        (pushes / f"push_{i}").write_bytes(push)
+    for i, data in enumerate(PUSH_DATA):
+        (pushes / f"data_{i}").write_bytes(data)
     for i, reply in enumerate(CAPTURED):
         (replies / f"captured_{i}").write_bytes(reply)
     for i, reply in enumerate(VARIANTS):

@@ -17,6 +17,13 @@
 //! {"line":1,"id":"close-1","status":"acked","code":0,"msg":"acknowledged","reason":null,"attempts":1,"via":0,"tick_to_wire_ns":139292,"round_trip_ns":155956}
 //! ```
 //!
+//! With `run --confirm` each line waits for its final word and carries four more fields
+//! ([`FinalFields`]), null for a line that was never sent:
+//!
+//! ```text
+//! {"line":1,...,"round_trip_ns":155956,"final":"cancelled","filled_size":"0.25","final_source":"push","final_ns":188204}
+//! ```
+//!
 //! ```
 //! use bitget_cancel::jsonl::{self, CancelLine, LineStatus, OutcomeLine};
 //! use bitget_cancel::InstType;
@@ -47,6 +54,7 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::final_word::{FinalSource, FinalState, FinalWord};
 use crate::intent::{Cancel, InstId, InstType, InvalidField, OrderRef, RequestId};
 use crate::outcome::{Outcome, Via, words};
 
@@ -443,10 +451,14 @@ pub struct OutcomeLine {
     pub status: LineStatus,
     /// The venue's code (0 for acked), or `None` when the venue did not answer.
     pub code: Option<i64>,
-    /// The venue's message for a rejection, `acknowledged` for an ack, else the reason in words.
+    /// The venue's message for a rejection, `acknowledged` for an ack, else the reason in words
+    /// (with the venue's code and message for `login_rejected`, the last connection error for
+    /// `no_connection`).
     pub msg: String,
     /// The reason's word for an `unknown`, `not_sent` or `invalid` status
-    /// ([`Status::reason`](crate::Status::reason), or [`INVALID_INPUT`]).
+    /// ([`Status::reason`](crate::Status::reason), or [`INVALID_INPUT`]): `ack_timeout`,
+    /// `connection_lost`, `shutdown`, `queue_timeout`, `login_rejected`, `no_connection`,
+    /// `duplicate_id`, `invalid_input`.
     pub reason: Option<String>,
     /// How many times the cancel was sent (0 if never).
     pub attempts: u8,
@@ -456,6 +468,117 @@ pub struct OutcomeLine {
     pub tick_to_wire_ns: Option<u64>,
     /// From acceptance to the parsed reply, ns.
     pub round_trip_ns: Option<u64>,
+    /// The final word's fields, with `run --confirm` only: absent from the JSON otherwise, so
+    /// a line without `--confirm` reads and writes as it always did.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<FinalFields>,
+}
+
+/// The `final` of an [`OutcomeLine`]: a final word's [`FinalState::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LineFinal {
+    /// `cancelled`
+    Cancelled,
+    /// `filled`
+    Filled,
+    /// `live`
+    Live,
+    /// `unconfirmed`
+    Unconfirmed,
+}
+
+impl LineFinal {
+    /// Every word, in the order `run`'s summary counts them.
+    pub const ALL: [LineFinal; 4] = [
+        LineFinal::Cancelled,
+        LineFinal::Filled,
+        LineFinal::Live,
+        LineFinal::Unconfirmed,
+    ];
+
+    /// The word, e.g. `cancelled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineFinal::Cancelled => "cancelled",
+            LineFinal::Filled => "filled",
+            LineFinal::Live => "live",
+            LineFinal::Unconfirmed => "unconfirmed",
+        }
+    }
+}
+
+impl From<&FinalState> for LineFinal {
+    fn from(state: &FinalState) -> Self {
+        match state {
+            FinalState::Cancelled => LineFinal::Cancelled,
+            FinalState::Filled => LineFinal::Filled,
+            FinalState::Live => LineFinal::Live,
+            FinalState::Unconfirmed(_) => LineFinal::Unconfirmed,
+        }
+    }
+}
+
+impl Serialize for LineFinal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for LineFinal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let word = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        LineFinal::ALL
+            .into_iter()
+            .find(|s| s.as_str() == word)
+            .ok_or_else(|| {
+                de::Error::unknown_variant(&word, &["cancelled", "filled", "live", "unconfirmed"])
+            })
+    }
+}
+
+/// A field that must be present (to tell a `run --confirm` line from one without), null or a
+/// value.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
+/// The four fields `run --confirm` adds to an [`OutcomeLine`]. All null for a line that was
+/// never sent (`invalid`, `not_sent`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FinalFields {
+    /// `final`: where the order stands (`cancelled`, `filled`, `live`, `unconfirmed`).
+    #[serde(rename = "final", deserialize_with = "present")]
+    pub state: Option<LineFinal>,
+    /// `filled_size`: how much of the order filled, the venue's decimal string.
+    pub filled_size: Option<String>,
+    /// `final_source`: `push` or `rest`.
+    pub final_source: Option<FinalSource>,
+    /// `final_ns`: from the line's intent accepted to its final word, ns.
+    pub final_ns: Option<u64>,
+}
+
+impl FinalFields {
+    /// The fields of a line with no final word (never sent): all null.
+    pub fn none() -> Self {
+        FinalFields {
+            state: None,
+            filled_size: None,
+            final_source: None,
+            final_ns: None,
+        }
+    }
+}
+
+impl From<&FinalWord> for FinalFields {
+    fn from(w: &FinalWord) -> Self {
+        FinalFields {
+            state: Some(LineFinal::from(&w.state)),
+            filled_size: w.filled.map(|d| d.as_str().to_string()),
+            final_source: w.source,
+            final_ns: Some(w.times.since_accepted_ns()),
+        }
+    }
 }
 
 impl OutcomeLine {
@@ -498,7 +621,23 @@ impl OutcomeLine {
             via: o.via,
             tick_to_wire_ns: o.times.tick_to_wire_ns(),
             round_trip_ns: o.times.round_trip_ns(),
+            confirm: None,
         }
+    }
+
+    /// The line with the final word's four fields (`run --confirm`): from `word`, or all null
+    /// when the line has none (it was never sent).
+    ///
+    /// ```
+    /// use bitget_cancel::jsonl::{FinalFields, OutcomeLine};
+    ///
+    /// let line = OutcomeLine::invalid(2, "bad").with_final(None);
+    /// assert_eq!(line.confirm, Some(FinalFields::none()));
+    /// assert!(line.to_json().ends_with(r#""final":null,"filled_size":null,"final_source":null,"final_ns":null}"#));
+    /// ```
+    pub fn with_final(mut self, word: Option<&FinalWord>) -> Self {
+        self.confirm = Some(word.map_or_else(FinalFields::none, FinalFields::from));
+        self
     }
 
     /// The line for input line `line`, refused before it reached the engine, with why.
@@ -514,6 +653,7 @@ impl OutcomeLine {
             via: None,
             tick_to_wire_ns: None,
             round_trip_ns: None,
+            confirm: None,
         }
     }
 
@@ -532,6 +672,7 @@ impl OutcomeLine {
             via: None,
             tick_to_wire_ns: None,
             round_trip_ns: None,
+            confirm: None,
         }
     }
 
@@ -713,6 +854,29 @@ mod tests {
     }
 
     #[test]
+    fn a_line_no_connection_came_up_for_says_why_in_its_msg() {
+        use crate::outcome::{ConnectFailure, ErrorText};
+        let o = outcome(
+            Status::NotSent(NotSentReason::NoConnection {
+                failure: ConnectFailure::Tls,
+                error: ErrorText::new(
+                    "tls: TLS handshake failed: invalid peer certificate: UnknownIssuer",
+                ),
+            }),
+            Timestamps::default(),
+            None,
+        );
+        let line = OutcomeLine::from_outcome(2, &o);
+        assert_eq!((line.status, line.code), (LineStatus::NotSent, None));
+        assert_eq!(line.reason.as_deref(), Some("no_connection"));
+        assert_eq!(
+            line.msg,
+            "no connection to the venue came up: tls: TLS handshake failed: invalid peer \
+             certificate: UnknownIssuer"
+        );
+    }
+
+    #[test]
     fn an_invalid_line_has_no_id_and_says_why() {
         assert_eq!(
             OutcomeLine::invalid(3, "bad").to_json(),
@@ -747,6 +911,62 @@ mod tests {
             (back.status, back.reason.as_deref()),
             (LineStatus::Invalid, Some("invalid_input"))
         );
+    }
+
+    #[test]
+    fn the_final_words_fields_come_only_with_confirm_and_read_back() {
+        use crate::final_word::{Decimal, FinalTimes, UnconfirmedReason};
+        let o = outcome(
+            Status::Acked,
+            Timestamps {
+                accepted_ns: 100,
+                handed_ns: 120,
+                written_ns: 150,
+                settled_ns: 400,
+            },
+            Some(Via::Connection(0)),
+        );
+        let plain = OutcomeLine::from_outcome(4, &o);
+        let json = plain.to_json();
+        assert!(!json.contains("final"), "{json}");
+        assert_eq!(serde_json::from_str::<OutcomeLine>(&json).unwrap(), plain);
+        let word = FinalWord {
+            id: o.id,
+            cancel: o.cancel,
+            state: FinalState::Cancelled,
+            filled: Decimal::new("0.25"),
+            price_avg: None,
+            cancel_reason: None,
+            source: Some(FinalSource::Push),
+            venue_time_ms: None,
+            times: FinalTimes {
+                accepted_ns: 100,
+                settled_ns: 400,
+                final_ns: 1_100,
+            },
+        };
+        let line = OutcomeLine::from_outcome(4, &o).with_final(Some(&word));
+        assert_eq!(
+            line.to_json(),
+            r#"{"line":4,"id":"9","status":"acked","code":0,"msg":"acknowledged","reason":null,"attempts":2,"via":0,"tick_to_wire_ns":50,"round_trip_ns":300,"final":"cancelled","filled_size":"0.25","final_source":"push","final_ns":1000}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<OutcomeLine>(&line.to_json()).unwrap(),
+            line
+        );
+        let unconfirmed = FinalWord {
+            state: FinalState::Unconfirmed(UnconfirmedReason::Timeout),
+            filled: None,
+            source: None,
+            ..word
+        };
+        let line = OutcomeLine::from_outcome(4, &o).with_final(Some(&unconfirmed));
+        assert!(line.to_json().ends_with(
+            r#""final":"unconfirmed","filled_size":null,"final_source":null,"final_ns":1000}"#
+        ));
+        let unsent = OutcomeLine::invalid(5, "bad").with_final(None);
+        let back: OutcomeLine = serde_json::from_str(&unsent.to_json()).unwrap();
+        assert_eq!(back.confirm, Some(FinalFields::none()));
     }
 
     #[test]

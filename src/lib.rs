@@ -15,6 +15,7 @@
 //! | --- | --- |
 //! | [`intent`] | validated, fixed-capacity cancel intents: no heap |
 //! | [`outcome`] | what happened to each intent, with monotonic timestamps |
+//! | [`final_word`] | the final word on each intent (feature of the engine, off by default): cancelled, filled, live or unconfirmed, the filled size, from a push or REST |
 //! | [`protocol`] | Bitget V2 request encoding, login signing, reply decoding (simd-json) |
 //! | [`rest`] | the REST cancel: signed requests, a bounded HTTP/1.1 reader, a nonblocking keep-alive client |
 //! | [`ws`] | WebSocket client framing and incremental deframing, the upgrade handshake |
@@ -46,9 +47,11 @@
 //!
 //! The crate logs through the [`log`](https://docs.rs/log) facade and prints nothing itself:
 //! connections logged in, lost and replaced at `info` and `warn`, what it cannot read or do
-//! (a TLS certificate it does not trust, a refused login, a core it cannot pin to) at `warn`
-//! and `error`. Without a logger installed these are silent, and a failure shows only in the
-//! outcomes and in [`Handle::last_error`]. Install any `log` backend early in `main`, for
+//! (a TLS certificate it does not trust, a refused login, an optional core it cannot pin to)
+//! at `warn` and `error`. Without a logger installed these are silent, and a failure shows in
+//! the outcomes (a cancel no connection came up for carries the last connection error,
+//! [`outcome::NotSentReason::NoConnection`]; refused credentials the venue's code), in
+//! [`Handle::last_error`], and for a core that cannot be had in [`Engine::start`]'s error. Install any `log` backend early in `main`, for
 //! example `env_logger`:
 //!
 //! ```text
@@ -71,6 +74,7 @@ pub mod clock;
 mod config_error;
 mod credentials;
 pub mod engine;
+pub mod final_word;
 pub mod intent;
 #[cfg(feature = "serde")]
 pub mod jsonl;
@@ -86,5 +90,6 @@ mod venue;
 pub mod ws;
 
 pub use engine::{Config, Engine, Handle};
+pub use final_word::{FinalState, FinalWord};
 pub use intent::{Cancel, ClientOid, InstId, InstType, InvalidField, OrderId, OrderRef, RequestId};
 pub use outcome::{Outcome, Status, Via};

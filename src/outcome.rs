@@ -55,6 +55,131 @@ impl fmt::Display for VenueMsg {
     }
 }
 
+/// Text of the engine's own (an error's `Display`), copied into a fixed buffer like
+/// [`VenueMsg`] (truncated at [`ErrorText::CAPACITY`] bytes on a character boundary), so that
+/// outcomes stay `Copy` and allocation-free.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ErrorText(VenueMsg);
+
+impl ErrorText {
+    /// The most bytes kept.
+    pub const CAPACITY: usize = VenueMsg::CAPACITY;
+
+    /// Copies `text`, cut to at most [`Self::CAPACITY`] bytes on a character boundary.
+    ///
+    /// ```
+    /// use bitget_cancel::outcome::ErrorText;
+    /// assert_eq!(ErrorText::new("connection refused").as_str(), "connection refused");
+    /// ```
+    pub fn new(text: &str) -> Self {
+        ErrorText(VenueMsg::new(text))
+    }
+
+    /// What `value` displays as, written straight into the buffer (nothing is allocated) and
+    /// cut like [`ErrorText::new`].
+    ///
+    /// ```
+    /// use bitget_cancel::outcome::ErrorText;
+    /// let text = ErrorText::display(&format_args!("timed out while {}", "logging in"));
+    /// assert_eq!(text.as_str(), "timed out while logging in");
+    /// assert_eq!(ErrorText::display(&"é".repeat(100)).as_str().len(), 128);
+    /// ```
+    pub fn display(value: &dyn fmt::Display) -> Self {
+        let mut w = FixedWriter {
+            bytes: [0u8; ErrorText::CAPACITY],
+            len: 0,
+            full: false,
+        };
+        // The writer never fails: it keeps what fits and drops the rest.
+        let _ = fmt::write(&mut w, format_args!("{value}"));
+        ErrorText(VenueMsg {
+            bytes: w.bytes,
+            len: w.len as u8,
+        })
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+/// Writes into a fixed buffer: the longest prefix of whole characters that fits.
+struct FixedWriter {
+    bytes: [u8; ErrorText::CAPACITY],
+    len: usize,
+    /// A character did not fit: nothing after it is kept either.
+    full: bool,
+}
+
+impl fmt::Write for FixedWriter {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            let n = c.len_utf8();
+            if self.full || self.len + n > self.bytes.len() {
+                self.full = true;
+                return Ok(());
+            }
+            c.encode_utf8(&mut self.bytes[self.len..self.len + n]);
+            self.len += n;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ErrorText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for ErrorText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kept every connection to the venue from coming up, in
+/// [`NotSentReason::NoConnection`]: the kind of the last connection error.
+///
+/// [`as_str`](Self::as_str) is its word (`tls`, `dns`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectFailure {
+    /// The host name did not resolve (DNS).
+    Dns,
+    /// The TCP connection failed: refused, unreachable, reset.
+    Connect,
+    /// The TLS handshake failed, e.g. a certificate signed by a CA that is not trusted.
+    Tls,
+    /// The WebSocket upgrade was refused or malformed.
+    Upgrade,
+    /// Connecting or logging in took longer than the connect timeout.
+    Timeout,
+    /// The venue (or the network) closed the connection, broke the protocol, or went silent.
+    Closed,
+    /// The venue answered the login with an error that is not about the credentials.
+    Login,
+    /// No connection attempt had ended yet: the first was still on its way up.
+    Pending,
+}
+
+impl ConnectFailure {
+    /// The kind as one word: `dns`, `connect`, `tls`, `upgrade`, `timeout`, `closed`, `login`
+    /// or `pending`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ConnectFailure::Dns => "dns",
+            ConnectFailure::Connect => "connect",
+            ConnectFailure::Tls => "tls",
+            ConnectFailure::Upgrade => "upgrade",
+            ConnectFailure::Timeout => "timeout",
+            ConnectFailure::Closed => "closed",
+            ConnectFailure::Login => "login",
+            ConnectFailure::Pending => "pending",
+        }
+    }
+}
+
 /// The words outcomes are spelled with, in one place: [`Status::as_str`], the reasons' `as_str`
 /// and the `run` lines of [`crate::jsonl`] use these.
 pub(crate) mod words {
@@ -116,9 +241,15 @@ impl fmt::Display for UnknownReason {
 pub enum NotSentReason {
     /// It waited longer than the configured maximum queueing time (no live session, or pacing).
     QueueTimeout,
-    /// The venue refused the login; the engine does not retry these credentials in a tight loop.
+    /// The venue refused the credentials, never the order: a WebSocket login (30005, 30011,
+    /// 30012, 30015, ...) or a REST request's key, passphrase or signature (40006, 40009,
+    /// 40012, ...), whichever path heard it first. The order was not touched. The engine does
+    /// not retry these credentials in a tight loop, and no other path tries them meanwhile: a
+    /// refused login keeps cancels off REST, and after a REST refusal cancels are settled at
+    /// once. When REST heard it, the cancel that carried the request has `attempts` 1 and
+    /// `via` [`Via::Rest`]; the others, 0 and `None`.
     LoginRejected {
-        /// The venue's code, e.g. 30015.
+        /// The venue's code, e.g. 30015 (login) or 40009 (REST).
         code: i64,
         /// The venue's message.
         msg: VenueMsg,
@@ -127,25 +258,37 @@ pub enum NotSentReason {
     /// every send goes out under a wire id of the engine's own, so a caller's id is a label
     /// that any number of intents may share. Kept so that code matching on it still compiles.
     DuplicateId,
+    /// It waited its maximum queueing time and no connection to the venue came up (no
+    /// WebSocket connection logged in, and no REST connection open): `error` is the last
+    /// connection error, as [`crate::Handle::last_error`] says it (e.g. `tls: TLS handshake
+    /// failed: invalid peer certificate: UnknownIssuer`), and `failure` its kind. Queue
+    /// timeouts with a connection up (pacing) stay [`NotSentReason::QueueTimeout`].
+    NoConnection {
+        /// What failed: DNS, TCP, TLS, ...
+        failure: ConnectFailure,
+        /// The last connection error, in words.
+        error: ErrorText,
+    },
     /// The engine shut down before it could be sent.
     Shutdown,
 }
 
 impl NotSentReason {
     /// The reason as one word, as `bitget-cancel run` prints it: `queue_timeout`,
-    /// `login_rejected`, `duplicate_id` or `shutdown`.
+    /// `login_rejected`, `duplicate_id`, `no_connection` or `shutdown`.
     ///
     /// ```
     /// use bitget_cancel::outcome::{NotSentReason, VenueMsg};
     /// let refused = NotSentReason::LoginRejected { code: 30015, msg: VenueMsg::new("Invalid sign") };
     /// assert_eq!(refused.as_str(), "login_rejected");
-    /// assert_eq!(refused.to_string(), "login rejected: 30015 Invalid sign");
+    /// assert_eq!(refused.to_string(), "the venue refused the credentials: 30015 Invalid sign");
     /// ```
     pub fn as_str(&self) -> &'static str {
         match self {
             NotSentReason::QueueTimeout => "queue_timeout",
             NotSentReason::LoginRejected { .. } => "login_rejected",
             NotSentReason::DuplicateId => "duplicate_id",
+            NotSentReason::NoConnection { .. } => "no_connection",
             NotSentReason::Shutdown => "shutdown",
         }
     }
@@ -158,10 +301,13 @@ impl fmt::Display for NotSentReason {
                 "waited longer than the maximum queueing time without a logged-in connection or a pacing slot",
             ),
             NotSentReason::LoginRejected { code, msg } => {
-                write!(f, "login rejected: {code} {msg}")
+                write!(f, "the venue refused the credentials: {code} {msg}")
             }
             NotSentReason::DuplicateId => {
                 f.write_str("another cancel with the same id is in flight")
+            }
+            NotSentReason::NoConnection { error, .. } => {
+                write!(f, "no connection to the venue came up: {error}")
             }
             NotSentReason::Shutdown => f.write_str("the engine shut down before it could be sent"),
         }
@@ -208,7 +354,8 @@ pub enum Status {
     },
     /// Sent, with no reply: the order may or may not be cancelled.
     Unknown(UnknownReason),
-    /// Never sent.
+    /// Never acted on by the venue: never written, or (credentials refused over REST) refused
+    /// before the order was looked at.
     NotSent(NotSentReason),
 }
 
@@ -241,12 +388,14 @@ impl Status {
         matches!(self, Status::Unknown(_))
     }
 
-    /// Never written to the venue: the order is untouched by this intent.
+    /// Never acted on by the venue: the order is untouched by this intent (never written, or
+    /// refused over REST for its credentials before the order was looked at).
     pub fn is_not_sent(&self) -> bool {
         matches!(self, Status::NotSent(_))
     }
 
-    /// The cancel reached the wire at least once (acked, rejected or unknown).
+    /// The cancel may have reached the order (acked, rejected or unknown): the opposite of
+    /// [`is_not_sent`](Self::is_not_sent).
     pub fn was_sent(&self) -> bool {
         !self.is_not_sent()
     }
@@ -418,7 +567,9 @@ pub struct Outcome {
     /// How many times the cancel was sent (the first send, hedges, re-sends after a lost
     /// connection); 0 if it never was.
     pub attempts: u8,
-    /// The path whose reply settled it; `None` when no reply did (unknown, not sent).
+    /// The path whose reply settled it; `None` when no reply did (unknown, not sent), except
+    /// [`Via::Rest`] for a cancel the venue refused over REST for its credentials
+    /// ([`NotSentReason::LoginRejected`]).
     pub via: Option<Via>,
 }
 
@@ -449,6 +600,12 @@ mod tests {
                 msg: VenueMsg::new("Invalid sign"),
             }),
             Status::NotSent(NotSentReason::DuplicateId),
+            Status::NotSent(NotSentReason::NoConnection {
+                failure: ConnectFailure::Tls,
+                error: ErrorText::new(
+                    "tls: TLS handshake failed: invalid peer certificate: UnknownIssuer",
+                ),
+            }),
             Status::NotSent(NotSentReason::Shutdown),
         ]
     }
@@ -470,6 +627,7 @@ mod tests {
                 ("not_sent", Some("queue_timeout")),
                 ("not_sent", Some("login_rejected")),
                 ("not_sent", Some("duplicate_id")),
+                ("not_sent", Some("no_connection")),
                 ("not_sent", Some("shutdown")),
             ]
         );
@@ -487,8 +645,9 @@ mod tests {
                 "unknown (connection_lost): the connection ended while the cancel was in flight, and no other was left",
                 "unknown (shutdown): the engine shut down before the reply came",
                 "not_sent (queue_timeout): waited longer than the maximum queueing time without a logged-in connection or a pacing slot",
-                "not_sent (login_rejected): login rejected: 30015 Invalid sign",
+                "not_sent (login_rejected): the venue refused the credentials: 30015 Invalid sign",
                 "not_sent (duplicate_id): another cancel with the same id is in flight",
+                "not_sent (no_connection): no connection to the venue came up: tls: TLS handshake failed: invalid peer certificate: UnknownIssuer",
                 "not_sent (shutdown): the engine shut down before it could be sent",
             ]
         );
@@ -515,6 +674,36 @@ mod tests {
             })
             .msg(),
             Some("Invalid ACCESS_KEY")
+        );
+    }
+
+    #[test]
+    fn error_text_keeps_the_longest_prefix_of_whole_characters_that_fits() {
+        let long = format!("{}é and more", "x".repeat(ErrorText::CAPACITY - 1));
+        let text = ErrorText::display(&long);
+        assert_eq!(text.as_str(), "x".repeat(ErrorText::CAPACITY - 1));
+        assert_eq!(ErrorText::new(&long), text, "the same cut as new");
+        assert_eq!(ErrorText::display(&"").as_str(), "");
+    }
+
+    #[test]
+    fn every_connect_failure_has_a_word() {
+        let all = [
+            ConnectFailure::Dns,
+            ConnectFailure::Connect,
+            ConnectFailure::Tls,
+            ConnectFailure::Upgrade,
+            ConnectFailure::Timeout,
+            ConnectFailure::Closed,
+            ConnectFailure::Login,
+            ConnectFailure::Pending,
+        ];
+        let words: Vec<&str> = all.iter().map(ConnectFailure::as_str).collect();
+        assert_eq!(
+            words,
+            [
+                "dns", "connect", "tls", "upgrade", "timeout", "closed", "login", "pending"
+            ]
         );
     }
 }

@@ -6,14 +6,15 @@
 //!
 //! Three jobs, each free of heap allocation once its buffers are warm:
 //!
-//! - **Encoding** ([`encode_cancel`], [`encode_login`]) appends a request to a buffer the caller
-//!   owns and reuses. The values come from the validated types of [`crate::intent`], which admit
+//! - **Encoding** ([`encode_cancel`], [`encode_login`], [`encode_subscribe`]) appends a request
+//!   to a buffer the caller owns and reuses. The values come from the validated types of [`crate::intent`], which admit
 //!   only JSON-safe ASCII, so they are written verbatim with no escaping pass.
 //! - **Signing** ([`sign_login`]) computes the login signature,
 //!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, into a stack array.
 //! - **Decoding** ([`ReplyDecoder`]) parses the venue's reply with simd-json into a reused tape
 //!   and reads the few fields the engine acts on (`event`, `code`, `msg`, `arg[0].id`) into a
-//!   [`Reply`] that borrows from the message. [`decode_with_serde_json`] reads the same replies
+//!   [`Reply`] that borrows from the message; a push on the private `orders` channel reads into
+//!   [`OrderUpdate`](crate::final_word::OrderUpdate)s the decoder keeps ([`Reply::Orders`]). [`decode_with_serde_json`] reads the same replies
 //!   with serde_json for tools and comparisons; it allocates and is not meant for the hot path.
 //!
 //! The venue is read tolerantly: `code` may be a JSON number or a numeric string, `msg` may be
@@ -44,5 +45,6 @@
 
 pub use crate::venue::v2::{
     DecodeError, EncodeError, MAX_CANCEL_LEN, OwnedReply, PING, Reply, ReplyDecoder, SIGN_LEN,
-    decode_with_serde_json, encode_cancel, encode_login, max_login_len, sign_login,
+    decode_with_serde_json, encode_cancel, encode_login, encode_subscribe, max_login_len,
+    sign_login,
 };

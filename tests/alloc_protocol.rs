@@ -91,7 +91,7 @@ const ITERATIONS: usize = 1000;
 /// Decodes a copy of `text` made in a stack scratch buffer (the engine decodes in its read
 /// buffer, which it never frees).
 fn decode_copy<'a>(
-    decoder: &mut ReplyDecoder,
+    decoder: &'a mut ReplyDecoder,
     scratch: &'a mut [u8; 1024],
     text: &[u8],
 ) -> Result<Reply<'a>, DecodeError> {

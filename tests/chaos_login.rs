@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bitget_cancel::InstType;
 use bitget_cancel::engine::{SessionError, SessionState};
-use bitget_cancel::outcome::{NotSentReason, Status};
+use bitget_cancel::outcome::{ConnectFailure, NotSentReason, Status};
 use bitget_cancel::sim::{Faults, LoginFault};
 use chaos::*;
 use support::*;
@@ -35,11 +35,14 @@ fn intents_wait_through_logins_the_venue_never_answers() {
     let early = tally.submit(spot("901"));
     tally.settle();
     let outcome = tally.outcome(early);
-    assert_eq!(
-        outcome.status,
-        Status::NotSent(NotSentReason::QueueTimeout),
-        "{outcome:?}"
-    );
+    // No connection came up: the reason says why, the login's timeout.
+    match outcome.status {
+        Status::NotSent(NotSentReason::NoConnection { failure, error }) => {
+            assert_eq!(failure, ConnectFailure::Timeout, "{outcome:?}");
+            assert_eq!(error.as_str(), "timed out while logging in");
+        }
+        other => panic!("{other:?}"),
+    }
     assert_eq!(outcome.times.written_ns, 0);
     assert!(outcome.times.settled_ns - outcome.times.accepted_ns >= max_queue.as_nanos() as u64);
     wait_until("a login timeout is reported", || {

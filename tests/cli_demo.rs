@@ -30,19 +30,33 @@ fn demo_of_50_cancels_acks_the_resting_orders_and_rejects_the_missing_one() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    // 2% of 50 name orders that do not exist: one.
-    assert_eq!(count(&stdout, "acked"), 49, "{stdout}");
-    assert_eq!(count(&stdout, "rejected"), 1, "{stdout}");
+    // 2% of 50 name orders that do not exist: one. Two race a taker's fill: a cancel that
+    // loses is rejected too, and its final word says filled.
+    let (acked, rejected) = (count(&stdout, "acked"), count(&stdout, "rejected"));
+    assert_eq!(acked + rejected, 50, "{stdout}");
+    assert!((1..=3).contains(&rejected), "{stdout}");
+    assert_eq!(count(&stdout, "filled"), rejected - 1, "{stdout}");
+    assert_eq!(count(&stdout, "cancelled"), acked, "{stdout}");
+    assert_eq!(count(&stdout, "unconfirmed"), 1, "{stdout}");
+    assert_eq!(count(&stdout, "live"), 0, "{stdout}");
     assert_eq!(count(&stdout, "unknown"), 0, "{stdout}");
     assert_eq!(count(&stdout, "not sent"), 0, "{stdout}");
     assert!(
         stdout.contains("every cancel got exactly one outcome"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains(
+            "every sent cancel got exactly one final word, and each agrees with the venue's book"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 of them partly filled first"), "{stdout}");
     for needed in [
         "tick-to-wire",
         "round trip",
         "p99.9",
+        "final (push)",
         "raised for the demo",
         "backoff",
         "pinning",
@@ -73,14 +87,41 @@ fn demo_json_summary_parses_and_accounts_for_every_cancel() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(v["ok"], true, "{v:#}");
     assert_eq!(v["cancels"], 100);
-    assert_eq!(v["counts"]["acked"], 98);
-    assert_eq!(v["counts"]["rejected"], 2);
+    let f = &v["finals"];
+    let lost = f["races_lost"].as_u64().unwrap();
+    assert_eq!(f["races"], 4, "{v:#}");
+    assert_eq!(v["counts"]["acked"], 98 - lost, "{v:#}");
+    assert_eq!(v["counts"]["rejected"], 2 + lost, "{v:#}");
     assert_eq!(v["counts"]["unknown"], 0);
     assert_eq!(v["counts"]["not_sent"], 0);
     assert_eq!(v["expected"]["acked"], 98);
-    // One missing order on each product line, answered with each line's code.
-    assert_eq!(v["rejection_codes"]["43001"], 1, "{v:#}");
-    assert_eq!(v["rejection_codes"]["41101"], 1, "{v:#}");
+    // One missing order on each product line, answered with each line's code (and a race lost
+    // is one more of its line's).
+    assert!(
+        v["rejection_codes"]["43001"].as_u64().unwrap() >= 1,
+        "{v:#}"
+    );
+    assert!(
+        v["rejection_codes"]["41101"].as_u64().unwrap() >= 1,
+        "{v:#}"
+    );
+    // Every final word: what the book says.
+    assert_eq!(f["filled"], lost, "{v:#}");
+    assert_eq!(f["cancelled"], 98 - lost, "{v:#}");
+    assert_eq!(f["cancelled_partly_filled"], 4, "{v:#}");
+    assert_eq!(f["unconfirmed"], 2, "{v:#}");
+    assert_eq!(f["not_found"], 2, "{v:#}");
+    assert_eq!(f["live"], 0, "{v:#}");
+    assert_eq!(f["book_mismatches"], 0, "{v:#}");
+    assert_eq!(
+        f["by_push"].as_u64().unwrap() + f["by_rest"].as_u64().unwrap(),
+        98,
+        "the missing orders' words are unconfirmed, from no source: {v:#}"
+    );
+    assert_eq!(
+        v["latency_ns"]["reply_to_final_push"]["count"],
+        f["by_push"]
+    );
     for series in ["tick_to_wire", "round_trip"] {
         let l = &v["latency_ns"][series];
         assert_eq!(l["count"], 100, "{series}: {l}");
@@ -92,7 +133,38 @@ fn demo_json_summary_parses_and_accounts_for_every_cancel() {
     assert_eq!(v["limits"]["live_venue_limit"], 10);
     assert_eq!(v["idle"], "backoff");
     assert_eq!(v["engine"]["sent"], 100);
-    assert_eq!(v["venue"]["cancels_acked"], 98);
+    assert_eq!(v["venue"]["cancels_acked"], 98 - lost);
+}
+
+#[test]
+fn demo_chaos_loses_pushes_too_and_rest_gives_those_cancels_their_final_word() {
+    let out = Command::new(BIN)
+        .args([
+            "demo",
+            "--chaos",
+            "--cancels",
+            "200",
+            "--json",
+            "--idle",
+            "backoff",
+        ])
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("loses one order push in four"), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["ok"], true, "{v:#}");
+    let f = &v["finals"];
+    assert!(f["pushes_lost"].as_u64().unwrap() > 0, "{v:#}");
+    assert!(f["by_rest"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(f["book_mismatches"], 0, "{v:#}");
+    let words: u64 = ["cancelled", "filled", "live", "unconfirmed"]
+        .iter()
+        .map(|k| f[k].as_u64().unwrap())
+        .sum();
+    assert_eq!(words, 200, "one final word per cancel: {v:#}");
 }
 
 #[test]

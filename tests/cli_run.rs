@@ -75,6 +75,14 @@ fn run_reports_exactly_one_outcome_per_line_with_the_right_status() {
         stderr.contains("pool of 2:") && stderr.contains("REST: 0 cancels sent"),
         "the summary shows the paths used: {stderr}"
     );
+    assert!(
+        by_line.values().all(|v| v.get("final").is_none()
+            && v.get("filled_size").is_none()
+            && v.get("final_source").is_none()
+            && v.get("final_ns").is_none()),
+        "without --confirm the lines are as they always were"
+    );
+    assert!(!stderr.contains("final words"), "{stderr}");
     assert_eq!(by_line[&2]["id"], "mine-2", "the caller's id is kept");
     assert!(
         by_line[&1]["id"].is_string(),
@@ -98,6 +106,74 @@ fn run_reports_exactly_one_outcome_per_line_with_the_right_status() {
             v["msg"].as_str().unwrap().contains(reason),
             "line {line}: {v}"
         );
+    }
+}
+
+#[test]
+fn run_confirm_gives_every_sent_line_its_final_word_and_null_to_the_others() {
+    let sim = sim_with_book("run-confirm");
+    let out = run_against_with(
+        &sim,
+        &SIM_CREDENTIALS,
+        INPUT,
+        &["--confirm", "--confirm-timeout-ms", "4000"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(
+        by_line.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4, 6, 7, 8, 9, 10],
+        "{stderr}"
+    );
+    for line in [1, 2, 6] {
+        let v = &by_line[&line];
+        assert_eq!(
+            (
+                v["status"].as_str(),
+                v["final"].as_str(),
+                v["final_source"].as_str()
+            ),
+            (Some("acked"), Some("cancelled"), Some("push")),
+            "line {line}: {v}"
+        );
+        assert_eq!(v["filled_size"], "0", "line {line}: {v}");
+        let (final_ns, round_trip_ns) = (v["final_ns"].as_u64(), v["round_trip_ns"].as_u64());
+        assert!(
+            final_ns.unwrap() >= round_trip_ns.unwrap(),
+            "the final word comes after the reply: {v}"
+        );
+    }
+    // Orders the venue does not know: its order query says so, twice.
+    for line in [3, 8] {
+        let v = &by_line[&line];
+        assert_eq!(v["status"], "rejected", "line {line}: {v}");
+        assert_eq!(v["final"], "unconfirmed", "line {line}: {v}");
+        assert!(
+            v["filled_size"].is_null() && v["final_source"].is_null(),
+            "{v}"
+        );
+        assert!(v["final_ns"].as_u64().is_some(), "{v}");
+    }
+    for line in [4, 7, 9, 10] {
+        let v = &by_line[&line];
+        assert_eq!(v["status"], "invalid", "line {line}: {v}");
+        for field in ["final", "filled_size", "final_source", "final_ns"] {
+            assert!(v[field].is_null(), "present and null, line {line}: {v}");
+            assert!(v.get(field).is_some(), "present and null, line {line}: {v}");
+        }
+    }
+    assert!(
+        stderr.contains(
+            "final words: 3 cancelled, 0 filled, 0 live, 2 unconfirmed (3 by push, 0 by REST)"
+        ),
+        "{stderr}"
+    );
+    // The lines read back as the library's type, the final word's fields with them.
+    for row in String::from_utf8_lossy(&out.stdout).lines() {
+        let line: OutcomeLine = serde_json::from_str(row).unwrap();
+        assert!(line.confirm.is_some(), "{row}");
+        assert_eq!(line.to_json(), row);
     }
 }
 
@@ -131,6 +207,40 @@ fn run_reports_every_line_not_sent_with_the_venues_code_when_credentials_are_ref
 }
 
 #[test]
+fn run_rest_only_with_refused_credentials_exits_2_with_every_line_not_sent_on_every_run() {
+    let sim = sim_with_book("run-rest-only-bad-credentials");
+    let wrong_secret = [
+        ("BITGET_API_KEY", "sim-key"),
+        ("BITGET_API_SECRET", "not-the-secret"),
+        ("BITGET_API_PASSPHRASE", "sim-passphrase"),
+    ];
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+{"instType":"USDT-FUTURES","instId":"ETHUSDT","clientOid":"fut-3"}
+"#;
+    for run in 0..3 {
+        let out = run_against_with(&sim, &wrong_secret, input, &["--rest-only"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "run {run}: {stderr}");
+        assert!(stderr.contains("refused the credentials"), "{stderr}");
+        let by_line = outcomes_by_line(&out.stdout);
+        assert_eq!(by_line.len(), 2, "run {run}");
+        for (line, v) in &by_line {
+            // The REST signature made with the wrong secret does not verify: 40009, never a
+            // verdict on the order.
+            assert_eq!(
+                (&v["status"], &v["reason"], &v["code"]),
+                (
+                    &serde_json::json!("not_sent"),
+                    &serde_json::json!("login_rejected"),
+                    &serde_json::json!(40009)
+                ),
+                "run {run}, line {line}: {v}"
+            );
+        }
+    }
+}
+
+#[test]
 fn run_with_refused_credentials_and_no_input_still_exits_2() {
     let sim = sim_with_book("run-bad-key-no-input");
     let wrong_key = [
@@ -142,6 +252,40 @@ fn run_with_refused_credentials_and_no_input_still_exits_2() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("30011"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn run_refuses_a_core_the_machine_does_not_have_before_connecting() {
+    // A listener that would see the connection if `run` tried one.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "run",
+        "--url",
+        &format!("wss://127.0.0.1:{port}/v2/ws/private"),
+        "--no-rest",
+        "--core",
+        "100000",
+    ]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot pin the engine thread to core 100000"),
+        "{stderr}"
+    );
+    assert!(listener.accept().is_err(), "run connected anyway");
     assert!(out.stdout.is_empty());
 }
 
@@ -270,7 +414,49 @@ fn run_reports_not_sent_and_exits_1_when_the_venue_cannot_be_reached() {
     let by_line = outcomes_by_line(&out.stdout);
     assert_eq!(by_line.len(), 1);
     assert_eq!(by_line[&1]["status"], "not_sent");
-    assert_eq!(by_line[&1]["reason"], "queue_timeout");
+    assert_eq!(by_line[&1]["reason"], "no_connection");
+    let msg = by_line[&1]["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("no connection to the venue came up: connection failed: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn run_reports_a_certificate_nobody_trusts_in_each_lines_reason() {
+    let sim = sim_with_book("run-untrusted-ca");
+    let mut cmd = Command::new(BIN);
+    // No --ca-file: the venue's certificate is signed by a CA the engine does not trust.
+    cmd.args(["run", "--url", &sim.url, "--rest-url", &sim.rest_url])
+        .args(["--max-queue-ms", "1500", "--idle", "backoff"]);
+    for var in ENV_VARS {
+        cmd.env_remove(var);
+    }
+    let out = cmd
+        .envs(SIM_CREDENTIALS)
+        .write_stdin("{\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1\"}\n")
+        .timeout(PATIENCE)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    let line = &by_line[&1];
+    assert_eq!(
+        (&line["status"], &line["reason"], &line["code"]),
+        (
+            &serde_json::json!("not_sent"),
+            &serde_json::json!("no_connection"),
+            &serde_json::Value::Null
+        ),
+        "{line}"
+    );
+    let msg = line["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.starts_with("no connection to the venue came up: tls: "),
+        "{msg}"
+    );
+    assert!(msg.contains("UnknownIssuer"), "{msg}");
 }
 
 #[test]

@@ -12,7 +12,7 @@ mod chaos;
 use std::time::Duration;
 
 use bitget_cancel::engine::{ConfigBuilder, SessionState};
-use bitget_cancel::outcome::{Status, UnknownReason, Via};
+use bitget_cancel::outcome::{NotSentReason, Status, UnknownReason, Via};
 use bitget_cancel::rest::RestConfig;
 use bitget_cancel::sim::{Faults, LoginFault, Opcode, RestFaults, SimConfig, SimVenue};
 use bitget_cancel::{InstType, Outcome};
@@ -122,7 +122,7 @@ fn a_rest_rejection_carries_the_venues_code_and_message() {
 }
 
 #[test]
-fn a_bad_signature_over_rest_is_a_clear_rejection() {
+fn a_bad_signature_over_rest_is_a_refusal_of_the_credentials_not_a_verdict_on_the_order() {
     let venue = venue();
     let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
     let wrong =
@@ -137,9 +137,14 @@ fn a_bad_signature_over_rest_is_a_clear_rejection() {
     tally.settle();
     let outcome = *tally.outcome(id);
     assert!(
-        matches!(outcome.status, Status::Rejected { code: 40009, .. }),
+        matches!(
+            outcome.status,
+            Status::NotSent(NotSentReason::LoginRejected { code: 40009, msg })
+                if msg.as_str() == "sign signature error"
+        ),
         "{outcome:?}"
     );
+    assert_eq!((outcome.via, outcome.attempts), (Some(Via::Rest), 1));
     assert!(venue.order_is_resting(InstType::Spot, "BTCUSDT", &order.order_id));
     tally.finish(engine.stats());
 }

@@ -33,6 +33,35 @@ fn ten_lines() -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// The README block after `<!-- readme: final-word -->`, on an order of the simulated venue,
+/// with the final word handed back.
+#[rustfmt::skip]
+fn final_word(
+    venue: &bitget_cancel::sim::SimVenue,
+    order: &bitget_cancel::sim::RestingOrder,
+) -> Result<bitget_cancel::FinalWord> {
+    use std::time::Duration;
+    use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
+    use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+    // readme: begin final-word
+    use bitget_cancel::engine::Confirm;
+
+    let config = Config::builder(Credentials::new("sim-key", "sim-secret", "sim-passphrase")?)
+        .url(venue.url()).rest_url(venue.rest_url()).extra_root_ca_pem(venue.ca_pem())
+        .idle(IdleStrategy::Backoff)
+        .confirm(Confirm::default())                 // subscribe; a final word for every cancel sent
+        .build()?;
+    let (engine, handle) = Engine::start(config)?;
+    assert!(handle.wait_live(Duration::from_secs(10)), "{:?}", handle.last_error());
+    handle.cancel(Cancel::new(InstType::Spot, InstId::new("BTCUSDT")?, OrderRef::order_id(&order.order_id)?))?;
+    let outcome = handle.outcome_timeout(Duration::from_secs(10)).expect("first the outcome");
+    let word = handle.final_timeout(Duration::from_secs(10)).expect("then the final word");
+    println!("{}: {}, then {} ({:?} filled, from {:?})", word.id, outcome.status, word.state, word.filled, word.source);
+    engine.shutdown();
+    // readme: end final-word
+    Ok(word)
+}
+
 /// The README block after `<!-- readme: live-config -->`: compiled, never run (it reads the
 /// live credentials from the environment).
 #[rustfmt::skip]
@@ -97,6 +126,31 @@ fn the_readme_shows_the_live_configuration_this_test_compiles() {
         block_in_readme("live-config"),
         block_in_this_file("live-config")
     );
+}
+
+#[test]
+fn the_readme_shows_the_final_word_lines_this_test_runs() {
+    assert_eq!(
+        block_in_readme("final-word"),
+        block_in_this_file("final-word")
+    );
+}
+
+#[test]
+fn the_readme_final_word_lines_say_the_order_is_cancelled_from_its_push() {
+    use bitget_cancel::final_word::{FinalSource, FinalState};
+    use bitget_cancel::sim::{SimConfig, SimVenue};
+    let venue = SimVenue::start(SimConfig::default()).unwrap();
+    let order = venue
+        .seed_orders(bitget_cancel::InstType::Spot, "BTCUSDT", 1)
+        .remove(0);
+    let word = final_word(&venue, &order).unwrap();
+    assert_eq!(
+        (word.state, word.source),
+        (FinalState::Cancelled, Some(FinalSource::Push)),
+        "{word:?}"
+    );
+    assert_eq!(word.filled.map(|d| d.to_string()).as_deref(), Some("0"));
 }
 
 #[test]

@@ -147,6 +147,7 @@ impl Contender for Boomnet {
             wire_ns: None,
             write_started_ns: None,
             engine_share_ns: None,
+            settled_ns: None,
         })
     }
 

@@ -1,15 +1,24 @@
 //! bitget-cancel itself. Threaded: the engine busy-spinning on its own pinned core, the strategy
 //! thread pushing validated intents through the [`Handle`] and spinning on the outcome ring;
 //! three rows: one connection, a pool of two, and a pool of two whose first connection is frozen
-//! (it never answers a cancel) with cancels hedged after 1 ms. Inline: the strategy thread is the
-//! engine ([`InlineEngine`]): `cancel` writes the frame, then it polls until the outcome.
+//! (it never answers a cancel) with cancels hedged after 1 ms. Four more rows wait for each
+//! outcome the blocking way, `Handle::outcome_timeout`, as the README does: with the default
+//! spin before parking, and parked at once (`outcome_spin` zero), with the engine busy-spinning
+//! and with it parking when idle (`IdleStrategy::Backoff`, the README's); beside the spinning
+//! row they show what a blocking wait adds. One connection with the final word on
+//! (`bitget-cancel-final`): its round trip runs from the intent to its final word (the ack, then
+//! the order channel's push), beside the plain row's intent to outcome. Inline: the strategy thread is the engine ([`InlineEngine`]):
+//! `cancel` writes the frame, then it polls until the outcome.
 
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{
-    Config, Credentials, HedgeAfter, IdleStrategy, InlineEngine, Pinning, SessionState,
+    Config, Confirm, Credentials, HedgeAfter, IdleStrategy, InlineEngine, Pinning, SessionState,
 };
-use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
+use bitget_cancel::final_word::{FinalSource, FinalState};
+use bitget_cancel::{
+    Cancel, Engine, FinalWord, Handle, InstId, InstType, OrderRef, Outcome, Status,
+};
 
 use super::server::Server;
 use super::workload::{BenchResult, Contender, Trip, WireSource};
@@ -33,6 +42,17 @@ pub enum Pool {
     /// No WebSocket: every cancel over REST, one request at a time on the warm keep-alive
     /// connection.
     RestOnly,
+    /// One connection, the final word on: each cancel waits for its outcome and its final word.
+    Final,
+}
+
+/// How the strategy thread waits for each outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// `try_outcome` in a loop: the thread never sleeps.
+    Spin,
+    /// `Handle::outcome_timeout`, with this `outcome_spin` before it parks.
+    Blocking(Duration),
 }
 
 /// The hedge delay of the frozen row.
@@ -42,6 +62,8 @@ const FROZEN_HEDGE: Duration = Duration::from_millis(1);
 pub struct BitgetCancel {
     name: &'static str,
     pool: Pool,
+    wait: Wait,
+    idle: IdleStrategy,
     engine: Option<Engine>,
     handle: Handle,
     cancel: Cancel,
@@ -49,9 +71,15 @@ pub struct BitgetCancel {
 
 impl BitgetCancel {
     /// Starts the engine and waits until every connection of its pool is logged in.
-    pub fn connect(server: &Server, name: &'static str, pool: Pool) -> BenchResult<BitgetCancel> {
+    pub fn connect(
+        server: &Server,
+        name: &'static str,
+        pool: Pool,
+        wait: Wait,
+        idle: IdleStrategy,
+    ) -> BenchResult<BitgetCancel> {
         let connections = match pool {
-            Pool::Single => 1,
+            Pool::Single | Pool::Final => 1,
             Pool::Two | Pool::FirstFrozen => 2,
             Pool::RestOnly => 0,
         };
@@ -62,7 +90,7 @@ impl BitgetCancel {
             .url(server.url())
             .extra_root_ca_pem(server.certs().ca_pem.as_bytes().to_vec())
             .core(ENGINE_CORE)
-            .idle(IdleStrategy::BusySpin)
+            .idle(idle)
             .connections(connections.max(1))
             .hedge_after(match pool {
                 Pool::FirstFrozen => HedgeAfter::Fixed(FROZEN_HEDGE),
@@ -71,8 +99,13 @@ impl BitgetCancel {
             .messages_per_second(LIMIT_PER_SECOND)
             .cancels_per_second(LIMIT_PER_SECOND)
             .direct_reads(direct_reads());
+        let config = match wait {
+            Wait::Spin => config,
+            Wait::Blocking(spin) => config.outcome_spin(spin),
+        };
         let config = match pool {
             Pool::RestOnly => config.rest_url(server.rest_url()).rest_only(true),
+            Pool::Final => config.no_rest().confirm(Confirm::default()),
             _ => config.no_rest(),
         }
         .build()?;
@@ -84,6 +117,7 @@ impl BitgetCancel {
                 .iter()
                 .all(|c| c.state == SessionState::Live)
                 && (pool != Pool::RestOnly || stats.rest.connected && stats.rest.clock_synced)
+                && (pool != Pool::Final || stats.finals.subscriptions_acked >= 1)
         };
         while !live(&handle) {
             if Instant::now() > deadline {
@@ -100,6 +134,8 @@ impl BitgetCancel {
         Ok(BitgetCancel {
             name,
             pool,
+            wait,
+            idle,
             engine: Some(engine),
             handle,
             cancel,
@@ -108,16 +144,42 @@ impl BitgetCancel {
 
     #[inline]
     fn push(&self, tag: u64) -> BenchResult<u64> {
+        let cancel = if self.pool == Pool::Final {
+            // Each cancel its own order, so that each push answers one intent.
+            order_of(tag)?.with_tag(tag)
+        } else {
+            self.cancel.with_tag(tag)
+        };
         let id = self
             .handle
-            .cancel(self.cancel.with_tag(tag))
+            .cancel(cancel)
             .map_err(|e| format!("cancel refused: {e:?}"))?;
         numeric(id)
     }
 
-    /// Spins on the outcome ring.
+    /// Spins on the final-word ring.
+    #[inline]
+    fn wait_final(&self) -> BenchResult<FinalWord> {
+        loop {
+            if let Some(word) = self.handle.try_final() {
+                if (word.state, word.source) != (FinalState::Cancelled, Some(FinalSource::Push)) {
+                    return Err(format!("cancel {:?}: final word {word:?}", word.id).into());
+                }
+                return Ok(word);
+            }
+            std::hint::spin_loop();
+        }
+    }
+
+    /// Spins on the outcome ring, or waits the blocking way.
     #[inline]
     fn wait(&self) -> BenchResult<Outcome> {
+        if let Wait::Blocking(_) = self.wait {
+            return match self.handle.outcome_timeout(Duration::from_secs(10)) {
+                Some(outcome) => acked(outcome),
+                None => Err("no outcome within 10 s".into()),
+            };
+        }
         loop {
             if let Some(outcome) = self.handle.try_outcome() {
                 return acked(outcome);
@@ -159,11 +221,26 @@ impl Contender for BitgetCancel {
                     stats.hedges_sent, stats.hedges_won
                 )
             }
+            Pool::Final => "one connection, the final word on: the round trip runs from the \
+                            intent to its final word (the ack, then the order channel's push, \
+                            which the server writes with the ack), spinning on try_outcome then \
+                            try_final"
+                .to_owned(),
+        };
+        let wait = match self.wait {
+            Wait::Spin => "spinning on try_outcome".to_owned(),
+            Wait::Blocking(spin) if spin.is_zero() => {
+                "waiting in outcome_timeout, parked at once (outcome_spin 0)".to_owned()
+            }
+            Wait::Blocking(spin) => {
+                format!("waiting in outcome_timeout, spinning {spin:?} before it parks")
+            }
         };
         format!(
-            "strategy thread (core 0) spinning on try_outcome; engine thread {pinning}, \
-             BusySpin, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
-            if direct_reads() {
+            "strategy thread (core 0) {wait}; engine thread {pinning}, \
+             {:?}, {}; {pool}; messages/s and cancels/s limits raised to {LIMIT_PER_SECOND}",
+            self.idle,
+            if direct_reads() && self.idle != IdleStrategy::Backoff {
                 "sockets read directly while live"
             } else {
                 "epoll_wait every turn (direct reads off)"
@@ -182,6 +259,12 @@ impl Contender for BitgetCancel {
         if outcome.tag() != seq {
             return Err(format!("expected the outcome of {seq}, got {}", outcome.tag()).into());
         }
+        if self.pool == Pool::Final {
+            let word = self.wait_final()?;
+            if word.tag() != seq {
+                return Err(format!("expected the final word of {seq}, got {}", word.tag()).into());
+            }
+        }
         let id = if self.pool == Pool::RestOnly {
             super::server::REST_ID
         } else {
@@ -197,6 +280,11 @@ impl Contender for BitgetCancel {
         for _ in 0..n {
             self.wait()?;
         }
+        if self.pool == Pool::Final {
+            for _ in 0..n {
+                self.wait_final()?;
+            }
+        }
         Ok(())
     }
 }
@@ -210,6 +298,7 @@ fn trip(id: u64, outcome: &Outcome) -> Trip {
         wire_ns: Some(t.written_ns),
         write_started_ns: (t.handed_ns != 0).then_some(t.handed_ns),
         engine_share_ns: t.engine_share_ns(),
+        settled_ns: (t.settled_ns != 0).then_some(t.settled_ns),
     }
 }
 
@@ -228,6 +317,27 @@ fn cancel_template() -> BenchResult<Cancel> {
         InstType::Spot,
         InstId::new("BTCUSDT")?,
         OrderRef::order_id("1376695893517410304")?,
+    ))
+}
+
+/// A cancel of order `1376695893517410304 + tag`, built without allocating.
+fn order_of(tag: u64) -> BenchResult<Cancel> {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = 1_376_695_893_517_410_304u64.wrapping_add(tag);
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let id = std::str::from_utf8(&digits[at..])?;
+    Ok(Cancel::new(
+        InstType::Spot,
+        InstId::new("BTCUSDT")?,
+        OrderRef::order_id(id)?,
     ))
 }
 

@@ -135,6 +135,7 @@ impl Contender for Floor {
             wire_ns: Some(wire_ns),
             write_started_ns: Some(write_started_ns),
             engine_share_ns: None,
+            settled_ns: None,
         })
     }
 

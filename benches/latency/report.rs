@@ -317,6 +317,18 @@ pub fn table(report: &Report) -> String {
         }
     }
     for r in &report.contenders {
+        if let Some(h) = &r.handover_ns {
+            s.push_str(&format!(
+                "\n{}: hand-over (outcome decided on the engine thread -> in the strategy \
+                 thread's hands) p50 {} / p99 {} / p99.9 {}",
+                r.name,
+                us(h.p50),
+                us(h.p99),
+                us(h.p999)
+            ));
+        }
+    }
+    for r in &report.contenders {
         if let Some(w) = &r.write_syscall_ns {
             s.push_str(&format!(
                 "\n{}: the write(2) that hands the frame to the kernel takes p50 {} / p99 {} \
@@ -326,6 +338,19 @@ pub fn table(report: &Report) -> String {
                 us(w.p99)
             ));
         }
+    }
+    if let (Some(plain), Some(fin)) = (
+        find(&report.contenders, "bitget-cancel"),
+        find(&report.contenders, "bitget-cancel-final"),
+    ) {
+        s.push_str(&format!(
+            "\nbitget-cancel-final: intent -> final word (push path) p50 {} / p99 {}, beside \
+             bitget-cancel's intent -> outcome p50 {} / p99 {} (same run, same server)",
+            us(fin.round_trip_ns.p50),
+            us(fin.round_trip_ns.p99),
+            us(plain.round_trip_ns.p50),
+            us(plain.round_trip_ns.p99),
+        ));
     }
     s.push_str(
         "\n\nAll times in microseconds. * tick-to-wire not exposed by the contender: push to the \

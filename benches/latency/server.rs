@@ -1,6 +1,7 @@
 //! The one server every contender talks to: TLS (rustls, ring) and WebSocket on loopback, one
 //! blocking thread per connection, replying to each cancel at once with the venue's documented
-//! success ack.
+//! success ack; on a connection that subscribed to the private `orders` channel, the order's
+//! `cancelled` push follows the ack in the same write, as on the live venue.
 //!
 //! It checks nothing (any login is accepted) and parses as little as it can: it finds `"id":"`
 //! and `"orderId":"` by scanning and echoes them. Every request's receive time is recorded on
@@ -261,6 +262,34 @@ fn push_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
 
 const LOGIN_ACK: &[u8] = br#"{"event":"login","code":0,"msg":""}"#;
 
+/// How many product lines a subscription request names (one acknowledgement each).
+fn subscribed_channels(payload: &[u8]) -> usize {
+    let mut n = 0;
+    let mut from = 0;
+    while let Some(at) = find(&payload[from..], br#""channel":"orders""#) {
+        n += 1;
+        from += at + 1;
+    }
+    n
+}
+
+const SUBSCRIBE_ACK: &[u8] =
+    br#"{"event":"subscribe","arg":{"instType":"SPOT","channel":"orders","instId":"default"}}"#;
+
+/// Appends the `cancelled` push of the order a cancel named, as the venue pushes it on the
+/// `orders` channel.
+fn push_cancelled(out: &mut Vec<u8>, text: &mut Vec<u8>, order_id: &[u8]) {
+    text.clear();
+    text.extend_from_slice(
+        br#"{"action":"snapshot","arg":{"instType":"SPOT","channel":"orders","instId":"default"},"data":[{"accBaseVolume":"0","cTime":"1763958928300","cancelReason":"normal_cancel","instId":"BTCUSDT","orderId":""#,
+    );
+    text.extend_from_slice(order_id);
+    text.extend_from_slice(
+        br#"","price":"100","priceAvg":"0","size":"1","status":"cancelled","uTime":"1763958928351"}],"ts":1763958928352}"#,
+    );
+    push_frame(out, 0x1, text);
+}
+
 /// Appends the documented success ack for a cancel with this id and order id.
 fn push_cancel_ack(out: &mut Vec<u8>, text: &mut Vec<u8>, id: &[u8], order_id: &[u8]) {
     text.clear();
@@ -360,6 +389,7 @@ fn serve(
 
     let mut out = Vec::with_capacity(64 * 1024);
     let mut text = Vec::with_capacity(1024);
+    let mut subscribed = false;
     // Frames already buffered first (the upgrade's read may have carried some), then the socket.
     let mut received_ns = monotonic_ns();
     loop {
@@ -379,7 +409,15 @@ fn serve(
                         let order_id = value_after(payload, br#""orderId":""#).unwrap_or(b"");
                         if !frozen {
                             push_cancel_ack(&mut out, &mut text, id, order_id);
+                            if subscribed {
+                                push_cancelled(&mut out, &mut text, order_id);
+                            }
                         }
+                    } else if find(payload, br#""op":"subscribe""#).is_some() {
+                        for _ in 0..subscribed_channels(payload) {
+                            push_frame(&mut out, 0x1, SUBSCRIBE_ACK);
+                        }
+                        subscribed = true;
                     } else if find(payload, b"login").is_some() {
                         push_frame(&mut out, 0x1, LOGIN_ACK);
                     }

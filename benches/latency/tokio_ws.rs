@@ -285,6 +285,7 @@ impl Contender for TokioWs {
             wire_ns: None,
             write_started_ns: None,
             engine_share_ns: None,
+            settled_ns: None,
         })
     }
 

@@ -42,6 +42,9 @@ pub struct Trip {
     /// The contender's own share, from accepting the intent to the `write(2)` that carries it,
     /// if the contender measures it (bitget-cancel's `Timestamps::engine_share_ns`).
     pub engine_share_ns: Option<u64>,
+    /// When the contender decided the outcome (the reply parsed, on the engine's thread), if it
+    /// can say: the rest of the round trip is the hand-over to the waiting strategy thread.
+    pub settled_ns: Option<u64>,
 }
 
 /// A way of cancelling orders over the venue's WebSocket.
@@ -147,6 +150,11 @@ pub struct ContenderReport {
     /// path runs inside that `write(2)`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub engine_share_ns: Option<Percentiles>,
+    /// From the outcome decided (the reply parsed) to the outcome in the strategy thread's
+    /// hands, where the contender can say: what the way the strategy waits adds to the round
+    /// trip (a spin on the ring, a parked thread's wake-up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handover_ns: Option<Percentiles>,
     /// Median time from pushing a burst to its last outcome.
     pub burst_100_ns: u64,
     /// Every burst's time, for the spread.
@@ -168,9 +176,9 @@ pub fn run(
     }
 
     // [pushed, wire (0: unknown), server receive, done, write entered (0: unknown),
-    // engine share (u64::MAX: unknown)], preallocated so that recording allocates nothing
-    // inside the measured loop.
-    let mut samples = vec![[0u64; 6]; plan.cancels];
+    // engine share (u64::MAX: unknown), settled (0: unknown)], preallocated so that recording
+    // allocates nothing inside the measured loop.
+    let mut samples = vec![[0u64; 7]; plan.cancels];
     let allocs_before = alloc::allocations();
     let started = monotonic_ns();
     for sample in samples.iter_mut() {
@@ -184,6 +192,7 @@ pub fn run(
             done,
             trip.write_started_ns.unwrap_or(0),
             trip.engine_share_ns.unwrap_or(u64::MAX),
+            trip.settled_ns.unwrap_or(0),
         ];
         seq += 1;
         if !plan.gap.is_zero() {
@@ -206,7 +215,7 @@ pub fn run(
     let burst_all = Percentiles::of(bursts.iter().copied())?;
 
     let source = contender.wire_source();
-    let received = |s: &[u64; 6]| s[2].saturating_sub(s[0]);
+    let received = |s: &[u64; 7]| s[2].saturating_sub(s[0]);
     let tick_to_wire = match source {
         WireSource::Client => Percentiles::of(samples.iter().map(|s| s[1].saturating_sub(s[0])))?,
         WireSource::ServerReceive => Percentiles::of(samples.iter().map(received))?,
@@ -228,6 +237,11 @@ pub fn run(
     } else {
         None
     };
+    let handover = if samples.iter().all(|s| s[6] != 0 && s[3] >= s[6]) {
+        Some(Percentiles::of(samples.iter().map(|s| s[3] - s[6]))?)
+    } else {
+        None
+    };
     Ok(ContenderReport {
         name: contender.name(),
         setup: contender.setup(),
@@ -242,6 +256,7 @@ pub fn run(
         )?,
         write_syscall_ns: write_syscall,
         engine_share_ns: engine_share,
+        handover_ns: handover,
         burst_100_ns: burst_all.p50,
         burst_100_all_ns: burst_all,
         allocs_per_cancel: allocs as f64 / plan.cancels as f64,

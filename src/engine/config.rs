@@ -7,6 +7,7 @@ use std::time::Duration;
 pub use crate::backoff::ReconnectBackoff;
 pub use crate::config_error::ConfigError;
 pub use crate::credentials::{Credentials, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET};
+use crate::intent::InstType;
 pub use crate::net::Resolver;
 
 /// The live private WebSocket endpoint.
@@ -50,6 +51,82 @@ pub enum HedgeAfter {
 
 /// The most connections in the pool.
 pub const MAX_CONNECTIONS: usize = 8;
+
+/// How long a thread waiting for an outcome spins before it parks, unless
+/// [`ConfigBuilder::outcome_spin`] says otherwise.
+pub const DEFAULT_OUTCOME_SPIN: Duration = Duration::from_millis(1);
+
+/// The longest [`ConfigBuilder::outcome_spin`] accepted.
+const MAX_OUTCOME_SPIN: Duration = Duration::from_secs(1);
+
+/// The final word on every cancel (see [`crate::final_word`]): each connection subscribes to
+/// the venue's private order channel, and every intent that reached the wire gets, after its
+/// outcome, a [`FinalWord`](crate::FinalWord) from a push, or else from the venue's REST order
+/// query. Off unless [`ConfigBuilder::confirm`] turns it on: then nothing of this goes on the
+/// wire.
+///
+/// Every field has a documented default; build one with `Confirm::default()` and change what
+/// you need:
+///
+/// ```
+/// use std::time::Duration;
+/// use bitget_cancel::InstType;
+/// use bitget_cancel::engine::{Config, Confirm, Credentials};
+///
+/// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+///     .confirm(Confirm {
+///         inst_types: vec![InstType::UsdtFutures],
+///         timeout: Duration::from_secs(3),
+///         ..Confirm::default()
+///     })
+///     .build()?;
+/// assert_eq!(config.confirm().map(|c| c.after), Some(Duration::from_secs(1)));
+/// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirm {
+    /// The product lines whose order channel each connection subscribes to, every symbol of
+    /// each (`instId` `default`), in one request counted against the connection's messages
+    /// per second. A cancel on another product line gets its final word from REST. Default:
+    /// all four.
+    pub inst_types: Vec<InstType>,
+    /// How long after its outcome an intent with no final push is asked after over REST (and
+    /// again with a doubling delay: 1, 2, 4 s after with the default), within the order
+    /// queries' own rate limits (20/s spot, 10/s futures). After a connection came back, what
+    /// was pending is asked after at once. Default 1 s.
+    pub after: Duration,
+    /// How long after its outcome an intent waits for its final word: then it is
+    /// [`FinalState::Live`](crate::FinalState::Live) if the venue's latest word had the order
+    /// open, else [`Unconfirmed`](crate::FinalState::Unconfirmed). Default 5 s.
+    pub timeout: Duration,
+    /// How long a connection that subscribed waits for the venue's acknowledgement before it
+    /// serves anyway (logged; its final words then come from the other connections' pushes or
+    /// from REST). A refused subscription is logged and the connection serves at once.
+    /// Default 1 s.
+    pub subscribe_grace: Duration,
+    /// How many intents may wait for their final word at once, past their outcome (a table
+    /// allocated at start). One whose outcome finds it full gets
+    /// [`Unconfirmed(TableFull)`](crate::final_word::UnconfirmedReason::TableFull) at once,
+    /// counted. It also sizes the final-word ring. Default 1024.
+    pub capacity: usize,
+    /// How many intents still waiting for their reply may keep a push that came first (the
+    /// reply and the push are not ordered on the venue's side). A push beyond it is dropped
+    /// and counted (`Stats::finals.pushes_dropped`); REST then answers for it. Default 64.
+    pub early_pushes: usize,
+}
+
+impl Default for Confirm {
+    fn default() -> Self {
+        Confirm {
+            inst_types: InstType::ALL.to_vec(),
+            after: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+            subscribe_grace: Duration::from_secs(1),
+            capacity: 1024,
+            early_pushes: 64,
+        }
+    }
+}
 
 /// Where the engine connects, parsed from a `wss://` URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +217,8 @@ pub struct Config {
     pub(crate) credentials: Credentials,
     pub(crate) extra_root_ca_pem: Option<Vec<u8>>,
     pub(crate) core: Option<usize>,
+    /// A core that cannot be had is not an error: the thread runs unpinned.
+    pub(crate) core_optional: bool,
     pub(crate) idle: IdleStrategy,
     pub(crate) direct_reads: bool,
     pub(crate) intent_capacity: usize,
@@ -158,8 +237,11 @@ pub struct Config {
     pub(crate) login_retry_after: Option<Duration>,
     pub(crate) shutdown_grace: Duration,
     pub(crate) send_buffer: Option<usize>,
+    pub(crate) outcome_spin: Duration,
     pub(crate) on_thread_start: Option<fn()>,
     pub(crate) resolver: Resolver,
+    /// The final word; `None` when off.
+    pub(crate) confirm: Option<Confirm>,
 }
 
 impl fmt::Debug for Config {
@@ -177,6 +259,7 @@ impl fmt::Debug for Config {
             .field("credentials", &self.credentials)
             .field("extra_root_ca", &self.extra_root_ca_pem.is_some())
             .field("core", &self.core)
+            .field("core_optional", &self.core_optional)
             .field("idle", &self.idle)
             .field("direct_reads", &self.direct_reads)
             .field("intent_capacity", &self.intent_capacity)
@@ -195,8 +278,10 @@ impl fmt::Debug for Config {
             .field("login_retry_after", &self.login_retry_after)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("send_buffer", &self.send_buffer)
+            .field("outcome_spin", &self.outcome_spin)
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("resolver", &self.resolver)
+            .field("confirm", &self.confirm)
             .finish()
     }
 }
@@ -232,6 +317,7 @@ impl Config {
                 credentials,
                 extra_root_ca_pem: None,
                 core: None,
+                core_optional: false,
                 idle: IdleStrategy::BusySpin,
                 direct_reads: true,
                 intent_capacity: 1024,
@@ -250,8 +336,10 @@ impl Config {
                 login_retry_after: Some(Duration::from_secs(60)),
                 shutdown_grace: Duration::from_secs(2),
                 send_buffer: None,
+                outcome_spin: DEFAULT_OUTCOME_SPIN,
                 on_thread_start: None,
                 resolver: Resolver::system(),
+                confirm: None,
             },
         }
     }
@@ -305,6 +393,17 @@ impl Config {
             .saturating_add(per_send.saturating_mul(crate::engine::MAX_SENDS as u32))
     }
 
+    /// Whether the engine runs unpinned when its [`core`](Self::core) cannot be had, instead
+    /// of failing to start ([`ConfigBuilder::core_optional`]).
+    pub fn is_core_optional(&self) -> bool {
+        self.core_optional
+    }
+
+    /// The final word's settings, if it is on.
+    pub fn confirm(&self) -> Option<&Confirm> {
+        self.confirm.as_ref()
+    }
+
     getters! {
         /// How many connections the pool keeps logged in.
         connections: usize;
@@ -350,6 +449,8 @@ impl Config {
         shutdown_grace: Duration;
         /// The socket send buffer asked for, if any.
         send_buffer: Option<usize>;
+        /// How long a thread waiting for an outcome spins before it parks.
+        outcome_spin: Duration;
     }
 }
 
@@ -388,8 +489,12 @@ impl ConfigBuilder {
 
     /// The REST rung, below the WebSocket pool: a cancel goes over Bitget's REST API when no
     /// WebSocket connection is live at the moment it is due, or when its connection was lost and
-    /// no other is live; never while a WebSocket connection is live. Its keep-alive HTTPS
-    /// connection opens at start and is kept warm; its server time corrects the clock of every
+    /// no other is live; never while a WebSocket connection is live, and not before the pool had
+    /// its chance: at start, cancels wait until a connection logged in, the venue refused the
+    /// credentials, every connection's first attempt failed, or the
+    /// [`connect_timeout`](Self::connect_timeout) passed (at most half the
+    /// [`max_queue_time`](Self::max_queue_time), so that a waiting cancel keeps time for REST).
+    /// Its keep-alive HTTPS connection opens at start and is kept warm; its server time corrects the clock of every
     /// login and REST signature. REST cancels count against the same account cancel limit.
     /// Default: on, Bitget's live REST host ([`crate::rest::LIVE_BASE_URL`]), with demo trading
     /// when the WebSocket URL is [`DEMO_URL`] and the extra root CA of
@@ -488,10 +593,63 @@ impl ConfigBuilder {
         self
     }
 
-    /// Pins the engine thread to this core (default: not pinned). A pinning failure is
-    /// reported by [`crate::Engine::pinning`] and logged, not fatal.
+    /// Pins the engine thread to this core, numbered as the kernel numbers CPUs (`taskset
+    /// -c`, `/proc/cpuinfo`'s `processor`). Default: not pinned. A core the machine cannot give
+    /// the thread (it does not exist, or it is not among the CPUs this process may run on) makes
+    /// [`crate::Engine::start`] fail with [`crate::engine::StartError::Pinning`]; see
+    /// [`core_optional`](Self::core_optional) to run unpinned instead. The inline engine runs on
+    /// the caller's thread and ignores it (pin that thread yourself).
+    ///
+    /// Which core: the engine thread busy-spins there, and every microsecond it waits for the
+    /// CPU is a microsecond added to a cancel.
+    ///
+    /// - **Isolated**: a core the scheduler gives nothing else (`isolcpus=` or a cpuset that
+    ///   keeps other work away, ideally with `nohz_full=` and `rcu_nocbs=`), so the spinning
+    ///   thread is never preempted.
+    /// - **Not the SMT sibling of the strategy's thread**: two hyperthreads of one physical
+    ///   core share its execution units and caches; a spinning engine there slows the strategy
+    ///   and itself. Siblings are listed in
+    ///   `/sys/devices/system/cpu/cpuN/topology/thread_siblings_list`; take a core whose
+    ///   sibling is idle (or offline).
+    /// - **Away from the NIC's interrupts**: a core that takes the network card's interrupts
+    ///   (`/proc/interrupts`, `/proc/irq/N/smp_affinity_list`; irqbalance moves them) stalls the
+    ///   thread on every packet. Keep them on another core of the same NUMA node as the NIC
+    ///   (`/sys/class/net/IFACE/device/numa_node`), and put the engine on that node too.
+    ///
+    /// [`crate::Engine::pinning`] reports where it runs.
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, Credentials};
+    ///
+    /// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+    ///     .core(3)
+    ///     .build()?;
+    /// assert_eq!((config.core(), config.is_core_optional()), (Some(3), false));
+    /// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+    /// ```
     pub fn core(mut self, core: usize) -> Self {
         self.config.core = Some(core);
+        self.config.core_optional = false;
+        self
+    }
+
+    /// Pins the engine thread to this core when the machine allows it, and runs it unpinned
+    /// otherwise: [`crate::Engine::start`] succeeds either way, [`crate::Engine::pinning`]
+    /// says [`crate::engine::Pinning::Failed`] and a warning is logged. For a configuration
+    /// shared by machines of different sizes; see [`core`](Self::core) for how to pick one.
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, Credentials};
+    ///
+    /// let config = Config::builder(Credentials::new("key", "secret", "pass")?)
+    ///     .core_optional(3)
+    ///     .build()?;
+    /// assert_eq!((config.core(), config.is_core_optional()), (Some(3), true));
+    /// # Ok::<(), bitget_cancel::engine::ConfigError>(())
+    /// ```
+    pub fn core_optional(mut self, core: usize) -> Self {
+        self.config.core = Some(core);
+        self.config.core_optional = true;
         self
     }
 
@@ -604,9 +762,13 @@ impl ConfigBuilder {
         self
     }
 
-    /// When to try the credentials again after the venue refused them (30005, 30011 to 30015);
+    /// When to try the credentials again after the venue refused them: a connection whose login
+    /// was refused (30005, 30011 to 30015) logs in again, and the REST rung, if a REST request
+    /// was refused for its key or signature (40006, 40009, 40012, ...), takes a cancel again.
     /// `None` never tries again. Default 60 s. Meanwhile every intent is reported
-    /// [`crate::outcome::NotSentReason::LoginRejected`] at once.
+    /// [`crate::outcome::NotSentReason::LoginRejected`] at once (or, while another connection
+    /// still has its login's answer to come, once it has it), and no cancel goes over REST
+    /// with credentials a login was refused for.
     pub fn login_retry_after(mut self, d: Option<Duration>) -> Self {
         self.config.login_retry_after = d;
         self
@@ -631,6 +793,33 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long a thread that waits for an outcome spins before it parks: the caller of
+    /// [`Handle::outcome_timeout`](crate::Handle::outcome_timeout) and of the blocking
+    /// [`Handle::outcomes`](crate::Handle::outcomes) iterator watches the outcome ring this long,
+    /// then sleeps until the engine hands an outcome over; the inline engine's waiting helpers
+    /// ([`InlineEngine::outcome_timeout`](super::InlineEngine::outcome_timeout),
+    /// [`wait_live`](super::InlineEngine::wait_live),
+    /// [`poll_until`](super::InlineEngine::poll_until)) poll this long, then park in the poller
+    /// until a socket event or the engine's next timer. Default 1 ms
+    /// ([`DEFAULT_OUTCOME_SPIN`]); at most 1 s; zero parks at once.
+    ///
+    /// A parked thread's wake-up costs tens of microseconds (a futex and the scheduler, more on
+    /// a VM), as much as the engine's whole round trip on loopback; an outcome that lands
+    /// within the spin is in the caller's hands within a microsecond. The spin costs CPU only
+    /// while a thread waits, at most this long per wait.
+    ///
+    /// It is the same for every idle strategy, because the waiting thread offers its core to
+    /// any other runnable thread between every few looks at the ring (`sched_yield`). That
+    /// matters most with [`IdleStrategy::Backoff`]: its engine thread parks and is woken, maybe
+    /// onto the waiter's core, and a waiter that only spun kept it off that core until the spin
+    /// ended (measured on two busy cores: tick-to-wire grew to the spin). Yielding, the engine
+    /// runs at once and the waiter still sees the outcome within a microsecond or two. On a
+    /// machine where a waiting thread must take no CPU at all, set zero.
+    pub fn outcome_spin(mut self, d: Duration) -> Self {
+        self.config.outcome_spin = d;
+        self
+    }
+
     /// A function the engine thread calls once when it starts, before it allocates its buffers:
     /// to set a thread priority, mark the thread for a profiler or an allocation counter, etc.
     /// Default: none.
@@ -646,6 +835,24 @@ impl ConfigBuilder {
     /// followed.
     pub fn resolver(mut self, resolver: Resolver) -> Self {
         self.config.resolver = resolver;
+        self
+    }
+
+    /// Turns the final word on with these settings (see [`Confirm`]; `Confirm::default()` for
+    /// the defaults): each connection subscribes to the private order channel once logged in,
+    /// and serves once the subscription is acknowledged (or its grace is over); every intent
+    /// that reached the wire gets a [`FinalWord`](crate::FinalWord) after its outcome, read
+    /// with [`Handle::try_final`](crate::Handle::try_final) or
+    /// [`InlineEngine::try_final`](super::InlineEngine::try_final). Default: off, and nothing
+    /// of it goes on the wire.
+    pub fn confirm(mut self, confirm: Confirm) -> Self {
+        self.config.confirm = Some(confirm);
+        self
+    }
+
+    /// Turns the final word off (the default).
+    pub fn no_confirm(mut self) -> Self {
+        self.config.confirm = None;
         self
     }
 
@@ -725,11 +932,44 @@ impl ConfigBuilder {
         if config.send_buffer == Some(0) {
             return invalid("send_buffer", "must be at least 1 byte");
         }
+        if config.outcome_spin > MAX_OUTCOME_SPIN {
+            return invalid("outcome_spin", "must be at most 1 s");
+        }
         if config.reconnect.initial.is_zero() {
             return invalid("reconnect.initial", "must be longer than zero");
         }
+        if let Some(confirm) = &config.confirm {
+            check_confirm(confirm)?;
+        }
         Ok(config)
     }
+}
+
+/// The final word's settings that cannot work.
+fn check_confirm(c: &Confirm) -> Result<(), ConfigError> {
+    let invalid = |field, reason| Err(ConfigError::InvalidValue { field, reason });
+    if c.inst_types.is_empty() {
+        return invalid("confirm.inst_types", "at least one product line is needed");
+    }
+    if (1..c.inst_types.len()).any(|i| c.inst_types[..i].contains(&c.inst_types[i])) {
+        return invalid("confirm.inst_types", "each product line at most once");
+    }
+    if c.after.is_zero() || c.timeout.is_zero() {
+        return invalid(
+            "confirm.after",
+            "confirm.after and confirm.timeout must be longer than zero",
+        );
+    }
+    if c.after > c.timeout {
+        return invalid("confirm.after", "must not be longer than confirm.timeout");
+    }
+    if c.capacity == 0 || c.capacity > 1 << 20 {
+        return invalid("confirm.capacity", "must be from 1 to 1048576");
+    }
+    if c.early_pushes > 1 << 20 {
+        return invalid("confirm.early_pushes", "must be at most 1048576");
+    }
+    Ok(())
 }
 
 /// Whether `pem` would be accepted as extra roots at start; says why not, with a hint when it
@@ -907,6 +1147,69 @@ mod tests {
         assert_eq!(c.ping_interval(), Duration::from_secs(25));
         assert_eq!(c.idle(), IdleStrategy::BusySpin);
         assert_eq!(c.core(), None);
+        assert_eq!(c.outcome_spin(), DEFAULT_OUTCOME_SPIN);
+    }
+
+    #[test]
+    fn the_final_word_is_off_by_default_and_its_settings_are_checked() {
+        let c = Config::builder(creds()).build().unwrap();
+        assert_eq!(c.confirm(), None);
+        let on = Config::builder(creds())
+            .confirm(Confirm::default())
+            .build()
+            .unwrap();
+        let confirm = on.confirm().unwrap();
+        assert_eq!(confirm.inst_types, InstType::ALL);
+        assert_eq!(
+            (confirm.after, confirm.timeout, confirm.subscribe_grace),
+            (
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+                Duration::from_secs(1)
+            )
+        );
+        assert_eq!((confirm.capacity, confirm.early_pushes), (1024, 64));
+        for (bad, field) in [
+            (
+                Confirm {
+                    inst_types: vec![],
+                    ..Confirm::default()
+                },
+                "confirm.inst_types",
+            ),
+            (
+                Confirm {
+                    inst_types: vec![InstType::Spot, InstType::Spot],
+                    ..Confirm::default()
+                },
+                "confirm.inst_types",
+            ),
+            (
+                Confirm {
+                    after: Duration::from_secs(6),
+                    ..Confirm::default()
+                },
+                "confirm.after",
+            ),
+            (
+                Confirm {
+                    capacity: 0,
+                    ..Confirm::default()
+                },
+                "confirm.capacity",
+            ),
+        ] {
+            match Config::builder(creds()).confirm(bad).build() {
+                Err(ConfigError::InvalidValue { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+        let off = Config::builder(creds())
+            .confirm(Confirm::default())
+            .no_confirm()
+            .build()
+            .unwrap();
+        assert_eq!(off.confirm(), None);
     }
 
     #[test]
@@ -920,6 +1223,10 @@ mod tests {
             (b().cancels_per_second(0).build(), "cancels_per_second"),
             (b().ack_timeout(Duration::ZERO).build(), "ack_timeout"),
             (b().send_buffer(Some(0)).build(), "send_buffer"),
+            (
+                b().outcome_spin(Duration::from_millis(1001)).build(),
+                "outcome_spin",
+            ),
         ] {
             match built {
                 Err(ConfigError::InvalidValue { field: f, .. }) => assert_eq!(f, field),

@@ -12,6 +12,7 @@ use super::handle::{Submission, SubmitError};
 use super::plumbing::{CallerInserts, OutcomeQueue};
 use super::shared::{SessionError, SessionState, Shared, Stats};
 use crate::clock::monotonic_ns;
+use crate::final_word::FinalWord;
 use crate::intent::{Cancel, RequestId};
 use crate::outcome::Outcome;
 
@@ -30,8 +31,11 @@ use crate::outcome::Outcome;
 /// The caller owns the pace: nothing happens between calls. Call `poll` in the strategy's loop
 /// (it never blocks; a turn with nothing to do costs one nonblocking `read(2)` per logged-in
 /// connection); the waiting helpers ([`InlineEngine::outcome_timeout`],
-/// [`InlineEngine::wait_live`], [`InlineEngine::poll_until`]) drive `poll` until they are done,
-/// they never sleep. Keepalive, reconnects and timeouts only run while something polls.
+/// [`InlineEngine::wait_live`], [`InlineEngine::poll_until`]) drive `poll` until they are done:
+/// back to back for [`ConfigBuilder::outcome_spin`](super::ConfigBuilder::outcome_spin)
+/// (default 1 ms), then, after a turn that found nothing to do, parked in the poller
+/// (`epoll_wait`) until a socket event, the engine's next timer or their own deadline.
+/// Keepalive, reconnects and timeouts only run while something polls or waits.
 ///
 /// Settings that concern the engine thread do not apply: the idle strategy, the core (pin the
 /// calling thread yourself) and the thread-start hook.
@@ -77,6 +81,8 @@ use crate::outcome::Outcome;
 pub struct InlineEngine {
     core: Core<CallerInserts, OutcomeQueue>,
     shared: Arc<Shared>,
+    /// How long the waiting helpers poll back to back before they park.
+    spin: Duration,
     /// Shut down already: nothing left to do on drop.
     finished: bool,
 }
@@ -89,6 +95,8 @@ pub struct InlineShutdown {
     pub stats: Stats,
     /// Outcomes not yet read when shutdown began, then those shutdown decided.
     pub outcomes: Vec<Outcome>,
+    /// Final words not yet read (with the final word on), then those shutdown decided.
+    pub finals: Vec<FinalWord>,
 }
 
 impl fmt::Debug for InlineEngine {
@@ -102,10 +110,15 @@ impl fmt::Debug for InlineEngine {
 }
 
 impl InlineEngine {
-    pub(crate) fn new(core: Core<CallerInserts, OutcomeQueue>, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(
+        core: Core<CallerInserts, OutcomeQueue>,
+        shared: Arc<Shared>,
+        spin: Duration,
+    ) -> Self {
         InlineEngine {
             core,
             shared,
+            spin,
             finished: false,
         }
     }
@@ -164,47 +177,114 @@ impl InlineEngine {
         self.core.account.out.sink.len()
     }
 
-    /// The next outcome, polling until one is ready or `timeout` has passed.
+    /// The next final word, if one is ready (with the final word on; see
+    /// [`Handle::try_final`](super::Handle::try_final)). Does not poll. Final words wait in a
+    /// queue of [`Confirm::capacity`](super::Confirm::capacity), allocated once.
+    #[inline]
+    pub fn try_final(&mut self) -> Option<FinalWord> {
+        self.core.account.pop_final()
+    }
+
+    /// How many final words wait to be read.
+    pub fn ready_finals(&self) -> usize {
+        self.core.account.ready_finals()
+    }
+
+    /// The next final word, polling until one is ready or `timeout` has passed, as
+    /// [`InlineEngine::outcome_timeout`] waits for an outcome.
+    pub fn final_timeout(&mut self, timeout: Duration) -> Option<FinalWord> {
+        let spin = self.spin;
+        self.wait(timeout, spin, InlineEngine::try_final)
+    }
+
+    /// The next outcome, polling until one is ready or `timeout` has passed: back to back for
+    /// [`ConfigBuilder::outcome_spin`](super::ConfigBuilder::outcome_spin), then parked in the
+    /// poller between turns (see [`InlineEngine`]).
     pub fn outcome_timeout(&mut self, timeout: Duration) -> Option<Outcome> {
-        if let Some(o) = self.try_outcome() {
-            return Some(o);
-        }
-        // A timeout too long for the clock is no deadline at all.
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            self.poll();
-            if let Some(o) = self.try_outcome() {
-                return Some(o);
-            }
-            if self.finished || deadline.is_some_and(|d| Instant::now() >= d) {
-                return None;
-            }
-        }
+        self.outcome_timeout_with_spin(timeout, self.spin)
+    }
+
+    /// [`InlineEngine::outcome_timeout`] with a spin of its own instead of the configured one
+    /// (zero parks after the first idle turn). For a caller that waits in slices and spins in
+    /// the first only.
+    pub fn outcome_timeout_with_spin(
+        &mut self,
+        timeout: Duration,
+        spin: Duration,
+    ) -> Option<Outcome> {
+        self.wait(timeout, spin, InlineEngine::try_outcome)
     }
 
     /// Polls until `done` holds (true) or `timeout` has passed (false). `done` is asked before
-    /// the first turn and after each.
+    /// the first turn and after each. Turns run back to back for
+    /// [`ConfigBuilder::outcome_spin`](super::ConfigBuilder::outcome_spin), then park in the
+    /// poller between turns (see [`InlineEngine`]): `done` must depend on the engine's state
+    /// (it is asked after turns, not while parked).
     pub fn poll_until(
         &mut self,
         timeout: Duration,
         mut done: impl FnMut(&InlineEngine) -> bool,
     ) -> bool {
-        let deadline = Instant::now().checked_add(timeout);
+        let spin = self.spin;
+        self.wait(timeout, spin, |engine| done(engine).then_some(()))
+            .is_some()
+    }
+
+    /// Polls until a connection is logged in (true), or `timeout` has passed or the venue
+    /// refused the credentials (false; see [`InlineEngine::last_error`]), like
+    /// [`Handle::wait_live`](super::Handle::wait_live).
+    pub fn wait_live(&mut self, timeout: Duration) -> bool {
+        self.poll_until(timeout, |e| {
+            matches!(
+                e.state(),
+                SessionState::Live | SessionState::LoginRejected | SessionState::Stopped
+            )
+        });
+        self.state() == SessionState::Live
+    }
+
+    /// Turns the loop until `ready` gives a value or `timeout` has passed: back to back for
+    /// `spin`, then parked in the poller after each turn that found nothing to do, until a
+    /// socket event, the engine's next timer or the deadline. `ready` is asked before the first
+    /// turn and after each.
+    fn wait<T>(
+        &mut self,
+        timeout: Duration,
+        spin: Duration,
+        mut ready: impl FnMut(&mut InlineEngine) -> Option<T>,
+    ) -> Option<T> {
+        let started = Instant::now();
+        // `None`: no deadline (a timeout too long to add to now).
+        let deadline = started.checked_add(timeout);
+        let spin = spin.min(timeout);
         loop {
-            if done(self) {
-                return true;
+            if let Some(value) = ready(self) {
+                return Some(value);
             }
-            if self.finished || deadline.is_some_and(|d| Instant::now() >= d) {
-                return false;
+            let now = Instant::now();
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(now),
+                None => Duration::MAX,
+            };
+            if self.finished || left.is_zero() {
+                return None;
             }
-            self.poll();
+            // A turn that did something may have left bytes to read (a direct read takes one
+            // chunk per turn): park only after a turn that found nothing.
+            if !self.poll() && now.duration_since(started) >= spin {
+                self.park(left);
+            }
         }
     }
 
-    /// Polls until a connection is logged in (true) or `timeout` has passed (false; see
-    /// [`InlineEngine::last_error`]).
-    pub fn wait_live(&mut self, timeout: Duration) -> bool {
-        self.poll_until(timeout, |e| e.state() == SessionState::Live)
+    /// Waits in the poller for a socket event, up to the engine's next timer or `most`,
+    /// whichever is first, then runs the turn.
+    fn park(&mut self, most: Duration) {
+        let now = monotonic_ns();
+        let most_ns = u64::try_from(most.as_nanos()).unwrap_or(u64::MAX);
+        let until = self.core.next_deadline(now, now.saturating_add(most_ns));
+        let wait = Duration::from_nanos(until.saturating_sub(now)).min(most);
+        self.core.do_work(wait);
     }
 
     /// Where the connections to the venue stand.
@@ -229,9 +309,17 @@ impl InlineEngine {
     /// yet: with those read before, exactly one per accepted intent.
     pub fn shutdown(mut self) -> InlineShutdown {
         let outcomes = self.stop();
+        let mut finals = Vec::with_capacity(self.ready_finals());
+        while let Some(w) = self.core.account.pop_final() {
+            finals.push(w);
+        }
+        while let Some(w) = self.shared.pop_late_final() {
+            finals.push(w);
+        }
         InlineShutdown {
             stats: self.stats(),
             outcomes,
+            finals,
         }
     }
 

@@ -68,6 +68,8 @@ mod link;
 mod pacing;
 mod plumbing;
 mod reactor;
+#[cfg(unix)]
+mod ready;
 mod runner;
 mod shared;
 mod wire_id;
@@ -78,13 +80,17 @@ use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Credentials, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE,
-    ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff,
-    Resolver,
+    Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL,
+    ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL,
+    MAX_CONNECTIONS, ReconnectBackoff, Resolver,
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
-pub use shared::{ConnectionStats, Pinning, RestPathStats, SessionError, SessionState, Stats};
+#[cfg(unix)]
+pub use ready::OutcomeReady;
+pub use shared::{
+    ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState, Stats,
+};
 
 /// The most sends one cancel gets: the first, then hedges and re-sends.
 pub(crate) use account::inflight::MAX_ATTEMPTS as MAX_SENDS;
@@ -104,6 +110,20 @@ pub enum StartError {
     /// threads).
     #[error("cannot start the engine thread: {0}")]
     Io(#[from] std::io::Error),
+    /// The engine thread cannot be pinned to the configured core
+    /// ([`ConfigBuilder::core`]): it does not exist, or it is not among the CPUs this process
+    /// may run on (`taskset`, a cgroup's cpuset). Pick another core, or let the engine run
+    /// unpinned when the core cannot be had ([`ConfigBuilder::core_optional`]).
+    #[error(
+        "cannot pin the engine thread to core {core}: {reason} (pick a core this process may use, \
+         or allow running unpinned with ConfigBuilder::core_optional)"
+    )]
+    Pinning {
+        /// The configured core.
+        core: usize,
+        /// Why not.
+        reason: String,
+    },
 }
 
 /// The running engine. Dropping it shuts it down like [`Engine::shutdown`].
@@ -125,8 +145,27 @@ impl fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Spawns the engine thread, which starts connecting at once. Returns the engine (to stop it)
-    /// and a handle (to submit cancels; clone it freely).
+    /// Spawns the engine thread, which pins itself to the configured core (if any) and starts
+    /// connecting at once. Returns the engine (to stop it) and a handle (to submit cancels;
+    /// clone it freely), once the thread runs where it was asked to.
+    ///
+    /// A core the machine cannot give the thread (one that does not exist, or is not among the
+    /// CPUs this process may use) is [`StartError::Pinning`], unless the configuration says the
+    /// core is optional ([`ConfigBuilder::core_optional`]).
+    ///
+    /// ```
+    /// use bitget_cancel::engine::{Config, Credentials, Engine, StartError};
+    ///
+    /// // No machine gives a thread CPU 100000.
+    /// let config = Config::builder(Credentials::new("key", "secret", "passphrase")?)
+    ///     .core(100_000)
+    ///     .build()?;
+    /// match Engine::start(config) {
+    ///     Err(StartError::Pinning { core: 100_000, reason }) => println!("not pinned: {reason}"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(config: Config) -> Result<(Engine, Handle), StartError> {
         let tls_config = crate::tls::client_config(config.extra_root_ca_pem.as_deref())?;
         let poll = mio::Poll::new()?;
@@ -135,26 +174,48 @@ impl Engine {
             IdleStrategy::Backoff => Some(Arc::new(mio::Waker::new(poll.registry(), WAKER)?)),
             IdleStrategy::BusySpin | IdleStrategy::Yield => None,
         };
-        let hosts = Hosts::resolve(&config)?;
         let (intent_tx, intent_rx) = crossbeam_channel::bounded(config.intent_capacity);
         let (outcome_tx, outcome_rx) = crossbeam_channel::bounded(config.outcome_capacity);
+        let (final_tx, final_rx) = match &config.confirm {
+            Some(c) => {
+                let (tx, rx) = crossbeam_channel::bounded(c.capacity);
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let shared = Arc::new(Shared::new());
         let handle = Handle {
             intents: intent_tx,
             outcomes: outcome_rx,
+            finals: final_rx,
             shared: shared.clone(),
             waker: waker.clone(),
+            spin: config.outcome_spin,
         };
         let thread_shared = shared.clone();
+        // The thread tells whether it got as far as running: pinned as asked, the resolver
+        // thread started.
+        let (started_tx, started_rx) = std::sync::mpsc::sync_channel(1);
+        let outcome_ring = plumbing::OutcomeRing::new(outcome_tx, shared.clone());
         let thread = std::thread::Builder::new()
             .name("bitget-cancel-engine".to_string())
             .spawn(move || {
-                pin(&config, &thread_shared);
+                let hosts = match pin(&config).and_then(|pinning| {
+                    thread_shared.set_pinning(pinning);
+                    Hosts::resolve(&config).map_err(StartError::Io)
+                }) {
+                    Ok(hosts) => hosts,
+                    Err(e) => {
+                        let _ = started_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = started_tx.send(Ok(()));
                 if let Some(hook) = config.on_thread_start {
                     hook();
                 }
                 // Built here, so every buffer is allocated on the engine thread.
-                let account = Account::new(
+                let mut account = Account::new(
                     &config,
                     0,
                     tls_config,
@@ -162,12 +223,27 @@ impl Engine {
                     registry,
                     thread_shared,
                     intent_rx,
-                    outcome_tx,
+                    outcome_ring,
                 );
+                if let Some(tx) = final_tx {
+                    account.send_finals_to(tx);
+                }
                 let direct_reads = config.direct_reads && config.idle != IdleStrategy::Backoff;
                 let core = Core::new(Reactor::new(poll, direct_reads), account);
                 runner::run(core, config.idle);
             })?;
+        let started = started_rx.recv();
+        if !matches!(started, Ok(Ok(()))) {
+            // The thread returned (or panicked) before it built anything.
+            let _ = thread.join();
+            shared.stopped.0.store(true, Ordering::SeqCst);
+            return Err(match started {
+                Ok(Err(e)) => e,
+                _ => StartError::Io(std::io::Error::other(
+                    "the engine thread ended before it started",
+                )),
+            });
+        }
         let engine = Engine {
             shared,
             thread: Some(thread),
@@ -201,7 +277,7 @@ impl Engine {
             plumbing::OutcomeQueue::with_capacity(config.outcome_capacity),
         );
         let core = Core::new(Reactor::new(poll, config.direct_reads), account);
-        Ok(InlineEngine::new(core, shared))
+        Ok(InlineEngine::new(core, shared, config.outcome_spin))
     }
 
     /// Another handle to this engine.
@@ -272,6 +348,7 @@ impl Engine {
         EngineShutdown {
             stats: self.stats(),
             outcomes: self.handle.try_outcomes().collect(),
+            finals: self.handle.try_finals().collect(),
         }
     }
 
@@ -303,25 +380,92 @@ impl Drop for Engine {
 /// Linux's `CPU_SETSIZE`: the most CPUs an affinity mask can name.
 const CPU_SET_SIZE: usize = 1024;
 
-/// Pins the current thread as configured and records the result.
-fn pin(config: &Config, shared: &Shared) {
-    let pinning = match config.core {
-        None => Pinning::NotRequested,
-        Some(core) => {
-            // core_affinity panics on ids beyond the kernel's CPU set; below it, the kernel refuses
-            // a core that does not exist. Not checked against the cores this thread may use: it
-            // inherits the starting thread's mask, which a strategy that pinned itself first has
-            // narrowed to its own core.
-            let in_cpu_set = core < CPU_SET_SIZE;
-            if in_cpu_set && core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
-                Pinning::Pinned(core)
-            } else {
-                crate::relay::log_warn!(
-                    "cannot pin the engine thread to core {core}; running unpinned"
-                );
-                Pinning::Failed(core)
-            }
-        }
+/// Pins the current thread as configured: where it runs, or why it cannot run there when the
+/// core is required.
+fn pin(config: &Config) -> Result<Pinning, StartError> {
+    let Some(core) = config.core else {
+        return Ok(Pinning::NotRequested);
     };
-    shared.set_pinning(pinning);
+    match pin_to(core) {
+        Ok(()) => Ok(Pinning::Pinned(core)),
+        Err(reason) if config.core_optional => {
+            crate::relay::log_warn!(
+                "cannot pin the engine thread to core {core} ({reason}); running unpinned"
+            );
+            Ok(Pinning::Failed(core))
+        }
+        Err(reason) => Err(StartError::Pinning { core, reason }),
+    }
+}
+
+/// Pins the current thread to `core`, or says why the kernel would not.
+///
+/// The kernel is the judge: it refuses a core that does not exist and one outside the
+/// process's cpuset. A core outside the mask this thread inherited from the thread that called
+/// [`Engine::start`] is fine (a strategy that pinned itself first narrowed that mask to its own
+/// core), as long as the process may use it.
+fn pin_to(core: usize) -> Result<(), String> {
+    // core_affinity panics on ids beyond what an affinity mask can name.
+    if core >= CPU_SET_SIZE {
+        return Err(format!(
+            "an affinity mask names CPUs 0 to {}",
+            CPU_SET_SIZE - 1
+        ));
+    }
+    let inherited = core_affinity::get_core_ids();
+    if core_affinity::set_for_current(core_affinity::CoreId { id: core }) {
+        return Ok(());
+    }
+    // On Linux, set_for_current's last call is sched_setaffinity: errno is its answer.
+    let refused = match std::io::Error::last_os_error() {
+        e if cfg!(target_os = "linux") && e.raw_os_error().is_some_and(|n| n != 0) => {
+            format!("the kernel refused it ({e})")
+        }
+        _ => "the system refused it".to_string(),
+    };
+    Err(match inherited {
+        Some(ids) if !ids.is_empty() => format!(
+            "{refused}: no such core, or not one this process may use (the thread that started \
+             the engine may run on CPUs {})",
+            cpu_list(ids.iter().map(|c| c.id))
+        ),
+        _ => format!("{refused}: no such core, or not one this process may use"),
+    })
+}
+
+/// CPU numbers as a list with ranges, the way `taskset -c` writes them: `0-3,6`.
+fn cpu_list(ids: impl Iterator<Item = usize>) -> String {
+    let mut ids: Vec<usize> = ids.collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let start = ids[i];
+        while i + 1 < ids.len() && ids[i + 1] == ids[i] + 1 {
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if ids[i] == start {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}-{}", ids[i]));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpu_list;
+
+    #[test]
+    fn cpu_lists_are_written_with_ranges() {
+        assert_eq!(cpu_list([0, 1, 2, 3, 6].into_iter()), "0-3,6");
+        assert_eq!(cpu_list([5, 1, 1].into_iter()), "1,5");
+        assert_eq!(cpu_list(std::iter::empty()), "");
+    }
 }

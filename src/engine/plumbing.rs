@@ -15,11 +15,13 @@
 //! [`Engine::inline`]: super::Engine::inline
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 
 use super::handle::Submission;
+use super::shared::Shared;
 use crate::outcome::Outcome;
 
 /// Where the account takes new intents from, in arrival order.
@@ -59,12 +61,27 @@ impl IntentSource for Receiver<Submission> {
     }
 }
 
-/// The threaded engine's outcome ring.
-impl OutcomeSink for Sender<Outcome> {
+/// The threaded engine's outcome ring, and the outcome-ready notification a consumer may be
+/// waiting on.
+#[derive(Debug)]
+pub(crate) struct OutcomeRing {
+    tx: Sender<Outcome>,
+    shared: Arc<Shared>,
+}
+
+impl OutcomeRing {
+    pub(crate) fn new(tx: Sender<Outcome>, shared: Arc<Shared>) -> Self {
+        OutcomeRing { tx, shared }
+    }
+}
+
+impl OutcomeSink for OutcomeRing {
     #[inline]
     #[allow(clippy::result_large_err)]
     fn try_send(&mut self, outcome: Outcome) -> Result<(), TrySendError<Outcome>> {
-        Sender::try_send(self, outcome)
+        self.tx.try_send(outcome)?;
+        self.shared.outcome_delivered();
+        Ok(())
     }
 }
 

@@ -3,11 +3,14 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+#[cfg(unix)]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Condvar, Mutex};
 
 use super::wire_id::WireIds;
-use crate::outcome::Outcome;
+use crate::final_word::FinalWord;
+use crate::outcome::{ConnectFailure, ErrorText, Outcome};
 
 /// Where the engine's connections to the venue stand (one connection's, in
 /// [`ConnectionStats::state`]; the pool's, from [`crate::Handle::state`]: `Live` while any
@@ -108,10 +111,11 @@ pub enum SessionError {
     /// A step of connecting or logging in took longer than the connect timeout.
     #[error("timed out while {0}")]
     Timeout(&'static str),
-    /// The venue refused the login.
+    /// The venue refused the credentials: a login (30005, 30011, 30012, 30015, ...), or a REST
+    /// request's key, passphrase or signature (40006, 40009, 40012, ...).
     #[error("login rejected by the venue: {code} {msg}")]
     LoginRejected {
-        /// The venue's code, e.g. 30015.
+        /// The venue's code, e.g. 30015 or 40009.
         code: i64,
         /// The venue's message.
         msg: String,
@@ -137,6 +141,27 @@ pub enum SessionError {
     PeerSilent,
 }
 
+impl SessionError {
+    /// Its kind and its sentence, as a not-sent outcome carries them
+    /// ([`crate::outcome::NotSentReason::NoConnection`]); nothing is allocated.
+    pub(crate) fn as_failure(&self) -> (ConnectFailure, ErrorText) {
+        let failure = match self {
+            SessionError::Resolve { .. } => ConnectFailure::Dns,
+            SessionError::Io(_) => ConnectFailure::Connect,
+            SessionError::Tls(_) => ConnectFailure::Tls,
+            SessionError::Upgrade(_) => ConnectFailure::Upgrade,
+            SessionError::Timeout(_) => ConnectFailure::Timeout,
+            SessionError::LoginRejected { .. } | SessionError::LoginFailed { .. } => {
+                ConnectFailure::Login
+            }
+            SessionError::Protocol(_) | SessionError::Closed { .. } | SessionError::PeerSilent => {
+                ConnectFailure::Closed
+            }
+        };
+        (failure, ErrorText::display(self))
+    }
+}
+
 /// The rest of [`SessionError::Closed`]'s sentence: the close frame's code if there was one,
 /// then the reason.
 fn closed_how(code: Option<u16>, reason: &str) -> String {
@@ -155,7 +180,9 @@ pub enum Pinning {
     NotRequested,
     /// Pinned to the configured core.
     Pinned(usize),
-    /// The configured core could not be used; the thread runs unpinned.
+    /// The configured core could not be used and was optional
+    /// ([`crate::engine::ConfigBuilder::core_optional`]); the thread runs unpinned. (A required
+    /// core that cannot be used stops [`crate::Engine::start`] instead.)
     Failed(usize),
     /// The engine thread has not got that far yet.
     Pending,
@@ -243,6 +270,67 @@ pub struct RestPathStats {
     pub clock_synced: bool,
 }
 
+/// The final word's figures, in [`Stats::finals`]; all zero while it is off.
+///
+/// A push carries one order or more: the counts are of orders (`pushes_*`). Every connection of
+/// the pool subscribes, so with N connections each order arrives N times: the first copy that
+/// finds its intent is matched, the others are unmatched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FinalStats {
+    /// The final word is on.
+    pub enabled: bool,
+    /// Subscriptions to the order channel the venue acknowledged (one per connection made).
+    pub subscriptions_acked: u64,
+    /// Subscriptions the venue refused.
+    pub subscriptions_refused: u64,
+    /// Subscriptions that had no answer within the grace (the connection served anyway).
+    pub subscriptions_unanswered: u64,
+    /// Orders pushed on the order channel, every copy on every connection.
+    pub pushes_received: u64,
+    /// Of those, the ones that found an intent (waiting for its reply or its final word).
+    pub pushes_matched: u64,
+    /// Of the matched, those that came before the intent's reply, and were kept.
+    pub pushes_before_reply: u64,
+    /// Pushes that came before the intent's reply and found no room
+    /// ([`Confirm::early_pushes`](crate::engine::Confirm::early_pushes)): dropped, and REST
+    /// answers for them.
+    pub pushes_dropped: u64,
+    /// Pushes for orders no intent asked about (or already answered): ignored.
+    pub pushes_unmatched: u64,
+    /// Final words: cancelled.
+    pub cancelled: u64,
+    /// Final words: filled.
+    pub filled: u64,
+    /// Final words: live.
+    pub live: u64,
+    /// Final words: unconfirmed (any reason).
+    pub unconfirmed: u64,
+    /// Of the unconfirmed, those whose intent found the table full.
+    pub table_full: u64,
+    /// Final words from a push.
+    pub by_push: u64,
+    /// Final words from the REST order query.
+    pub by_rest: u64,
+    /// Final words that found the final-word ring and its overflow full (nobody read them):
+    /// dropped, and logged.
+    pub undelivered: u64,
+    /// REST order queries sent.
+    pub queries_sent: u64,
+    /// Answers to them (found, not found or refused).
+    pub queries_answered: u64,
+    /// Queries without an answer (timeout, 5xx, connection lost).
+    pub queries_failed: u64,
+    /// From an intent's outcome to its final word, over the last 1,024 final words that came
+    /// from the venue (push or REST): median, ns.
+    pub reply_to_final_p50_ns: u64,
+    /// 90th percentile of the same, ns.
+    pub reply_to_final_p90_ns: u64,
+    /// 99th percentile of the same, ns.
+    pub reply_to_final_p99_ns: u64,
+    /// Largest of the same, ns.
+    pub reply_to_final_max_ns: u64,
+}
+
 /// Counters since the engine started; a snapshot of [`crate::Handle::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -311,6 +399,8 @@ pub struct Stats {
     pub connections: [ConnectionStats; MAX_SLOTS],
     /// The REST rung.
     pub rest: RestPathStats,
+    /// The final word (all zero while it is off).
+    pub finals: FinalStats,
 }
 
 /// One slot's counters, written by the engine thread.
@@ -337,6 +427,66 @@ impl LinkCounters {
             replies: self.replies.get(),
             rtt_p50_ns: self.rtt_p50_ns.get(),
             rtt_p99_ns: self.rtt_p99_ns.get(),
+        }
+    }
+}
+
+/// The final word's counters, written by the engine thread.
+#[derive(Debug, Default)]
+pub(crate) struct FinalCounters {
+    pub enabled: Counter,
+    pub subscriptions_acked: Counter,
+    pub subscriptions_refused: Counter,
+    pub subscriptions_unanswered: Counter,
+    pub pushes_received: Counter,
+    pub pushes_matched: Counter,
+    pub pushes_before_reply: Counter,
+    pub pushes_dropped: Counter,
+    pub pushes_unmatched: Counter,
+    pub cancelled: Counter,
+    pub filled: Counter,
+    pub live: Counter,
+    pub unconfirmed: Counter,
+    pub table_full: Counter,
+    pub by_push: Counter,
+    pub by_rest: Counter,
+    pub undelivered: Counter,
+    pub queries_sent: Counter,
+    pub queries_answered: Counter,
+    pub queries_failed: Counter,
+    pub p50_ns: Counter,
+    pub p90_ns: Counter,
+    pub p99_ns: Counter,
+    pub max_ns: Counter,
+}
+
+impl FinalCounters {
+    fn snapshot(&self) -> FinalStats {
+        FinalStats {
+            enabled: self.enabled.get() != 0,
+            subscriptions_acked: self.subscriptions_acked.get(),
+            subscriptions_refused: self.subscriptions_refused.get(),
+            subscriptions_unanswered: self.subscriptions_unanswered.get(),
+            pushes_received: self.pushes_received.get(),
+            pushes_matched: self.pushes_matched.get(),
+            pushes_before_reply: self.pushes_before_reply.get(),
+            pushes_dropped: self.pushes_dropped.get(),
+            pushes_unmatched: self.pushes_unmatched.get(),
+            cancelled: self.cancelled.get(),
+            filled: self.filled.get(),
+            live: self.live.get(),
+            unconfirmed: self.unconfirmed.get(),
+            table_full: self.table_full.get(),
+            by_push: self.by_push.get(),
+            by_rest: self.by_rest.get(),
+            undelivered: self.undelivered.get(),
+            queries_sent: self.queries_sent.get(),
+            queries_answered: self.queries_answered.get(),
+            queries_failed: self.queries_failed.get(),
+            reply_to_final_p50_ns: self.p50_ns.get(),
+            reply_to_final_p90_ns: self.p90_ns.get(),
+            reply_to_final_p99_ns: self.p99_ns.get(),
+            reply_to_final_max_ns: self.max_ns.get(),
         }
     }
 }
@@ -379,6 +529,7 @@ pub(crate) struct Counters {
     /// The offset's bits (`i64` as `u64`).
     pub clock_offset_ms: Counter,
     pub clock_synced: Counter,
+    pub finals: FinalCounters,
 }
 
 impl Counters {
@@ -421,6 +572,7 @@ impl Counters {
                 clock_offset_ms: self.clock_offset_ms.get() as i64,
                 clock_synced: self.clock_synced.get() != 0,
             },
+            finals: self.finals.snapshot(),
         }
     }
 }
@@ -467,6 +619,13 @@ pub(crate) struct Shared {
     /// Outcomes decided at shutdown that found the outcome ring full.
     pub late_outcomes: Mutex<VecDeque<Outcome>>,
     pub has_late_outcomes: AtomicBool,
+    /// The outcome-ready notification, once a handle asked for it
+    /// ([`crate::Handle::outcome_ready`]); until then the engine pays one load per outcome.
+    #[cfg(unix)]
+    pub ready: OnceLock<super::ready::signal::ReadySignal>,
+    /// Final words decided at shutdown that found the final-word ring full.
+    pub late_finals: Mutex<VecDeque<FinalWord>>,
+    pub has_late_finals: AtomicBool,
 }
 
 impl Shared {
@@ -489,6 +648,10 @@ impl Shared {
             state_changed: StateSignal::default(),
             late_outcomes: Mutex::new(VecDeque::new()),
             has_late_outcomes: AtomicBool::new(false),
+            #[cfg(unix)]
+            ready: OnceLock::new(),
+            late_finals: Mutex::new(VecDeque::new()),
+            has_late_finals: AtomicBool::new(false),
         }
     }
 
@@ -564,6 +727,35 @@ impl Shared {
     pub(crate) fn push_late_outcome(&self, outcome: Outcome) {
         lock(&self.late_outcomes).push_back(outcome);
         self.has_late_outcomes.store(true, Ordering::Release);
+        self.outcome_delivered();
+    }
+
+    /// Whether shutdown left outcomes beside the ring.
+    pub(crate) fn has_late_outcomes(&self) -> bool {
+        self.has_late_outcomes.load(Ordering::Acquire)
+    }
+
+    /// Called by the engine after it handed an outcome over: signals a consumer that armed the
+    /// outcome-ready notification, if one exists.
+    #[inline]
+    pub(crate) fn outcome_delivered(&self) {
+        #[cfg(unix)]
+        if let Some(ready) = self.ready.get() {
+            ready.delivered();
+        }
+    }
+
+    /// The next final word shutdown left, if any.
+    pub(crate) fn pop_late_final(&self) -> Option<FinalWord> {
+        if !self.has_late_finals.load(Ordering::Acquire) {
+            return None;
+        }
+        lock(&self.late_finals).pop_front()
+    }
+
+    pub(crate) fn push_late_final(&self, word: FinalWord) {
+        lock(&self.late_finals).push_back(word);
+        self.has_late_finals.store(true, Ordering::Release);
     }
 }
 

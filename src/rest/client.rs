@@ -10,11 +10,11 @@ use mio::{Registry, Token};
 
 use super::config::BaseUrl;
 use super::http::ResponseReader;
-use super::{RestConfig, RestError, Verdict};
+use super::{OrderAnswer, RestConfig, RestError, Verdict};
 use crate::backoff::{Backoff, random_seed};
 use crate::clock::ClockEstimate;
 use crate::credentials::Credentials;
-use crate::intent::Cancel;
+use crate::intent::{Cancel, InstType};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
 use crate::venue::{Dialect, RestSigner};
@@ -39,6 +39,23 @@ pub enum RestEvent {
     /// The cancel sent with `tag` got no verdict: timeout, connection lost mid-request, a 5xx or
     /// an unreadable reply. Its fate is unknown (a cancel is safe to send again).
     Failed {
+        /// The caller's tag.
+        tag: u64,
+        /// Why.
+        error: RestError,
+    },
+    /// The venue's answer to the order query sent with `tag` ([`RestClient::send_query`]).
+    Order {
+        /// The caller's tag.
+        tag: u64,
+        /// Where the order stands, or that the venue does not know it, or a refusal.
+        answer: OrderAnswer,
+        /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
+        round_trip_ns: u64,
+    },
+    /// The order query sent with `tag` got no answer (timeout, connection lost, a 5xx, an
+    /// unreadable reply): ask again later.
+    QueryFailed {
         /// The caller's tag.
         tag: u64,
         /// Why.
@@ -90,6 +107,7 @@ impl Phase {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Cancel { tag: u64 },
+    Query { tag: u64, inst_type: InstType },
     ServerTime,
 }
 
@@ -523,6 +541,42 @@ impl RestClient {
             .map_err(SendError::Broken)
     }
 
+    /// Sends a signed order query asking where the order `cancel` names stands (spot
+    /// `orderInfo`, futures `order/detail`; by `orderId` when the cancel has one, else by
+    /// `clientOid`), timestamped like [`send_cancel`](Self::send_cancel), on a connection that is ready while
+    /// the other one is ready for a cancel too (or not open). On `Ok`, exactly one
+    /// [`RestEvent::Order`] or [`RestEvent::QueryFailed`] with `tag` follows; on `Err` nothing
+    /// was sent and none will. The venue limits these per account (20/s spot, 10/s futures):
+    /// pacing them is the caller's job.
+    ///
+    /// Allocates nothing once warm (the buffers are reused).
+    pub fn send_query(
+        &mut self,
+        tag: u64,
+        cancel: &Cancel,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        // Never the last connection ready for a cancel: a query waits for one to spare.
+        let Some(k) = (0..LANES)
+            .rev()
+            .find(|&k| self.lane_ready(k) && self.may_keep_warm(k) && self.still_open(k))
+        else {
+            return Err(SendError::NotReady);
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect
+            .encode_rest_query(&mut self.request, &signer, timestamp, cancel);
+        let kind = Kind::Query {
+            tag,
+            inst_type: cancel.inst_type,
+        };
+        self.transmit(k, kind, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
     /// Whether idle connection `k` is still open: a nonblocking read finds nothing. A server
     /// that closed the idle keep-alive (or sent anything unasked) marks it broken, to be
     /// replaced at the next `advance` (at once, for a close).
@@ -891,6 +945,14 @@ impl RestClient {
                 },
                 Err(error) => RestEvent::Failed { tag, error },
             }),
+            (Kind::Query { tag, .. }, Decoded::Query(answer)) => events.push(match answer {
+                Ok(answer) => RestEvent::Order {
+                    tag,
+                    answer,
+                    round_trip_ns: now.saturating_sub(request.sent_ns),
+                },
+                Err(error) => RestEvent::QueryFailed { tag, error },
+            }),
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
                 self.note_server_time(server_ms, midpoint, now);
@@ -971,19 +1033,23 @@ impl RestClient {
     }
 
     fn fail_in_flight(&mut self, k: usize, error: &RestError, events: &mut Vec<RestEvent>) {
-        if let Some(InFlight {
-            kind: Kind::Cancel { tag },
-            ..
-        }) = self.lanes[k].in_flight.take()
-        {
-            let error = match error {
-                RestError::ClosedByServer => {
-                    RestError::ConnectionLost("the server closed the connection".to_owned())
-                }
-                RestError::Io(reason) => RestError::ConnectionLost(reason.clone()),
-                other => other.clone(),
-            };
-            events.push(RestEvent::Failed { tag, error });
+        let error = || match error {
+            RestError::ClosedByServer => {
+                RestError::ConnectionLost("the server closed the connection".to_owned())
+            }
+            RestError::Io(reason) => RestError::ConnectionLost(reason.clone()),
+            other => other.clone(),
+        };
+        match self.lanes[k].in_flight.take().map(|r| r.kind) {
+            Some(Kind::Cancel { tag }) => events.push(RestEvent::Failed {
+                tag,
+                error: error(),
+            }),
+            Some(Kind::Query { tag, .. }) => events.push(RestEvent::QueryFailed {
+                tag,
+                error: error(),
+            }),
+            Some(Kind::ServerTime) | None => {}
         }
     }
 
@@ -1054,6 +1120,7 @@ fn signer<'a>(
 /// A complete reply, read according to the request it answers.
 enum Decoded {
     Cancel(Result<Verdict, RestError>),
+    Query(Result<OrderAnswer, RestError>),
     Time(Result<i64, RestError>),
     Unsolicited { status: u16 },
 }
@@ -1063,6 +1130,11 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
         Some(Kind::Cancel { .. }) => Decoded::Cancel(
             dialect
                 .read_rest_verdict(status, body)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::Query { inst_type, .. }) => Decoded::Query(
+            dialect
+                .read_rest_order(status, body, inst_type)
                 .map_err(RestError::from),
         ),
         Some(Kind::ServerTime) => Decoded::Time(

@@ -16,6 +16,9 @@
 //! - **Client** ([`RestClient`]): one keep-alive HTTPS connection as a nonblocking state machine,
 //!   driven from the caller's `mio` loop, kept warm with `GET /api/v2/public/time`, which also
 //!   measures the venue's clock offset.
+//! - **Order query** ([`RestClient::send_query`], [`decode_order`]): the signed
+//!   `GET /api/v2/spot/trade/orderInfo` or `/api/v2/mix/order/detail` that tells where an order
+//!   stands, for the final word on a cancel when no push said it.
 //!
 //! How an event loop drives a [`RestClient`] (see its documentation for an example):
 //!
@@ -34,13 +37,16 @@ mod http;
 mod verdict;
 
 pub use crate::venue::v2::rest::{
-    FUTURES_CANCEL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH, SPOT_CANCEL_PATH, cancel_path,
-    encode_cancel_body, sign_request,
+    FUTURES_CANCEL_PATH, FUTURES_ORDER_DETAIL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH,
+    SPOT_CANCEL_PATH, SPOT_ORDER_INFO_PATH, cancel_path, encode_cancel_body,
+    encode_order_query_string, order_query_path, sign_request,
 };
 pub use client::{RestClient, RestEvent, SendError};
 pub use config::{LIVE_BASE_URL, RestConfig};
 pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, MAX_INTERIM, Response, ResponseReader};
-pub use verdict::{Verdict, decode_server_time, decode_verdict};
+pub use verdict::{OrderAnswer, Verdict, decode_order, decode_server_time, decode_verdict};
+
+use crate::outcome::{ConnectFailure, ErrorText};
 
 /// What went wrong with a REST request or connection, phrased as what the caller can do.
 ///
@@ -104,6 +110,26 @@ pub enum RestError {
     /// The client was shut down with the request in flight.
     #[error("the REST client was shut down")]
     Shutdown,
+}
+
+impl RestError {
+    /// As a not-sent outcome carries a connection error
+    /// ([`crate::outcome::NotSentReason::NoConnection`]): its kind, and its sentence after
+    /// `REST: `; `None` for the routine end of a keep-alive connection. Nothing is allocated.
+    pub(crate) fn as_failure(&self) -> Option<(ConnectFailure, ErrorText)> {
+        let failure = match self {
+            RestError::ClosedByServer | RestError::Shutdown => return None,
+            RestError::Resolve { .. } => ConnectFailure::Dns,
+            RestError::Tls(_) => ConnectFailure::Tls,
+            RestError::InvalidUrl { .. } | RestError::Io(_) => ConnectFailure::Connect,
+            RestError::Timeout(_) => ConnectFailure::Timeout,
+            RestError::ConnectionLost(_)
+            | RestError::Http(_)
+            | RestError::ServerError { .. }
+            | RestError::BadReply { .. } => ConnectFailure::Closed,
+        };
+        Some((failure, ErrorText::display(&format_args!("REST: {self}"))))
+    }
 }
 
 /// The host and port of a REST base URL, if it is one [`RestClient::new`] accepts.

@@ -6,8 +6,8 @@
 //! the status (the venue sends its refusals with 4xx). A 5xx status, or a body that is not that
 //! JSON, carries no verdict: the request failed and the order's fate is unknown.
 
-pub use crate::venue::Verdict;
 use crate::venue::v2::rest_reply::{self, NoVerdict};
+pub use crate::venue::{OrderAnswer, Verdict};
 
 use super::RestError;
 
@@ -49,6 +49,31 @@ pub fn decode_verdict(status: u16, body: &[u8]) -> Result<Verdict, RestError> {
 /// ```
 pub fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, RestError> {
     rest_reply::decode_server_time(status, body).map_err(RestError::from)
+}
+
+/// Reads an order query's reply (spot `orderInfo` answers a list of one order, futures
+/// `order/detail` one object) for an order of `inst_type`: where it stands, or that the venue
+/// does not know it, or a refusal.
+///
+/// ```
+/// use bitget_cancel::InstType;
+/// use bitget_cancel::final_word::OrderStatus;
+/// use bitget_cancel::rest::{decode_order, OrderAnswer};
+///
+/// let body = br#"{"code":"00000","data":[{"orderId":"1","status":"cancelled","baseVolume":"0.5"}]}"#;
+/// let OrderAnswer::Found(order) = decode_order(200, body, InstType::Spot)? else { unreachable!() };
+/// assert_eq!((order.status, order.filled.unwrap().as_str()), (OrderStatus::Cancelled, "0.5"));
+///
+/// let gone = br#"{"code":"43001","msg":"The order does not exist"}"#;
+/// assert_eq!(decode_order(400, gone, InstType::Spot)?, OrderAnswer::NotFound { code: 43001 });
+/// # Ok::<(), bitget_cancel::rest::RestError>(())
+/// ```
+pub fn decode_order(
+    status: u16,
+    body: &[u8],
+    inst_type: crate::InstType,
+) -> Result<OrderAnswer, RestError> {
+    rest_reply::decode_order(status, body, inst_type).map_err(RestError::from)
 }
 
 #[cfg(test)]

@@ -27,9 +27,13 @@
 //! - a second API (the unified account's V3: a top-level `id`, lowercase `category`, string
 //!   codes) is a module beside [`v2`] and a variant of [`Dialect`], switchable at runtime by the
 //!   account that owns the connections;
-//! - a batch reply (one request id, a verdict per entry) and an order update (a push tied to an
-//!   intent by `orderId` or `clientOid`) are variants of [`Inbound`], which the conductor's
-//!   correlation step (the in-flight table) reads; a subscription is one more `encode_*` here;
+//! - a batch reply (one request id, a verdict per entry) is a variant of [`Inbound`], which the
+//!   conductor's correlation step (the in-flight table) reads;
+//! - order updates are: a push reads into [`Inbound::Orders`] (the orders themselves, neutral
+//!   [`OrderUpdate`]s, wait in the decoder), the subscription is [`Dialect::encode_subscribe`]
+//!   and its answers [`Inbound::Subscribed`] and [`Inbound::SubscribeRefused`], and the REST
+//!   order query [`Dialect::encode_rest_query`] and [`Dialect::read_rest_order`]. V3's `order`
+//!   topic (`cumExecQty`, `orderStatus`, `updatedTime`) reads into the same `OrderUpdate`;
 //! - which codes are definitive and which are transient is a table in the dialect's `codes`
 //!   module, read through [`Dialect::answer_class`] (and [`Dialect::login_refusal`] for
 //!   logins); a next dialect brings a table of its own.
@@ -38,7 +42,8 @@ pub(crate) mod decimal;
 pub(crate) mod v2;
 
 use crate::credentials::Credentials;
-use crate::intent::{Cancel, RequestId};
+use crate::final_word::OrderUpdate;
+use crate::intent::{Cancel, InstType, RequestId};
 use crate::outcome::VenueMsg;
 pub(crate) use v2::rest_reply::NoVerdict;
 
@@ -124,6 +129,13 @@ pub(crate) enum Inbound {
     },
     /// The answer to the keepalive.
     Pong,
+    /// One subscription of the order channel was acknowledged.
+    Subscribed,
+    /// The venue refused a subscription of the order channel.
+    SubscribeRefused { code: i64, msg: VenueMsg },
+    /// A push on the order channel: `count` orders, waiting in the decoder
+    /// ([`InboundDecoder::updates`](v2::ReplyDecoder::updates)) until its next message.
+    Orders { count: usize },
     /// Well-formed, and nothing the engine acts on (an event it does not use).
     Notice,
     /// A well-formed WebSocket message the engine cannot read: counted, logged, skipped.
@@ -148,6 +160,26 @@ impl Inbound {
             len: len as u8,
         }
     }
+}
+
+/// The venue's answer to an order query ([`RestClient::send_query`](crate::rest::RestClient::send_query),
+/// read by [`decode_order`](crate::rest::decode_order)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderAnswer {
+    /// The order, as the venue lists it.
+    Found(OrderUpdate),
+    /// The venue does not know the order (43001 on spot; 40109, 40768 or 41101 on futures).
+    NotFound {
+        /// The venue's code.
+        code: i64,
+    },
+    /// The venue refused the query (a signature, a parameter, a rate limit): ask again later.
+    Refused {
+        /// The venue's code.
+        code: i64,
+        /// The venue's message.
+        msg: VenueMsg,
+    },
 }
 
 /// What every signed REST request carries besides its path and body.
@@ -245,7 +277,31 @@ impl Dialect {
         }
     }
 
+    /// Appends the request subscribing to the order channel for `inst_types` (every symbol of
+    /// each) to `out`; returns how many acknowledgements the venue sends for it (one per
+    /// product line).
+    pub(crate) fn encode_subscribe(self, out: &mut Vec<u8>, inst_types: &[InstType]) -> usize {
+        match self {
+            Dialect::V2 => v2::encode_subscribe(out, inst_types),
+        }
+    }
+
+    /// How many order queries per second the venue allows for this product line, per account.
+    pub(crate) const fn queries_per_second(self, inst_type: InstType) -> u32 {
+        match self {
+            Dialect::V2 => v2::rest::queries_per_second(inst_type),
+        }
+    }
+
     // ----- REST -----
+
+    /// Whether a REST reply's code refuses the request's credentials (key, passphrase,
+    /// signature) rather than deciding about the order it carries.
+    pub(crate) fn rest_refuses_credentials(self, code: i64) -> bool {
+        match self {
+            Dialect::V2 => v2::codes::rest_refuses_credentials(code),
+        }
+    }
 
     /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
     pub(crate) const fn max_rest_body_len(self) -> usize {
@@ -272,6 +328,32 @@ impl Dialect {
                 let path = v2::rest::cancel_path(cancel.inst_type);
                 v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
             }
+        }
+    }
+
+    /// Appends the signed HTTP/1.1 request asking where the order `cancel` names stands to
+    /// `request`, timestamped `timestamp_ms`. Allocates nothing once the buffer is warm.
+    pub(crate) fn encode_rest_query(
+        self,
+        request: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        cancel: &Cancel,
+    ) {
+        match self {
+            Dialect::V2 => v2::rest::encode_order_query(request, signer, timestamp_ms, cancel),
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_query`]'s request.
+    pub(crate) fn read_rest_order(
+        self,
+        status: u16,
+        body: &[u8],
+        inst_type: InstType,
+    ) -> Result<OrderAnswer, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_order(status, body, inst_type),
         }
     }
 

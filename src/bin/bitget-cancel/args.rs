@@ -123,10 +123,20 @@ Input, one object per line (blank lines are skipped):
 Output, one object per non-blank input line, in completion order:
   {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \
-line was refused; msg says why) or not_sent. attempts counts the sends (a hedge or a re-send after \
+line was refused; msg says why) or not_sent (reason says why: no_connection with the last \
+connection error in msg, login_rejected with the venue's code, queue_timeout, ...). attempts counts the sends (a hedge or a re-send after \
 a lost connection adds one); via is the 0-based connection whose reply settled it (null if none). \
 After a re-send, a rejection saying the order does not exist means it is no longer open: the lost \
 attempt may have cancelled it, or it filled.
+
+With --confirm each connection subscribes to the venue's private order channel, and each line is \
+printed once its final word is known (or its time is up), with four more fields:
+  ...,\"final\":\"cancelled\",\"filled_size\":\"0.25\",\"final_source\":\"push\",\"final_ns\":188204}
+final is cancelled, filled (the cancel came too late), live (the venue still had the order open \
+when the time was up) or unconfirmed (nothing said in time); null for invalid and not_sent lines. \
+filled_size is the filled part as the venue wrote it; final_source is push (the order channel) or \
+rest (Bitget's order query, asked when no push came within a second); final_ns runs from the \
+line's intent accepted to its final word. Without --confirm nothing of it is sent or printed.
 
 Exit codes: 0 once every line has its outcome; 1 the venue could not be reached or an I/O error; \
 2 a usage or configuration error, or credentials the venue refused (every line is then reported \
@@ -171,6 +181,14 @@ pub struct RunArgs {
     /// Pin the engine thread to this core [default: not pinned].
     #[arg(long, value_name = "N")]
     pub core: Option<usize>,
+    /// Wait for each cancel's final word (from the order channel's pushes, else Bitget's REST
+    /// order query) and print it with the line: final, filled_size, final_source, final_ns.
+    #[arg(long)]
+    pub confirm: bool,
+    /// With --confirm: how long after its outcome a cancel waits for its final word; then it is
+    /// printed live (if the venue still had the order open) or unconfirmed [default: 5000].
+    #[arg(long, value_name = "MS", requires = "confirm", value_parser = clap::value_parser!(u64).range(1..))]
+    pub confirm_timeout_ms: Option<u64>,
     #[command(flatten)]
     pub pool: PoolArgs,
 }

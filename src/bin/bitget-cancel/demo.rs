@@ -4,6 +4,11 @@
 //! TLS is real and verified. The book holds one resting order per cancel, except for 2% of the
 //! cancels, which name orders that do not exist; every cancel must end acked or rejected
 //! accordingly, exactly once.
+//!
+//! The final word is on: every cancel also gets its final word, which must agree with the
+//! venue's book after the run. A scripted taker fills 4% of the orders wholly just as their
+//! cancel is queued (some cancels lose that race: 43001, then the `filled` push) and 4% partly
+//! just before (cancelled, with the filled size).
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -11,11 +16,14 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{Config, Credentials, SessionState, Stats, SubmitError};
+use bitget_cancel::engine::{
+    Config, Confirm, Credentials, SessionState, StartError, Stats, SubmitError,
+};
+use bitget_cancel::final_word::{FinalSource, FinalState, FinalWord, UnconfirmedReason};
 use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
-    CancelFate, Faults, Injection, LoginFault, OnCancel, RestingOrder, SimConfig, SimStats,
-    SimVenue,
+    CancelFate, Faults, Injection, LoginFault, OnCancel, OrderStatus as BookStatus, PushLoss,
+    RestingOrder, SimConfig, SimStats, SimVenue,
 };
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 use serde_json::{Value, json};
@@ -36,6 +44,10 @@ const CONNECT_WAIT: Duration = Duration::from_secs(10);
 const MAX_QUEUE: Duration = Duration::from_secs(30);
 /// How long a sent cancel waits for its reply.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a cancel waits for its final word under `--chaos`, where many pushes are lost and
+/// the order queries that replace them keep to the venue's own limits (20/s spot, 10/s
+/// futures); the library's default (5 s) otherwise.
+const CHAOS_CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
 /// The venue's "the order does not exist" codes (spot, futures over WebSocket, futures over REST).
 const ORDER_GONE: [i64; 3] = [43001, 41101, 40768];
 
@@ -44,14 +56,34 @@ const ORDER_GONE: [i64; 3] = [43001, 41101, 40768];
 enum Expect {
     Acked,
     Rejected,
+    /// A taker fills the order as the cancel is queued: acked, or rejected as gone if the fill
+    /// won.
+    Race,
 }
+
+/// What the scripted taker does to a cancel's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    None,
+    /// All of it, right after the cancel is queued.
+    Race,
+    /// [`PARTIAL`] of it, before the run.
+    Partial,
+}
+
+/// The partial fill, of an order of [`bitget_cancel::sim::DEFAULT_SIZE`] (1).
+const PARTIAL: &str = "0.4";
 
 /// The cancels to send, in order; cancel `i` carries tag `i + 1`.
 #[derive(Debug)]
 struct Plan {
     cancels: Vec<(Cancel, Expect)>,
+    /// The resting order each cancel names (`None` for the missing ones), and the taker's fill.
+    orders: Vec<(Option<RestingOrder>, Fill)>,
     resting: u64,
     missing: u64,
+    races: u64,
+    partials: u64,
 }
 
 impl Plan {
@@ -66,6 +98,8 @@ impl Plan {
         let mut futures = futures.iter();
         let inst_id = InstId::new(SYMBOL).map_err(Failure::runtime)?;
         let mut cancels = Vec::with_capacity(n);
+        let mut orders = Vec::with_capacity(n);
+        let (mut races, mut partials) = (0u64, 0u64);
         let (mut placed_missing, mut placed_resting) = (0usize, 0usize);
         for i in 0..n {
             // Bresenham: the missing ones land evenly through the run.
@@ -85,6 +119,7 @@ impl Plan {
                     )
                 };
                 let order = order.map_err(Failure::runtime)?;
+                orders.push((None, Fill::None));
                 (Cancel::new(inst_type, inst_id, order), Expect::Rejected)
             } else {
                 placed_resting += 1;
@@ -96,14 +131,31 @@ impl Plan {
                 let resting =
                     resting.ok_or_else(|| Failure::runtime("the demo book ran short of orders"))?;
                 let order = by_alternate_ref(resting, placed_resting).map_err(Failure::runtime)?;
-                (Cancel::new(inst_type, inst_id, order), Expect::Acked)
+                // 4% race a taker filling the whole order, 4% find it partly filled.
+                let (fill, expect) = match placed_resting % 25 {
+                    7 => (Fill::Race, Expect::Race),
+                    19 => (Fill::Partial, Expect::Acked),
+                    _ => (Fill::None, Expect::Acked),
+                };
+                races += u64::from(fill == Fill::Race);
+                partials += u64::from(fill == Fill::Partial);
+                if fill == Fill::Partial {
+                    venue
+                        .fill(resting.inst_type, SYMBOL, &resting.order_id, Some(PARTIAL))
+                        .map_err(Failure::runtime)?;
+                }
+                orders.push((Some(resting.clone()), fill));
+                (Cancel::new(inst_type, inst_id, order), expect)
             };
             cancels.push((cancel.with_tag(i as u64 + 1), expect));
         }
         Ok(Plan {
             cancels,
+            orders,
             resting: resting as u64,
             missing: missing as u64,
+            races,
+            partials,
         })
     }
 }
@@ -138,6 +190,19 @@ struct Tallies {
     /// Cancels of resting orders sent again (a lost or frozen connection) whose later attempt
     /// found the order gone: an earlier attempt cancelled it.
     gone_after_resend: u64,
+    /// Cancels that lost the race to the taker's fill (rejected as gone).
+    race_lost: u64,
+    /// Final words per tag (index 0 unused), and how many came per tag.
+    finals: Vec<Option<FinalWord>>,
+    finals_seen: Vec<u8>,
+    final_count: u64,
+    final_duplicates: u64,
+    /// Outcomes of cancels that were sent: each is owed a final word.
+    sent: u64,
+    /// From the outcome to the final word, for final words from a push.
+    reply_to_final_push: Latency,
+    /// The same, from REST.
+    reply_to_final_rest: Latency,
 }
 
 impl Tallies {
@@ -154,11 +219,66 @@ impl Tallies {
             outcomes: 0,
             first_unexpected: None,
             gone_after_resend: 0,
+            race_lost: 0,
+            finals: vec![None; n + 1],
+            finals_seen: vec![0; n + 1],
+            final_count: 0,
+            final_duplicates: 0,
+            sent: 0,
+            reply_to_final_push: Latency::new(),
+            reply_to_final_rest: Latency::new(),
         }
+    }
+
+    fn record_final(&mut self, w: &FinalWord) {
+        self.final_count += 1;
+        let tag = w.tag() as usize;
+        let Some(seen) = self.finals_seen.get_mut(tag).filter(|_| tag > 0) else {
+            return;
+        };
+        *seen += 1;
+        if *seen > 1 {
+            self.final_duplicates += 1;
+            return;
+        }
+        self.finals[tag] = Some(*w);
+        match w.source {
+            Some(FinalSource::Push) => self.reply_to_final_push.record(w.times.since_settled_ns()),
+            Some(FinalSource::Rest) => self.reply_to_final_rest.record(w.times.since_settled_ns()),
+            None => {}
+        }
+    }
+
+    /// Final words by state, and by source.
+    fn final_counts(&self) -> FinalCounts {
+        let mut c = FinalCounts::default();
+        for w in self.finals.iter().flatten() {
+            match w.state {
+                FinalState::Cancelled if w.filled.is_some_and(|f| !f.is_zero()) => {
+                    c.cancelled += 1;
+                    c.cancelled_partly += 1;
+                }
+                FinalState::Cancelled => c.cancelled += 1,
+                FinalState::Filled => c.filled += 1,
+                FinalState::Live => c.live += 1,
+                FinalState::Unconfirmed(UnconfirmedReason::NotFound) => {
+                    c.unconfirmed += 1;
+                    c.not_found += 1;
+                }
+                FinalState::Unconfirmed(_) => c.unconfirmed += 1,
+            }
+            match w.source {
+                Some(FinalSource::Push) => c.push += 1,
+                Some(FinalSource::Rest) => c.rest += 1,
+                None => {}
+            }
+        }
+        c
     }
 
     fn record(&mut self, plan: &Plan, o: &Outcome) {
         self.outcomes += 1;
+        self.sent += u64::from(o.status.was_sent());
         self.counts.add(LineStatus::from(&o.status));
         if let Status::Rejected { code, .. } = o.status {
             *self.rejection_codes.entry(code).or_default() += 1;
@@ -183,16 +303,22 @@ impl Tallies {
             return;
         }
         let expected = plan.cancels[tag - 1].1;
-        let gone = expected == Expect::Acked
-            && o.attempts > 1
-            && matches!(o.status, Status::Rejected { code, .. } if ORDER_GONE.contains(&code));
+        let order_gone =
+            matches!(o.status, Status::Rejected { code, .. } if ORDER_GONE.contains(&code));
+        let gone = expected == Expect::Acked && o.attempts > 1 && order_gone;
         if gone {
             self.gone_after_resend += 1;
         }
+        let lost_race = expected == Expect::Race && order_gone;
+        if lost_race {
+            self.race_lost += 1;
+        }
         let ok = gone
+            || lost_race
             || matches!(
                 (expected, o.status),
-                (Expect::Acked, Status::Acked) | (Expect::Rejected, Status::Rejected { .. })
+                (Expect::Acked | Expect::Race, Status::Acked)
+                    | (Expect::Rejected, Status::Rejected { .. })
             );
         if !ok {
             self.unexpected += 1;
@@ -208,6 +334,63 @@ impl Tallies {
     fn without_outcome(&self) -> u64 {
         self.seen.iter().skip(1).filter(|&&n| n == 0).count() as u64
     }
+}
+
+/// Final words by state and by source.
+#[derive(Debug, Default, Clone, Copy)]
+struct FinalCounts {
+    cancelled: u64,
+    cancelled_partly: u64,
+    filled: u64,
+    live: u64,
+    unconfirmed: u64,
+    not_found: u64,
+    push: u64,
+    rest: u64,
+}
+
+/// How the final words compare with the venue's book after the run.
+#[derive(Debug, Default)]
+struct BookCheck {
+    /// Final words whose state or filled size differ from the book's.
+    mismatches: u64,
+    first_mismatch: Option<String>,
+}
+
+/// Compares every final word with the venue's book: a resting order's word must say what the
+/// book says (filled with its size, or cancelled with what filled first); a missing order's
+/// must be unconfirmed, not found.
+fn check_book(venue: &SimVenue, plan: &Plan, t: &Tallies) -> BookCheck {
+    let mut check = BookCheck::default();
+    for (i, (order, _)) in plan.orders.iter().enumerate() {
+        let Some(word) = t.finals[i + 1] else {
+            continue;
+        };
+        let expected =
+            match order {
+                None => Some((FinalState::Unconfirmed(UnconfirmedReason::NotFound), None)),
+                Some(o) => venue
+                    .order(o.inst_type, &o.inst_id, &o.order_id)
+                    .and_then(|book| match book.status {
+                        BookStatus::Filled => Some((FinalState::Filled, Some(book.filled))),
+                        BookStatus::Cancelled => Some((FinalState::Cancelled, Some(book.filled))),
+                        _ => None,
+                    }),
+            };
+        let said = (word.state, word.filled.map(|d| d.to_string()));
+        if expected.as_ref() != Some(&said) {
+            check.mismatches += 1;
+            check.first_mismatch.get_or_insert_with(|| {
+                format!(
+                    "cancel {}: the final word says {} (filled {:?}), the book {expected:?}",
+                    i + 1,
+                    word.state,
+                    said.1
+                )
+            });
+        }
+    }
+    check
 }
 
 /// Progress on stderr: one updating line on a terminal, else a line a second.
@@ -241,8 +424,8 @@ impl Progress {
         self.last = Instant::now();
         let c = &t.counts;
         let text = format!(
-            "demo: {sent}/{n} queued, {} outcomes ({} acked, {} rejected, {} unknown, {} not sent)",
-            t.outcomes, c.acked, c.rejected, c.unknown, c.not_sent
+            "demo: {sent}/{n} queued, {} outcomes ({} acked, {} rejected, {} unknown, {} not sent), {} final words",
+            t.outcomes, c.acked, c.rejected, c.unknown, c.not_sent, t.final_count
         );
         let mut err = std::io::stderr().lock();
         let _ = if self.terminal {
@@ -291,13 +474,18 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         .ack_timeout(ACK_TIMEOUT)
         // A login the venue swallows (--chaos) is given up after a second.
         .connect_timeout(Duration::from_secs(1))
-        .login_retry_after(None);
+        .login_retry_after(None)
+        .confirm(confirm(args.chaos));
     if let Some(core) = args.core {
         builder = builder.core(core);
     }
     let config = builder.build().map_err(Failure::runtime)?;
-    let (engine, handle) = Engine::start(config)
-        .map_err(|e| Failure::runtime(format!("cannot start the engine: {e}")))?;
+    let (engine, handle) = Engine::start(config).map_err(|e| match e {
+        StartError::Pinning { core, reason } => Failure::config(format!(
+            "cannot pin the engine thread to core {core} (--core): {reason}"
+        )),
+        e => Failure::runtime(format!("cannot start the engine: {e}")),
+    })?;
 
     eprintln!(
         "demo: simulated venue at {} with {} resting orders; connecting over TLS...",
@@ -313,13 +501,14 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     );
 
     let started = Instant::now();
-    let chaos = args.chaos.then_some(&venue);
-    let (tallies, full_ring_waits) = drive(&handle, &plan, args.rate, chaos);
+    let (tallies, full_ring_waits) = drive(&handle, &venue, &plan, args.rate, args.chaos);
     let duration = started.elapsed();
     let pinning = handle.pinning();
     let stats = engine.shutdown();
     let venue_stats = venue.stats();
     let left_resting = venue.resting_orders() as u64;
+    let book = check_book(&venue, &plan, &tallies);
+    let pushes_lost = venue.activity().pushes_lost;
     venue.shutdown();
 
     let summary = Summary {
@@ -336,6 +525,8 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         login,
         duration,
         left_resting,
+        book,
+        pushes_lost,
     };
     let problems = summary.problems();
     if args.json {
@@ -350,6 +541,19 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
             "the demo did not go as expected: {}",
             problems.join("; ")
         )))
+    }
+}
+
+/// The final word's settings: the library's defaults, with a longer timeout under `--chaos`.
+fn confirm(chaos: bool) -> Confirm {
+    let defaults = Confirm::default();
+    Confirm {
+        timeout: if chaos {
+            CHAOS_CONFIRM_TIMEOUT
+        } else {
+            defaults.timeout
+        },
+        ..defaults
     }
 }
 
@@ -419,6 +623,13 @@ impl Chaos<'_> {
         let venue = self.venue;
         match self.done {
             1 => {
+                venue.set_faults(Faults {
+                    lose_pushes: PushLoss::OneIn(4),
+                    ..Faults::default()
+                });
+                eprintln!(
+                    "demo: chaos: the venue loses one order push in four from now on (REST answers for them)"
+                );
                 let before = self.handle.stats();
                 match venue.logged_in_connections().first() {
                     Some(&conn) if venue.inject_on(conn, Injection::Drop) => {
@@ -441,6 +652,7 @@ impl Chaos<'_> {
                         injection: Injection::Freeze,
                         cancel: CancelFate::Unanswered,
                     }),
+                    lose_pushes: PushLoss::OneIn(4),
                     ..Faults::default()
                 });
                 eprintln!(
@@ -450,6 +662,7 @@ impl Chaos<'_> {
             3 => {
                 venue.set_faults(Faults {
                     login: LoginFault::Ignore,
+                    lose_pushes: PushLoss::OneIn(4),
                     ..Faults::default()
                 });
                 let dropped = venue.drop_connections();
@@ -460,20 +673,41 @@ impl Chaos<'_> {
             }
             _ => {
                 venue.set_faults(Faults::none());
-                eprintln!("demo: chaos: WebSocket logins answered again after {queued} cancels");
+                eprintln!(
+                    "demo: chaos: WebSocket logins answered and pushes delivered again after {queued} cancels"
+                );
             }
         }
     }
 }
 
-/// Offers the cancels at `rate` per second and collects outcomes until each has one (or the
-/// engine's own bounds have passed). Returns the tallies and how often the ring was full.
-fn drive(handle: &Handle, plan: &Plan, rate: u32, chaos: Option<&SimVenue>) -> (Tallies, u64) {
-    let mut chaos = chaos.map(|venue| Chaos {
+/// Queues cancel `i`, and for a race the taker fills its order right after; false when the
+/// ring was full (nothing happened), `Err` when the engine stopped.
+fn queue(handle: &Handle, venue: &SimVenue, plan: &Plan, i: usize) -> Result<bool, ()> {
+    match handle.cancel(plan.cancels[i].0) {
+        Ok(_) => {
+            if let (Some(o), Fill::Race) = &plan.orders[i] {
+                // A fill of an order the cancel already took is refused by the book: the
+                // cancel won the race.
+                let _ = venue.fill(o.inst_type, &o.inst_id, &o.order_id, None);
+            }
+            Ok(true)
+        }
+        Err(SubmitError::Full(_)) => Ok(false),
+        Err(SubmitError::Stopped(_)) => Err(()),
+    }
+}
+
+/// Offers the cancels at `rate` per second and collects outcomes and final words until each
+/// sent cancel has both (or the engine's own bounds have passed). Returns the tallies and how
+/// often the ring was full.
+fn drive(handle: &Handle, venue: &SimVenue, plan: &Plan, rate: u32, chaos: bool) -> (Tallies, u64) {
+    let mut chaos = chaos.then_some(Chaos {
         venue,
         handle,
         done: 0,
     });
+
     let n = plan.cancels.len();
     let mut t = Tallies::new(n);
     let mut progress = Progress::new();
@@ -482,17 +716,19 @@ fn drive(handle: &Handle, plan: &Plan, rate: u32, chaos: Option<&SimVenue>) -> (
     let due = |i: usize| Duration::from_nanos(i as u64 * 1_000_000_000 / u64::from(rate));
     let mut next = 0usize;
     let mut all_sent_at: Option<Instant> = None;
-    let give_up_after = MAX_QUEUE + ACK_TIMEOUT + Duration::from_secs(5);
-    while t.outcomes < n as u64 {
+    let give_up_after =
+        MAX_QUEUE + ACK_TIMEOUT + confirm(chaos.is_some()).timeout + Duration::from_secs(5);
+    let done = |t: &Tallies| t.outcomes >= n as u64 && t.final_count >= t.sent;
+    while !done(&t) {
         let now = started.elapsed();
         while next < n && due(next) <= now {
-            match handle.cancel(plan.cancels[next].0) {
-                Ok(_) => next += 1,
-                Err(SubmitError::Full(_)) => {
+            match queue(handle, venue, plan, next) {
+                Ok(true) => next += 1,
+                Ok(false) => {
                     full_ring_waits += 1;
                     break;
                 }
-                Err(SubmitError::Stopped(_)) => {
+                Err(()) => {
                     next = n;
                     break;
                 }
@@ -507,8 +743,11 @@ fn drive(handle: &Handle, plan: &Plan, rate: u32, chaos: Option<&SimVenue>) -> (
         for o in handle.try_outcomes() {
             t.record(plan, &o);
         }
+        for w in handle.try_finals() {
+            t.record_final(&w);
+        }
         progress.show(next, n, &t, false);
-        if t.outcomes >= n as u64 || all_sent_at.is_some_and(|at| at.elapsed() > give_up_after) {
+        if done(&t) || all_sent_at.is_some_and(|at| at.elapsed() > give_up_after) {
             break;
         }
         let wait = if next < n {
@@ -516,8 +755,12 @@ fn drive(handle: &Handle, plan: &Plan, rate: u32, chaos: Option<&SimVenue>) -> (
         } else {
             Duration::from_millis(100)
         };
-        if let Some(o) = handle.outcome_timeout(wait.min(Duration::from_millis(100))) {
-            t.record(plan, &o);
+        if t.outcomes < n as u64 {
+            if let Some(o) = handle.outcome_timeout(wait.min(Duration::from_millis(100))) {
+                t.record(plan, &o);
+            }
+        } else if let Some(w) = handle.final_timeout(wait.min(Duration::from_millis(100))) {
+            t.record_final(&w);
         }
     }
     progress.show(next, n, &t, true);
@@ -542,6 +785,10 @@ struct Summary<'a> {
     duration: Duration,
     /// Orders still resting on the venue's book after the run.
     left_resting: u64,
+    /// The final words against the book.
+    book: BookCheck,
+    /// Pushes the venue lost on purpose (`--chaos`).
+    pushes_lost: u64,
 }
 
 impl Summary<'_> {
@@ -566,7 +813,7 @@ impl Summary<'_> {
                     .unwrap_or("an outcome for no cancel of the demo")
             ));
         }
-        let gone = t.gone_after_resend;
+        let gone = t.gone_after_resend + t.race_lost;
         if problems.is_empty()
             && (t.counts.acked + gone != self.plan.resting
                 || t.counts.rejected - gone != self.plan.missing)
@@ -586,6 +833,25 @@ impl Summary<'_> {
             problems.push(format!(
                 "{} cancels ended unknown although another connection was live",
                 t.counts.unknown
+            ));
+        }
+        let without_final = t
+            .sent
+            .saturating_sub(t.finals.iter().flatten().count() as u64);
+        if without_final > 0 {
+            problems.push(format!("{without_final} sent cancels got no final word"));
+        }
+        if t.final_duplicates > 0 {
+            problems.push(format!(
+                "{} final words were duplicates",
+                t.final_duplicates
+            ));
+        }
+        if self.book.mismatches > 0 {
+            problems.push(format!(
+                "{} final words disagree with the venue's book (first: {})",
+                self.book.mismatches,
+                self.book.first_mismatch.as_deref().unwrap_or("?")
             ));
         }
         problems
@@ -620,12 +886,23 @@ impl Summary<'_> {
         ));
         line(String::new());
         line("outcomes".into());
+        let race = if self.plan.races > 0 {
+            " and cancels that lose the race to a fill"
+        } else {
+            ""
+        };
         line(format!(
-            "  acked       {:>8}   expected {} (resting orders, SPOT and USDT-FUTURES, by orderId and clientOid)",
-            c.acked, self.plan.resting
+            "  acked       {:>8}   expected {} (resting orders, SPOT and USDT-FUTURES, by orderId and clientOid){}",
+            c.acked,
+            self.plan.resting,
+            if race.is_empty() {
+                ""
+            } else {
+                ", less the cancels that lose the race to a fill"
+            }
         ));
         line(format!(
-            "  rejected    {:>8}   expected {} (orders that do not exist){}",
+            "  rejected    {:>8}   expected {} (orders that do not exist{race}){}",
             c.rejected,
             self.plan.missing,
             if codes.is_empty() {
@@ -640,6 +917,12 @@ impl Summary<'_> {
                 t.gone_after_resend
             ));
         }
+        if t.race_lost > 0 {
+            line(format!(
+                "  of which    {:>8}   lost the race to a taker filling the order at that moment: the fill came first",
+                t.race_lost
+            ));
+        }
         line(format!("  unknown     {:>8}", c.unknown));
         line(format!("  not sent    {:>8}", c.not_sent));
         line(if problems.is_empty() {
@@ -648,11 +931,42 @@ impl Summary<'_> {
             format!("  PROBLEM: {}", problems.join("; "))
         });
         line(String::new());
+        let f = t.final_counts();
+        line("final words (is the order gone, and how much filled)".into());
+        line(format!(
+            "  cancelled   {:>8}   {} of them partly filled first ({} planned, {PARTIAL} each)",
+            f.cancelled, f.cancelled_partly, self.plan.partials
+        ));
+        line(format!(
+            "  filled      {:>8}   the taker's fill won the race ({} raced)",
+            f.filled, self.plan.races
+        ));
+        line(format!("  live        {:>8}", f.live));
+        line(format!(
+            "  unconfirmed {:>8}   {} of them orders the venue does not know (its order query says so)",
+            f.unconfirmed, f.not_found
+        ));
+        line(format!(
+            "  from        {:>8} pushes, {} REST order queries{}",
+            f.push,
+            f.rest,
+            if self.pushes_lost > 0 {
+                format!(" ({} pushes lost on purpose)", self.pushes_lost)
+            } else {
+                String::new()
+            }
+        ));
+        if problems.is_empty() {
+            line("  every sent cancel got exactly one final word, and each agrees with the venue's book".into());
+        }
+        line(String::new());
         line(Latency::header("latency (us)"));
         line(t.engine_share.row("engine share"));
         line(t.tick_to_wire.row("tick-to-wire"));
         line(t.round_trip.row("round trip"));
-        line("  engine share: Handle::cancel to the write(2) that carries the frame (the engine's own work); tick-to-wire: to the write(2)'s return; round trip: to the parsed reply".into());
+        line(t.reply_to_final_push.row("final (push)"));
+        line(t.reply_to_final_rest.row("final (REST)"));
+        line("  engine share: Handle::cancel to the write(2) that carries the frame (the engine's own work); tick-to-wire: to the write(2)'s return; round trip: to the parsed reply; final: from the reply to the final word, by where it came from".into());
         line(String::new());
         line("in force".into());
         line(format!("  limits      {}", self.limits_sentence()));
@@ -671,6 +985,17 @@ impl Summary<'_> {
             self.idle.why
         ));
         line(format!("  pinning     {}", self.pinning));
+        let c = confirm(self.args.chaos);
+        line(format!(
+            "  final word  pushes on the order channel; REST order query {:?} after the reply when none came, then backing off, within the venue's query limits (20/s spot, 10/s futures); time up {:?} after the reply{}",
+            c.after,
+            c.timeout,
+            if self.args.chaos {
+                " (longer under --chaos, where many pushes are lost)"
+            } else {
+                ""
+            }
+        ));
         line(format!(
             "  engine      logged in after {:.1} ms; {} login(s), {} reconnect(s), {} pacing wait(s), {} full-ring retr{}",
             self.login.as_secs_f64() * 1000.0,
@@ -701,6 +1026,7 @@ impl Summary<'_> {
     fn json(&self, problems: &[String]) -> Value {
         let t = self.tallies;
         let c = &t.counts;
+        let f = t.final_counts();
         let codes: serde_json::Map<String, Value> = t
             .rejection_codes
             .iter()
@@ -722,6 +1048,23 @@ impl Summary<'_> {
                 "engine_share": t.engine_share.to_json(),
                 "tick_to_wire": t.tick_to_wire.to_json(),
                 "round_trip": t.round_trip.to_json(),
+                "reply_to_final_push": t.reply_to_final_push.to_json(),
+                "reply_to_final_rest": t.reply_to_final_rest.to_json(),
+            },
+            "finals": {
+                "cancelled": f.cancelled,
+                "cancelled_partly_filled": f.cancelled_partly,
+                "filled": f.filled,
+                "live": f.live,
+                "unconfirmed": f.unconfirmed,
+                "not_found": f.not_found,
+                "by_push": f.push,
+                "by_rest": f.rest,
+                "races": self.plan.races,
+                "races_lost": t.race_lost,
+                "partial_fills": self.plan.partials,
+                "book_mismatches": self.book.mismatches,
+                "pushes_lost": self.pushes_lost,
             },
             "limits": {
                 "messages_per_second": self.args.limit,
@@ -776,8 +1119,11 @@ mod tests {
                 (cancel.with_tag(1), Expect::Acked),
                 (cancel.with_tag(2), Expect::Rejected),
             ],
+            orders: vec![(None, Fill::None), (None, Fill::None)],
             resting: 1,
             missing: 1,
+            races: 0,
+            partials: 0,
         }
     }
 

@@ -5,7 +5,12 @@
 //! outcome as it comes, and the reader's refusals (invalid lines) as they come. After end of input
 //! it waits for the outstanding outcomes, as long as the engine's longest chain of re-sends can
 //! take ([`Config::longest_outcome_wait`], and some slack), then shuts the engine down.
+//!
+//! With `--confirm` a sent line waits for its final word too (the engine bounds it by the confirm
+//! timeout after the outcome) and is written with both; a line never sent is written at once,
+//! its final fields null.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,10 +20,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{
-    Config, Credentials, DEMO_URL, SessionError, SessionState, StartError, SubmitError,
+    Config, Confirm, Credentials, DEMO_URL, SessionError, SessionState, StartError, SubmitError,
 };
-use bitget_cancel::jsonl::OutcomeLine;
-use bitget_cancel::{Cancel, Engine, Handle};
+use bitget_cancel::final_word::FinalSource;
+use bitget_cancel::jsonl::{LineFinal, OutcomeLine};
+use bitget_cancel::{Cancel, Engine, FinalWord, Handle, Outcome};
 
 use crate::args::RunArgs;
 use crate::failure::{EXIT_INTERRUPTED, Failure};
@@ -66,6 +72,9 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let (engine, handle) = Engine::start(config).map_err(|e| match e {
         StartError::Tls(e) => Failure::config(format!("cannot use the CA file: {e}")),
         StartError::Io(e) => Failure::runtime(format!("cannot start the engine: {e}")),
+        StartError::Pinning { core, reason } => Failure::config(format!(
+            "cannot pin the engine thread to core {core} (--core): {reason}"
+        )),
     })?;
 
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -85,19 +94,25 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             .map_err(|e| Failure::runtime(format!("cannot start the input thread: {e}")))?;
     }
 
-    let mut out = Output::new();
+    let mut out = Output::new(args.confirm);
     let ended = pump(&handle, &rx, &mut out, &interrupted, longest)?;
     let last_error = handle.last_error();
     let stats = engine.shutdown();
     // Whatever shutdown reported (only after an interruption or the safety net).
     for outcome in handle.try_outcomes() {
-        out.write(&OutcomeLine::from_outcome(outcome.tag(), &outcome))?;
+        out.outcome(&outcome)?;
+    }
+    for word in handle.try_finals() {
+        out.final_word(word)?;
     }
     for event in rx.try_iter() {
         if let Event::Line(record) = event {
-            out.write(&record)?;
+            out.write(record)?;
         }
     }
+    // Shutdown gives every waiting line its final word; a line still without one is written
+    // with none rather than lost.
+    out.flush_held()?;
     let t = out.tally;
     eprintln!(
         "bitget-cancel run: {} line{}: {} acked, {} rejected, {} unknown, {} invalid, {} not sent{}",
@@ -113,6 +128,14 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
             n => format!(" (input waited {n} times for room in the intent ring)"),
         }
     );
+    if args.confirm {
+        let f = &out.finals;
+        eprintln!(
+            "bitget-cancel run: final words: {} cancelled, {} filled, {} live, {} unconfirmed \
+             ({} by push, {} by REST)",
+            f.cancelled, f.filled, f.live, f.unconfirmed, f.push, f.rest
+        );
+    }
     eprintln!("bitget-cancel run: {}", crate::report::pool_summary(&stats));
 
     match ended.end {
@@ -183,6 +206,15 @@ fn config(
     }
     if let Some(core) = args.core {
         b = b.core(core);
+    }
+    if args.confirm {
+        let defaults = Confirm::default();
+        let timeout = args.confirm_timeout_ms.map_or(defaults.timeout, ms);
+        b = b.confirm(Confirm {
+            after: defaults.after.min(timeout),
+            timeout,
+            ..defaults
+        });
     }
     let config = b.build().map_err(Failure::config)?;
     Ok((config, url))
@@ -262,16 +294,18 @@ struct Ended {
 }
 
 /// How long `run` waits for outcomes after its input ended: the engine's longest chain of
-/// re-sends, and some slack.
+/// re-sends, then the final word's confirm timeout when it is on, and some slack.
 fn give_up_after(config: &Config) -> Duration {
     config
         .longest_outcome_wait()
+        .saturating_add(config.confirm().map_or(Duration::ZERO, |c| c.timeout))
         .saturating_add(Duration::from_secs(5))
 }
 
-/// Writes outcomes and the reader's records until the input ended and every submitted cancel
-/// has its outcome, or an interruption. Past the engine's own bound after the end of input
-/// ([`give_up_after`]), it stops waiting: shutdown reports the rest.
+/// Writes outcomes (with `--confirm`, once their final word came too) and the reader's records
+/// until the input ended and every submitted cancel has its line, or an interruption. Past the
+/// engine's own bound after the end of input ([`give_up_after`]), it stops waiting: shutdown
+/// reports the rest.
 fn pump(
     handle: &Handle,
     events: &Receiver<Event>,
@@ -280,14 +314,13 @@ fn pump(
     give_up: Duration,
 ) -> Result<Ended, Failure> {
     let mut submitted = 0u64;
-    let mut outcomes = 0u64;
     let mut end: Option<End> = None;
     let mut give_up_at: Option<Instant> = None;
     let mut full_ring_waits = 0u64;
     loop {
         while end.is_none() {
             match events.try_recv() {
-                Ok(Event::Line(record)) => out.write(&record)?,
+                Ok(Event::Line(record)) => out.write(record)?,
                 Ok(Event::Submitted) => submitted += 1,
                 Ok(Event::Eof { full_ring_waits: n }) => {
                     full_ring_waits = n;
@@ -310,7 +343,7 @@ fn pump(
                 full_ring_waits,
             });
         }
-        if let Some(e) = end.take_if(|_| outcomes >= submitted) {
+        if let Some(e) = end.take_if(|_| out.done >= submitted) {
             return Ok(Ended {
                 end: e,
                 full_ring_waits,
@@ -323,9 +356,13 @@ fn pump(
                 full_ring_waits,
             });
         }
-        if let Some(outcome) = handle.outcome_timeout(POLL) {
-            out.write(&OutcomeLine::from_outcome(outcome.tag(), &outcome))?;
-            outcomes += 1;
+        let mut any = false;
+        while let Some(word) = handle.try_final() {
+            out.final_word(word)?;
+            any = true;
+        }
+        if !any && let Some(outcome) = handle.outcome_timeout(POLL) {
+            out.outcome(&outcome)?;
         }
     }
 }
@@ -343,22 +380,110 @@ fn wait_for_login_verdict(handle: &Handle) {
     }
 }
 
-/// Standard output, one flushed JSON line per record.
+/// Final words counted by state and source, for the summary.
+#[derive(Debug, Default, Clone, Copy)]
+struct FinalTally {
+    cancelled: u64,
+    filled: u64,
+    live: u64,
+    unconfirmed: u64,
+    push: u64,
+    rest: u64,
+}
+
+/// Standard output, one flushed JSON line per record. With `--confirm`, a sent line is held
+/// until its final word came (they come on two rings: either may be read first).
 struct Output {
     out: io::StdoutLock<'static>,
     tally: Tally,
+    finals: FinalTally,
+    confirm: bool,
+    /// Lines of sent cancels waiting for their final word, by line number.
+    held: HashMap<u64, OutcomeLine>,
+    /// Final words read before their outcome, by line number.
+    early: HashMap<u64, FinalWord>,
+    /// Lines of submitted cancels written.
+    done: u64,
 }
 
 impl Output {
-    fn new() -> Self {
+    fn new(confirm: bool) -> Self {
         Output {
             out: io::stdout().lock(),
             tally: Tally::default(),
+            finals: FinalTally::default(),
+            confirm,
+            held: HashMap::new(),
+            early: HashMap::new(),
+            done: 0,
         }
     }
 
-    fn write(&mut self, line: &OutcomeLine) -> Result<(), Failure> {
+    /// An engine outcome: written at once, or (with `--confirm`, for a sent cancel) once its
+    /// final word is there too.
+    fn outcome(&mut self, outcome: &Outcome) -> Result<(), Failure> {
+        let tag = outcome.tag();
+        let line = OutcomeLine::from_outcome(tag, outcome);
+        if !self.confirm || !outcome.status.was_sent() {
+            self.done += 1;
+            return self.write(line);
+        }
+        match self.early.remove(&tag) {
+            Some(word) => {
+                self.done += 1;
+                self.write(line.with_final(Some(&word)))
+            }
+            None => {
+                self.held.insert(tag, line);
+                Ok(())
+            }
+        }
+    }
+
+    fn final_word(&mut self, word: FinalWord) -> Result<(), Failure> {
+        match self.held.remove(&word.tag()) {
+            Some(line) => {
+                self.done += 1;
+                self.write(line.with_final(Some(&word)))
+            }
+            None => {
+                self.early.insert(word.tag(), word);
+                Ok(())
+            }
+        }
+    }
+
+    /// Writes the lines still waiting for a final word, without one.
+    fn flush_held(&mut self) -> Result<(), Failure> {
+        let mut held: Vec<OutcomeLine> = self.held.drain().map(|(_, line)| line).collect();
+        held.sort_by_key(|line| line.line);
+        for line in held {
+            self.done += 1;
+            self.write(line.with_final(None))?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, mut line: OutcomeLine) -> Result<(), Failure> {
+        if self.confirm && line.confirm.is_none() {
+            line = line.with_final(None);
+        }
         self.tally.add(line.status);
+        if let Some(fields) = &line.confirm {
+            let f = &mut self.finals;
+            match fields.state {
+                Some(LineFinal::Cancelled) => f.cancelled += 1,
+                Some(LineFinal::Filled) => f.filled += 1,
+                Some(LineFinal::Live) => f.live += 1,
+                Some(LineFinal::Unconfirmed) => f.unconfirmed += 1,
+                None => {}
+            }
+            match fields.final_source {
+                Some(FinalSource::Push) => f.push += 1,
+                Some(FinalSource::Rest) => f.rest += 1,
+                None => {}
+            }
+        }
         writeln!(self.out, "{}", line.to_json())
             .and_then(|()| self.out.flush())
             .map_err(|e| Failure::runtime(format!("cannot write to standard output: {e}")))

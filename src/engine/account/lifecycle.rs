@@ -8,22 +8,64 @@ use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::super::shared::SessionState;
 use super::PATHS;
 use super::inflight::{Entry, InsertError};
+use super::stats::pool_state;
 use crate::clock::Clock;
 use crate::intent::RequestId;
-use crate::outcome::{NotSentReason, Outcome, Status, Timestamps, UnknownReason, Via};
+use crate::outcome::{
+    ConnectFailure, ErrorText, NotSentReason, Outcome, Status, Timestamps, UnknownReason, VenueMsg,
+    Via,
+};
 use std::sync::atomic::Ordering;
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
-    /// Whether every connection of the pool was refused by the venue and none is live. The REST
-    /// rung is not tried then: it signs with the same credentials the venue just refused.
-    pub(super) fn all_rejected(&self) -> bool {
-        self.rejected.is_some()
-            && !self.links.iter().any(LinkView::is_live)
-            && self
-                .links
-                .iter()
-                .filter(|l| !l.is_done())
-                .all(|l| l.state() == SessionState::LoginRejected)
+    /// The venue's refusal of the credentials that settles a cancel at once, if one stands and
+    /// no path is trying them again (see [`super::Refusal::refuses`]): no connection is live,
+    /// and REST waits after its own refusal or every connection in use was refused.
+    #[inline]
+    pub(super) fn refused_now(&self) -> Option<(i64, VenueMsg)> {
+        self.refusal.last()?;
+        let every_link_refused = self
+            .links
+            .iter()
+            .filter(|l| !l.is_done())
+            .all(|l| l.state() == SessionState::LoginRejected);
+        let any_live = self.links.iter().any(LinkView::is_live);
+        self.refusal
+            .refuses(self.clock.now(), any_live, every_link_refused)
+    }
+
+    /// Why a cancel that waited its maximum queueing time was never sent: the venue's refusal
+    /// of the credentials if one stands and no connection is live; the last connection error if
+    /// no path came up (no connection live, no REST connection open); else the queue timeout
+    /// (a path was up: pacing held it).
+    fn unsent_reason(&self) -> NotSentReason {
+        let any_live = self.links.iter().any(LinkView::is_live);
+        if let Some((code, msg)) = self.refusal.last()
+            && !any_live
+        {
+            return NotSentReason::LoginRejected { code, msg };
+        }
+        if any_live || self.rest.is_open() {
+            return NotSentReason::QueueTimeout;
+        }
+        let last = if self.rest.only() {
+            self.rest_failure
+        } else {
+            self.link_failure.or(self.rest_failure)
+        };
+        let (failure, error) = last.unwrap_or_else(|| {
+            let error = if self.rest.only() {
+                ErrorText::new("the REST connection was not open yet")
+            } else {
+                let states = self.links.iter().filter(|l| !l.is_done()).map(L::state);
+                let state = pool_state(states).unwrap_or(SessionState::Connecting);
+                ErrorText::display(&format_args!(
+                    "no connection attempt had ended yet (still {state})"
+                ))
+            };
+            (ConnectFailure::Pending, error)
+        });
+        NotSentReason::NoConnection { failure, error }
     }
 
     /// Whether there is room to hold one more intent and its outcome.
@@ -48,9 +90,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// Holds one accepted intent (or decides its outcome at once).
     fn take_in(&mut self, sub: Submission) {
         self.shared.counters.0.intents.incr();
-        if self.all_rejected()
-            && let Some((code, msg)) = self.rejected
-        {
+        if let Some((code, msg)) = self.refused_now() {
             self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
             return;
         }
@@ -58,7 +98,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             .table
             .insert_queued(sub.id, sub.wire, sub.cancel, sub.accepted_ns)
         {
-            Ok(_) => {}
+            Ok(slot) => {
+                if let Some(c) = &mut self.confirm {
+                    let seq = self.table.entry(slot).seq;
+                    // No room is not lost: the intent is unconfirmed once its outcome comes.
+                    c.track(seq, sub.id, &sub.cancel, sub.accepted_ns);
+                }
+            }
             // Callers check `has_room` first; kept total rather than trusted.
             Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
         }
@@ -136,6 +182,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             via,
         };
         self.out.emit(outcome, &self.shared.counters.0);
+        // The final word comes after the outcome, never before.
+        if let Some(c) = &mut self.confirm {
+            let counters = &self.shared.counters.0.finals;
+            let sent = status.was_sent();
+            c.settle(e.seq, e.id, &e.cancel, e.accepted_ns, sent, now, counters);
+        }
     }
 
     /// Settles an in-flight intent without a reply.
@@ -178,8 +230,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             if e.accepted_ns.saturating_add(self.max_queue) > now {
                 break;
             }
+            let reason = self.unsent_reason();
             if let Some(e) = self.table.pop_queued() {
-                self.emit_entry(e, Status::NotSent(NotSentReason::QueueTimeout), now, None);
+                self.emit_entry(e, Status::NotSent(reason), now, None);
             }
             work = true;
         }
@@ -261,8 +314,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         while let Ok(sub) = self.intents.try_recv() {
             self.emit_unsent(&sub, NotSentReason::Shutdown);
         }
+        if let Some(c) = &mut self.confirm {
+            c.finish(self.clock.now(), &self.shared.counters.0.finals);
+        }
         // The caller may not be reading: what does not fit waits where handles look last.
         self.out.leave_the_rest(&self.shared);
+        if let Some(c) = &mut self.confirm {
+            c.out.leave_the_rest(&self.shared);
+        }
         for link in &self.shared.counters.0.links {
             link.set_state(SessionState::Stopped);
         }

@@ -16,10 +16,13 @@
 //! | [`ResendQueue`] | `resend.rs` | the order a lost or stalled link's cancels, and those with a transient answer, go out again in |
 //! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
 //! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
+//! | [`Refusal`] | `refusal.rs` | what a refusal of the credentials holds back, on every path |
+//! | [`StartGate`] | `start_gate.rs` | when the pool has had its chance and REST may take first sends |
 //! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
 //! | [`LateIds`] | `ids.rs` | which replies are late (wire ids: `engine/wire_id.rs`) |
 //! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
 //! | [`PoolStats`] | `stats.rs` | what the handles see of the pool |
+//! | [`Confirmations`] | `confirm.rs` | the final word: which intent a push is about, when to ask REST, when time is up |
 //!
 //! The account chooses the venue's dialect (`LinkSettings::dialect`, an enum): its links log in,
 //! encode and read with it, so switching an account's dialect at runtime is one assignment, read
@@ -32,18 +35,21 @@
 //! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
 //! pool is live.
 
+mod confirm;
 mod delivery;
 mod hedger;
 mod ids;
 pub(crate) mod inflight;
 mod lifecycle;
 mod outbox;
+mod refusal;
 mod resend;
 mod rest_rung;
 mod rotation;
 mod router;
 mod rtt;
 mod send;
+mod start_gate;
 mod stats;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -56,30 +62,36 @@ use std::time::Duration;
 use mio::Registry;
 
 use super::config::Config;
-use super::link::{Link, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch};
+use super::link::{
+    Link, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch, Subscription, SubscriptionEnd,
+};
 use super::pacing::RateLimiter;
 use super::plumbing::{IntentSource, OutcomeSink};
 use super::reactor::{self, Path};
 use super::shared::{MAX_SLOTS, SessionState, Shared};
 use super::wire_id::WireIds;
-use crate::clock::{Clock, Monotonic, ns};
+use crate::clock::{Clock, Monotonic, ns, unix_ms};
+use crate::final_word::FinalWord;
 use crate::intent::RequestId;
 use crate::net::{Dialer, HostAddrs};
-use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
+use crate::outcome::{ConnectFailure, ErrorText, NotSentReason, Status, UnknownReason, Via};
 use crate::relay::WarnGate;
 use crate::rest::RestClient;
 use crate::venue::{AnswerClass, Dialect, Verdict};
 use crate::ws;
 
+use confirm::{Confirmations, FinalOut};
 use delivery::Delivery;
 use hedger::Hedger;
 use ids::LateIds;
 use inflight::{AttemptKind, AttemptState, InflightTable, Transient};
 use outbox::Outbox;
+use refusal::Refusal;
 use resend::ResendQueue;
 use rest_rung::RestRung;
 use rotation::{Rotation, RotationStep};
 use router::Router;
+use start_gate::StartGate;
 use stats::PoolStats;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
@@ -170,6 +182,15 @@ pub(crate) fn link_settings(config: &Config, dialect: Dialect) -> LinkSettings {
         clock_measured: false,
         // Without a REST rung nothing is waited for: the upgrade's `Date` header serves.
         clock_ready: config.rest.is_none(),
+        subscribe: config.confirm.as_ref().map(|c| {
+            let mut text = Vec::new();
+            let acks = dialect.encode_subscribe(&mut text, &c.inst_types);
+            Subscription {
+                text,
+                acks,
+                grace: ns(c.subscribe_grace),
+            }
+        }),
     }
 }
 
@@ -194,8 +215,12 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     links: Vec<L>,
     events: Vec<(u8, LinkEvent)>,
     scratch: Scratch,
-    /// The venue's last refusal of the credentials.
-    rejected: Option<(i64, VenueMsg)>,
+    /// The venue's last refusal of the credentials, on any path.
+    refusal: Refusal,
+    /// The last error of a connection attempt or session, and of the REST connection, for
+    /// cancels no connection came up for.
+    link_failure: Option<(ConnectFailure, ErrorText)>,
+    rest_failure: Option<(ConnectFailure, ErrorText)>,
 
     // Intents, and the parts that decide about them.
     table: InflightTable,
@@ -215,12 +240,15 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     retries: ResendQueue,
     stats: PoolStats,
     rest: RestRung,
+    gate: StartGate,
     slots_scratch: Vec<(u32, u64)>,
     /// Frames being built, one buffer per link: a burst spread over the pool goes out as one
     /// write per link.
     batches: Vec<Vec<u8>>,
     /// Replies that match no request in flight, shown a few at a time.
     unmatched_warnings: WarnGate,
+    /// The final word, when it is on.
+    confirm: Option<Confirmations>,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -333,6 +361,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         counters.hedge_after_ns.set(hedger.delay());
         counters.rest_enabled.set(u64::from(rest.is_some()));
+        counters
+            .finals
+            .enabled
+            .set(u64::from(config.confirm.is_some()));
+        let confirm = config.confirm.as_ref().map(|c| {
+            Confirmations::new(
+                c,
+                settings.dialect,
+                config.max_pending,
+                window,
+                FinalOut::queue(c.capacity),
+            )
+        });
         let slots = links.len();
         let wire_ids = shared.wire_ids;
         Account {
@@ -348,7 +389,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             links,
             events: Vec::with_capacity(EVENT_CAPACITY),
             scratch: Scratch::new(json_capacity, BATCH_BYTES),
-            rejected: None,
+            refusal: Refusal::new(config.login_retry_after.map(ns)),
+            link_failure: None,
+            rest_failure: None,
             table: InflightTable::new(config.max_pending),
             cancels: RateLimiter::new(config.cancels_per_second, window),
             paced_through: 0,
@@ -362,13 +405,41 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             retries: ResendQueue::with_capacity(config.max_pending),
             stats: PoolStats::new(slots),
             rest: RestRung::new(rest, config.rest_only),
+            gate: StartGate::new(
+                if config.rest_only {
+                    0
+                } else {
+                    config.connections
+                },
+                ns(config.connect_timeout.min(config.max_queue_time / 2)),
+            ),
             slots_scratch: Vec::with_capacity(config.max_pending),
             batches: (0..slots)
                 .map(|_| Vec::with_capacity(BATCH_BYTES))
                 .collect(),
             unmatched_warnings: WarnGate::default(),
+            confirm,
             stopping: None,
         }
+    }
+
+    /// Final words go to this ring (the threaded engine) instead of the inline engine's queue.
+    pub(crate) fn send_finals_to(&mut self, tx: crossbeam_channel::Sender<FinalWord>) {
+        if let Some(c) = &mut self.confirm {
+            let capacity = tx.capacity().unwrap_or(1024);
+            c.out = FinalOut::ring(tx, capacity);
+        }
+    }
+
+    /// The inline engine's next final word.
+    #[inline]
+    pub(crate) fn pop_final(&mut self) -> Option<FinalWord> {
+        self.confirm.as_mut().and_then(|c| c.out.pop())
+    }
+
+    /// Final words ready for the inline engine's caller.
+    pub(crate) fn ready_finals(&self) -> usize {
+        self.confirm.as_ref().map_or(0, |c| c.out.ready())
     }
 
     /// The shared state of this account's handles.
@@ -416,7 +487,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Marks connected links readable: each reads its socket this turn. A logged-in link that
     /// no cancel waits on is read on `sweep` turns only: what it may bring (a pong, the venue's
     /// close) can wait a few turns, and the turns between are a ring check each instead of a
-    /// `read(2)` that an intent arriving meanwhile would wait behind.
+    /// `read(2)` that an intent arriving meanwhile would wait behind. So is an order push with
+    /// the final word on: read with the reply when it came in the same read, else at the next
+    /// sweep, so that it costs the acks nothing.
     #[inline]
     pub(crate) fn read_directly(&mut self, sweep: bool) {
         for (i, link) in self.links.iter_mut().enumerate() {
@@ -441,6 +514,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             work = true;
         }
         let stopping = self.stopping.is_some();
+        self.gate.start(now);
         for i in 0..self.links.len() {
             work |= self.links[i].read(link_cx!(self, now));
             work |= self.apply_link_events(now);
@@ -459,12 +533,18 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         self.apply_link_events(now);
         work |= self.expire(now);
+        work |= self.drive_confirm(now);
         work |= self.housekeeping(now);
         if stopping {
             work |= self.shutdown_step(now);
         }
         if self.out.waiting() != 0 {
             self.out.deliver();
+        }
+        if let Some(c) = &mut self.confirm
+            && c.out.waiting() != 0
+        {
+            c.out.deliver();
         }
         self.publish_states();
         work
@@ -487,6 +567,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
             t = t.min(ready);
+            t = t.min(self.gate.next_deadline());
         }
         if let Some((_, e)) = self.table.oldest_in_flight() {
             t = t.min(e.sent_ns.saturating_add(self.ack_timeout));
@@ -521,6 +602,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
         t = t.min(self.clock_deadline());
         t = t.min(self.rotation.next_deadline(now));
+        if let Some(c) = &self.confirm {
+            t = t.min(c.next_deadline(now, self.may_query()));
+        }
         if let Some(deadline) = self.stopping {
             t = t.min(deadline);
         }
@@ -604,10 +688,24 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let counters = &self.shared.counters.0;
         match event {
             LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
+            LinkEvent::Push(update) => {
+                if let Some(c) = &mut self.confirm {
+                    c.on_push(update, self.clock.now(), &counters.finals);
+                }
+            }
+            LinkEvent::Subscribed(end) => match end {
+                SubscriptionEnd::Acked => counters.finals.subscriptions_acked.incr(),
+                SubscriptionEnd::Refused { .. } => counters.finals.subscriptions_refused.incr(),
+                SubscriptionEnd::Unanswered => counters.finals.subscriptions_unanswered.incr(),
+            },
             LinkEvent::Live => {
+                if let Some(c) = &mut self.confirm {
+                    c.on_link_live(now);
+                }
                 counters.sessions.incr();
                 counters.links[l].sessions.incr();
-                self.rejected = None;
+                self.refusal.on_accepted();
+                self.gate.open();
                 self.router.on_live(l);
                 crate::relay::log_info!(
                     "connection {l} logged in to {} ({} intents waiting)",
@@ -654,9 +752,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             LinkEvent::LoginRejected { code, msg } => {
                 counters.login_rejections.incr();
                 if let Some(e) = self.links[l].take_error() {
+                    self.link_failure = Some(e.as_failure());
                     self.shared.set_last_error(e);
                 }
-                self.rejected = Some((code, msg));
+                self.refusal.on_login_refused(code, msg);
+                self.gate.open();
+                // A handle that reads the outcomes below sees the state that explains them.
+                self.publish_states();
                 if !self.links.iter().any(LinkView::is_live) {
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
@@ -668,12 +770,23 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 was_live,
             } => {
                 if let Some(e) = self.links[l].take_error() {
-                    self.shared.set_last_error(e);
+                    self.link_failure = Some(e.as_failure());
+                    // While a refusal of the credentials stands it is the error that explains
+                    // the state handles see; a connection failing meanwhile does not hide it.
+                    if self.refusal.last().is_none() {
+                        self.shared.set_last_error(e);
+                    }
                 }
                 let done = self.links[l].is_done();
                 // A link that ends for good (retired, shutting down) is not reconnecting.
                 if was_live && !done {
                     counters.reconnects.incr();
+                }
+                if !was_live {
+                    self.gate.on_attempt_failed(l);
+                }
+                if was_live && let Some(c) = &mut self.confirm {
+                    c.on_link_lost();
                 }
                 self.outbox.forget(l);
                 self.router.on_lost(l);
@@ -891,6 +1004,47 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             .push(slot, seq, kind, 0, |s, q| table.is_in_flight(s, q));
     }
 
+    // ----- the final word -----
+
+    /// Whether an order query may go on the REST connection now: it is idle, and no cancel
+    /// waits for it (cancels go first; while a link serves they do not take REST).
+    fn may_query(&self) -> bool {
+        self.rest.can_query()
+            && (self.router.any_serving(&self.links, 0)
+                || (self.table.queued() == 0 && self.resend.is_empty() && self.retries.is_empty()))
+    }
+
+    /// The final words whose time is up, then the order query that is due; true if anything
+    /// happened.
+    fn drive_confirm(&mut self, now: u64) -> bool {
+        if self.confirm.is_none() {
+            return false;
+        }
+        let may_query = self.may_query();
+        let Some(c) = &mut self.confirm else {
+            return false;
+        };
+        let counters = &self.shared.counters.0.finals;
+        let mut work = c.expire(now, counters);
+        if !may_query {
+            return work;
+        }
+        if let Some((tag, cancel)) = c.take_due_query(now) {
+            work = true;
+            match self.rest.send_query(tag, &cancel, now, unix_ms()) {
+                Ok(()) => {
+                    counters.queries_sent.incr();
+                    c.query_sent(tag, cancel.inst_type, now);
+                }
+                Err(e) => {
+                    crate::relay::log_debug!("REST refused an order query: {e}");
+                    c.on_query_failed(tag, now, counters);
+                }
+            }
+        }
+        work
+    }
+
     // ----- the pool's upkeep -----
 
     /// Round-trip percentiles and rotation by age; true if anything happened.
@@ -901,6 +1055,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if self.stats.is_due(now) {
             let counters = &self.shared.counters.0;
             self.stats.publish_rtt(counters);
+            if let Some(c) = &mut self.confirm {
+                c.publish(&counters.finals);
+            }
             if let Some(after) = self.hedger.update() {
                 counters.hedge_after_ns.set(after);
             }
@@ -941,7 +1098,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     }
 
     /// Publishes each link's state and the pool's, where they changed.
-    fn publish_states(&mut self) {
+    pub(super) fn publish_states(&mut self) {
         let counters = &self.shared.counters.0;
         let states = self.links.iter().map(|l| (l.state(), l.is_done()));
         let mut pool = self.stats.publish_states(states, counters);
@@ -951,6 +1108,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             } else {
                 SessionState::Connecting
             });
+        }
+        // Refused credentials while no connection is live (heard over REST, or by every
+        // connection): refused, whatever the connections are doing or the REST connection's
+        // state.
+        if self.refused_now().is_some() {
+            pool = Some(SessionState::LoginRejected);
         }
         if self.stopping.is_none()
             && let Some(pool) = pool

@@ -1,9 +1,12 @@
 //! The REST rung: when no WebSocket link is live, cancels go over Bitget's REST API on the
 //! account's warm keep-alive HTTPS connections ([`RestClient`]), driven from the same turn.
-//! Never while a link serves; one cancel at a time; the reply settles the cancel `via: Rest`. A
-//! failed request (connection lost, 5xx, an unreadable reply, a timeout) goes out again,
-//! over REST too (a fresh connection if needed), while sends remain and its ack timeout
-//! allows. With `rest_only` every cancel goes this way.
+//! Never while a link serves, nor before the pool had its chance at start (`start_gate.rs`),
+//! nor while a refusal of the credentials stands (`refusal.rs`); one cancel at a time; the
+//! reply settles the cancel `via: Rest`. A reply that refuses the request's credentials is no
+//! verdict on the order: the cancel is settled not sent with the venue's code, and so is every
+//! cancel waiting. A failed request (connection lost, 5xx, an unreadable reply, a timeout)
+//! goes out again, over REST too (a fresh connection if needed), while sends remain and its ack
+//! timeout allows. With `rest_only` every cancel goes this way.
 //!
 //! The venue's clock: the server time the client fetches (at connect, the median of a few
 //! samples, then with every keep-warm) corrects the clock of logins and signatures. The first
@@ -18,8 +21,10 @@ use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::REST_LINK;
 use super::inflight::{AttemptKind, AttemptState};
 use crate::clock::{Clock, unix_ms};
-use crate::outcome::{Status, UnknownReason, Via};
-use crate::rest::{RestClient, RestError, RestEvent, Verdict};
+use crate::engine::shared::SessionError;
+use crate::intent::Cancel;
+use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
+use crate::rest::{RestClient, RestError, RestEvent, SendError, Verdict};
 
 use super::inflight::Transient;
 
@@ -77,6 +82,26 @@ impl RestRung {
         self.in_flight.is_none()
             && self.client.as_ref().is_some_and(RestClient::is_ready)
             && cancels.is_ready(now)
+    }
+
+    /// Whether an order query could go out now: the connection is open and idle.
+    #[inline]
+    pub(crate) fn can_query(&self) -> bool {
+        self.client.as_ref().is_some_and(RestClient::is_ready)
+    }
+
+    /// Sends an order query for the order `cancel` names, tagged `tag`.
+    pub(crate) fn send_query(
+        &mut self,
+        tag: u64,
+        cancel: &Cancel,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        match self.client.as_mut() {
+            Some(client) => client.send_query(tag, cancel, now, unix_ms),
+            None => Err(SendError::NotReady),
+        }
     }
 
     /// Whether the rung is a path for an intent whose live attempts are on `exclude`: not
@@ -142,6 +167,13 @@ impl RestRung {
 }
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
+    /// Whether the REST rung is a path, at `now`, for an intent whose live attempts are on
+    /// `exclude`: usable, and no refusal of the credentials holds it back.
+    #[inline]
+    pub(super) fn rest_may_take(&self, exclude: u32, now: u64) -> bool {
+        self.rest.usable(exclude) && self.refusal.rest_may_try(now)
+    }
+
     /// Sends the front waiting intent over REST; false if the client refused it.
     pub(super) fn send_rest_first(&mut self, now: u64) -> bool {
         let Some((_, e)) = self.table.front_queued() else {
@@ -298,6 +330,22 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             match event {
                 RestEvent::Reply { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
+                    let definitive = match *verdict {
+                        Verdict::Acked => true,
+                        Verdict::Rejected { code, msg }
+                            if self.settings.dialect.rest_refuses_credentials(code) =>
+                        {
+                            self.on_rest_refused(*tag, code, msg, now);
+                            continue;
+                        }
+                        Verdict::Rejected { code, .. } => {
+                            !self.settings.dialect.answer_class(code).is_transient()
+                        }
+                    };
+                    if definitive {
+                        // A verdict on the order: the credentials work.
+                        self.refusal.on_accepted();
+                    }
                     let Some((slot, a)) = self.take_rest_attempt(*tag) else {
                         self.shared.counters.0.late_replies.incr();
                         continue;
@@ -348,12 +396,73 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         self.settle_no_path(slot, reason, now);
                     }
                 }
+                RestEvent::Order { tag, answer, .. } => {
+                    if let Some(c) = &mut self.confirm {
+                        c.on_query_answer(*tag, *answer, now, &self.shared.counters.0.finals);
+                    }
+                }
+                RestEvent::QueryFailed { tag, error } => {
+                    crate::relay::log_debug!("an order query got no answer: {error}");
+                    if let Some(c) = &mut self.confirm {
+                        c.on_query_failed(*tag, now, &self.shared.counters.0.finals);
+                    }
+                }
                 RestEvent::Connected => crate::relay::log_info!("REST rung connected"),
-                RestEvent::Lost(e) => crate::relay::log_info!("REST connection ended: {e}"),
+                RestEvent::Lost(e) => {
+                    crate::relay::log_info!("REST connection ended: {e}");
+                    if let Some(failure) = e.as_failure() {
+                        self.rest_failure = Some(failure);
+                    }
+                }
             }
         }
         events.clear();
         self.rest.events = events;
+    }
+
+    /// The venue refused the credentials of the REST request with `tag`: no verdict on its
+    /// order. The cancel is settled not sent with the venue's code (unknown if an earlier
+    /// attempt went out on a connection), every waiting cancel too while no connection is live,
+    /// and REST carries nothing until the credentials prove good or the retry wait is over.
+    fn on_rest_refused(&mut self, tag: u64, code: i64, msg: VenueMsg, now: u64) {
+        crate::relay::log_error!(
+            "the venue refused the credentials over REST: {code} {msg}; {}",
+            match self.settings.login_retry_after {
+                Some(d) => format!(
+                    "REST tries them again in {:?}",
+                    std::time::Duration::from_nanos(d)
+                ),
+                None => "REST does not try them again".to_string(),
+            }
+        );
+        self.refusal.on_rest_refused(code, msg, now);
+        self.gate.open();
+        self.shared.set_last_error(SessionError::LoginRejected {
+            code,
+            msg: msg.as_str().to_string(),
+        });
+        // A handle that reads the outcomes below sees the state that explains them.
+        self.publish_states();
+        if let Some((slot, a)) = self.take_rest_attempt(tag) {
+            self.table.entry_mut(slot).attempts[a].state = AttemptState::Dead;
+            self.router.done(REST_LINK);
+            let e = self.table.entry(slot);
+            if !e.has_live_attempt() {
+                let settled = self.clock.now();
+                let (status, via) = if e.sends > 1 {
+                    // An earlier attempt went out on a connection and may have landed.
+                    (Status::Unknown(UnknownReason::ConnectionLost), None)
+                } else {
+                    let reason = NotSentReason::LoginRejected { code, msg };
+                    (Status::NotSent(reason), Some(Via::Rest))
+                };
+                let e = self.table.settle(slot);
+                self.emit_entry(e, status, settled, via);
+            }
+        }
+        if let Some((code, msg)) = self.refused_now() {
+            self.fail_queued(NotSentReason::LoginRejected { code, msg });
+        }
     }
 
     /// The in-flight intent and attempt the REST request with `tag` carried, if it is still in

@@ -152,7 +152,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             *work = true;
             return Step::Next;
         }
-        if !self.router.any_serving(&self.links, exclude) && self.rest.usable(exclude) {
+        if !self.router.any_serving(&self.links, exclude) && self.rest_may_take(exclude, now) {
             // No WebSocket left: the REST rung takes it, one request at a time.
             if !self.rest.ready(now, &self.cancels) || !self.send_rest_again(slot, kind, now) {
                 return Step::Wait;
@@ -203,7 +203,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             let Some(l) = self.router.best(&self.links, now, 0) else {
                 if self.router.any_serving(&self.links, 0) {
                     self.count_pacing_wait(seq);
-                } else if self.rest.ready(now, &self.cancels) && self.send_rest_first(now) {
+                } else if self.gate.is_open(now)
+                    && self.refusal.rest_may_try(now)
+                    && self.rest.ready(now, &self.cancels)
+                    && self.send_rest_first(now)
+                {
                     work = true;
                     continue;
                 }

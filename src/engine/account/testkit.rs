@@ -124,6 +124,8 @@ enum FakeState {
     },
     Connecting,
     Live,
+    /// The venue refused the credentials.
+    Refused,
 }
 
 /// A connection that is only a state: it records the request ids it was given to send, and
@@ -193,12 +195,36 @@ impl FakeLink {
         self.inbox.push(LinkEvent::Live);
     }
 
+    /// The venue refuses the login now: reports `LoginRejected` at the next read.
+    pub(crate) fn refuse(&mut self, code: i64, msg: &str) {
+        self.state = FakeState::Refused;
+        self.inbox.push(LinkEvent::LoginRejected {
+            code,
+            msg: VenueMsg::new(msg),
+        });
+    }
+
     /// The venue's verdict on the request `id`, reported at the next read.
     pub(crate) fn reply(&mut self, id: &str, verdict: Verdict) {
         self.inbox.push(LinkEvent::Reply {
             id: RequestId::new(id).ok(),
             verdict,
         });
+    }
+
+    /// A push on the order channel about order `n`, reported at the next read.
+    pub(crate) fn push(&mut self, n: u64, status: crate::final_word::OrderStatus, filled: &str) {
+        self.inbox
+            .push(LinkEvent::Push(crate::final_word::OrderUpdate {
+                inst_type: Some(InstType::Spot),
+                order_id: crate::intent::OrderId::new(&n.to_string()).ok(),
+                client_oid: None,
+                status,
+                filled: crate::final_word::Decimal::new(filled),
+                price_avg: None,
+                cancel_reason: None,
+                updated_ms: None,
+            }));
     }
 
     /// The ids written so far, as text.
@@ -249,6 +275,7 @@ impl LinkSeam for FakeLink {
         match self.state {
             FakeState::Live => SessionState::Live,
             FakeState::Connecting => SessionState::Connecting,
+            FakeState::Refused => SessionState::LoginRejected,
             FakeState::Down { done: false } => SessionState::Backoff,
             FakeState::Down { done: true } => SessionState::Stopped,
         }
@@ -485,6 +512,11 @@ impl Bench {
     /// send after draws the next).
     pub(crate) fn wire(&self, n: u64) -> String {
         self.account.wire_ids.id(n).as_str().to_owned()
+    }
+
+    /// The final words delivered so far, in order.
+    pub(crate) fn finals(&mut self) -> Vec<crate::final_word::FinalWord> {
+        std::iter::from_fn(|| self.account.pop_final()).collect()
     }
 
     /// The outcomes decided so far, in order.

@@ -6,7 +6,9 @@ use super::testkit::{ACKED, Bench, MS, ms, rejected};
 use crate::clock::Clock;
 use crate::engine::config::HedgeAfter;
 use crate::engine::link::LinkSeam;
-use crate::outcome::{Outcome, Status, UnknownReason, Via};
+use crate::outcome::{
+    ConnectFailure, ErrorText, NotSentReason, Outcome, Status, UnknownReason, VenueMsg, Via,
+};
 
 const SECOND: u64 = 1_000 * MS;
 
@@ -703,4 +705,206 @@ fn the_longest_chain_of_sends_ends_within_the_configured_bound() {
         "the chain was about as long as it gets: {took}"
     );
     assert!(took <= bound, "{took} ns, beyond the bound of {bound} ns");
+}
+
+#[test]
+fn a_refused_login_settles_what_waits_with_the_venues_code_and_later_cancels_wait_for_the_other_links_answer()
+ {
+    let refused = Status::NotSent(NotSentReason::LoginRejected {
+        code: 30015,
+        msg: VenueMsg::new("Invalid sign"),
+    });
+    let mut bench = unhedged(2);
+    let first = bench.cancel(1);
+    bench.link(0).refuse(30015, "Invalid sign");
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, first);
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].attempts, outcomes[0].via),
+        (refused, 0, None)
+    );
+    // Connection 1 has its answer to come: the next cancel waits for it.
+    let second = bench.cancel(2);
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    bench.link(1).refuse(30015, "Invalid sign");
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        outcomes
+            .iter()
+            .map(|o| (o.id, o.status))
+            .collect::<Vec<_>>(),
+        [(second, refused)]
+    );
+    // Every connection refused: a cancel is settled as it comes in, with the same words.
+    let third = bench.cancel(3);
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        outcomes
+            .iter()
+            .map(|o| (o.id, o.status))
+            .collect::<Vec<_>>(),
+        [(third, refused)]
+    );
+    assert!(bench.link(0).sent.is_empty() && bench.link(1).sent.is_empty());
+}
+
+#[test]
+fn a_cancel_that_waits_out_its_queue_time_after_a_refusal_is_settled_with_the_refusal() {
+    let mut bench = Bench::new(2, |c| {
+        c.hedge_after(HedgeAfter::Off).max_queue_time(ms(1_000))
+    });
+    bench.link(0).refuse(30012, "Invalid ACCESS_PASSPHRASE");
+    bench.turn();
+    // Connection 1 never answers its login: the cancel waits its whole queue time.
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::LoginRejected {
+            code: 30012,
+            msg: VenueMsg::new("Invalid ACCESS_PASSPHRASE"),
+        }),
+        "the refusal, not a bare queue timeout"
+    );
+}
+
+#[test]
+fn a_cancel_no_connection_came_up_for_carries_the_last_connection_error() {
+    let mut bench = Bench::new(1, |c| c.max_queue_time(ms(1_000)));
+    // The first attempt fails: the link backs off and never comes up.
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::NoConnection {
+            failure: ConnectFailure::Connect,
+            error: ErrorText::new("connection failed: dropped by the test"),
+        })
+    );
+    assert_eq!(
+        outcomes[0].status.to_string(),
+        "not_sent (no_connection): no connection to the venue came up: connection failed: \
+         dropped by the test"
+    );
+}
+
+#[test]
+fn a_cancel_that_times_out_before_any_attempt_ended_says_the_connection_was_still_coming_up() {
+    let mut bench = Bench::new(1, |c| c.max_queue_time(ms(1_000)));
+    let id = bench.cancel(1);
+    bench.after(1_000 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::NoConnection {
+            failure: ConnectFailure::Pending,
+            error: ErrorText::new("no connection attempt had ended yet (still connecting)"),
+        })
+    );
+}
+
+#[test]
+fn a_cancel_held_by_pacing_with_a_live_link_is_a_queue_timeout() {
+    let mut bench = Bench::new(1, |c| {
+        c.max_queue_time(ms(500))
+            .cancels_per_second(1)
+            .hedge_after(HedgeAfter::Off)
+    });
+    // A failure on the way up, then a session: the failure is not why the second cancel waits.
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    bench.log_in(&[0]);
+    let first = bench.cancel(1);
+    let second = bench.cancel(2);
+    assert_eq!(bench.link(0).sent_ids(), [first.as_str()]);
+    bench.after(500 * MS);
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, second);
+    assert_eq!(
+        outcomes[0].status,
+        Status::NotSent(NotSentReason::QueueTimeout)
+    );
+}
+
+#[test]
+fn with_the_final_word_on_a_push_after_the_reply_follows_the_outcome_and_silence_times_out() {
+    use crate::engine::config::Confirm;
+    use crate::final_word::{FinalSource, FinalState, OrderStatus, UnconfirmedReason};
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off).confirm(Confirm {
+            timeout: ms(2_000),
+            ..Confirm::default()
+        })
+    });
+    bench.log_in(&[0]);
+    let pushed = bench.cancel(1);
+    let silent = bench.cancel(2);
+    // The first order's push comes before its reply, on the same read.
+    bench.link(0).push(1, OrderStatus::Cancelled, "0.5");
+    bench.link(0).reply(pushed.as_str(), ACKED);
+    bench.link(0).reply(silent.as_str(), ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 2);
+    let finals = bench.finals();
+    assert_eq!(finals.len(), 1, "the other waits for its word");
+    assert_eq!(finals[0].id, pushed);
+    assert_eq!(
+        (finals[0].state, finals[0].source),
+        (FinalState::Cancelled, Some(FinalSource::Push))
+    );
+    assert_eq!(
+        finals[0].times.settled_ns,
+        outcomes
+            .iter()
+            .find(|o| o.id == pushed)
+            .unwrap()
+            .times
+            .settled_ns,
+        "the final word follows its outcome"
+    );
+    assert_eq!(bench.stats().finals.pushes_before_reply, 1);
+    // No REST rung, no push: the other is unconfirmed when its time is up, not before.
+    bench.after(1_999 * MS);
+    assert!(bench.finals().is_empty());
+    bench.after(MS);
+    let finals = bench.finals();
+    assert_eq!(finals.len(), 1);
+    assert_eq!(
+        (finals[0].id, finals[0].state),
+        (silent, FinalState::Unconfirmed(UnconfirmedReason::Timeout))
+    );
+    assert_eq!(bench.stats().finals.unconfirmed, 1);
+}
+
+#[test]
+fn with_the_final_word_off_pushes_are_not_even_counted_and_no_final_word_comes() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    bench
+        .link(0)
+        .push(1, crate::final_word::OrderStatus::Cancelled, "0");
+    bench.link(0).reply(id.as_str(), ACKED);
+    bench.turn();
+    assert_eq!(bench.outcomes().len(), 1);
+    assert!(bench.finals().is_empty());
+    let stats = bench.stats();
+    assert!(!stats.finals.enabled);
+    assert_eq!(stats.finals.pushes_received, 0);
 }

@@ -27,7 +27,10 @@ use crate::relay::WarnGate;
 use crate::venue::{AnswerClass, Dialect, Inbound, InboundDecoder, LOG_EXCERPT, LoginRefusal};
 use crate::ws::{self, FrameDecoder, MaskGen, Message, OpCode};
 use phase::{Phase, tls_error};
-pub(crate) use seam::{LIMITS, LinkCx, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch};
+pub(crate) use seam::{
+    LIMITS, LinkCx, LinkEvent, LinkSeam, LinkSettings, LinkView, Scratch, Subscription,
+    SubscriptionEnd,
+};
 
 /// How long a closing link waits for the venue to answer its close frame.
 const CLOSE_WAIT_NS: u64 = 500_000_000;
@@ -325,7 +328,7 @@ impl Link {
     fn go_live(&mut self, cx: &mut LinkCx<'_>) {
         let (now, s) = (cx.now, cx.settings);
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
-        let Phase::LoggingIn { tls } = phase else {
+        let (Phase::LoggingIn { tls } | Phase::Subscribing { tls, .. }) = phase else {
             self.phase = phase;
             return;
         };
@@ -339,6 +342,45 @@ impl Link {
         self.close_announced_at = 0;
         self.last_inbound = now;
         self.emit(cx.events, LinkEvent::Live);
+    }
+
+    /// Logged in: with the final word on, subscribes to the order channel and serves once the
+    /// venue answered (or the grace is over); else serves at once. False if the connection
+    /// ended.
+    fn logged_in(&mut self, cx: &mut LinkCx<'_>) -> bool {
+        let settings = cx.settings;
+        let Some(sub) = &settings.subscribe else {
+            self.go_live(cx);
+            return true;
+        };
+        cx.scratch.frames.clear();
+        ws::encode_client_frame(
+            &mut cx.scratch.frames,
+            OpCode::Text,
+            &sub.text,
+            self.masks.next_mask(),
+        );
+        if let Err(e) = self.try_write(&cx.scratch.frames) {
+            self.lose(e, cx);
+            return false;
+        }
+        self.messages.record(cx.now);
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        self.phase = match phase {
+            Phase::LoggingIn { tls } => Phase::Subscribing {
+                tls,
+                acks_left: sub.acks,
+                deadline: cx.now.saturating_add(sub.grace),
+            },
+            other => other,
+        };
+        true
+    }
+
+    /// The subscription ended (`end`): report it, then serve.
+    fn end_subscription(&mut self, end: SubscriptionEnd, cx: &mut LinkCx<'_>) {
+        self.emit(cx.events, LinkEvent::Subscribed(end));
+        self.go_live(cx);
     }
 
     /// Encrypts `frames` and hands them to the socket (the rest waits for writability); true when
@@ -440,6 +482,7 @@ impl Link {
     /// Acts on what the venue said; false once the connection ended.
     fn on_inbound(&mut self, inbound: Inbound, cx: &mut LinkCx<'_>) -> bool {
         let logging_in = matches!(self.phase, Phase::LoggingIn { .. });
+        let subscribing = matches!(self.phase, Phase::Subscribing { .. });
         match inbound {
             Inbound::Reply { id, verdict } => {
                 self.emit(cx.events, LinkEvent::Reply { id, verdict })
@@ -451,8 +494,48 @@ impl Link {
                         self.index,
                         self.url()
                     );
-                    self.go_live(cx);
+                    return self.logged_in(cx);
                 }
+            }
+            Inbound::Orders { count } => {
+                for k in 0..count {
+                    let update = cx.scratch.replies.updates()[k];
+                    self.emit(cx.events, LinkEvent::Push(update));
+                }
+            }
+            Inbound::Subscribed => {
+                if let Phase::Subscribing { acks_left, .. } = &mut self.phase {
+                    *acks_left = acks_left.saturating_sub(1);
+                    if *acks_left == 0 {
+                        self.end_subscription(SubscriptionEnd::Acked, cx);
+                    }
+                } else {
+                    crate::relay::log_debug!(
+                        "connection {}: the venue acknowledged a subscription late",
+                        self.index
+                    );
+                }
+            }
+            Inbound::SubscribeRefused { code, msg } => {
+                crate::relay::log_warn!(
+                    "connection {}: the venue refused the order channel's subscription ({code} \
+                     {msg}): it serves without those pushes; final words come from the other \
+                     connections' pushes or from REST",
+                    self.index
+                );
+                if subscribing {
+                    self.end_subscription(SubscriptionEnd::Refused { code }, cx);
+                }
+            }
+            // While subscribing, an error that names no request is the subscription's answer.
+            Inbound::VenueError { code, msg, .. } if subscribing => {
+                crate::relay::log_warn!(
+                    "connection {}: the venue answered the order channel's subscription with \
+                     {code} {msg}: it serves without those pushes; final words come from the \
+                     other connections' pushes or from REST",
+                    self.index
+                );
+                self.end_subscription(SubscriptionEnd::Refused { code }, cx);
             }
             Inbound::LoginRefused { code, msg } => {
                 if logging_in {
@@ -610,7 +693,7 @@ impl LinkSeam for Link {
         match &self.phase {
             Phase::Backoff { .. } => SessionState::Backoff,
             Phase::Dialing(_) => SessionState::Connecting,
-            Phase::LoggingIn { .. } => SessionState::LoggingIn,
+            Phase::LoggingIn { .. } | Phase::Subscribing { .. } => SessionState::LoggingIn,
             Phase::Live { .. } => SessionState::Live,
             Phase::LoginRejected { .. } => SessionState::LoginRejected,
             Phase::Closing { .. } | Phase::Done => SessionState::Stopped,
@@ -635,9 +718,10 @@ impl LinkSeam for Link {
     /// Whether ciphertext waits for the socket.
     fn wants_write(&self) -> bool {
         match &self.phase {
-            Phase::LoggingIn { tls } | Phase::Live { tls } | Phase::Closing { tls, .. } => {
-                tls.wants_write()
-            }
+            Phase::LoggingIn { tls }
+            | Phase::Subscribing { tls, .. }
+            | Phase::Live { tls }
+            | Phase::Closing { tls, .. } => tls.wants_write(),
             _ => false,
         }
     }
@@ -647,9 +731,10 @@ impl LinkSeam for Link {
     #[inline]
     fn needs_poller(&self) -> bool {
         match &self.phase {
-            Phase::LoggingIn { tls } | Phase::Live { tls } | Phase::Closing { tls, .. } => {
-                tls.wants_write()
-            }
+            Phase::LoggingIn { tls }
+            | Phase::Subscribing { tls, .. }
+            | Phase::Live { tls }
+            | Phase::Closing { tls, .. } => tls.wants_write(),
             p => p.is_connecting(),
         }
     }
@@ -695,6 +780,13 @@ impl LinkSeam for Link {
                     t.min(self.write_blocked_since.saturating_add(s.write_timeout))
                 } else {
                     t
+                }
+            }
+            Phase::Subscribing { deadline, .. } => {
+                if self.write_blocked_since != 0 {
+                    (*deadline).min(self.write_blocked_since.saturating_add(s.write_timeout))
+                } else {
+                    *deadline
                 }
             }
             _ => u64::MAX,
@@ -847,6 +939,16 @@ impl LinkSeam for Link {
             Phase::Closing { deadline, .. } if cx.now >= deadline => {
                 self.drop_connection(cx.registry);
                 self.phase = Phase::Done;
+                true
+            }
+            Phase::Subscribing { deadline, .. } if cx.now >= deadline => {
+                crate::relay::log_warn!(
+                    "connection {}: no answer to the order channel's subscription within {:?}: \
+                     it serves anyway; its pushes may not come, and REST confirms what they miss",
+                    self.index,
+                    Duration::from_nanos(cx.settings.subscribe.as_ref().map_or(0, |s| s.grace))
+                );
+                self.end_subscription(SubscriptionEnd::Unanswered, cx);
                 true
             }
             ref p if p.is_connecting() => {

@@ -16,6 +16,13 @@ pub(crate) enum Phase {
     Dialing(Dialing),
     /// Login sent, waiting for the venue's answer.
     LoggingIn { tls: TlsStream },
+    /// Logged in, the order channel's subscription sent: serving once every part is
+    /// acknowledged, refused, or at `deadline` (the grace).
+    Subscribing {
+        tls: TlsStream,
+        acks_left: usize,
+        deadline: u64,
+    },
     /// Logged in.
     Live { tls: TlsStream },
     /// The venue refused the credentials; try again at `retry_at`, or never.
@@ -31,9 +38,10 @@ impl Phase {
     #[inline]
     pub(crate) fn websocket(&mut self) -> Option<&mut TlsStream> {
         match self {
-            Phase::LoggingIn { tls } | Phase::Live { tls } | Phase::Closing { tls, .. } => {
-                Some(tls)
-            }
+            Phase::LoggingIn { tls }
+            | Phase::Subscribing { tls, .. }
+            | Phase::Live { tls }
+            | Phase::Closing { tls, .. } => Some(tls),
             _ => None,
         }
     }
@@ -42,14 +50,16 @@ impl Phase {
     pub(crate) fn socket(&mut self) -> Option<&mut TcpStream> {
         match self {
             Phase::Dialing(dialing) => dialing.socket(),
-            Phase::LoggingIn { tls } | Phase::Live { tls } | Phase::Closing { tls, .. } => {
-                Some(tls.tcp_mut())
-            }
+            Phase::LoggingIn { tls }
+            | Phase::Subscribing { tls, .. }
+            | Phase::Live { tls }
+            | Phase::Closing { tls, .. } => Some(tls.tcp_mut()),
             Phase::Backoff { .. } | Phase::LoginRejected { .. } | Phase::Done => None,
         }
     }
 
-    /// Whether a connection attempt is under way (address, connect, TLS, upgrade or login).
+    /// Whether a connection attempt is under way (address, connect, TLS, upgrade or login; not
+    /// the subscription, which has its own deadline).
     pub(crate) fn is_connecting(&self) -> bool {
         matches!(self, Phase::Dialing(_) | Phase::LoggingIn { .. })
     }
@@ -60,6 +70,7 @@ impl Phase {
             Phase::Backoff { .. } => "waiting to reconnect",
             Phase::Dialing(dialing) => dialing.doing(),
             Phase::LoggingIn { .. } => "logging in",
+            Phase::Subscribing { .. } => "subscribing to order updates",
             Phase::Live { .. } => "live",
             Phase::LoginRejected { .. } => "refused by the venue",
             Phase::Closing { .. } => "closing",

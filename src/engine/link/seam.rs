@@ -29,6 +29,7 @@ use mio::Registry;
 use crate::backoff::ReconnectBackoff;
 use crate::credentials::Credentials;
 use crate::engine::shared::{SessionError, SessionState};
+use crate::final_word::OrderUpdate;
 use crate::intent::{Cancel, RequestId};
 use crate::outcome::VenueMsg;
 use crate::venue::{Dialect, InboundDecoder, Verdict};
@@ -65,6 +66,30 @@ pub(crate) struct LinkSettings {
     /// Logins may go out: false while the account waits (briefly) for the venue's clock, at
     /// start and after a login refused for its timestamp.
     pub clock_ready: bool,
+    /// With the final word on: the order channel's subscription, sent once logged in.
+    pub subscribe: Option<Subscription>,
+}
+
+/// The subscription a link sends once logged in, when the final word is on.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    /// The request's text (the dialect's `encode_subscribe`).
+    pub text: Vec<u8>,
+    /// How many acknowledgements the venue sends for it.
+    pub acks: usize,
+    /// How long the link waits for them before it serves anyway.
+    pub grace: u64,
+}
+
+/// How a link's subscription to the order channel ended, reported just before it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SubscriptionEnd {
+    /// Every part acknowledged.
+    Acked,
+    /// The venue refused it (or answered with an error naming no request).
+    Refused { code: i64 },
+    /// No answer within the grace.
+    Unanswered,
 }
 
 /// Buffers the links share, owned by the engine and lent to one link at a time.
@@ -100,8 +125,13 @@ pub(crate) struct LinkCx<'a> {
 /// What a link reports to the engine.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum LinkEvent {
-    /// Logged in: cancels may go out on it.
+    /// Logged in (and, with the final word on, subscribed or given up waiting): cancels may go
+    /// out on it.
     Live,
+    /// The subscription to the order channel ended this way; `Live` follows at once.
+    Subscribed(SubscriptionEnd),
+    /// One order of a push on the order channel.
+    Push(OrderUpdate),
     /// The venue's verdict on one request.
     Reply {
         /// `None` when the echoed id cannot be one of ours.

@@ -1,6 +1,11 @@
 //! Reply decoding: the venue's JSON read with simd-json into a reused tape, or with serde_json.
+//! Replies to requests are read by their `event`; pushes on the private `orders` channel (no
+//! `event`, `arg.channel` `orders`) into fixed-capacity [`OrderUpdate`]s the decoder keeps.
 
 use std::fmt;
+
+use crate::final_word::{CancelReason, Decimal, OrderStatus, OrderUpdate};
+use crate::intent::{ClientOid, InstType, OrderId};
 
 use simd_json::prelude::{ValueAsScalar, ValueIntoString};
 use simd_json::{Buffers, Tape};
@@ -51,8 +56,29 @@ pub enum Reply<'a> {
     Pong,
     /// Any other well-formed event (kept so the engine can log and ignore it).
     Other {
-        /// The event's name, e.g. `subscribe`.
+        /// The event's name, e.g. `subscribe` (a subscription's acknowledgement).
         event: &'a str,
+    },
+    /// `event` "error" with `op` "subscribe" or "unsubscribe": the venue refused a
+    /// subscription (`{"event":"error","arg":{...},"code":30001,"msg":"...","op":"subscribe"}`).
+    SubscribeError {
+        /// The venue's error code.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+    },
+    /// A push on the private `orders` channel: no `event`, `arg.channel` `orders` (in any
+    /// case), `data` a list of orders. `action` (`snapshot` or `update`) is not read: both
+    /// carry the orders' latest state.
+    ///
+    /// Each entry needs `status` (`live`, `partially_filled`, `filled`, `cancelled` or
+    /// `canceled`) and an id: `orderId` (digits) or a `clientOid` a cancel could name (one
+    /// that breaks [`ClientOid`]'s rule reads as absent). `accBaseVolume` and `priceAvg` are
+    /// decimal strings, `cancelReason` a string, `uTime` milliseconds as a string of digits or
+    /// an integer; each may be absent, null or `""`.
+    Orders {
+        /// The orders, in the push's order; held by the decoder until its next message.
+        updates: &'a [OrderUpdate],
     },
 }
 
@@ -76,6 +102,10 @@ pub enum DecodeError {
     /// A number does not fit an `i64`.
     #[error("reply field `{0}` is out of range")]
     OutOfRange(&'static str),
+    /// A field has a value this crate cannot read (an order status it does not know, a
+    /// filled size that is not a decimal, an order id that is not digits).
+    #[error("reply field `{0}` has a value this crate cannot read")]
+    BadValue(&'static str),
 }
 
 /// Whether `text` is the keepalive answer `pong`, give or take surrounding whitespace.
@@ -107,6 +137,8 @@ pub struct ReplyDecoder {
     buffers: Buffers,
     /// Empty between calls; `'static` because it holds no borrowed node while stored.
     tape: Tape<'static>,
+    /// The orders of the last push read.
+    updates: Vec<OrderUpdate>,
     capacity: usize,
 }
 
@@ -115,6 +147,7 @@ impl fmt::Debug for ReplyDecoder {
         f.debug_struct("ReplyDecoder")
             .field("capacity", &self.capacity)
             .field("tape_capacity", &self.tape.0.capacity())
+            .field("updates_capacity", &self.updates.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -134,6 +167,10 @@ impl ReplyDecoder {
     /// [`DecodeError::NotJson`].
     pub const MAX_DEPTH: usize = 32;
 
+    /// The orders of one push read without allocating: more grow the buffer once. The venue
+    /// pushes one order per message.
+    pub const UPDATES_CAPACITY: usize = 32;
+
     /// A decoder prepared for messages of up to [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)
     /// bytes.
     pub fn new() -> Self {
@@ -148,6 +185,7 @@ impl ReplyDecoder {
         let mut decoder = ReplyDecoder {
             buffers: Buffers::with_max_depth(prepared, Self::MAX_DEPTH),
             tape: Tape(Vec::new()),
+            updates: Vec::with_capacity(Self::UPDATES_CAPACITY),
             capacity: max_len,
         };
         decoder.warm_up(prepared);
@@ -184,22 +222,42 @@ impl ReplyDecoder {
     ///
     /// `pong` (with any surrounding whitespace) is recognised before any JSON parsing. A JSON
     /// reply is read by its `event`: "trade" needs `arg[0].id` and `code`; "error" needs `code`
-    /// and carries `arg[0].id` when it answers one request; "login" needs `code`; any other
-    /// event is [`Reply::Other`]. `code` may be a number or a numeric string, `msg` may be
-    /// absent, `arg` may be an array or one object.
-    pub fn decode<'a>(&mut self, text: &'a mut [u8]) -> Result<Reply<'a>, DecodeError> {
+    /// and carries `arg[0].id` when it answers one request (or `op` "subscribe" when it
+    /// refuses a subscription); "login" needs `code`; any other event is [`Reply::Other`].
+    /// `code` may be a number or a numeric string, `msg` may be absent, `arg` may be an array
+    /// or one object. A message with no `event` is read as a push if its `arg.channel` is
+    /// `orders` ([`Reply::Orders`]; the orders stay in the decoder until the next call).
+    ///
+    /// ```
+    /// use bitget_cancel::final_word::OrderStatus;
+    /// use bitget_cancel::protocol::{Reply, ReplyDecoder};
+    ///
+    /// let mut decoder = ReplyDecoder::new();
+    /// let mut push = br#"{"action":"snapshot","arg":{"instType":"USDT-FUTURES","channel":"orders","instId":"default"},"data":[{"accBaseVolume":"0.2","clientOid":"c-1","orderId":"1286956078633488402","status":"canceled","uTime":"1742560160311"}],"ts":1742560160318}"#.to_vec();
+    /// let Ok(Reply::Orders { updates }) = decoder.decode(&mut push) else { panic!() };
+    /// assert_eq!(updates[0].status, OrderStatus::Cancelled);
+    /// assert_eq!(updates[0].filled.unwrap().as_str(), "0.2");
+    /// assert_eq!(updates[0].updated_ms, Some(1742560160311));
+    /// ```
+    pub fn decode<'a>(&'a mut self, text: &'a mut [u8]) -> Result<Reply<'a>, DecodeError> {
         if is_pong(text) {
             return Ok(Reply::Pong);
         }
         // Take the tape out so it can borrow `text`; `reset` keeps its allocation and is the
         // only way its lifetime changes. It goes back empty whatever happened.
         let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        self.updates.clear();
         let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
-            Ok(()) => read_reply(tape.as_value()),
+            Ok(()) => read_reply(tape.as_value(), &mut self.updates),
             Err(_) => Err(DecodeError::NotJson),
         };
         self.tape = tape.reset();
         reply
+    }
+
+    /// The orders of the last message, if it was a push ([`Reply::Orders`]); empty otherwise.
+    pub fn updates(&self) -> &[OrderUpdate] {
+        &self.updates
     }
 }
 
@@ -247,6 +305,18 @@ pub enum OwnedReply {
         /// The event's name.
         event: String,
     },
+    /// See [`Reply::SubscribeError`].
+    SubscribeError {
+        /// The venue's error code.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+    },
+    /// See [`Reply::Orders`].
+    Orders {
+        /// The orders, in the push's order.
+        updates: Vec<OrderUpdate>,
+    },
 }
 
 impl OwnedReply {
@@ -271,6 +341,8 @@ impl OwnedReply {
             },
             OwnedReply::Pong => Reply::Pong,
             OwnedReply::Other { event } => Reply::Other { event },
+            OwnedReply::SubscribeError { code, msg } => Reply::SubscribeError { code: *code, msg },
+            OwnedReply::Orders { updates } => Reply::Orders { updates },
         }
     }
 }
@@ -300,6 +372,13 @@ impl From<Reply<'_>> for OwnedReply {
             Reply::Pong => OwnedReply::Pong,
             Reply::Other { event } => OwnedReply::Other {
                 event: event.to_owned(),
+            },
+            Reply::SubscribeError { code, msg } => OwnedReply::SubscribeError {
+                code,
+                msg: msg.to_owned(),
+            },
+            Reply::Orders { updates } => OwnedReply::Orders {
+                updates: updates.to_vec(),
             },
         }
     }
@@ -334,7 +413,8 @@ pub fn decode_with_serde_json(text: &[u8]) -> Result<OwnedReply, DecodeError> {
     }
     let value: serde_json::Value =
         serde_json::from_slice(text).map_err(|_| DecodeError::NotJson)?;
-    read_reply(&value).map(OwnedReply::from)
+    let mut updates = Vec::new();
+    read_reply(&value, &mut updates).map(OwnedReply::from)
 }
 
 /// What the reply reader needs to know about one JSON value.
@@ -357,6 +437,8 @@ trait JsonView<'i>: Copy {
     fn kind(self) -> Kind<'i, Self>;
     /// The value under `key` if this is an object that has it.
     fn field(self, key: &str) -> Option<Self>;
+    /// The elements if this is an array, else none.
+    fn elements(self) -> impl Iterator<Item = Self>;
 }
 
 impl<'t, 'i> JsonView<'i> for simd_json::tape::Value<'t, 'i> {
@@ -383,6 +465,10 @@ impl<'t, 'i> JsonView<'i> for simd_json::tape::Value<'t, 'i> {
     fn field(self, key: &str) -> Option<Self> {
         self.get(key)
     }
+
+    fn elements(self) -> impl Iterator<Item = Self> {
+        self.as_array().into_iter().flat_map(|array| array.iter())
+    }
 }
 
 impl<'i> JsonView<'i> for &'i serde_json::Value {
@@ -405,17 +491,30 @@ impl<'i> JsonView<'i> for &'i serde_json::Value {
     fn field(self, key: &str) -> Option<Self> {
         self.as_object()?.get(key)
     }
+
+    fn elements(self) -> impl Iterator<Item = Self> {
+        self.as_array().into_iter().flatten()
+    }
 }
 
-/// Reads a parsed reply by its `event`; the one set of rules both parsers share.
-fn read_reply<'i, V: JsonView<'i>>(root: V) -> Result<Reply<'i>, DecodeError> {
+/// Reads a parsed reply by its `event`, or a push by its channel; the one set of rules both
+/// parsers share. A push's orders go into `updates` (empty on the way in).
+fn read_reply<'i, V: JsonView<'i>>(
+    root: V,
+    updates: &'i mut Vec<OrderUpdate>,
+) -> Result<Reply<'i>, DecodeError> {
     if !matches!(root.kind(), Kind::Object) {
         return Err(DecodeError::NotObject);
     }
     let event = match root.field("event").map(JsonView::kind) {
         Some(Kind::Str(event)) => event,
         Some(_) => return Err(DecodeError::WrongType("event")),
-        None => return Err(DecodeError::MissingField("event")),
+        None => {
+            return match orders_push(root) {
+                Some(arg) => read_orders(root, arg, updates),
+                None => Err(DecodeError::MissingField("event")),
+            };
+        }
     };
     match event {
         "trade" => {
@@ -432,6 +531,13 @@ fn read_reply<'i, V: JsonView<'i>>(root: V) -> Result<Reply<'i>, DecodeError> {
         }
         "error" => {
             let (code, msg) = (code(root)?, msg(root)?);
+            let op = match root.field("op").map(JsonView::kind) {
+                Some(Kind::Str(op)) => op,
+                _ => "",
+            };
+            if op.eq_ignore_ascii_case("subscribe") || op.eq_ignore_ascii_case("unsubscribe") {
+                return Ok(Reply::SubscribeError { code, msg });
+            }
             Ok(match request_id(root)? {
                 RequestIdField::Id(id) => Reply::TradeError { id, code, msg },
                 RequestIdField::NoArg | RequestIdField::NoId => Reply::Error { code, msg },
@@ -443,6 +549,114 @@ fn read_reply<'i, V: JsonView<'i>>(root: V) -> Result<Reply<'i>, DecodeError> {
             conn_id: conn_id(root),
         }),
         _ => Ok(Reply::Other { event }),
+    }
+}
+
+/// The `arg` of a push on the `orders` channel: an object (or a list whose first element is
+/// one) whose `channel` is `orders` in any case.
+fn orders_push<'i, V: JsonView<'i>>(root: V) -> Option<V> {
+    let arg = root.field("arg")?;
+    let arg = match arg.kind() {
+        Kind::Object => arg,
+        Kind::Array(Some(first)) if matches!(first.kind(), Kind::Object) => first,
+        _ => return None,
+    };
+    match arg.field("channel")?.kind() {
+        Kind::Str(channel) if channel.eq_ignore_ascii_case("orders") => Some(arg),
+        _ => None,
+    }
+}
+
+/// Reads every entry of a push's `data` into `updates`.
+fn read_orders<'i, V: JsonView<'i>>(
+    root: V,
+    arg: V,
+    updates: &'i mut Vec<OrderUpdate>,
+) -> Result<Reply<'i>, DecodeError> {
+    let inst_type = match arg.field("instType").map(JsonView::kind) {
+        Some(Kind::Str(name)) => InstType::ALL
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(name)),
+        _ => None,
+    };
+    let data = root
+        .field("data")
+        .ok_or(DecodeError::MissingField("data"))?;
+    if !matches!(data.kind(), Kind::Array(_)) {
+        return Err(DecodeError::WrongType("data"));
+    }
+    for entry in data.elements() {
+        if !matches!(entry.kind(), Kind::Object) {
+            return Err(DecodeError::WrongType("data"));
+        }
+        updates.push(read_update(entry, inst_type)?);
+    }
+    Ok(Reply::Orders { updates })
+}
+
+/// One order of a push.
+fn read_update<'i, V: JsonView<'i>>(
+    entry: V,
+    inst_type: Option<InstType>,
+) -> Result<OrderUpdate, DecodeError> {
+    let order_id = match text_field(entry, "orderId")? {
+        Some(id) => Some(OrderId::new(id).map_err(|_| DecodeError::BadValue("orderId"))?),
+        None => None,
+    };
+    // A client order id no cancel could name cannot tie the push to one: read as absent.
+    let client_oid = text_field(entry, "clientOid")?.and_then(|oid| ClientOid::new(oid).ok());
+    if order_id.is_none() && client_oid.is_none() {
+        return Err(DecodeError::MissingField("orderId"));
+    }
+    let status = match entry.field("status").map(JsonView::kind) {
+        Some(Kind::Str(word)) => {
+            OrderStatus::from_venue(word).ok_or(DecodeError::BadValue("status"))?
+        }
+        Some(_) => return Err(DecodeError::WrongType("status")),
+        None => return Err(DecodeError::MissingField("status")),
+    };
+    let updated_ms = match entry.field("uTime").map(JsonView::kind) {
+        Some(Kind::Str("")) | Some(Kind::Null) | None => None,
+        Some(Kind::Str(digits)) => Some(
+            crate::intent::parse_u64(digits.as_bytes()).ok_or(DecodeError::BadValue("uTime"))?,
+        ),
+        Some(Kind::Int(ms)) => Some(u64::try_from(ms).map_err(|_| DecodeError::BadValue("uTime"))?),
+        Some(_) => return Err(DecodeError::WrongType("uTime")),
+    };
+    Ok(OrderUpdate {
+        inst_type,
+        order_id,
+        client_oid,
+        status,
+        filled: decimal_field(entry, "accBaseVolume")?,
+        price_avg: decimal_field(entry, "priceAvg")?,
+        cancel_reason: text_field(entry, "cancelReason")?.map(CancelReason::new),
+        updated_ms,
+    })
+}
+
+/// A string field; absent, null and `""` read as none.
+fn text_field<'i, V: JsonView<'i>>(
+    entry: V,
+    field: &'static str,
+) -> Result<Option<&'i str>, DecodeError> {
+    match entry.field(field).map(JsonView::kind) {
+        Some(Kind::Str("")) | Some(Kind::Null) | None => Ok(None),
+        Some(Kind::Str(text)) => Ok(Some(text)),
+        Some(_) => Err(DecodeError::WrongType(field)),
+    }
+}
+
+/// A decimal string field; absent, null and `""` read as none.
+fn decimal_field<'i, V: JsonView<'i>>(
+    entry: V,
+    field: &'static str,
+) -> Result<Option<Decimal>, DecodeError> {
+    match text_field(entry, field)? {
+        Some(text) => Decimal::new(text)
+            .map(Some)
+            .ok_or(DecodeError::BadValue(field)),
+        None => Ok(None),
     }
 }
 

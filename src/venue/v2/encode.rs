@@ -54,6 +54,35 @@ pub const MAX_CANCEL_LEN: usize = CANCEL_ID.len()
     + 1 // closing quote
     + CANCEL_END.len();
 
+/// Appends the subscription to the private `orders` channel for every symbol (`instId`
+/// `default`) of each product line in `inst_types` to `out`, and returns how many `args` it
+/// has: the venue acknowledges each one on its own.
+///
+/// ```
+/// use bitget_cancel::InstType;
+/// use bitget_cancel::protocol::encode_subscribe;
+///
+/// let mut out = Vec::new();
+/// assert_eq!(encode_subscribe(&mut out, &[InstType::Spot, InstType::UsdtFutures]), 2);
+/// assert_eq!(
+///     out,
+///     br#"{"op":"subscribe","args":[{"instType":"SPOT","channel":"orders","instId":"default"},{"instType":"USDT-FUTURES","channel":"orders","instId":"default"}]}"#
+/// );
+/// ```
+pub fn encode_subscribe(out: &mut Vec<u8>, inst_types: &[InstType]) -> usize {
+    out.extend_from_slice(br#"{"op":"subscribe","args":["#);
+    for (i, inst_type) in inst_types.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(br#"{"instType":""#);
+        out.extend_from_slice(inst_type.as_str().as_bytes());
+        out.extend_from_slice(br#"","channel":"orders","instId":"default"}"#);
+    }
+    out.extend_from_slice(b"]}");
+    inst_types.len()
+}
+
 /// Appends the cancel request for `cancel` under request id `id` to `out`, leaving what is
 /// already in `out` as it is.
 ///

@@ -1,6 +1,6 @@
 //! Every V2 text message read into the neutral [`Inbound`]: the one place that turns the
-//! venue's events (`trade`, `error`, `login`, `pong`, anything else) into what the engine acts
-//! on.
+//! venue's events (`trade`, `error`, `login`, `pong`, `subscribe`, pushes on the `orders`
+//! channel, anything else) into what the engine acts on.
 
 use super::codes::OVER_LIMIT_CLOSE;
 use super::decode::{Reply, ReplyDecoder};
@@ -51,7 +51,17 @@ pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
             msg: VenueMsg::new(msg),
         },
         Ok(Reply::Pong) => Inbound::Pong,
+        Ok(Reply::Other { event }) if event.eq_ignore_ascii_case("subscribe") => {
+            Inbound::Subscribed
+        }
         Ok(Reply::Other { .. }) => Inbound::Notice,
+        Ok(Reply::SubscribeError { code, msg }) => Inbound::SubscribeRefused {
+            code,
+            msg: VenueMsg::new(msg),
+        },
+        Ok(Reply::Orders { updates }) => Inbound::Orders {
+            count: updates.len(),
+        },
         Err(e) => Inbound::unreadable(Some(e), &head[..head_len]),
     }
 }
@@ -125,10 +135,37 @@ mod tests {
     }
 
     #[test]
+    fn subscription_answers_and_pushes_are_told_apart() {
+        assert!(matches!(
+            read_text(r#"{"event":"subscribe","arg":{"channel":"orders"}}"#),
+            Inbound::Subscribed
+        ));
+        assert!(matches!(
+            read_text(r#"{"event":"unsubscribe","arg":{"channel":"orders"}}"#),
+            Inbound::Notice
+        ));
+        match read_text(
+            r#"{"event":"error","arg":{"instType":"SPOT","channel":"orders","instId":"default"},"code":30001,"msg":"no channel","op":"subscribe"}"#,
+        ) {
+            Inbound::SubscribeRefused { code: 30001, msg } => {
+                assert_eq!(msg.as_str(), "no channel")
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut decoder = ReplyDecoder::new();
+        let mut push = br#"{"action":"update","arg":{"instType":"SPOT","channel":"orders","instId":"default"},"data":[{"orderId":"1","status":"cancelled"},{"orderId":"2","status":"filled","accBaseVolume":"3"}]}"#.to_vec();
+        assert!(matches!(
+            read(&mut push, &mut decoder),
+            Inbound::Orders { count: 2 }
+        ));
+        assert_eq!(decoder.updates()[1].filled.unwrap().as_str(), "3");
+    }
+
+    #[test]
     fn pongs_notices_and_garbage_are_each_their_own_kind() {
         assert!(matches!(read_text("pong"), Inbound::Pong));
         assert!(matches!(
-            read_text(r#"{"event":"subscribe","arg":{"channel":"orders"}}"#),
+            read_text(r#"{"event":"notice","msg":"hello"}"#),
             Inbound::Notice
         ));
         match read_text("not json at all") {

@@ -1,5 +1,6 @@
 //! V2 REST requests, written into buffers the caller owns and reuses: the cancel's JSON body, the
-//! signed HTTP/1.1 request around it, and the keep-warm `GET /api/v2/public/time`.
+//! signed HTTP/1.1 request around it, the signed order query (`GET` spot `orderInfo`, futures
+//! `order/detail`) and the keep-warm `GET /api/v2/public/time`.
 
 use super::sign::{SIGN_LEN, sign_parts};
 use crate::intent::{Cancel, InstType};
@@ -12,6 +13,16 @@ pub const SPOT_CANCEL_PATH: &str = "/api/v2/spot/trade/cancel-order";
 pub const FUTURES_CANCEL_PATH: &str = "/api/v2/mix/order/cancel-order";
 /// The venue's clock, public: the keep-warm request.
 pub const SERVER_TIME_PATH: &str = "/api/v2/public/time";
+/// The spot order query (20 requests/s per account).
+pub const SPOT_ORDER_INFO_PATH: &str = "/api/v2/spot/trade/orderInfo";
+/// The futures order query (10 requests/s per account).
+pub const FUTURES_ORDER_DETAIL_PATH: &str = "/api/v2/mix/order/detail";
+
+/// How many order queries per second the venue allows per account: 20 on spot (`orderInfo`),
+/// 10 on futures (`order/detail`).
+pub(crate) const fn queries_per_second(inst_type: InstType) -> u32 {
+    if inst_type.is_futures() { 10 } else { 20 }
+}
 
 /// The longest cancel body: the futures body with the longest symbol, product type, order id and
 /// client order id.
@@ -127,6 +138,92 @@ pub(crate) fn encode_signed_post(
     out.extend_from_slice(write_decimal(body.len() as u64, &mut digits));
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
+}
+
+/// Appends the query string asking for the order `cancel` names: `orderId=...` (it prevails) or
+/// `clientOid=...` (percent-encoded: `:`, `#`, `+` and `/` are escaped); on futures after
+/// `symbol=...&productType=...`.
+///
+/// ```
+/// use bitget_cancel::rest::encode_order_query_string;
+/// use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+///
+/// let mut out = Vec::new();
+/// let cancel = Cancel::new(InstType::UsdtFutures, InstId::new("BTCUSDT")?, OrderRef::client_oid("grid#1+2")?);
+/// encode_order_query_string(&mut out, &cancel);
+/// assert_eq!(out, b"symbol=BTCUSDT&productType=USDT-FUTURES&clientOid=grid%231%2B2");
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+pub fn encode_order_query_string(out: &mut Vec<u8>, cancel: &Cancel) {
+    if cancel.inst_type.is_futures() {
+        out.extend_from_slice(b"symbol=");
+        out.extend_from_slice(cancel.inst_id.as_str().as_bytes());
+        out.extend_from_slice(b"&productType=");
+        out.extend_from_slice(cancel.inst_type.as_str().as_bytes());
+        out.push(b'&');
+    }
+    if let Some(order_id) = cancel.order.get_order_id() {
+        out.extend_from_slice(b"orderId=");
+        out.extend_from_slice(order_id.as_str().as_bytes());
+    } else if let Some(client_oid) = cancel.order.get_client_oid() {
+        out.extend_from_slice(b"clientOid=");
+        for &b in client_oid.as_str().as_bytes() {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                out.push(b);
+            } else {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+        }
+    }
+}
+
+/// The query endpoint for a product line.
+pub fn order_query_path(inst_type: InstType) -> &'static str {
+    if inst_type.is_futures() {
+        FUTURES_ORDER_DETAIL_PATH
+    } else {
+        SPOT_ORDER_INFO_PATH
+    }
+}
+
+/// Appends the signed `GET` asking where the order `cancel` names stands: the request line
+/// with its query string, `Host`, the four `ACCESS-*` headers (the signature covers
+/// `timestamp + "GET" + path + "?" + query`) and `paptrading: 1` for demo trading.
+pub(crate) fn encode_order_query(
+    out: &mut Vec<u8>,
+    signer: &Signer<'_>,
+    timestamp_ms: u64,
+    cancel: &Cancel,
+) {
+    let path = order_query_path(cancel.inst_type);
+    out.extend_from_slice(b"GET ");
+    out.extend_from_slice(path.as_bytes());
+    out.push(b'?');
+    let query_at = out.len();
+    encode_order_query_string(out, cancel);
+    let mut digits = [0u8; 20];
+    let timestamp = write_decimal(timestamp_ms, &mut digits);
+    let sign = sign_parts(
+        signer.secret,
+        &[timestamp, b"GET", path.as_bytes(), b"?", &out[query_at..]],
+    );
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(signer.authority.as_bytes());
+    out.extend_from_slice(b"\r\nACCESS-KEY: ");
+    out.extend_from_slice(signer.api_key.as_bytes());
+    out.extend_from_slice(b"\r\nACCESS-PASSPHRASE: ");
+    out.extend_from_slice(signer.passphrase.as_bytes());
+    out.extend_from_slice(b"\r\nACCESS-TIMESTAMP: ");
+    let mut digits = [0u8; 20];
+    out.extend_from_slice(write_decimal(timestamp_ms, &mut digits));
+    out.extend_from_slice(b"\r\nACCESS-SIGN: ");
+    out.extend_from_slice(&sign);
+    out.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
+    if signer.demo_trading {
+        out.extend_from_slice(b"paptrading: 1\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `GET /api/v2/public/time` (unsigned: the endpoint is public).
@@ -256,6 +353,60 @@ mod tests {
         assert_eq!(header("Content-Length"), Some(body.len().to_string()));
         assert_eq!(&out[head_len..], body);
         assert!(!String::from_utf8_lossy(&out).contains("secret"));
+    }
+
+    #[test]
+    fn an_order_query_is_a_signed_get_over_path_and_query() {
+        let signer = Signer {
+            api_key: "key-1",
+            secret: b"secret",
+            passphrase: "pass-1",
+            authority: "localhost:8443",
+            demo_trading: false,
+        };
+        let mut out = Vec::new();
+        let spot = cancel(
+            InstType::Spot,
+            OrderRef::from_parts(Some("42"), Some("c")).unwrap(),
+        );
+        encode_order_query(&mut out, &signer, 1_700_000_000_123, &spot);
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut request = httparse::Request::new(&mut headers);
+        let httparse::Status::Complete(head_len) = request.parse(&out).unwrap() else {
+            panic!("incomplete request");
+        };
+        assert_eq!(head_len, out.len(), "no body");
+        assert_eq!(request.method, Some("GET"));
+        assert_eq!(
+            request.path,
+            Some("/api/v2/spot/trade/orderInfo?orderId=42")
+        );
+        let sign = request
+            .headers
+            .iter()
+            .find(|h| h.name == "ACCESS-SIGN")
+            .map(|h| h.value.to_vec());
+        let expected = sign_request(
+            b"secret",
+            1_700_000_000_123,
+            "GET",
+            "/api/v2/spot/trade/orderInfo?orderId=42",
+            b"",
+        );
+        assert_eq!(sign.as_deref(), Some(&expected[..]));
+        assert!(!String::from_utf8_lossy(&out).contains("paptrading"));
+
+        out.clear();
+        let futures = cancel(
+            InstType::CoinFutures,
+            OrderRef::client_oid("a:b/c").unwrap(),
+        );
+        encode_order_query(&mut out, &signer, 1, &futures);
+        assert!(out.starts_with(
+            b"GET /api/v2/mix/order/detail?symbol=BTCUSDT&productType=COIN-FUTURES&clientOid=a%3Ab%2Fc HTTP/1.1\r\n"
+        ));
+        assert_eq!(queries_per_second(InstType::Spot), 20);
+        assert_eq!(queries_per_second(InstType::UsdcFutures), 10);
     }
 
     #[test]

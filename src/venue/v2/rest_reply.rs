@@ -10,8 +10,10 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use crate::final_word::{CancelReason, Decimal, OrderStatus, OrderUpdate};
+use crate::intent::{ClientOid, InstType, OrderId};
 use crate::outcome::VenueMsg;
-use crate::venue::Verdict;
+use crate::venue::{OrderAnswer, Verdict};
 
 /// Why a REST reply carries no verdict: the request failed, and the order's fate is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,4 +182,231 @@ pub(crate) fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, NoVerd
             status,
             reason: "no data.serverTime in the reply",
         })
+}
+
+/// The codes with which an order query says the venue does not know the order: 43001 (spot),
+/// 40109 (futures `order/detail`), 40768 and 41101 (futures), 25204 (the unified account).
+pub(crate) const ORDER_NOT_FOUND: [i64; 5] = [43001, 40109, 40768, 41101, 25204];
+
+/// `data` as one value, or the first of a list of them (spot's `orderInfo` answers a list of
+/// one, futures' `order/detail` an object); `None` for an empty list. Read without allocating.
+struct FirstOf<T>(Option<T>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FirstVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for FirstVisitor<T> {
+            type Value = FirstOf<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an order or a list of orders")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<T>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstOf(first))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|t| FirstOf(Some(t)))
+            }
+        }
+
+        deserializer.deserialize_any(FirstVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The fields of an order the final word reads; the state is `status` (spot, and the futures
+/// field table) or `state` (the futures example).
+#[derive(Deserialize)]
+struct OrderData<'a> {
+    #[serde(rename = "orderId", borrow)]
+    order_id: Option<Msg<'a>>,
+    #[serde(rename = "clientOid", borrow)]
+    client_oid: Option<Msg<'a>>,
+    #[serde(borrow)]
+    status: Option<Msg<'a>>,
+    #[serde(borrow)]
+    state: Option<Msg<'a>>,
+    #[serde(rename = "baseVolume", borrow)]
+    base_volume: Option<Msg<'a>>,
+    #[serde(rename = "priceAvg", borrow)]
+    price_avg: Option<Msg<'a>>,
+    #[serde(rename = "cancelReason", borrow)]
+    cancel_reason: Option<Msg<'a>>,
+    #[serde(rename = "uTime")]
+    u_time: Option<Code>,
+}
+
+/// Reads an order query's reply (spot `orderInfo`, futures `order/detail`) for an order of
+/// `inst_type`.
+pub(crate) fn decode_order(
+    status: u16,
+    body: &[u8],
+    inst_type: InstType,
+) -> Result<OrderAnswer, NoVerdict> {
+    let bad = |reason| NoVerdict::BadReply { status, reason };
+    let reply = envelope::<FirstOf<OrderData<'_>>>(status, body)?;
+    let code = reply
+        .code
+        .and_then(|c| c.0)
+        .ok_or(bad("the reply has no numeric code"))?;
+    if code != 0 {
+        if ORDER_NOT_FOUND.contains(&code) {
+            return Ok(OrderAnswer::NotFound { code });
+        }
+        return Ok(OrderAnswer::Refused {
+            code,
+            msg: VenueMsg::new(reply.msg.as_ref().map_or("", |m| &m.0)),
+        });
+    }
+    if !(200..300).contains(&status) {
+        return Err(bad("success code with an error status"));
+    }
+    let Some(order) = reply.data.and_then(|d| d.0) else {
+        // An empty list: the venue lists no such order.
+        return Ok(OrderAnswer::NotFound { code });
+    };
+    fn text<'b>(field: &'b Option<Msg<'_>>) -> Option<&'b str> {
+        field
+            .as_ref()
+            .map(|m| m.0.as_ref())
+            .filter(|t| !t.is_empty())
+    }
+    let word = text(&order.status)
+        .or(text(&order.state))
+        .ok_or(bad("the order has no status"))?;
+    let order_status =
+        OrderStatus::from_venue(word).ok_or(bad("an order status this crate does not know"))?;
+    let decimal = |field: &Option<Msg<'_>>| match text(field) {
+        Some(t) => Decimal::new(t)
+            .map(Some)
+            .ok_or(bad("a size or price that is not a decimal")),
+        None => Ok(None),
+    };
+    Ok(OrderAnswer::Found(OrderUpdate {
+        inst_type: Some(inst_type),
+        order_id: text(&order.order_id).and_then(|id| OrderId::new(id).ok()),
+        client_oid: text(&order.client_oid).and_then(|oid| ClientOid::new(oid).ok()),
+        status: order_status,
+        filled: decimal(&order.base_volume)?,
+        price_avg: decimal(&order.price_avg)?,
+        cancel_reason: text(&order.cancel_reason).map(CancelReason::new),
+        updated_ms: order
+            .u_time
+            .and_then(|c| c.0)
+            .and_then(|ms| u64::try_from(ms).ok()),
+    }))
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    fn found(status: u16, body: &str, inst_type: InstType) -> OrderUpdate {
+        match decode_order(status, body.as_bytes(), inst_type) {
+            Ok(OrderAnswer::Found(update)) => update,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_spot_answer_is_a_list_of_one_order() {
+        let update = found(
+            200,
+            r#"{"code":"00000","msg":"success","requestTime":1,"data":[{"userId":"1","symbol":"BTCUSDT","orderId":"1376695893517410305","clientOid":null,"price":"100","size":"1","status":"cancelled","priceAvg":"0","baseVolume":"0.25","cancelReason":"normal_cancel","cTime":"1","uTime":"1742560160311"}]}"#,
+            InstType::Spot,
+        );
+        assert_eq!(update.status, OrderStatus::Cancelled);
+        assert_eq!(
+            update.filled.map(|d| d.to_string()).as_deref(),
+            Some("0.25")
+        );
+        assert_eq!(
+            update.order_id.map(|o| o.to_string()).as_deref(),
+            Some("1376695893517410305")
+        );
+        assert_eq!(update.client_oid, None);
+        assert_eq!(update.updated_ms, Some(1742560160311));
+        assert_eq!(
+            update.cancel_reason.map(|r| r.to_string()).as_deref(),
+            Some("normal_cancel")
+        );
+    }
+
+    #[test]
+    fn a_futures_answer_is_one_object_with_its_state_in_state_or_status() {
+        for key in ["state", "status"] {
+            let body = format!(
+                r#"{{"code":"00000","data":{{"orderId":"1","clientOid":"c-1","{key}":"filled","baseVolume":"0.2","priceAvg":"83131.5","uTime":1742560160311}}}}"#
+            );
+            let update = found(200, &body, InstType::UsdtFutures);
+            assert_eq!(update.status, OrderStatus::Filled, "{key}");
+            assert_eq!(
+                update.price_avg.map(|d| d.to_string()).as_deref(),
+                Some("83131.5")
+            );
+            assert_eq!(update.inst_type, Some(InstType::UsdtFutures));
+        }
+    }
+
+    #[test]
+    fn unknown_orders_refusals_and_garbage_are_told_apart() {
+        for (code, body) in [
+            (
+                43001,
+                r#"{"code":"43001","msg":"The order does not exist"}"#,
+            ),
+            (
+                40109,
+                r#"{"code":"40109","msg":"The data of the order cannot be found"}"#,
+            ),
+        ] {
+            assert_eq!(
+                decode_order(400, body.as_bytes(), InstType::Spot),
+                Ok(OrderAnswer::NotFound { code })
+            );
+        }
+        assert_eq!(
+            decode_order(200, br#"{"code":"00000","data":[]}"#, InstType::Spot),
+            Ok(OrderAnswer::NotFound { code: 0 })
+        );
+        assert!(matches!(
+            decode_order(
+                429,
+                br#"{"code":"429","msg":"Too Many Requests"}"#,
+                InstType::Spot
+            ),
+            Ok(OrderAnswer::Refused { code: 429, .. })
+        ));
+        assert!(matches!(
+            decode_order(503, b"<html>", InstType::Spot),
+            Err(NoVerdict::ServerError { status: 503 })
+        ));
+        assert!(
+            decode_order(
+                200,
+                br#"{"code":"00000","data":{"status":"gone"}}"#,
+                InstType::Spot
+            )
+            .is_err()
+        );
+        assert!(
+            decode_order(
+                200,
+                br#"{"code":"00000","data":{"status":"live","baseVolume":"1e3"}}"#,
+                InstType::Spot
+            )
+            .is_err()
+        );
+    }
 }

@@ -1,0 +1,323 @@
+"""Type stubs of the extension module ``bitget_cancel._native`` (re-exported by
+``bitget_cancel``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from types import TracebackType
+from typing import Any, Literal, Optional, TypedDict, Union
+
+
+__version__: str
+
+DEFAULT_OUTCOME_SPIN: float
+"""How long a wait spins before it parks unless ``outcome_spin`` says otherwise (seconds)."""
+
+Status = Literal["acked", "rejected", "unknown", "not_sent"]
+State = Literal["connecting", "logging_in", "live", "backoff", "login_rejected", "stopped"]
+InstType = Literal["SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"]
+Idle = Literal["busy_spin", "yield", "backoff"]
+
+def monotonic_ns() -> int:
+    """Nanoseconds on the engine's monotonic clock, the clock of ``Outcome.accepted_ns`` and
+    ``Outcome.settled_ns``."""
+
+def _after_fork_in_child() -> None: ...
+
+class Reconnect(TypedDict, total=False):
+    initial: float
+    max: float
+    reset_after: float
+
+class ConnectionStats(TypedDict):
+    state: State
+    sessions: int
+    sent: int
+    replies: int
+    rtt_p50_ns: int
+    rtt_p99_ns: int
+
+class RestStats(TypedDict):
+    enabled: bool
+    connected: bool
+    sent: int
+    replies: int
+    failures: int
+    clock_offset_ms: int
+    clock_synced: bool
+
+class Stats(TypedDict):
+    connect_attempts: int
+    sessions: int
+    reconnects: int
+    login_rejections: int
+    intents: int
+    sent: int
+    acked: int
+    rejected: int
+    unknown: int
+    not_sent: int
+    pacing_waits: int
+    venue_errors: int
+    unmatched_replies: int
+    pings: int
+    pongs: int
+    hedges_sent: int
+    hedges_won: int
+    hedges_capped: int
+    failovers: int
+    rotations: int
+    late_replies: int
+    unreadable_messages: int
+    hedge_after_ns: int
+    pool_size: int
+    connections: list[ConnectionStats]
+    rest: RestStats
+
+class Order(TypedDict, total=False):
+    """An order in ``bitget-cancel run``'s input format."""
+
+    instType: str
+    instId: str
+    orderId: str
+    clientOid: str
+
+class Outcome:
+    """What became of one accepted cancel: exactly one per cancel. Frozen; compares equal to
+    another outcome with the same fields."""
+
+    @property
+    def id(self) -> str:
+        """The request id the cancel was sent under (what ``cancel()`` returned)."""
+    @property
+    def tag(self) -> int:
+        """The caller's tag."""
+    @property
+    def status(self) -> Status:
+        """``"acked"`` (the venue received it), ``"rejected"`` (see ``code``, ``msg``),
+        ``"unknown"`` (sent, no reply: the order may or may not be cancelled) or
+        ``"not_sent"``."""
+    @property
+    def code(self) -> Optional[int]:
+        """The venue's code: 0 for acked, the error code of a rejection or refused login."""
+    @property
+    def msg(self) -> str:
+        """The venue's message for a rejection, ``"acknowledged"`` for an ack, else the reason
+        in words."""
+    @property
+    def reason(self) -> Optional[str]:
+        """For unknown and not_sent: ``"ack_timeout"``, ``"connection_lost"``, ``"shutdown"``,
+        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``, ``"duplicate_id"``."""
+    @property
+    def attempts(self) -> int:
+        """How many times the cancel was sent (0 if never)."""
+    @property
+    def via(self) -> Union[int, Literal["rest"], None]:
+        """The 0-based connection whose reply settled it, ``"rest"``, or None."""
+    @property
+    def round_trip_ns(self) -> Optional[int]:
+        """From the cancel accepted to the parsed reply."""
+    @property
+    def tick_to_wire_ns(self) -> Optional[int]:
+        """From the cancel accepted to its frame handed to the kernel."""
+    @property
+    def inst_type(self) -> InstType: ...
+    @property
+    def inst_id(self) -> str: ...
+    @property
+    def order_id(self) -> Optional[str]: ...
+    @property
+    def client_oid(self) -> Optional[str]: ...
+    @property
+    def accepted_ns(self) -> int:
+        """When the engine accepted the cancel (``monotonic_ns()``'s clock)."""
+    @property
+    def settled_ns(self) -> int:
+        """When the outcome was decided (``monotonic_ns()``'s clock)."""
+    def as_dict(self) -> dict[str, Any]:
+        """Every field: those of a ``bitget-cancel run`` output line (without ``line``), the
+        cancel's own, and the two timestamps."""
+    def __eq__(self, other: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class Engine:
+    """The engine on a thread of its own. Cancels from any thread or asyncio task; outcomes
+    waited for with the GIL released. Settings are ``ConfigBuilder``'s, durations in float
+    seconds; None means the library's default (``idle`` defaults to ``"backoff"`` here)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        passphrase: str,
+        *,
+        url: Optional[str] = None,
+        endpoints: Optional[list[str]] = None,
+        connections: Optional[int] = None,
+        rest_url: Optional[str] = None,
+        no_rest: Optional[bool] = None,
+        rest_only: Optional[bool] = None,
+        hedge_after: Union[float, Literal["adaptive", "off"], None] = None,
+        max_connection_age: Optional[float] = None,
+        ca_pem: Union[str, bytes, None] = None,
+        ca_file: Union[str, os.PathLike[str], None] = None,
+        core: Optional[int] = None,
+        core_optional: Optional[int] = None,
+        idle: Optional[Idle] = None,
+        direct_reads: Optional[bool] = None,
+        intent_capacity: Optional[int] = None,
+        outcome_capacity: Optional[int] = None,
+        max_pending: Optional[int] = None,
+        ack_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        pong_deadline: Optional[float] = None,
+        messages_per_second: Optional[int] = None,
+        cancels_per_second: Optional[int] = None,
+        rate_margin: Optional[float] = None,
+        max_queue_time: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        reconnect: Optional[Reconnect] = None,
+        login_retry_after: Union[float, Literal["never"], None] = None,
+        shutdown_grace: Optional[float] = None,
+        outcome_spin: Optional[float] = None,
+    ) -> None: ...
+    def cancel(
+        self,
+        inst_type: InstType,
+        inst_id: str,
+        *,
+        order_id: Optional[str] = None,
+        client_oid: Optional[str] = None,
+        tag: int = 0,
+    ) -> str:
+        """Queues a cancel; returns its request id. Never blocks. Raises InvalidFieldError,
+        RingFullError, EngineStoppedError."""
+    def cancel_async(
+        self,
+        inst_type: InstType,
+        inst_id: str,
+        *,
+        order_id: Optional[str] = None,
+        client_oid: Optional[str] = None,
+        tag: int = 0,
+    ) -> asyncio.Future[Outcome]:
+        """Queues a cancel now; the future resolves with its outcome on the running loop."""
+    def outcome(self, timeout: Optional[float] = None) -> Optional[Outcome]:
+        """The next outcome not awaited by a future; None when the time is up or the engine
+        stopped and every outcome was read. Ctrl-C interrupts it."""
+    def try_outcome(self) -> Optional[Outcome]:
+        """The next outcome not awaited by a future, if one is ready."""
+    def wait_live(self, timeout: float) -> bool:
+        """True once a connection is logged in; False on timeout, refused credentials or a
+        stopped engine."""
+    def shutdown(self) -> list[Outcome]:
+        """Stops; resolves every pending future; returns every other outcome nobody read."""
+    @property
+    def state(self) -> State: ...
+    @property
+    def last_error(self) -> Optional[str]: ...
+    def stats(self) -> Stats: ...
+    def __enter__(self) -> Engine: ...
+    def __exit__(
+        self,
+        kind: Optional[type[BaseException]],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool:
+        """Stops; outcomes not read stay readable with ``try_outcome()``."""
+
+class InlineEngine:
+    """The engine on the caller's thread: ``cancel`` writes the frame before it returns,
+    ``poll`` runs one turn. One thread drives it. Settings as ``Engine``'s (``idle`` and
+    ``core`` do not apply)."""
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        passphrase: str,
+        *,
+        url: Optional[str] = None,
+        endpoints: Optional[list[str]] = None,
+        connections: Optional[int] = None,
+        rest_url: Optional[str] = None,
+        no_rest: Optional[bool] = None,
+        rest_only: Optional[bool] = None,
+        hedge_after: Union[float, Literal["adaptive", "off"], None] = None,
+        max_connection_age: Optional[float] = None,
+        ca_pem: Union[str, bytes, None] = None,
+        ca_file: Union[str, os.PathLike[str], None] = None,
+        core: Optional[int] = None,
+        core_optional: Optional[int] = None,
+        idle: Optional[Idle] = None,
+        direct_reads: Optional[bool] = None,
+        intent_capacity: Optional[int] = None,
+        outcome_capacity: Optional[int] = None,
+        max_pending: Optional[int] = None,
+        ack_timeout: Optional[float] = None,
+        ping_interval: Optional[float] = None,
+        pong_deadline: Optional[float] = None,
+        messages_per_second: Optional[int] = None,
+        cancels_per_second: Optional[int] = None,
+        rate_margin: Optional[float] = None,
+        max_queue_time: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        reconnect: Optional[Reconnect] = None,
+        login_retry_after: Union[float, Literal["never"], None] = None,
+        shutdown_grace: Optional[float] = None,
+        outcome_spin: Optional[float] = None,
+    ) -> None: ...
+    def poll(self) -> bool:
+        """One turn of the event loop; True if anything happened. Never blocks."""
+    def cancel(
+        self,
+        inst_type: InstType,
+        inst_id: str,
+        *,
+        order_id: Optional[str] = None,
+        client_oid: Optional[str] = None,
+        tag: int = 0,
+    ) -> str:
+        """Takes a cancel, on the wire before this returns when a connection is live."""
+    def try_outcome(self) -> Optional[Outcome]:
+        """The next outcome, if one is ready. Does not poll."""
+    def outcome(self, timeout: Optional[float] = None) -> Optional[Outcome]:
+        """Turns the loop until an outcome is ready or the time is up (GIL released)."""
+    def wait_live(self, timeout: float) -> bool: ...
+    def shutdown(self) -> list[Outcome]: ...
+    @property
+    def state(self) -> State: ...
+    @property
+    def last_error(self) -> Optional[str]: ...
+    def stats(self) -> Stats: ...
+    def __enter__(self) -> InlineEngine: ...
+    def __exit__(
+        self,
+        kind: Optional[type[BaseException]],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
+
+class SimVenue:
+    """A stand-in for Bitget on loopback, in this process, until ``close()``. Credentials:
+    ``"sim-key"``, ``"sim-secret"``, ``"sim-passphrase"``."""
+
+    def __init__(self, generate: int = 0, max_messages_per_second: int = 10) -> None: ...
+    @property
+    def ws_url(self) -> str: ...
+    @property
+    def rest_url(self) -> str: ...
+    @property
+    def ca_pem(self) -> str: ...
+    @property
+    def orders(self) -> list[Order]:
+        """The generated orders in ``bitget-cancel run``'s input format."""
+    def close(self) -> None: ...
+    def __enter__(self) -> SimVenue: ...
+    def __exit__(
+        self,
+        kind: Optional[type[BaseException]],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
