@@ -158,8 +158,8 @@ fn a_login_refused_with_an_unknown_code_is_retried_with_backoff_and_intents_wait
 /// The venue checks login timestamps against a clock `offset_s` seconds off ours, beyond its
 /// 30 s window, while its `Date` header says otherwise: every login is refused with 30014. That
 /// is a clock to measure again, never refused credentials: the engine keeps trying, intents
-/// wait for a session (and time out in the queue), and once the clocks agree the engine's next
-/// try logs in.
+/// wait for a session (and time out in the queue, not sent since no connection came up, with
+/// the login's refusal as the reason), and once the clocks agree the engine's next try logs in.
 fn a_login_refused_for_its_timestamp_is_tried_again(offset_s: i64) {
     let venue = venue();
     let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 2);
@@ -173,11 +173,16 @@ fn a_login_refused_for_its_timestamp_is_tried_again(offset_s: i64) {
     tally.settle();
     for id in ids {
         let outcome = tally.outcome(id);
-        assert_eq!(
-            outcome.status,
-            Status::NotSent(NotSentReason::QueueTimeout),
-            "{outcome:?}"
-        );
+        match outcome.status {
+            Status::NotSent(NotSentReason::NoConnection { failure, error }) => {
+                assert_eq!(failure, ConnectFailure::Login, "{outcome:?}");
+                assert_eq!(
+                    error.as_str(),
+                    "login failed: 30014 Request timestamp expired"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
     }
     venue
         .wait_for_stats(PATIENCE, |s| s.logins_failed >= 3)

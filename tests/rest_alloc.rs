@@ -72,6 +72,8 @@ impl Loop {
         loop {
             assert!(Instant::now() < deadline, "no verdict: {:?}", self.out);
             self.turn();
+            // The second keep-alive connection may come up meanwhile.
+            self.out.retain(|e| !matches!(e, RestEvent::Connected));
             if let Some(RestEvent::Reply { verdict, .. }) = self.out.first() {
                 let verdict = *verdict;
                 self.out.clear();

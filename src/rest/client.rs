@@ -560,7 +560,7 @@ impl RestClient {
         // Never the last connection ready for a cancel: a query waits for one to spare.
         let Some(k) = (0..LANES)
             .rev()
-            .find(|&k| self.lane_ready(k) && self.may_keep_warm(k) && self.still_open(k))
+            .find(|&k| self.lane_may_query(k) && self.still_open(k))
         else {
             return Err(SendError::NotReady);
         };
@@ -575,6 +575,16 @@ impl RestClient {
         };
         self.transmit(k, kind, now, unix_ms)
             .map_err(SendError::Broken)
+    }
+
+    /// Whether [`send_query`](Self::send_query) has a connection for an order query now: one
+    /// is ready while the other is ready for a cancel too (or not open).
+    pub fn can_query(&self) -> bool {
+        (0..LANES).any(|k| self.lane_may_query(k))
+    }
+
+    fn lane_may_query(&self, k: usize) -> bool {
+        self.lane_ready(k) && self.may_keep_warm(k)
     }
 
     /// Whether idle connection `k` is still open: a nonblocking read finds nothing. A server

@@ -84,10 +84,11 @@ impl RestRung {
             && cancels.is_ready(now)
     }
 
-    /// Whether an order query could go out now: the connection is open and idle.
+    /// Whether an order query could go out now: a connection is ready while the other is free
+    /// for a cancel (or not open).
     #[inline]
     pub(crate) fn can_query(&self) -> bool {
-        self.client.as_ref().is_some_and(RestClient::is_ready)
+        self.client.as_ref().is_some_and(RestClient::can_query)
     }
 
     /// Sends an order query for the order `cancel` names, tagged `tag`.
