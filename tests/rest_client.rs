@@ -618,3 +618,45 @@ fn an_untrusted_venue_is_never_ready() {
     assert!(!driver.client.is_ready());
     assert_eq!(venue.rest_stats().requests, 0);
 }
+
+#[test]
+fn an_order_query_never_takes_the_last_connection_ready_for_a_cancel() {
+    let venue = venue();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 2);
+    let mut driver = Driver::for_venue(&venue);
+    driver.until("both connections up and measured", |d| {
+        d.seen
+            .iter()
+            .filter(|e| matches!(e, RestEvent::Connected))
+            .count()
+            == 2
+            && d.client.can_query()
+    });
+    let query = spot(&orders[1].order_id);
+    driver.send(1, &spot(&orders[0].order_id));
+    // One connection carries the cancel: the other is kept for the next cancel.
+    assert!(!driver.client.can_query());
+    let unix_ms = driver.unix_ms();
+    assert!(matches!(
+        driver.client.send_query(2, &query, monotonic_ns(), unix_ms),
+        Err(SendError::NotReady)
+    ));
+    assert!(matches!(
+        driver.outcome(1),
+        RestEvent::Reply {
+            verdict: Verdict::Acked,
+            ..
+        }
+    ));
+    driver.until("a connection to spare", |d| d.client.can_query());
+    let unix_ms = driver.unix_ms();
+    driver
+        .client
+        .send_query(3, &query, monotonic_ns(), unix_ms)
+        .expect("a connection to spare");
+    driver.until("the query's answer", |d| {
+        d.seen
+            .iter()
+            .any(|e| matches!(e, RestEvent::Order { tag: 3, .. }))
+    });
+}
