@@ -50,9 +50,17 @@ fn wait_pool_live(handle: &bitget_cancel::Handle, n: usize) {
 }
 
 /// The request texts the venue received for this order id: `(venue connection, request id,
-/// received at)`, in arrival order.
+/// received at)`, in the order the engine sent them: by the send number that ends each wire id
+/// (the venue records each connection from a thread of its own, so its record of two
+/// connections can interleave out of that order on a busy machine).
 fn requests_for(venue: &SimVenue, order_id: &str) -> Vec<(u64, String, u64)> {
-    venue
+    let send_number = |id: &str| {
+        id.rsplit(':')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let mut requests: Vec<(u64, String, u64)> = venue
         .received()
         .iter()
         .filter(|f| f.opcode == Opcode::Text)
@@ -67,7 +75,9 @@ fn requests_for(venue: &SimVenue, order_id: &str) -> Vec<(u64, String, u64)> {
                 )
             })
         })
-        .collect()
+        .collect();
+    requests.sort_by_key(|r| send_number(&r.1));
+    requests
 }
 
 fn via(outcome: &Outcome) -> usize {
