@@ -155,7 +155,7 @@ class Outcome:
     @property
     def reason(self) -> Optional[str]:
         """For unknown and not_sent: ``"ack_timeout"``, ``"connection_lost"``, ``"shutdown"``,
-        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``, ``"duplicate_id"``."""
+        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``."""
     @property
     def attempts(self) -> int:
         """How many times the cancel was sent (0 if never)."""

@@ -16,7 +16,10 @@ use crate::outcome::Outcome;
 /// An intent on its way to the engine thread.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Submission {
+    /// What the outcome is labelled with: the caller's id, or the first send's wire id.
     pub id: RequestId,
+    /// The send number of the first attempt.
+    pub wire: u64,
     pub cancel: Cancel,
     pub accepted_ns: u64,
 }
@@ -75,17 +78,17 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
-    /// Queues a cancel for the engine thread and returns the request id it will be sent under:
-    /// the caller's ([`Cancel::with_id`]) or the next engine-assigned number. Never blocks and
-    /// never allocates; the outcome comes back later on the outcome ring.
+    /// Queues a cancel for the engine thread and returns the id its outcome will carry: the
+    /// caller's ([`Cancel::with_id`]) if it has one, else the wire id of its first send. Never
+    /// blocks and never allocates; the outcome comes back later on the outcome ring.
     ///
     /// The intent's fields were checked when the [`Cancel`] was built. A full ring or a stopped
     /// engine hands the intent back in the error.
     ///
-    /// Engine-assigned ids are decimal numbers counting from 1. A caller's id must not be held
-    /// by another intent (waiting or in flight) when the engine takes it, or the newcomer is
-    /// reported [`NotSentReason::DuplicateId`](crate::outcome::NotSentReason::DuplicateId):
-    /// prefer ids with a letter in them, which never meet an engine-assigned one.
+    /// Every send of a cancel goes out under a wire id of the engine's own, never used before
+    /// (a random prefix drawn when the engine was built, then a counter: `k3Xw9QpZ:17`), and a
+    /// reply is matched by that id alone. A caller's id is a label: it never goes on the wire,
+    /// any number of intents may carry the same one, and it comes back in the outcome as given.
     // The error carries the intent by value (about 190 bytes) so that it is never lost; boxing
     // it would allocate on the hot path.
     #[allow(clippy::result_large_err)]
@@ -99,12 +102,14 @@ impl Handle {
             shared.submit.0.submitting.fetch_sub(1, Ordering::SeqCst);
             return Err(SubmitError::Stopped(cancel));
         }
+        let wire = shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed);
         let id = match cancel.id {
             Some(id) => id,
-            None => RequestId::from_u64(shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed)),
+            None => shared.wire_ids.id(wire),
         };
         let pushed = self.intents.try_send(Submission {
             id,
+            wire,
             cancel,
             accepted_ns: monotonic_ns(),
         });
@@ -488,14 +493,24 @@ mod tests {
     }
 
     #[test]
-    fn engine_ids_are_assigned_in_order_and_caller_ids_kept() {
+    fn every_intent_draws_the_next_send_number_and_a_callers_id_is_its_label() {
         let (h, rx, _otx) = handle(8);
-        assert_eq!(h.cancel(cancel()).unwrap().as_str(), "1");
-        assert_eq!(h.cancel(cancel()).unwrap().as_str(), "2");
+        let ids = h.shared.wire_ids;
+        assert_eq!(h.cancel(cancel()).unwrap(), ids.id(1));
+        assert_eq!(h.cancel(cancel()).unwrap(), ids.id(2));
         let mine = RequestId::new("mine-7").unwrap();
         assert_eq!(h.cancel(cancel().with_id(mine)).unwrap(), mine);
-        let got: Vec<_> = rx.try_iter().map(|s| s.id.as_str().to_string()).collect();
-        assert_eq!(got, ["1", "2", "mine-7"]);
+        assert_eq!(
+            h.cancel(cancel().with_id(mine)).unwrap(),
+            mine,
+            "labels may repeat"
+        );
+        let got: Vec<_> = rx.try_iter().map(|s| (s.id, s.wire)).collect();
+        assert_eq!(
+            got,
+            [(ids.id(1), 1), (ids.id(2), 2), (mine, 3), (mine, 4)],
+            "the wire id is never the label"
+        );
     }
 
     #[test]

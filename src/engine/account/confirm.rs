@@ -243,7 +243,7 @@ impl FinalOut {
         counters.undelivered.incr();
         if !self.warned {
             self.warned = true;
-            log::warn!(
+            crate::relay::log_warn!(
                 "final words are not being read: the ring and its overflow are full, so new \
                  ones are dropped (counted in Stats::finals.undelivered)"
             );
@@ -798,7 +798,7 @@ impl Confirmations {
                 }
             }
             OrderAnswer::Refused { code, msg } => {
-                log::debug!("the venue refused an order query: {code} {msg}");
+                crate::relay::log_debug!("the venue refused an order query: {code} {msg}");
                 self.retry(slot, now);
             }
         }
