@@ -7,17 +7,20 @@
 //! - A batch takes waiting cancels out of the queue into flight, each with one attempt on the
 //!   REST path under the batch's number. Its reply settles each entry by the list that names
 //!   it (`via` REST, `batch` set); an entry named in neither list, or every entry of a batch
-//!   that failed as a whole (no reply, a 5xx, a transient refusal such as a rate limit), has
-//!   its attempt given up and goes out again like any cancel whose path failed (the re-send
-//!   queue: another connection, else unknown). A definitive refusal of the whole request is
-//!   each entry's rejection, with the venue's code.
+//!   that got no answer (no reply, a 5xx, an unreadable reply), has its attempt given up and
+//!   goes out again like any cancel whose REST request failed (the re-send queue, within its
+//!   sends and its ack timeout). A refusal of the whole request follows the venue's codes
+//!   table (`Dialect::answer_class`): a transient one (a rate limit, a timeout) is each entry's
+//!   transient answer (it settles nothing while a send is left: retried after a pause), one
+//!   refusing the credentials is the credentials' refusal, and any other is each entry's
+//!   rejection with the venue's code.
 
 use super::super::link::LinkSeam;
 use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::REST_LINK;
 use super::batcher::{BatchPlan, Batcher};
 use super::cancel_alls::{CancelAlls, Held};
-use super::inflight::{AttemptKind, AttemptState};
+use super::inflight::{AttemptKind, AttemptState, Transient};
 use crate::clock::{Clock, unix_ms};
 use crate::engine::handle::Submission;
 use crate::intent::{CancelAll, OrderRef};
@@ -60,15 +63,6 @@ impl Burst {
     }
 }
 
-/// Whether a refusal of a whole batch is transient (a rate limit, the venue overloaded or
-/// timing out): no entry was looked at, and each goes out again.
-fn is_transient(code: i64) -> bool {
-    matches!(
-        code,
-        429 | 30006 | 30007 | 40010 | 25001 | 25003 | 25004 | 40725 | 45001
-    )
-}
-
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
     // ----- cancel-alls -----
 
@@ -99,7 +93,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Sends the cancel-all that is due, if the REST connection is free; true if one went.
     pub(super) fn send_cancel_alls(&mut self, now: u64) -> bool {
-        if !self.burst.alls.is_waiting() || !self.rest.can_query() {
+        if !self.burst.alls.is_waiting() || !self.rest.can_send() {
             return false;
         }
         let Some(held) = self.burst.alls.due(now) else {
@@ -115,7 +109,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 true
             }
             Err(e) => {
-                log::debug!("REST refused a cancel-all: {e}");
+                crate::relay::log_debug!("REST refused a cancel-all: {e}");
                 false
             }
         }
@@ -151,7 +145,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         let Some(held) = self.burst.alls.take_in_flight(tag) else {
             return;
         };
-        log::warn!("a cancel-all over REST got no answer: {error}");
+        crate::relay::log_warn!("a cancel-all over REST got no answer: {error}");
         let reason = match error {
             _ if self.stopping.is_some() => UnknownReason::Shutdown,
             RestError::Timeout(_) => UnknownReason::AckTimeout,
@@ -293,7 +287,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             || self.burst.alls.due(now).is_some()
             || self.stopping.is_some()
             || !self.refusal.rest_may_try(now)
-            || !self.rest.can_query()
+            || !self.rest.can_send()
         {
             return false;
         }
@@ -328,7 +322,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             unix_ms(),
         );
         if let Err(e) = sent {
-            log::debug!("REST refused a batch: {e}");
+            crate::relay::log_debug!("REST refused a batch: {e}");
             return false;
         }
         let batch = self.burst.batcher.sent(plan.inst_type, plan.len, now);
@@ -412,10 +406,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             BatchVerdict::Refused { code, msg } => {
                 self.shared.counters.0.batches.failed.incr();
                 let credentials = self.settings.dialect.rest_refuses_credentials(code);
+                let class = self.settings.dialect.answer_class(code);
                 if credentials {
                     self.refusal.on_rest_refused(code, msg, now);
                 }
-                log::warn!(
+                crate::relay::log_warn!(
                     "the venue refused batch {}: {code} {msg}",
                     flight.batch.number
                 );
@@ -423,8 +418,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     let Some(a) = self.batch_attempt(slot, seq) else {
                         continue;
                     };
-                    if credentials || is_transient(code) {
+                    if credentials {
                         self.give_up_batch_attempt(slot, seq, a, now);
+                    } else if class.is_transient() {
+                        let transient = Transient {
+                            code,
+                            msg,
+                            via: Via::Rest,
+                        };
+                        self.on_transient(slot, a, REST_LINK, transient, class);
                     } else {
                         let status = Status::Rejected { code, msg };
                         let batch = Some(flight.batch);
@@ -443,7 +445,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         let counters = &self.shared.counters.0;
         counters.rest_failures.incr();
         counters.batches.failed.incr();
-        log::warn!("batch {} got no answer: {error}", flight.batch.number);
+        crate::relay::log_warn!("batch {} got no answer: {error}", flight.batch.number);
         for &(slot, seq) in &flight.entries[..flight.len] {
             if let Some(a) = self.batch_attempt(slot, seq) {
                 self.give_up_batch_attempt(slot, seq, a, now);
@@ -459,15 +461,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         if self.table.entry(slot).has_live_attempt() {
             return;
         }
-        if self.stopping.is_none() && self.table.can_send_again(slot) {
+        if self.stopping.is_some() {
+            self.settle_unanswered(slot, UnknownReason::Shutdown, now);
+        } else if self.table.can_send_again(slot) {
+            // Out again, like a single cancel whose REST request failed: another connection,
+            // or REST alone, within its sends and its ack timeout.
             self.push_resend(slot, seq, AttemptKind::Failover);
         } else {
-            let reason = if self.stopping.is_some() {
-                UnknownReason::Shutdown
-            } else {
-                UnknownReason::ConnectionLost
-            };
-            self.settle_unanswered(slot, reason, now);
+            self.settle_no_path(slot, UnknownReason::ConnectionLost, now);
         }
     }
 

@@ -133,6 +133,8 @@ enum FakeState {
 #[derive(Debug)]
 pub(crate) struct FakeLink {
     index: u8,
+    /// Where it connects (a replacement takes its predecessor's).
+    url: String,
     state: FakeState,
     draining: bool,
     retiring: bool,
@@ -144,10 +146,16 @@ pub(crate) struct FakeLink {
     pending: Vec<RequestId>,
     /// Written, in order.
     pub(crate) sent: Vec<RequestId>,
+    /// When each of `sent` was written.
+    pub(crate) sent_at: Vec<u64>,
+    /// How many of `sent` [`FakeLink::answer_all`] answered so far.
+    answered: usize,
     /// Reported at the next read.
     pub(crate) inbox: Vec<LinkEvent>,
     /// The next read finds the connection broken.
     pub(crate) drop_on_read: bool,
+    /// Times the account asked it to probe the venue with a `ping`.
+    pub(crate) probes: u32,
     error: Option<SessionError>,
 }
 
@@ -155,6 +163,7 @@ impl FakeLink {
     fn new(index: u8, enabled: bool, settings: &LinkSettings, clock: FakeClock) -> Self {
         FakeLink {
             index,
+            url: format!("wss://fake.invalid/{index}"),
             state: if enabled {
                 FakeState::Connecting
             } else {
@@ -168,8 +177,11 @@ impl FakeLink {
             clock,
             pending: Vec::new(),
             sent: Vec::new(),
+            sent_at: Vec::new(),
+            answered: 0,
             inbox: Vec::new(),
             drop_on_read: false,
+            probes: 0,
             error: None,
         }
     }
@@ -219,6 +231,25 @@ impl FakeLink {
     pub(crate) fn sent_ids(&self) -> Vec<String> {
         self.sent.iter().map(|id| id.as_str().to_owned()).collect()
     }
+
+    /// Answers every request written since the last call with `verdict` (at the next read).
+    pub(crate) fn answer_all(&mut self, verdict: Verdict) {
+        for id in &self.sent[self.answered..] {
+            self.inbox.push(LinkEvent::Reply {
+                id: Some(*id),
+                verdict,
+            });
+        }
+        self.answered = self.sent.len();
+    }
+
+    /// A venue error naming no request, reported at the next read.
+    pub(crate) fn venue_error(&mut self, closing: bool, rate_limited: bool) {
+        self.inbox.push(LinkEvent::VenueError {
+            closing,
+            rate_limited,
+        });
+    }
 }
 
 impl LinkView for FakeLink {
@@ -253,7 +284,7 @@ impl LinkSeam for FakeLink {
         self.generation
     }
     fn url(&self) -> &str {
-        "wss://fake.invalid/"
+        &self.url
     }
     fn ready_at(&self) -> u64 {
         self.budget.ready_at()
@@ -302,8 +333,10 @@ impl LinkSeam for FakeLink {
         self.budget.record(now);
     }
     fn write_frames(&mut self, _frames: &[u8]) -> Result<(bool, u64), SessionError> {
+        let now = self.clock.now();
+        self.sent_at.extend(self.pending.iter().map(|_| now));
         self.sent.append(&mut self.pending);
-        Ok((true, self.clock.now()))
+        Ok((true, now))
     }
     fn flush(&mut self, _cx: &mut LinkCx<'_>) {}
     fn enable(&mut self, _now: u64) {
@@ -346,6 +379,14 @@ impl LinkSeam for FakeLink {
     }
     fn abort(&mut self, _registry: &Registry) {
         self.state = FakeState::Down { done: true };
+    }
+    fn probe(&mut self, _now: u64) {
+        self.probes += 1;
+    }
+    fn adopt_endpoint(&mut self, other: &Self) {
+        if self.is_done() {
+            self.url.clone_from(&other.url);
+        }
     }
 }
 
@@ -426,14 +467,15 @@ impl Bench {
         self.turn();
     }
 
-    /// Submits a cancel of order `n` now, as the inline engine does; its request id.
+    /// Submits a cancel of order `n` now, as the inline engine does; the id its outcome
+    /// carries (its first send's wire id).
     pub(crate) fn cancel(&mut self, n: u64) -> RequestId {
         self.cancel_with_priority(n, 0)
     }
 
     /// [`Self::cancel`] with a priority.
     pub(crate) fn cancel_with_priority(&mut self, n: u64, priority: u8) -> RequestId {
-        let id = self.account.next_request_id();
+        let (wire, id) = self.account.next_wire_id();
         let cancel = Cancel::new(
             InstType::Spot,
             InstId::new("BTCUSDT").unwrap(),
@@ -443,12 +485,41 @@ impl Bench {
         .priority(priority);
         let sub = Submission {
             id,
+            wire,
             cancel,
             accepted_ns: self.clock.now(),
             cancel_all: false,
         };
         self.account.submit(sub).expect("room for the cancel");
         id
+    }
+
+    /// Submits a cancel of order `n` labelled `label` (the caller's id); the id its outcome
+    /// carries.
+    pub(crate) fn cancel_labelled(&mut self, n: u64, label: RequestId) -> RequestId {
+        let (wire, _) = self.account.next_wire_id();
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new("BTCUSDT").unwrap(),
+            OrderRef::order_id(&n.to_string()).unwrap(),
+        )
+        .with_tag(n)
+        .with_id(label);
+        let sub = Submission {
+            id: label,
+            wire,
+            cancel,
+            accepted_ns: self.clock.now(),
+            cancel_all: false,
+        };
+        self.account.submit(sub).expect("room for the cancel");
+        label
+    }
+
+    /// The wire id of send number `n` (the first send of the first cancel is 1, and every
+    /// send after draws the next).
+    pub(crate) fn wire(&self, n: u64) -> String {
+        self.account.wire_ids.id(n).as_str().to_owned()
     }
 
     /// The final words delivered so far, in order.
@@ -463,6 +534,11 @@ impl Bench {
             out.push(o);
         }
         out
+    }
+
+    /// How many outcomes wait to be read.
+    pub(crate) fn outcomes_len(&self) -> usize {
+        self.account.out.sink.len()
     }
 
     pub(crate) fn stats(&self) -> Stats {
