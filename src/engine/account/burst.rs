@@ -278,8 +278,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     // ----- batches -----
 
-    /// Sends the next batch the policy plans, if the REST connection is free and no cancel-all
-    /// waits for it; true if one went.
+    /// Sends the next batch the policy plans, if a WebSocket link serves, a REST connection is
+    /// free and no cancel-all is due; true if one went.
     pub(super) fn send_batches(&mut self, now: u64) -> bool {
         if !self.burst.batcher.is_on()
             || self.table.queued() == 0
@@ -297,6 +297,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             .filter(|l| l.is_serving())
             .map(LinkSeam::ready_at)
             .min();
+        if ws.is_none() {
+            // Batches go beside a serving pool; without one the REST rung's own rules hold
+            // (the start gate, the credentials' refusal, one cancel at a time).
+            return false;
+        }
         let table = &self.table;
         let waiting = table.queued_slots().map(|s| (s, &table.entry(s).cancel));
         let Some(plan) = self.burst.batcher.plan(waiting, &self.cancels, ws, now) else {
