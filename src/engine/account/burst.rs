@@ -116,11 +116,28 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     }
 
     /// The venue's answer to the cancel-all with `tag`.
-    pub(super) fn on_cancel_all_reply(&mut self, tag: u64, verdict: CancelAllVerdict) {
+    pub(super) fn on_cancel_all_reply(&mut self, tag: u64, verdict: CancelAllVerdict, now: u64) {
         let Some(held) = self.burst.alls.take_in_flight(tag) else {
             self.shared.counters.0.late_replies.incr();
             return;
         };
+        if let CancelAllVerdict::Rejected { code, msg } = verdict {
+            let dialect = self.settings.dialect;
+            if dialect.rest_refuses_credentials(code) {
+                // No verdict on the orders: the credentials' refusal, as for a cancel.
+                self.refusal.on_rest_refused(code, msg, now);
+                let reason = NotSentReason::LoginRejected { code, msg };
+                self.emit_cancel_all(held, Status::NotSent(reason), Some(Via::Rest), None);
+                return;
+            }
+            if dialect.answer_class(code).is_transient()
+                && self.may_send_cancel_all_again(&held, now)
+            {
+                // A rate limit or a timeout settles nothing while time is left: again.
+                self.burst.alls.requeue(held);
+                return;
+            }
+        }
         let asynchronous = !held.all.inst_type.is_futures();
         let (status, succeeded, failed) = match verdict {
             CancelAllVerdict::Acked { succeeded, failed } => {
@@ -146,12 +163,24 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             return;
         };
         crate::relay::log_warn!("a cancel-all over REST got no answer: {error}");
+        let now = self.clock.now();
+        if self.stopping.is_none() && self.may_send_cancel_all_again(&held, now) {
+            self.burst.alls.requeue(held);
+            return;
+        }
         let reason = match error {
             _ if self.stopping.is_some() => UnknownReason::Shutdown,
             RestError::Timeout(_) => UnknownReason::AckTimeout,
             _ => UnknownReason::ConnectionLost,
         };
         self.emit_cancel_all(held, Status::Unknown(reason), None, None);
+    }
+
+    /// Whether a cancel-all that went out without a verdict may go again: sends left (as many
+    /// as a cancel's), and within its ack timeout since it was taken in.
+    fn may_send_cancel_all_again(&self, held: &Held, now: u64) -> bool {
+        usize::from(held.sends) < super::inflight::MAX_ATTEMPTS
+            && now < held.accepted_ns.saturating_add(self.ack_timeout)
     }
 
     /// Cancel-alls that waited longer than the maximum queueing time, or whose reply is
@@ -234,6 +263,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             accepted_ns,
             sent_ns: 0,
             tag: 0,
+            sends: 0,
         };
         let scope = CancelAllReport {
             scope: all,
@@ -268,7 +298,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 written_ns: held.sent_ns,
                 settled_ns: now,
             },
-            attempts: u8::from(held.sent_ns != 0),
+            attempts: held.sends,
             via,
             batch: None,
             cancel_all: Some(report),

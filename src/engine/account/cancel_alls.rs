@@ -7,7 +7,9 @@
 //! it, are still sent: a cancel is safe to repeat, and the venue answers one whose order the
 //! cancel-all took with "the order does not exist". Its outcome is acked or rejected with the
 //! counts of the venue's lists where the reply has them (spot's is asynchronous: acked means
-//! accepted); no reply is unknown; no REST connection, or a queue timeout, is not sent.
+//! accepted). No reply, or a transient refusal, sends it again (it is safe to repeat) while it
+//! has sends and time left, else it is unknown (or rejected with the transient code); no REST
+//! connection, or a queue timeout, is not sent.
 //!
 //! Plain policy: the account hands in what it took and what the REST connection said.
 
@@ -30,6 +32,8 @@ pub(crate) struct Held {
     pub sent_ns: u64,
     /// Its tag on the REST connection (`CancelAlls::TAG_BIT` and a count).
     pub tag: u64,
+    /// Times it went out.
+    pub sends: u8,
 }
 
 /// The cancel-alls waiting, and the one on the wire.
@@ -75,6 +79,7 @@ impl CancelAlls {
             accepted_ns: now,
             sent_ns: 0,
             tag: Self::TAG_BIT | self.count,
+            sends: 0,
         };
         if self.waiting.len() + usize::from(self.in_flight.is_some()) >= CAPACITY {
             return Some(held);
@@ -133,8 +138,17 @@ impl CancelAlls {
         if let Some(mut held) = self.waiting.remove(at) {
             self.limiter(held.all.inst_type).record(now);
             held.sent_ns = now;
+            held.sends += 1;
             self.in_flight = Some(held);
         }
+    }
+
+    /// Puts one that went out back at the front, to go out again under a fresh tag (a
+    /// transient answer, or none): a cancel-all is safe to repeat.
+    pub(crate) fn requeue(&mut self, mut held: Held) {
+        self.count += 1;
+        held.tag = Self::TAG_BIT | self.count;
+        self.waiting.push_front(held);
     }
 
     /// The one on the wire with `tag`, taken for its outcome.

@@ -449,7 +449,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 }
                 RestEvent::CancelAll { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
-                    self.on_cancel_all_reply(*tag, *verdict);
+                    self.on_cancel_all_reply(*tag, *verdict, now);
                 }
                 RestEvent::Order { tag, answer, .. } => {
                     if let Some(c) = &mut self.confirm {
