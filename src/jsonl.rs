@@ -8,7 +8,13 @@
 //!
 //! ```text
 //! {"instType":"SPOT","instId":"BTCUSDT","orderId":"1376695893517410305","id":"close-1"}
+//! {"instType":"SPOT","instId":"ETHUSDT","clientOid":"q-7","priority":200}
+//! {"cancelAll":true,"instType":"USDT-FUTURES"}
 //! ```
+//!
+//! `priority` (0 to 255) orders cancels that wait for the venue's budget; a `cancelAll` line
+//! ([`Input::CancelAll`], read by [`parse_input`]) cancels every order of a product line, or of
+//! its `instId` (required on `SPOT`).
 //!
 //! Output, one object per non-blank input line; its `id` is the input's, or, for a line that
 //! had none, the engine's wire id of the cancel's first send (`k3Xw9QpZ:17`):
