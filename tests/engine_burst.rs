@@ -361,3 +361,32 @@ fn without_the_rest_rung_a_cancel_all_is_not_sent() {
     assert!(o.cancel_all.is_some());
     engine.shutdown();
 }
+
+#[test]
+fn a_cancel_all_without_an_answer_or_refused_for_the_rate_goes_out_again() {
+    for with in [
+        RestFailWith::ServerError(503),
+        RestFailWith::RateLimited,
+        RestFailWith::Drop,
+    ] {
+        let venue = limited();
+        seed(&venue, InstType::UsdtFutures, "BTCUSDT", 4);
+        let (engine, handle) = start(burst_config(&venue));
+        wait_ready(&handle);
+        venue.set_rest_faults(RestFaults {
+            fail_cancel_alls: Some(RestFailure { times: 1, with }),
+            ..RestFaults::default()
+        });
+        let id = handle
+            .cancel_all(CancelAll::new(InstType::UsdtFutures, None).unwrap())
+            .unwrap();
+        let o = next_outcome(&handle);
+        assert_eq!((o.id, o.status), (id, Status::Acked), "{with:?}: {o:?}");
+        assert_eq!(o.attempts, 2, "{with:?}: the second send was answered");
+        assert_eq!(o.cancel_all.unwrap().succeeded, Some(4), "{with:?}");
+        assert_eq!(venue.resting_orders(), 0);
+        assert_eq!(handle.stats().batches.cancel_alls, 2, "{with:?}");
+        assert_eq!(handle.try_outcome(), None, "one outcome");
+        engine.shutdown();
+    }
+}
