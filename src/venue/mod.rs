@@ -39,6 +39,7 @@
 
 pub(crate) mod decimal;
 pub(crate) mod v2;
+pub(crate) mod v3;
 
 use crate::credentials::Credentials;
 use crate::final_word::OrderUpdate;
@@ -49,13 +50,16 @@ pub(crate) use v2::rest_reply::NoVerdict;
 /// The most bytes of an unreadable message kept for the log.
 pub(crate) const LOG_EXCERPT: usize = 120;
 
-/// Which of the venue's APIs an account speaks. Chosen per account when the engine is built;
-/// the only one so far is [`Dialect::V2`].
+/// Which of the venue's APIs an account speaks: chosen per account at start (configured, or
+/// found out from the venue), switched at run time when the venue says the account is the
+/// other kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Dialect {
     /// The classic account's V2 WebSocket trading API.
     #[default]
     V2,
+    /// The unified trading account's V3 API.
+    V3,
 }
 
 /// What the venue decided about one cancel request, over WebSocket or REST.
@@ -180,13 +184,16 @@ impl Dialect {
     pub(crate) const fn max_cancel_len(self) -> usize {
         match self {
             Dialect::V2 => v2::MAX_CANCEL_LEN,
+            Dialect::V3 => v3::MAX_CANCEL_LEN,
         }
     }
 
     /// The longest login request [`Dialect::encode_login`] writes for these credentials.
     pub(crate) fn max_login_len(self, credentials: &Credentials) -> usize {
         match self {
-            Dialect::V2 => v2::max_login_len(credentials.api_key(), credentials.passphrase_str()),
+            Dialect::V2 | Dialect::V3 => {
+                v2::max_login_len(credentials.api_key(), credentials.passphrase_str())
+            }
         }
     }
 
@@ -198,8 +205,9 @@ impl Dialect {
         credentials: &Credentials,
         unix_ms: u64,
     ) -> Result<(), v2::EncodeError> {
+        // V3 logs in with V2's frame and signature.
         match self {
-            Dialect::V2 => {
+            Dialect::V2 | Dialect::V3 => {
                 let timestamp = unix_ms / 1000;
                 let sign = v2::sign_login(credentials.secret(), timestamp);
                 v2::encode_login(
@@ -217,7 +225,7 @@ impl Dialect {
     #[inline]
     pub(crate) fn ping(self) -> &'static [u8] {
         match self {
-            Dialect::V2 => v2::PING,
+            Dialect::V2 | Dialect::V3 => v2::PING,
         }
     }
 
@@ -227,6 +235,7 @@ impl Dialect {
     pub(crate) fn encode_cancel(self, out: &mut Vec<u8>, id: &RequestId, cancel: &Cancel) {
         match self {
             Dialect::V2 => v2::encode_cancel(out, id, cancel),
+            Dialect::V3 => v3::encode_cancel(out, id, cancel),
         }
     }
 
@@ -235,6 +244,7 @@ impl Dialect {
     pub(crate) fn read(self, text: &mut [u8], decoder: &mut InboundDecoder) -> Inbound {
         match self {
             Dialect::V2 => v2::read(text, decoder),
+            Dialect::V3 => v3::read(text, decoder),
         }
     }
 
@@ -242,6 +252,7 @@ impl Dialect {
     pub(crate) fn login_refusal(self, code: i64) -> LoginRefusal {
         match self {
             Dialect::V2 => v2::codes::login_refusal(code),
+            Dialect::V3 => v3::codes::login_refusal(code),
         }
     }
 
@@ -251,6 +262,7 @@ impl Dialect {
     pub(crate) fn encode_subscribe(self, out: &mut Vec<u8>, inst_types: &[InstType]) -> usize {
         match self {
             Dialect::V2 => v2::encode_subscribe(out, inst_types),
+            Dialect::V3 => v3::encode_subscribe(out),
         }
     }
 
@@ -258,6 +270,7 @@ impl Dialect {
     pub(crate) const fn queries_per_second(self, inst_type: InstType) -> u32 {
         match self {
             Dialect::V2 => v2::rest::queries_per_second(inst_type),
+            Dialect::V3 => v3::rest::QUERIES_PER_SECOND,
         }
     }
 
@@ -268,6 +281,7 @@ impl Dialect {
     pub(crate) fn rest_refuses_credentials(self, code: i64) -> bool {
         match self {
             Dialect::V2 => v2::codes::rest_refuses_credentials(code),
+            Dialect::V3 => v3::codes::rest_refuses_credentials(code),
         }
     }
 
@@ -275,6 +289,7 @@ impl Dialect {
     pub(crate) const fn max_rest_body_len(self) -> usize {
         match self {
             Dialect::V2 => v2::rest::MAX_CANCEL_BODY_LEN,
+            Dialect::V3 => v3::rest::MAX_CANCEL_BODY_LEN,
         }
     }
 
@@ -296,6 +311,7 @@ impl Dialect {
                 let path = v2::rest::cancel_path(cancel.inst_type);
                 v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
             }
+            Dialect::V3 => v3::rest::encode_cancel(request, body, signer, timestamp_ms, cancel),
         }
     }
 
@@ -310,6 +326,7 @@ impl Dialect {
     ) {
         match self {
             Dialect::V2 => v2::rest::encode_order_query(request, signer, timestamp_ms, cancel),
+            Dialect::V3 => v3::rest::encode_order_query(request, signer, timestamp_ms, cancel),
         }
     }
 
@@ -322,6 +339,7 @@ impl Dialect {
     ) -> Result<OrderAnswer, NoVerdict> {
         match self {
             Dialect::V2 => v2::rest_reply::decode_order(status, body, inst_type),
+            Dialect::V3 => v3::rest_reply::decode_order(status, body, inst_type),
         }
     }
 
@@ -329,7 +347,8 @@ impl Dialect {
     /// connection's keep-warm, and the clock offset logins and signatures are corrected by.
     pub(crate) fn encode_rest_clock(self, request: &mut Vec<u8>, signer: &RestSigner<'_>) {
         match self {
-            Dialect::V2 => {
+            // The venue's clock is public and V2's for either account.
+            Dialect::V2 | Dialect::V3 => {
                 v2::rest::encode_server_time(request, signer.authority, signer.demo_trading)
             }
         }
@@ -338,14 +357,51 @@ impl Dialect {
     /// Reads the reply to a REST cancel.
     pub(crate) fn read_rest_verdict(self, status: u16, body: &[u8]) -> Result<Verdict, NoVerdict> {
         match self {
-            Dialect::V2 => v2::rest_reply::decode_verdict(status, body),
+            // V3's REST envelope is V2's.
+            Dialect::V2 | Dialect::V3 => v2::rest_reply::decode_verdict(status, body),
         }
     }
 
     /// Reads the reply to [`Dialect::encode_rest_clock`]'s request: the venue's clock, Unix ms.
     pub(crate) fn read_rest_clock(self, status: u16, body: &[u8]) -> Result<i64, NoVerdict> {
         match self {
-            Dialect::V2 => v2::rest_reply::decode_server_time(status, body),
+            Dialect::V2 | Dialect::V3 => v2::rest_reply::decode_server_time(status, body),
+        }
+    }
+
+    // ----- the account's kind -----
+
+    /// The longest cancel request either dialect writes: the size of the buffers that must
+    /// serve both when an account switches at run time.
+    pub(crate) const MAX_CANCEL_LEN: usize = if v2::MAX_CANCEL_LEN > v3::MAX_CANCEL_LEN {
+        v2::MAX_CANCEL_LEN
+    } else {
+        v3::MAX_CANCEL_LEN
+    };
+
+    /// The code with which the venue says a request went to this dialect's API but the account
+    /// is the other kind (40085 on V2 for a unified account, 40084 on V3 for a classic one):
+    /// the account is to switch to [`Dialect::other`].
+    pub(crate) const fn wrong_account_code(self) -> i64 {
+        match self {
+            Dialect::V2 => v3::codes::UNIFIED_ON_V2,
+            Dialect::V3 => v3::codes::CLASSIC_ON_V3,
+        }
+    }
+
+    /// The other dialect.
+    pub(crate) const fn other(self) -> Dialect {
+        match self {
+            Dialect::V2 => Dialect::V3,
+            Dialect::V3 => Dialect::V2,
+        }
+    }
+
+    /// The venue's name for the account this dialect serves.
+    pub(crate) const fn account_name(self) -> &'static str {
+        match self {
+            Dialect::V2 => "classic",
+            Dialect::V3 => "unified",
         }
     }
 }

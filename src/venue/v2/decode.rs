@@ -109,7 +109,7 @@ pub enum DecodeError {
 }
 
 /// Whether `text` is the keepalive answer `pong`, give or take surrounding whitespace.
-fn is_pong(text: &[u8]) -> bool {
+pub(in crate::venue) fn is_pong(text: &[u8]) -> bool {
     text.trim_ascii() == b"pong"
 }
 
@@ -249,6 +249,27 @@ impl ReplyDecoder {
         self.updates.clear();
         let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
             Ok(()) => read_reply(tape.as_value(), &mut self.updates),
+            Err(_) => Err(DecodeError::NotJson),
+        };
+        self.tape = tape.reset();
+        reply
+    }
+
+    /// Parses one text message in place with this decoder's buffers and reads it with `read`
+    /// (another dialect's rules over the same tape): what [`decode`](Self::decode) does for V2.
+    /// `read` gets the orders buffer empty.
+    pub(in crate::venue) fn decode_by<'a, R>(
+        &'a mut self,
+        text: &'a mut [u8],
+        read: impl FnOnce(
+            simd_json::tape::Value<'_, 'a>,
+            &'a mut Vec<OrderUpdate>,
+        ) -> Result<R, DecodeError>,
+    ) -> Result<R, DecodeError> {
+        let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        self.updates.clear();
+        let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
+            Ok(()) => read(tape.as_value(), &mut self.updates),
             Err(_) => Err(DecodeError::NotJson),
         };
         self.tape = tape.reset();
@@ -418,7 +439,7 @@ pub fn decode_with_serde_json(text: &[u8]) -> Result<OwnedReply, DecodeError> {
 }
 
 /// What the reply reader needs to know about one JSON value.
-enum Kind<'i, V> {
+pub(in crate::venue) enum Kind<'i, V> {
     Null,
     Bool,
     /// An integer that fits an `i64`.
@@ -433,7 +454,7 @@ enum Kind<'i, V> {
 }
 
 /// A JSON value from either parser, seen through [`Kind`]; strings borrow from the input.
-trait JsonView<'i>: Copy {
+pub(in crate::venue) trait JsonView<'i>: Copy {
     fn kind(self) -> Kind<'i, Self>;
     /// The value under `key` if this is an object that has it.
     fn field(self, key: &str) -> Option<Self>;
@@ -636,7 +657,7 @@ fn read_update<'i, V: JsonView<'i>>(
 }
 
 /// A string field; absent, null and `""` read as none.
-fn text_field<'i, V: JsonView<'i>>(
+pub(in crate::venue) fn text_field<'i, V: JsonView<'i>>(
     entry: V,
     field: &'static str,
 ) -> Result<Option<&'i str>, DecodeError> {
@@ -648,7 +669,7 @@ fn text_field<'i, V: JsonView<'i>>(
 }
 
 /// A decimal string field; absent, null and `""` read as none.
-fn decimal_field<'i, V: JsonView<'i>>(
+pub(in crate::venue) fn decimal_field<'i, V: JsonView<'i>>(
     entry: V,
     field: &'static str,
 ) -> Result<Option<Decimal>, DecodeError> {
@@ -690,7 +711,7 @@ fn request_id<'i, V: JsonView<'i>>(root: V) -> Result<RequestIdField<'i>, Decode
 }
 
 /// `code` as a JSON integer or a string of one (`0`, `"0"`, `43001`, `"43001"`).
-fn code<'i, V: JsonView<'i>>(root: V) -> Result<i64, DecodeError> {
+pub(in crate::venue) fn code<'i, V: JsonView<'i>>(root: V) -> Result<i64, DecodeError> {
     const FIELD: &str = "code";
     match root.field(FIELD).map(JsonView::kind) {
         Some(Kind::Int(code)) => Ok(code),
@@ -711,7 +732,7 @@ fn parse_code(text: &str) -> Result<i64, DecodeError> {
 }
 
 /// `connId` when it is a string, else `""`: it only names the connection in logs.
-fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
+pub(in crate::venue) fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
     match root.field("connId").map(JsonView::kind) {
         Some(Kind::Str(id)) => id,
         _ => "",
@@ -719,7 +740,7 @@ fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
 }
 
 /// `msg`, or `""` when absent or null.
-fn msg<'i, V: JsonView<'i>>(root: V) -> Result<&'i str, DecodeError> {
+pub(in crate::venue) fn msg<'i, V: JsonView<'i>>(root: V) -> Result<&'i str, DecodeError> {
     match root.field("msg").map(JsonView::kind) {
         Some(Kind::Str(msg)) => Ok(msg),
         Some(Kind::Null) | None => Ok(""),
