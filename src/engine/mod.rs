@@ -72,12 +72,14 @@ mod reactor;
 mod ready;
 mod runner;
 mod shared;
+mod uta_stats;
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
+pub use config::{Account, DEMO_UTA_URL, LIVE_UTA_URL};
 pub use config::{
     Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL,
     ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL,
@@ -90,8 +92,9 @@ pub use ready::OutcomeReady;
 pub use shared::{
     ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState, Stats,
 };
+pub use uta_stats::UnifiedStats;
 
-use account::{Account, Hosts};
+use account::Hosts;
 use core::Core;
 use reactor::{Reactor, WAKER};
 use shared::Shared;
@@ -211,7 +214,7 @@ impl Engine {
                     hook();
                 }
                 // Built here, so every buffer is allocated on the engine thread.
-                let mut account = Account::new(
+                let mut account = account::Account::new(
                     &config,
                     0,
                     tls_config,
@@ -262,7 +265,7 @@ impl Engine {
         let hosts = Hosts::resolve(&config)?;
         let shared = Arc::new(Shared::new());
         shared.set_pinning(Pinning::NotRequested);
-        let account = Account::new(
+        let account = account::Account::new(
             &config,
             0,
             tls_config,

@@ -391,6 +391,8 @@ pub struct Stats {
     pub rest: RestPathStats,
     /// The final word (all zero while it is off).
     pub finals: FinalStats,
+    /// The account's API (classic V2 or unified V3) and the dead man's switch.
+    pub unified: super::uta_stats::UnifiedStats,
 }
 
 /// One slot's counters, written by the engine thread.
@@ -517,6 +519,7 @@ pub(crate) struct Counters {
     pub clock_offset_ms: Counter,
     pub clock_synced: Counter,
     pub finals: FinalCounters,
+    pub uta: super::uta_stats::UtaCounters,
 }
 
 impl Counters {
@@ -557,6 +560,7 @@ impl Counters {
                 clock_synced: self.clock_synced.get() != 0,
             },
             finals: self.finals.snapshot(),
+            unified: self.uta.snapshot(),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::credentials::Credentials;
 use crate::intent::{Cancel, InstType};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
-use crate::venue::{Dialect, RestSigner};
+use crate::venue::{AccountAnswer, Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +58,15 @@ pub enum RestEvent {
         tag: u64,
         /// Why.
         error: RestError,
+    },
+    /// The venue's answer to [`RestClient::send_account_settings`], or why none came.
+    Account(Result<AccountAnswer, RestError>),
+    /// The venue's verdict on [`RestClient::send_countdown`] with `seconds`, or why none came.
+    Countdown {
+        /// The countdown asked for (0: off).
+        seconds: u32,
+        /// Acked, rejected (e.g. 40084 for a classic account), or no verdict.
+        verdict: Result<Verdict, RestError>,
     },
     /// The connection (or an attempt to make one) ended; the client reconnects by itself, at
     /// once after a routine keep-alive close ([`RestError::ClosedByServer`]), else after a
@@ -104,9 +113,20 @@ impl Phase {
 /// What the request in flight is.
 #[derive(Debug, Clone, Copy)]
 enum Kind {
-    Cancel { tag: u64 },
-    Query { tag: u64, inst_type: InstType },
+    Cancel {
+        tag: u64,
+    },
+    Query {
+        tag: u64,
+        inst_type: InstType,
+    },
     ServerTime,
+    /// `GET /api/v3/account/settings`.
+    Account,
+    /// `countdown-cancel-all` with these seconds.
+    Countdown {
+        seconds: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -293,7 +313,11 @@ impl RestClient {
             dialer,
             phase: Phase::Stopped,
             in_flight: None,
-            body: Vec::with_capacity(Dialect::V2.max_rest_body_len()),
+            body: Vec::with_capacity(
+                Dialect::V2
+                    .max_rest_body_len()
+                    .max(Dialect::V3.max_rest_body_len()),
+            ),
             dialect: Dialect::V2,
             request: Vec::with_capacity(2048),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
@@ -451,6 +475,59 @@ impl RestClient {
             inst_type: cancel.inst_type,
         };
         self.transmit(kind, now, unix_ms).map_err(SendError::Broken)
+    }
+
+    /// Asks which account the key belongs to (`GET /api/v3/account/settings`, signed). On
+    /// `Ok`, exactly one [`RestEvent::Account`] follows; on `Err` nothing was sent.
+    pub fn send_account_settings(&mut self, now: u64, unix_ms: u64) -> Result<(), SendError> {
+        if !self.is_ready() {
+            return Err(SendError::NotReady);
+        }
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect
+            .encode_rest_account(&mut self.request, &signer, timestamp);
+        self.transmit(Kind::Account, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
+    /// Arms the unified account's dead man's switch for `seconds` (5 to 60; 0 turns it off):
+    /// `POST /api/v3/trade/countdown-cancel-all`, signed. On `Ok`, exactly one
+    /// [`RestEvent::Countdown`] follows; on `Err` nothing was sent. The venue allows one a
+    /// second per account.
+    pub fn send_countdown(
+        &mut self,
+        seconds: u32,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        if !self.is_ready() {
+            return Err(SendError::NotReady);
+        }
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_countdown(
+            &mut self.request,
+            &mut self.body,
+            &signer,
+            timestamp,
+            seconds,
+        );
+        self.transmit(Kind::Countdown { seconds }, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
+    /// Speaks the unified account's V3 REST API (`true`) or the classic V2 one: which cancel
+    /// and order-query endpoints the requests go to.
+    pub fn set_unified(&mut self, unified: bool) {
+        self.dialect = if unified { Dialect::V3 } else { Dialect::V2 };
+    }
+
+    /// Whether the requests speak the unified account's V3 API.
+    pub fn is_unified(&self) -> bool {
+        self.dialect == Dialect::V3
     }
 
     /// Writes `self.request` and records it as in flight. An error means nothing was queued.
@@ -743,6 +820,12 @@ impl RestClient {
                 self.synced_at = Some(now);
             }
             (Kind::ServerTime, Decoded::Time(Err(e))) => log::warn!("REST: server time: {e}"),
+            (Kind::Account, Decoded::Account(answer)) => {
+                events.push(RestEvent::Account(Ok(answer)))
+            }
+            (Kind::Countdown { seconds }, Decoded::Countdown(verdict)) => {
+                events.push(RestEvent::Countdown { seconds, verdict })
+            }
             (_, _) => log::error!("REST: a reply decoded for another request (a bug)"),
         }
     }
@@ -790,6 +873,11 @@ impl RestClient {
             Some(Kind::Query { tag, .. }) => events.push(RestEvent::QueryFailed {
                 tag,
                 error: error(),
+            }),
+            Some(Kind::Account) => events.push(RestEvent::Account(Err(error()))),
+            Some(Kind::Countdown { seconds }) => events.push(RestEvent::Countdown {
+                seconds,
+                verdict: Err(error()),
             }),
             Some(Kind::ServerTime) | None => {}
         }
@@ -865,6 +953,8 @@ enum Decoded {
     Cancel(Result<Verdict, RestError>),
     Query(Result<OrderAnswer, RestError>),
     Time(Result<i64, RestError>),
+    Account(AccountAnswer),
+    Countdown(Result<Verdict, RestError>),
     Unsolicited { status: u16 },
 }
 
@@ -883,6 +973,12 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
         Some(Kind::ServerTime) => Decoded::Time(
             dialect
                 .read_rest_clock(status, body)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::Account) => Decoded::Account(dialect.read_rest_account(status, body)),
+        Some(Kind::Countdown { .. }) => Decoded::Countdown(
+            dialect
+                .read_rest_verdict(status, body)
                 .map_err(RestError::from),
         ),
         None => Decoded::Unsolicited { status },

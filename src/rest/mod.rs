@@ -36,6 +36,7 @@ mod config;
 mod http;
 mod verdict;
 
+pub use crate::venue::AccountAnswer;
 pub use crate::venue::v2::rest::{
     FUTURES_CANCEL_PATH, FUTURES_ORDER_DETAIL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH,
     SPOT_CANCEL_PATH, SPOT_ORDER_INFO_PATH, cancel_path, encode_cancel_body,

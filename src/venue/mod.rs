@@ -163,6 +163,24 @@ pub enum OrderAnswer {
     },
 }
 
+/// What the venue says about the account a key belongs to
+/// ([`RestClient::send_account_settings`](crate::rest::RestClient::send_account_settings):
+/// `GET /api/v3/account/settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAnswer {
+    /// `00000`: a unified trading account (V3).
+    Unified,
+    /// 40084: a classic account (V2).
+    Classic,
+    /// Anything else: the HTTP status and the venue's code, if the body had one.
+    Unknown {
+        /// The HTTP status.
+        status: u16,
+        /// The venue's code.
+        code: Option<i64>,
+    },
+}
+
 /// What every signed REST request carries besides its path and body.
 #[derive(Clone, Copy)]
 pub(crate) struct RestSigner<'a> {
@@ -373,11 +391,12 @@ impl Dialect {
 
     /// The longest cancel request either dialect writes: the size of the buffers that must
     /// serve both when an account switches at run time.
-    pub(crate) const MAX_CANCEL_LEN: usize = if v2::MAX_CANCEL_LEN > v3::MAX_CANCEL_LEN {
-        v2::MAX_CANCEL_LEN
-    } else {
-        v3::MAX_CANCEL_LEN
-    };
+    pub(crate) const MAX_CANCEL_LEN: usize =
+        if Dialect::V2.max_cancel_len() > Dialect::V3.max_cancel_len() {
+            Dialect::V2.max_cancel_len()
+        } else {
+            Dialect::V3.max_cancel_len()
+        };
 
     /// The code with which the venue says a request went to this dialect's API but the account
     /// is the other kind (40085 on V2 for a unified account, 40084 on V3 for a classic one):
@@ -403,5 +422,34 @@ impl Dialect {
             Dialect::V2 => "classic",
             Dialect::V3 => "unified",
         }
+    }
+
+    /// Appends the signed request asking which account the key belongs to (V3's
+    /// `GET /api/v3/account/settings`, whatever this dialect).
+    pub(crate) fn encode_rest_account(
+        self,
+        request: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+    ) {
+        v3::rest::encode_settings(request, signer, timestamp_ms);
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_account`]'s request.
+    pub(crate) fn read_rest_account(self, status: u16, body: &[u8]) -> AccountAnswer {
+        v3::rest_reply::decode_settings(status, body)
+    }
+
+    /// Appends the signed dead man's switch (`countdown-cancel-all`, unified accounts only)
+    /// with `seconds` (0: off).
+    pub(crate) fn encode_rest_countdown(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        seconds: u32,
+    ) {
+        v3::rest::encode_countdown(request, body, signer, timestamp_ms, seconds);
     }
 }

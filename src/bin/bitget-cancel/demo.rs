@@ -17,13 +17,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{
-    Config, Confirm, Credentials, SessionState, StartError, Stats, SubmitError,
+    Account, Config, Confirm, Credentials, SessionState, StartError, Stats, SubmitError,
 };
 use bitget_cancel::final_word::{FinalSource, FinalState, FinalWord, UnconfirmedReason};
 use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
-    CancelFate, Faults, Injection, LoginFault, OnCancel, OrderStatus as BookStatus, PushLoss,
-    RestingOrder, SimConfig, SimStats, SimVenue,
+    AccountMode, CancelFate, Faults, Injection, LoginFault, OnCancel, OrderStatus as BookStatus,
+    PushLoss, RestingOrder, SimConfig, SimStats, SimVenue,
 };
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 use serde_json::{Value, json};
@@ -449,6 +449,11 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let sim_config = SimConfig {
         max_messages_per_second: args.limit,
         record_limit: 0,
+        // `--account unified` runs the demo over V3: the venue's key is a unified account's.
+        account_mode: match args.pool.account {
+            Account::Unified => AccountMode::Unified,
+            Account::Classic | Account::Auto => AccountMode::Classic,
+        },
         ..SimConfig::default()
     };
     let credentials = Credentials::new(
@@ -465,6 +470,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         .pool
         .apply(Config::builder(credentials))
         .url(venue.url())
+        .uta_url(venue.v3_url())
         .rest_url(venue.rest_url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(idle.idle.strategy())

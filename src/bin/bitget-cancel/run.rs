@@ -191,6 +191,9 @@ fn config(
     if let Some(path) = &args.ca_file {
         b = b.extra_root_ca_file(path);
     }
+    if let Some(uta_url) = &args.uta_url {
+        b = b.uta_url(uta_url.clone());
+    }
     if let Some(v) = args.ack_timeout_ms {
         b = b.ack_timeout(ms(v));
     }

@@ -54,6 +54,7 @@ mod stats;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+mod unified;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,11 +91,12 @@ use rotation::{Rotation, RotationStep};
 use router::Router;
 use start_gate::StartGate;
 use stats::PoolStats;
+use unified::AccountKind;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
 const BATCH_BYTES: usize = 8 * 1024;
 /// The largest cancel frame.
-const MAX_CANCEL_FRAME: usize = Dialect::V2.max_cancel_len() + ws::MAX_CLIENT_HEADER;
+const MAX_CANCEL_FRAME: usize = Dialect::MAX_CANCEL_LEN + ws::MAX_CLIENT_HEADER;
 /// Events one read or step may report before the rest waits for the next turn.
 const EVENT_CAPACITY: usize = 1024;
 /// The path index of the REST rung in per-path arrays (past every connection slot).
@@ -123,6 +125,8 @@ pub(crate) use link_cx;
 pub(crate) struct Hosts {
     pub links: Vec<HostAddrs>,
     pub rest: Option<HostAddrs>,
+    /// The V3 host's addresses, when it is none of the V2 hosts.
+    pub uta: Option<HostAddrs>,
 }
 
 impl Hosts {
@@ -142,9 +146,22 @@ impl Hosts {
         if let Some((host, port)) = &rest {
             names.push((host.as_str(), *port));
         }
+        let uta = &config.uta.endpoint;
+        let uta_apart = !config
+            .endpoints
+            .iter()
+            .any(|e| e.host == uta.host && e.port == uta.port);
+        if uta_apart {
+            names.push((uta.host.as_str(), uta.port));
+        }
         let mut addrs = crate::net::start_resolver(config.resolver.clone(), &names)?;
+        let uta = if uta_apart { addrs.pop() } else { None };
         let rest = rest.and_then(|_| addrs.pop());
-        Ok(Hosts { links: addrs, rest })
+        Ok(Hosts {
+            links: addrs,
+            rest,
+            uta,
+        })
     }
 }
 
@@ -220,6 +237,8 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     slots_scratch: Vec<(u32, u64)>,
     /// The final word, when it is on.
     confirm: Option<Confirmations>,
+    /// Classic or unified, how it was found out, and the dead man's switch.
+    kind: AccountKind,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -249,34 +268,10 @@ impl<I: IntentSource, O: OutcomeSink> Account<I, O> {
         intents: I,
         outcomes: O,
     ) -> Self {
-        let dialect = Dialect::V2;
+        let dialect = unified::initial_dialect(config);
         let settings = link_settings(config, dialect);
         let mut seed = crate::backoff::random_seed() | 1;
         let pool_size = config.connections;
-        let links = (0..pool_size + 1)
-            .map(|i| {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(i as u64);
-                let endpoint = &config.endpoints[i % config.endpoints.len()];
-                let dialer = Dialer::new(
-                    &endpoint.host,
-                    hosts.links[i].clone(),
-                    tls_config.clone(),
-                    Some(endpoint.url.clone()),
-                    config.send_buffer,
-                );
-                Link::new(
-                    i as u8,
-                    reactor::token(index, Path::Link(i)),
-                    &endpoint.url,
-                    dialer,
-                    &settings,
-                    seed,
-                    i < pool_size && !config.rest_only,
-                )
-            })
-            .collect();
         let rest = config
             .rest
             .as_ref()
@@ -291,6 +286,50 @@ impl<I: IntentSource, O: OutcomeSink> Account<I, O> {
                     }
                 }
             });
+        // Asking the venue which account this is comes first: the links wait for the answer.
+        let wait = unified::detects(config, rest.is_some());
+        let uta = &config.uta.endpoint;
+        let links = (0..pool_size + 1)
+            .map(|i| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(i as u64);
+                let endpoint = &config.endpoints[i % config.endpoints.len()];
+                let dialer = Dialer::new(
+                    &endpoint.host,
+                    hosts.links[i].clone(),
+                    tls_config.clone(),
+                    Some(endpoint.url.clone()),
+                    config.send_buffer,
+                );
+                let uta_addrs = match &hosts.uta {
+                    Some(addrs) => addrs.clone(),
+                    None => config
+                        .endpoints
+                        .iter()
+                        .position(|e| e.host == uta.host && e.port == uta.port)
+                        .map(|k| hosts.links[k].clone())
+                        .unwrap_or_else(|| hosts.links[i].clone()),
+                };
+                let uta_dialer = Dialer::new(
+                    &uta.host,
+                    uta_addrs,
+                    tls_config.clone(),
+                    Some(uta.url.clone()),
+                    config.send_buffer,
+                );
+                Link::new(
+                    i as u8,
+                    reactor::token(index, Path::Link(i)),
+                    &endpoint.url,
+                    dialer,
+                    &settings,
+                    seed,
+                    i < pool_size && !config.rest_only && !wait,
+                )
+                .with_v3_endpoint(&uta.url, uta_dialer)
+            })
+            .collect();
         Account::with_links(
             config, settings, links, rest, registry, Monotonic, shared, intents, outcomes,
         )
@@ -305,7 +344,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         config: &Config,
         settings: LinkSettings,
         links: Vec<L>,
-        rest: Option<RestClient>,
+        mut rest: Option<RestClient>,
         registry: Registry,
         clock: C,
         shared: Arc<Shared>,
@@ -314,10 +353,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     ) -> Self {
         let window = settings.window;
         let ack_timeout = ns(config.ack_timeout);
-        let json_capacity = settings
-            .dialect
-            .max_cancel_len()
-            .max(settings.dialect.max_login_len(&config.credentials));
+        // Either dialect may be spoken: the account switches when the venue says so.
+        let json_capacity =
+            Dialect::MAX_CANCEL_LEN.max(settings.dialect.max_login_len(&config.credentials));
+        let kind = AccountKind::new(config, rest.is_some());
+        if let Some(client) = &mut rest {
+            client.set_unified(settings.dialect == Dialect::V3);
+        }
         let hedger = Hedger::new(
             config.hedge_after,
             ack_timeout,
@@ -346,7 +388,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             )
         });
         let slots = links.len();
-        Account {
+        let account = Account {
             ack_timeout,
             max_queue: ns(config.max_queue_time),
             shutdown_grace: ns(config.shutdown_grace),
@@ -384,8 +426,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             ),
             slots_scratch: Vec::with_capacity(config.max_pending),
             confirm,
+            kind,
             stopping: None,
-        }
+        };
+        account.publish_kind();
+        account
     }
 
     /// Final words go to this ring (the threaded engine) instead of the inline engine's queue.
@@ -487,6 +532,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             work |= self.apply_link_events(now);
         }
         work |= self.drive_rest(now);
+        work |= self.drive_kind(now);
         if !stopping {
             work |= self.intake();
         }
@@ -543,6 +589,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
         t = t.min(self.rotation.next_deadline());
+        t = t.min(self.kind_deadline());
         if let Some(c) = &self.confirm {
             t = t.min(c.next_deadline(now, self.may_query()));
         }
@@ -701,6 +748,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         };
         let status = match verdict {
             Verdict::Acked => Status::Acked,
+            // Sent to the other kind of account's API: no verdict on the order.
+            Verdict::Rejected { code, .. } if Self::is_wrong_account(code) => {
+                let now = self.clock.now();
+                self.refused_for_account(slot, a, l, code, now);
+                return;
+            }
             Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
         };
         self.settle_reply(slot, a, l, status, Via::Connection(l as u8));

@@ -18,7 +18,7 @@ use crate::clock::{Clock, unix_ms};
 use crate::engine::shared::SessionError;
 use crate::intent::Cancel;
 use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
-use crate::rest::{RestClient, RestError, RestEvent, SendError, Verdict};
+use crate::rest::{OrderAnswer, RestClient, RestError, RestEvent, SendError, Verdict};
 
 /// The REST client and the one cancel it may carry.
 #[derive(Debug)]
@@ -45,6 +45,11 @@ impl RestRung {
             in_flight: None,
             only,
         }
+    }
+
+    /// The REST client, if there is one.
+    pub(crate) fn client_mut(&mut self) -> Option<&mut RestClient> {
+        self.client.as_mut()
     }
 
     /// Whether every cancel goes over REST.
@@ -259,6 +264,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                             self.on_rest_refused(*tag, code, msg, now);
                             continue;
                         }
+                        Verdict::Rejected { code, .. } if Self::is_wrong_account(code) => {
+                            match self.take_rest_attempt(*tag) {
+                                Some((slot, a)) => {
+                                    self.refused_for_account(slot, a, REST_LINK, code, now)
+                                }
+                                None => self.switch_for(code, now),
+                            }
+                            continue;
+                        }
                         Verdict::Acked => Status::Acked,
                         Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
                     };
@@ -293,6 +307,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::Order { tag, answer, .. } => {
+                    if let OrderAnswer::Refused { code, .. } = answer
+                        && Self::is_wrong_account(*code)
+                    {
+                        self.switch_for(*code, now);
+                    }
                     if let Some(c) = &mut self.confirm {
                         c.on_query_answer(*tag, *answer, now, &self.shared.counters.0.finals);
                     }
@@ -303,9 +322,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         c.on_query_failed(*tag, now, &self.shared.counters.0.finals);
                     }
                 }
+                RestEvent::Account(answer) => self.on_account_answer(answer, now),
+                RestEvent::Countdown { seconds, verdict } => {
+                    self.on_countdown(*seconds, verdict, now)
+                }
                 RestEvent::Connected => log::info!("REST rung connected"),
                 RestEvent::Lost(e) => {
                     log::info!("REST connection ended: {e}");
+                    self.on_rest_lost_while_detecting(e, now);
                     if let Some(failure) = e.as_failure() {
                         self.rest_failure = Some(failure);
                     }

@@ -73,6 +73,11 @@ pub(crate) struct Link {
     retiring: bool,
     /// Why the last attempt or session failed, until the engine takes it.
     last_error: Option<SessionError>,
+    /// The other dialect's endpoint (URL and dialer), swapped with `url` and `dialer` when an
+    /// attempt starts under the dialect that is not `speaks`.
+    other: Option<Box<(String, Dialer)>>,
+    /// The dialect `url` and `dialer` serve.
+    speaks: Dialect,
 }
 
 impl Link {
@@ -112,6 +117,27 @@ impl Link {
             draining: false,
             retiring: false,
             last_error: None,
+            other: None,
+            // `url` and `dialer` are the V2 endpoint's.
+            speaks: Dialect::V2,
+        }
+    }
+
+    /// Gives the link the unified account's (V3) endpoint beside the V2 one it was built with:
+    /// each connection attempt dials the one of the account's dialect at that moment.
+    pub(crate) fn with_v3_endpoint(mut self, url: &str, dialer: Dialer) -> Self {
+        self.other = Some(Box::new((url.to_owned(), dialer)));
+        self
+    }
+
+    /// Before an attempt: the endpoint of the account's dialect now.
+    fn pick_endpoint(&mut self, dialect: Dialect) {
+        if dialect != self.speaks
+            && let Some(other) = self.other.as_mut()
+        {
+            std::mem::swap(&mut self.url, &mut other.0);
+            std::mem::swap(&mut self.dialer, &mut other.1);
+            self.speaks = dialect;
         }
     }
 
@@ -714,6 +740,7 @@ impl LinkSeam for Link {
                 self.generation = self.generation.wrapping_add(1);
                 self.phase = Phase::Backoff { retry_at: u64::MAX };
                 self.emit(cx.events, LinkEvent::Connecting);
+                self.pick_endpoint(cx.settings.dialect);
                 let step = self.dialer.start(cx.registry, self.token, cx.now);
                 self.socket_event = false;
                 self.readable = false;

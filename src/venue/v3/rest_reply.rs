@@ -10,7 +10,7 @@ use crate::final_word::{CancelReason, Decimal, OrderStatus, OrderUpdate};
 use crate::intent::{ClientOid, InstType, OrderId};
 use crate::outcome::VenueMsg;
 use crate::venue::v2::rest_reply::{Code, FirstOf, Msg, NoVerdict, ORDER_NOT_FOUND, envelope};
-use crate::venue::{Dialect, OrderAnswer};
+use crate::venue::{AccountAnswer, OrderAnswer};
 
 use super::codes::CLASSIC_ON_V3;
 use super::encode::inst_type_of;
@@ -97,15 +97,15 @@ pub(crate) fn decode_order(
 
 /// Reads the reply to `GET /api/v3/account/settings`: `00000` is a unified account, 40084 a
 /// classic one, anything else (another code, a 5xx, a body that is not the venue's) says
-/// nothing: `None`, with the code when there is one.
-pub(crate) fn decode_settings(status: u16, body: &[u8]) -> Result<Dialect, Option<i64>> {
+/// nothing.
+pub(crate) fn decode_settings(status: u16, body: &[u8]) -> AccountAnswer {
     let Ok(reply) = envelope::<IgnoredAny>(status, body) else {
-        return Err(None);
+        return AccountAnswer::Unknown { status, code: None };
     };
     match reply.code.and_then(|c| c.0) {
-        Some(0) if (200..300).contains(&status) => Ok(Dialect::V3),
-        Some(CLASSIC_ON_V3) => Ok(Dialect::V2),
-        other => Err(other),
+        Some(0) if (200..300).contains(&status) => AccountAnswer::Unified,
+        Some(CLASSIC_ON_V3) => AccountAnswer::Classic,
+        code => AccountAnswer::Unknown { status, code },
     }
 }
 
@@ -120,18 +120,33 @@ mod tests {
                 200,
                 br#"{"code":"00000","msg":"success","data":{"accountMode":"unified"}}"#
             ),
-            Ok(Dialect::V3)
+            AccountAnswer::Unified
         );
         assert_eq!(
             decode_settings(400, br#"{"code":"40084","msg":"classic"}"#),
-            Ok(Dialect::V2)
+            AccountAnswer::Classic
         );
-        assert_eq!(decode_settings(404, b"<html>"), Err(None));
+        assert_eq!(
+            decode_settings(404, b"<html>"),
+            AccountAnswer::Unknown {
+                status: 404,
+                code: None
+            }
+        );
         assert_eq!(
             decode_settings(400, br#"{"code":"40009","msg":"sign"}"#),
-            Err(Some(40009))
+            AccountAnswer::Unknown {
+                status: 400,
+                code: Some(40009)
+            }
         );
-        assert_eq!(decode_settings(500, b"{}"), Err(None));
+        assert_eq!(
+            decode_settings(500, b"{}"),
+            AccountAnswer::Unknown {
+                status: 500,
+                code: None
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,275 @@
+//! The unified trading account (V3) against the simulated venue over real TLS: cancels in V3's
+//! envelope acked and rejected (25204), the account found out at start both ways (and classic
+//! without a REST rung), a 40085 mid-run that switches to V3 and sends the refused cancel again,
+//! the final word over the V3 order topic, and the dead man's switch armed, re-armed and turned
+//! off at shutdown.
+
+#[path = "support/engine.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bitget_cancel::engine::{Account, ConfigBuilder, Confirm, HedgeAfter};
+use bitget_cancel::final_word::{FinalSource, FinalState};
+use bitget_cancel::outcome::Status;
+use bitget_cancel::sim::{AccountMode, SimConfig, SimVenue};
+use bitget_cancel::{InstType, Via};
+use support::*;
+
+fn unified_venue() -> SimVenue {
+    venue_with(SimConfig {
+        account_mode: AccountMode::Unified,
+        ..SimConfig::default()
+    })
+}
+
+/// The cancel frames the venue received: (V3 envelope?, text).
+fn cancel_frames(venue: &SimVenue) -> Vec<(bool, String)> {
+    venue
+        .received()
+        .into_iter()
+        .filter(|f| f.text.contains("cancel-order"))
+        .map(|f| (f.text.contains(r#""topic":"cancel-order""#), f.text))
+        .collect()
+}
+
+fn settings_requests(venue: &SimVenue) -> usize {
+    venue
+        .rest_requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/v3/account/settings"))
+        .count()
+}
+
+fn with_rest(venue: &SimVenue) -> ConfigBuilder {
+    config_for(venue).rest_url(venue.rest_url())
+}
+
+#[test]
+fn a_unified_account_cancels_in_v3s_envelope_acked_and_rejected_with_25204() {
+    let venue = unified_venue();
+    let (engine, handle) = start(config_for(&venue).account(Account::Unified));
+    wait_live(&handle);
+    let order = venue
+        .seed_orders(InstType::UsdtFutures, "BTCUSDT", 1)
+        .remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    let acked = next_outcome(&handle);
+    assert_eq!(acked.status, Status::Acked);
+    assert_eq!(acked.via, Some(Via::Connection(0)));
+    assert!(!venue.order_is_resting(InstType::UsdtFutures, "BTCUSDT", &order.order_id));
+
+    handle.cancel(spot("123456")).unwrap();
+    match next_outcome(&handle).status {
+        Status::Rejected { code, msg } => {
+            assert_eq!(code, 25204);
+            assert_eq!(msg.as_str(), "Order does not exist");
+        }
+        other => panic!("{other:?}"),
+    }
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.unified.switches, 0);
+    let frames = cancel_frames(&venue);
+    assert_eq!(frames.len(), 2);
+    assert!(frames.iter().all(|(v3, _)| *v3), "{frames:?}");
+    assert!(frames[0].1.contains(r#""category":"usdt-futures""#));
+    assert!(frames[1].1.contains(r#""category":"spot""#));
+    assert!(!frames[0].1.contains("BTCUSDT"), "no symbol in a V3 cancel");
+    assert_eq!(venue.activity().mode_refusals, 0);
+}
+
+#[test]
+fn auto_finds_a_unified_account_over_rest_before_any_connection_dials() {
+    let venue = unified_venue();
+    let (engine, handle) = start(with_rest(&venue).account(Account::Auto));
+    wait_live(&handle);
+    assert_eq!(settings_requests(&venue), 1);
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    let outcome = next_outcome(&handle);
+    assert_eq!(outcome.status, Status::Acked);
+    assert_eq!(outcome.attempts, 1, "no refusal on the way");
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.unified.switches, 0);
+    assert_eq!(
+        venue.activity().mode_refusals,
+        0,
+        "nothing went to V2 first"
+    );
+    assert!(cancel_frames(&venue).iter().all(|(v3, _)| *v3));
+}
+
+#[test]
+fn auto_finds_a_classic_account_and_speaks_v2() {
+    let venue = venue();
+    let (engine, handle) = start(with_rest(&venue));
+    wait_live(&handle);
+    assert_eq!(settings_requests(&venue), 1, "the default is auto");
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    assert_eq!(next_outcome(&handle).status, Status::Acked);
+    let stats = engine.shutdown();
+    assert!(!stats.unified.unified);
+    let frames = cancel_frames(&venue);
+    assert_eq!(frames.len(), 1);
+    assert!(!frames[0].0, "a V2 cancel: {}", frames[0].1);
+}
+
+#[test]
+fn auto_without_a_rest_rung_takes_the_account_for_classic() {
+    let venue = unified_venue();
+    // config_for has no REST rung: nothing to ask, classic; the venue then refuses V2 trading
+    // for the unified key (40085) and the account switches.
+    let (engine, handle) = start(config_for(&venue).account(Account::Auto));
+    wait_live(&handle);
+    assert!(!handle.stats().unified.unified);
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    let outcome = next_outcome(&handle);
+    assert_eq!(outcome.status, Status::Acked);
+    assert_eq!(outcome.attempts, 2, "refused on V2, sent again on V3");
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.unified.switches, 1);
+}
+
+#[test]
+fn a_40085_mid_run_switches_to_v3_and_sends_the_refused_cancel_again() {
+    let venue = venue();
+    let (engine, handle) = start(
+        config_for(&venue)
+            .connections(2)
+            .hedge_after(HedgeAfter::Off)
+            .account(Account::Classic),
+    );
+    wait_live(&handle);
+    let first = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    handle.cancel(by_order_id(&first)).unwrap();
+    assert_eq!(next_outcome(&handle).status, Status::Acked);
+
+    // The key becomes a unified account's: V2 trading answers 40085.
+    assert!(venue.set_account_mode("sim-key", AccountMode::Unified));
+    let orders = venue.seed_orders(InstType::UsdtFutures, "ETHUSDT", 2);
+    for order in &orders {
+        handle.cancel(by_order_id(order)).unwrap();
+    }
+    let outcomes = outcomes(&handle, 2);
+    for outcome in &outcomes {
+        assert_eq!(outcome.status, Status::Acked, "{outcome:?}");
+        assert!(outcome.attempts >= 2, "refused once, then sent again");
+    }
+    for order in &orders {
+        assert!(!venue.order_is_resting(InstType::UsdtFutures, "ETHUSDT", &order.order_id));
+    }
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(
+        stats.unified.switches, 1,
+        "one switch, however many refusals"
+    );
+    let frames = cancel_frames(&venue);
+    let last_v2 = frames.iter().rposition(|(v3, _)| !v3).unwrap();
+    let first_v3 = frames.iter().position(|(v3, _)| *v3).unwrap();
+    assert!(
+        last_v2 < first_v3,
+        "V2 until the switch, V3 after: {frames:?}"
+    );
+    assert!(venue.activity().mode_refusals >= 1);
+}
+
+#[test]
+fn the_final_word_comes_over_the_v3_order_topic() {
+    let venue = unified_venue();
+    let (engine, handle) = start(
+        with_rest(&venue)
+            .account(Account::Unified)
+            .hedge_after(HedgeAfter::Off)
+            .confirm(Confirm {
+                // Far off: a REST answer would be a failure of the push path.
+                after: Duration::from_secs(30),
+                timeout: Duration::from_secs(60),
+                ..Confirm::default()
+            }),
+    );
+    wait_until("the order topic is acknowledged", || {
+        handle.stats().finals.subscriptions_acked == 1
+    });
+    let subscriptions: Vec<_> = venue
+        .received()
+        .into_iter()
+        .filter(|f| f.text.contains("subscribe"))
+        .collect();
+    assert_eq!(subscriptions.len(), 1);
+    assert!(
+        subscriptions[0]
+            .text
+            .contains(r#"{"instType":"UTA","topic":"order"}"#)
+    );
+
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    let id = handle.cancel(by_order_id(&order)).unwrap();
+    assert_eq!(next_outcome(&handle).status, Status::Acked);
+    let word = handle.final_timeout(PATIENCE).expect("a final word");
+    assert_eq!(word.id, id);
+    assert_eq!(word.state, FinalState::Cancelled);
+    assert_eq!(word.source, Some(FinalSource::Push));
+    let stats = engine.shutdown();
+    assert_eq!(
+        stats.finals.queries_sent, 0,
+        "no REST order query was needed"
+    );
+}
+
+#[test]
+fn the_dead_mans_switch_is_armed_re_armed_and_turned_off_at_shutdown() {
+    let venue = unified_venue();
+    let started = Instant::now();
+    let (engine, handle) = start(
+        with_rest(&venue)
+            .account(Account::Unified)
+            .dead_man_switch(Duration::from_secs(6)),
+    );
+    wait_live(&handle);
+    // Armed at start, re-armed every 2 s.
+    wait_until("armed twice", || venue.activity().countdown_arms.len() >= 2);
+    let arms = venue.activity().countdown_arms;
+    assert!(arms.iter().all(|a| a.seconds == 6), "{arms:?}");
+    let gap = Duration::from_nanos(arms[1].at_ns - arms[0].at_ns);
+    assert!(
+        gap >= Duration::from_millis(1500) && gap < Duration::from_secs(5),
+        "re-armed every third of the countdown, not at once and not at its end: {gap:?}"
+    );
+    assert!(venue.countdown_left(bitget_cancel::sim::MAIN_UID).is_some());
+    let stats = handle.stats();
+    assert!(stats.unified.dead_man_enabled);
+    assert!(stats.unified.dead_man_arms >= 2);
+    assert!(stats.unified.dead_man_armed_unix_ms > 0);
+    assert_eq!(stats.unified.dead_man_failures, 0);
+
+    let resting = venue.seed_orders(InstType::Spot, "BTCUSDT", 3);
+    let stats = engine.shutdown();
+    assert!(stats.unified.dead_man_off);
+    let arms = venue.activity().countdown_arms;
+    assert_eq!(arms.last().unwrap().seconds, 0, "turned off: {arms:?}");
+    assert!(venue.countdown_left(bitget_cancel::sim::MAIN_UID).is_none());
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // Off: the orders left resting stay resting past the countdown.
+    std::thread::sleep(Duration::from_millis(200));
+    for order in &resting {
+        assert!(venue.order_is_resting(InstType::Spot, "BTCUSDT", &order.order_id));
+    }
+}
+
+#[test]
+fn a_dead_mans_switch_for_a_classic_account_is_refused_clearly() {
+    let venue = venue();
+    let error = config_for(&venue)
+        .rest_url(venue.rest_url())
+        .account(Account::Classic)
+        .dead_man_switch(Duration::from_secs(10))
+        .build()
+        .unwrap_err();
+    assert!(error.to_string().contains("dead_man_switch"), "{error}");
+}
