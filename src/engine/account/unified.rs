@@ -504,13 +504,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             );
             return false;
         }
-        if !dm.off_sent && !dm.in_flight && ready {
-            if let Some(client) = self.rest.client_mut()
-                && client.send_countdown(0, now, unix_ms()).is_ok()
-            {
-                dm.off_sent = true;
-                dm.in_flight = true;
-            }
+        if !dm.off_sent
+            && !dm.in_flight
+            && ready
+            && let Some(client) = self.rest.client_mut()
+            && client.send_countdown(0, now, unix_ms()).is_ok()
+        {
+            dm.off_sent = true;
+            dm.in_flight = true;
         }
         true
     }

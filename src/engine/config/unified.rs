@@ -122,7 +122,7 @@ impl ConfigBuilder {
     /// start with the venue's `countdown-cancel-all`, re-armed every third of `countdown`
     /// while the engine runs, and turned off on a clean shutdown, so that if the process dies
     /// or hangs, every resting order of the account is cancelled within `countdown`. Needs the
-    /// REST rung. Re-arm failures are counted and logged; [`Stats`](super::Stats) shows when
+    /// REST rung. Re-arm failures are counted and logged; [`Stats::unified`](crate::engine::Stats::unified) shows when
     /// it was last armed. Refused with [`Account::Classic`]; with [`Account::Auto`] it is
     /// armed once the account is found unified (and logged at warn if it is classic).
     /// Default: off.

@@ -287,7 +287,7 @@ mod tests {
         assert_eq!(parsed["args"].as_array().unwrap().len(), 20);
         out.clear();
         let by_oid = cancel(InstType::Spot, OrderRef::client_oid("c").unwrap());
-        let mixed = [by_id[0].clone(), by_oid.clone()];
+        let mixed = [by_id[0], by_oid];
         assert!(!encode_batch_cancel(
             &mut out,
             &id,
@@ -295,7 +295,7 @@ mod tests {
             &mixed
         ));
         let lines = [
-            by_id[0].clone(),
+            by_id[0],
             cancel(InstType::UsdtFutures, OrderRef::order_id("5").unwrap()),
         ];
         assert!(!encode_batch_cancel(
