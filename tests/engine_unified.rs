@@ -273,3 +273,47 @@ fn a_dead_mans_switch_for_a_classic_account_is_refused_clearly() {
         .unwrap_err();
     assert!(error.to_string().contains("dead_man_switch"), "{error}");
 }
+
+#[test]
+fn a_service_upgrade_notice_drains_every_connection_and_rest_cancels_over_v3() {
+    let venue = unified_venue();
+    let (engine, handle) = start(
+        with_rest(&venue)
+            .account(Account::Unified)
+            .connections(2)
+            .hedge_after(HedgeAfter::Off),
+    );
+    wait_until("both connections live", || {
+        venue.stats().connections_logged_in == 2
+    });
+    // 30033 on every connection: the venue disconnects soon, so none takes new cancels.
+    assert_eq!(
+        venue.inject(bitget_cancel::sim::Injection::service_upgrade()),
+        2
+    );
+    wait_until("the notices were read", || handle.stats().venue_errors >= 2);
+    let order = venue
+        .seed_orders(InstType::CoinFutures, "BTCUSD", 1)
+        .remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    let outcome = next_outcome(&handle);
+    assert_eq!(outcome.status, Status::Acked);
+    assert_eq!(
+        outcome.via,
+        Some(Via::Rest),
+        "no draining connection took it"
+    );
+    assert!(!venue.order_is_resting(InstType::CoinFutures, "BTCUSD", &order.order_id));
+    let cancels: Vec<_> = venue
+        .rest_requests()
+        .into_iter()
+        .filter(|r| r.path.contains("cancel"))
+        .collect();
+    assert_eq!(cancels.len(), 1);
+    assert_eq!(cancels[0].path, "/api/v3/trade/cancel-order");
+    assert_eq!(
+        cancels[0].body,
+        format!(r#"{{"orderId":"{}"}}"#, order.order_id)
+    );
+    engine.shutdown();
+}

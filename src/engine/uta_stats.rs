@@ -1,7 +1,28 @@
 //! The unified account's figures in [`Stats`](super::Stats): which API the account speaks, how
 //! often the venue made it switch, and the dead man's switch.
 
-use super::shared::Counter;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A figure written by the engine thread only (a plain load and store).
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub(crate) fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn incr(&self) {
+        self.set(self.get() + 1);
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// The account's kind and the dead man's switch, in [`Stats::unified`](super::Stats::unified).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -31,6 +31,12 @@ pub(crate) fn initial_dialect(config: &Config) -> Dialect {
     }
 }
 
+/// The longest the connections wait for the venue's answer about the account (or the connect
+/// timeout, if shorter): a REST host that is slow to resolve or to answer must not hold the
+/// WebSocket pool back for long; a unified account taken for classic meanwhile is switched by
+/// the venue's first 40085.
+const DETECT_WAIT: Duration = Duration::from_secs(2);
+
 /// Whether the account asks the venue which kind it is before its connections dial.
 pub(crate) fn detects(config: &Config, has_rest: bool) -> bool {
     config.uta.account == Kind::Auto && has_rest
@@ -106,7 +112,7 @@ impl AccountKind {
                 .as_ref()
                 .map(|c| c.inst_types.clone())
                 .unwrap_or_default(),
-            connect_timeout: ns(config.connect_timeout),
+            connect_timeout: ns(config.connect_timeout.min(DETECT_WAIT)),
             dead_man: config.uta.dead_man_switch.map(|d| {
                 let seconds = d.as_secs() as u32;
                 DeadMan {

@@ -23,8 +23,8 @@ pub enum Account {
     Unified,
     /// Ask the venue at start (the default): `GET /api/v3/account/settings` over the REST
     /// connection before any WebSocket connection dials; `00000` means unified, 40084
-    /// classic, anything else (no REST rung, no answer within the connect timeout, 404, an
-    /// unknown reply) classic, logged at warn.
+    /// classic, anything else (no REST rung, no answer within 2 s or the connect timeout if
+    /// shorter, 404, an unknown reply) classic, logged at warn.
     #[default]
     Auto,
 }
