@@ -144,6 +144,8 @@ pub(crate) struct FakeLink {
     pending: Vec<RequestId>,
     /// Written, in order.
     pub(crate) sent: Vec<RequestId>,
+    /// Every cancel built into a frame, with the dialect it was encoded in.
+    pub(crate) encoded: Vec<(RequestId, Dialect)>,
     /// Reported at the next read.
     pub(crate) inbox: Vec<LinkEvent>,
     /// The next read finds the connection broken.
@@ -168,6 +170,7 @@ impl FakeLink {
             clock,
             pending: Vec::new(),
             sent: Vec::new(),
+            encoded: Vec::new(),
             inbox: Vec::new(),
             drop_on_read: false,
             error: None,
@@ -213,6 +216,11 @@ impl FakeLink {
                 cancel_reason: None,
                 updated_ms: None,
             }));
+    }
+
+    /// Whether it is logged in (the view the account has of it).
+    pub(crate) fn is_live_for_test(&self) -> bool {
+        self.state == FakeState::Live
     }
 
     /// The ids written so far, as text.
@@ -291,12 +299,13 @@ impl LinkSeam for FakeLink {
         &mut self,
         frames: &mut Vec<u8>,
         _json: &mut Vec<u8>,
-        _dialect: Dialect,
+        dialect: Dialect,
         id: &RequestId,
         _cancel: &Cancel,
     ) {
         frames.push(b'.');
         self.pending.push(*id);
+        self.encoded.push((*id, dialect));
     }
     fn record_message(&mut self, now: u64) {
         self.budget.record(now);
@@ -378,7 +387,7 @@ impl Bench {
         let clock = FakeClock::default();
         // Far from 0, which the table and the router read as "never".
         clock.advance(1_000 * MS);
-        let settings = link_settings(&config, Dialect::V2);
+        let settings = link_settings(&config, super::unified::initial_dialect(&config));
         let links = (0..=connections)
             .map(|i| FakeLink::new(i as u8, i < connections, &settings, clock.clone()))
             .collect();

@@ -522,3 +522,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         true
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+//! The account's kind as plain policy: fake links, a clock moved by hand, no socket. A refusal
+//! for the wrong kind of account holds the cancel (it did not land), switches the dialect,
+//! lets each link finish what is due on it before it reconnects, and sends the held cancels
+//! again in the new dialect.
+
+use crate::engine::account::testkit::{ACKED, Bench, MS, rejected};
+use crate::engine::config::{Account, HedgeAfter};
+use crate::outcome::Status;
+use crate::venue::Dialect;
+
+fn bench(connections: usize, account: Account) -> Bench {
+    Bench::new(connections, |c| {
+        c.hedge_after(HedgeAfter::Off).account(account)
+    })
+}
+
+fn dialect(bench: &Bench) -> Dialect {
+    bench.account.settings.dialect
+}
+
+#[test]
+fn a_unified_account_encodes_its_cancels_in_v3_from_the_start() {
+    let mut bench = bench(1, Account::Unified);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    assert_eq!(bench.link(0).encoded, [(id, Dialect::V3)]);
+    assert!(bench.stats().unified.unified);
+}
+
+#[test]
+fn a_40085_holds_the_cancel_switches_to_v3_and_sends_it_again_once_a_v3_link_serves() {
+    let mut bench = bench(2, Account::Classic);
+    bench.log_in(&[0, 1]);
+    let id = bench.cancel(1);
+    assert_eq!(bench.link(0).encoded, [(id, Dialect::V2)]);
+    bench.clock.advance(MS);
+    bench.link(0).reply(id.as_str(), rejected(40085));
+    bench.turn();
+    assert_eq!(dialect(&bench), Dialect::V3);
+    // Not settled: the refusal is no verdict on the order, and no path of V3 serves yet.
+    assert!(bench.outcomes().is_empty());
+    // Neither link waits for anything: both reconnect at once (to the V3 endpoint).
+    assert!(!bench.link(0).is_live_for_test() && !bench.link(1).is_live_for_test());
+    bench.after(10 * MS);
+    assert!(bench.outcomes().is_empty(), "held while nothing serves");
+    bench.log_in(&[1]);
+    let resent = bench.link(1).encoded.clone();
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0].1, Dialect::V3);
+    bench.link(1).reply(resent[0].0.as_str(), ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(outcomes[0].status, Status::Acked);
+    assert_eq!(outcomes[0].attempts, 2);
+    assert_eq!(bench.stats().unified.switches, 1);
+}
+
+#[test]
+fn a_link_with_replies_due_finishes_them_before_it_reconnects_and_one_switch_covers_all() {
+    let mut bench = bench(1, Account::Classic);
+    bench.log_in(&[0]);
+    let first = bench.cancel(1);
+    let second = bench.cancel(2);
+    bench.clock.advance(MS);
+    bench.link(0).reply(first.as_str(), rejected(40085));
+    bench.turn();
+    // The second cancel's reply is still due on link 0: it drains instead of dropping it.
+    assert!(bench.link(0).is_live_for_test());
+    assert_eq!(dialect(&bench), Dialect::V3);
+    bench.link(0).reply(second.as_str(), rejected(40085));
+    bench.turn();
+    bench.turn();
+    assert!(
+        !bench.link(0).is_live_for_test(),
+        "reconnects once nothing is due"
+    );
+    assert!(bench.outcomes().is_empty());
+    bench.log_in(&[0]);
+    let v3: Vec<_> = bench
+        .link(0)
+        .encoded
+        .iter()
+        .filter(|(_, d)| *d == Dialect::V3)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(v3.len(), 2, "both sent again, in V3");
+    for id in &v3 {
+        bench.link(0).reply(id.as_str(), ACKED);
+    }
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.status == Status::Acked && o.attempts == 2)
+    );
+    assert_eq!(bench.stats().unified.switches, 1);
+}
+
+#[test]
+fn a_stale_link_whose_replies_never_come_reconnects_at_the_ack_timeout() {
+    let mut bench = bench(1, Account::Classic);
+    bench.log_in(&[0]);
+    let first = bench.cancel(1);
+    let silent = bench.cancel(2);
+    bench.link(0).reply(first.as_str(), rejected(40085));
+    bench.turn();
+    assert!(bench.link(0).is_live_for_test());
+    bench.after(4_000 * MS);
+    assert!(
+        bench.link(0).is_live_for_test(),
+        "still waiting within the ack timeout"
+    );
+    bench.after(1_100 * MS);
+    assert!(!bench.link(0).is_live_for_test());
+    // The silent cancel may have landed: with no path left it is unknown, never re-sent blind.
+    let outcomes = bench.outcomes();
+    let silent = outcomes.iter().find(|o| o.id == silent).expect("settled");
+    assert!(matches!(silent.status, Status::Unknown(_)), "{silent:?}");
+}
+
+#[test]
+fn a_40084_on_a_unified_account_switches_back_to_v2() {
+    let mut bench = bench(1, Account::Unified);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    bench.link(0).reply(id.as_str(), rejected(40084));
+    bench.turn();
+    assert_eq!(dialect(&bench), Dialect::V2);
+    bench.log_in(&[0]);
+    let (resent, d) = *bench.link(0).encoded.last().unwrap();
+    assert_eq!(d, Dialect::V2);
+    bench.link(0).reply(resent.as_str(), ACKED);
+    bench.turn();
+    assert_eq!(bench.outcomes()[0].status, Status::Acked);
+}
