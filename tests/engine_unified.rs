@@ -233,7 +233,7 @@ fn the_dead_mans_switch_is_armed_re_armed_and_turned_off_at_shutdown() {
     );
     wait_live(&handle);
     // Armed at start, re-armed every 2 s.
-    wait_until("armed twice", || venue.activity().countdown_arms.len() >= 2);
+    wait_until("armed twice", || handle.stats().unified.dead_man_arms >= 2);
     let arms = venue.activity().countdown_arms;
     assert!(arms.iter().all(|a| a.seconds == 6), "{arms:?}");
     let gap = Duration::from_nanos(arms[1].at_ns - arms[0].at_ns);
@@ -316,4 +316,81 @@ fn a_service_upgrade_notice_drains_every_connection_and_rest_cancels_over_v3() {
         format!(r#"{{"orderId":"{}"}}"#, order.order_id)
     );
     engine.shutdown();
+}
+
+/// The V3 cancels the venue received for this order id: `(venue connection, request id)`.
+fn v3_requests_for(venue: &SimVenue, order_id: &str) -> Vec<(u64, String)> {
+    venue
+        .received()
+        .iter()
+        .filter_map(|f| {
+            let v: serde_json::Value = serde_json::from_str(&f.text).ok()?;
+            (v["topic"] == "cancel-order" && v["args"][0]["orderId"] == order_id)
+                .then(|| (f.conn, v["id"].as_str().unwrap_or_default().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn v3_cancels_fail_over_and_hedge_across_the_pool() {
+    use bitget_cancel::sim::{CancelFate, Faults, Injection, OnCancel};
+    let venue = unified_venue();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 2);
+    let (engine, handle) = start(
+        config_for(&venue)
+            .account(Account::Unified)
+            .connections(2)
+            .hedge_after(HedgeAfter::Fixed(Duration::from_millis(100))),
+    );
+    wait_until("both connections live", || {
+        venue.stats().connections_logged_in == 2
+    });
+
+    // Failover: the venue drops the connection that gets the next cancel, before processing it.
+    venue.set_faults(Faults {
+        drop_on_cancel: Some(1),
+        ..Faults::default()
+    });
+    handle.cancel(by_order_id(&orders[0])).unwrap();
+    let failed_over = next_outcome(&handle);
+    assert_eq!(failed_over.status, Status::Acked, "{failed_over:?}");
+    assert_eq!(failed_over.attempts, 2);
+    let requests = v3_requests_for(&venue, &orders[0].order_id);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_ne!(
+        requests[0].0, requests[1].0,
+        "sent again on another connection"
+    );
+    wait_until("the dropped connection is back", || {
+        venue.stats().connections_logged_in == 2
+    });
+
+    // Hedging: the connection of the first cancel freezes before answering it.
+    venue.set_faults(Faults {
+        on_cancel: Some(OnCancel {
+            nth: 1,
+            injection: Injection::Freeze,
+            cancel: CancelFate::Refused,
+        }),
+        ..Faults::default()
+    });
+    handle.cancel(by_order_id(&orders[1])).unwrap();
+    let hedged = next_outcome(&handle);
+    assert_eq!(hedged.status, Status::Acked, "{hedged:?}");
+    assert_eq!(hedged.attempts, 2);
+    let requests = v3_requests_for(&venue, &orders[1].order_id);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_ne!(
+        requests[0].0, requests[1].0,
+        "the hedge went to the other connection"
+    );
+    assert_ne!(
+        requests[0].1, requests[1].1,
+        "each attempt has an id of its own"
+    );
+
+    let stats = engine.shutdown();
+    assert!(stats.hedges_won >= 1);
+    assert!(stats.failovers >= 1);
+    assert_eq!(venue.resting_orders(), 0);
 }
