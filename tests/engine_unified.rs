@@ -394,3 +394,61 @@ fn v3_cancels_fail_over_and_hedge_across_the_pool() {
     assert!(stats.failovers >= 1);
     assert_eq!(venue.resting_orders(), 0);
 }
+
+#[test]
+fn with_the_order_topics_pushes_lost_the_final_word_comes_from_v3s_order_query() {
+    use bitget_cancel::sim::{Faults, MAIN_UID, PushLoss, RestingOrder};
+    let venue = unified_venue();
+    let (engine, handle) = start(
+        with_rest(&venue)
+            .account(Account::Unified)
+            .hedge_after(HedgeAfter::Off)
+            .confirm(Confirm {
+                after: Duration::from_millis(200),
+                timeout: Duration::from_secs(5),
+                ..Confirm::default()
+            }),
+    );
+    wait_live(&handle);
+    venue.set_faults(Faults {
+        lose_pushes: PushLoss::All,
+        ..Faults::default()
+    });
+    let order = RestingOrder {
+        inst_type: InstType::UsdtFutures,
+        inst_id: "BTCUSDT".into(),
+        order_id: "1000000000000000077".into(),
+        client_oid: None,
+    };
+    venue
+        .add_order_with(order.clone(), MAIN_UID, "1", "100")
+        .unwrap();
+    venue
+        .fill(
+            InstType::UsdtFutures,
+            "BTCUSDT",
+            &order.order_id,
+            Some("0.25"),
+        )
+        .unwrap();
+    let id = handle.cancel(by_order_id(&order)).unwrap();
+    assert_eq!(next_outcome(&handle).status, Status::Acked);
+    let word = handle.final_timeout(PATIENCE).expect("a final word");
+    assert_eq!(word.id, id);
+    assert_eq!(word.state, FinalState::Cancelled);
+    assert_eq!(word.source, Some(FinalSource::Rest));
+    assert_eq!(word.filled.map(|d| d.to_string()).as_deref(), Some("0.25"));
+    let queries: Vec<_> = venue
+        .rest_requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("order"))
+        .collect();
+    assert!(!queries.is_empty());
+    assert!(
+        queries
+            .iter()
+            .all(|q| q.path == format!("/api/v3/trade/order-info?orderId={}", order.order_id)),
+        "{queries:?}"
+    );
+    engine.shutdown();
+}
