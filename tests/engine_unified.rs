@@ -275,10 +275,10 @@ fn a_dead_mans_switch_for_a_classic_account_is_refused_clearly() {
 }
 
 #[test]
-fn a_service_upgrade_notice_drains_every_connection_and_rest_cancels_over_v3() {
+fn a_service_upgrade_notice_makes_each_connection_finish_and_reconnect_ahead_of_the_cut() {
     let venue = unified_venue();
     let (engine, handle) = start(
-        with_rest(&venue)
+        config_for(&venue)
             .account(Account::Unified)
             .connections(2)
             .hedge_after(HedgeAfter::Off),
@@ -286,35 +286,60 @@ fn a_service_upgrade_notice_drains_every_connection_and_rest_cancels_over_v3() {
     wait_until("both connections live", || {
         venue.stats().connections_logged_in == 2
     });
-    // 30033 on every connection: the venue disconnects soon, so none takes new cancels.
+    // 30033 on every connection: the venue disconnects in about 60 s. Nothing waits on either
+    // connection, so each reconnects at once instead of serving until the cut.
     assert_eq!(
         venue.inject(bitget_cancel::sim::Injection::service_upgrade()),
         2
     );
-    wait_until("the notices were read", || handle.stats().venue_errors >= 2);
+    wait_until("both reconnected", || {
+        venue.stats().connections_accepted == 4 && venue.stats().connections_logged_in == 2
+    });
+    assert!(handle.stats().venue_errors >= 2);
     let order = venue
         .seed_orders(InstType::CoinFutures, "BTCUSD", 1)
         .remove(0);
     handle.cancel(by_order_id(&order)).unwrap();
     let outcome = next_outcome(&handle);
     assert_eq!(outcome.status, Status::Acked);
-    assert_eq!(
-        outcome.via,
-        Some(Via::Rest),
-        "no draining connection took it"
-    );
+    assert_eq!(outcome.attempts, 1);
+    let stats = engine.shutdown();
+    assert_eq!(stats.unknown, 0);
+}
+
+#[test]
+fn the_rest_rung_cancels_a_unified_accounts_orders_over_v3() {
+    let venue = unified_venue();
+    let (engine, handle) = start(with_rest(&venue).account(Account::Unified).rest_only(true));
+    let order = venue
+        .seed_orders(InstType::CoinFutures, "BTCUSD", 1)
+        .remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    let outcome = next_outcome(&handle);
+    assert_eq!(outcome.status, Status::Acked, "{outcome:?}");
+    assert_eq!(outcome.via, Some(Via::Rest));
     assert!(!venue.order_is_resting(InstType::CoinFutures, "BTCUSD", &order.order_id));
+    handle.cancel(spot("99")).unwrap();
+    assert!(matches!(
+        next_outcome(&handle).status,
+        Status::Rejected { code: 25204, .. }
+    ));
     let cancels: Vec<_> = venue
         .rest_requests()
         .into_iter()
         .filter(|r| r.path.contains("cancel"))
         .collect();
-    assert_eq!(cancels.len(), 1);
-    assert_eq!(cancels[0].path, "/api/v3/trade/cancel-order");
+    assert_eq!(cancels.len(), 2);
+    assert!(
+        cancels
+            .iter()
+            .all(|c| c.path == "/api/v3/trade/cancel-order")
+    );
     assert_eq!(
         cancels[0].body,
         format!(r#"{{"orderId":"{}"}}"#, order.order_id)
     );
+    assert_eq!(venue.stats().connections_accepted, 0, "no WebSocket at all");
     engine.shutdown();
 }
 

@@ -678,6 +678,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 if closing && self.links[l].is_live() {
                     // The venue closes it: no new cancels there.
                     self.links[l].drain(false);
+                    self.on_closing_notice(l, now);
                 }
                 // Trouble on this connection: what waits for a reply on it goes out elsewhere
                 // too, rather than wait out the ack timeout.

@@ -213,7 +213,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 }
                 if self.router.waiting(l) == 0 || now >= self.kind.stale_until {
                     self.kind.stale &= !(1 << l);
-                    self.reconnect_for_dialect(l, now);
+                    self.reconnect_now(l, now);
                     work = true;
                 }
             }
@@ -234,15 +234,31 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         work
     }
 
-    fn reconnect_for_dialect(&mut self, l: usize, now: u64) {
+    /// Drops link `l`'s connection so that it reconnects at once: to speak the account's
+    /// dialect, or because the venue said it closes the connection soon.
+    fn reconnect_now(&mut self, l: usize, now: u64) {
         let error = SessionError::Closed {
             code: None,
             reason: format!(
-                "reconnecting to speak the {} account's API",
+                "reconnecting (to the {} account's API) ahead of the venue",
                 self.settings.dialect.account_name()
             ),
         };
         self.links[l].lose(error, link_cx!(self, now));
+    }
+
+    /// The venue said it closes link `l`'s connection soon (V3's 30033 service upgrade, about
+    /// 60 s ahead; 30007): the link already takes no new cancels; it reconnects once the
+    /// replies due on it came, at the latest an ack timeout on, rather than wait for the cut.
+    pub(super) fn on_closing_notice(&mut self, l: usize, now: u64) {
+        // V2's closing notice (30007) comes with the close itself: nothing to get ahead of.
+        if self.settings.dialect == Dialect::V3 && self.kind.stale & (1 << l) == 0 {
+            self.kind.stale |= 1 << l;
+            self.kind.stale_until = self
+                .kind
+                .stale_until
+                .max(now.saturating_add(self.kind.ack_timeout));
+        }
     }
 
     /// The kind is known: start the connections with its dialect.
@@ -399,7 +415,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     self.kind.stale |= 1 << l;
                 }
                 SessionState::Live | SessionState::Connecting | SessionState::LoggingIn => {
-                    self.reconnect_for_dialect(l, now)
+                    self.reconnect_now(l, now)
                 }
                 _ => {}
             }

@@ -137,3 +137,29 @@ fn a_40084_on_a_unified_account_switches_back_to_v2() {
     bench.turn();
     assert_eq!(bench.outcomes()[0].status, Status::Acked);
 }
+
+#[test]
+fn a_closing_notice_on_v3_lets_the_link_finish_its_replies_then_reconnect_ahead_of_the_cut() {
+    use crate::engine::link::LinkEvent;
+    let mut bench = bench(2, Account::Unified);
+    bench.log_in(&[0, 1]);
+    let id = bench.cancel(1);
+    assert_eq!(bench.link(0).sent_ids(), [id.as_str()]);
+    bench
+        .link(0)
+        .inbox
+        .push(LinkEvent::VenueError { closing: true });
+    bench.turn();
+    // Draining: the reply due on it is still awaited; new cancels go to the other link.
+    assert!(bench.link(0).is_live_for_test());
+    let next = bench.cancel(2);
+    assert_eq!(bench.link(1).sent_ids(), [next.as_str()]);
+    bench.link(0).reply(id.as_str(), ACKED);
+    bench.turn();
+    bench.turn();
+    assert!(
+        !bench.link(0).is_live_for_test(),
+        "reconnects once its reply came"
+    );
+    assert_eq!(bench.outcomes()[0].status, Status::Acked);
+}
