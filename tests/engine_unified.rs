@@ -293,8 +293,9 @@ fn a_service_upgrade_notice_makes_each_connection_finish_and_reconnect_ahead_of_
         2
     );
     wait_until("both reconnected", || {
-        venue.stats().connections_accepted == 4 && venue.stats().connections_logged_in == 2
+        handle.stats().reconnects >= 2 && venue.stats().connections_logged_in == 2
     });
+    assert!(venue.stats().connections_accepted >= 4);
     assert!(handle.stats().venue_errors >= 2);
     let order = venue
         .seed_orders(InstType::CoinFutures, "BTCUSD", 1)
@@ -475,5 +476,61 @@ fn with_the_order_topics_pushes_lost_the_final_word_comes_from_v3s_order_query()
             .all(|q| q.path == format!("/api/v3/trade/order-info?orderId={}", order.order_id)),
         "{queries:?}"
     );
+    engine.shutdown();
+}
+
+#[test]
+fn cancels_due_at_once_go_in_one_v3_batch_whose_failed_entry_settles_alone() {
+    let venue = unified_venue();
+    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 3);
+    let (engine, handle) = start(config_for(&venue).account(Account::Unified));
+    // Accepted before the connection is live: due at once when it is.
+    let by_id = [
+        handle.cancel(by_order_id(&orders[0])).unwrap(),
+        handle.cancel(by_order_id(&orders[1])).unwrap(),
+        handle
+            .cancel(bitget_cancel::Cancel::new(
+                InstType::UsdtFutures,
+                bitget_cancel::InstId::new("BTCUSDT").unwrap(),
+                bitget_cancel::OrderRef::order_id("1999999999999999999").unwrap(),
+            ))
+            .unwrap(),
+    ];
+    // Named by clientOid: never in the same batch as those named by orderId.
+    let by_oid = handle.cancel(by_client_oid(&orders[2])).unwrap();
+    let outcomes = outcomes(&handle, 4);
+    for o in &outcomes {
+        let expected = if o.id == by_id[2] {
+            Status::Rejected {
+                code: 25204,
+                msg: bitget_cancel::outcome::VenueMsg::new("Order does not exist"),
+            }
+        } else {
+            Status::Acked
+        };
+        assert_eq!(o.status, expected, "{o:?}");
+        assert_eq!(o.attempts, 1);
+        assert_eq!(o.via, Some(Via::Connection(0)));
+    }
+    assert!(outcomes.iter().any(|o| o.id == by_oid));
+    let texts: Vec<serde_json::Value> = venue
+        .received()
+        .iter()
+        .filter_map(|f| serde_json::from_str(&f.text).ok())
+        .filter(|v: &serde_json::Value| v["op"] == "trade")
+        .collect();
+    assert_eq!(texts.len(), 2, "one batch and one single cancel: {texts:?}");
+    let batch = texts.iter().find(|v| v["topic"] == "batch-cancel").unwrap();
+    let args = batch["args"].as_array().unwrap();
+    assert_eq!(args.len(), 3);
+    assert!(
+        args.iter()
+            .all(|a| a.get("orderId").is_some() && a.get("clientOid").is_none())
+    );
+    assert_eq!(batch["category"], "usdt-futures");
+    let records = venue.activity().batches;
+    assert_eq!(records.len(), 1);
+    assert_eq!((records[0].size, records[0].cancelled), (3, 2));
+    assert_eq!(venue.resting_orders(), 0);
     engine.shutdown();
 }

@@ -77,6 +77,17 @@ pub enum Verdict {
     },
 }
 
+/// One entry of a batch cancel's reply: the order it names and the venue's verdict on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchEntry {
+    /// The order's id, when the entry names one.
+    pub order_id: Option<crate::intent::OrderId>,
+    /// The client's order id, when the entry names one a cancel could name.
+    pub client_oid: Option<crate::intent::ClientOid>,
+    /// Acked (`"0"`), or rejected with the entry's own code (e.g. 25204).
+    pub verdict: Verdict,
+}
+
 /// How a refused login is to be taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LoginRefusal {
@@ -117,6 +128,10 @@ pub(crate) enum Inbound {
     /// A push on the order channel: `count` orders, waiting in the decoder
     /// ([`InboundDecoder::updates`](v2::ReplyDecoder::updates)) until its next message.
     Orders { count: usize },
+    /// The answer to a batch request, by its id: a verdict for each of `count` entries,
+    /// waiting in the decoder ([`InboundDecoder::batch_entries`](v2::ReplyDecoder::batch_entries))
+    /// until its next message. A batch refused as a whole is a [`Inbound::Reply`].
+    Batch { id: Option<RequestId>, count: usize },
     /// Well-formed, and nothing the engine acts on (an event it does not use).
     Notice,
     /// A well-formed WebSocket message the engine cannot read: counted, logged, skipped.

@@ -34,6 +34,7 @@
 //! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
 //! pool is live.
 
+mod batch;
 mod confirm;
 mod delivery;
 mod hedger;
@@ -78,6 +79,7 @@ use crate::rest::RestClient;
 use crate::venue::{Dialect, Verdict};
 use crate::ws;
 
+use batch::Batches;
 use confirm::{Confirmations, FinalOut};
 use delivery::Delivery;
 use hedger::Hedger;
@@ -239,6 +241,8 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     confirm: Option<Confirmations>,
     /// Classic or unified, how it was found out, and the dead man's switch.
     kind: AccountKind,
+    /// V3's batch cancels: the one being built, and those on the wire.
+    batches: Batches,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -354,8 +358,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let window = settings.window;
         let ack_timeout = ns(config.ack_timeout);
         // Either dialect may be spoken: the account switches when the venue says so.
-        let json_capacity =
-            Dialect::MAX_CANCEL_LEN.max(settings.dialect.max_login_len(&config.credentials));
+        let json_capacity = Dialect::MAX_CANCEL_LEN
+            .max(crate::venue::v3::MAX_BATCH_LEN)
+            .max(settings.dialect.max_login_len(&config.credentials));
         let kind = AccountKind::new(config, rest.is_some());
         if let Some(client) = &mut rest {
             client.set_unified(settings.dialect == Dialect::V3);
@@ -427,6 +432,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             slots_scratch: Vec::with_capacity(config.max_pending),
             confirm,
             kind,
+            batches: Batches::new(config.uta.batch_cancels),
             stopping: None,
         };
         account.publish_kind();
@@ -633,6 +639,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let counters = &self.shared.counters.0;
         match event {
             LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
+            LinkEvent::BatchEntry { batch, entry } => self.on_batch_entry(l, batch, entry),
             LinkEvent::Push(update) => {
                 if let Some(c) = &mut self.confirm {
                     c.on_push(update, self.clock.now(), &counters.finals);
@@ -738,9 +745,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         counters.links[l].replies.incr();
         let found = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
         let Some((slot, a)) = found else {
+            if let Some(id) = &id
+                && self.on_batch_reply(l, id, verdict)
+            {
+                return;
+            }
             // It answers, if late: still progress on this connection.
             let now = self.clock.now();
             self.router.progress(l, now);
+            let counters = &self.shared.counters.0;
             match id {
                 Some(id) if self.late.claim(id) => counters.late_replies.incr(),
                 _ => counters.unmatched_replies.incr(),

@@ -136,7 +136,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// Encodes the cancel of the intent in `slot` under request id `id`, appends it as a masked
     /// frame for link `l` to the frames being built, and notes it as waiting for the kernel.
     #[inline]
-    fn append_cancel_frame(&mut self, l: usize, slot: u32, id: RequestId) {
+    pub(super) fn append_cancel_frame(&mut self, l: usize, slot: u32, id: RequestId) {
         let e = self.table.entry(slot);
         self.links[l].append_cancel(
             &mut self.scratch.frames,
@@ -197,7 +197,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             };
             self.attempt_sent(l, now);
             let id = self.table.entry(slot).id;
-            self.append_cancel_frame(l, slot, id);
+            // V3: into one batch-cancel with the others due now on this link (batch.rs).
+            self.append_first(l, slot, id);
             if self.hedger.is_on() {
                 let table = &self.table;
                 if self
@@ -226,6 +227,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Writes the frames built for link `l`.
     fn write_batch(&mut self, l: usize, now: u64) {
+        self.close_batch();
         if self.scratch.frames.is_empty() {
             return;
         }

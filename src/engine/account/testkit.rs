@@ -144,8 +144,10 @@ pub(crate) struct FakeLink {
     pending: Vec<RequestId>,
     /// Written, in order.
     pub(crate) sent: Vec<RequestId>,
-    /// Every cancel built into a frame, with the dialect it was encoded in.
+    /// Every cancel built into a frame, with the dialect it was encoded in (a batch: its id).
     pub(crate) encoded: Vec<(RequestId, Dialect)>,
+    /// Every batch built into a frame: its id and how many entries.
+    pub(crate) batches: Vec<(RequestId, usize)>,
     /// Reported at the next read.
     pub(crate) inbox: Vec<LinkEvent>,
     /// The next read finds the connection broken.
@@ -171,6 +173,7 @@ impl FakeLink {
             pending: Vec::new(),
             sent: Vec::new(),
             encoded: Vec::new(),
+            batches: Vec::new(),
             inbox: Vec::new(),
             drop_on_read: false,
             error: None,
@@ -306,6 +309,19 @@ impl LinkSeam for FakeLink {
         frames.push(b'.');
         self.pending.push(*id);
         self.encoded.push((*id, dialect));
+    }
+    fn append_batch(
+        &mut self,
+        frames: &mut Vec<u8>,
+        _json: &mut Vec<u8>,
+        id: &RequestId,
+        _key: crate::venue::v3::BatchKey,
+        cancels: &[Cancel],
+    ) {
+        frames.push(b'.');
+        self.pending.push(*id);
+        self.encoded.push((*id, Dialect::V3));
+        self.batches.push((*id, cancels.len()));
     }
     fn record_message(&mut self, now: u64) {
         self.budget.record(now);

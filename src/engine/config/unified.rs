@@ -66,6 +66,7 @@ pub(crate) struct UtaSettings {
     /// demo-ness.
     pub url_set: bool,
     pub dead_man_switch: Option<Duration>,
+    pub batch_cancels: bool,
 }
 
 impl Default for UtaSettings {
@@ -79,6 +80,7 @@ impl Default for UtaSettings {
             },
             url_set: false,
             dead_man_switch: None,
+            batch_cancels: true,
         }
     }
 }
@@ -128,6 +130,14 @@ impl ConfigBuilder {
     /// Default: off.
     pub fn dead_man_switch(mut self, countdown: Duration) -> Self {
         self.config.uta.dead_man_switch = Some(countdown);
+        self
+    }
+
+    /// Whether first sends due at once on a V3 connection go out as one `batch-cancel` (up to
+    /// 20 entries of one product line, all by `orderId` or all by `clientOid`; each entry's
+    /// code settles its cancel). Default: on. Off, each goes as its own `cancel-order`.
+    pub fn batch_cancels(mut self, on: bool) -> Self {
+        self.config.uta.batch_cancels = on;
         self
     }
 

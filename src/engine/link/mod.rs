@@ -394,6 +394,12 @@ impl Link {
                     return self.logged_in(cx);
                 }
             }
+            Inbound::Batch { id, count } => {
+                for k in 0..count {
+                    let entry = cx.scratch.replies.batch_entries()[k];
+                    self.emit(cx.events, LinkEvent::BatchEntry { batch: id, entry });
+                }
+            }
             Inbound::Orders { count } => {
                 for k in 0..count {
                     let update = cx.scratch.replies.updates()[k];
@@ -812,6 +818,21 @@ impl LinkSeam for Link {
         json.clear();
         dialect.encode_cancel(json, id, cancel);
         ws::encode_client_frame(frames, OpCode::Text, json, self.masks.next_mask());
+    }
+
+    #[inline]
+    fn append_batch(
+        &mut self,
+        frames: &mut Vec<u8>,
+        json: &mut Vec<u8>,
+        id: &RequestId,
+        key: crate::venue::v3::BatchKey,
+        cancels: &[Cancel],
+    ) {
+        json.clear();
+        if crate::venue::v3::encode_batch_cancel(json, id, key, cancels) {
+            ws::encode_client_frame(frames, OpCode::Text, json, self.masks.next_mask());
+        }
     }
 
     /// Counts one frame against the message budget; the caller checked [`Link::can_take`].

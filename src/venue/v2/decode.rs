@@ -80,6 +80,19 @@ pub enum Reply<'a> {
         /// The orders, in the push's order; held by the decoder until its next message.
         updates: &'a [OrderUpdate],
     },
+    /// A V3 `batch-cancel` reply (`event` "trade", `topic` "batch-cancel"): the request's id,
+    /// the top-level code (0 even when some entries failed) and each entry's own verdict.
+    Batch {
+        /// The request id the venue echoed back.
+        id: &'a str,
+        /// The top-level code.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+        /// Each entry's verdict, in the reply's order; held by the decoder until its next
+        /// message.
+        entries: &'a [crate::venue::BatchEntry],
+    },
 }
 
 /// A venue message that cannot be understood. Whatever the variant, the peer is not speaking
@@ -139,6 +152,8 @@ pub struct ReplyDecoder {
     tape: Tape<'static>,
     /// The orders of the last push read.
     updates: Vec<OrderUpdate>,
+    /// The entries of the last batch reply read (V3's `batch-cancel`).
+    batch: Vec<crate::venue::BatchEntry>,
     capacity: usize,
 }
 
@@ -171,6 +186,10 @@ impl ReplyDecoder {
     /// pushes one order per message.
     pub const UPDATES_CAPACITY: usize = 32;
 
+    /// The entries of one batch reply read without allocating: V3's `batch-cancel` carries at
+    /// most 20.
+    pub const BATCH_CAPACITY: usize = 20;
+
     /// A decoder prepared for messages of up to [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)
     /// bytes.
     pub fn new() -> Self {
@@ -186,6 +205,7 @@ impl ReplyDecoder {
             buffers: Buffers::with_max_depth(prepared, Self::MAX_DEPTH),
             tape: Tape(Vec::new()),
             updates: Vec::with_capacity(Self::UPDATES_CAPACITY),
+            batch: Vec::with_capacity(Self::BATCH_CAPACITY),
             capacity: max_len,
         };
         decoder.warm_up(prepared);
@@ -247,6 +267,7 @@ impl ReplyDecoder {
         // only way its lifetime changes. It goes back empty whatever happened.
         let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
         self.updates.clear();
+        self.batch.clear();
         let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
             Ok(()) => read_reply(tape.as_value(), &mut self.updates),
             Err(_) => Err(DecodeError::NotJson),
@@ -264,16 +285,24 @@ impl ReplyDecoder {
         read: impl FnOnce(
             simd_json::tape::Value<'_, 'a>,
             &'a mut Vec<OrderUpdate>,
+            &'a mut Vec<crate::venue::BatchEntry>,
         ) -> Result<R, DecodeError>,
     ) -> Result<R, DecodeError> {
         let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
         self.updates.clear();
+        self.batch.clear();
         let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
-            Ok(()) => read(tape.as_value(), &mut self.updates),
+            Ok(()) => read(tape.as_value(), &mut self.updates, &mut self.batch),
             Err(_) => Err(DecodeError::NotJson),
         };
         self.tape = tape.reset();
         reply
+    }
+
+    /// The entries of the last message, if it was a batch reply ([`Reply::Batch`]); empty
+    /// otherwise.
+    pub fn batch_entries(&self) -> &[crate::venue::BatchEntry] {
+        &self.batch
     }
 
     /// The orders of the last message, if it was a push ([`Reply::Orders`]); empty otherwise.
@@ -338,6 +367,17 @@ pub enum OwnedReply {
         /// The orders, in the push's order.
         updates: Vec<OrderUpdate>,
     },
+    /// See [`Reply::Batch`].
+    Batch {
+        /// The request id the venue echoed back.
+        id: String,
+        /// The top-level code.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+        /// Each entry's verdict.
+        entries: Vec<crate::venue::BatchEntry>,
+    },
 }
 
 impl OwnedReply {
@@ -364,6 +404,17 @@ impl OwnedReply {
             OwnedReply::Other { event } => Reply::Other { event },
             OwnedReply::SubscribeError { code, msg } => Reply::SubscribeError { code: *code, msg },
             OwnedReply::Orders { updates } => Reply::Orders { updates },
+            OwnedReply::Batch {
+                id,
+                code,
+                msg,
+                entries,
+            } => Reply::Batch {
+                id,
+                code: *code,
+                msg,
+                entries,
+            },
         }
     }
 }
@@ -400,6 +451,17 @@ impl From<Reply<'_>> for OwnedReply {
             },
             Reply::Orders { updates } => OwnedReply::Orders {
                 updates: updates.to_vec(),
+            },
+            Reply::Batch {
+                id,
+                code,
+                msg,
+                entries,
+            } => OwnedReply::Batch {
+                id: id.to_owned(),
+                code,
+                msg: msg.to_owned(),
+                entries: entries.to_vec(),
             },
         }
     }

@@ -6,10 +6,12 @@
 
 use crate::final_word::{CancelReason, OrderStatus, OrderUpdate};
 use crate::intent::{ClientOid, OrderId};
+use crate::outcome::VenueMsg;
 use crate::venue::v2::decode::{
     JsonView, Kind, code, conn_id, decimal_field, is_pong, msg, text_field,
 };
 use crate::venue::v2::{DecodeError, OwnedReply, Reply, ReplyDecoder};
+use crate::venue::{BatchEntry, Verdict};
 
 use super::encode::inst_type_of;
 
@@ -42,7 +44,9 @@ pub fn decode<'a>(
     if is_pong(text) {
         return Ok(Reply::Pong);
     }
-    decoder.decode_by(text, |root, updates| read_reply(root, updates))
+    decoder.decode_by(text, |root, updates, batch| {
+        read_reply(root, updates, batch)
+    })
 }
 
 /// [`decode`] with serde_json, under exactly the same rules: for tools and for comparing
@@ -54,13 +58,14 @@ pub fn decode_with_serde_json(text: &[u8]) -> Result<OwnedReply, DecodeError> {
     }
     let value: serde_json::Value =
         serde_json::from_slice(text).map_err(|_| DecodeError::NotJson)?;
-    let mut updates = Vec::new();
-    read_reply(&value, &mut updates).map(OwnedReply::from)
+    let (mut updates, mut batch) = (Vec::new(), Vec::new());
+    read_reply(&value, &mut updates, &mut batch).map(OwnedReply::from)
 }
 
 fn read_reply<'i, V: JsonView<'i>>(
     root: V,
     updates: &'i mut Vec<OrderUpdate>,
+    batch: &'i mut Vec<BatchEntry>,
 ) -> Result<Reply<'i>, DecodeError> {
     if !matches!(root.kind(), Kind::Object) {
         return Err(DecodeError::NotObject);
@@ -76,11 +81,24 @@ fn read_reply<'i, V: JsonView<'i>>(
         }
     };
     match event {
-        "trade" => Ok(Reply::Trade {
-            id: request_id(root)?.ok_or(DecodeError::MissingField("id"))?,
-            code: code(root)?,
-            msg: msg(root)?,
-        }),
+        "trade" => {
+            let id = request_id(root)?.ok_or(DecodeError::MissingField("id"))?;
+            let (code, msg) = (code(root)?, msg(root)?);
+            let is_batch = matches!(
+                root.field("topic").map(JsonView::kind),
+                Some(Kind::Str(topic)) if topic.eq_ignore_ascii_case("batch-cancel")
+            );
+            if !is_batch {
+                return Ok(Reply::Trade { id, code, msg });
+            }
+            read_batch(root, batch)?;
+            Ok(Reply::Batch {
+                id,
+                code,
+                msg,
+                entries: batch,
+            })
+        }
         "error" => {
             let (code, msg) = (code(root)?, msg(root)?);
             let op = match root.field("op").map(JsonView::kind) {
@@ -102,6 +120,49 @@ fn read_reply<'i, V: JsonView<'i>>(
         }),
         _ => Ok(Reply::Other { event }),
     }
+}
+
+/// Every entry of a batch reply's `args`: the order it names (`orderId`, `clientOid`) and its
+/// own `code` (`"0"` acked) and `msg`. An entry without a code is an ack (the venue lists
+/// what it cancelled).
+fn read_batch<'i, V: JsonView<'i>>(
+    root: V,
+    batch: &mut Vec<BatchEntry>,
+) -> Result<(), DecodeError> {
+    let Some(args) = root.field("args") else {
+        return Ok(());
+    };
+    match args.kind() {
+        Kind::Array(_) => {}
+        Kind::Null => return Ok(()),
+        _ => return Err(DecodeError::WrongType("args")),
+    }
+    for entry in args.elements() {
+        if !matches!(entry.kind(), Kind::Object) {
+            return Err(DecodeError::WrongType("args"));
+        }
+        let order_id = match text_field(entry, "orderId")? {
+            Some(id) => Some(OrderId::new(id).map_err(|_| DecodeError::BadValue("orderId"))?),
+            None => None,
+        };
+        let client_oid = text_field(entry, "clientOid")?.and_then(|oid| ClientOid::new(oid).ok());
+        let verdict = match entry.field("code") {
+            None => Verdict::Acked,
+            Some(_) => match code(entry)? {
+                0 => Verdict::Acked,
+                code => Verdict::Rejected {
+                    code,
+                    msg: VenueMsg::new(msg(entry)?),
+                },
+            },
+        };
+        batch.push(BatchEntry {
+            order_id,
+            client_oid,
+            verdict,
+        });
+    }
+    Ok(())
 }
 
 /// The top-level `id`: a string, or none when absent or null.
@@ -320,6 +381,43 @@ mod tests {
         assert_eq!(
             decode_both(r#"{"arg":{"instType":"SPOT","channel":"orders"},"data":[]}"#),
             Err(DecodeError::MissingField("event"))
+        );
+    }
+
+    #[test]
+    fn a_batch_reply_carries_each_entrys_own_verdict_under_a_top_level_zero() {
+        let text = r#"{"event":"trade","id":"b7","topic":"batch-cancel","args":[{"orderId":"11","clientOid":"c11","code":"0","msg":"Success"},{"orderId":"12","code":"25204","msg":"Order does not exist"},{"clientOid":"c13"}],"code":"0","msg":"Success","ts":"1"}"#;
+        let OwnedReply::Batch {
+            id, code, entries, ..
+        } = decode_both(text).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((id.as_str(), code, entries.len()), ("b7", 0, 3));
+        assert_eq!(entries[0].order_id.unwrap().as_str(), "11");
+        assert_eq!(entries[0].verdict, Verdict::Acked);
+        match entries[1].verdict {
+            Verdict::Rejected { code, msg } => {
+                assert_eq!((code, msg.as_str()), (25204, "Order does not exist"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(entries[2].client_oid.unwrap().as_str(), "c13");
+        assert_eq!(
+            entries[2].verdict,
+            Verdict::Acked,
+            "listed without a code: cancelled"
+        );
+        // A batch refused as a whole is an error naming its id.
+        assert_eq!(
+            decode_both(r#"{"event":"error","id":"b8","code":"40020","msg":"mixed"}"#)
+                .unwrap()
+                .as_reply(),
+            Reply::TradeError {
+                id: "b8",
+                code: 40020,
+                msg: "mixed"
+            }
         );
     }
 }

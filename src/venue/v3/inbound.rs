@@ -60,6 +60,18 @@ pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
         Ok(Reply::Orders { updates }) => Inbound::Orders {
             count: updates.len(),
         },
+        // A batch refused as a whole (a non-zero top-level code) settles each entry alike.
+        Ok(Reply::Batch { id, code, msg, .. }) if code != 0 => Inbound::Reply {
+            id: RequestId::new(id).ok(),
+            verdict: Verdict::Rejected {
+                code,
+                msg: VenueMsg::new(msg),
+            },
+        },
+        Ok(Reply::Batch { id, entries, .. }) => Inbound::Batch {
+            id: RequestId::new(id).ok(),
+            count: entries.len(),
+        },
         Err(e) => Inbound::unreadable(Some(e), &head[..head_len]),
     }
 }

@@ -163,3 +163,73 @@ fn a_closing_notice_on_v3_lets_the_link_finish_its_replies_then_reconnect_ahead_
     );
     assert_eq!(bench.outcomes()[0].status, Status::Acked);
 }
+
+/// A batch entry naming order `n`.
+fn entry(n: u64, verdict: crate::venue::Verdict) -> crate::venue::BatchEntry {
+    crate::venue::BatchEntry {
+        order_id: crate::intent::OrderId::new(&n.to_string()).ok(),
+        client_oid: None,
+        verdict,
+    }
+}
+
+#[test]
+fn cancels_due_at_once_on_v3_go_in_one_batch_and_each_entry_settles_its_own() {
+    use crate::engine::link::LinkEvent;
+    let mut bench = bench(1, Account::Unified);
+    // Due before any link is live: they go together once one is.
+    let ids: Vec<_> = (1..=3).map(|n| bench.cancel(n)).collect();
+    bench.log_in(&[0]);
+    let batches = bench.link(0).batches.clone();
+    assert_eq!(batches.len(), 1, "one message: {batches:?}");
+    assert_eq!(batches[0].1, 3);
+    let batch = batches[0].0;
+    assert!(!ids.contains(&batch), "the batch has an id of its own");
+    // The venue answers in another order than the request's: entries are told by their order.
+    for (n, verdict) in [(3, ACKED), (1, ACKED), (2, rejected(25204))] {
+        bench.link(0).inbox.push(LinkEvent::BatchEntry {
+            batch: Some(batch),
+            entry: entry(n, verdict),
+        });
+    }
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 3);
+    for o in &outcomes {
+        let expected = if o.id == ids[1] {
+            Status::Rejected {
+                code: 25204,
+                msg: crate::outcome::VenueMsg::new("refused"),
+            }
+        } else {
+            Status::Acked
+        };
+        assert_eq!(o.status, expected, "{o:?}");
+        assert_eq!(o.attempts, 1);
+    }
+}
+
+#[test]
+fn a_batch_refused_as_a_whole_settles_each_entry_and_classic_accounts_never_batch() {
+    let mut bench = bench(1, Account::Unified);
+    let ids: Vec<_> = (1..=2).map(|n| bench.cancel(n)).collect();
+    bench.log_in(&[0]);
+    let batch = bench.link(0).batches[0].0;
+    bench.link(0).reply(batch.as_str(), rejected(40020));
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes.iter().all(
+            |o| ids.contains(&o.id) && matches!(o.status, Status::Rejected { code: 40020, .. })
+        )
+    );
+
+    let mut classic = self::bench(1, Account::Classic);
+    for n in 1..=3 {
+        classic.cancel(n);
+    }
+    classic.log_in(&[0]);
+    assert!(classic.link(0).batches.is_empty());
+    assert_eq!(classic.link(0).sent.len(), 3);
+}
