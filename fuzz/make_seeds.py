@@ -108,6 +108,7 @@ V3 = [
     b'{"event":"error","arg":{"instType":"UTA","topic":"order"},"code":"30001","msg":"no","op":"subscribe"}',
     b'{"action":"snapshot","arg":{"instType":"UTA","topic":"order"},"data":[{"category":"usdt-futures","symbol":"BTCUSDT","orderId":"42","clientOid":"c-1","qty":"0.001","cumExecQty":"0.001","avgPrice":"83131.5","orderStatus":"filled","cancelReason":"","updatedTime":"1756283452147"}],"ts":1}',
     b'[{"category":"spot","orderId":"43","orderStatus":"canceled","updatedTime":12}]',
+    b'{"event":"trade","id":"b7","topic":"batch-cancel","args":[{"orderId":"11","clientOid":"c11","code":"0","msg":"Success"},{"orderId":"12","code":"25204","msg":"Order does not exist"}],"code":"0","msg":"Success","ts":"1"}',
 ]
 
 

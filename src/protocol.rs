@@ -53,5 +53,6 @@ pub use crate::venue::v2::{
 /// buffers, its own request envelope (top-level `id`, lowercase `category`), replies read by
 /// [`v3::decode`] into the same [`Reply`] kinds.
 pub mod v3 {
+    pub use crate::venue::BatchEntry;
     pub use crate::venue::v3::*;
 }

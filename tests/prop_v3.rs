@@ -6,7 +6,8 @@
 //! - Decoding: arbitrary bytes and arbitrary JSON trees of V3's shape never panic and read the
 //!   same with simd-json and serde_json; well-formed replies with arbitrary ids, string codes
 //!   and messages decode to exactly those fields; pushes with arbitrary orders read back every
-//!   order's id, status and cumulative fill.
+//!   order's id, status and cumulative fill; batch replies read back every entry's order and
+//!   verdict.
 //!
 //! `PROPTEST_CASES=N` raises every property to `N` cases.
 
@@ -210,6 +211,36 @@ proptest! {
             prop_assert_eq!(update.status, OrderStatus::from_venue(status).unwrap());
             prop_assert_eq!(update.filled.as_ref().unwrap().as_str(), filled.as_str());
             prop_assert_eq!(update.inst_type, Some(*t));
+        }
+    }
+
+    #[test]
+    fn batch_replies_read_back_every_entrys_order_and_verdict(
+        entries in prop::collection::vec(("[1-9][0-9]{0,18}", 0i64..100_000, "[a-zA-Z ]{0,20}"), 1..21),
+        id in "[0-9a-z]{1,40}",
+    ) {
+        let args: Vec<Value> = entries
+            .iter()
+            .map(|(order, code, msg)| json!({"orderId": order, "code": code.to_string(), "msg": msg}))
+            .collect();
+        let text = json!({"event":"trade","id":id,"topic":"batch-cancel","args":args,"code":"0","msg":"Success","ts":"1"});
+        let OwnedReply::Batch { id: read_id, code, entries: read, .. } =
+            decode_both(text.to_string().as_bytes()).unwrap()
+        else {
+            panic!("not a batch reply")
+        };
+        prop_assert_eq!(read_id, id);
+        prop_assert_eq!(code, 0);
+        prop_assert_eq!(read.len(), entries.len());
+        for (entry, (order, code, msg)) in read.iter().zip(&entries) {
+            prop_assert_eq!(entry.order_id.as_ref().unwrap().as_str(), order.as_str());
+            match entry.verdict {
+                bitget_cancel::rest::Verdict::Acked => prop_assert_eq!(*code, 0),
+                bitget_cancel::rest::Verdict::Rejected { code: c, msg: m } => {
+                    prop_assert_eq!(c, *code);
+                    prop_assert_eq!(m.as_str(), msg.as_str());
+                }
+            }
         }
     }
 }

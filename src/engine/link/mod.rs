@@ -130,15 +130,16 @@ impl Link {
         self
     }
 
-    /// Before an attempt: the endpoint of the account's dialect now.
+    /// Before an attempt: the endpoint of the account's dialect now, which the connection
+    /// speaks until it ends (an account that switches meanwhile reconnects it).
     fn pick_endpoint(&mut self, dialect: Dialect) {
         if dialect != self.speaks
             && let Some(other) = self.other.as_mut()
         {
             std::mem::swap(&mut self.url, &mut other.0);
             std::mem::swap(&mut self.dialer, &mut other.1);
-            self.speaks = dialect;
         }
+        self.speaks = dialect;
     }
 
     fn emit(&self, events: &mut Vec<(u8, LinkEvent)>, event: LinkEvent) {
@@ -320,9 +321,9 @@ impl Link {
             }
             let inbound = match self.decoder.next_message() {
                 Ok(None) => return Some(any),
-                Ok(Some(message)) => {
-                    received(message, cx.settings.dialect, &mut cx.scratch.replies)
-                }
+                // Read in the dialect this connection speaks: after the account switched, a
+                // connection of the old one still answers what is due on it in its own.
+                Ok(Some(message)) => received(message, self.speaks, &mut cx.scratch.replies),
                 Err(e) => {
                     self.lose(SessionError::Protocol(e.to_string()), cx);
                     return None;
