@@ -1,5 +1,6 @@
 //! Heap allocations per cancel over the unified account's V3 API, once warm, on the engine thread
-//! and on the submitting thread: none on either (the V2 twin is `alloc_engine.rs`).
+//! and on the submitting thread: none on either (the V2 twin is `alloc_engine.rs`), one cancel
+//! at a time and in bursts (which go out as `batch-cancel`s when they are due at once).
 //!
 //! The shared counting allocator counts per thread. The simulated venue runs in this process and
 //! allocates freely on its own threads, so only two threads are looked at: this test's thread,
@@ -26,6 +27,9 @@ use support::*;
 
 const WARM_UP: usize = 200;
 const MEASURED: usize = 100;
+/// Bursts of cancels submitted back to back, then their outcomes read.
+const BURSTS: usize = 40;
+const BURST: usize = 5;
 
 #[test]
 fn a_warm_v3_cancel_allocates_nothing_on_the_engine_or_the_submitting_thread() {
@@ -34,7 +38,11 @@ fn a_warm_v3_cancel_allocates_nothing_on_the_engine_or_the_submitting_thread() {
         account_mode: AccountMode::Unified,
         ..SimConfig::default()
     });
-    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", WARM_UP + MEASURED);
+    let orders = venue.seed_orders(
+        InstType::Spot,
+        "BTCUSDT",
+        WARM_UP + MEASURED + 2 * BURSTS * BURST,
+    );
     let cancels: Vec<_> = orders.iter().map(by_order_id).collect();
     let (engine, handle) = start(
         config_for(&venue)
@@ -52,7 +60,7 @@ fn a_warm_v3_cancel_allocates_nothing_on_the_engine_or_the_submitting_thread() {
     let mut acked = 0usize;
     let mut engine_before = 0;
     let mut submitter_before = 0;
-    for (n, cancel) in cancels.iter().enumerate() {
+    for (n, cancel) in cancels[..WARM_UP + MEASURED].iter().enumerate() {
         if n == WARM_UP {
             // One parked wait: the ring's first blocking receive on a thread sets up its waker
             // there. Warm-up outcomes come within the wait's spin, so none may have parked, and
@@ -75,7 +83,37 @@ fn a_warm_v3_cancel_allocates_nothing_on_the_engine_or_the_submitting_thread() {
     }
     let engine_allocations = counting_alloc::marked_allocations() - engine_before;
     let submitter_allocations = counting_alloc::allocations() - submitter_before;
+
+    // Bursts: the first half warms the batch path (the decoder's batch entries, the frames of
+    // a batch), the second half is measured.
+    let mut burst_engine = 0;
+    let mut burst_submitter = 0;
+    let mut burst_acked = 0usize;
+    let rest = &cancels[WARM_UP + MEASURED..];
+    for (b, burst) in rest.chunks(BURST).enumerate() {
+        if b == BURSTS {
+            burst_engine = counting_alloc::marked_allocations();
+            burst_submitter = counting_alloc::allocations();
+        }
+        for cancel in burst {
+            handle.cancel(*cancel).expect("room in the ring");
+        }
+        for _ in burst {
+            match handle.outcome_timeout(Duration::from_secs(10)) {
+                Some(outcome) if outcome.status == Status::Acked => burst_acked += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    let burst_engine = counting_alloc::marked_allocations() - burst_engine;
+    let burst_submitter = counting_alloc::allocations() - burst_submitter;
     engine.shutdown();
+    assert_eq!(burst_acked, rest.len());
+    assert_eq!(
+        (burst_engine, burst_submitter),
+        (0, 0),
+        "heap allocations (engine, submitter) during {BURSTS} bursts of {BURST} after warm-up"
+    );
 
     assert_eq!(acked, WARM_UP + MEASURED, "every cancel acked by the venue");
     assert!(
@@ -86,6 +124,14 @@ fn a_warm_v3_cancel_allocates_nothing_on_the_engine_or_the_submitting_thread() {
             .all(|f| f.text.contains(r#""topic":"cancel-order""#)),
         "every cancel went out in V3's envelope"
     );
+    let batches = venue
+        .received()
+        .iter()
+        .filter(|f| f.text.contains(r#""topic":"batch-cancel""#))
+        .count();
+    // Which bursts went out together depends on when the engine thread looked: at least one
+    // did, or the batch path was not measured.
+    assert!(batches >= 1, "no burst went out as a batch-cancel");
     assert_eq!(
         submitter_allocations, 0,
         "heap allocations on the submitting thread during {MEASURED} cancels after warm-up"
