@@ -251,13 +251,7 @@ ascii_newtype!(
 );
 
 impl RequestId {
-    /// No id: a placeholder in preallocated storage, never sent.
-    pub(crate) const EMPTY: RequestId = RequestId(Ascii {
-        bytes: [0; 40],
-        len: 0,
-    });
-
-    /// The request id for an engine-assigned sequence number: its decimal digits.
+    /// The request id made of the decimal digits of `n`.
     ///
     /// ```
     /// assert_eq!(bitget_cancel::RequestId::from_u64(42).as_str(), "42");
@@ -283,21 +277,17 @@ impl RequestId {
         })
     }
 
-    /// The id of the engine's `n`th extra attempt (a hedge or a re-send): `r` and the decimal
-    /// digits. Apart from the intents' own ids, which are numbers or the caller's.
-    pub(crate) fn attempt(n: u64) -> Self {
-        let number = RequestId::from_u64(n);
-        let len = number.0.len as usize;
-        let mut bytes = [0u8; 40];
-        bytes[0] = b'r';
-        bytes[1..=len].copy_from_slice(&number.0.bytes[..len]);
+    /// An id from bytes the engine assembled itself out of characters the rule admits (its
+    /// wire ids); `len` at most 40.
+    pub(crate) fn from_ascii(bytes: [u8; 40], len: usize) -> Self {
+        debug_assert!(len <= 40 && bytes[..len].iter().all(|&b| is_request_id_byte(b)));
         RequestId(Ascii {
             bytes,
-            len: len as u8 + 1,
+            len: len.min(40) as u8,
         })
     }
 
-    /// The number this id stands for, if it is 1 to 19 decimal digits (as engine-assigned ids are).
+    /// The number this id stands for, if it is 1 to 19 decimal digits.
     pub fn as_u64(&self) -> Option<u64> {
         parse_u64(self.as_str().as_bytes())
     }
@@ -386,7 +376,8 @@ impl OrderRef {
     }
 }
 
-/// One cancel intent: what to cancel, with an optional request id and a caller's tag.
+/// One cancel intent: what to cancel, with an optional label of the caller's (`id`) and a
+/// caller's tag.
 ///
 /// `Copy`, about 200 bytes, no heap: it crosses the ring by value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -397,14 +388,16 @@ pub struct Cancel {
     pub inst_id: InstId,
     /// The order.
     pub order: OrderRef,
-    /// The request id to send; `None` lets the engine assign one.
+    /// A label of the caller's, echoed in the outcome's `id`; never sent (every send goes out
+    /// under a wire id of the engine's own). `None`: the outcome carries the wire id of the
+    /// first send.
     pub id: Option<RequestId>,
     /// A value of the caller's that comes back on the outcome untouched.
     pub tag: u64,
 }
 
 impl Cancel {
-    /// A cancel with an engine-assigned request id and tag 0.
+    /// A cancel with no label (its outcome carries the wire id of its first send) and tag 0.
     pub fn new(inst_type: InstType, inst_id: InstId, order: OrderRef) -> Self {
         Cancel {
             inst_type,
@@ -415,7 +408,8 @@ impl Cancel {
         }
     }
 
-    /// Sends this cancel under the caller's request id.
+    /// Labels this cancel with the caller's id: the outcome's `id` is this label. It is never
+    /// sent and no reply is matched by it, so any number of intents may carry the same one.
     pub fn with_id(mut self, id: RequestId) -> Self {
         self.id = Some(id);
         self

@@ -3,13 +3,15 @@
 //! a program that feeds `run` or reads its output gets the same rules and the same messages.
 //!
 //! Input, one cancel per line (`orderId`, `clientOid` or both; `id` is optional, a string or a
-//! non-negative integer; any other field is refused):
+//! non-negative integer, a label echoed in the line's outcome and never sent; any other field
+//! is refused):
 //!
 //! ```text
 //! {"instType":"SPOT","instId":"BTCUSDT","orderId":"1376695893517410305","id":"close-1"}
 //! ```
 //!
-//! Output, one object per non-blank input line:
+//! Output, one object per non-blank input line; its `id` is the input's, or, for a line that
+//! had none, the engine's wire id of the cancel's first send (`k3Xw9QpZ:17`):
 //!
 //! ```text
 //! {"line":1,"id":"close-1","status":"acked","code":0,"msg":"acknowledged","reason":null,"attempts":1,"via":0,"tick_to_wire_ns":139292,"round_trip_ns":155956}
@@ -116,8 +118,9 @@ pub struct CancelLine {
     /// `clientOid`, the client's order id.
     #[serde(rename = "clientOid", skip_serializing_if = "Option::is_none")]
     pub client_oid: Option<String>,
-    /// `id`, the request id to send the cancel under; the engine assigns one when absent. A
-    /// non-negative integer in the input is kept as its decimal digits.
+    /// `id`, a label of the caller's, echoed in the outcome and never sent (every send goes
+    /// out under a wire id of the engine's own). A non-negative integer in the input is kept as
+    /// its decimal digits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
@@ -441,7 +444,8 @@ impl<'de> Deserialize<'de> for LineStatus {
 pub struct OutcomeLine {
     /// The 1-based input line number.
     pub line: u64,
-    /// The request id the cancel was sent under; `None` when none was assigned.
+    /// The input line's `id`, or for a line without one the engine's wire id of its first
+    /// send; `None` for a line that was never taken (invalid).
     pub id: Option<String>,
     /// What became of it.
     pub status: LineStatus,

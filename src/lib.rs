@@ -58,10 +58,14 @@
 //! env_logger::init();   // then run with RUST_LOG=bitget_cancel=info (warn shows trouble only)
 //! ```
 //!
-//! The engine logs about connections and trouble, never about a cancel that went well; the
-//! messages are written on the thread that logs them (the engine's), so a logger that blocks (a
-//! slow terminal, a full pipe) stalls it: in production prefer a buffered or asynchronous
-//! backend.
+//! The engine logs about connections and trouble, never about a cancel that went well. It never
+//! calls the logger on its own thread: every record goes through a bounded hand-off to a thread
+//! of its own (`bitget-cancel-log`), so a logger that blocks (a slow terminal, a full pipe)
+//! stalls that thread only; records that find the hand-off full are dropped and counted, and the
+//! count is logged once the logger keeps up again. Warnings the venue can provoke at will (a
+//! message the engine cannot read, an error naming no request, a reply that matches no
+//! request) are logged for the first five in ten seconds per connection, then counted, and the
+//! count is logged once per ten seconds.
 #![deny(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
@@ -77,6 +81,7 @@ pub mod jsonl;
 mod net;
 pub mod outcome;
 pub mod protocol;
+mod relay;
 pub mod rest;
 #[cfg(feature = "sim")]
 pub mod sim;

@@ -254,8 +254,9 @@ pub enum NotSentReason {
         /// The venue's message.
         msg: VenueMsg,
     },
-    /// Another intent with the same request id is in flight; sending this one would make the two
-    /// replies impossible to tell apart.
+    /// Another intent with the same request id is in flight. No longer decided by the engine:
+    /// every send goes out under a wire id of the engine's own, so a caller's id is a label
+    /// that any number of intents may share. Kept so that code matching on it still compiles.
     DuplicateId,
     /// It waited its maximum queueing time and no connection to the venue came up (no
     /// WebSocket connection logged in, and no REST connection open): `error` is the last
@@ -341,6 +342,10 @@ pub enum Status {
     /// After a re-send (`attempts` above 1), "the order does not exist" (43001 on spot, 41101
     /// and the like on futures) means the order is not open: an earlier attempt whose reply was
     /// lost may have cancelled it, or it filled. Either way nothing is left to cancel.
+    ///
+    /// A transient refusal (a rate limit such as 30006 or 429, a timeout such as 40010 or
+    /// 25001, a 5xx) is an outcome only when every send was refused that way and no send or
+    /// time was left to try again: the venue processed none of them.
     Rejected {
         /// The venue's code, e.g. 43001.
         code: i64,
@@ -549,7 +554,9 @@ impl<'de> serde::Deserialize<'de> for Via {
 /// One intent's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
-    /// The request id the intent was (or would have been) sent under.
+    /// The id [`Handle::cancel`](crate::Handle::cancel) returned for the intent: the caller's
+    /// ([`Cancel::with_id`](crate::Cancel::with_id)), a label that never goes on the wire, or
+    /// else the wire id of its first send (later sends go out under wire ids of their own).
     pub id: RequestId,
     /// The intent as accepted (its `tag` is the caller's).
     pub cancel: Cancel,

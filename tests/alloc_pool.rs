@@ -1,6 +1,7 @@
 //! Heap allocations per cancel with two connections, once warm: none for a plain cancel, none
-//! for a hedged one, and none per cancel across a failover (a lost connection costs its error
-//! message once, whatever the number of cancels re-sent on the other connection).
+//! for a hedged one, none for one sent again after a transient refusal, and none per cancel
+//! across a failover (a lost connection costs its error message once, whatever the number of
+//! cancels re-sent on the other connection).
 //!
 //! Counted on the engine thread (marked through `on_thread_start`) and, for plain cancels, on
 //! the submitting thread, like `alloc_engine.rs`. One `#[test]` only: tests in a binary run on
@@ -16,12 +17,15 @@ use std::time::Duration;
 use bitget_cancel::InstType;
 use bitget_cancel::engine::{HedgeAfter, ReconnectBackoff, SessionState};
 use bitget_cancel::outcome::Status;
-use bitget_cancel::sim::{CancelFate, Faults, Injection, OnCancel, SimConfig, SimVenue};
+use bitget_cancel::sim::{
+    CancelFate, Faults, Injection, OnCancel, RefuseCancel, SimConfig, SimVenue,
+};
 use support::*;
 
 const WARM_UP: usize = 200;
 const MEASURED: usize = 100;
 const HEDGED: usize = 10;
+const RETRIED: usize = 10;
 
 /// Submits one cancel per order and waits for each outcome; returns their statuses and
 /// attempts, in a vector allocated before the first cancel.
@@ -130,6 +134,17 @@ fn two_connections_allocate_nothing_per_cancel_hedged_or_failed_over() {
     venue.set_faults(refused_first());
     let hedge_warm = venue.seed_orders(InstType::Spot, "BTCUSDT", 1);
     assert_eq!(cancel_each(&handle, &hedge_warm), [(Status::Acked, 2)]);
+    let transient_first = || Faults {
+        refuse_cancel: Some(RefuseCancel {
+            nth: 1,
+            code: 40010,
+            msg: "Request timed out".into(),
+        }),
+        ..Faults::default()
+    };
+    venue.set_faults(transient_first());
+    let retry_warm = venue.seed_orders(InstType::Spot, "BTCUSDT", 1);
+    assert_eq!(cancel_each(&handle, &retry_warm), [(Status::Acked, 2)]);
     let (_, warm_failover) = failover_burst(&venue, &handle, failover_faults(2), 2);
     assert!(failed_over(&warm_failover), "{warm_failover:?}");
     venue.set_faults(Faults::none());
@@ -171,6 +186,21 @@ fn two_connections_allocate_nothing_per_cancel_hedged_or_failed_over() {
         "{hedged:?}"
     );
 
+    // Cancels sent again after a transient refusal ("request timed out") of the first send.
+    let retried_faults: Vec<Faults> = (0..RETRIED).map(|_| transient_first()).collect();
+    let retried_orders = venue.seed_orders(InstType::Spot, "BTCUSDT", RETRIED);
+    let engine_before = counting_alloc::marked_allocations();
+    let mut retried = Vec::with_capacity(RETRIED);
+    for (faults, order) in retried_faults.into_iter().zip(&retried_orders) {
+        venue.set_faults(faults);
+        retried.extend(cancel_each(&handle, std::slice::from_ref(order)));
+    }
+    let retried_engine = counting_alloc::marked_allocations() - engine_before;
+    assert!(
+        retried.iter().all(|s| *s == (Status::Acked, 2)),
+        "{retried:?}"
+    );
+
     // Failovers of 1 and of 8 cancels cost the same: nothing per cancel.
     wait_both_live(&handle);
     let (one, outcomes) = failover_burst(&venue, &handle, failover_faults(1), 1);
@@ -188,11 +218,16 @@ fn two_connections_allocate_nothing_per_cancel_hedged_or_failed_over() {
 
     println!(
         "engine-thread allocations: {plain_engine} over {MEASURED} cancels, {hedged_engine} over \
-         {HEDGED} hedged cancels, {one} for a failover of 1 cancel, {eight} for a failover of 8"
+         {HEDGED} hedged cancels, {retried_engine} over {RETRIED} retried cancels, {one} for a \
+         failover of 1 cancel, {eight} for a failover of 8"
     );
     assert_eq!(plain_submitter, 0, "submitting thread, {MEASURED} cancels");
     assert_eq!(plain_engine, 0, "engine thread, {MEASURED} cancels");
     assert_eq!(hedged_engine, 0, "engine thread, {HEDGED} hedged cancels");
+    assert_eq!(
+        retried_engine, 0,
+        "engine thread, {RETRIED} retried cancels"
+    );
     assert_eq!(
         eight, one,
         "a failover of 8 cancels allocates what a failover of 1 does: nothing per cancel"

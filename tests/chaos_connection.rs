@@ -4,8 +4,9 @@
 //! every session at once (a reconnect storm the backoff must space out).
 //!
 //! Every test checks that each intent gets exactly one outcome with the status the fault calls
-//! for, that a cancel after the fault is acked, and that the engine holds nothing once the
-//! outcomes are in.
+//! for (a cancel whose connection is lost goes out again once the engine has reconnected,
+//! within its ack timeout), that a cancel after the fault is acked, and that the engine holds
+//! nothing once the outcomes are in.
 
 #[path = "support/engine.rs"]
 mod support;
@@ -21,8 +22,6 @@ use bitget_cancel::sim::{CancelFate, Faults, Injection, OnCancel, SimConfig};
 use bitget_cancel::{InstType, RequestId};
 use chaos::*;
 use support::*;
-
-const LOST: Status = Status::Unknown(UnknownReason::ConnectionLost);
 
 /// Four cancels in flight with replies held 30 ms; `injection` takes the second one's place.
 /// Returns their ids once all four are settled.
@@ -73,7 +72,7 @@ fn a_close_frame_from_the_venue_is_answered_and_the_engine_reconnects() {
 }
 
 #[test]
-fn a_30007_disconnect_loses_only_the_cancels_in_flight() {
+fn a_30007_disconnect_sends_the_cancels_in_flight_again_on_the_next_connection() {
     let venue = venue();
     let (engine, handle) = start(chaos_config(&venue));
     wait_live(&handle);
@@ -106,26 +105,28 @@ fn pacing_set_above_the_venues_limit_gets_30007_and_loses_no_intent() {
     let ids = tally.submit_orders(&orders);
     tally.settle();
     // The venue answers up to its limit (the login counts when it was less than a second
-    // earlier), refuses the next message with 30007 and closes; the rest were in flight.
-    let acked = ids
+    // earlier), refuses the next message with 30007 and closes; the rest were in flight, never
+    // processed, and go out again once the engine has reconnected and held back for the
+    // window the rate limit asks for.
+    let first = ids
         .iter()
-        .take_while(|&&id| tally.status(id) == Status::Acked)
+        .take_while(|&&id| tally.outcome(id).attempts == 1)
         .count();
-    assert!((9..=10).contains(&acked), "{:?}", tally.outcomes());
-    tally.assert_all(&ids[acked..], LOST);
+    assert!((9..=10).contains(&first), "{:?}", tally.outcomes());
+    tally.assert_all(&ids, Status::Acked);
+    for &id in &ids[first..] {
+        assert_eq!(tally.outcome(id).attempts, 2, "{:?}", tally.outcome(id));
+    }
     let sim = venue
-        .wait_for_stats(PATIENCE, |s| s.disconnects.rate_limited == 1)
+        .wait_for_stats(PATIENCE, |s| s.disconnects.rate_limited >= 1)
         .expect("the venue disconnects for the rate limit");
-    assert_eq!(
-        sim.cancels_acked as usize, acked,
-        "nothing else was processed"
-    );
+    assert_eq!(sim.cancels_acked, 15, "each processed once: {sim:?}");
     assert_recovers(&mut tally, &venue);
     tally.finish(engine.stats());
 }
 
 #[test]
-fn a_tcp_reset_in_the_middle_of_a_reply_makes_the_cancels_in_flight_unknown() {
+fn a_tcp_reset_in_the_middle_of_a_reply_sends_the_cancels_in_flight_again() {
     let venue = venue();
     let (engine, handle) = start(chaos_config(&venue));
     wait_live(&handle);
@@ -143,7 +144,7 @@ fn a_tcp_reset_in_the_middle_of_a_reply_makes_the_cancels_in_flight_unknown() {
 }
 
 #[test]
-fn a_fatal_tls_alert_makes_the_cancels_in_flight_unknown() {
+fn a_fatal_tls_alert_sends_the_cancels_in_flight_again() {
     let venue = venue();
     let (engine, handle) = start(chaos_config(&venue));
     wait_live(&handle);
@@ -160,7 +161,7 @@ fn a_fatal_tls_alert_makes_the_cancels_in_flight_unknown() {
 }
 
 #[test]
-fn a_tls_close_without_a_websocket_close_makes_the_cancels_in_flight_unknown() {
+fn a_tls_close_without_a_websocket_close_sends_the_cancels_in_flight_again() {
     let venue = venue();
     let (engine, handle) = start(chaos_config(&venue));
     wait_live(&handle);
@@ -179,7 +180,7 @@ fn a_tls_close_without_a_websocket_close_makes_the_cancels_in_flight_unknown() {
 }
 
 #[test]
-fn a_gateway_dying_with_a_cancel_unprocessed_leaves_it_unknown_and_its_order_resting() {
+fn a_gateway_dying_with_a_cancel_unprocessed_sends_it_again_and_it_is_acked() {
     let venue = venue();
     let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 4);
     let (engine, handle) = start(chaos_config(&venue));
@@ -199,8 +200,14 @@ fn a_gateway_dying_with_a_cancel_unprocessed_leaves_it_unknown_and_its_order_res
         .expect("the venue drops the connection");
     let cut = if sim.replies_lost == 0 { 1 } else { 0 };
     assert_cut_at(&tally, &venue, &ids, cut);
-    // Unknown is the honest answer either way: this one never reached the book.
-    assert!(venue.order_is_resting(InstType::Spot, "BTCUSDT", &orders[1].order_id));
+    // This one never reached the book: its second send cancelled the order.
+    assert_eq!(
+        tally.status(ids[1]),
+        Status::Acked,
+        "{:?}",
+        tally.outcome(ids[1])
+    );
+    assert!(!venue.order_is_resting(InstType::Spot, "BTCUSDT", &orders[1].order_id));
     assert_recovers(&mut tally, &venue);
     let stats = engine.stats();
     assert_eq!((stats.sessions, stats.reconnects), (2, 1), "{stats:?}");
@@ -225,7 +232,9 @@ fn a_venue_that_stops_reading_backs_up_writes_without_stalling_the_engine() {
             .cancels_per_second(100_000)
             .send_buffer(Some(4096))
             .max_queue_time(max_queue)
-            .ack_timeout(ack_timeout),
+            .ack_timeout(ack_timeout)
+            // The connection stays (a write timeout has its own test).
+            .write_timeout(Duration::from_secs(60)),
     );
     wait_live(&handle);
     assert_eq!(
@@ -311,7 +320,7 @@ fn a_venue_that_never_answers_leaves_cancels_unknown_and_is_replaced() {
 }
 
 #[test]
-fn the_daily_forced_disconnect_loses_only_the_cancels_in_flight() {
+fn the_daily_forced_disconnect_sends_the_cancels_in_flight_again_on_the_next_connection() {
     // The live venue ends every connection after 24 hours; this one after 1.5 s.
     let venue = venue_with(SimConfig {
         lifetime: Some(Duration::from_millis(1500)),
@@ -330,8 +339,18 @@ fn the_daily_forced_disconnect_loses_only_the_cancels_in_flight() {
     venue
         .wait_for_stats(PATIENCE, |s| s.cancels_acked == 3)
         .expect("the venue processed all three");
+    // The next connection answers at once.
+    venue.set_faults(Faults::none());
     tally.settle();
-    tally.assert_all(&ids, LOST);
+    // Sent again on the next connection, within their ack timeout: the venue had cancelled
+    // them, so the second sends find nothing to cancel.
+    for &id in &ids {
+        let o = tally.outcome(id);
+        assert!(
+            matches!(o.status, Status::Rejected { code: 43001, .. }) && o.attempts == 2,
+            "{o:?}"
+        );
+    }
     // The venue counts the disconnect once it has seen the engine's answer and lingered.
     let sim = venue
         .wait_for_stats(PATIENCE, |s| {
@@ -419,15 +438,16 @@ fn a_venue_that_closes_every_session_after_login_meets_a_growing_backoff_and_los
     );
 
     // The venue answers nothing once it has decided to close, which it does at each login
-    // during the storm: an intent sent then is unknown, one never sent times out, and only one
-    // sent after the storm can be acked.
+    // during the storm: an intent sent then goes out again at the next login, until its ack
+    // timeout or its sends run out (then it is unknown); one never sent times out; only a
+    // send after the storm can be acked.
     tally.settle();
     for o in tally.outcomes() {
         match o.status {
-            Status::Unknown(UnknownReason::ConnectionLost)
+            Status::Unknown(UnknownReason::ConnectionLost | UnknownReason::AckTimeout)
             | Status::NotSent(NotSentReason::QueueTimeout)
             | Status::NotSent(NotSentReason::NoConnection { .. }) => {}
-            Status::Acked => assert!(o.times.written_ns > storm_over, "{o:?}"),
+            Status::Acked => assert!(o.times.settled_ns > storm_over, "{o:?}"),
             _ => panic!("{o:?}"),
         }
     }

@@ -178,7 +178,7 @@ fn a_reply_naming_a_cancel_still_waiting_to_be_sent_does_not_settle_it() {
         matches!(outcome.status, Status::Rejected { code: 43001, .. }),
         "settled by a reply to a request it never sent: {outcome:?}"
     );
-    assert_eq!(conns_that_got(&venue, waiting), [1], "sent once, later");
+    assert_eq!(tally.sends(&venue, waiting), [1], "sent once, later");
     assert_eq!(engine.stats().unmatched_replies, 1);
     assert_recovers(&mut tally, &venue);
     tally.finish(engine.stats());

@@ -1,7 +1,8 @@
 //! Frames no venue may send: a header claiming 2^40 bytes, a masked frame, reserved bits,
-//! invalid UTF-8, a reserved opcode, an oversized control frame. Each ends the connection at once (without trying to allocate what it claims): the cancels in flight on
-//! it are reported unknown, the ones the venue answered before it keep their acks, and the engine
-//! reconnects and carries on. Well-formed messages the engine cannot read (not JSON, no `event`,
+//! invalid UTF-8, a reserved opcode, an oversized control frame. Each ends the connection at
+//! once (without trying to allocate what it claims): the cancels in flight on it go out again
+//! once the engine has reconnected, the ones the venue answered before it keep their acks, and
+//! the engine carries on. Well-formed messages the engine cannot read (not JSON, no `event`,
 //! a binary frame, ...) are counted and skipped instead: they never cost the connection.
 
 #[path = "support/engine.rs"]
@@ -19,9 +20,9 @@ use chaos::*;
 use support::*;
 
 /// Four cancels in flight; the venue sends `hostile` in place of the second one's reply (its
-/// reply and the later ones follow, too late). Expects the first acked, the rest unknown
-/// (connection lost) unless they went out on the next connection, a protocol error, one
-/// reconnect, and a cancel acked afterwards.
+/// reply and the later ones follow, too late). Expects the first acked, the rest sent again on
+/// the next connection unless they first went out there, a protocol error, one reconnect, and
+/// a cancel acked afterwards.
 fn ends_the_connection(hostile: Injection) {
     let venue = venue();
     let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 4);

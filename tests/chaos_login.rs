@@ -1,6 +1,7 @@
 //! Logins that go wrong: never answered, refused for the credentials or the clock, refused with
 //! a code the engine has never seen. Intents wait for a session or are reported not sent, each
-//! exactly once, and the engine gets back to a session once the venue lets it.
+//! exactly once, and the engine gets back to a session once the venue lets it. (A login refused
+//! for its timestamp is tried again, with the clock measured anew: `tests/engine_clock.rs`.)
 
 #[path = "support/engine.rs"]
 mod support;
@@ -154,34 +155,48 @@ fn a_login_refused_with_an_unknown_code_is_retried_with_backoff_and_intents_wait
     tally.finish(engine.stats());
 }
 
-/// The venue's clock `offset_s` seconds off ours, beyond its 30 s window: the login is refused
-/// with 30014 and every intent reported not sent with it; once the clocks agree, the engine's
-/// next try logs in.
-fn a_skewed_clock_refuses_the_login_with_30014(offset_s: i64) {
+/// The venue checks login timestamps against a clock `offset_s` seconds off ours, beyond its
+/// 30 s window, while its `Date` header says otherwise: every login is refused with 30014. That
+/// is a clock to measure again, never refused credentials: the engine keeps trying, intents
+/// wait for a session (and time out in the queue, not sent since no connection came up, with
+/// the login's refusal as the reason), and once the clocks agree the engine's next try logs in.
+fn a_login_refused_for_its_timestamp_is_tried_again(offset_s: i64) {
     let venue = venue();
     let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 2);
     venue.set_faults(Faults {
         login_clock_offset_s: offset_s,
         ..Faults::default()
     });
-    let (engine, handle) =
-        start(chaos_config(&venue).login_retry_after(Some(Duration::from_millis(200))));
+    let (engine, handle) = start(chaos_config(&venue).max_queue_time(Duration::from_secs(1)));
     let mut tally = Tally::new(&handle);
     let ids = tally.submit_orders(&orders);
     tally.settle();
     for id in ids {
         let outcome = tally.outcome(id);
         match outcome.status {
-            Status::NotSent(NotSentReason::LoginRejected { code: 30014, msg }) => {
-                assert_eq!(msg.as_str(), "Request timestamp expired");
+            Status::NotSent(NotSentReason::NoConnection { failure, error }) => {
+                assert_eq!(failure, ConnectFailure::Login, "{outcome:?}");
+                assert_eq!(
+                    error.as_str(),
+                    "login failed: 30014 Request timestamp expired"
+                );
             }
-            other => panic!("expected 30014, got {other:?}"),
+            other => panic!("{other:?}"),
         }
     }
+    venue
+        .wait_for_stats(PATIENCE, |s| s.logins_failed >= 3)
+        .expect("the engine keeps trying");
     assert!(matches!(
         handle.last_error(),
-        Some(SessionError::LoginRejected { code: 30014, .. })
+        Some(SessionError::LoginFailed { code: 30014, .. })
     ));
+    assert_ne!(handle.state(), SessionState::LoginRejected);
+    assert_eq!(
+        engine.stats().login_rejections,
+        0,
+        "not refused credentials"
+    );
     assert_eq!(venue.resting_orders(), 2, "nothing was cancelled");
     venue.set_faults(Faults::none());
     wait_live(&handle);
@@ -190,11 +205,11 @@ fn a_skewed_clock_refuses_the_login_with_30014(offset_s: i64) {
 }
 
 #[test]
-fn a_venue_clock_ahead_of_ours_refuses_the_login_with_30014() {
-    a_skewed_clock_refuses_the_login_with_30014(120);
+fn a_login_refused_for_a_timestamp_behind_the_venues_clock_is_tried_again() {
+    a_login_refused_for_its_timestamp_is_tried_again(120);
 }
 
 #[test]
-fn a_venue_clock_behind_ours_refuses_the_login_with_30014() {
-    a_skewed_clock_refuses_the_login_with_30014(-120);
+fn a_login_refused_for_a_timestamp_ahead_of_the_venues_clock_is_tried_again() {
+    a_login_refused_for_its_timestamp_is_tried_again(-120);
 }

@@ -484,6 +484,24 @@ fn run_rest_only_cancels_over_rest_and_says_so() {
 }
 
 #[test]
+fn huge_intervals_given_to_run_never_wrap() {
+    let sim = sim_with_book("run-huge-intervals");
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001"}
+"#;
+    let huge = u64::MAX.to_string();
+    let out = run_against_with(
+        &sim,
+        &SIM_CREDENTIALS,
+        input,
+        &["--ping-interval-ms", &huge, "--ack-timeout-ms", &huge],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line[&1]["status"], "acked", "{}", by_line[&1]);
+}
+
+#[test]
 fn run_output_reads_back_as_the_librarys_outcome_lines() {
     let sim = sim_with_book("run-typed");
     let out = run_against(&sim, &SIM_CREDENTIALS, INPUT);

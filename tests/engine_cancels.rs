@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use bitget_cancel::outcome::{NotSentReason, Status};
+use bitget_cancel::outcome::Status;
 use bitget_cancel::sim::Faults;
 use bitget_cancel::{Cancel, InstId, InstType, OrderRef, RequestId};
 use support::*;
@@ -116,7 +116,7 @@ fn a_burst_is_answered_in_full_and_correlated_by_id() {
 }
 
 #[test]
-fn caller_chosen_ids_are_sent_as_given_and_a_duplicate_in_flight_is_refused() {
+fn a_callers_id_is_a_label_echoed_in_its_outcome_and_never_sent() {
     let venue = venue();
     let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 3);
     let (_engine, handle) = start(config_for(&venue));
@@ -136,23 +136,26 @@ fn caller_chosen_ids_are_sent_as_given_and_a_duplicate_in_flight_is_refused() {
     handle
         .cancel(by_order_id(&orders[1]).with_id(mine).with_tag(2))
         .unwrap();
-    let refused = next_outcome(&handle);
-    assert_eq!(refused.tag(), 2);
-    assert_eq!(refused.status, Status::NotSent(NotSentReason::DuplicateId));
-    let acked = next_outcome(&handle);
-    assert_eq!((acked.id, acked.status), (mine, Status::Acked));
+    // Both go out, each under a wire id of the engine's own; both come back labelled.
+    let mut got = [next_outcome(&handle), next_outcome(&handle)];
+    got.sort_by_key(|o| o.tag());
+    assert_eq!((got[0].id, got[0].status), (mine, Status::Acked));
+    assert_eq!(
+        (got[1].id, got[1].tag(), got[1].status),
+        (mine, 2, Status::Acked)
+    );
     assert!(
-        venue
+        !venue
             .received()
             .iter()
-            .any(|f| f.text.contains(r#""id":"strategy-7 #1""#)),
-        "the venue saw the caller's id"
+            .any(|f| f.text.contains("strategy-7")),
+        "the caller's id never went on the wire"
     );
-    // Settled: the id is free again.
+    // The label may be used again at any time.
     venue.set_faults(Faults::default());
     handle
         .cancel(by_order_id(&orders[2]).with_id(mine))
         .unwrap();
     assert_eq!(next_outcome(&handle).status, Status::Acked);
-    assert!(venue.order_is_resting(InstType::Spot, "BTCUSDT", &orders[1].order_id));
+    assert!(!venue.order_is_resting(InstType::Spot, "BTCUSDT", &orders[1].order_id));
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{HedgeAfter, SessionState};
-use bitget_cancel::outcome::{Status, UnknownReason, Via};
+use bitget_cancel::outcome::{Status, Via};
 use bitget_cancel::sim::{CancelFate, Faults, Injection, OnCancel, Opcode, SimVenue};
 use bitget_cancel::{InstType, Outcome};
 use chaos::*;
@@ -50,9 +50,17 @@ fn wait_pool_live(handle: &bitget_cancel::Handle, n: usize) {
 }
 
 /// The request texts the venue received for this order id: `(venue connection, request id,
-/// received at)`, in arrival order.
+/// received at)`, in the order the engine sent them: by the send number that ends each wire id
+/// (the venue records each connection from a thread of its own, so its record of two
+/// connections can interleave out of that order on a busy machine).
 fn requests_for(venue: &SimVenue, order_id: &str) -> Vec<(u64, String, u64)> {
-    venue
+    let send_number = |id: &str| {
+        id.rsplit(':')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let mut requests: Vec<(u64, String, u64)> = venue
         .received()
         .iter()
         .filter(|f| f.opcode == Opcode::Text)
@@ -67,7 +75,9 @@ fn requests_for(venue: &SimVenue, order_id: &str) -> Vec<(u64, String, u64)> {
                 )
             })
         })
-        .collect()
+        .collect();
+    requests.sort_by_key(|r| send_number(&r.1));
+    requests
 }
 
 fn via(outcome: &Outcome) -> usize {
@@ -178,11 +188,13 @@ fn cancels_in_flight_on_a_lost_connection_are_sent_again_at_once_on_the_other() 
 }
 
 #[test]
-fn with_one_connection_a_lost_cancel_is_unknown_since_no_other_path_is_left() {
+fn with_one_connection_a_lost_cancel_waits_for_the_reconnect_and_goes_out_again() {
     let venue = venue();
     let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 2);
     let (engine, handle) = start(chaos_config(&venue).connections(1));
     wait_live(&handle);
+    // The first is processed, its reply held; the connection drops as the second arrives,
+    // before the venue processes it.
     venue.set_faults(Faults {
         reply_delay: Duration::from_millis(200),
         drop_on_cancel: Some(2),
@@ -191,17 +203,20 @@ fn with_one_connection_a_lost_cancel_is_unknown_since_no_other_path_is_left() {
     let mut tally = Tally::new(&handle);
     let ids = tally.submit_orders(&orders);
     tally.settle();
-    for id in &ids {
-        let outcome = tally.outcome(*id);
-        assert_eq!(
-            outcome.status,
-            Status::Unknown(UnknownReason::ConnectionLost),
-            "{outcome:?}"
-        );
-        assert_eq!(outcome.attempts, 1);
-        assert_eq!(outcome.via, None);
+    let (first, second) = (tally.outcome(ids[0]), tally.outcome(ids[1]));
+    assert!(
+        matches!(first.status, Status::Rejected { code: 43001, .. }),
+        "the lost send had cancelled it: {first:?}"
+    );
+    assert_eq!(second.status, Status::Acked, "{second:?}");
+    for o in [first, second] {
+        assert_eq!((o.attempts, o.via), (2, Some(Via::Connection(0))), "{o:?}");
     }
-    assert_eq!(engine.stats().failovers, 0);
+    let stats = engine.stats();
+    assert_eq!(
+        (stats.failovers, stats.unknown, stats.reconnects),
+        (2, 0, 1)
+    );
     assert_recovers(&mut tally, &venue);
     tally.finish(engine.stats());
 }
@@ -324,12 +339,16 @@ fn hedges_take_at_most_a_fifth_of_the_cancel_budget() {
         .max_by_key(|c| received.iter().filter(|(conn, _)| conn == c).count())
         .unwrap();
     let waiting = received.iter().filter(|(c, _)| *c == busiest).count() as u64;
-    assert!(venue.inject_on(busiest, Injection::too_many_requests()));
+    // An error naming no request, not a rate limit (which would hold every cancel back).
+    assert!(venue.inject_on(busiest, Injection::error(30016, "Param error")));
     tally.settle();
     let stats = engine.stats();
     assert!(waiting >= 5, "{received:?}");
     assert_eq!(stats.hedges_sent, 4, "a fifth of 20 a second: {stats:?}");
-    assert_eq!(stats.hedges_capped, waiting - 4, "{stats:?}");
+    assert!(
+        stats.hedges_capped >= 1,
+        "the others wait for the share: {stats:?}"
+    );
     // The originals were answered first; each hedge's reply came late and made no outcome.
     assert_eq!(tally.count(|s| *s == Status::Acked), 10);
     wait_until("the hedges' replies", || engine.stats().late_replies == 4);

@@ -48,7 +48,14 @@ fn a_full_intent_ring_hands_the_intent_back() {
             .all(|o| o.status == Status::NotSent(NotSentReason::Shutdown))
     );
     let mut ids: Vec<_> = outcomes.iter().map(|o| o.id).collect();
-    ids.sort_by_key(|id| id.as_u64());
+    // Wire ids `prefix:n`, in the order drawn.
+    let number = |id: &bitget_cancel::RequestId| {
+        id.as_str()
+            .rsplit(':')
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    ids.sort_by_key(number);
     assert_eq!(
         ids, accepted,
         "one outcome per accepted intent, none for the refused one"

@@ -1,5 +1,6 @@
-//! How a consumer waits for outcomes: spinning then parking (`Handle::outcome_timeout`, the
-//! inline engine's helpers), and the outcome-ready descriptor an event loop watches instead.
+//! How a consumer waits for outcomes and final words: spinning then parking
+//! (`Handle::outcome_timeout`, `Handle::final_timeout`, the inline engine's waits), and the
+//! outcome-ready and final-ready descriptors an event loop watches instead.
 
 #[path = "support/engine.rs"]
 mod support;
@@ -8,7 +9,10 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::InstType;
-use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy, OutcomeReady};
+use bitget_cancel::engine::{
+    Config, Confirm, Credentials, Engine, FinalReady, IdleStrategy, OutcomeReady,
+};
+use bitget_cancel::final_word::{FinalState, FinalWord};
 use bitget_cancel::outcome::{NotSentReason, Status};
 use bitget_cancel::sim::SimConfig;
 use support::*;
@@ -232,4 +236,173 @@ fn the_inline_engine_parks_between_turns_and_still_gets_its_outcome() {
     assert!(started.elapsed() >= Duration::from_millis(30));
     let stopped = engine.shutdown();
     assert_eq!(stopped.stats.acked, 1);
+}
+
+/// The final word on, asked over REST soon after a lost push.
+fn confirming(venue: &bitget_cancel::sim::SimVenue) -> bitget_cancel::engine::ConfigBuilder {
+    config_for(venue)
+        .rest_url(venue.rest_url())
+        .confirm(Confirm {
+            after: Duration::from_millis(200),
+            ..Confirm::default()
+        })
+}
+
+/// The final words' turn of an event loop: clear, drain, arm.
+fn drain_finals(handle: &bitget_cancel::Handle, ready: &FinalReady) -> Vec<FinalWord> {
+    ready.clear();
+    let mut got = Vec::new();
+    loop {
+        got.extend(handle.try_finals());
+        if ready.arm() {
+            return got;
+        }
+    }
+}
+
+#[test]
+fn an_event_loop_watching_the_final_ready_descriptor_gets_every_final_word_once() {
+    let venue = venue_with(SimConfig {
+        max_messages_per_second: 0,
+        ..SimConfig::default()
+    });
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 8);
+    let (engine, handle) = start(
+        confirming(&venue)
+            .messages_per_second(1000)
+            .cancels_per_second(1000),
+    );
+    wait_live(&handle);
+    let outcome_ready = handle.outcome_ready().unwrap();
+    let ready = handle.final_ready().unwrap();
+    assert!(ready.arm(), "nothing is final before the first cancel");
+    use std::os::fd::AsRawFd;
+    assert_ne!(
+        ready.as_raw_fd(),
+        outcome_ready.as_raw_fd(),
+        "final words have a descriptor of their own"
+    );
+    let ids: HashSet<_> = orders
+        .iter()
+        .map(|o| handle.cancel(by_order_id(o)).unwrap())
+        .collect();
+    let received = runtime().block_on(async {
+        let watched = AsyncFdFinal::watch(&ready);
+        let mut received = Vec::new();
+        while received.len() < orders.len() {
+            let mut guard = tokio::time::timeout(PATIENCE, watched.0.readable())
+                .await
+                .expect("the descriptor becomes readable when a final word lands")
+                .unwrap();
+            guard.clear_ready();
+            received.extend(drain_finals(&handle, &ready));
+        }
+        received
+    });
+    let got: HashSet<_> = received.iter().map(|w| w.id).collect();
+    assert_eq!(received.len(), orders.len(), "each final word once");
+    assert_eq!(got, ids);
+    assert!(
+        received.iter().all(|w| w.state == FinalState::Cancelled),
+        "{received:?}"
+    );
+    // The outcomes were not read: they are still on their ring, untouched by the final words.
+    assert_eq!(handle.try_outcomes().count(), orders.len());
+    engine.shutdown();
+}
+
+/// The final-ready descriptor registered with the running tokio runtime.
+struct AsyncFdFinal(AsyncFd<FinalReady>);
+
+impl AsyncFdFinal {
+    fn watch(ready: &FinalReady) -> Self {
+        // SAFETY: as for `watch`: the `FinalReady` moved in keeps the descriptor open.
+        AsyncFdFinal(
+            unsafe {
+                AsyncFd::register_with_interest(ready.clone(), tokio::io::Interest::READABLE)
+            }
+            .map_err(std::io::Error::from)
+            .unwrap(),
+        )
+    }
+}
+
+#[test]
+fn final_words_decided_at_shutdown_make_it_readable() {
+    let venue = venue();
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    // No REST and every push ignored: the final word can only come from shutdown.
+    let (engine, handle) = start(config_for(&venue).no_rest().confirm(Confirm {
+        timeout: Duration::from_secs(600),
+        ..Confirm::default()
+    }));
+    wait_live(&handle);
+    venue.set_faults(bitget_cancel::sim::Faults {
+        lose_pushes: bitget_cancel::sim::PushLoss::All,
+        ..Default::default()
+    });
+    let ready = handle.final_ready().unwrap();
+    let id = handle.cancel(by_order_id(&order)).unwrap();
+    assert_eq!(next_outcome(&handle).status, Status::Acked);
+    assert!(ready.arm());
+    let stopped = std::thread::spawn(move || engine.shutdown());
+    runtime().block_on(async {
+        let watched = AsyncFdFinal::watch(&ready);
+        let mut guard = tokio::time::timeout(PATIENCE, watched.0.readable())
+            .await
+            .expect("shutdown's final word wakes the loop")
+            .unwrap();
+        guard.clear_ready();
+    });
+    stopped.join().unwrap();
+    let words = drain_finals(&handle, &ready);
+    assert_eq!(words.len(), 1);
+    assert_eq!(words[0].id, id);
+    assert_eq!(words[0].state.reason(), Some("shutdown"));
+}
+
+#[test]
+fn with_the_final_word_off_there_is_no_final_ready_descriptor() {
+    let (engine, handle) = unreachable_engine(Duration::from_secs(60));
+    assert!(!handle.confirms());
+    let refused = handle.final_ready().unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::Unsupported);
+    engine.shutdown();
+}
+
+#[test]
+fn a_blocking_wait_gets_the_final_word_whether_it_spins_or_parks() {
+    let venue = venue();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 3);
+    for (n, spin) in [
+        Duration::ZERO,
+        Duration::from_millis(1),
+        Duration::from_secs(1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (engine, handle) = start(confirming(&venue).outcome_spin(spin));
+        wait_live(&handle);
+        assert!(handle.confirms());
+        let id = handle.cancel(by_order_id(&orders[n])).unwrap();
+        let word = handle.final_timeout(PATIENCE).expect("a final word");
+        assert_eq!(
+            (word.id, word.state),
+            (id, FinalState::Cancelled),
+            "{spin:?}"
+        );
+        // Nothing else is coming: a long spin still ends at the timeout.
+        let started = Instant::now();
+        assert!(
+            handle
+                .final_timeout_with_spin(Duration::from_millis(20), Duration::from_secs(600))
+                .is_none()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "spun past its timeout"
+        );
+        engine.shutdown();
+    }
 }

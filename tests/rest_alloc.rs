@@ -72,6 +72,8 @@ impl Loop {
         loop {
             assert!(Instant::now() < deadline, "no verdict: {:?}", self.out);
             self.turn();
+            // The second keep-alive connection may come up meanwhile.
+            self.out.retain(|e| !matches!(e, RestEvent::Connected));
             if let Some(RestEvent::Reply { verdict, .. }) = self.out.first() {
                 let verdict = *verdict;
                 self.out.clear();
@@ -127,5 +129,6 @@ fn a_warm_rest_cancel_allocates_nothing_on_the_driving_thread() {
     let (allocations, verdict) = counting_alloc::count(|| driver.cancel(999, &cancels[0]));
     assert!(matches!(verdict, Verdict::Rejected { code: 43001, .. }));
     assert_eq!(allocations, 0);
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    // Its two keep-alive connections, no more.
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
 }

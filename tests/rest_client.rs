@@ -1,6 +1,7 @@
 //! `RestClient` against the simulated venue over real TLS (the venue's CA added as a root),
-//! driven by a small mio loop as the engine drives it: warm-up, verdicts, keep-alive, timeouts,
-//! reconnection and the clock offset.
+//! driven by a small mio loop as the engine drives it: warm-up, verdicts, keep-alive (two
+//! connections, so that a keep-warm request never holds a cancel up), timeouts, reconnection
+//! and the clock offset.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -184,19 +185,28 @@ fn the_connection_is_open_and_warm_before_the_first_cancel() {
     let mut driver = Driver::for_venue(&venue);
     driver.ready();
     assert_eq!(driver.seen.first(), Some(&RestEvent::Connected));
+    assert!(
+        driver.client.clock_offset_ms().is_some(),
+        "ready: the clock is measured"
+    );
+    // The measurement's three samples, on one connection.
+    driver.until("the clock measured from three samples", |d| {
+        d.client.clock_samples() == 3
+    });
     let stats = venue.rest_stats();
-    assert_eq!(stats.connections_accepted, 1);
+    assert_eq!(stats.connections_accepted, 2);
     assert_eq!(stats.cancels, 0, "warming sends no cancel");
     let record = venue.rest_requests();
-    assert_eq!(record.len(), 1);
-    assert_eq!(record[0].path, "/api/v2/public/time");
+    assert_eq!(record.len(), 3);
+    assert!(record.iter().all(|r| r.path == "/api/v2/public/time"));
+    assert!(record.iter().all(|r| r.conn == record[0].conn));
 
     let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
     assert_eq!(driver.verdict(1, &spot(&order.order_id)), Verdict::Acked);
     assert_eq!(
         venue.rest_stats().connections_accepted,
-        1,
-        "the cancel used the warm connection"
+        2,
+        "the cancel used a warm connection"
     );
 }
 
@@ -288,7 +298,7 @@ fn rejections_carry_the_venues_code_and_message_on_one_keep_alive_connection() {
         OrderRef::from_parts(Some(&order.order_id), order.client_oid.as_deref()).unwrap(),
     );
     assert_eq!(driver.verdict(3, &by_both), Verdict::Acked);
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
     assert!(driver.lost().is_empty(), "{:?}", driver.lost());
 }
 
@@ -327,7 +337,7 @@ fn chunked_and_content_length_replies_give_the_same_verdicts() {
         driver.verdict(3, &spot(&orders[1].order_id)),
         rejected(43001, "The order does not exist")
     );
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
 }
 
 #[test]
@@ -357,10 +367,10 @@ fn a_server_that_closes_the_keep_alive_is_replaced_and_the_next_cancel_succeeds(
     );
     assert!(venue.rest_stats().connections_accepted >= 3);
     // A routine close is replaced at once, and a fresh clock measurement is not repeated on
-    // every new connection.
+    // every new connection: two connections, each replaced after the reply it carried.
     driver.run_for(Duration::from_millis(300));
     assert!(
-        venue.rest_stats().connections_accepted <= 4,
+        venue.rest_stats().connections_accepted <= 6,
         "{:?}",
         venue.rest_stats()
     );
@@ -385,10 +395,19 @@ fn a_slow_reply_times_out_with_exactly_one_failed_event() {
     });
     let sent = Instant::now();
     driver.send(1, &spot(&order.order_id));
+    // One request at a time on a connection: a second cancel goes on the other connection if
+    // it is open and idle, and a third finds both busy.
+    let second = driver
+        .client
+        .send_cancel(2, &spot("2"), monotonic_ns(), unix_ms());
+    assert!(
+        matches!(second, Ok(()) | Err(SendError::NotReady)),
+        "{second:?}"
+    );
     assert_eq!(
         driver
             .client
-            .send_cancel(2, &spot("2"), monotonic_ns(), unix_ms()),
+            .send_cancel(3, &spot("3"), monotonic_ns(), unix_ms()),
         Err(SendError::NotReady)
     );
     let outcome = driver.outcome(1);
@@ -432,7 +451,7 @@ fn a_server_error_fails_the_cancel_without_a_verdict() {
     driver.ready();
     assert_eq!(
         venue.rest_stats().connections_accepted,
-        1,
+        2,
         "5xx keeps the connection"
     );
 }
@@ -448,7 +467,7 @@ fn a_connection_lost_mid_request_fails_the_cancel_and_reconnects() {
     });
     driver.send(1, &spot("1"));
     driver.until("the request reached the venue", |_| {
-        venue.rest_stats().requests == 2
+        venue.rest_requests().iter().any(|r| r.method == "POST")
     });
     venue.set_rest_faults(RestFaults {
         down: true,
@@ -505,10 +524,14 @@ fn the_keep_warm_request_goes_out_while_idle() {
     };
     let mut driver = Driver::start(config, &credentials(&venue));
     driver.ready();
+    // Three to measure the clock, then keep-warm requests on both connections in turn.
     driver.until("three keep-warm requests", |_| {
-        venue.rest_stats().server_time_requests >= 4
+        venue.rest_stats().server_time_requests >= 6
     });
-    assert_eq!(venue.rest_stats().connections_accepted, 1);
+    assert_eq!(venue.rest_stats().connections_accepted, 2);
+    let conns: std::collections::BTreeSet<u64> =
+        venue.rest_requests().iter().map(|r| r.conn).collect();
+    assert_eq!(conns.len(), 2, "each connection kept warm");
     assert_eq!(venue.rest_stats().cancels, 0);
 }
 
@@ -594,4 +617,46 @@ fn an_untrusted_venue_is_never_ready() {
     });
     assert!(!driver.client.is_ready());
     assert_eq!(venue.rest_stats().requests, 0);
+}
+
+#[test]
+fn an_order_query_never_takes_the_last_connection_ready_for_a_cancel() {
+    let venue = venue();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 2);
+    let mut driver = Driver::for_venue(&venue);
+    driver.until("both connections up and measured", |d| {
+        d.seen
+            .iter()
+            .filter(|e| matches!(e, RestEvent::Connected))
+            .count()
+            == 2
+            && d.client.can_query()
+    });
+    let query = spot(&orders[1].order_id);
+    driver.send(1, &spot(&orders[0].order_id));
+    // One connection carries the cancel: the other is kept for the next cancel.
+    assert!(!driver.client.can_query());
+    let unix_ms = driver.unix_ms();
+    assert!(matches!(
+        driver.client.send_query(2, &query, monotonic_ns(), unix_ms),
+        Err(SendError::NotReady)
+    ));
+    assert!(matches!(
+        driver.outcome(1),
+        RestEvent::Reply {
+            verdict: Verdict::Acked,
+            ..
+        }
+    ));
+    driver.until("a connection to spare", |d| d.client.can_query());
+    let unix_ms = driver.unix_ms();
+    driver
+        .client
+        .send_query(3, &query, monotonic_ns(), unix_ms)
+        .expect("a connection to spare");
+    driver.until("the query's answer", |d| {
+        d.seen
+            .iter()
+            .any(|e| matches!(e, RestEvent::Order { tag: 3, .. }))
+    });
 }

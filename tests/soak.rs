@@ -83,6 +83,11 @@ impl Counts {
 /// Allocated and written in full before warm-up, so it adds nothing to resident memory later.
 struct Seen(Vec<u8>);
 
+/// The send number of an engine's wire id (`prefix:number`).
+fn number(id: bitget_cancel::RequestId) -> Option<u64> {
+    id.as_str().rsplit_once(':')?.1.parse().ok()
+}
+
 impl Seen {
     fn new(capacity: usize) -> Self {
         let mut v = vec![0xff; capacity + 1];
@@ -91,9 +96,7 @@ impl Seen {
     }
 
     fn record(&mut self, outcome: &Outcome) {
-        let n = outcome
-            .id
-            .as_u64()
+        let n = number(outcome.id)
             .unwrap_or_else(|| panic!("an outcome for an id never submitted: {outcome:?}"));
         let slot = self
             .0
@@ -137,7 +140,8 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
     venue
         .wait_for_logged_in(2, Duration::from_secs(10))
         .expect("both connections log in");
-    let mut seen = Seen::new(capacity);
+    // Send numbers: one per intent, and one per later send (at most four sends each).
+    let mut seen = Seen::new(capacity * 4);
     let mut counts = Counts::default();
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -148,6 +152,7 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
             let start = Instant::now();
             let period = Duration::from_nanos(1_000_000_000 / SUBMIT_PER_SECOND);
             let (mut submitted, mut refused) = (0u64, 0u64);
+            let mut last = 0;
             for order in &orders {
                 if stop.load(Ordering::Relaxed) {
                     break;
@@ -155,7 +160,9 @@ fn every_intent_gets_one_outcome_and_memory_stays_flat_through_forced_disconnect
                 match handle.cancel(by_order_id(order)) {
                     Ok(id) => {
                         submitted += 1;
-                        assert_eq!(id.as_u64(), Some(submitted), "engine ids count from 1");
+                        let n = number(id).expect("a wire id");
+                        assert!(n > last, "send numbers only grow: {n} after {last}");
+                        last = n;
                     }
                     Err(SubmitError::Full(_)) => refused += 1,
                     Err(e) => panic!("the engine stopped: {e}"),

@@ -40,7 +40,9 @@ fn upgrade(url: &str, tcp: TcpStream) -> Result<(TcpStream, Vec<u8>, usize), WsE
     let mut pauses = 0;
     loop {
         progress = match progress {
-            UpgradeProgress::Done { stream, leftover } => return Ok((stream, leftover, pauses)),
+            UpgradeProgress::Done {
+                stream, leftover, ..
+            } => return Ok((stream, leftover, pauses)),
             UpgradeProgress::Pending(pending) => {
                 assert!(
                     Instant::now() < deadline,

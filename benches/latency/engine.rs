@@ -341,9 +341,12 @@ fn order_of(tag: u64) -> BenchResult<Cancel> {
     ))
 }
 
+/// The send number of the engine's wire id (`prefix:number`), which the server records.
 fn numeric(id: bitget_cancel::RequestId) -> BenchResult<u64> {
-    id.as_u64()
-        .ok_or_else(|| "the engine assigned a non-numeric request id".into())
+    std::str::from_utf8(super::server::sequence(id.as_str().as_bytes()))
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("the engine's wire id {id} carries no number").into())
 }
 
 fn acked(outcome: Outcome) -> BenchResult<Outcome> {

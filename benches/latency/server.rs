@@ -226,6 +226,14 @@ fn value_after<'a>(hay: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     Some(&hay[start..start + len])
 }
 
+/// The counter of an engine's wire id (`prefix:counter`), or the whole id.
+pub fn sequence(id: &[u8]) -> &[u8] {
+    match id.iter().rposition(|&b| b == b':') {
+        Some(at) => &id[at + 1..],
+        None => id,
+    }
+}
+
 fn parse_u64(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
@@ -395,7 +403,7 @@ fn serve(
                     if payload == b"ping" {
                         push_frame(&mut out, 0x1, b"pong");
                     } else if let Some(id) = value_after(payload, br#""id":""#) {
-                        if let Some(n) = parse_u64(id) {
+                        if let Some(n) = parse_u64(sequence(id)) {
                             recv_ns[(n & MASK) as usize].store(received_ns, Ordering::Release);
                         }
                         let order_id = value_after(payload, br#""orderId":""#).unwrap_or(b"");

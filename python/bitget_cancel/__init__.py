@@ -4,7 +4,9 @@
 blocks; ``outcome()`` waits for the next outcome with the GIL released; ``await
 cancel_async(...)`` serves asyncio. ``InlineEngine`` runs it on the caller's thread.
 ``SimVenue`` is a stand-in for Bitget in this process, for tests. Every accepted cancel gets
-exactly one ``Outcome``.
+exactly one ``Outcome``; with ``confirm=True`` every cancel that was sent then gets exactly one
+``FinalWord`` (is the order gone, and how much filled): ``final()``, ``try_final()``, ``await
+final_async(outcome)``.
 
 Create engines after ``fork()``, in the process that uses them: one created before refuses to
 work in the child (``EngineStoppedError``).
@@ -19,12 +21,14 @@ from ._errors import (
     BitgetCancelError,
     ConfigError,
     EngineStoppedError,
+    FinalWordOffError,
     InvalidFieldError,
     RingFullError,
 )
 from ._native import (
     DEFAULT_OUTCOME_SPIN,
     Engine,
+    FinalWord,
     InlineEngine,
     Outcome,
     SimVenue,
@@ -37,12 +41,14 @@ __all__ = [
     "Engine",
     "InlineEngine",
     "Outcome",
+    "FinalWord",
     "SimVenue",
     "BitgetCancelError",
     "InvalidFieldError",
     "ConfigError",
     "RingFullError",
     "EngineStoppedError",
+    "FinalWordOffError",
     "DEFAULT_OUTCOME_SPIN",
     "monotonic_ns",
 ]

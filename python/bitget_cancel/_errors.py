@@ -9,6 +9,7 @@ __all__ = [
     "ConfigError",
     "RingFullError",
     "EngineStoppedError",
+    "FinalWordOffError",
 ]
 
 
@@ -51,3 +52,8 @@ class RingFullError(BitgetCancelError):
 class EngineStoppedError(BitgetCancelError):
     """The engine is shut down (or was created in the parent of a ``fork()``): it takes no new
     cancels."""
+
+
+class FinalWordOffError(BitgetCancelError, RuntimeError):
+    """A final word was asked of an engine made without ``confirm``: none would ever come.
+    Make the engine with ``confirm=True`` (or a dict of its settings)."""

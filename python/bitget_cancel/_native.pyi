@@ -15,6 +15,8 @@ DEFAULT_OUTCOME_SPIN: float
 """How long a wait spins before it parks unless ``outcome_spin`` says otherwise (seconds)."""
 
 Status = Literal["acked", "rejected", "unknown", "not_sent"]
+FinalState = Literal["cancelled", "filled", "live", "unconfirmed"]
+UnconfirmedReason = Literal["timeout", "not_found", "table_full", "shutdown"]
 State = Literal["connecting", "logging_in", "live", "backoff", "login_rejected", "stopped"]
 InstType = Literal["SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"]
 Idle = Literal["busy_spin", "yield", "backoff"]
@@ -29,6 +31,24 @@ class Reconnect(TypedDict, total=False):
     initial: float
     max: float
     reset_after: float
+
+class Confirm(TypedDict, total=False):
+    """The final word's settings (``Confirm``'s fields); those left out keep their defaults."""
+
+    inst_types: list[InstType]
+    """The product lines whose order channel each connection subscribes to. Default: all four."""
+    after: float
+    """Seconds after its outcome before a cancel with no final push is asked after over REST.
+    Default 1."""
+    timeout: float
+    """Seconds after its outcome before a cancel's final word is ``"live"`` or
+    ``"unconfirmed"``. Default 5."""
+    subscribe_grace: float
+    """Seconds a connection waits for its subscription's acknowledgement. Default 1."""
+    capacity: int
+    """Cancels that may wait for their final word at once. Default 1024."""
+    early_pushes: int
+    """Cancels waiting for their reply that may keep a push that came first. Default 64."""
 
 class ConnectionStats(TypedDict):
     state: State
@@ -46,6 +66,32 @@ class RestStats(TypedDict):
     failures: int
     clock_offset_ms: int
     clock_synced: bool
+
+class FinalStats(TypedDict):
+    enabled: bool
+    subscriptions_acked: int
+    subscriptions_refused: int
+    subscriptions_unanswered: int
+    pushes_received: int
+    pushes_matched: int
+    pushes_before_reply: int
+    pushes_dropped: int
+    pushes_unmatched: int
+    cancelled: int
+    filled: int
+    live: int
+    unconfirmed: int
+    table_full: int
+    by_push: int
+    by_rest: int
+    undelivered: int
+    queries_sent: int
+    queries_answered: int
+    queries_failed: int
+    reply_to_final_p50_ns: int
+    reply_to_final_p90_ns: int
+    reply_to_final_p99_ns: int
+    reply_to_final_max_ns: int
 
 class Stats(TypedDict):
     connect_attempts: int
@@ -74,6 +120,7 @@ class Stats(TypedDict):
     pool_size: int
     connections: list[ConnectionStats]
     rest: RestStats
+    finals: FinalStats
 
 class Order(TypedDict, total=False):
     """An order in ``bitget-cancel run``'s input format."""
@@ -108,7 +155,7 @@ class Outcome:
     @property
     def reason(self) -> Optional[str]:
         """For unknown and not_sent: ``"ack_timeout"``, ``"connection_lost"``, ``"shutdown"``,
-        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``, ``"duplicate_id"``."""
+        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``."""
     @property
     def attempts(self) -> int:
         """How many times the cancel was sent (0 if never)."""
@@ -138,6 +185,80 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         """Every field: those of a ``bitget-cancel run`` output line (without ``line``), the
         cancel's own, and the two timestamps."""
+    def __eq__(self, other: object) -> bool: ...
+    def __repr__(self) -> str: ...
+
+class OrderState(TypedDict):
+    """An order as the simulated venue has it (``SimVenue.fill``)."""
+
+    instType: str
+    instId: str
+    orderId: str
+    clientOid: Optional[str]
+    status: Literal["live", "partially_filled", "filled", "cancelled"]
+    size: str
+    filled: str
+    priceAvg: Optional[str]
+
+class FinalWord:
+    """The final word on one cancel: is the order gone, and how much of it filled. With
+    ``confirm``, every cancel that was sent gets exactly one, after its outcome. Frozen;
+    compares equal to another with the same fields."""
+
+    @property
+    def id(self) -> str:
+        """The cancel's request id (its outcome's ``id``)."""
+    @property
+    def tag(self) -> int:
+        """The caller's tag."""
+    @property
+    def state(self) -> FinalState:
+        """``"cancelled"``, ``"filled"`` (the cancel came too late), ``"live"`` (still open
+        when the time was up) or ``"unconfirmed"`` (nothing said; see ``reason``)."""
+    @property
+    def reason(self) -> Optional[UnconfirmedReason]:
+        """Why an ``"unconfirmed"`` word is; None otherwise."""
+    @property
+    def filled(self) -> Optional[str]:
+        """How much filled, in the base coin, the venue's decimal string (never a float); None
+        when no word said."""
+    @property
+    def price_avg(self) -> Optional[str]:
+        """The average fill price, the venue's decimal string, when it said."""
+    @property
+    def cancel_reason(self) -> Optional[str]:
+        """Why the venue cancelled it (``"normal_cancel"``, ...), when it said."""
+    @property
+    def source(self) -> Optional[Literal["push", "rest"]]:
+        """A push on the order channel or the REST order query; None for unconfirmed."""
+    @property
+    def venue_time_ms(self) -> Optional[int]:
+        """The venue's time of the word (``uTime``), Unix milliseconds, when it said."""
+    @property
+    def final_ns(self) -> int:
+        """When the final word was known (``monotonic_ns()``'s clock)."""
+    @property
+    def accepted_ns(self) -> int:
+        """When the engine accepted the cancel (``monotonic_ns()``'s clock)."""
+    @property
+    def settled_ns(self) -> int:
+        """When the cancel's outcome was decided (``monotonic_ns()``'s clock)."""
+    @property
+    def since_accepted_ns(self) -> int:
+        """From the cancel accepted to its final word (``run --confirm``'s ``final_ns``)."""
+    @property
+    def since_settled_ns(self) -> int:
+        """From the cancel's outcome to its final word."""
+    @property
+    def inst_type(self) -> InstType: ...
+    @property
+    def inst_id(self) -> str: ...
+    @property
+    def order_id(self) -> Optional[str]: ...
+    @property
+    def client_oid(self) -> Optional[str]: ...
+    def as_dict(self) -> dict[str, Any]:
+        """Every field in a dict."""
     def __eq__(self, other: object) -> bool: ...
     def __repr__(self) -> str: ...
 
@@ -181,6 +302,7 @@ class Engine:
         login_retry_after: Union[float, Literal["never"], None] = None,
         shutdown_grace: Optional[float] = None,
         outcome_spin: Optional[float] = None,
+        confirm: Union[bool, Confirm, None] = None,
     ) -> None: ...
     def cancel(
         self,
@@ -208,11 +330,29 @@ class Engine:
         stopped and every outcome was read. Ctrl-C interrupts it."""
     def try_outcome(self) -> Optional[Outcome]:
         """The next outcome not awaited by a future, if one is ready."""
+    def final(self, timeout: Optional[float] = None) -> Optional[FinalWord]:
+        """The next final word not awaited by a future (in the order they are known), waiting
+        with the GIL released, spinning ``outcome_spin`` before parking; None when the time is
+        up or the engine stopped and every final word was read. Ctrl-C interrupts it. Raises
+        FinalWordOffError without ``confirm``."""
+    def try_final(self) -> Optional[FinalWord]:
+        """The next final word not awaited by a future, if one is ready. Raises
+        FinalWordOffError without ``confirm``."""
+    def final_async(self, request: Union[Outcome, str]) -> asyncio.Future[FinalWord]:
+        """A future the final word on this cancel (its outcome, or its request id) resolves on
+        the running loop. ValueError for a cancel that was not sent, or one a future already
+        waits for; EngineStoppedError (set on the future at shutdown) for an id that got no
+        final word. Raises FinalWordOffError without ``confirm``."""
+    @property
+    def confirms(self) -> bool:
+        """Made with ``confirm``: each cancel that is sent gets a final word."""
     def wait_live(self, timeout: float) -> bool:
         """True once a connection is logged in; False on timeout, refused credentials or a
         stopped engine."""
     def shutdown(self) -> list[Outcome]:
-        """Stops; resolves every pending future; returns every other outcome nobody read."""
+        """Stops; resolves every pending future (a ``final_async`` future whose cancel got no
+        final word fails with EngineStoppedError); returns every other outcome nobody read.
+        Final words nobody read stay readable with ``try_final()``."""
     @property
     def state(self) -> State: ...
     @property
@@ -267,6 +407,7 @@ class InlineEngine:
         login_retry_after: Union[float, Literal["never"], None] = None,
         shutdown_grace: Optional[float] = None,
         outcome_spin: Optional[float] = None,
+        confirm: Union[bool, Confirm, None] = None,
     ) -> None: ...
     def poll(self) -> bool:
         """One turn of the event loop; True if anything happened. Never blocks."""
@@ -284,8 +425,21 @@ class InlineEngine:
         """The next outcome, if one is ready. Does not poll."""
     def outcome(self, timeout: Optional[float] = None) -> Optional[Outcome]:
         """Turns the loop until an outcome is ready or the time is up (GIL released)."""
+    def try_final(self) -> Optional[FinalWord]:
+        """The next final word, if one is ready. Does not poll. Raises FinalWordOffError
+        without ``confirm``."""
+    def final(self, timeout: Optional[float] = None) -> Optional[FinalWord]:
+        """Turns the loop until a final word is ready or the time is up (GIL released). Raises
+        FinalWordOffError without ``confirm``."""
+    def ready_finals(self) -> int:
+        """How many final words wait to be read."""
+    @property
+    def confirms(self) -> bool:
+        """Made with ``confirm``."""
     def wait_live(self, timeout: float) -> bool: ...
-    def shutdown(self) -> list[Outcome]: ...
+    def shutdown(self) -> list[Outcome]:
+        """Stops; returns every outcome not read. Final words not read stay readable with
+        ``try_final()``."""
     @property
     def state(self) -> State: ...
     @property
@@ -313,6 +467,14 @@ class SimVenue:
     @property
     def orders(self) -> list[Order]:
         """The generated orders in ``bitget-cancel run``'s input format."""
+    def fill(
+        self, inst_type: InstType, inst_id: str, order_id: str, size: Optional[str] = None
+    ) -> OrderState:
+        """A scripted taker fills ``size`` (None: all that is left) of a resting order and
+        pushes the change. ValueError for an order that is not resting or a size too large."""
+    def fill_before_cancel(self, nth: int = 1, size: Optional[str] = None) -> None:
+        """From now on, the order the ``nth`` cancel names fills (``size``; None: wholly) just
+        before the cancel reaches it. Fires once; replaces any fault set before."""
     def close(self) -> None: ...
     def __enter__(self) -> SimVenue: ...
     def __exit__(

@@ -15,15 +15,26 @@
 //! if the reader stood aside meanwhile. Every outcome leaves the ring once and is routed once,
 //! under the lock; an outcome whose future was cancelled goes to the backlog, never lost.
 //!
-//! Locks: the router's lock is taken with or without the GIL, and nothing calls Python while it
-//! is held, so it never waits for the GIL.
+//! Final words (with `confirm`) are routed the same way by a router of their own: a
+//! `final_async` future waits in its `pending` under the request id, `final()` and `try_final()`
+//! read the rest, and a reader on the engine's final-ready descriptor resolves the futures on
+//! their loop. A future for a request id that never gets a final word (never sent) fails with
+//! `EngineStoppedError` at shutdown.
+//!
+//! Locks: the routers' locks are taken with or without the GIL, and nothing calls Python while
+//! one is held, so they never wait for the GIL.
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::AsRawFd;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use bitget_cancel::engine::{Engine as RustEngine, Handle, OutcomeReady, SessionState, Stats};
+use bitget_cancel::engine::{
+    Engine as RustEngine, FinalReady, Handle, OutcomeReady, SessionState, Stats,
+};
+use bitget_cancel::final_word::FinalWord;
+use bitget_cancel::outcome::Status;
 use bitget_cancel::{Outcome, RequestId};
+use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
@@ -31,6 +42,7 @@ use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyDict, PyList, PyType};
 
 use crate::errors;
+use crate::final_word::PyFinalWord;
 use crate::fork::Birth;
 use crate::outcome::PyOutcome;
 use crate::settings::Settings;
@@ -44,31 +56,92 @@ struct Pending {
     event_loop: Py<PyAny>,
 }
 
-/// Who gets which outcome; see the module's documentation.
-#[derive(Default)]
-struct Router {
+/// What the engine hands out and this side routes to its consumers: outcomes and final words.
+trait Routed: Copy + Send + 'static {
+    /// The name of the `Engine` method that resolves a future with one, on the future's loop.
+    const RESOLVE: &'static str;
+
+    fn id(&self) -> RequestId;
+
+    /// The engine's router for this kind.
+    fn router(engine: &Engine) -> &Mutex<Router<Self>>;
+
+    /// The Python object for it.
+    fn to_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>>;
+}
+
+impl Routed for Outcome {
+    const RESOLVE: &'static str = "_resolve";
+
+    fn id(&self) -> RequestId {
+        self.id
+    }
+
+    fn router(engine: &Engine) -> &Mutex<Router<Self>> {
+        &engine.router
+    }
+
+    fn to_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(Bound::new(py, PyOutcome::new(self))?.into_any())
+    }
+}
+
+impl Routed for FinalWord {
+    const RESOLVE: &'static str = "_resolve_final";
+
+    fn id(&self) -> RequestId {
+        self.id
+    }
+
+    fn router(engine: &Engine) -> &Mutex<Router<Self>> {
+        &engine.finals
+    }
+
+    fn to_py(self, py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+        Ok(Bound::new(py, PyFinalWord::new(self))?.into_any())
+    }
+}
+
+/// Who gets which outcome (or final word); see the module's documentation.
+struct Router<T> {
     pending: HashMap<RequestId, Pending>,
-    backlog: VecDeque<Outcome>,
-    /// Threads blocked in `outcome()` right now: the asyncio reader leaves the ring to them.
+    backlog: VecDeque<T>,
+    /// Threads blocked in `outcome()` (`final()`) right now: the asyncio reader leaves the
+    /// ring to them.
     sync_waiters: usize,
     /// The reader stood aside for a blocked thread: the last one to leave wakes it again.
     reader_stood_aside: bool,
+    /// Shutdown routed everything and failed the futures left: a new future would wait for
+    /// nothing.
+    closed: bool,
 }
 
-/// Where an outcome taken off the ring goes.
-enum Route {
-    Future(Pending, Outcome),
-    Caller(Outcome),
-}
-
-impl Router {
-    fn route(&mut self, outcome: Outcome) -> Route {
-        if self.pending.is_empty() {
-            return Route::Caller(outcome);
+impl<T> Default for Router<T> {
+    fn default() -> Self {
+        Router {
+            pending: HashMap::new(),
+            backlog: VecDeque::new(),
+            sync_waiters: 0,
+            reader_stood_aside: false,
+            closed: false,
         }
-        match self.pending.remove(&outcome.id) {
-            Some(p) => Route::Future(p, outcome),
-            None => Route::Caller(outcome),
+    }
+}
+
+/// Where an item taken off the ring goes.
+enum Route<T> {
+    Future(Pending, T),
+    Caller(T),
+}
+
+impl<T: Routed> Router<T> {
+    fn route(&mut self, item: T) -> Route<T> {
+        if self.pending.is_empty() {
+            return Route::Caller(item);
+        }
+        match self.pending.remove(&item.id()) {
+            Some(p) => Route::Future(p, item),
+            None => Route::Caller(item),
         }
     }
 }
@@ -86,11 +159,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(crate) struct Engine {
     handle: Handle,
     engine: Mutex<Option<RustEngine>>,
-    router: Mutex<Router>,
+    router: Mutex<Router<Outcome>>,
+    /// The final words' router.
+    finals: Mutex<Router<FinalWord>>,
     /// The outcome-ready descriptor, made by the first `cancel_async`.
     ready: OnceLock<OutcomeReady>,
-    /// Event loops with a reader on the descriptor.
+    /// The final-ready descriptor, made by the first `final_async`.
+    final_ready: OnceLock<FinalReady>,
+    /// Event loops with a reader on the outcome-ready descriptor.
     watched: Mutex<Vec<Py<PyAny>>>,
+    /// Event loops with a reader on the final-ready descriptor.
+    watched_finals: Mutex<Vec<Py<PyAny>>>,
     birth: Birth,
 }
 
@@ -112,8 +191,11 @@ impl Engine {
             handle,
             engine: Mutex::new(Some(engine)),
             router: Mutex::new(Router::default()),
+            finals: Mutex::new(Router::default()),
             ready: OnceLock::new(),
+            final_ready: OnceLock::new(),
             watched: Mutex::new(Vec::new()),
+            watched_finals: Mutex::new(Vec::new()),
             birth: Birth::now(),
         })
     }
@@ -175,7 +257,7 @@ impl Engine {
             .import(py, "asyncio", "get_running_loop")?
             .call0()?;
         let ready = this.ready()?;
-        this.watch(slf, &event_loop, ready)?;
+        this.watch(slf, &event_loop, ready.as_raw_fd(), "_drain", &this.watched)?;
         let future = event_loop.call_method0(intern!(py, "create_future"))?;
         {
             let mut router = lock(&this.router);
@@ -204,72 +286,161 @@ impl Engine {
     /// was read. Ctrl-C interrupts it (``KeyboardInterrupt``).
     #[pyo3(signature = (timeout=None))]
     fn outcome(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Option<PyOutcome>> {
-        let py = slf.py();
         let this = slf.get();
-        this.birth.check(py, "engine")?;
-        let deadline = waiting::Deadline::after(waiting::timeout(timeout)?);
-        let mut spin = this.handle.outcome_spin();
-        loop {
-            // Stopped before the look below: every outcome had been handed over, so a look
-            // that finds none means none is left.
-            let stopped = this.handle.state() == SessionState::Stopped;
-            {
-                let mut router = lock(&this.router);
-                if let Some(o) = router.backlog.pop_front() {
-                    return Ok(Some(PyOutcome::new(o)));
-                }
-                router.sync_waiters += 1;
-            }
-            let slice = deadline.slice();
-            let handle = &this.handle;
-            let got = py.detach(|| handle.outcome_timeout_with_spin(slice, spin));
-            let (route, wake_reader) = {
-                let mut router = lock(&this.router);
-                router.sync_waiters -= 1;
-                let wake_reader =
-                    router.sync_waiters == 0 && std::mem::take(&mut router.reader_stood_aside);
-                (got.map(|o| router.route(o)), wake_reader)
-            };
-            if wake_reader && let Some(ready) = this.ready.get() {
-                ready.notify();
-            }
-            match route {
-                Some(Route::Caller(o)) => return Ok(Some(PyOutcome::new(o))),
-                Some(Route::Future(p, o)) => {
-                    this.resolve(slf, p, o, None)?;
-                    // Outcomes are coming: spin again before parking.
-                    spin = this.handle.outcome_spin();
-                    continue;
-                }
-                None => spin = std::time::Duration::ZERO,
-            }
-            py.check_signals()?;
-            if deadline.passed() || stopped {
-                return Ok(None);
-            }
-        }
+        this.birth.check(slf.py(), "engine")?;
+        let got = this.wait_routed(slf, timeout, this.ready.get(), |h, slice, spin| {
+            h.outcome_timeout_with_spin(slice, spin)
+        })?;
+        Ok(got.map(PyOutcome::new))
     }
 
     /// The next outcome not awaited by a ``cancel_async`` future, if one is ready. Never blocks.
     fn try_outcome(slf: &Bound<'_, Self>) -> PyResult<Option<PyOutcome>> {
         let this = slf.get();
         this.birth.check(slf.py(), "engine")?;
-        loop {
-            let route = {
-                let mut router = lock(&this.router);
-                if let Some(o) = router.backlog.pop_front() {
-                    return Ok(Some(PyOutcome::new(o)));
-                }
-                match this.handle.try_outcome() {
-                    Some(o) => router.route(o),
-                    None => return Ok(None),
-                }
-            };
-            match route {
-                Route::Caller(o) => return Ok(Some(PyOutcome::new(o))),
-                Route::Future(p, o) => this.resolve(slf, p, o, None)?,
+        Ok(this
+            .try_routed(slf, Handle::try_outcome)?
+            .map(PyOutcome::new))
+    }
+
+    /// The next final word not awaited by a ``final_async`` future, waiting up to ``timeout``
+    /// seconds (None: until one comes) with the GIL released, as ``outcome()`` waits: spinning
+    /// ``outcome_spin`` first, then parked. Final words come in the order they are known, not
+    /// the order of the cancels; each cancel that was sent gets exactly one, after its outcome.
+    /// None when the time is up, or when the engine has stopped and every final word was read.
+    /// Ctrl-C interrupts it. Raises ``FinalWordOffError`` unless the engine was made with
+    /// ``confirm``.
+    #[pyo3(signature = (timeout=None))]
+    fn r#final(slf: &Bound<'_, Self>, timeout: Option<f64>) -> PyResult<Option<PyFinalWord>> {
+        let this = slf.get();
+        this.check_confirms(slf.py())?;
+        let got = this.wait_routed(slf, timeout, this.final_ready.get(), |h, slice, spin| {
+            h.final_timeout_with_spin(slice, spin)
+        })?;
+        Ok(got.map(PyFinalWord::new))
+    }
+
+    /// The next final word not awaited by a ``final_async`` future, if one is ready. Never
+    /// blocks. Raises ``FinalWordOffError`` unless the engine was made with ``confirm``.
+    fn try_final(slf: &Bound<'_, Self>) -> PyResult<Option<PyFinalWord>> {
+        let this = slf.get();
+        this.check_confirms(slf.py())?;
+        Ok(this
+            .try_routed(slf, Handle::try_final)?
+            .map(PyFinalWord::new))
+    }
+
+    /// An ``asyncio.Future`` that the final word on one cancel resolves, on the running loop's
+    /// thread: ``await engine.final_async(outcome)`` (or its request id). Must be called from a
+    /// running event loop. Only a cancel that was sent gets a final word: an outcome
+    /// ``"not_sent"`` raises ``ValueError``; a request id that never gets one (never sent, or
+    /// its word already handed to ``final()``/``try_final()``) fails with
+    /// ``EngineStoppedError`` at shutdown. One future per request id at a time (another raises
+    /// ``ValueError``); cancelling it is harmless, and its word then goes to ``final()``.
+    /// Raises ``FinalWordOffError`` unless the engine was made with ``confirm``.
+    fn final_async<'py>(
+        slf: &Bound<'py, Self>,
+        request: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        this.check_confirms(py)?;
+        let id = if let Ok(outcome) = request.cast::<PyOutcome>() {
+            let outcome = outcome.get().inner;
+            if matches!(outcome.status, Status::NotSent(_)) {
+                return Err(PyValueError::new_err(format!(
+                    "the cancel {} was not sent: it gets no final word",
+                    outcome.id.as_str()
+                )));
+            }
+            outcome.id
+        } else {
+            let text: PyBackedStr = request.extract().map_err(|_| {
+                pyo3::exceptions::PyTypeError::new_err(
+                    "final_async takes an Outcome or a request id (str)",
+                )
+            })?;
+            RequestId::new(&text).map_err(|e| errors::invalid_field(py, e))?
+        };
+        let event_loop = GET_RUNNING_LOOP
+            .import(py, "asyncio", "get_running_loop")?
+            .call0()?;
+        {
+            let router = lock(&this.finals);
+            if router.closed && !router.backlog.iter().any(|w| w.id == id) {
+                return Err(errors::stopped(py, STOPPED_WITHOUT_FINAL));
             }
         }
+        let ready = this.final_ready()?;
+        this.watch(
+            slf,
+            &event_loop,
+            ready.as_raw_fd(),
+            "_drain_finals",
+            &this.watched_finals,
+        )?;
+        let future = event_loop.call_method0(intern!(py, "create_future"))?;
+        // An earlier future for this id, seen done (cancelled): it may be replaced.
+        let mut seen_done: Option<Py<PyAny>> = None;
+        let found = loop {
+            let earlier = {
+                let mut router = lock(&this.finals);
+                if let Some(at) = router.backlog.iter().position(|w| w.id == id) {
+                    break router.backlog.remove(at);
+                }
+                if router.closed {
+                    break None;
+                }
+                match router.pending.get(&id) {
+                    Some(p) if !seen_done.as_ref().is_some_and(|d| d.is(&p.future)) => {
+                        p.future.clone_ref(py)
+                    }
+                    _ => {
+                        router.pending.insert(
+                            id,
+                            Pending {
+                                future: future.clone().unbind(),
+                                event_loop: event_loop.clone().unbind(),
+                            },
+                        );
+                        break None;
+                    }
+                }
+            };
+            if !earlier
+                .bind(py)
+                .call_method0(intern!(py, "done"))?
+                .is_truthy()?
+            {
+                return Err(PyValueError::new_err(format!(
+                    "a final_async future already waits for the final word on {}",
+                    id.as_str()
+                )));
+            }
+            seen_done = Some(earlier);
+        };
+        match found {
+            Some(word) => {
+                future.call_method1(intern!(py, "set_result"), (PyFinalWord::new(word),))?;
+            }
+            None if lock(&this.finals).closed => {
+                return Err(errors::stopped(py, STOPPED_WITHOUT_FINAL));
+            }
+            None => {
+                if !ready.arm() {
+                    // A final word is ready already: the reader must look.
+                    ready.notify();
+                }
+            }
+        }
+        Ok(future)
+    }
+
+    /// Whether the engine was made with ``confirm``: each cancel that is sent then gets a final
+    /// word.
+    #[getter]
+    fn confirms(&self) -> bool {
+        self.handle.confirms()
     }
 
     /// Waits up to ``timeout`` seconds (GIL released, Ctrl-C honoured) until a connection is
@@ -317,7 +488,7 @@ impl Engine {
         self.handle.last_error().map(|e| e.to_string())
     }
 
-    /// The engine's counters, as a dict (``connections`` and ``rest`` nested).
+    /// The engine's counters, as a dict (``connections``, ``rest`` and ``finals`` nested).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         stats_dict(py, &self.handle.stats())
     }
@@ -341,51 +512,62 @@ impl Engine {
         format!("Engine(state='{}')", self.handle.state().as_str())
     }
 
-    /// The descriptor's reader on `event_loop`'s thread: clears it, takes every outcome ready,
-    /// resolves the futures, arms it again while futures wait.
+    /// The outcome-ready descriptor's reader on `event_loop`'s thread: clears it, takes every
+    /// outcome ready, resolves the futures, arms it again while futures wait.
     fn _drain(slf: &Bound<'_, Self>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
         let this = slf.get();
         let Some(ready) = this.ready.get() else {
             return Ok(());
         };
         ready.clear();
-        let mut settled = Vec::new();
-        {
-            let mut router = lock(&this.router);
-            if router.sync_waiters > 0 {
-                router.reader_stood_aside = true;
-            } else {
-                loop {
-                    while let Some(o) = this.handle.try_outcome() {
-                        match router.route(o) {
-                            Route::Future(p, o) => settled.push((p, o)),
-                            Route::Caller(o) => router.backlog.push_back(o),
-                        }
-                    }
-                    if router.pending.is_empty() || ready.arm() {
-                        break;
-                    }
-                }
-            }
-        }
-        for (p, o) in settled {
-            this.resolve(slf, p, o, Some(event_loop))?;
-        }
-        Ok(())
+        this.drain_routed(slf, event_loop, Handle::try_outcome, || ready.arm())
+    }
+
+    /// The final-ready descriptor's reader, as `_drain` for final words.
+    fn _drain_finals(slf: &Bound<'_, Self>, event_loop: &Bound<'_, PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        let Some(ready) = this.final_ready.get() else {
+            return Ok(());
+        };
+        ready.clear();
+        this.drain_routed(slf, event_loop, Handle::try_final, || ready.arm())
     }
 
     /// On a future's loop: its result, unless it was cancelled (then the outcome goes where
     /// `outcome()` finds it).
     fn _resolve(&self, future: &Bound<'_, PyAny>, outcome: &Bound<'_, PyOutcome>) -> PyResult<()> {
+        self.set_or_keep(future, outcome.as_any(), outcome.get().inner)
+    }
+
+    /// On a future's loop: its result, unless it was cancelled (then the final word goes where
+    /// `final()` finds it).
+    fn _resolve_final(
+        &self,
+        future: &Bound<'_, PyAny>,
+        word: &Bound<'_, PyFinalWord>,
+    ) -> PyResult<()> {
+        self.set_or_keep(future, word.as_any(), word.get().inner)
+    }
+
+    /// On a future's loop: fails it with `EngineStoppedError`, unless it is done already.
+    fn _fail_stopped(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = future.py();
         if future.call_method0(intern!(py, "done"))?.is_truthy()? {
-            lock(&self.router).backlog.push_back(outcome.get().inner);
             return Ok(());
         }
-        future.call_method1(intern!(py, "set_result"), (outcome,))?;
+        let error = errors::stopped(
+            py,
+            "the engine stopped and no final word came for this request id (never sent, or \
+             its word was read by final()/try_final())",
+        );
+        future.call_method1(intern!(py, "set_exception"), (error.value(py),))?;
         Ok(())
     }
 }
+
+/// What `EngineStoppedError` says to a `final_async` after shutdown.
+const STOPPED_WITHOUT_FINAL: &str =
+    "the engine is stopped and no final word on this request id is left";
 
 /// What `RingFullError` says for the threaded engine.
 const RING_FULL: &str = "the intent ring is full: the engine is behind (paced, or not connected); \
@@ -405,19 +587,43 @@ impl Engine {
         Ok(self.ready.get_or_init(|| made))
     }
 
-    /// A reader on `event_loop` for the descriptor, once per loop.
+    /// The final-ready descriptor, made once (the final word is on).
+    fn final_ready(&self) -> PyResult<&FinalReady> {
+        if let Some(ready) = self.final_ready.get() {
+            return Ok(ready);
+        }
+        let made = self.handle.final_ready().map_err(|e| {
+            pyo3::exceptions::PyOSError::new_err(format!(
+                "cannot create the final-ready descriptor: {e}"
+            ))
+        })?;
+        Ok(self.final_ready.get_or_init(|| made))
+    }
+
+    /// Made in this process, with the final word on.
+    fn check_confirms(&self, py: Python<'_>) -> PyResult<()> {
+        self.birth.check(py, "engine")?;
+        if !self.handle.confirms() {
+            return Err(errors::final_word_off(py));
+        }
+        Ok(())
+    }
+
+    /// A reader `method` on `event_loop` for the descriptor `fd`, once per loop (`watched`
+    /// lists the loops that have one).
     fn watch(
         &self,
         slf: &Bound<'_, Self>,
         event_loop: &Bound<'_, PyAny>,
-        ready: &OutcomeReady,
+        fd: std::os::fd::RawFd,
+        method: &str,
+        watched: &Mutex<Vec<Py<PyAny>>>,
     ) -> PyResult<()> {
         let py = slf.py();
         // Python code runs below, which may hand the GIL to another thread: the list's lock is
         // never held across it, and is taken with the GIL released meanwhile.
         let known = {
-            let watched = self
-                .watched
+            let watched = watched
                 .lock_py_attached(py)
                 .unwrap_or_else(|p| p.into_inner());
             watched.iter().any(|l| l.bind(py).is(event_loop))
@@ -427,16 +633,11 @@ impl Engine {
         }
         event_loop.call_method1(
             intern!(py, "add_reader"),
-            (
-                ready.as_raw_fd(),
-                slf.getattr(intern!(py, "_drain"))?,
-                event_loop,
-            ),
+            (fd, slf.getattr(method)?, event_loop),
         )?;
         // Loops closed since (asyncio.run ended) lost their readers with their selectors.
         let earlier = std::mem::take(
-            &mut *self
-                .watched
+            &mut *watched
                 .lock_py_attached(py)
                 .unwrap_or_else(|p| p.into_inner()),
         );
@@ -444,8 +645,7 @@ impl Engine {
             .into_iter()
             .filter(|l| !is_closed(l.bind(py)))
             .collect();
-        let mut watched = self
-            .watched
+        let mut watched = watched
             .lock_py_attached(py)
             .unwrap_or_else(|p| p.into_inner());
         watched.extend(open);
@@ -455,40 +655,204 @@ impl Engine {
         Ok(())
     }
 
-    /// Resolves `p`'s future with `o`: at once on its own loop's thread, else through
-    /// `call_soon_threadsafe`. An outcome that cannot reach its future goes to the backlog.
-    fn resolve(
+    /// The blocking wait of `outcome()` and `final()`: the backlog first, then `take` with the
+    /// GIL released, slice after slice (spinning in the first, and again after each item that
+    /// went to a future), routing what it takes; the signal handlers run between slices.
+    /// While it blocks, the asyncio reader leaves the ring to it; the last waiter to leave
+    /// wakes the reader (`reader`) if it stood aside.
+    fn wait_routed<T: Routed>(
+        &self,
+        slf: &Bound<'_, Self>,
+        timeout: Option<f64>,
+        reader: Option<&impl Notify>,
+        take: impl Fn(&Handle, std::time::Duration, std::time::Duration) -> Option<T> + Sync,
+    ) -> PyResult<Option<T>> {
+        let py = slf.py();
+        let router = T::router(self);
+        let deadline = waiting::Deadline::after(waiting::timeout(timeout)?);
+        let mut spin = self.handle.outcome_spin();
+        loop {
+            // Stopped before the look below: everything had been handed over, so a look that
+            // finds nothing means nothing is left.
+            let stopped = self.handle.state() == SessionState::Stopped;
+            {
+                let mut router = lock(router);
+                if let Some(item) = router.backlog.pop_front() {
+                    return Ok(Some(item));
+                }
+                router.sync_waiters += 1;
+            }
+            let slice = deadline.slice();
+            let handle = &self.handle;
+            let take = &take;
+            let got = py.detach(|| take(handle, slice, spin));
+            let (route, wake_reader) = {
+                let mut router = lock(router);
+                router.sync_waiters -= 1;
+                let wake_reader =
+                    router.sync_waiters == 0 && std::mem::take(&mut router.reader_stood_aside);
+                (got.map(|item| router.route(item)), wake_reader)
+            };
+            if wake_reader && let Some(reader) = reader {
+                reader.notify();
+            }
+            match route {
+                Some(Route::Caller(item)) => return Ok(Some(item)),
+                Some(Route::Future(p, item)) => {
+                    self.resolve(slf, p, item, None)?;
+                    // More are coming: spin again before parking.
+                    spin = self.handle.outcome_spin();
+                    continue;
+                }
+                None => spin = std::time::Duration::ZERO,
+            }
+            py.check_signals()?;
+            if deadline.passed() || stopped {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The non-blocking read of `try_outcome()` and `try_final()`: the backlog, else the ring
+    /// (what a future waits for goes to it).
+    fn try_routed<T: Routed>(
+        &self,
+        slf: &Bound<'_, Self>,
+        try_take: fn(&Handle) -> Option<T>,
+    ) -> PyResult<Option<T>> {
+        let router = T::router(self);
+        loop {
+            let route = {
+                let mut router = lock(router);
+                if let Some(item) = router.backlog.pop_front() {
+                    return Ok(Some(item));
+                }
+                match try_take(&self.handle) {
+                    Some(item) => router.route(item),
+                    None => return Ok(None),
+                }
+            };
+            match route {
+                Route::Caller(item) => return Ok(Some(item)),
+                Route::Future(p, item) => self.resolve(slf, p, item, None)?,
+            }
+        }
+    }
+
+    /// A descriptor reader's turn (cleared already): takes every item ready, arms again while
+    /// futures wait; stands aside while a thread blocks on the ring. Resolves the futures on
+    /// `event_loop`'s thread, at once.
+    fn drain_routed<T: Routed>(
+        &self,
+        slf: &Bound<'_, Self>,
+        event_loop: &Bound<'_, PyAny>,
+        try_take: fn(&Handle) -> Option<T>,
+        arm: impl Fn() -> bool,
+    ) -> PyResult<()> {
+        let mut settled = Vec::new();
+        {
+            let mut router = lock(T::router(self));
+            if router.sync_waiters > 0 {
+                router.reader_stood_aside = true;
+            } else {
+                loop {
+                    while let Some(item) = try_take(&self.handle) {
+                        match router.route(item) {
+                            Route::Future(p, item) => settled.push((p, item)),
+                            Route::Caller(item) => router.backlog.push_back(item),
+                        }
+                    }
+                    if router.pending.is_empty() || arm() {
+                        break;
+                    }
+                }
+            }
+        }
+        for (p, item) in settled {
+            self.resolve(slf, p, item, Some(event_loop))?;
+        }
+        Ok(())
+    }
+
+    /// A future's result, unless it is done (cancelled): then `item` goes to the backlog.
+    fn set_or_keep<T: Routed>(
+        &self,
+        future: &Bound<'_, PyAny>,
+        object: &Bound<'_, PyAny>,
+        item: T,
+    ) -> PyResult<()> {
+        let py = future.py();
+        if future.call_method0(intern!(py, "done"))?.is_truthy()? {
+            lock(T::router(self)).backlog.push_back(item);
+            return Ok(());
+        }
+        future.call_method1(intern!(py, "set_result"), (object,))?;
+        Ok(())
+    }
+
+    /// Resolves `p`'s future with `item`: at once on its own loop's thread, else through
+    /// `call_soon_threadsafe`. An item that cannot reach its future goes to the backlog.
+    fn resolve<T: Routed>(
         &self,
         slf: &Bound<'_, Self>,
         p: Pending,
-        o: Outcome,
+        item: T,
         running: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let outcome = Bound::new(py, PyOutcome::new(o))?;
+        let object = item.to_py(py)?;
         let future = p.future.bind(py);
         let event_loop = p.event_loop.bind(py);
         let delivered = if running.is_some_and(|r| r.is(event_loop)) {
-            slf.get()._resolve(future, &outcome)
+            self.set_or_keep(future, &object, item)
         } else {
-            slf.getattr(intern!(py, "_resolve")).and_then(|resolve| {
+            slf.getattr(T::RESOLVE).and_then(|resolve| {
                 event_loop
                     .call_method1(
                         intern!(py, "call_soon_threadsafe"),
-                        (resolve, future, &outcome),
+                        (resolve, future, &object),
                     )
                     .map(drop)
             })
         };
         if delivered.is_err() {
-            // A closed loop, a future in a bad state: the outcome stays readable.
-            lock(&self.router).backlog.push_back(o);
+            // A closed loop, a future in a bad state: the item stays readable.
+            lock(T::router(self)).backlog.push_back(item);
+        }
+        Ok(())
+    }
+
+    /// After shutdown: routes every item left on the ring (to the futures, else the backlog).
+    fn route_the_rest<T: Routed>(
+        &self,
+        slf: &Bound<'_, Self>,
+        try_take: fn(&Handle) -> Option<T>,
+        running: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        loop {
+            let route = {
+                let mut router = lock(T::router(self));
+                match try_take(&self.handle) {
+                    Some(item) => match router.route(item) {
+                        Route::Caller(item) => {
+                            router.backlog.push_back(item);
+                            continue;
+                        }
+                        future => future,
+                    },
+                    None => break,
+                }
+            };
+            if let Route::Future(p, item) = route {
+                self.resolve(slf, p, item, running)?;
+            }
         }
         Ok(())
     }
 
     /// Stops the engine (once; the GIL released while it winds down), routes what it decided,
-    /// and takes the readers off the loops.
+    /// fails the `final_async` futures nothing will resolve, and takes the readers off the
+    /// loops.
     fn stop(&self, slf: &Bound<'_, Self>) -> PyResult<()> {
         let py = slf.py();
         let engine = lock(&self.engine).take();
@@ -505,29 +869,39 @@ impl Engine {
             .import(py, "asyncio", "get_running_loop")?
             .call0()
             .ok();
-        loop {
-            let route = {
-                let mut router = lock(&self.router);
-                match self.handle.try_outcome() {
-                    Some(o) => match router.route(o) {
-                        Route::Caller(o) => {
-                            router.backlog.push_back(o);
-                            continue;
-                        }
-                        future => future,
-                    },
-                    None => break,
-                }
+        self.route_the_rest(slf, Handle::try_outcome, running.as_ref())?;
+        if self.handle.confirms() {
+            self.route_the_rest(slf, Handle::try_final, running.as_ref())?;
+            // Every final word is routed: the futures still waiting wait for ids that get none.
+            let orphans: Vec<Pending> = {
+                let mut finals = lock(&self.finals);
+                finals.closed = true;
+                finals.pending.drain().map(|(_, p)| p).collect()
             };
-            if let Route::Future(p, o) = route {
-                self.resolve(slf, p, o, running.as_ref())?;
+            for p in orphans {
+                let future = p.future.bind(py);
+                let event_loop = p.event_loop.bind(py);
+                if running.as_ref().is_some_and(|r| r.is(event_loop)) {
+                    self._fail_stopped(future)?;
+                } else {
+                    // A closed loop has nobody left to tell.
+                    let _ = slf.getattr("_fail_stopped").and_then(|fail| {
+                        event_loop.call_method1(intern!(py, "call_soon_threadsafe"), (fail, future))
+                    });
+                }
             }
         }
-        if let Some(ready) = self.ready.get() {
-            let fd = ready.as_raw_fd();
+        let readers = [
+            (self.ready.get().map(|r| r.as_raw_fd()), &self.watched),
+            (
+                self.final_ready.get().map(|r| r.as_raw_fd()),
+                &self.watched_finals,
+            ),
+        ];
+        for (fd, watched) in readers {
+            let Some(fd) = fd else { continue };
             let watched = std::mem::take(
-                &mut *self
-                    .watched
+                &mut *watched
                     .lock_py_attached(py)
                     .unwrap_or_else(|p| p.into_inner()),
             );
@@ -547,6 +921,23 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// What a blocked thread wakes when it leaves: the descriptor's reader.
+trait Notify: Sync {
+    fn notify(&self);
+}
+
+impl Notify for OutcomeReady {
+    fn notify(&self) {
+        OutcomeReady::notify(self);
+    }
+}
+
+impl Notify for FinalReady {
+    fn notify(&self) {
+        FinalReady::notify(self);
     }
 }
 
@@ -624,5 +1015,36 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py,
     rest.set_item("clock_offset_ms", s.rest.clock_offset_ms)?;
     rest.set_item("clock_synced", s.rest.clock_synced)?;
     d.set_item("rest", rest)?;
+    let f = &s.finals;
+    let finals = PyDict::new(py);
+    finals.set_item("enabled", f.enabled)?;
+    for (name, value) in [
+        ("subscriptions_acked", f.subscriptions_acked),
+        ("subscriptions_refused", f.subscriptions_refused),
+        ("subscriptions_unanswered", f.subscriptions_unanswered),
+        ("pushes_received", f.pushes_received),
+        ("pushes_matched", f.pushes_matched),
+        ("pushes_before_reply", f.pushes_before_reply),
+        ("pushes_dropped", f.pushes_dropped),
+        ("pushes_unmatched", f.pushes_unmatched),
+        ("cancelled", f.cancelled),
+        ("filled", f.filled),
+        ("live", f.live),
+        ("unconfirmed", f.unconfirmed),
+        ("table_full", f.table_full),
+        ("by_push", f.by_push),
+        ("by_rest", f.by_rest),
+        ("undelivered", f.undelivered),
+        ("queries_sent", f.queries_sent),
+        ("queries_answered", f.queries_answered),
+        ("queries_failed", f.queries_failed),
+        ("reply_to_final_p50_ns", f.reply_to_final_p50_ns),
+        ("reply_to_final_p90_ns", f.reply_to_final_p90_ns),
+        ("reply_to_final_p99_ns", f.reply_to_final_p99_ns),
+        ("reply_to_final_max_ns", f.reply_to_final_max_ns),
+    ] {
+        finals.set_item(name, value)?;
+    }
+    d.set_item("finals", finals)?;
     Ok(d)
 }

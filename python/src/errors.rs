@@ -37,6 +37,15 @@ pub(crate) fn refused(py: Python<'_>, e: SubmitError, full: &str) -> PyErr {
     }
 }
 
+/// `FinalWordOffError`: a final word asked of an engine made without `confirm`.
+pub(crate) fn final_word_off(py: Python<'_>) -> PyErr {
+    raise(
+        py,
+        "FinalWordOffError",
+        ("the final word is off: make the engine with confirm=True to get one per sent cancel",),
+    )
+}
+
 /// `EngineStoppedError(message)`.
 pub(crate) fn stopped(py: Python<'_>, message: &str) -> PyErr {
     raise(py, "EngineStoppedError", (message,))
@@ -60,6 +69,7 @@ pub(crate) fn from_config_error(py: Python<'_>, e: &ConfigError, rest_url: Optio
         ConfigError::MissingEnv { .. } => "api_key",
         ConfigError::InvalidValue { field, .. } => match *field {
             f if f.starts_with("reconnect") => "reconnect",
+            f if f.starts_with("confirm") => "confirm",
             f => f,
         },
         ConfigError::CaFile { .. } => "ca_file",

@@ -9,21 +9,25 @@ use std::time::Duration;
 
 use bitget_cancel::Outcome;
 use bitget_cancel::engine::{Engine as RustEngine, InlineEngine as RustInline, SessionState};
+use bitget_cancel::final_word::FinalWord;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyDict, PyType};
 
 use crate::errors;
+use crate::final_word::PyFinalWord;
 use crate::fork::Birth;
 use crate::outcome::PyOutcome;
 use crate::settings::Settings;
 use crate::waiting;
 
-/// What the lock guards: the engine until it is shut down, then the outcomes it left.
+/// What the lock guards: the engine until it is shut down, then the outcomes and final words
+/// it left.
 struct State {
     engine: Option<RustInline>,
     left: VecDeque<Outcome>,
+    left_finals: VecDeque<FinalWord>,
 }
 
 /// The engine on the caller's thread: no engine thread, no ring; ``cancel`` writes the frame
@@ -36,6 +40,8 @@ struct State {
 pub(crate) struct InlineEngine {
     state: Mutex<State>,
     spin: Duration,
+    /// Made with `confirm`.
+    confirms: bool,
     birth: Birth,
 }
 
@@ -50,6 +56,17 @@ impl InlineEngine {
                 "the inline engine is in use by another thread: one thread drives it",
             )),
         }
+    }
+}
+
+impl InlineEngine {
+    /// The state, with the final word on.
+    fn confirming(&self, py: Python<'_>) -> PyResult<MutexGuard<'_, State>> {
+        let state = self.state(py)?;
+        if !self.confirms {
+            return Err(errors::final_word_off(py));
+        }
+        Ok(state)
     }
 }
 
@@ -73,14 +90,17 @@ impl InlineEngine {
     ) -> PyResult<Self> {
         let settings = Settings::parse(py, &api_key, &api_secret, &passphrase, settings)?;
         let spin = settings.config.outcome_spin();
+        let confirms = settings.config.confirm().is_some();
         let engine =
             RustEngine::inline(settings.config).map_err(|e| errors::from_start_error(py, e))?;
         Ok(InlineEngine {
             state: Mutex::new(State {
                 engine: Some(engine),
                 left: VecDeque::new(),
+                left_finals: VecDeque::new(),
             }),
             spin,
+            confirms,
             birth: Birth::now(),
         })
     }
@@ -145,6 +165,45 @@ impl InlineEngine {
         Ok(got.map(PyOutcome::new))
     }
 
+    /// The next final word, if one is ready. Does not poll. Raises ``FinalWordOffError``
+    /// unless the engine was made with ``confirm``.
+    fn try_final(&self, py: Python<'_>) -> PyResult<Option<PyFinalWord>> {
+        let mut state = self.confirming(py)?;
+        if let Some(w) = state.left_finals.pop_front() {
+            return Ok(Some(PyFinalWord::new(w)));
+        }
+        Ok(engine(py, &mut state)?.try_final().map(PyFinalWord::new))
+    }
+
+    /// The next final word, turning the loop until one is ready or ``timeout`` seconds have
+    /// passed (None: until one comes), with the GIL released, as ``outcome()`` waits. Ctrl-C
+    /// interrupts it. Raises ``FinalWordOffError`` unless the engine was made with ``confirm``.
+    #[pyo3(signature = (timeout=None))]
+    fn r#final(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyFinalWord>> {
+        let timeout = waiting::timeout(timeout)?;
+        let mut state = self.confirming(py)?;
+        if let Some(w) = state.left_finals.pop_front() {
+            return Ok(Some(PyFinalWord::new(w)));
+        }
+        let engine = engine(py, &mut state)?;
+        let got = waiting::in_slices(py, timeout, self.spin, |slice, spin| {
+            engine.final_timeout_with_spin(slice, spin)
+        })?;
+        Ok(got.map(PyFinalWord::new))
+    }
+
+    /// How many final words wait to be read.
+    fn ready_finals(&self, py: Python<'_>) -> PyResult<usize> {
+        let state = self.state(py)?;
+        Ok(state.left_finals.len() + state.engine.as_ref().map_or(0, |e| e.ready_finals()))
+    }
+
+    /// Whether the engine was made with ``confirm``.
+    #[getter]
+    fn confirms(&self) -> bool {
+        self.confirms
+    }
+
     /// Turns the loop until a connection is logged in (True), or ``timeout`` seconds have
     /// passed or the venue refused the credentials (False; ``last_error`` says why).
     fn wait_live(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
@@ -162,7 +221,8 @@ impl InlineEngine {
 
     /// Stops on this thread (the GIL released): refuses new cancels, reports those not yet sent
     /// as ``not_sent``, turns the loop until the cancels in flight are answered or
-    /// ``shutdown_grace`` is over. Returns every outcome not read yet. Idempotent.
+    /// ``shutdown_grace`` is over. Returns every outcome not read yet; the final words not
+    /// read stay readable with ``try_final()``. Idempotent.
     fn shutdown(&self, py: Python<'_>) -> PyResult<Vec<PyOutcome>> {
         let mut state = self.state(py)?;
         stop(py, &mut state, self.birth);
@@ -232,6 +292,7 @@ fn stop(py: Python<'_>, state: &mut State, birth: Birth) {
     }
     let stopped = py.detach(|| engine.shutdown());
     state.left.extend(stopped.outcomes);
+    state.left_finals.extend(stopped.finals);
 }
 
 impl Drop for InlineEngine {

@@ -7,6 +7,7 @@
 //! | `engine` | `Engine`: the threaded engine, sync and asyncio, and the routing of outcomes between them |
 //! | `inline` | `InlineEngine`: the engine on the caller's thread |
 //! | `outcome` | `Outcome`, frozen, in the command line's words |
+//! | `final_word` | `FinalWord`, frozen: where the order a cancel named stands |
 //! | `settings` | the keyword settings, named as `ConfigBuilder`'s |
 //! | `cancel` | a cancel's arguments, validated into a `Cancel` |
 //! | `waiting` | waits with the GIL released, in slices that let Ctrl-C in |
@@ -17,6 +18,7 @@
 mod cancel;
 mod engine;
 mod errors;
+mod final_word;
 mod fork;
 mod inline;
 mod outcome;
@@ -26,8 +28,8 @@ mod waiting;
 
 use pyo3::prelude::*;
 
-/// Nanoseconds on the engine's monotonic clock: the clock of `Outcome.accepted_ns` and
-/// `Outcome.settled_ns` (not `time.monotonic_ns()`'s origin).
+/// Nanoseconds on the engine's monotonic clock: the clock of `Outcome.accepted_ns`,
+/// `Outcome.settled_ns` and `FinalWord.final_ns` (not `time.monotonic_ns()`'s origin).
 #[pyfunction]
 fn monotonic_ns() -> u64 {
     bitget_cancel::clock::monotonic_ns()
@@ -39,6 +41,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Engine>()?;
     m.add_class::<inline::InlineEngine>()?;
     m.add_class::<outcome::PyOutcome>()?;
+    m.add_class::<final_word::PyFinalWord>()?;
     m.add_class::<sim::PySimVenue>()?;
     m.add_function(wrap_pyfunction!(monotonic_ns, m)?)?;
     m.add_function(wrap_pyfunction!(fork::_after_fork_in_child, m)?)?;

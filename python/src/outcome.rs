@@ -71,7 +71,7 @@ impl PyOutcome {
 
     /// The reason's word for `"unknown"` and `"not_sent"` (`"ack_timeout"`,
     /// `"connection_lost"`, `"shutdown"`, `"queue_timeout"`, `"no_connection"`,
-    /// `"login_rejected"`, `"duplicate_id"`); None otherwise.
+    /// `"login_rejected"`); None otherwise.
     #[getter]
     fn reason(&self) -> Option<&'static str> {
         self.inner.status.reason()

@@ -7,8 +7,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bitget_cancel::InstType;
 use bitget_cancel::engine::{
-    Config, ConfigBuilder, Credentials, HedgeAfter, IdleStrategy, ReconnectBackoff,
+    Config, ConfigBuilder, Confirm, Credentials, HedgeAfter, IdleStrategy, ReconnectBackoff,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -17,7 +18,7 @@ use pyo3::types::{PyDict, PyString};
 use crate::errors;
 
 /// Every keyword, in the order the stubs list them.
-pub(crate) const NAMES: [&str; 29] = [
+pub(crate) const NAMES: [&str; 30] = [
     "url",
     "endpoints",
     "connections",
@@ -47,6 +48,7 @@ pub(crate) const NAMES: [&str; 29] = [
     "login_retry_after",
     "shutdown_grace",
     "outcome_spin",
+    "confirm",
 ];
 
 /// One keyword's value, named for the errors.
@@ -253,6 +255,10 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
         ),
         "shutdown_grace" => b.shutdown_grace(s.seconds()?),
         "outcome_spin" => b.outcome_spin(s.seconds()?),
+        "confirm" => match confirm(s)? {
+            Some(c) => b.confirm(c),
+            None => b.no_confirm(),
+        },
         // `NAMES` holds exactly the names above.
         other => return Err(PyTypeError::new_err(format!("unknown setting {other}"))),
     })
@@ -266,6 +272,58 @@ fn hedge_after(s: &Setting<'_, '_>) -> PyResult<HedgeAfter> {
         Some(_) => Err(s.wrong_type("\"adaptive\", \"off\" or a number of seconds")),
         None => Ok(HedgeAfter::Fixed(s.seconds()?)),
     }
+}
+
+/// The final word: `True` (`Confirm`'s defaults), `False` (off), or a dict with any of
+/// `Confirm`'s fields (`inst_types` a list of product lines, `after`, `timeout`,
+/// `subscribe_grace` in seconds, `capacity`, `early_pushes`); the others keep their defaults.
+fn confirm(s: &Setting<'_, '_>) -> PyResult<Option<Confirm>> {
+    if s.value.is_instance_of::<pyo3::types::PyBool>() {
+        return Ok(s.boolean()?.then(Confirm::default));
+    }
+    let dict = s
+        .value
+        .cast::<PyDict>()
+        .map_err(|_| s.wrong_type("True, False or a dict of Confirm's fields"))?;
+    let mut c = Confirm::default();
+    for (key, value) in dict.iter() {
+        let key: String = key.extract()?;
+        let name = format!("confirm['{key}']");
+        let field = Setting {
+            name: &name,
+            value: &value,
+        };
+        match key.as_str() {
+            "inst_types" => {
+                if value.is_instance_of::<PyString>() {
+                    return Err(field.wrong_type("a list of product lines"));
+                }
+                let words: Vec<String> = value
+                    .extract()
+                    .map_err(|_| field.wrong_type("a list of product lines"))?;
+                c.inst_types = words
+                    .iter()
+                    .map(|w| {
+                        w.parse::<InstType>().map_err(|e| {
+                            errors::config(s.py(), "confirm", format!("invalid {name}: {}", e.rule))
+                        })
+                    })
+                    .collect::<PyResult<_>>()?;
+            }
+            "after" => c.after = field.seconds()?,
+            "timeout" => c.timeout = field.seconds()?,
+            "subscribe_grace" => c.subscribe_grace = field.seconds()?,
+            "capacity" => c.capacity = field.count()?,
+            "early_pushes" => c.early_pushes = field.count()?,
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "confirm has no '{key}': its keys are inst_types, after, timeout, \
+                     subscribe_grace, capacity, early_pushes"
+                )));
+            }
+        }
+    }
+    Ok(Some(c))
 }
 
 /// A dict with any of `initial`, `max`, `reset_after` (seconds); the others keep their defaults.

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 
 use bitget_cancel::InstType;
 use bitget_cancel::jsonl::CancelLine;
-use bitget_cancel::sim::{SimConfig, SimVenue};
-use pyo3::exceptions::PyOSError;
+use bitget_cancel::sim::{Faults, FillBeforeCancel, OrderState, SimConfig, SimVenue};
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyType};
 
@@ -107,6 +107,47 @@ impl PySimVenue {
         Ok(list)
     }
 
+    /// A scripted taker: fills ``size`` (a decimal string; None: all that is left) of a resting
+    /// order and pushes the change to the subscribed connections, as a market would. Returns
+    /// the order as the venue now has it: a dict with ``instType``, ``instId``, ``orderId``,
+    /// ``clientOid``, ``status`` (``"partially_filled"`` or ``"filled"``), ``size``,
+    /// ``filled``, ``priceAvg``. Raises ``ValueError`` for an order that is not resting or a
+    /// size that does not fit.
+    #[pyo3(signature = (inst_type, inst_id, order_id, size=None))]
+    fn fill<'py>(
+        &self,
+        py: Python<'py>,
+        inst_type: &str,
+        inst_id: &str,
+        order_id: &str,
+        size: Option<&str>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let inst_type: InstType = inst_type
+            .parse()
+            .map_err(|e: bitget_cancel::InvalidField| PyValueError::new_err(e.to_string()))?;
+        let state = self.with_venue(|venue| venue.fill(inst_type, inst_id, order_id, size))?;
+        let state = state.map_err(|e| PyValueError::new_err(format!("cannot fill: {e}")))?;
+        order_dict(py, &state)
+    }
+
+    /// A fault, from now on: the order the ``nth`` cancel (1: the next one) names fills just
+    /// before the cancel reaches it (``size``: how much; None: all that is left). With all of
+    /// it, the cancel finds it gone (rejected, 43001) and its final word is ``"filled"``; with
+    /// part, the cancel succeeds and its final word is ``"cancelled"`` with that much filled.
+    /// Fires once; replaces any fault set before.
+    #[pyo3(signature = (nth=1, size=None))]
+    fn fill_before_cancel(&self, nth: u64, size: Option<String>) -> PyResult<()> {
+        if nth == 0 {
+            return Err(PyValueError::new_err("nth counts from 1"));
+        }
+        self.with_venue(|venue| {
+            venue.set_faults(Faults {
+                fill_before_cancel: Some(FillBeforeCancel { nth, size }),
+                ..Faults::none()
+            })
+        })
+    }
+
     /// Stops accepting, closes every connection and joins the venue's threads (the GIL
     /// released). Idempotent.
     fn close(&self, py: Python<'_>) {
@@ -143,6 +184,31 @@ impl PySimVenue {
             self.orders.len()
         )
     }
+}
+
+impl PySimVenue {
+    /// Runs `f` on the venue, unless it is closed.
+    fn with_venue<T>(&self, f: impl FnOnce(&SimVenue) -> T) -> PyResult<T> {
+        let venue = self.venue.lock().unwrap_or_else(|p| p.into_inner());
+        match venue.as_ref() {
+            Some(venue) => Ok(f(venue)),
+            None => Err(PyValueError::new_err("the simulated venue is closed")),
+        }
+    }
+}
+
+/// An order's state as a dict, in the venue's field names.
+fn order_dict<'py>(py: Python<'py>, o: &OrderState) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("instType", o.inst_type.as_str())?;
+    d.set_item("instId", &o.inst_id)?;
+    d.set_item("orderId", &o.order_id)?;
+    d.set_item("clientOid", o.client_oid.as_deref())?;
+    d.set_item("status", o.status.v3_wire())?;
+    d.set_item("size", &o.size)?;
+    d.set_item("filled", &o.filled)?;
+    d.set_item("priceAvg", o.price_avg.as_deref())?;
+    Ok(d)
 }
 
 impl Drop for PySimVenue {

@@ -26,6 +26,19 @@ The ways of waiting:
   thread (``run_in_executor``), its result handed to the loop (two wake-ups);
 - ``inline``: ``InlineEngine.outcome()``, the engine turned on this thread (GIL released).
 
+Two more rows time the final word (``confirm=True``) the same way, from the engine knowing it
+(``FinalWord.final_ns``, the order channel's push parsed) to Python holding the ``FinalWord``; the
+last column is then the engine's reply-to-final time (``since_settled_ns``). These cancel real
+resting orders (a venue of their own per trial), so that each gets a ``cancelled`` push:
+
+- ``final sync``: ``outcome()`` then ``final()``, spinning before parking like ``outcome()``;
+- ``final asyncio``: ``await final_async(await cancel_async(...))``, the loop woken by the
+  engine's final-ready descriptor.
+
+The simulated venue writes the push right behind the reply, so the engine usually knows the final
+word within a microsecond of the outcome, while the outcome is still being handed over: these two
+rows then include the outcome's hand-over as well.
+
 Figures on a shared 2-core machine are noisy: compare rows of one run, not runs. With fewer
 free cores than busy threads (this process's, the venue's, other programs'), every way of
 waiting that does not hold a core pays a scheduler wake-up.
@@ -100,6 +113,47 @@ class Row:
             f"{statistics.median(per_trial):.1f} | {percentile(pooled, 0.9):.1f} | "
             f"{percentile(pooled, 0.99):.1f} | {statistics.median(round_trips):.1f} |"
         )
+
+
+class FinalRow(Row):
+    """A final-word row: added is final word known -> in hand; the round trip column is the
+    engine's reply -> final word."""
+
+    def record_final(self, word: bc.FinalWord, in_hand_ns: int) -> None:
+        if word.state != "cancelled":
+            raise RuntimeError(f"{self.name}: {word!r}")
+        self.added[-1].append(in_hand_ns - word.final_ns)
+        self.round_trip[-1].append(word.since_settled_ns)
+
+
+def bench_final(row: FinalRow, venue, orders, args, asyncio_form: bool) -> None:
+    with bc.Engine(*CREDENTIALS, **settings(venue, args.idle, confirm=True)) as engine:
+        if not engine.wait_live(PATIENCE):
+            raise RuntimeError(engine.last_error)
+        if asyncio_form:
+
+            async def main():
+                for n, order in enumerate(orders):
+                    outcome = await engine.cancel_async(
+                        order["instType"], order["instId"], order_id=order["orderId"]
+                    )
+                    word = await engine.final_async(outcome)
+                    in_hand = bc.monotonic_ns()
+                    if n >= args.warmup:
+                        row.record_final(word, in_hand)
+
+            asyncio.run(main())
+            return
+        for n, order in enumerate(orders):
+            engine.cancel(order["instType"], order["instId"], order_id=order["orderId"])
+            if engine.outcome(timeout=PATIENCE) is None:
+                raise RuntimeError(f"{row.name}: no outcome")
+            word = engine.final(timeout=PATIENCE)
+            in_hand = bc.monotonic_ns()
+            if word is None:
+                raise RuntimeError(f"{row.name}: no final word")
+            if n >= args.warmup:
+                row.record_final(word, in_hand)
 
 
 def run_sync(row: Row, engine: bc.Engine, ids, warmup: int, cancels: int, wait: Callable) -> None:
@@ -192,6 +246,8 @@ def main() -> int:
             "inline",
         )
     }
+    rows["final sync"] = FinalRow("final sync")
+    rows["final asyncio"] = FinalRow("final asyncio")
     for _ in range(args.trials):
         with bc.SimVenue(max_messages_per_second=0) as venue:
             bench_threaded(rows["sync park"].trial(), venue, args, 0.0, False)
@@ -200,6 +256,11 @@ def main() -> int:
             bench_asyncio(rows["asyncio"].trial(), venue, args, executor_thread=False)
             bench_asyncio(rows["asyncio thread"].trial(), venue, args, executor_thread=True)
             bench_inline(rows["inline"].trial(), venue, args)
+        per_row = args.warmup + args.cancels
+        with bc.SimVenue(generate=2 * per_row, max_messages_per_second=0) as venue:
+            orders = venue.orders
+            bench_final(rows["final sync"].trial(), venue, orders[:per_row], args, False)
+            bench_final(rows["final asyncio"].trial(), venue, orders[per_row:], args, True)
     end_load = open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else []
 
     print(
@@ -214,7 +275,9 @@ def main() -> int:
     for row in rows.values():
         print(row.line())
     print()
-    print("Microseconds. added: outcome decided by the engine -> the Outcome in Python's hands.")
+    print("Microseconds. added: outcome decided by the engine -> the Outcome in Python's hands;")
+    print("for the final rows, final word known -> the FinalWord in hand, and the last column is")
+    print("the engine's reply -> final word.")
     return 0
 
 

@@ -38,3 +38,14 @@ def test_the_asyncio_lines_await_a_cancel(venue):
             asyncio.wait_for(namespace["cancel_one"](engine, venue.orders[0]), PATIENCE)
         )
     assert status == "acked" and round_trip > 0
+
+
+def test_the_final_word_lines_await_a_cancel_and_its_final_word(venue):
+    namespace: dict = {}
+    exec(compile(block("python-final"), "README.md", "exec"), namespace)
+    with bc.Engine(*SIM_CREDENTIALS, **settings_for(venue, confirm=True)) as engine:
+        assert engine.wait_live(PATIENCE)
+        got = asyncio.run(
+            asyncio.wait_for(namespace["cancel_and_confirm"](engine, venue.orders[0]), PATIENCE)
+        )
+    assert got == ("acked", "cancelled", "0", "push")

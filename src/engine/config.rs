@@ -231,6 +231,7 @@ pub struct Config {
     pub(crate) ack_timeout: Duration,
     pub(crate) ping_interval: Duration,
     pub(crate) pong_deadline: Duration,
+    pub(crate) write_timeout: Duration,
     pub(crate) messages_per_second: u32,
     pub(crate) cancels_per_second: u32,
     pub(crate) rate_margin: Duration,
@@ -273,6 +274,7 @@ impl fmt::Debug for Config {
             .field("ack_timeout", &self.ack_timeout)
             .field("ping_interval", &self.ping_interval)
             .field("pong_deadline", &self.pong_deadline)
+            .field("write_timeout", &self.write_timeout)
             .field("messages_per_second", &self.messages_per_second)
             .field("cancels_per_second", &self.cancels_per_second)
             .field("rate_margin", &self.rate_margin)
@@ -331,6 +333,7 @@ impl Config {
                 ack_timeout: Duration::from_secs(5),
                 ping_interval: Duration::from_secs(25),
                 pong_deadline: Duration::from_secs(10),
+                write_timeout: Duration::from_secs(2),
                 messages_per_second: 10,
                 cancels_per_second: 10,
                 rate_margin: Duration::from_millis(50),
@@ -374,6 +377,30 @@ impl Config {
         &self.credentials
     }
 
+    /// The longest an accepted intent can wait for its outcome: the maximum queueing time,
+    /// then up to four sends (the first, hedges, re-sends), each of which may come just before
+    /// the last one's ack timeout ran out, after a pause the venue asked for (a rate limit
+    /// holds the account back for its one-second window). An upper bound, for a caller that
+    /// waits for every outcome (`bitget-cancel run` waits this long after its input ends).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use bitget_cancel::engine::{Config, Credentials};
+    ///
+    /// let config = Config::builder(Credentials::new("k", "s", "p")?).build()?;
+    /// // 5 s in the queue, then 4 x (5 s ack timeout + 1.05 s pause).
+    /// assert_eq!(config.longest_outcome_wait(), Duration::from_millis(5_000 + 4 * 6_050));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn longest_outcome_wait(&self) -> Duration {
+        let per_send = self
+            .ack_timeout
+            .saturating_add(Duration::from_secs(1))
+            .saturating_add(self.rate_margin);
+        self.max_queue_time
+            .saturating_add(per_send.saturating_mul(crate::engine::MAX_SENDS as u32))
+    }
+
     /// Whether the engine runs unpinned when its [`core`](Self::core) cannot be had, instead
     /// of failing to start ([`ConfigBuilder::core_optional`]).
     pub fn is_core_optional(&self) -> bool {
@@ -410,6 +437,8 @@ impl Config {
         ping_interval: Duration;
         /// How long after a `ping` the venue must have sent something.
         pong_deadline: Duration;
+        /// How long a connection may be unable to hand its bytes to the kernel.
+        write_timeout: Duration;
         /// Most messages per second on one connection, `ping` and login included.
         messages_per_second: u32;
         /// Most cancels per second, across connections.
@@ -691,6 +720,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// How long a connection may be unable to hand its bytes to the kernel (its TCP send
+    /// buffer full: the venue does not read) before it is torn down and what waits on it goes
+    /// out elsewhere. Default 2 s. (A peer that reads but does not answer is found out sooner:
+    /// a cancel unanswered past the hedge delay makes its connection send a `ping` with a
+    /// pong deadline of 1 s.)
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.config.write_timeout = d;
+        self
+    }
+
     /// Most messages per second on one connection, counting `ping`, login and cancels. Default
     /// 10, the venue's limit; going over makes the venue disconnect.
     pub fn messages_per_second(mut self, n: u32) -> Self {
@@ -891,6 +930,7 @@ impl ConfigBuilder {
             ("ack_timeout", config.ack_timeout),
             ("ping_interval", config.ping_interval),
             ("pong_deadline", config.pong_deadline),
+            ("write_timeout", config.write_timeout),
             ("connect_timeout", config.connect_timeout),
         ] {
             if d.is_zero() {

@@ -89,9 +89,10 @@ impl<I: IntentSource, O: OutcomeSink> Core<I, O> {
         self.account.submit(sub)
     }
 
+    /// The next send number, and its wire id.
     #[inline]
-    pub(crate) fn next_request_id(&self) -> RequestId {
-        self.account.next_request_id()
+    pub(crate) fn next_wire_id(&self) -> (u64, RequestId) {
+        self.account.next_wire_id()
     }
 
     pub(crate) fn request_shutdown(&mut self) {

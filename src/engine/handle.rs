@@ -16,7 +16,10 @@ use crate::outcome::Outcome;
 /// An intent on its way to the engine thread.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Submission {
+    /// What the outcome is labelled with: the caller's id, or the first send's wire id.
     pub id: RequestId,
+    /// The send number of the first attempt.
+    pub wire: u64,
     pub cancel: Cancel,
     pub accepted_ns: u64,
 }
@@ -75,17 +78,17 @@ impl fmt::Debug for Handle {
 }
 
 impl Handle {
-    /// Queues a cancel for the engine thread and returns the request id it will be sent under:
-    /// the caller's ([`Cancel::with_id`]) or the next engine-assigned number. Never blocks and
-    /// never allocates; the outcome comes back later on the outcome ring.
+    /// Queues a cancel for the engine thread and returns the id its outcome will carry: the
+    /// caller's ([`Cancel::with_id`]) if it has one, else the wire id of its first send. Never
+    /// blocks and never allocates; the outcome comes back later on the outcome ring.
     ///
     /// The intent's fields were checked when the [`Cancel`] was built. A full ring or a stopped
     /// engine hands the intent back in the error.
     ///
-    /// Engine-assigned ids are decimal numbers counting from 1. A caller's id must not be held
-    /// by another intent (waiting or in flight) when the engine takes it, or the newcomer is
-    /// reported [`NotSentReason::DuplicateId`](crate::outcome::NotSentReason::DuplicateId):
-    /// prefer ids with a letter in them, which never meet an engine-assigned one.
+    /// Every send of a cancel goes out under a wire id of the engine's own, never used before
+    /// (a random prefix drawn when the engine was built, then a counter: `k3Xw9QpZ:17`), and a
+    /// reply is matched by that id alone. A caller's id is a label: it never goes on the wire,
+    /// any number of intents may carry the same one, and it comes back in the outcome as given.
     // The error carries the intent by value (about 190 bytes) so that it is never lost; boxing
     // it would allocate on the hot path.
     #[allow(clippy::result_large_err)]
@@ -99,12 +102,14 @@ impl Handle {
             shared.submit.0.submitting.fetch_sub(1, Ordering::SeqCst);
             return Err(SubmitError::Stopped(cancel));
         }
+        let wire = shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed);
         let id = match cancel.id {
             Some(id) => id,
-            None => RequestId::from_u64(shared.submit.0.next_id.fetch_add(1, Ordering::Relaxed)),
+            None => shared.wire_ids.id(wire),
         };
         let pushed = self.intents.try_send(Submission {
             id,
+            wire,
             cancel,
             accepted_ns: monotonic_ns(),
         });
@@ -179,22 +184,7 @@ impl Handle {
     /// waiter that only spun would keep it off the core for the whole spin (measured on two
     /// busy cores: tick-to-wire grew to the spin, 0.2 ms for 0.2 ms, 1 ms for 1 ms).
     fn spin_for(&self, spin: Duration, started: Instant) -> Option<Outcome> {
-        if spin.is_zero() {
-            return None;
-        }
-        loop {
-            // A clock read every few looks: the ring's emptiness is two loads, the clock more.
-            for _ in 0..SPINS_PER_CLOCK_READ {
-                if let Some(o) = self.try_outcome() {
-                    return Some(o);
-                }
-                std::hint::spin_loop();
-            }
-            if started.elapsed() >= spin {
-                return None;
-            }
-            std::thread::yield_now();
-        }
+        spin_on(spin, started, || self.try_outcome())
     }
 
     /// A descriptor that becomes readable when an outcome is ready, for an event loop that
@@ -266,15 +256,55 @@ impl Handle {
     }
 
     /// The next final word, waiting up to `timeout` for one (`None` at once while the final
-    /// word is off).
+    /// word is off): watching the ring for
+    /// [`ConfigBuilder::outcome_spin`](super::ConfigBuilder::outcome_spin) first, then parked,
+    /// like [`Handle::outcome_timeout`].
     pub fn final_timeout(&self, timeout: Duration) -> Option<FinalWord> {
+        self.final_timeout_with_spin(timeout, self.spin)
+    }
+
+    /// [`Handle::final_timeout`] with a spin of its own instead of the configured one (at most
+    /// `timeout`; zero parks at once), like [`Handle::outcome_timeout_with_spin`].
+    pub fn final_timeout_with_spin(&self, timeout: Duration, spin: Duration) -> Option<FinalWord> {
         let finals = self.finals.as_ref()?;
-        match finals.recv_timeout(timeout) {
+        if let Some(w) = self.try_final() {
+            return Some(w);
+        }
+        let started = Instant::now();
+        if let Some(w) = spin_on(spin.min(timeout), started, || self.try_final()) {
+            return Some(w);
+        }
+        match finals.recv_timeout(timeout.saturating_sub(started.elapsed())) {
             Ok(w) => Some(w),
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {
                 self.shared.pop_late_final()
             }
         }
+    }
+
+    /// Whether the final word is on ([`ConfigBuilder::confirm`](super::ConfigBuilder::confirm)):
+    /// false means no final word ever comes.
+    pub fn confirms(&self) -> bool {
+        self.finals.is_some()
+    }
+
+    /// A descriptor that becomes readable when a final word is ready, for an event loop: the
+    /// final-word ring's [`Handle::outcome_ready`] (see [`FinalReady`](super::FinalReady)).
+    /// Created by the first call; every later call, on any clone, shares it. Unix only.
+    ///
+    /// # Errors
+    ///
+    /// The final word is off (`ErrorKind::Unsupported`: no final word would ever make it
+    /// readable), or the descriptor cannot be created (out of file descriptors).
+    #[cfg(unix)]
+    pub fn final_ready(&self) -> std::io::Result<super::FinalReady> {
+        let finals = self.finals.as_ref().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "the final word is off (ConfigBuilder::confirm)",
+            )
+        })?;
+        super::FinalReady::new(self.shared.clone(), finals.clone())
     }
 
     /// The final words ready now, without blocking.
@@ -349,6 +379,27 @@ impl Handle {
 
 /// How many times a spinning wait looks at the ring between two reads of the clock.
 const SPINS_PER_CLOCK_READ: u32 = 16;
+
+/// Looks (`look`) until it gives something or `spin` has passed since `started`, offering the
+/// core to other threads between every few looks (see [`Handle::spin_for`]).
+fn spin_on<T>(spin: Duration, started: Instant, mut look: impl FnMut() -> Option<T>) -> Option<T> {
+    if spin.is_zero() {
+        return None;
+    }
+    loop {
+        // A clock read every few looks: the ring's emptiness is two loads, the clock more.
+        for _ in 0..SPINS_PER_CLOCK_READ {
+            if let Some(item) = look() {
+                return Some(item);
+            }
+            std::hint::spin_loop();
+        }
+        if started.elapsed() >= spin {
+            return None;
+        }
+        std::thread::yield_now();
+    }
+}
 
 /// What [`Engine::shutdown_with_outcomes`](crate::Engine::shutdown_with_outcomes) leaves: the
 /// final counters and every outcome no handle had read, in the order they were decided (the
@@ -442,14 +493,24 @@ mod tests {
     }
 
     #[test]
-    fn engine_ids_are_assigned_in_order_and_caller_ids_kept() {
+    fn every_intent_draws_the_next_send_number_and_a_callers_id_is_its_label() {
         let (h, rx, _otx) = handle(8);
-        assert_eq!(h.cancel(cancel()).unwrap().as_str(), "1");
-        assert_eq!(h.cancel(cancel()).unwrap().as_str(), "2");
+        let ids = h.shared.wire_ids;
+        assert_eq!(h.cancel(cancel()).unwrap(), ids.id(1));
+        assert_eq!(h.cancel(cancel()).unwrap(), ids.id(2));
         let mine = RequestId::new("mine-7").unwrap();
         assert_eq!(h.cancel(cancel().with_id(mine)).unwrap(), mine);
-        let got: Vec<_> = rx.try_iter().map(|s| s.id.as_str().to_string()).collect();
-        assert_eq!(got, ["1", "2", "mine-7"]);
+        assert_eq!(
+            h.cancel(cancel().with_id(mine)).unwrap(),
+            mine,
+            "labels may repeat"
+        );
+        let got: Vec<_> = rx.try_iter().map(|s| (s.id, s.wire)).collect();
+        assert_eq!(
+            got,
+            [(ids.id(1), 1), (ids.id(2), 2), (mine, 3), (mine, 4)],
+            "the wire id is never the label"
+        );
     }
 
     #[test]

@@ -123,8 +123,9 @@ impl InlineEngine {
         }
     }
 
-    /// Takes a cancel and returns the request id it goes out under: the caller's
-    /// ([`Cancel::with_id`]) or the next engine-assigned number. When a connection is live and
+    /// Takes a cancel and returns the id its outcome will carry: the caller's
+    /// ([`Cancel::with_id`]), a label that never goes on the wire, or else the wire id of its
+    /// first send. When a connection is live and
     /// pacing allows, the frame is sealed and written to the socket before this returns; else
     /// the intent waits, like the threaded engine's, for a later [`InlineEngine::poll`]. Never
     /// blocks and never allocates.
@@ -140,12 +141,11 @@ impl InlineEngine {
         if self.finished {
             return Err(SubmitError::Stopped(cancel));
         }
-        let id = match cancel.id {
-            Some(id) => id,
-            None => self.core.next_request_id(),
-        };
+        let (wire, wire_id) = self.core.next_wire_id();
+        let id = cancel.id.unwrap_or(wire_id);
         let sub = Submission {
             id,
+            wire,
             cancel,
             accepted_ns: monotonic_ns(),
         };
@@ -193,8 +193,22 @@ impl InlineEngine {
     /// The next final word, polling until one is ready or `timeout` has passed, as
     /// [`InlineEngine::outcome_timeout`] waits for an outcome.
     pub fn final_timeout(&mut self, timeout: Duration) -> Option<FinalWord> {
-        let spin = self.spin;
+        self.final_timeout_with_spin(timeout, self.spin)
+    }
+
+    /// [`InlineEngine::final_timeout`] with a spin of its own instead of the configured one,
+    /// like [`InlineEngine::outcome_timeout_with_spin`].
+    pub fn final_timeout_with_spin(
+        &mut self,
+        timeout: Duration,
+        spin: Duration,
+    ) -> Option<FinalWord> {
         self.wait(timeout, spin, InlineEngine::try_final)
+    }
+
+    /// Whether the final word is on ([`ConfigBuilder::confirm`](super::ConfigBuilder::confirm)).
+    pub fn confirms(&self) -> bool {
+        self.core.account.confirms()
     }
 
     /// The next outcome, polling until one is ready or `timeout` has passed: back to back for
@@ -352,7 +366,7 @@ impl Drop for InlineEngine {
     fn drop(&mut self) {
         let left = self.stop();
         if !left.is_empty() {
-            log::warn!(
+            crate::relay::log_warn!(
                 "inline engine dropped with {} outcomes unread; use shutdown() to get them",
                 left.len()
             );

@@ -73,6 +73,7 @@ mod ready;
 mod runner;
 mod shared;
 mod uta_stats;
+mod wire_id;
 
 use std::fmt;
 use std::sync::Arc;
@@ -88,11 +89,14 @@ pub use config::{
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 #[cfg(unix)]
-pub use ready::OutcomeReady;
+pub use ready::{FinalReady, OutcomeReady};
 pub use shared::{
     ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState, Stats,
 };
 pub use uta_stats::UnifiedStats;
+
+/// The most sends one cancel gets: the first, then hedges and re-sends.
+pub(crate) use account::inflight::MAX_ATTEMPTS as MAX_SENDS;
 
 use account::Hosts;
 use core::Core;
@@ -363,7 +367,7 @@ impl Engine {
             let _ = waker.wake();
         }
         if thread.join().is_err() {
-            log::error!("the engine thread panicked");
+            crate::relay::log_error!("the engine thread panicked");
             self.shared.stopped.0.store(true, Ordering::SeqCst);
             self.shared.set_state(SessionState::Stopped);
         }
@@ -388,7 +392,9 @@ fn pin(config: &Config) -> Result<Pinning, StartError> {
     match pin_to(core) {
         Ok(()) => Ok(Pinning::Pinned(core)),
         Err(reason) if config.core_optional => {
-            log::warn!("cannot pin the engine thread to core {core} ({reason}); running unpinned");
+            crate::relay::log_warn!(
+                "cannot pin the engine thread to core {core} ({reason}); running unpinned"
+            );
             Ok(Pinning::Failed(core))
         }
         Err(reason) => Err(StartError::Pinning { core, reason }),

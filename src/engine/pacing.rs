@@ -15,6 +15,8 @@ pub(crate) struct RateLimiter {
     /// The index of the oldest remembered event (the next to be overwritten).
     oldest: usize,
     window_ns: u64,
+    /// No event before this time (a pause the venue asked for; 0: none).
+    held_until: u64,
 }
 
 const NEVER: u64 = u64::MAX;
@@ -26,16 +28,23 @@ impl RateLimiter {
             sends: vec![NEVER; limit.max(1) as usize].into_boxed_slice(),
             oldest: 0,
             window_ns,
+            held_until: 0,
         }
     }
 
     /// The earliest time another event is allowed.
     #[inline]
     pub(crate) fn ready_at(&self) -> u64 {
-        match self.sends[self.oldest] {
+        let window = match self.sends[self.oldest] {
             NEVER => 0,
             t => t.saturating_add(self.window_ns),
-        }
+        };
+        window.max(self.held_until)
+    }
+
+    /// Allows no event before `until` (the venue said the limit was reached: back off).
+    pub(crate) fn hold_until(&mut self, until: u64) {
+        self.held_until = self.held_until.max(until);
     }
 
     /// Whether an event is allowed at `now`.
@@ -69,6 +78,7 @@ impl RateLimiter {
     pub(crate) fn reset(&mut self) {
         self.sends.fill(NEVER);
         self.oldest = 0;
+        self.held_until = 0;
     }
 }
 
@@ -90,6 +100,17 @@ mod tests {
             })
             .max()
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_hold_stops_every_event_until_it_ends() {
+        let mut limiter = RateLimiter::new(10, SECOND);
+        assert!(limiter.try_acquire(1));
+        limiter.hold_until(SECOND / 2);
+        limiter.hold_until(SECOND / 4);
+        assert_eq!(limiter.ready_at(), SECOND / 2, "the later hold stands");
+        assert!(!limiter.try_acquire(SECOND / 2 - 1));
+        assert!(limiter.try_acquire(SECOND / 2));
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub(crate) trait IntentSource {
     fn try_recv(&self) -> Result<Submission, TryRecvError>;
     /// Whether none waits (checked before the thread parks).
     fn is_empty(&self) -> bool;
-    /// Takes the next engine-assigned request number from `next_id`, which the submitting side
+    /// Takes the next send number (of a wire id) from `next_id`, which the submitting side
     /// also draws from.
     fn take_id(&self, next_id: &AtomicU64) -> u64;
 }

@@ -117,7 +117,7 @@ impl Reactor {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                log::error!("poll failed: {e}");
+                crate::relay::log_error!("poll failed: {e}");
                 // Never spin hot on a broken poller.
                 std::thread::sleep(Duration::from_millis(1));
                 sockets.on_poller_error();

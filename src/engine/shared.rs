@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Condvar, Mutex};
 
+use super::wire_id::WireIds;
 use crate::final_word::FinalWord;
 use crate::outcome::{ConnectFailure, ErrorText, Outcome};
 
@@ -368,10 +369,19 @@ pub struct Stats {
     pub hedges_sent: u64,
     /// Intents settled by the reply to a hedge.
     pub hedges_won: u64,
-    /// Hedges not sent because hedges had spent their share of the cancel budget.
+    /// Hedges that had to wait because hedges had spent their share of the cancel budget (they
+    /// go out once it comes back).
     pub hedges_capped: u64,
-    /// Cancels sent again because the connection they were on was lost.
+    /// Cancels sent again because the connection they were on was lost, or stalled (left a
+    /// cancel unanswered past the hedge delay while another path answered).
     pub failovers: u64,
+    /// Connections found stalled: they took no new cancels until they answered again.
+    pub stalls: u64,
+    /// Transient answers (a rate limit, overload, a timeout) that settled nothing: the cancel
+    /// was still live elsewhere or went out again.
+    pub transient_answers: u64,
+    /// Cancels sent again after a transient answer.
+    pub retries: u64,
     /// Connections replaced for their age (make-before-break).
     pub rotations: u64,
     /// Replies to an attempt of an intent another attempt had already settled: counted, never a
@@ -504,6 +514,9 @@ pub(crate) struct Counters {
     pub hedges_won: Counter,
     pub hedges_capped: Counter,
     pub failovers: Counter,
+    pub stalls: Counter,
+    pub transient_answers: Counter,
+    pub retries: Counter,
     pub rotations: Counter,
     pub late_replies: Counter,
     pub unreadable_messages: Counter,
@@ -544,6 +557,9 @@ impl Counters {
             hedges_won: self.hedges_won.get(),
             hedges_capped: self.hedges_capped.get(),
             failovers: self.failovers.get(),
+            stalls: self.stalls.get(),
+            transient_answers: self.transient_answers.get(),
+            retries: self.retries.get(),
             rotations: self.rotations.get(),
             late_replies: self.late_replies.get(),
             unreadable_messages: self.unreadable_messages.get(),
@@ -574,7 +590,8 @@ pub(crate) struct Padded<T>(pub T);
 /// Written by submitting threads.
 #[derive(Debug)]
 pub(crate) struct SubmitSide {
-    /// The next engine-assigned request id.
+    /// The next send number (of a wire id): drawn by handles for first sends, by the engine
+    /// thread for later ones.
     pub next_id: AtomicU64,
     /// Submissions between their `stopped` check and their push; shutdown waits for zero.
     pub submitting: AtomicUsize,
@@ -591,6 +608,8 @@ pub(crate) struct EngineSide {
 
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// The engine's wire ids (its random prefix).
+    pub wire_ids: WireIds,
     pub submit: Padded<SubmitSide>,
     pub engine: Padded<EngineSide>,
     pub counters: Padded<Counters>,
@@ -608,6 +627,10 @@ pub(crate) struct Shared {
     /// ([`crate::Handle::outcome_ready`]); until then the engine pays one load per outcome.
     #[cfg(unix)]
     pub ready: OnceLock<super::ready::signal::ReadySignal>,
+    /// The final-ready notification, once a handle asked for it
+    /// ([`crate::Handle::final_ready`]); until then the engine pays one load per final word.
+    #[cfg(unix)]
+    pub final_ready: OnceLock<super::ready::signal::ReadySignal>,
     /// Final words decided at shutdown that found the final-word ring full.
     pub late_finals: Mutex<VecDeque<FinalWord>>,
     pub has_late_finals: AtomicBool,
@@ -616,6 +639,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new() -> Self {
         Shared {
+            wire_ids: WireIds::random(),
             submit: Padded(SubmitSide {
                 next_id: AtomicU64::new(1),
                 submitting: AtomicUsize::new(0),
@@ -634,6 +658,8 @@ impl Shared {
             has_late_outcomes: AtomicBool::new(false),
             #[cfg(unix)]
             ready: OnceLock::new(),
+            #[cfg(unix)]
+            final_ready: OnceLock::new(),
             late_finals: Mutex::new(VecDeque::new()),
             has_late_finals: AtomicBool::new(false),
         }
@@ -740,6 +766,22 @@ impl Shared {
     pub(crate) fn push_late_final(&self, word: FinalWord) {
         lock(&self.late_finals).push_back(word);
         self.has_late_finals.store(true, Ordering::Release);
+        self.final_delivered();
+    }
+
+    /// Whether shutdown left final words beside the ring.
+    pub(crate) fn has_late_finals(&self) -> bool {
+        self.has_late_finals.load(Ordering::Acquire)
+    }
+
+    /// Called by the engine after it handed a final word over: signals a consumer that armed
+    /// the final-ready notification, if one exists.
+    #[inline]
+    pub(crate) fn final_delivered(&self) {
+        #[cfg(unix)]
+        if let Some(ready) = self.final_ready.get() {
+            ready.delivered();
+        }
     }
 }
 

@@ -107,8 +107,13 @@ pub(crate) enum Dial {
     Wait(Dialing),
     /// TLS is up and no upgrade was wanted.
     Secure(Box<TlsStream>),
-    /// The WebSocket is up. `leftover` is what the server sent after its upgrade reply.
-    Upgraded { tls: TlsStream, leftover: Vec<u8> },
+    /// The WebSocket is up. `leftover` is what the server sent after its upgrade reply;
+    /// `server_date` the reply's `Date` header (Unix seconds), a coarse reading of its clock.
+    Upgraded {
+        tls: TlsStream,
+        leftover: Vec<u8>,
+        server_date: Option<u64>,
+    },
     /// The attempt failed; the dialer asked for a fresh lookup.
     Failed(NetError),
 }
@@ -176,6 +181,22 @@ impl Dialer {
         }
     }
 
+    /// A dialer to the same server (host, addresses, TLS, upgrade URL), for another connection:
+    /// a replacement takes the endpoint of the connection it replaces.
+    pub(crate) fn fork(&self) -> Dialer {
+        Dialer {
+            host: self.host.clone(),
+            upgrade: self.upgrade.clone(),
+            tls_config: self.tls_config.clone(),
+            send_buffer: self.send_buffer,
+            addresses: match &self.addresses {
+                Addresses::Thread(addrs) => Addresses::Thread(addrs.clone()),
+                Addresses::Fixed(addrs) => Addresses::Fixed(addrs.clone()),
+            },
+            next_addr: self.next_addr,
+        }
+    }
+
     /// Replaces fixed addresses (a dialer fed by the resolver thread ignores this).
     pub(crate) fn set_addresses(&mut self, addrs: Vec<SocketAddr>) {
         if let Addresses::Fixed(fixed) = &mut self.addresses {
@@ -226,7 +247,7 @@ impl Dialer {
         if let Some(size) = self.send_buffer
             && let Err(e) = socket2::SockRef::from(&tcp).set_send_buffer_size(size)
         {
-            log::warn!("cannot set the socket send buffer to {size} bytes: {e}");
+            crate::relay::log_warn!("cannot set the socket send buffer to {size} bytes: {e}");
         }
         if let Err(e) = registry.register(&mut tcp, token, Interest::READABLE | Interest::WRITABLE)
         {
@@ -285,7 +306,7 @@ impl Dialer {
             Err(e) => return Dial::Failed(e.into()),
         }
         if let Err(e) = tcp.set_nodelay(true) {
-            log::warn!("cannot set TCP_NODELAY: {e}");
+            crate::relay::log_warn!("cannot set TCP_NODELAY: {e}");
         }
         match TlsStream::new(self.tls_config.clone(), &self.host, tcp) {
             Ok(tls) => self.step_tls(Box::new(tls)),
@@ -307,9 +328,14 @@ impl Dialer {
 
 fn step_upgrade(progress: Result<UpgradeProgress<TlsStream>, crate::ws::WsError>) -> Dial {
     match progress {
-        Ok(UpgradeProgress::Done { stream, leftover }) => Dial::Upgraded {
+        Ok(UpgradeProgress::Done {
+            stream,
+            leftover,
+            server_date,
+        }) => Dial::Upgraded {
             tls: stream,
             leftover,
+            server_date,
         },
         Ok(UpgradeProgress::Pending(mut upgrade)) => {
             // The request may sit encrypted in the TLS buffer: push it out now.

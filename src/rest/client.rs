@@ -12,6 +12,7 @@ use super::config::BaseUrl;
 use super::http::ResponseReader;
 use super::{OrderAnswer, RestConfig, RestError, Verdict};
 use crate::backoff::{Backoff, random_seed};
+use crate::clock::ClockEstimate;
 use crate::credentials::Credentials;
 use crate::intent::{Cancel, InstType};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
@@ -22,8 +23,9 @@ use crate::venue::{AccountAnswer, Dialect, RestSigner};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestEvent {
     /// The TLS handshake completed: a connection is open. Unless the clock offset was measured
-    /// recently, the client sends `GET /api/v2/public/time` on it at once, and
-    /// [`RestClient::is_ready`] turns true one round trip later.
+    /// recently (or the other connection measures it), the client sends
+    /// `GET /api/v2/public/time` on it three times at once, and that connection is ready three
+    /// round trips later.
     Connected,
     /// The venue's verdict on the cancel sent with `tag`.
     Reply {
@@ -87,7 +89,7 @@ pub enum SendError {
     Broken(RestError),
 }
 
-/// Where the connection stands.
+/// Where one connection stands.
 enum Phase {
     /// Not started, or shut down.
     Stopped,
@@ -111,7 +113,7 @@ impl Phase {
 }
 
 /// What the request in flight is.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Cancel {
         tag: u64,
@@ -139,31 +141,116 @@ struct InFlight {
 
 /// The read buffer: one TLS record's plaintext.
 const READ_CHUNK: usize = 16 * 1024;
+/// The most bytes one connection reads per [`RestClient::advance`]; the rest waits for the
+/// next call.
+const READ_BUDGET: usize = 256 * 1024;
+/// The keep-alive connections the client keeps.
+const LANES: usize = 2;
+/// Server-time requests in a clock measurement (their median is believed).
+const CLOCK_ROUND: u8 = 3;
+/// Server times outside these bounds (2020 and 2200, Unix ms) are not believed at all.
+const PLAUSIBLE_MS: std::ops::Range<i64> = 1_577_836_800_000..7_258_118_400_000;
 
-/// One keep-alive HTTPS connection to the venue's REST API, driven by the caller's `mio` loop
-/// without ever blocking it (DNS resolution in [`start`](Self::start) excepted). HTTP/1.1, one
-/// request at a time.
+/// One keep-alive connection of the client.
+struct Lane {
+    /// The connect ladder, and where the host's addresses come from.
+    dialer: Dialer,
+    phase: Phase,
+    in_flight: Option<InFlight>,
+    reader: ResponseReader,
+    readable: bool,
+    /// The last advance stopped at its read budget: read again at once.
+    more: bool,
+    /// Consecutive failures (none after any complete reply) and the jitter of the delays.
+    backoff: Backoff,
+    /// This connection delivered at least one complete reply.
+    answered: bool,
+    /// When this connection, idle, sends its keep-warm request.
+    warm_at: u64,
+    /// Server-time requests left in a clock measurement under way on this connection.
+    sampling: u8,
+    /// A failure met inside `send_cancel`, reported by the next `advance`.
+    broken: Option<RestError>,
+}
+
+impl Lane {
+    fn tls(&self) -> Option<&TlsStream> {
+        match &self.phase {
+            Phase::Open { tls } if !tls.peer_closed() && !tls.is_closed() => Some(tls),
+            _ => None,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.tls().is_some() && self.broken.is_none()
+    }
+
+    fn is_ready(&self) -> bool {
+        self.is_open() && self.in_flight.is_none() && !self.reader.has_started()
+    }
+
+    fn is_down(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Stopped
+                | Phase::Backoff { .. }
+                | Phase::Dialing {
+                    dialing: Dialing::Resolving { .. },
+                    ..
+                }
+        )
+    }
+
+    fn next_deadline(&self, keep_warm: bool) -> Option<u64> {
+        if self.broken.is_some() || self.more {
+            return Some(0);
+        }
+        match &self.phase {
+            Phase::Stopped => None,
+            Phase::Backoff { retry_at } => Some(*retry_at),
+            Phase::Dialing { dialing, deadline } => Some((*deadline).min(dialing.recheck_at())),
+            Phase::Open { .. } => match &self.in_flight {
+                Some(request) => Some(request.deadline),
+                None if keep_warm => Some(self.warm_at),
+                None => None,
+            },
+        }
+    }
+}
+
+/// Keep-alive HTTPS connections to the venue's REST API, as a nonblocking state machine the
+/// caller's `mio` loop drives without ever blocking it (DNS resolution in
+/// [`start`](Self::start) excepted). HTTP/1.1, one request at a time on each connection.
+///
+/// It keeps two connections (both registered under the caller's token), so that the
+/// keep-warm request on one never delays a cancel: a connection sends its keep-warm only while
+/// the other is ready for a cancel, and a cancel goes on whichever is ready.
 ///
 /// Time comes from the caller: `now` is nanoseconds on a monotonic clock (the crate's
 /// [`crate::clock::monotonic_ns`]), `unix_ms` the wall clock in Unix milliseconds (for the
 /// signature's timestamp, corrected by the measured clock offset).
 ///
 /// Semantics the caller can rely on:
-/// - [`send_cancel`](Self::send_cancel) returns `Ok` only when the request is committed to the
+/// - [`send_cancel`](Self::send_cancel) returns `Ok` only when the request is committed to a
 ///   connection; from then on exactly one [`RestEvent::Reply`] or [`RestEvent::Failed`] with its
 ///   tag comes out of a later [`advance`](Self::advance) (or [`shutdown`](Self::shutdown)).
-/// - [`is_ready`](Self::is_ready) is true when the connection is open and nothing is in flight.
-///   A new connection first measures the clock (`GET /api/v2/public/time`) unless the last
-///   measurement is younger than [`RestConfig::keep_warm_every`], so it is ready one round trip
-///   after [`RestEvent::Connected`] at most.
+///   Before it writes onto an idle connection it checks that the server has not closed it
+///   meanwhile (an idle keep-alive the server ended is replaced, never written to).
+/// - [`is_ready`](Self::is_ready) is true when a connection is open and has nothing in flight.
+///   A new connection first measures the clock (three `GET /api/v2/public/time`, whose median
+///   offset is believed; a server time far from the others is not) unless the last
+///   measurement is younger than [`RestConfig::keep_warm_every`]; the other connection takes
+///   cancels meanwhile.
 /// - A request times out after [`RestConfig::request_timeout`]; its connection is then
 ///   replaced, so a late reply can never be taken for the next request's.
 /// - An idle connection sends `GET /api/v2/public/time` every
-///   [`RestConfig::keep_warm_every`]; its reply updates [`clock_offset_ms`](Self::clock_offset_ms).
+///   [`RestConfig::keep_warm_every`] (while the other one is ready); its reply updates
+///   [`clock_offset_ms`](Self::clock_offset_ms).
 /// - Broken connections are replaced with exponential backoff and jitter
 ///   ([`RestConfig::reconnect`]); a routine keep-alive close is replaced at once.
-/// - Call `advance` when an event came for the token or [`next_deadline`](Self::next_deadline)
-///   has passed; calling it more often is harmless.
+/// - Each call to `advance` reads a bounded amount from each connection; call `advance` when
+///   an event came for the token or [`next_deadline`](Self::next_deadline) has passed;
+///   calling it more often is harmless.
 ///
 /// ```no_run
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -211,28 +298,20 @@ pub struct RestClient {
     url: BaseUrl,
     credentials: Credentials,
     token: Token,
-    /// The connect ladder, and where the host's addresses come from.
-    dialer: Dialer,
-    phase: Phase,
-    in_flight: Option<InFlight>,
-    reader: ResponseReader,
+    lanes: [Lane; LANES],
     body: Vec<u8>,
     request: Vec<u8>,
     scratch: Box<[u8]>,
-    readable: bool,
-    /// Consecutive failures (none after any complete reply) and the jitter of the delays.
-    backoff: Backoff,
-    /// This connection delivered at least one complete reply.
-    answered: bool,
-    /// When an idle open connection sends its keep-warm request.
-    warm_at: u64,
-    clock_offset_ms: Option<i64>,
-    /// When the clock offset was last measured.
+    /// The venue's clock, from the server times measured.
+    clock: ClockEstimate,
+    /// Server times believed so far.
+    clock_samples: u64,
+    /// When the clock was last measured.
     synced_at: Option<u64>,
+    /// A measurement was asked for ([`RestClient::measure_clock`]).
+    measure_wanted: bool,
     /// The venue's API the requests speak.
     dialect: Dialect,
-    /// A failure met inside `send_cancel`, reported by the next `advance`.
-    broken: Option<RestError>,
 }
 
 impl fmt::Debug for RestClient {
@@ -241,10 +320,15 @@ impl fmt::Debug for RestClient {
             .field("config", &self.config)
             .field("credentials", &self.credentials)
             .field("token", &self.token)
-            .field("phase", &self.phase.name())
-            .field("in_flight", &self.in_flight)
-            .field("backoff", &self.backoff)
-            .field("clock_offset_ms", &self.clock_offset_ms)
+            .field(
+                "connections",
+                &[self.lanes[0].phase.name(), self.lanes[1].phase.name()],
+            )
+            .field(
+                "in_flight",
+                &[self.lanes[0].in_flight, self.lanes[1].in_flight],
+            )
+            .field("clock_offset_ms", &self.clock_offset_ms())
             .finish_non_exhaustive()
     }
 }
@@ -269,7 +353,7 @@ fn ms(d: Duration) -> u64 {
 }
 
 impl RestClient {
-    /// Checks the configuration and allocates every buffer; no I/O. The socket will be
+    /// Checks the configuration and allocates every buffer; no I/O. The sockets will be
     /// registered under `token` with the registry given to [`advance`](Self::advance).
     ///
     /// Errors: [`RestError::InvalidUrl`], [`RestError::Tls`] (the extra CA cannot be used).
@@ -305,14 +389,25 @@ impl RestClient {
             Some(addrs) => Dialer::new(&url.host, addrs, tls_config, None, None),
             None => Dialer::with_fixed_addresses(&url.host, tls_config, None),
         };
-        Ok(RestClient {
-            reader: ResponseReader::new(config.max_body),
-            url,
-            credentials: credentials.clone(),
-            token,
+        let lane = |dialer: Dialer| Lane {
             dialer,
             phase: Phase::Stopped,
             in_flight: None,
+            reader: ResponseReader::new(config.max_body),
+            readable: false,
+            more: false,
+            backoff: Backoff::new(config.reconnect, random_seed()),
+            answered: false,
+            warm_at: 0,
+            sampling: 0,
+            broken: None,
+        };
+        let second = dialer.fork();
+        Ok(RestClient {
+            lanes: [lane(dialer), lane(second)],
+            url,
+            credentials: credentials.clone(),
+            token,
             body: Vec::with_capacity(
                 Dialect::V2
                     .max_rest_body_len()
@@ -321,23 +416,20 @@ impl RestClient {
             dialect: Dialect::V2,
             request: Vec::with_capacity(2048),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            readable: false,
-            backoff: Backoff::new(config.reconnect, random_seed()),
-            answered: false,
-            warm_at: 0,
-            clock_offset_ms: None,
+            clock: ClockEstimate::new(),
+            clock_samples: 0,
             synced_at: None,
-            broken: None,
+            measure_wanted: false,
             config,
         })
     }
 
     /// Resolves the host (the system resolver: this may block, once) and schedules the first
-    /// connection for the next [`advance`](Self::advance). Calling it again re-resolves.
+    /// connections for the next [`advance`](Self::advance). Calling it again re-resolves.
     ///
     /// Errors: [`RestError::Resolve`].
     pub fn start(&mut self, now: u64) -> Result<(), RestError> {
-        if !self.dialer.resolves_itself() {
+        if !self.lanes[0].dialer.resolves_itself() {
             let resolve_error = |reason: String| RestError::Resolve {
                 host: self.url.host.clone(),
                 reason,
@@ -349,10 +441,14 @@ impl RestClient {
             if addrs.is_empty() {
                 return Err(resolve_error("no addresses".to_owned()));
             }
-            self.dialer.set_addresses(addrs);
+            for lane in &mut self.lanes {
+                lane.dialer.set_addresses(addrs.clone());
+            }
         }
-        if matches!(self.phase, Phase::Stopped) {
-            self.phase = Phase::Backoff { retry_at: now };
+        for lane in &mut self.lanes {
+            if matches!(lane.phase, Phase::Stopped) {
+                lane.phase = Phase::Backoff { retry_at: now };
+            }
         }
         Ok(())
     }
@@ -360,67 +456,89 @@ impl RestClient {
     /// Notes a socket event for this client's token. Cheap; the work happens in
     /// [`advance`](Self::advance).
     pub fn on_event(&mut self, readable: bool, _writable: bool) {
-        self.readable |= readable;
+        for lane in &mut self.lanes {
+            lane.readable |= readable;
+        }
     }
 
-    /// True when a connection is open and no request is in flight: a
-    /// [`send_cancel`](Self::send_cancel) now goes straight to the socket.
+    /// True when a connection is open and has no request in flight, and the venue's clock is
+    /// known (or no measurement is under way): a [`send_cancel`](Self::send_cancel) now goes
+    /// straight to the socket (unless the server closed that idle connection meanwhile, which
+    /// `send_cancel` finds out first).
     pub fn is_ready(&self) -> bool {
-        matches!(&self.phase, Phase::Open { tls } if !tls.peer_closed() && !tls.is_closed())
-            && self.in_flight.is_none()
-            && self.broken.is_none()
-            && !self.reader.has_started()
+        (0..LANES).any(|k| self.lane_ready(k))
+    }
+
+    /// Whether connection `k` may take a cancel: idle, and not ahead of the first clock
+    /// measurement (a cancel signed with an unmeasured clock may be refused for it).
+    fn lane_ready(&self, k: usize) -> bool {
+        let measuring = self.clock_samples == 0 && self.lanes.iter().any(|l| l.sampling > 0);
+        self.lanes[k].is_ready() && !measuring
     }
 
     /// True when the client has no connection and waits to try again (after a failure), or was
     /// never started or was shut down: a cancel cannot go out on it soon.
     pub fn is_down(&self) -> bool {
-        matches!(
-            self.phase,
-            Phase::Stopped
-                | Phase::Backoff { .. }
-                | Phase::Dialing {
-                    dialing: Dialing::Resolving { .. },
-                    ..
-                }
-        )
+        self.lanes.iter().all(Lane::is_down)
+    }
+
+    /// True when a connection is being set up or waits for a reply: the caller must deliver
+    /// its socket events (a loop that skips the poller while nothing is expected must not skip
+    /// it now).
+    pub fn awaits_events(&self) -> bool {
+        self.lanes.iter().any(|lane| {
+            lane.in_flight.is_some()
+                || matches!(lane.phase, Phase::Dialing { .. })
+                || (lane.is_open() && lane.reader.has_started())
+        })
     }
 
     /// True when a connection is open, whether or not a request is in flight: a cancel handed to
     /// this client now goes out at the latest one round trip later.
     pub fn is_open(&self) -> bool {
-        matches!(&self.phase, Phase::Open { tls } if !tls.peer_closed() && !tls.is_closed())
-            && self.broken.is_none()
+        self.lanes.iter().any(Lane::is_open)
     }
 
-    /// The venue's clock minus the local one, in milliseconds, measured at the midpoint of the
-    /// last `GET /api/v2/public/time` round trip; `None` until one succeeded. Signatures use
-    /// the local clock corrected by it.
+    /// The venue's clock minus the local one, in milliseconds: the median of the last few
+    /// offsets measured (each at the midpoint of a `GET /api/v2/public/time` round trip); `None`
+    /// until one is believed. Signatures use the local clock corrected by it.
     pub fn clock_offset_ms(&self) -> Option<i64> {
-        self.clock_offset_ms
+        self.clock.offset_ms()
+    }
+
+    /// How many server times were believed so far (a newer measurement makes it grow).
+    pub fn clock_samples(&self) -> u64 {
+        self.clock_samples
+    }
+
+    /// Measures the venue's clock again as soon as a connection is idle (the venue refused a
+    /// timestamp: the offset may have drifted).
+    pub fn measure_clock(&mut self) {
+        self.measure_wanted = true;
     }
 
     /// The earliest time (on the `now` clock) at which [`advance`](Self::advance) has timer work:
-    /// a reconnection, a connect or request timeout, a keep-warm request. `None` when stopped.
-    /// Socket events come through the registry, not this.
+    /// a reconnection, a connect or request timeout, a keep-warm request, a read left over. `None`
+    /// when stopped. Socket events come through the registry, not this.
     pub fn next_deadline(&self) -> Option<u64> {
-        if self.broken.is_some() {
+        if self.measure_wanted && self.lanes.iter().any(Lane::is_ready) {
             return Some(0);
         }
-        match &self.phase {
-            Phase::Stopped => None,
-            Phase::Backoff { retry_at } => Some(*retry_at),
-            Phase::Dialing { dialing, deadline } => Some((*deadline).min(dialing.recheck_at())),
-            Phase::Open { .. } => Some(match &self.in_flight {
-                Some(request) => request.deadline,
-                None => self.warm_at,
-            }),
-        }
+        (0..LANES)
+            .filter_map(|k| self.lanes[k].next_deadline(self.may_keep_warm(k)))
+            .min()
+    }
+
+    /// Whether connection `k` may send a request other than a cancel now: the other one is ready
+    /// for a cancel, or not open at all (then there is nothing to keep free).
+    fn may_keep_warm(&self, k: usize) -> bool {
+        let other = &self.lanes[1 - k];
+        other.is_ready() || !other.is_open()
     }
 
     /// Sends `cancel` as a signed REST request, timestamped `unix_ms` corrected by the clock
-    /// offset. On `Ok`, exactly one [`RestEvent::Reply`] or [`RestEvent::Failed`] with `tag`
-    /// follows; on `Err` nothing was sent and none will.
+    /// offset, on a connection that is ready. On `Ok`, exactly one [`RestEvent::Reply`] or
+    /// [`RestEvent::Failed`] with `tag` follows; on `Err` nothing was sent and none will.
     ///
     /// Allocates nothing once warm (the buffers are reused).
     pub fn send_cancel(
@@ -430,10 +548,10 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        if !self.is_ready() {
+        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
             return Err(SendError::NotReady);
-        }
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
         self.dialect.encode_rest_cancel(
@@ -443,13 +561,14 @@ impl RestClient {
             timestamp,
             cancel,
         );
-        self.transmit(Kind::Cancel { tag }, now, unix_ms)
+        self.transmit(k, Kind::Cancel { tag }, now, unix_ms)
             .map_err(SendError::Broken)
     }
 
     /// Sends a signed order query asking where the order `cancel` names stands (spot
     /// `orderInfo`, futures `order/detail`; by `orderId` when the cancel has one, else by
-    /// `clientOid`), timestamped like [`send_cancel`](Self::send_cancel). On `Ok`, exactly one
+    /// `clientOid`), timestamped like [`send_cancel`](Self::send_cancel), on a connection that is ready while
+    /// the other one is ready for a cancel too (or not open). On `Ok`, exactly one
     /// [`RestEvent::Order`] or [`RestEvent::QueryFailed`] with `tag` follows; on `Err` nothing
     /// was sent and none will. The venue limits these per account (20/s spot, 10/s futures):
     /// pacing them is the caller's job.
@@ -462,10 +581,14 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        if !self.is_ready() {
+        // Never the last connection ready for a cancel: a query waits for one to spare.
+        let Some(k) = (0..LANES)
+            .rev()
+            .find(|&k| self.lane_may_query(k) && self.still_open(k))
+        else {
             return Err(SendError::NotReady);
-        }
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
         self.dialect
@@ -474,38 +597,44 @@ impl RestClient {
             tag,
             inst_type: cancel.inst_type,
         };
-        self.transmit(kind, now, unix_ms).map_err(SendError::Broken)
+        self.transmit(k, kind, now, unix_ms)
+            .map_err(SendError::Broken)
     }
 
-    /// Asks which account the key belongs to (`GET /api/v3/account/settings`, signed). On
-    /// `Ok`, exactly one [`RestEvent::Account`] follows; on `Err` nothing was sent.
+    /// Asks which account the key belongs to (`GET /api/v3/account/settings`, signed) on a
+    /// connection ready now. On `Ok`, exactly one [`RestEvent::Account`] follows; on `Err`
+    /// nothing was sent.
     pub fn send_account_settings(&mut self, now: u64, unix_ms: u64) -> Result<(), SendError> {
-        if !self.is_ready() {
+        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
             return Err(SendError::NotReady);
-        }
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
         self.dialect
             .encode_rest_account(&mut self.request, &signer, timestamp);
-        self.transmit(Kind::Account, now, unix_ms)
+        self.transmit(k, Kind::Account, now, unix_ms)
             .map_err(SendError::Broken)
     }
 
     /// Arms the unified account's dead man's switch for `seconds` (5 to 60; 0 turns it off):
-    /// `POST /api/v3/trade/countdown-cancel-all`, signed. On `Ok`, exactly one
-    /// [`RestEvent::Countdown`] follows; on `Err` nothing was sent. The venue allows one a
-    /// second per account.
+    /// `POST /api/v3/trade/countdown-cancel-all`, signed, on a connection that is ready while
+    /// the other one is ready for a cancel too (or not open), like an order query. On `Ok`,
+    /// exactly one [`RestEvent::Countdown`] follows; on `Err` nothing was sent. The venue
+    /// allows one a second per account.
     pub fn send_countdown(
         &mut self,
         seconds: u32,
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        if !self.is_ready() {
+        let Some(k) = (0..LANES)
+            .rev()
+            .find(|&k| self.lane_may_query(k) && self.still_open(k))
+        else {
             return Err(SendError::NotReady);
-        }
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms.unwrap_or(0));
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
         self.dialect.encode_rest_countdown(
@@ -515,7 +644,7 @@ impl RestClient {
             timestamp,
             seconds,
         );
-        self.transmit(Kind::Countdown { seconds }, now, unix_ms)
+        self.transmit(k, Kind::Countdown { seconds }, now, unix_ms)
             .map_err(SendError::Broken)
     }
 
@@ -530,17 +659,55 @@ impl RestClient {
         self.dialect == Dialect::V3
     }
 
-    /// Writes `self.request` and records it as in flight. An error means nothing was queued.
-    fn transmit(&mut self, kind: Kind, now: u64, unix_ms: u64) -> Result<(), RestError> {
-        let Phase::Open { tls } = &mut self.phase else {
+    /// Whether [`send_query`](Self::send_query) has a connection for an order query now: one
+    /// is ready while the other is ready for a cancel too (or not open).
+    pub fn can_query(&self) -> bool {
+        (0..LANES).any(|k| self.lane_may_query(k))
+    }
+
+    fn lane_may_query(&self, k: usize) -> bool {
+        self.lane_ready(k) && self.may_keep_warm(k)
+    }
+
+    /// Whether idle connection `k` is still open: a nonblocking read finds nothing. A server
+    /// that closed the idle keep-alive (or sent anything unasked) marks it broken, to be
+    /// replaced at the next `advance` (at once, for a close).
+    fn still_open(&mut self, k: usize) -> bool {
+        let lane = &mut self.lanes[k];
+        let Phase::Open { tls } = &mut lane.phase else {
+            return false;
+        };
+        let closed = match tls.read(&mut self.scratch) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return true,
+            Ok(0) => RestError::ClosedByServer,
+            Ok(_) => RestError::BadReply {
+                status: 0,
+                reason: "bytes from the server on an idle connection",
+            },
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => RestError::ClosedByServer,
+            Err(e) => RestError::Io(e.to_string()),
+        };
+        crate::relay::log_debug!(
+            "REST: an idle connection was found ended before a cancel: {closed}"
+        );
+        lane.broken = Some(closed);
+        false
+    }
+
+    /// Writes `self.request` on connection `k` and records it as in flight. An error means
+    /// nothing was queued.
+    fn transmit(&mut self, k: usize, kind: Kind, now: u64, unix_ms: u64) -> Result<(), RestError> {
+        let lane = &mut self.lanes[k];
+        let Phase::Open { tls } = &mut lane.phase else {
             return Err(RestError::Io("no open connection".to_owned()));
         };
         if let Err(e) = tls.write_record(&self.request) {
             let error = tls_error(e);
-            self.broken = Some(error.clone());
+            lane.broken = Some(error.clone());
             return Err(error);
         }
-        self.in_flight = Some(InFlight {
+        lane.in_flight = Some(InFlight {
             kind,
             sent_ns: now,
             sent_unix_ms: unix_ms,
@@ -548,21 +715,22 @@ impl RestClient {
         });
         if let Err(e) = tls.flush_tls() {
             // Part of the request may be out: the next `advance` reports it failed.
-            self.broken = Some(RestError::Io(e.to_string()));
+            lane.broken = Some(RestError::Io(e.to_string()));
         }
         Ok(())
     }
 
-    fn send_server_time(&mut self, now: u64, unix_ms: u64) -> Result<(), RestError> {
+    fn send_server_time(&mut self, k: usize, now: u64, unix_ms: u64) -> Result<(), RestError> {
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
         self.dialect.encode_rest_clock(&mut self.request, &signer);
-        self.transmit(Kind::ServerTime, now, unix_ms)
+        self.transmit(k, Kind::ServerTime, now, unix_ms)
     }
 
     /// Does the I/O and the timers: connects, handshakes, reads replies, times requests out,
-    /// keeps the connection warm, reconnects. Appends what happened to `events` (reserve
-    /// capacity up front to keep this allocation-free: a handful per call at most).
+    /// keeps the connections warm, measures the clock, reconnects. Appends what happened to
+    /// `events` (reserve capacity up front to keep this allocation-free: a handful per call at
+    /// most).
     pub fn advance(
         &mut self,
         registry: &Registry,
@@ -570,26 +738,43 @@ impl RestClient {
         unix_ms: u64,
         events: &mut Vec<RestEvent>,
     ) {
-        if let Some(error) = self.broken.take() {
-            self.lose(registry, now, error, false, events);
+        for k in 0..LANES {
+            self.advance_lane(k, registry, now, unix_ms, events);
+        }
+    }
+
+    fn advance_lane(
+        &mut self,
+        k: usize,
+        registry: &Registry,
+        now: u64,
+        unix_ms: u64,
+        events: &mut Vec<RestEvent>,
+    ) {
+        if let Some(error) = self.lanes[k].broken.take() {
+            let clean = error == RestError::ClosedByServer;
+            self.lose(k, registry, now, error, clean, events);
         }
         // A connect that completes goes on to the handshake, and a handshake to the first
         // request, in the same call.
         for _ in 0..4 {
-            let phase = std::mem::replace(&mut self.phase, Phase::Stopped);
+            let phase = std::mem::replace(&mut self.lanes[k].phase, Phase::Stopped);
             let before = phase.name();
-            self.phase = match phase {
+            let next = match phase {
                 Phase::Backoff { retry_at } if now >= retry_at => {
-                    self.connect(registry, now, unix_ms, events)
+                    self.connect(k, registry, now, unix_ms, events)
                 }
                 Phase::Dialing { dialing, deadline } => {
-                    let dial = self.dialer.step(dialing, registry, self.token, now);
-                    self.after_dial(registry, dial, deadline, now, unix_ms, events)
+                    let dial = self.lanes[k]
+                        .dialer
+                        .step(dialing, registry, self.token, now);
+                    self.after_dial(k, registry, dial, deadline, now, unix_ms, events)
                 }
-                Phase::Open { tls } => self.step_open(registry, tls, now, unix_ms, events),
+                Phase::Open { tls } => self.step_open(k, registry, tls, now, unix_ms, events),
                 other => other,
             };
-            if self.phase.name() == before {
+            self.lanes[k].phase = next;
+            if self.lanes[k].phase.name() == before {
                 break;
             }
         }
@@ -597,28 +782,36 @@ impl RestClient {
 
     fn connect(
         &mut self,
+        k: usize,
         registry: &Registry,
         now: u64,
         unix_ms: u64,
         events: &mut Vec<RestEvent>,
     ) -> Phase {
         let deadline = now.saturating_add(ms(self.config.connect_timeout));
-        match self.dialer.start(registry, self.token, now) {
+        match self.lanes[k].dialer.start(registry, self.token, now) {
             Dial::Failed(e) => {
-                log::warn!("REST: connect to {}: {}", self.url.host, RestError::from(e));
-                self.backoff.note_failure();
+                crate::relay::log_warn!(
+                    "REST: connect to {}: {}",
+                    self.url.host,
+                    RestError::from(e)
+                );
+                let lane = &mut self.lanes[k];
+                lane.backoff.note_failure();
                 Phase::Backoff {
-                    retry_at: now.saturating_add(self.backoff_ns()),
+                    retry_at: now.saturating_add(ms(lane.backoff.delay())),
                 }
             }
-            dial => self.after_dial(registry, dial, deadline, now, unix_ms, events),
+            dial => self.after_dial(k, registry, dial, deadline, now, unix_ms, events),
         }
     }
 
     /// Acts on a rung of the connect ladder: still waiting (within the connect timeout), open,
     /// or failed.
+    #[allow(clippy::too_many_arguments)]
     fn after_dial(
         &mut self,
+        k: usize,
         registry: &Registry,
         dial: Dial,
         deadline: u64,
@@ -634,7 +827,7 @@ impl RestClient {
                 }
                 RestError::Timeout(dialing.doing())
             }
-            Dial::Secure(tls) => return self.opened(tls, now, unix_ms, events),
+            Dial::Secure(tls) => return self.opened(k, tls, now, unix_ms, events),
             Dial::Upgraded { mut tls, .. } => {
                 let _ = registry.deregister(tls.tcp_mut());
                 RestError::Io("unexpected WebSocket upgrade".to_owned())
@@ -642,40 +835,57 @@ impl RestClient {
             // The stream (and its socket) is gone with the error; mio forgets a closed socket.
             Dial::Failed(e) => e.into(),
         };
-        self.backoff.note_failure();
+        let lane = &mut self.lanes[k];
+        lane.backoff.note_failure();
         events.push(RestEvent::Lost(error));
         Phase::Backoff {
-            retry_at: now.saturating_add(self.backoff_ns()),
+            retry_at: now.saturating_add(ms(lane.backoff.delay())),
         }
     }
 
     /// The TLS handshake completed: the connection is open.
     fn opened(
         &mut self,
+        k: usize,
         tls: Box<TlsStream>,
         now: u64,
         unix_ms: u64,
         events: &mut Vec<RestEvent>,
     ) -> Phase {
-        self.answered = false;
-        self.readable = true;
-        self.reader.reset();
-        self.phase = Phase::Open { tls };
+        let keep_warm = ms(self.config.keep_warm_every);
+        let lane = &mut self.lanes[k];
+        lane.answered = false;
+        lane.readable = true;
+        lane.reader.reset();
+        lane.phase = Phase::Open { tls };
+        lane.warm_at = now.saturating_add(keep_warm);
         events.push(RestEvent::Connected);
-        self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
         // Measure the clock at once unless a recent measurement stands (a server that closes
-        // every connection after one reply must not make this a loop).
+        // every connection after one reply must not make this a loop), or the other
+        // connection measures it already.
         let stale = self
             .synced_at
-            .is_none_or(|at| now.saturating_sub(at) >= ms(self.config.keep_warm_every));
-        if stale && let Err(e) = self.send_server_time(now, unix_ms) {
-            log::warn!("REST: first request failed: {e}");
+            .is_none_or(|at| now.saturating_sub(at) >= keep_warm);
+        if (stale || self.measure_wanted) && self.lanes[1 - k].sampling == 0 {
+            self.begin_measurement(k, now, unix_ms);
         }
-        std::mem::replace(&mut self.phase, Phase::Stopped)
+        std::mem::replace(&mut self.lanes[k].phase, Phase::Stopped)
+    }
+
+    /// Starts a clock measurement on idle connection `k`: [`CLOCK_ROUND`] server-time
+    /// requests, one after the other.
+    fn begin_measurement(&mut self, k: usize, now: u64, unix_ms: u64) {
+        self.measure_wanted = false;
+        self.lanes[k].sampling = CLOCK_ROUND;
+        if let Err(e) = self.send_server_time(k, now, unix_ms) {
+            self.lanes[k].sampling = 0;
+            crate::relay::log_warn!("REST: server time request failed: {e}");
+        }
     }
 
     fn step_open(
         &mut self,
+        k: usize,
         registry: &Registry,
         mut tls: Box<TlsStream>,
         now: u64,
@@ -685,47 +895,50 @@ impl RestClient {
         if tls.wants_write()
             && let Err(e) = tls.flush_tls()
         {
-            return self.drop_open(
-                registry,
-                tls,
-                now,
-                RestError::Io(e.to_string()),
-                false,
-                events,
-            );
+            let error = RestError::Io(e.to_string());
+            return self.drop_open(k, registry, tls, now, error, false, events);
         }
-        while self.readable {
+        self.lanes[k].more = false;
+        let mut read = 0usize;
+        while self.lanes[k].readable {
+            if read >= READ_BUDGET {
+                self.lanes[k].more = true;
+                break;
+            }
             match tls.read(&mut self.scratch) {
                 Ok(0) => {
-                    self.readable = false;
-                    let in_flight = self.in_flight;
-                    match self.reader.finish() {
+                    let lane = &mut self.lanes[k];
+                    lane.readable = false;
+                    let in_flight = lane.in_flight;
+                    match lane.reader.finish() {
                         Ok(Some(response)) => {
                             let decoded =
                                 decode(self.dialect, in_flight, response.status, response.body);
-                            self.settle(decoded, now, unix_ms, events);
+                            self.settle(k, decoded, now, unix_ms, events);
                         }
                         Ok(None) => {}
                         Err(e) => {
-                            let error = self.closed_error(RestError::Http(e));
-                            return self.drop_open(registry, tls, now, error, false, events);
+                            let error = self.closed_error(k, RestError::Http(e));
+                            return self.drop_open(k, registry, tls, now, error, false, events);
                         }
                     }
-                    let clean = self.in_flight.is_none() && self.answered;
-                    let error = self.closed_error(RestError::ClosedByServer);
-                    return self.drop_open(registry, tls, now, error, clean, events);
+                    let clean = self.lanes[k].in_flight.is_none() && self.lanes[k].answered;
+                    let error = self.closed_error(k, RestError::ClosedByServer);
+                    return self.drop_open(k, registry, tls, now, error, clean, events);
                 }
                 Ok(n) => {
-                    let in_flight = self.in_flight;
-                    let (decoded, close) = match self.reader.push(&self.scratch[..n]) {
+                    read += n;
+                    let lane = &mut self.lanes[k];
+                    let in_flight = lane.in_flight;
+                    let (decoded, close) = match lane.reader.push(&self.scratch[..n]) {
                         Ok(Some(response)) => (
                             decode(self.dialect, in_flight, response.status, response.body),
                             response.close,
                         ),
                         Ok(None) => continue,
                         Err(e) => {
-                            let error = self.closed_error(RestError::Http(e));
-                            return self.drop_open(registry, tls, now, error, false, events);
+                            let error = self.closed_error(k, RestError::Http(e));
+                            return self.drop_open(k, registry, tls, now, error, false, events);
                         }
                     };
                     if let Decoded::Unsolicited { status } = decoded {
@@ -733,12 +946,13 @@ impl RestClient {
                             status,
                             reason: "a reply to no request",
                         };
-                        return self.drop_open(registry, tls, now, error, false, events);
+                        return self.drop_open(k, registry, tls, now, error, false, events);
                     }
-                    self.settle(decoded, now, unix_ms, events);
-                    self.reader.reset();
+                    self.lanes[k].reader.reset();
                     if close {
+                        self.settle(k, decoded, now, unix_ms, events);
                         return self.drop_open(
+                            k,
                             registry,
                             tls,
                             now,
@@ -747,40 +961,47 @@ impl RestClient {
                             events,
                         );
                     }
+                    // The next request of a measurement may follow on this connection.
+                    self.lanes[k].phase = Phase::Open { tls };
+                    self.settle(k, decoded, now, unix_ms, events);
+                    let Phase::Open { tls: back } =
+                        std::mem::replace(&mut self.lanes[k].phase, Phase::Stopped)
+                    else {
+                        return Phase::Stopped;
+                    };
+                    tls = back;
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.lanes[k].readable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    let error = self.closed_error(RestError::Io(e.to_string()));
-                    return self.drop_open(registry, tls, now, error, false, events);
+                    let error = self.closed_error(k, RestError::Io(e.to_string()));
+                    return self.drop_open(k, registry, tls, now, error, false, events);
                 }
             }
         }
-        if let Some(request) = self.in_flight
+        if let Some(request) = self.lanes[k].in_flight
             && now >= request.deadline
         {
-            return self.drop_open(
-                registry,
-                tls,
-                now,
-                RestError::Timeout("waiting for the reply"),
-                false,
-                events,
-            );
+            let error = RestError::Timeout("waiting for the reply");
+            return self.drop_open(k, registry, tls, now, error, false, events);
         }
-        self.phase = Phase::Open { tls };
-        if self.in_flight.is_none()
-            && now >= self.warm_at
-            && let Err(e) = self.send_server_time(now, unix_ms)
-        {
-            log::warn!("REST: keep-warm request failed: {e}");
+        self.lanes[k].phase = Phase::Open { tls };
+        let idle = self.lanes[k].is_ready();
+        if idle && self.may_keep_warm(k) {
+            if self.measure_wanted && self.lanes[1 - k].sampling == 0 {
+                self.begin_measurement(k, now, unix_ms);
+            } else if now >= self.lanes[k].warm_at
+                && let Err(e) = self.send_server_time(k, now, unix_ms)
+            {
+                crate::relay::log_warn!("REST: keep-warm request failed: {e}");
+            }
         }
-        std::mem::replace(&mut self.phase, Phase::Stopped)
+        std::mem::replace(&mut self.lanes[k].phase, Phase::Stopped)
     }
 
     /// The error a connection that ended reports: with a request in flight, that it was lost.
-    fn closed_error(&self, cause: RestError) -> RestError {
-        match (&self.in_flight, cause) {
+    fn closed_error(&self, k: usize, cause: RestError) -> RestError {
+        match (&self.lanes[k].in_flight, cause) {
             (Some(_), RestError::ClosedByServer) => {
                 RestError::ConnectionLost("the server closed the connection".to_owned())
             }
@@ -789,14 +1010,24 @@ impl RestClient {
         }
     }
 
-    /// Acts on a complete reply to the request in flight.
-    fn settle(&mut self, decoded: Decoded, now: u64, unix_ms: u64, events: &mut Vec<RestEvent>) {
-        let Some(request) = self.in_flight.take() else {
+    /// Acts on a complete reply to the request in flight on connection `k`; a measurement
+    /// under way there sends its next request (the connection's phase is open).
+    fn settle(
+        &mut self,
+        k: usize,
+        decoded: Decoded,
+        now: u64,
+        unix_ms: u64,
+        events: &mut Vec<RestEvent>,
+    ) {
+        let keep_warm = ms(self.config.keep_warm_every);
+        let lane = &mut self.lanes[k];
+        let Some(request) = lane.in_flight.take() else {
             return;
         };
-        self.backoff.reset();
-        self.answered = true;
-        self.warm_at = now.saturating_add(ms(self.config.keep_warm_every));
+        lane.backoff.reset();
+        lane.answered = true;
+        lane.warm_at = now.saturating_add(keep_warm);
         match (request.kind, decoded) {
             (Kind::Cancel { tag }, Decoded::Cancel(verdict)) => events.push(match verdict {
                 Ok(verdict) => RestEvent::Reply {
@@ -816,24 +1047,63 @@ impl RestClient {
             }),
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
-                self.clock_offset_ms = Some(server_ms - midpoint as i64);
-                self.synced_at = Some(now);
+                self.note_server_time(server_ms, midpoint, now);
+                self.next_sample(k, now, unix_ms);
             }
-            (Kind::ServerTime, Decoded::Time(Err(e))) => log::warn!("REST: server time: {e}"),
+            (Kind::ServerTime, Decoded::Time(Err(e))) => {
+                crate::relay::log_warn!("REST: server time: {e}");
+                self.next_sample(k, now, unix_ms);
+            }
             (Kind::Account, Decoded::Account(answer)) => {
                 events.push(RestEvent::Account(Ok(answer)))
             }
             (Kind::Countdown { seconds }, Decoded::Countdown(verdict)) => {
                 events.push(RestEvent::Countdown { seconds, verdict })
             }
-            (_, _) => log::error!("REST: a reply decoded for another request (a bug)"),
+            (_, _) => crate::relay::log_error!("REST: a reply decoded for another request (a bug)"),
         }
     }
 
-    /// Ends the open connection: `Failed` for a cancel in flight, then `Lost`, then backoff
+    /// A server time `server_ms` read at our `midpoint`: believed unless implausible, or far
+    /// from the others.
+    fn note_server_time(&mut self, server_ms: i64, midpoint: u64, now: u64) {
+        if !PLAUSIBLE_MS.contains(&server_ms) {
+            crate::relay::log_warn!(
+                "REST: the venue's server time {server_ms} ms is not plausible: ignored"
+            );
+            return;
+        }
+        let offset = server_ms - midpoint as i64;
+        if self.clock.add(offset) {
+            self.clock_samples += 1;
+            self.synced_at = Some(now);
+        } else {
+            crate::relay::log_warn!(
+                "REST: a server time {offset} ms from our clock is far from the last ones: ignored"
+            );
+        }
+    }
+
+    /// Sends the next server-time request of a measurement under way on connection `k`.
+    fn next_sample(&mut self, k: usize, now: u64, unix_ms: u64) {
+        let lane = &mut self.lanes[k];
+        lane.sampling = lane.sampling.saturating_sub(1);
+        if lane.sampling == 0 || !lane.is_ready() {
+            lane.sampling = 0;
+            return;
+        }
+        if let Err(e) = self.send_server_time(k, now, unix_ms) {
+            self.lanes[k].sampling = 0;
+            crate::relay::log_warn!("REST: server time request failed: {e}");
+        }
+    }
+
+    /// Ends open connection `k`: `Failed` for a cancel in flight, then `Lost`, then backoff
     /// (none after a clean close).
+    #[allow(clippy::too_many_arguments)]
     fn drop_open(
         &mut self,
+        k: usize,
         registry: &Registry,
         mut tls: Box<TlsStream>,
         now: u64,
@@ -845,19 +1115,22 @@ impl RestClient {
             let _ = tls.flush_tls();
         }
         let _ = registry.deregister(tls.tcp_mut());
-        self.fail_in_flight(&error, events);
-        self.reader.reset();
-        self.readable = false;
+        self.fail_in_flight(k, &error, events);
+        let lane = &mut self.lanes[k];
+        lane.reader.reset();
+        lane.readable = false;
+        lane.more = false;
+        lane.sampling = 0;
         if !clean {
-            self.backoff.note_failure();
+            lane.backoff.note_failure();
         }
         events.push(RestEvent::Lost(error));
         Phase::Backoff {
-            retry_at: now.saturating_add(self.backoff_ns()),
+            retry_at: now.saturating_add(ms(lane.backoff.delay())),
         }
     }
 
-    fn fail_in_flight(&mut self, error: &RestError, events: &mut Vec<RestEvent>) {
+    fn fail_in_flight(&mut self, k: usize, error: &RestError, events: &mut Vec<RestEvent>) {
         let error = || match error {
             RestError::ClosedByServer => {
                 RestError::ConnectionLost("the server closed the connection".to_owned())
@@ -865,7 +1138,7 @@ impl RestClient {
             RestError::Io(reason) => RestError::ConnectionLost(reason.clone()),
             other => other.clone(),
         };
-        match self.in_flight.take().map(|r| r.kind) {
+        match self.lanes[k].in_flight.take().map(|r| r.kind) {
             Some(Kind::Cancel { tag }) => events.push(RestEvent::Failed {
                 tag,
                 error: error(),
@@ -883,53 +1156,52 @@ impl RestClient {
         }
     }
 
-    /// Ends a connection found broken outside `step_open` (a failure inside `send_cancel`).
+    /// Ends connection `k`, found broken outside `step_open` (a failure inside `send_cancel`).
     fn lose(
         &mut self,
+        k: usize,
         registry: &Registry,
         now: u64,
         error: RestError,
         clean: bool,
         events: &mut Vec<RestEvent>,
     ) {
-        match std::mem::replace(&mut self.phase, Phase::Stopped) {
+        match std::mem::replace(&mut self.lanes[k].phase, Phase::Stopped) {
             Phase::Open { tls } => {
-                self.phase = self.drop_open(registry, tls, now, error, clean, events);
+                self.lanes[k].phase = self.drop_open(k, registry, tls, now, error, clean, events);
             }
             other => {
-                self.phase = other;
-                self.fail_in_flight(&error, events);
+                self.lanes[k].phase = other;
+                self.fail_in_flight(k, &error, events);
             }
         }
     }
 
-    /// Closes the connection (close_notify, best effort), reports a cancel in flight as
+    /// Closes the connections (close_notify, best effort), reports a cancel in flight as
     /// [`RestEvent::Failed`] with [`RestError::Shutdown`], and stops. [`start`](Self::start)
     /// begins again.
     pub fn shutdown(&mut self, registry: &Registry, events: &mut Vec<RestEvent>) {
-        match std::mem::replace(&mut self.phase, Phase::Stopped) {
-            Phase::Open { mut tls } => {
-                if tls.close().is_ok() {
-                    let _ = tls.flush_tls();
+        for k in 0..LANES {
+            match std::mem::replace(&mut self.lanes[k].phase, Phase::Stopped) {
+                Phase::Open { mut tls } => {
+                    if tls.close().is_ok() {
+                        let _ = tls.flush_tls();
+                    }
+                    let _ = registry.deregister(tls.tcp_mut());
                 }
-                let _ = registry.deregister(tls.tcp_mut());
-            }
-            Phase::Dialing { mut dialing, .. } => {
-                if let Some(socket) = dialing.socket() {
-                    let _ = registry.deregister(socket);
+                Phase::Dialing { mut dialing, .. } => {
+                    if let Some(socket) = dialing.socket() {
+                        let _ = registry.deregister(socket);
+                    }
                 }
+                Phase::Backoff { .. } | Phase::Stopped => {}
             }
-            Phase::Backoff { .. } | Phase::Stopped => {}
+            self.lanes[k].broken = None;
+            self.lanes[k].sampling = 0;
+            self.lanes[k].more = false;
+            self.fail_in_flight(k, &RestError::Shutdown, events);
+            self.lanes[k].reader.reset();
         }
-        self.broken = None;
-        self.fail_in_flight(&RestError::Shutdown, events);
-        self.reader.reset();
-    }
-
-    /// The delay before the next attempt: none after a clean close, else exponential with
-    /// jitter.
-    fn backoff_ns(&mut self) -> u64 {
-        ms(self.backoff.delay())
     }
 }
 

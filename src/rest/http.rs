@@ -8,6 +8,8 @@ pub const MAX_HEAD_LEN: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 64;
 /// Bytes of chunked framing (sizes, extensions, trailers) accepted on top of the body.
 const MAX_CHUNK_OVERHEAD: usize = 16 * 1024;
+/// Interim (1xx) responses accepted before a response: more is a server that never answers.
+pub const MAX_INTERIM: usize = 8;
 
 /// A response the server sent that cannot be read: the connection must end, and a request
 /// waiting on it has no answer.
@@ -95,6 +97,8 @@ pub struct ResponseReader {
     cursor: usize,
     chunk: Chunk,
     done: bool,
+    /// Interim (1xx) heads skipped in this response.
+    interim: usize,
 }
 
 impl ResponseReader {
@@ -108,6 +112,7 @@ impl ResponseReader {
             cursor: 0,
             chunk: Chunk::Size,
             done: false,
+            interim: 0,
         }
     }
 
@@ -119,6 +124,7 @@ impl ResponseReader {
         self.cursor = 0;
         self.chunk = Chunk::Size;
         self.done = false;
+        self.interim = 0;
     }
 
     /// Whether any byte of a response has arrived since the last [`reset`](Self::reset).
@@ -223,7 +229,11 @@ impl ResponseReader {
             }
             let status = response.code.ok_or(HttpError::BadHead("no status"))?;
             if (100..200).contains(&status) {
-                // 100 Continue and friends: the real response follows.
+                // 100 Continue and friends: the real response follows, after a few at most.
+                self.interim += 1;
+                if self.interim > MAX_INTERIM {
+                    return Err(HttpError::BadHead("too many interim (1xx) responses"));
+                }
                 self.raw.drain(..len);
                 continue;
             }
@@ -431,6 +441,23 @@ mod tests {
     fn interim_responses_are_skipped() {
         let wire = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
         assert_eq!(read_in_pieces(wire, 4), (200, false, b"ok".to_vec()));
+    }
+
+    #[test]
+    fn a_server_that_sends_only_interim_responses_is_refused() {
+        let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
+        let mut reader = ResponseReader::new(1024);
+        for _ in 0..MAX_INTERIM {
+            assert_eq!(reader.push(interim), Ok(None));
+        }
+        assert_eq!(
+            reader.push(interim),
+            Err(HttpError::BadHead("too many interim (1xx) responses"))
+        );
+        reader.reset();
+        let mut wire = interim.repeat(MAX_INTERIM);
+        wire.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+        assert_eq!(read_in_pieces(&wire, 7), (200, false, b"ok".to_vec()));
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub use crate::venue::v2::rest::{
 };
 pub use client::{RestClient, RestEvent, SendError};
 pub use config::{LIVE_BASE_URL, RestConfig};
-pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, Response, ResponseReader};
+pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, MAX_INTERIM, Response, ResponseReader};
 pub use verdict::{OrderAnswer, Verdict, decode_order, decode_server_time, decode_verdict};
 
 use crate::outcome::{ConnectFailure, ErrorText};

@@ -245,7 +245,11 @@ fn handshake(
         .max_frame_size(limit);
     // tungstenite's `Callback` fixes this signature, large error variant included.
     #[allow(clippy::result_large_err)]
-    let accept = |request: &Request, response: Response| {
+    let accept = |request: &Request, mut response: Response| {
+        let date = crate::clock::format_http_date(shared.venue_unix_ms() / 1000);
+        if let Ok(value) = tungstenite::http::HeaderValue::from_str(&date) {
+            response.headers_mut().insert("Date", value);
+        }
         let accepted = check_path(request, response);
         if accepted.is_ok() {
             if request.uri().path() == V3_PATH {
@@ -433,6 +437,28 @@ impl Live<'_> {
             Injection::InvalidUtf8 => self.write_raw(&hostile::INVALID_UTF8),
             Injection::BadOpcode => self.write_raw(&hostile::BAD_OPCODE),
             Injection::Raw(bytes) => self.write_raw(&bytes),
+            Injection::TextRepeated { text, times } => {
+                let mut frame = Vec::new();
+                frames::encode_frame(&mut frame, true, frames::OP_TEXT, text.as_bytes());
+                let per_write = (16 * 1024 / frame.len().max(1)).max(1);
+                let mut left = times as usize;
+                let mut chunk = Vec::with_capacity(frame.len() * per_write.min(left));
+                while left > 0 {
+                    if let Some(cause) = self.shared.interruption(self.kill) {
+                        return Some(self.interrupted(cause));
+                    }
+                    let n = per_write.min(left);
+                    chunk.clear();
+                    for _ in 0..n {
+                        chunk.extend_from_slice(&frame);
+                    }
+                    if let Some(end) = self.write_raw(&chunk) {
+                        return Some(end);
+                    }
+                    left -= n;
+                }
+                None
+            }
         }
     }
 
@@ -1020,7 +1046,7 @@ impl Live<'_> {
             passphrase: &key.key.passphrase,
             window_s: config.login_window.as_secs(),
         };
-        let venue_now_s = i64::try_from(unix_now().as_secs())
+        let venue_now_s = i64::try_from(self.shared.venue_unix_ms() / 1000)
             .unwrap_or(i64::MAX)
             .saturating_add(faults.login_clock_offset_s);
         let venue_now_s = u64::try_from(venue_now_s).unwrap_or(0);
@@ -1057,6 +1083,10 @@ impl Live<'_> {
 
     fn on_trade(&mut self, args: &serde_json::Value, faults: &Faults, now: Instant) -> Option<End> {
         let frozen = self.frozen || faults.freeze_conn == Some(self.conn);
+        if faults.lose_trades_conn == Some(self.conn) {
+            self.lost(1);
+            return None;
+        }
         let request = match rules::check_cancel(args, self.status.is_logged_in()) {
             Ok(request) => request,
             Err(rejection) => {
@@ -1066,7 +1096,13 @@ impl Live<'_> {
             }
         };
         let fate = match self.cancel_arrival(faults, now) {
-            Ok(fate) => fate,
+            Ok((fate, None)) => fate,
+            Ok((_, Some((code, msg)))) => {
+                self.shared.count(|s| s.requests_refused += 1);
+                let reply = rules::arg_error_reply(&request.echo, code, &msg, unix_ms());
+                self.queue_trade_reply(reply, frozen, faults, now);
+                return None;
+            }
             Err(end) => return end,
         };
         let (key, uid) = self.status.account().unwrap_or((0, super::MAIN_UID));
@@ -1139,12 +1175,18 @@ impl Live<'_> {
     /// Counts a cancel request reaching the book and applies the one-shot faults tied to it: a
     /// drop ends the connection (`Err`), an [`OnCancel`] queues its injection and says what
     /// becomes of the cancel.
-    fn cancel_arrival(&mut self, faults: &Faults, now: Instant) -> Result<CancelFate, Option<End>> {
+    /// Also says whether [`Faults::refuse_cancel`] fires on it (its code and message).
+    #[allow(clippy::type_complexity)]
+    fn cancel_arrival(
+        &mut self,
+        faults: &Faults,
+        now: Instant,
+    ) -> Result<(CancelFate, Option<(u32, String)>), Option<End>> {
         let arrival = self.shared.cancel_arrived();
         if arrival.drop {
             return Err(Some(End::Abrupt(DisconnectCause::Fault)));
         }
-        Ok(match arrival.on_cancel {
+        let fate = match arrival.on_cancel {
             Some(OnCancel {
                 injection, cancel, ..
             }) => {
@@ -1152,7 +1194,8 @@ impl Live<'_> {
                 cancel
             }
             None => CancelFate::Answered,
-        })
+        };
+        Ok((fate, arrival.refuse))
     }
 
     fn count_cancels(&self, acked: usize, rejected: usize) {
@@ -1170,6 +1213,10 @@ impl Live<'_> {
         now: Instant,
     ) -> Option<End> {
         let frozen = self.frozen || faults.freeze_conn == Some(self.conn);
+        if faults.lose_trades_conn == Some(self.conn) {
+            self.lost(1);
+            return None;
+        }
         let trade = match v3::check_trade(request, self.status.is_logged_in()) {
             Ok(trade) => trade,
             Err(reply) => {
@@ -1179,7 +1226,13 @@ impl Live<'_> {
             }
         };
         let fate = match self.cancel_arrival(faults, now) {
-            Ok(fate) => fate,
+            Ok((fate, None)) => fate,
+            Ok((_, Some((code, msg)))) => {
+                self.shared.count(|s| s.requests_refused += 1);
+                let reply = v3::error(Some(&trade.id), (&code.to_string(), &msg));
+                self.queue_trade_reply(reply, frozen, faults, now);
+                return None;
+            }
             Err(end) => return end,
         };
         let (key, uid) = self.status.account().unwrap_or((0, super::MAIN_UID));

@@ -127,6 +127,29 @@ pub struct Faults {
     /// goes out; with a partial fill the cancel succeeds on a partly filled order. Fires once.
     /// Default: `None`.
     pub fill_before_cancel: Option<FillBeforeCancel>,
+    /// The Nth cancel (1-based, counted like [`OnCancel::nth`]) is refused with a code of the
+    /// venue's naming it (V2: `{"event":"error","arg":[ARG],"code":CODE,"msg":MSG}`, its `arg`
+    /// echoed): it does not reach the book, its order stays resting. For transient refusals
+    /// (30006, 40010, 25001, ...) a client must try again. Fires once. Default: `None`.
+    pub refuse_cancel: Option<RefuseCancel>,
+    /// The number of a connection (as [`freeze_conn`](Self::freeze_conn) counts them) whose
+    /// trade requests are lost inside the venue from now on: they never reach the book (the
+    /// orders stay resting) and are never answered, while logins, `ping` and everything else
+    /// are served. Stands for a gateway whose matching side never gets the requests; unlike a
+    /// freeze, a client that sends the cancel elsewhere finds the order still there.
+    /// Default: `None`.
+    pub lose_trades_conn: Option<u64>,
+}
+
+/// The Nth cancel refused with a code ([`Faults::refuse_cancel`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefuseCancel {
+    /// Which cancel: 1-based, counted like [`OnCancel::nth`].
+    pub nth: u64,
+    /// The code, e.g. 30006 (request too many) or 40010 (request timed out).
+    pub code: u32,
+    /// The message (JSON-escaped on the wire).
+    pub msg: String,
 }
 
 /// Which order pushes a fault loses ([`Faults::lose_pushes`]). Pushes are counted one per
@@ -347,6 +370,17 @@ pub enum Injection {
     BadOpcode,
     /// These bytes, as they are, inside the TLS stream (anything not covered above).
     Raw(Vec<u8>),
+    /// The same unfragmented text frame this many times in a row, written in large pieces as
+    /// fast as the client reads them (blocked writes count against the venue's write timeout):
+    /// a flood of messages, e.g. ones the client cannot read. Dropping the connection
+    /// ([`SimVenue::drop_connections`](super::SimVenue::drop_connections)) or shutting the venue
+    /// down ends it early.
+    TextRepeated {
+        /// The text of each frame.
+        text: String,
+        /// How many frames.
+        times: u32,
+    },
 }
 
 impl Injection {
@@ -473,6 +507,18 @@ mod tests {
             },
             Faults {
                 fill_before_cancel: Some(FillBeforeCancel::default()),
+                ..Faults::default()
+            },
+            Faults {
+                refuse_cancel: Some(RefuseCancel {
+                    nth: 1,
+                    code: 30006,
+                    msg: "request too many".into(),
+                }),
+                ..Faults::default()
+            },
+            Faults {
+                lose_trades_conn: Some(1),
                 ..Faults::default()
             },
         ];

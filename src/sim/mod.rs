@@ -11,6 +11,8 @@
 //! - the text `ping` is answered with the text `pong`; WebSocket ping frames with pong frames;
 //! - a good `login` is answered `{"event":"login","code":0,"connId":"<32 hex digits>"}`, with a
 //!   fresh `connId` for each connection ([`SimVenue::conn_id`]);
+//! - the WebSocket upgrade reply carries a `Date` header, from the venue's clock
+//!   ([`SimConfig::clock_skew_ms`] sets it apart from the system's);
 //! - `login` is checked with the venue's signing rule,
 //!   `base64(HMAC-SHA256(secret, timestamp + "GET" + "/user/verify"))`, against the key it
 //!   names (the main key of [`SimConfig`] or one of [`SimConfig::extra_keys`]), and refused with
@@ -79,10 +81,12 @@
 //!
 //! [`Faults`] make it misbehave on demand from the next message on (delayed, fragmented,
 //! coalesced, byte-per-record, duplicated, stray or missing replies, login trouble, an
-//! [`Injection`] at the Nth cancel, a frozen connection; pushes before the reply, delayed or
-//! lost, subscriptions refused or ignored, an order filled just before the cancel reaches it),
+//! [`Injection`] at the Nth cancel, the Nth cancel refused with a code, a frozen connection or one
+//! whose trade requests are lost; pushes before the reply, delayed or lost, subscriptions refused
+//! or ignored, an order filled just before the cancel reaches it),
 //! and [`SimVenue::inject`] commits an [`Injection`] on every open connection right now (hostile
-//! frames, a close frame, a TCP reset, a TLS alert, a read stall, silence, a freeze, ...),
+//! frames, a close frame, a TCP reset, a TLS alert, a read stall, silence, a freeze, a flood,
+//! ...),
 //! [`SimVenue::inject_on`] on one connection by its number. [`SimVenue::received`],
 //! [`SimVenue::cancels_received`], [`SimVenue::stats`], [`SimVenue::activity`] (subscriptions,
 //! pushes, fills, batches, cancel-alls, order queries, rate-limit refusals per endpoint,
@@ -174,7 +178,7 @@ pub use book::{
 };
 pub use faults::{
     CancelFate, Coalesce, Faults, FillBeforeCancel, Injection, LoginFault, OnCancel, PushLoss,
-    SubscribeFault,
+    RefuseCancel, SubscribeFault,
 };
 pub use record::{DisconnectCause, DisconnectCounts, Opcode, ReceivedFrame, SimStats};
 pub use rest::{ReceivedRest, RestFailWith, RestFailure, RestFaults, RestStats};
@@ -252,6 +256,11 @@ pub struct SimConfig {
     /// How long after spot `cancel-symbol-order` was accepted its orders are cancelled (the
     /// live venue cancels asynchronously). Default 50 ms.
     pub async_cancel_delay: Duration,
+    /// Milliseconds the venue's clock runs ahead of the system clock (negative: behind): the
+    /// server time it serves over REST, the `Date` header of its WebSocket upgrade replies,
+    /// and the clock login and REST timestamps are checked against. A client whose clock
+    /// disagrees this much must measure the venue's. Default 0.
+    pub clock_skew_ms: i64,
 }
 
 impl Default for SimConfig {
@@ -274,6 +283,7 @@ impl Default for SimConfig {
             limits: None,
             serve_unified_on_v2_websocket: false,
             async_cancel_delay: Duration::from_millis(50),
+            clock_skew_ms: 0,
         }
     }
 }
@@ -317,6 +327,7 @@ impl fmt::Debug for SimConfig {
                 &self.serve_unified_on_v2_websocket,
             )
             .field("async_cancel_delay", &self.async_cancel_delay)
+            .field("clock_skew_ms", &self.clock_skew_ms)
             .finish()
     }
 }
@@ -383,6 +394,8 @@ struct CancelArrival {
     drop: bool,
     /// [`Faults::on_cancel`] fires on it.
     on_cancel: Option<OnCancel>,
+    /// [`Faults::refuse_cancel`] fires on it: the code and message.
+    refuse: Option<(u32, String)>,
 }
 
 /// How long [`SimVenue::inject`] waits for a connection to act on an injection: longer than a
@@ -428,6 +441,11 @@ fn random_below(n: u32) -> u32 {
 }
 
 impl Shared {
+    /// The venue's own clock, Unix ms: the system clock and [`SimConfig::clock_skew_ms`].
+    fn venue_unix_ms(&self) -> u64 {
+        unix_ms().saturating_add_signed(self.config.clock_skew_ms)
+    }
+
     fn count(&self, update: impl FnOnce(&mut SimStats)) {
         update(&mut lock(&self.stats));
         self.stats_changed.notify_all();
@@ -454,6 +472,12 @@ impl Shared {
                 .as_ref()
                 .filter(|o| o.nth == seen)
                 .cloned(),
+            refuse: state
+                .faults
+                .refuse_cancel
+                .as_ref()
+                .filter(|r| r.nth == seen)
+                .map(|r| (r.code, r.msg.clone())),
         }
     }
 

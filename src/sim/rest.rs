@@ -16,8 +16,8 @@
 //! 40019 / 40020.
 //!
 //! [`RestFaults`] make it misbehave: refuse connections, answer late, answer 5xx, close the
-//! keep-alive after each reply, send chunked replies, fail order queries or batch requests a
-//! number of times.
+//! keep-alive after each reply or after it sat idle, send chunked replies, fail cancels, order
+//! queries or batch requests a number of times, serve absurd or late server times.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
@@ -39,7 +39,7 @@ use super::accounts::cancel_endpoint;
 use super::book::OrderRef;
 use super::rest_wire::{
     Caller, HttpRequest, Reply, admit, not_found, refused, server_error, success, too_many,
-    unix_ms, venue_reply,
+    venue_reply,
 };
 use super::{Shared, SimError, SimVenue, lock, push_bounded, rest_orders, rest_v3};
 use crate::clock::monotonic_ns;
@@ -66,7 +66,23 @@ pub struct RestFaults {
     /// `cancel-batch`) fail as a whole this way, before any entry reaches the book; then they are
     /// answered again. Checked before the signature.
     pub fail_batches: Option<RestFailure>,
+    /// The next this many `GET /api/v2/public/time` replies carry a server time ten years
+    /// ahead of the venue's clock (a broken time source behind the gateway). Default 0.
+    pub absurd_server_times: u32,
+    /// The next cancel requests (V2 spot and futures `cancel-order`) fail this way, before the
+    /// book: then they are answered again. Checked before the signature. Default `None`.
+    pub fail_cancels: Option<RestFailure>,
+    /// Every `GET /api/v2/public/time` reply waits this long before it is written (other
+    /// replies do not). Default `None`.
+    pub server_time_delay: Option<Duration>,
+    /// A keep-alive connection that stays idle (no request) this long is ended by the venue:
+    /// TLS close_notify and a TCP close, with no `Connection: close` before (as servers end
+    /// idle keep-alives). Default `None`: idle connections stay open.
+    pub idle_close_after: Option<Duration>,
 }
+
+/// How far [`RestFaults::absurd_server_times`] puts the server time ahead: ten years.
+const ABSURD_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 
 /// Requests that fail a number of times ([`RestFaults::fail_queries`],
 /// [`RestFaults::fail_batches`]), counted from [`SimVenue::set_rest_faults`].
@@ -132,8 +148,9 @@ pub(super) struct RestState {
     conns: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
-    /// Failures left of [`RestFaults::fail_queries`] and [`RestFaults::fail_batches`].
-    failures_left: Mutex<(u32, u32)>,
+    /// Failures left of [`RestFaults::fail_queries`], [`RestFaults::fail_batches`],
+    /// [`RestFaults::absurd_server_times`] and [`RestFaults::fail_cancels`].
+    failures_left: Mutex<(u32, u32, u32, u32)>,
 }
 
 impl RestState {
@@ -308,7 +325,12 @@ fn serve(shared: &Shared, conn: u64, tcp: TcpStream) -> io::Result<()> {
         if faults.down {
             return Ok(());
         }
-        if let Some(delay) = faults.delay {
+        let time_request = request.path.split('?').next() == Some(SERVER_TIME);
+        let delay = match faults.server_time_delay {
+            Some(d) if time_request => Some(d),
+            _ => faults.delay,
+        };
+        if let Some(delay) = delay {
             let until = std::time::Instant::now() + delay;
             while std::time::Instant::now() < until {
                 if shared.stopping.load(Ordering::Acquire) {
@@ -340,11 +362,23 @@ fn read_request(
     buffer: &mut Vec<u8>,
 ) -> io::Result<Option<HttpRequest>> {
     let mut chunk = [0u8; 8192];
+    let idle_since = std::time::Instant::now();
     loop {
         if let Some(request) = parse_request(buffer)? {
             return Ok(Some(request));
         }
         if shared.stopping.load(Ordering::Acquire) {
+            return Ok(None);
+        }
+        if buffer.is_empty()
+            && shared
+                .rest
+                .faults()
+                .idle_close_after
+                .is_some_and(|after| idle_since.elapsed() >= after)
+        {
+            tls.conn.send_close_notify();
+            tls.flush()?;
             return Ok(None);
         }
         match tls.read(&mut chunk) {
@@ -448,16 +482,28 @@ fn write_reply(tls: &mut Tls, reply: &Reply, faults: &RestFaults) -> io::Result<
     tls.flush()
 }
 
+/// Which requests a failure fault is for.
+#[derive(Clone, Copy)]
+enum Failing {
+    Queries,
+    Batches,
+    Cancels,
+}
+
 /// What a request's failure fault says: `Some` answer (or `None`: drop) while failures are left.
-fn injected_failure(shared: &Shared, batch: bool) -> Option<Option<Reply>> {
+fn injected_failure(shared: &Shared, which: Failing) -> Option<Option<Reply>> {
     let faults = shared.rest.faults();
-    let failure = if batch {
-        faults.fail_batches
-    } else {
-        faults.fail_queries
+    let failure = match which {
+        Failing::Queries => faults.fail_queries,
+        Failing::Batches => faults.fail_batches,
+        Failing::Cancels => faults.fail_cancels,
     }?;
     let mut left = lock(&shared.rest.failures_left);
-    let slot = if batch { &mut left.1 } else { &mut left.0 };
+    let slot = match which {
+        Failing::Queries => &mut left.0,
+        Failing::Batches => &mut left.1,
+        Failing::Cancels => &mut left.3,
+    };
     if *slot == 0 {
         return None;
     }
@@ -497,7 +543,15 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
     let method = request.method.as_str();
     if route == SERVER_TIME && method == "GET" {
         shared.rest.count(|s| s.server_time_requests += 1);
-        return Some(success(json!({"serverTime": unix_ms().to_string()})));
+        let mut time = shared.venue_unix_ms();
+        {
+            let mut left = lock(&shared.rest.failures_left);
+            if left.2 > 0 {
+                left.2 -= 1;
+                time = time.saturating_add(ABSURD_MS);
+            }
+        }
+        return Some(success(json!({"serverTime": time.to_string()})));
     }
     let v2 = |serve: fn(&Shared, Caller, &HttpRequest, &str) -> Reply| {
         Some(match signed(shared, request, AccountMode::Classic) {
@@ -512,20 +566,22 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
         })
     };
     match (method, route) {
-        ("POST", SPOT_CANCEL | FUTURES_CANCEL) => v2(cancel),
+        ("POST", SPOT_CANCEL | FUTURES_CANCEL) => {
+            injected_failure(shared, Failing::Cancels).unwrap_or_else(|| v2(cancel))
+        }
         ("GET", rest_orders::SPOT_ORDER_INFO | rest_orders::FUTURES_ORDER_DETAIL) => {
-            injected_failure(shared, false).unwrap_or_else(|| v2(rest_orders::query))
+            injected_failure(shared, Failing::Queries).unwrap_or_else(|| v2(rest_orders::query))
         }
         ("POST", rest_orders::SPOT_BATCH | rest_orders::FUTURES_BATCH) => {
-            injected_failure(shared, true).unwrap_or_else(|| v2(rest_orders::batch))
+            injected_failure(shared, Failing::Batches).unwrap_or_else(|| v2(rest_orders::batch))
         }
         ("POST", rest_orders::SPOT_CANCEL_SYMBOL) => v2(rest_orders::cancel_symbol),
         ("POST", rest_orders::FUTURES_CANCEL_ALL) => v2(rest_orders::cancel_all),
         ("GET", rest_v3::ORDER_INFO) => {
-            injected_failure(shared, false).unwrap_or_else(|| v3(rest_v3::order_info))
+            injected_failure(shared, Failing::Queries).unwrap_or_else(|| v3(rest_v3::order_info))
         }
         ("POST", rest_v3::CANCEL_BATCH) => {
-            injected_failure(shared, true).unwrap_or_else(|| v3(rest_v3::cancel_batch))
+            injected_failure(shared, Failing::Batches).unwrap_or_else(|| v3(rest_v3::cancel_batch))
         }
         ("POST", rest_v3::CANCEL_ORDER) => v3(rest_v3::cancel_order),
         ("POST", rest_v3::CANCEL_SYMBOL) => v3(rest_v3::cancel_symbol),
@@ -563,7 +619,7 @@ fn authenticate(shared: &Shared, request: &HttpRequest) -> Result<usize, Reply> 
     else {
         return Err(refused("40005", "Invalid ACCESS_TIMESTAMP"));
     };
-    if ts_ms.abs_diff(unix_ms()) > window_ms {
+    if ts_ms.abs_diff(shared.venue_unix_ms()) > window_ms {
         return Err(refused("40008", "Request timestamp expired"));
     }
     let sign = request.header("ACCESS-SIGN").unwrap_or("");
@@ -654,6 +710,8 @@ impl SimVenue {
         *lock(&self.shared.rest.failures_left) = (
             faults.fail_queries.map_or(0, |f| f.times),
             faults.fail_batches.map_or(0, |f| f.times),
+            faults.absurd_server_times,
+            faults.fail_cancels.map_or(0, |f| f.times),
         );
         *lock(&self.shared.rest.faults) = faults;
         if down {

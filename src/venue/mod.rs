@@ -35,7 +35,8 @@
 //!   order query [`Dialect::encode_rest_query`] and [`Dialect::read_rest_order`]. V3's `order`
 //!   topic (`cumExecQty`, `orderStatus`, `updatedTime`) reads into the same `OrderUpdate`;
 //! - which codes are definitive and which are transient is a table in the dialect's `codes`
-//!   module, read through a method of [`Dialect`].
+//!   module, read through [`Dialect::answer_class`] (and [`Dialect::login_refusal`] for
+//!   logins); a next dialect brings a table of its own.
 
 pub(crate) mod decimal;
 pub(crate) mod v2;
@@ -91,11 +92,33 @@ pub struct BatchEntry {
 /// How a refused login is to be taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LoginRefusal {
-    /// The venue refused the credentials (key, signature, passphrase, timestamp): trying again
-    /// at once cannot help.
+    /// The venue refused the credentials (key, signature, passphrase): trying again at once
+    /// cannot help.
     Credentials,
+    /// The login's timestamp is off: measure the venue's clock again and try again with it.
+    Clock,
     /// Anything else: the connection backs off and tries again.
     Transient,
+}
+
+/// What the venue's answer to one cancel request means for that cancel (see the dialect's
+/// `codes` table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AnswerClass {
+    /// An ack or a business rejection: the cancel's outcome.
+    Definitive,
+    /// The venue did not process it this time (overload, a timeout): try again elsewhere.
+    Transient,
+    /// The venue did not process it for a rate limit: try again, and slow down.
+    RateLimited,
+}
+
+impl AnswerClass {
+    /// Whether the answer leaves the cancel to be tried again.
+    #[inline]
+    pub(crate) fn is_transient(self) -> bool {
+        self != AnswerClass::Definitive
+    }
 }
 
 /// One message from the venue, in the terms the engine acts on, copied out of the message's
@@ -286,6 +309,16 @@ impl Dialect {
         match self {
             Dialect::V2 => v2::codes::login_refusal(code),
             Dialect::V3 => v3::codes::login_refusal(code),
+        }
+    }
+
+    /// What an answer's code means for the cancel it answers: definitive, transient or a rate
+    /// limit (the dialect's table; an ack is definitive).
+    #[inline]
+    pub(crate) fn answer_class(self, code: i64) -> AnswerClass {
+        match self {
+            Dialect::V2 => v2::codes::answer_class(code),
+            Dialect::V3 => v3::codes::answer_class(code),
         }
     }
 

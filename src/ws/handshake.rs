@@ -42,7 +42,7 @@ pub const MAX_REPLY_HEAD: usize = 16 * 1024;
 /// let mut progress = Upgrade::start("ws://127.0.0.1:9000/v2/ws/private", tcp)?;
 /// let (stream, leftover) = loop {
 ///     progress = match progress {
-///         UpgradeProgress::Done { stream, leftover } => break (stream, leftover),
+///         UpgradeProgress::Done { stream, leftover, .. } => break (stream, leftover),
 ///         // A real caller waits for readiness (mio) instead of spinning.
 ///         UpgradeProgress::Pending(upgrade) => upgrade.resume()?,
 ///     };
@@ -65,6 +65,9 @@ pub enum UpgradeProgress<S: Read + Write> {
         /// [`MAX_REPLY_HEAD`]): the start of its first frames. Push them into the decoder
         /// before reading the stream (with the default limits they always fit in one push).
         leftover: Vec<u8>,
+        /// The reply's `Date` header, in Unix seconds, if it had a well-formed one: the
+        /// server's clock, to the second.
+        server_date: Option<u64>,
     },
     /// The stream would block: call [`Upgrade::resume`] when it is readable or writable.
     Pending(Upgrade<S>),
@@ -102,9 +105,18 @@ impl<S: Read + Write> Upgrade<S> {
     /// midway, [`WsError::Io`] when the stream fails.
     pub fn resume(self) -> Result<UpgradeProgress<S>, WsError> {
         match self.mid.handshake() {
-            Ok((websocket, _response)) => {
+            Ok((websocket, response)) => {
+                let server_date = response
+                    .headers()
+                    .get("date")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::clock::parse_http_date);
                 let (stream, leftover) = websocket.into_inner().into_parts();
-                Ok(UpgradeProgress::Done { stream, leftover })
+                Ok(UpgradeProgress::Done {
+                    stream,
+                    leftover,
+                    server_date,
+                })
             }
             Err(TungHandshakeError::Interrupted(mid)) => {
                 Ok(UpgradeProgress::Pending(Upgrade { mid }))
@@ -376,7 +388,9 @@ mod tests {
         let mut pauses = 0;
         loop {
             progress = match progress {
-                UpgradeProgress::Done { stream, leftover } => {
+                UpgradeProgress::Done {
+                    stream, leftover, ..
+                } => {
                     return Ok((stream, leftover, pauses));
                 }
                 UpgradeProgress::Pending(upgrade) => {

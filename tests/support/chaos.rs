@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{ConfigBuilder, Handle, ReconnectBackoff, Stats};
-use bitget_cancel::outcome::{Status, UnknownReason};
+use bitget_cancel::outcome::Status;
 use bitget_cancel::sim::{Faults, Opcode, SimVenue};
 use bitget_cancel::{Cancel, InstType, Outcome, RequestId};
 
@@ -48,6 +48,9 @@ pub struct Tally<'h> {
     submitted: Vec<RequestId>,
     ids: HashSet<RequestId>,
     settled: HashMap<RequestId, Outcome>,
+    /// The order each intent cancels (its `orderId` or `clientOid`): how its sends are found
+    /// on the wire, whatever wire id each went out under.
+    orders: HashMap<RequestId, String>,
 }
 
 impl<'h> Tally<'h> {
@@ -57,6 +60,7 @@ impl<'h> Tally<'h> {
             submitted: Vec::new(),
             ids: HashSet::new(),
             settled: HashMap::new(),
+            orders: HashMap::new(),
         }
     }
 
@@ -68,7 +72,29 @@ impl<'h> Tally<'h> {
             .unwrap_or_else(|e| panic!("the engine refused an intent: {e}"));
         assert!(self.ids.insert(id), "request id {id} was handed out twice");
         self.submitted.push(id);
+        let order = match cancel.order.get_order_id() {
+            Some(order_id) => order_id.as_str().to_owned(),
+            None => cancel
+                .order
+                .get_client_oid()
+                .map(|c| c.as_str().to_owned())
+                .unwrap_or_default(),
+        };
+        self.orders.insert(id, order);
         id
+    }
+
+    /// The connections (numbered by the venue from 1) on which the venue received a cancel
+    /// request of intent `id`, each send in order, whatever wire id it went out under.
+    pub fn sends(&self, venue: &SimVenue, id: RequestId) -> Vec<u64> {
+        let order = &self.orders[&id];
+        venue
+            .received()
+            .iter()
+            .filter(|f| f.opcode == Opcode::Text)
+            .filter(|f| cancelled_order(&f.text).as_deref() == Some(order.as_str()))
+            .map(|f| f.conn)
+            .collect()
     }
 
     /// Submits a cancel for each order, in order.
@@ -172,45 +198,52 @@ impl<'h> Tally<'h> {
     }
 }
 
-/// The connections (numbered by the venue from 1) on which the venue received a cancel request
-/// with this id, in order.
-pub fn conns_that_got(venue: &SimVenue, id: RequestId) -> Vec<u64> {
-    venue
-        .received()
-        .iter()
-        .filter(|f| f.opcode == Opcode::Text)
-        .filter(|f| request_id(&f.text).as_deref() == Some(id.as_str()))
-        .map(|f| f.conn)
-        .collect()
-}
-
-/// The `args[0].id` of a trade request.
-fn request_id(text: &str) -> Option<String> {
+/// The order (`orderId`, else `clientOid`) a trade request cancels.
+fn cancelled_order(text: &str) -> Option<String> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
     if v["op"] != "trade" {
         return None;
     }
-    v["args"][0]["id"].as_str().map(str::to_owned)
+    let params = &v["args"][0]["params"];
+    params["orderId"]
+        .as_str()
+        .or_else(|| params["clientOid"].as_str())
+        .map(str::to_owned)
 }
 
-/// The statuses a fault that ends the connection in place of the reply to `ids[cut]` calls for:
-/// the cancels answered before it acked, the one it cut and every later one that went out on
-/// the same connection unknown (connection lost), a later one that went out on the next
-/// connection acked. Also checks that no cancel reached the venue twice.
+/// The outcomes a fault that ends the connection in place of the reply to `ids[cut]` calls
+/// for: the cancels answered before it acked, sent once; the one it cut and every later one
+/// that went out on the same connection sent again, once, on the next connection, within their
+/// ack timeout: acked if the venue had not processed the first send, else "does not exist"
+/// (43001: the lost send cancelled it); a later one that first went out on the next
+/// connection acked, sent once. None is unknown.
 pub fn assert_cut_at(tally: &Tally<'_>, venue: &SimVenue, ids: &[RequestId], cut: usize) {
-    let cut_conn = *conns_that_got(venue, ids[cut])
+    let cut_conn = *tally
+        .sends(venue, ids[cut])
         .first()
         .expect("the cancel that fired the fault reached the venue");
     for (i, &id) in ids.iter().enumerate() {
-        let conns = conns_that_got(venue, id);
-        assert!(conns.len() <= 1, "{id} was sent {} times", conns.len());
+        let conns = tally.sends(venue, id);
         let outcome = tally.outcome(id);
-        let expected = match conns.first() {
-            _ if i < cut => Status::Acked,
-            Some(&c) if c != cut_conn => Status::Acked,
-            _ => Status::Unknown(UnknownReason::ConnectionLost),
-        };
-        assert_eq!(outcome.status, expected, "intent #{i} {outcome:?}");
+        let lost = i >= cut && conns.first() == Some(&cut_conn);
+        if lost {
+            assert_eq!(conns.len(), 2, "intent #{i} {outcome:?}: sends {conns:?}");
+            assert!(
+                conns[1] > cut_conn,
+                "again on the next connection: {conns:?}"
+            );
+            assert_eq!(outcome.attempts, 2, "intent #{i} {outcome:?}");
+            assert!(
+                matches!(
+                    outcome.status,
+                    Status::Acked | Status::Rejected { code: 43001, .. }
+                ),
+                "intent #{i} {outcome:?}"
+            );
+        } else {
+            assert_eq!(conns.len(), 1, "intent #{i} {outcome:?}: sends {conns:?}");
+            assert_eq!(outcome.status, Status::Acked, "intent #{i} {outcome:?}");
+        }
     }
 }
 

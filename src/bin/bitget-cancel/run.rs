@@ -3,8 +3,8 @@
 //! A reader thread reads and validates lines and submits cancels tagged with their line number
 //! (retrying while the intent ring is full: a line is never dropped). The main thread writes each
 //! outcome as it comes, and the reader's refusals (invalid lines) as they come. After end of input
-//! it waits for the outstanding outcomes, which the engine bounds by its ack timeout and maximum
-//! queueing time, then shuts the engine down.
+//! it waits for the outstanding outcomes, as long as the engine's longest chain of re-sends can
+//! take ([`Config::longest_outcome_wait`], and some slack), then shuts the engine down.
 //!
 //! With `--confirm` a sent line waits for its final word too (the engine bounds it by the confirm
 //! timeout after the outcome) and is written with both; a line never sent is written at once,
@@ -62,9 +62,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     })?;
     let idle = IdleChoice::new(args.idle);
     let (config, url) = config(&args, credentials, &idle)?;
-    let queue_and_ack = config.max_queue_time()
-        + config.ack_timeout()
-        + config.confirm().map_or(Duration::ZERO, |c| c.timeout);
+    let longest = give_up_after(&config);
     eprintln!(
         "bitget-cancel run: connecting to {} ({} connections, idle {}, at most {} messages/s per connection and {} cancels/s)",
         match config.account() {
@@ -106,7 +104,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     }
 
     let mut out = Output::new(args.confirm);
-    let ended = pump(&handle, &rx, &mut out, &interrupted, queue_and_ack)?;
+    let ended = pump(&handle, &rx, &mut out, &interrupted, longest)?;
     let last_error = handle.last_error();
     let stats = engine.shutdown();
     // Whatever shutdown reported (only after an interruption or the safety net).
@@ -308,16 +306,25 @@ struct Ended {
     full_ring_waits: u64,
 }
 
+/// How long `run` waits for outcomes after its input ended: the engine's longest chain of
+/// re-sends, then the final word's confirm timeout when it is on, and some slack.
+fn give_up_after(config: &Config) -> Duration {
+    config
+        .longest_outcome_wait()
+        .saturating_add(config.confirm().map_or(Duration::ZERO, |c| c.timeout))
+        .saturating_add(Duration::from_secs(5))
+}
+
 /// Writes outcomes (with `--confirm`, once their final word came too) and the reader's records
 /// until the input ended and every submitted cancel has its line, or an interruption. Past the
-/// engine's own bounds (queue time plus ack timeout, plus the confirm timeout, after the end of
-/// input, and some slack), it stops waiting: shutdown reports the rest.
+/// engine's own bound after the end of input ([`give_up_after`]), it stops waiting: shutdown
+/// reports the rest.
 fn pump(
     handle: &Handle,
     events: &Receiver<Event>,
     out: &mut Output,
     interrupted: &AtomicBool,
-    queue_and_ack: Duration,
+    give_up: Duration,
 ) -> Result<Ended, Failure> {
     let mut submitted = 0u64;
     let mut end: Option<End> = None;
@@ -339,7 +346,8 @@ fn pump(
                 }
             }
             if end.is_some() {
-                give_up_at = Some(Instant::now() + queue_and_ack + Duration::from_secs(5));
+                // A wait too long for the clock is no give-up time at all.
+                give_up_at = Instant::now().checked_add(give_up);
             }
         }
         if interrupted.load(Ordering::SeqCst) {
@@ -524,6 +532,19 @@ mod tests {
     use super::*;
     use bitget_cancel::engine::IdleStrategy;
     use bitget_cancel::{InstId, InstType, OrderRef, Status};
+
+    #[test]
+    fn the_wait_after_the_input_ends_covers_the_engines_longest_chain_of_re_sends() {
+        let config = Config::builder(Credentials::new("k", "s", "p").unwrap())
+            .ack_timeout(Duration::from_secs(5))
+            .max_queue_time(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        let wait = give_up_after(&config);
+        // Queued 5 s, then four sends, each just before the last one's ack timeout ran out.
+        assert!(wait >= Duration::from_secs(5 + 4 * 5), "{wait:?}");
+        assert!(wait >= config.longest_outcome_wait());
+    }
 
     #[test]
     fn submit_waits_for_room_in_a_full_ring_instead_of_dropping_the_cancel() {

@@ -26,14 +26,16 @@ struct Open {
     inst_type: InstType,
     len: usize,
     slots: [u32; MAX_BATCH],
-    ids: [RequestId; MAX_BATCH],
+    /// Each entry's send number (its attempt's wire id).
+    wires: [u64; MAX_BATCH],
     cancels: [Cancel; MAX_BATCH],
 }
 
-/// One entry of a batch on the wire: the attempt it is, and the order it names.
+/// One entry of a batch on the wire: the attempt it is (its send number), and the order it
+/// names.
 #[derive(Debug, Clone, Copy)]
 struct Member {
-    attempt: RequestId,
+    attempt: u64,
     order_id: Option<OrderId>,
     client_oid: Option<ClientOid>,
     answered: bool,
@@ -41,7 +43,8 @@ struct Member {
 
 #[derive(Debug, Clone, Copy)]
 struct Sent {
-    id: RequestId,
+    /// The batch's own send number.
+    wire: u64,
     link: u8,
     len: u8,
     members: [Member; MAX_BATCH],
@@ -75,7 +78,7 @@ impl Batches {
                     inst_type: InstType::Spot,
                     len: 0,
                     slots: [0; MAX_BATCH],
-                    ids: [RequestId::from_u64(0); MAX_BATCH],
+                    wires: [0; MAX_BATCH],
                     cancels: [blank; MAX_BATCH],
                 })
             }),
@@ -88,69 +91,70 @@ impl Batches {
         }
     }
 
-    fn find(&mut self, id: &RequestId, link: usize) -> Option<&mut Sent> {
+    fn find(&mut self, wire: u64, link: usize) -> Option<&mut Sent> {
         self.sent
             .iter_mut()
             .flatten()
-            .find(|b| b.link as usize == link && b.id.as_str() == id.as_str())
+            .find(|b| b.link as usize == link && b.wire == wire)
     }
 }
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
-    /// A first send of the intent in `slot` (attempt `id`) on link `l`: into the batch being
-    /// built for `l` when the account speaks V3, else its own frame.
-    pub(super) fn append_first(&mut self, l: usize, slot: u32, id: RequestId) {
-        if !self.batches.on || self.settings.dialect != Dialect::V3 {
-            self.append_cancel_frame(l, slot, id);
+    /// A first send of the intent in `slot` (send number `wire`) on link `l`: into the batch
+    /// being built for `l` when the account speaks V3, else its own frame.
+    pub(super) fn append_first(&mut self, l: usize, slot: u32, wire: u64) {
+        if !self.v3_batches.on || self.settings.dialect != Dialect::V3 {
+            self.append_cancel_frame(l, slot, wire);
             return;
         }
         let cancel = self.table.entry(slot).cancel;
         let key = BatchKey::of(&cancel);
-        let fits = self.batches.open.as_ref().is_some_and(|o| {
+        let fits = self.v3_batches.open.as_ref().is_some_and(|o| {
             o.link == l && o.key == key && o.inst_type == cancel.inst_type && o.len < MAX_BATCH
         });
         if !fits {
             self.close_batch();
-            let Some(mut open) = self.batches.spare.take() else {
-                self.append_cancel_frame(l, slot, id);
+            let Some(mut open) = self.v3_batches.spare.take() else {
+                self.append_cancel_frame(l, slot, wire);
                 return;
             };
             open.link = l;
             open.key = key;
             open.inst_type = cancel.inst_type;
             open.len = 0;
-            self.batches.open = Some(open);
+            self.v3_batches.open = Some(open);
         }
-        let Some(open) = self.batches.open.as_mut() else {
+        let Some(open) = self.v3_batches.open.as_mut() else {
             return;
         };
         let k = open.len;
         open.slots[k] = slot;
-        open.ids[k] = id;
+        open.wires[k] = wire;
         open.cancels[k] = cancel;
         open.len += 1;
     }
 
     /// Writes the batch being built into the frames of its link: one cancel alone as its own
-    /// `cancel-order`, several as one `batch-cancel` under a fresh id.
+    /// `cancel-order`, several as one `batch-cancel` under a send number of its own.
     pub(super) fn close_batch(&mut self) {
-        let Some(open) = self.batches.open.take() else {
+        let Some(open) = self.v3_batches.open.take() else {
             return;
         };
         let l = open.link;
         if open.len == 1 {
-            self.append_cancel_frame(l, open.slots[0], open.ids[0]);
+            self.append_cancel_frame(l, open.slots[0], open.wires[0]);
         } else if open.len > 1 {
-            let id = self.ids.fresh(&self.table);
+            let wire = self.next_wire();
+            let id = self.wire_ids.id(wire);
             self.links[l].append_batch(
-                &mut self.scratch.frames,
+                &mut self.batches[l],
                 &mut self.scratch.json,
                 &id,
                 open.key,
                 &open.cancels[..open.len],
             );
             let mut members = [Member {
-                attempt: id,
+                attempt: 0,
                 order_id: None,
                 client_oid: None,
                 answered: true,
@@ -158,7 +162,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             for (k, member) in members.iter_mut().enumerate().take(open.len) {
                 let cancel = &open.cancels[k];
                 *member = Member {
-                    attempt: open.ids[k],
+                    attempt: open.wires[k],
                     order_id: cancel.order.get_order_id().copied(),
                     client_oid: cancel.order.get_client_oid().copied(),
                     answered: false,
@@ -166,22 +170,23 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 let seq = self.table.entry(open.slots[k]).seq;
                 self.outbox.sealed(l, open.slots[k], seq);
             }
-            let at = self.batches.next;
-            self.batches.sent[at] = Some(Sent {
-                id,
+            let at = self.v3_batches.next;
+            self.v3_batches.sent[at] = Some(Sent {
+                wire,
                 link: l as u8,
                 len: open.len as u8,
                 members,
             });
-            self.batches.next = (at + 1) % self.batches.sent.len();
+            self.v3_batches.next = (at + 1) % self.v3_batches.sent.len();
         }
-        self.batches.spare = Some(open);
+        self.v3_batches.spare = Some(open);
     }
 
     /// One entry of the batch `batch`'s reply on link `l`: the verdict of the attempt it names.
     pub(super) fn on_batch_entry(&mut self, l: usize, batch: Option<RequestId>, entry: BatchEntry) {
-        let Some(attempt) = batch.and_then(|id| {
-            let sent = self.batches.find(&id, l)?;
+        let wire = batch.and_then(|id| self.wire_ids.parse(id.as_str().as_bytes()));
+        let Some(attempt) = wire.and_then(|wire| {
+            let sent = self.v3_batches.find(wire, l)?;
             let len = sent.len as usize;
             let named = |m: &Member| {
                 !m.answered
@@ -201,13 +206,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.shared.counters.0.unmatched_replies.incr();
             return;
         };
-        self.on_reply(l, Some(attempt), entry.verdict);
+        let id = self.wire_ids.id(attempt);
+        self.on_reply(l, Some(id), entry.verdict);
     }
 
     /// A reply naming the batch `id` as a whole (a refusal of every entry): true if `id` is a
     /// batch on link `l`, each of whose unanswered entries then gets `verdict`.
     pub(super) fn on_batch_reply(&mut self, l: usize, id: &RequestId, verdict: Verdict) -> bool {
-        let Some(sent) = self.batches.find(id, l) else {
+        let Some(wire) = self.wire_ids.parse(id.as_str().as_bytes()) else {
+            return false;
+        };
+        let Some(sent) = self.v3_batches.find(wire, l) else {
             return false;
         };
         let len = sent.len as usize;
@@ -219,7 +228,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             }
         }
         for attempt in attempts.into_iter().flatten() {
-            self.on_reply(l, Some(attempt), verdict);
+            let id = self.wire_ids.id(attempt);
+            self.on_reply(l, Some(id), verdict);
         }
         true
     }

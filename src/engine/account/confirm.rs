@@ -30,6 +30,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
 
 use crossbeam_channel::{Sender, TrySendError};
 
@@ -165,7 +166,8 @@ fn key_hash(kind: u32, bytes: &[u8]) -> usize {
 /// Where final words go: the threaded engine's ring or the inline engine's queue.
 #[derive(Debug)]
 pub(crate) enum FinalSink {
-    Ring(Sender<FinalWord>),
+    /// The ring, and the shared state whose final-ready notification each word signals.
+    Ring(Sender<FinalWord>, Arc<Shared>),
     Queue(VecDeque<FinalWord>),
 }
 
@@ -188,9 +190,10 @@ impl FinalOut {
         )
     }
 
-    /// The threaded engine's ring, with `capacity` final words of overflow.
-    pub(crate) fn ring(tx: Sender<FinalWord>, capacity: usize) -> Self {
-        FinalOut::new(FinalSink::Ring(tx), capacity)
+    /// The threaded engine's ring, with `capacity` final words of overflow; each word handed
+    /// to it signals `shared`'s final-ready notification.
+    pub(crate) fn ring(tx: Sender<FinalWord>, shared: Arc<Shared>, capacity: usize) -> Self {
+        FinalOut::new(FinalSink::Ring(tx, shared), capacity)
     }
 
     fn new(sink: FinalSink, capacity: usize) -> Self {
@@ -206,8 +209,11 @@ impl FinalOut {
     #[allow(clippy::result_large_err)]
     fn try_send(&mut self, word: FinalWord) -> Result<(), FinalWord> {
         match &mut self.sink {
-            FinalSink::Ring(tx) => match tx.try_send(word) {
-                Ok(()) => Ok(()),
+            FinalSink::Ring(tx, shared) => match tx.try_send(word) {
+                Ok(()) => {
+                    shared.final_delivered();
+                    Ok(())
+                }
                 Err(TrySendError::Full(w)) => Err(w),
                 // Every handle is gone: nobody can read it.
                 Err(TrySendError::Disconnected(_)) => Ok(()),
@@ -237,7 +243,7 @@ impl FinalOut {
         counters.undelivered.incr();
         if !self.warned {
             self.warned = true;
-            log::warn!(
+            crate::relay::log_warn!(
                 "final words are not being read: the ring and its overflow are full, so new \
                  ones are dropped (counted in Stats::finals.undelivered)"
             );
@@ -263,7 +269,7 @@ impl FinalOut {
     pub(crate) fn pop(&mut self) -> Option<FinalWord> {
         let word = match &mut self.sink {
             FinalSink::Queue(queue) => queue.pop_front(),
-            FinalSink::Ring(_) => None,
+            FinalSink::Ring(..) => None,
         };
         self.deliver();
         word
@@ -273,7 +279,7 @@ impl FinalOut {
     pub(crate) fn ready(&self) -> usize {
         match &self.sink {
             FinalSink::Queue(queue) => queue.len(),
-            FinalSink::Ring(tx) => tx.len(),
+            FinalSink::Ring(tx, _) => tx.len(),
         }
     }
 
@@ -792,7 +798,7 @@ impl Confirmations {
                 }
             }
             OrderAnswer::Refused { code, msg } => {
-                log::debug!("the venue refused an order query: {code} {msg}");
+                crate::relay::log_debug!("the venue refused an order query: {code} {msg}");
                 self.retry(slot, now);
             }
         }

@@ -2,17 +2,17 @@
 //! decided: waiting to be sent (in arrival order) or in flight (in order of its latest send).
 //!
 //! An intent in flight holds up to [`MAX_ATTEMPTS`] attempts: each send of the cancel (the first,
-//! a hedge on another connection, a re-send after its connection was lost) goes out under a
-//! request id of its own, and a reply to any of them settles the intent. The first attempt's id
-//! is the intent's own; later attempts get fresh engine ids.
+//! a hedge on another connection, a re-send after its connection was lost or after a transient
+//! answer) goes out under a wire id of its own ([`WireIds`](crate::engine::wire_id::WireIds):
+//! the engine's prefix and a send number never used before), and a reply to a live attempt
+//! settles the intent. The caller's id, if any, is only the label its outcome carries.
 //!
 //! All storage is allocated once, in [`InflightTable::new`]. Intents live in fixed slots taken from
 //! a free list. An open-addressing index (linear probing, backward-shift deletion, at most half
-//! full) maps each attempt's request id to its slot and attempt number. An id made of decimal
-//! digits, as the engine assigns them, hashes to its own number, so consecutive engine ids land in
-//! consecutive buckets and a reply is found with one probe; other ids are hashed with FNV-1a. The
-//! slots in flight form a doubly linked list ordered by their latest send, so the first to time out
-//! is at its head; a reply or a re-send moves a slot in O(1).
+//! full) maps each WebSocket attempt's send number to its slot and attempt number; the number is
+//! its own hash, so consecutive sends land in consecutive buckets and a reply is found with one
+//! probe. The slots in flight form a doubly linked list ordered by their latest send, so the
+//! first to time out is at its head; a reply or a re-send moves a slot in O(1).
 //!
 //! What is to come lands here: a batch request (one request id, a verdict per entry) is an index
 //! entry that names a small list of `(slot, attempt)` instead of one, each entry settled by its
@@ -22,10 +22,11 @@
 use std::collections::VecDeque;
 
 use crate::intent::{Cancel, RequestId};
+use crate::outcome::{VenueMsg, Via};
 
 const NIL: u32 = u32::MAX;
 
-/// The most sends one intent gets: the first, then hedges and re-sends after a lost connection.
+/// The most sends one intent gets: the first, then hedges and re-sends.
 pub(crate) const MAX_ATTEMPTS: usize = 4;
 
 /// Where an intent stands.
@@ -41,13 +42,14 @@ pub(crate) enum SlotState {
 pub(crate) enum AttemptState {
     /// Not used.
     Empty,
-    /// The intent's own id, held while the intent waits to be sent (so another intent cannot take
-    /// it, and a reply naming it settles nothing).
-    Reserved,
     /// Sent; its reply may come.
     Live,
-    /// Sent on a connection that is gone: no reply can come, the id stays taken.
+    /// No reply can come from it any more: its connection is gone (it may or may not have
+    /// reached the venue). A reply naming it matches nothing.
     Dead,
+    /// Answered with a transient refusal (a rate limit, overload, a timeout): the venue did not
+    /// process it. A reply naming it matches nothing.
+    Refused,
 }
 
 /// Why this attempt was made.
@@ -57,42 +59,57 @@ pub(crate) enum AttemptKind {
     /// Sent again because the first got no reply within the hedge delay, or because its
     /// connection showed trouble.
     Hedge,
-    /// Sent again because the connection it was on was lost.
+    /// Sent again because the connection it was on was lost or stalled.
     Failover,
+    /// Sent again after a transient answer (rate limit, overload, timeout).
+    Retry,
 }
 
 /// One send of an intent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt {
-    /// The request id it went out under.
-    pub id: RequestId,
+    /// The send number its wire id carries (0: none; REST requests carry no id).
+    pub wire: u64,
     pub state: AttemptState,
     pub kind: AttemptKind,
-    /// The connection slot it went out on, and that connection's generation.
+    /// The path it went out on (a connection slot, or the REST rung), and that connection's
+    /// generation.
     pub link: u8,
     pub generation: u32,
     /// When it was encoded.
     pub sent_ns: u64,
-    /// The id's bucket in the index if nothing collided.
+    /// The id's bucket in the index if nothing collided; `NIL` when it is not indexed.
     home: u32,
 }
 
 impl Attempt {
     const EMPTY: Attempt = Attempt {
-        id: RequestId::EMPTY,
+        wire: 0,
         state: AttemptState::Empty,
         kind: AttemptKind::First,
         link: 0,
         generation: 0,
         sent_ns: 0,
-        home: 0,
+        home: NIL,
     };
+}
+
+/// A transient answer an intent got: what its outcome says if no path is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Transient {
+    pub code: i64,
+    pub msg: VenueMsg,
+    /// The path it came on.
+    pub via: Via,
 }
 
 /// One held intent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
+    /// What the outcome is labelled with: the caller's id, or the first send's wire id.
     pub id: RequestId,
+    /// The send number of the first attempt, drawn when the intent was accepted.
+    pub first_wire: u64,
     pub cancel: Cancel,
     pub accepted_ns: u64,
     /// When the first frame was sealed and handed to `write(2)`; 0 until then.
@@ -108,6 +125,8 @@ pub(crate) struct Entry {
     /// Attempts made (sends).
     pub sends: u8,
     pub attempts: [Attempt; MAX_ATTEMPTS],
+    /// The last transient answer, if one came.
+    pub transient: Option<Transient>,
     state: SlotState,
     prev: u32,
     next: u32,
@@ -126,7 +145,25 @@ impl Entry {
         self.live_attempts().next().is_some()
     }
 
-    /// A bit per connection slot that carries a live attempt of this intent.
+    /// Whether every send so far was refused with a transient answer: the venue processed
+    /// none of them.
+    pub(crate) fn all_refused(&self) -> bool {
+        self.sends > 0
+            && self.attempts[..self.sends as usize]
+                .iter()
+                .all(|a| a.state == AttemptState::Refused)
+    }
+
+    /// A bit per path that refused a send of this intent with a transient answer.
+    pub(crate) fn refused_links(&self) -> u32 {
+        self.attempts[..self.sends as usize]
+            .iter()
+            .filter(|a| a.state == AttemptState::Refused)
+            .fold(0, |m, a| m | 1 << a.link)
+    }
+
+    /// A bit per path (connection slot, or the REST rung) that carries a live attempt of this
+    /// intent.
     pub(crate) fn live_links(&self) -> u32 {
         self.live_attempts().fold(0, |m, a| m | 1 << a.link)
     }
@@ -135,8 +172,6 @@ impl Entry {
 /// Why an intent could not be taken in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InsertError {
-    /// Another held intent (or an attempt of one) has the same request id.
-    Duplicate,
     /// Every slot is taken.
     Full,
 }
@@ -156,20 +191,6 @@ pub(crate) struct InflightTable {
     in_flight: usize,
     /// Intents taken in so far (the last one's `seq`).
     arrivals: u64,
-}
-
-/// The bucket an id starts probing from: its own number if it is all digits, else FNV-1a.
-#[inline]
-fn id_hash(id: &[u8]) -> u64 {
-    if let Some(n) = crate::intent::parse_u64(id) {
-        return n;
-    }
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in id {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h ^ (h >> 29)
 }
 
 #[inline]
@@ -242,30 +263,25 @@ impl InflightTable {
         b
     }
 
-    fn lookup(&self, id: &[u8]) -> Option<u32> {
-        let mut b = (id_hash(id) as usize) & self.mask;
+    /// The attempt sent under send number `wire`, if one is indexed.
+    #[inline]
+    fn lookup(&self, wire: u64) -> Option<u32> {
+        let mut b = (wire as usize) & self.mask;
         loop {
             let k = self.index[b];
             if k == NIL {
                 return None;
             }
-            if self.attempt(k).id.as_str().as_bytes() == id {
+            if self.attempt(k).wire == wire {
                 return Some(k);
             }
             b = (b + 1) & self.mask;
         }
     }
 
-    /// Whether some held intent or attempt uses this request id.
-    #[inline]
-    pub(crate) fn holds_id(&self, id: &RequestId) -> bool {
-        self.lookup(id.as_str().as_bytes()).is_some()
-    }
-
     fn index_key(&mut self, key: u32) {
         let (slot, a) = split(key);
-        let home = (id_hash(self.slots[slot as usize].attempts[a].id.as_str().as_bytes()) as usize)
-            & self.mask;
+        let home = (self.slots[slot as usize].attempts[a].wire as usize) & self.mask;
         self.slots[slot as usize].attempts[a].home = home as u32;
         let mut b = home;
         while self.index[b] != NIL {
@@ -296,21 +312,18 @@ impl InflightTable {
         self.index[hole] = NIL;
     }
 
-    /// Takes in an intent as waiting, at the back of the queue.
+    /// Takes in an intent as waiting, at the back of the queue: labelled `id` in its outcome,
+    /// its first send numbered `first_wire` (never 0).
     pub(crate) fn insert_queued(
         &mut self,
         id: RequestId,
+        first_wire: u64,
         cancel: Cancel,
         accepted_ns: u64,
     ) -> Result<u32, InsertError> {
-        if self.holds_id(&id) {
-            return Err(InsertError::Duplicate);
-        }
-        let mut attempts = [Attempt::EMPTY; MAX_ATTEMPTS];
-        attempts[0].id = id;
-        attempts[0].state = AttemptState::Reserved;
         let entry = Entry {
             id,
+            first_wire,
             cancel,
             accepted_ns,
             handed_ns: 0,
@@ -319,7 +332,8 @@ impl InflightTable {
             first_sent_ns: 0,
             seq: self.arrivals + 1,
             sends: 0,
-            attempts,
+            attempts: [Attempt::EMPTY; MAX_ATTEMPTS],
+            transient: None,
             state: SlotState::Queued,
             prev: NIL,
             next: NIL,
@@ -335,7 +349,6 @@ impl InflightTable {
             }
             None => return Err(InsertError::Full),
         };
-        self.index_key(key(slot, 0));
         self.queue.push_back(slot);
         self.arrivals += 1;
         Ok(slot)
@@ -373,20 +386,33 @@ impl InflightTable {
             .is_some_and(|e| e.seq == seq && e.state == SlotState::InFlight)
     }
 
-    /// Moves the front waiting intent to the back of the in-flight list: its first attempt, under
-    /// its own id, went out at `now` on `link`.
-    pub(crate) fn send_front(&mut self, now: u64, link: u8, generation: u32) -> Option<u32> {
+    /// Moves the front waiting intent to the back of the in-flight list: its first attempt went
+    /// out at `now` on `link`, under its wire id if `indexed` (a WebSocket send; a REST request
+    /// carries no id).
+    pub(crate) fn send_front(
+        &mut self,
+        now: u64,
+        link: u8,
+        generation: u32,
+        indexed: bool,
+    ) -> Option<u32> {
         let slot = self.queue.pop_front()?;
         let e = &mut self.slots[slot as usize];
         e.state = SlotState::InFlight;
         e.first_sent_ns = now;
         e.sends = 1;
-        let a = &mut e.attempts[0];
-        a.state = AttemptState::Live;
-        a.kind = AttemptKind::First;
-        a.link = link;
-        a.generation = generation;
-        a.sent_ns = now;
+        e.attempts[0] = Attempt {
+            wire: if indexed { e.first_wire } else { 0 },
+            state: AttemptState::Live,
+            kind: AttemptKind::First,
+            link,
+            generation,
+            sent_ns: now,
+            home: NIL,
+        };
+        if indexed {
+            self.index_key(key(slot, 0));
+        }
         self.touch(slot, now, false);
         self.in_flight += 1;
         Some(slot)
@@ -398,13 +424,13 @@ impl InflightTable {
         (self.slots[slot as usize].sends as usize) < MAX_ATTEMPTS
     }
 
-    /// Records another attempt of an in-flight intent, under the fresh request id `id`, at `now`
-    /// on `link`; returns its attempt number. The caller checked [`Self::can_send_again`] and that
-    /// no held intent uses `id`.
+    /// Records another attempt of an in-flight intent under send number `wire` (0: a REST
+    /// request, not indexed), at `now` on `link`; returns its attempt number. The caller
+    /// checked [`Self::can_send_again`]; `wire` was never used before.
     pub(crate) fn send_again(
         &mut self,
         slot: u32,
-        id: RequestId,
+        wire: u64,
         kind: AttemptKind,
         now: u64,
         link: u8,
@@ -415,15 +441,17 @@ impl InflightTable {
         let n = e.sends as usize;
         e.sends += 1;
         e.attempts[n] = Attempt {
-            id,
+            wire,
             state: AttemptState::Live,
             kind,
             link,
             generation,
             sent_ns: now,
-            home: 0,
+            home: NIL,
         };
-        self.index_key(key(slot, n));
+        if wire != 0 {
+            self.index_key(key(slot, n));
+        }
         self.touch(slot, now, true);
         n
     }
@@ -484,13 +512,17 @@ impl InflightTable {
         Some(self.release(slot))
     }
 
-    /// The in-flight intent one of whose attempts went out under this id, and that attempt's
-    /// number.
+    /// The in-flight intent whose live attempt went out on path `link` under send number
+    /// `wire`, and that attempt's number. An attempt that can no longer be answered (its
+    /// connection gone, or answered already) matches nothing, nor does one sent elsewhere.
     #[inline]
-    pub(crate) fn find_in_flight(&self, id: &[u8]) -> Option<(u32, usize)> {
-        let (slot, a) = split(self.lookup(id)?);
+    pub(crate) fn find_in_flight(&self, wire: u64, link: u8) -> Option<(u32, usize)> {
+        let (slot, a) = split(self.lookup(wire)?);
         let e = &self.slots[slot as usize];
-        (e.state == SlotState::InFlight && e.attempts[a].state != AttemptState::Reserved)
+        let attempt = &e.attempts[a];
+        (e.state == SlotState::InFlight
+            && attempt.state == AttemptState::Live
+            && attempt.link == link)
             .then_some((slot, a))
     }
 
@@ -520,12 +552,11 @@ impl InflightTable {
     }
 
     fn release(&mut self, slot: u32) -> Entry {
-        let used = match self.slots[slot as usize].state {
-            SlotState::Queued => 1,
-            _ => self.slots[slot as usize].sends.max(1) as usize,
-        };
-        for a in 0..used {
-            self.unindex(key(slot, a));
+        let sends = self.slots[slot as usize].sends as usize;
+        for a in 0..sends {
+            if self.slots[slot as usize].attempts[a].home != NIL {
+                self.unindex(key(slot, a));
+            }
         }
         let e = &mut self.slots[slot as usize];
         let out = *e;
@@ -548,19 +579,26 @@ mod tests {
         )
     }
 
-    fn id(s: &str) -> RequestId {
+    fn label(s: &str) -> RequestId {
         RequestId::new(s).unwrap()
+    }
+
+    /// Takes in intent `n` (wire number `n`) and sends it on link 0.
+    fn sent(t: &mut InflightTable, n: u64, now: u64) -> u32 {
+        t.insert_queued(RequestId::from_u64(n), n, cancel(n), now)
+            .unwrap();
+        t.send_front(now, 0, 1, true).unwrap()
     }
 
     #[test]
     fn waiting_intents_leave_in_arrival_order() {
         let mut t = InflightTable::new(4);
         for n in 1..=3 {
-            t.insert_queued(RequestId::from_u64(n), cancel(n), n)
+            t.insert_queued(RequestId::from_u64(n), n, cancel(n), n)
                 .unwrap();
         }
         assert_eq!(t.queued(), 3);
-        let first = t.send_front(10, 0, 1).unwrap();
+        let first = t.send_front(10, 0, 1, true).unwrap();
         assert_eq!(t.entry(first).id.as_str(), "1");
         assert_eq!(t.pop_queued().unwrap().id.as_str(), "2");
         assert_eq!(t.front_queued().unwrap().1.id.as_str(), "3");
@@ -568,83 +606,98 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_finds_its_intent_by_engine_or_caller_id() {
+    fn a_reply_finds_its_intent_by_send_number_never_by_the_callers_label() {
         let mut t = InflightTable::new(8);
-        t.insert_queued(RequestId::from_u64(41), cancel(1), 0)
-            .unwrap();
-        t.insert_queued(id("my order #1"), cancel(2), 0).unwrap();
-        assert_eq!(t.find_in_flight(b"41"), None, "not sent yet");
-        let a = t.send_front(1, 0, 1).unwrap();
-        let b = t.send_front(2, 0, 1).unwrap();
-        assert_eq!(t.find_in_flight(b"41"), Some((a, 0)));
-        assert_eq!(t.find_in_flight(b"my order #1"), Some((b, 0)));
-        assert_eq!(t.find_in_flight(b"42"), None);
+        t.insert_queued(label("mine"), 41, cancel(1), 0).unwrap();
+        t.insert_queued(label("mine"), 42, cancel(2), 0).unwrap();
+        assert_eq!(t.find_in_flight(41, 0), None, "not sent yet");
+        let a = t.send_front(1, 0, 1, true).unwrap();
+        let b = t.send_front(2, 0, 1, true).unwrap();
+        assert_eq!(t.find_in_flight(41, 0), Some((a, 0)));
+        assert_eq!(t.find_in_flight(42, 0), Some((b, 0)));
+        assert_eq!(t.find_in_flight(43, 0), None);
         assert_eq!(t.settle(b).cancel, cancel(2));
-        assert_eq!(t.find_in_flight(b"my order #1"), None);
-        assert_eq!(t.find_in_flight(b"41"), Some((a, 0)));
+        assert_eq!(t.find_in_flight(42, 0), None);
+        assert_eq!(t.find_in_flight(41, 0), Some((a, 0)));
+    }
+
+    #[test]
+    fn a_reply_matches_only_a_live_attempt_on_the_path_it_went_out_on() {
+        let mut t = InflightTable::new(4);
+        let slot = sent(&mut t, 7, 1);
+        assert_eq!(t.find_in_flight(7, 1), None, "another connection");
+        t.send_again(slot, 8, AttemptKind::Hedge, 2, 1, 1);
+        assert_eq!(t.bury_attempts(slot, 0), 1);
+        assert_eq!(t.find_in_flight(7, 0), None, "its connection is gone");
+        assert_eq!(t.find_in_flight(8, 1), Some((slot, 1)));
+    }
+
+    #[test]
+    fn a_rest_send_is_not_indexed() {
+        let mut t = InflightTable::new(4);
+        t.insert_queued(RequestId::from_u64(5), 5, cancel(5), 0)
+            .unwrap();
+        let slot = t.send_front(1, 9, 0, false).unwrap();
+        assert_eq!(t.entry(slot).attempts[0].wire, 0);
+        assert_eq!(t.find_in_flight(5, 9), None);
+        assert_eq!(t.entry(slot).live_links(), 1 << 9);
+        t.settle(slot);
+        assert_eq!(t.len(), 0);
     }
 
     #[test]
     fn every_attempt_of_an_intent_finds_it_until_it_settles() {
         let mut t = InflightTable::new(4);
-        t.insert_queued(id("mine"), cancel(1), 0).unwrap();
-        let slot = t.send_front(1, 0, 7).unwrap();
+        t.insert_queued(label("mine"), 1, cancel(1), 0).unwrap();
+        let slot = t.send_front(1, 0, 7, true).unwrap();
         assert!(t.can_send_again(slot));
-        let n = t.send_again(slot, RequestId::from_u64(900), AttemptKind::Hedge, 5, 1, 3);
+        let n = t.send_again(slot, 900, AttemptKind::Hedge, 5, 1, 3);
         assert_eq!(n, 1);
-        assert_eq!(t.find_in_flight(b"mine"), Some((slot, 0)));
-        assert_eq!(t.find_in_flight(b"900"), Some((slot, 1)));
+        assert_eq!(t.find_in_flight(1, 0), Some((slot, 0)));
+        assert_eq!(t.find_in_flight(900, 1), Some((slot, 1)));
         assert_eq!(t.entry(slot).live_links(), 0b11);
         assert_eq!(t.entry(slot).sent_ns, 5, "the latest send");
         assert_eq!(t.entry(slot).first_sent_ns, 1);
         assert_eq!(t.bury_attempts(slot, 0), 1);
         assert_eq!(t.entry(slot).live_links(), 0b10);
-        assert!(t.holds_id(&id("mine")), "a dead attempt's id stays taken");
         let e = t.settle(slot);
-        assert_eq!(e.sends, 2);
-        assert!(!t.holds_id(&id("mine")) && !t.holds_id(&RequestId::from_u64(900)));
+        assert_eq!((e.sends, e.id.as_str()), (2, "mine"));
+        assert_eq!(t.find_in_flight(900, 1), None);
         assert_eq!(t.len(), 0);
     }
 
     #[test]
     fn an_intent_gets_at_most_the_attempt_limit() {
         let mut t = InflightTable::new(2);
-        t.insert_queued(id("x"), cancel(1), 0).unwrap();
-        let slot = t.send_front(1, 0, 1).unwrap();
+        let slot = sent(&mut t, 1, 1);
         for n in 1..MAX_ATTEMPTS as u64 {
             assert!(t.can_send_again(slot));
-            t.send_again(slot, RequestId::from_u64(n), AttemptKind::Failover, n, 0, 1);
+            t.send_again(slot, 100 + n, AttemptKind::Failover, n, 0, 1);
         }
         assert!(!t.can_send_again(slot));
     }
 
     #[test]
-    fn a_second_intent_with_a_held_id_is_refused() {
+    fn two_intents_may_carry_the_same_label() {
         let mut t = InflightTable::new(4);
-        t.insert_queued(id("dup"), cancel(1), 0).unwrap();
-        assert_eq!(
-            t.insert_queued(id("dup"), cancel(2), 0),
-            Err(InsertError::Duplicate)
-        );
-        t.send_front(0, 0, 1).unwrap();
-        assert_eq!(
-            t.insert_queued(id("dup"), cancel(2), 0),
-            Err(InsertError::Duplicate)
-        );
-        let (slot, _) = t.find_in_flight(b"dup").unwrap();
-        t.settle(slot);
-        assert!(t.insert_queued(id("dup"), cancel(2), 0).is_ok());
+        t.insert_queued(label("dup"), 1, cancel(1), 0).unwrap();
+        t.insert_queued(label("dup"), 2, cancel(2), 0).unwrap();
+        let a = t.send_front(0, 0, 1, true).unwrap();
+        let b = t.send_front(0, 0, 1, true).unwrap();
+        assert_eq!(t.find_in_flight(2, 0), Some((b, 0)));
+        assert_eq!(t.settle(a).cancel, cancel(1));
+        assert_eq!(t.settle(b).cancel, cancel(2));
     }
 
     #[test]
     fn a_full_table_refuses_more() {
         let mut t = InflightTable::new(2);
-        t.insert_queued(RequestId::from_u64(1), cancel(1), 0)
+        t.insert_queued(RequestId::from_u64(1), 1, cancel(1), 0)
             .unwrap();
-        t.insert_queued(RequestId::from_u64(2), cancel(2), 0)
+        t.insert_queued(RequestId::from_u64(2), 2, cancel(2), 0)
             .unwrap();
         assert_eq!(
-            t.insert_queued(RequestId::from_u64(3), cancel(3), 0),
+            t.insert_queued(RequestId::from_u64(3), 3, cancel(3), 0),
             Err(InsertError::Full)
         );
     }
@@ -653,30 +706,21 @@ mod tests {
     fn the_oldest_send_is_at_the_head_whatever_settles_first() {
         let mut t = InflightTable::new(4);
         for n in 1..=4 {
-            t.insert_queued(RequestId::from_u64(n), cancel(n), 0)
-                .unwrap();
-            t.send_front(n, 0, 1).unwrap();
+            sent(&mut t, n, n);
         }
-        let (second, _) = t.find_in_flight(b"2").unwrap();
+        let (second, _) = t.find_in_flight(2, 0).unwrap();
         t.settle(second);
-        let (first, _) = t.find_in_flight(b"1").unwrap();
+        let (first, _) = t.find_in_flight(1, 0).unwrap();
         t.settle(first);
         assert_eq!(t.oldest_in_flight().unwrap().1.id.as_str(), "3");
         // A re-send of 3 makes 4 the oldest send.
-        let (third, _) = t.find_in_flight(b"3").unwrap();
-        t.send_again(
-            third,
-            RequestId::from_u64(30),
-            AttemptKind::Failover,
-            9,
-            1,
-            1,
-        );
+        let (third, _) = t.find_in_flight(3, 0).unwrap();
+        t.send_again(third, 30, AttemptKind::Failover, 9, 1, 1);
         assert_eq!(t.oldest_in_flight().unwrap().1.id.as_str(), "4");
         let mut order = Vec::new();
         t.in_flight_slots(&mut order);
         assert_eq!(order.len(), 2);
-        let (fourth, _) = t.find_in_flight(b"4").unwrap();
+        let (fourth, _) = t.find_in_flight(4, 0).unwrap();
         t.settle(fourth);
         assert_eq!(t.oldest_in_flight().unwrap().1.id.as_str(), "3");
         t.settle(third);
@@ -685,11 +729,12 @@ mod tests {
     }
 
     #[test]
-    fn colliding_ids_stay_findable_through_many_removals() {
-        // Ids 64 apart share a bucket in a 64-bucket index; mix in hashed ids and extra attempts.
+    fn colliding_numbers_stay_findable_through_many_removals() {
+        // Numbers 64 apart share a bucket in a 64-bucket index; mix in extra attempts.
         let mut t = InflightTable::new(8);
-        let mut live: Vec<(String, Option<String>)> = Vec::new();
+        let mut live: Vec<(u64, Option<u64>)> = Vec::new();
         let mut state = 0x1234_5678u64;
+        let mut next = 1u64;
         for round in 0..2_000u64 {
             state = state
                 .wrapping_mul(6364136223846793005)
@@ -697,32 +742,26 @@ mod tests {
             let remove = live.len() == 8 || (!live.is_empty() && (state >> 33).is_multiple_of(3));
             if remove {
                 let at = ((state >> 40) as usize) % live.len();
-                let (key, _) = live.swap_remove(at);
-                let (slot, _) = t
-                    .find_in_flight(key.as_bytes())
-                    .expect("held id is findable");
-                assert_eq!(t.settle(slot).id.as_str(), key);
+                let (wire, _) = live.swap_remove(at);
+                let (slot, _) = t.find_in_flight(wire, 0).expect("held id is findable");
+                assert_eq!(t.settle(slot).first_wire, wire);
             } else {
-                let key = if round % 5 == 0 {
-                    format!("c-{round}")
-                } else {
-                    ((state >> 45) % 4 * 64 + round * 256).to_string()
-                };
-                if live.iter().any(|(k, _)| *k == key) {
-                    continue;
-                }
-                t.insert_queued(id(&key), cancel(round), 0).unwrap();
-                let slot = t.send_front(round, 0, 1).unwrap();
-                let extra = (round % 3 == 0).then(|| format!("h-{round}"));
-                if let Some(extra) = &extra {
-                    t.send_again(slot, id(extra), AttemptKind::Hedge, round, 1, 1);
-                }
-                live.push((key, extra));
+                next += 1 + (state >> 45) % 4 * 64;
+                let wire = next;
+                t.insert_queued(RequestId::from_u64(wire), wire, cancel(round), 0)
+                    .unwrap();
+                let slot = t.send_front(round, 0, 1, true).unwrap();
+                let extra = (round % 3 == 0).then(|| {
+                    next += 64;
+                    t.send_again(slot, next, AttemptKind::Hedge, round, 1, 1);
+                    next
+                });
+                live.push((wire, extra));
             }
-            for (key, extra) in &live {
-                let (slot, _) = t.find_in_flight(key.as_bytes()).expect("id lost");
+            for (wire, extra) in &live {
+                let (slot, _) = t.find_in_flight(*wire, 0).expect("id lost");
                 if let Some(extra) = extra {
-                    assert_eq!(t.find_in_flight(extra.as_bytes()), Some((slot, 1)));
+                    assert_eq!(t.find_in_flight(*extra, 1), Some((slot, 1)));
                 }
             }
             assert_eq!(t.len(), live.len());

@@ -96,7 +96,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         match self
             .table
-            .insert_queued(sub.id, sub.cancel, sub.accepted_ns)
+            .insert_queued(sub.id, sub.wire, sub.cancel, sub.accepted_ns)
         {
             Ok(slot) => {
                 if let Some(c) = &mut self.confirm {
@@ -105,7 +105,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     c.track(seq, sub.id, &sub.cancel, sub.accepted_ns);
                 }
             }
-            Err(InsertError::Duplicate) => self.emit_unsent(&sub, NotSentReason::DuplicateId),
             // Callers check `has_room` first; kept total rather than trusted.
             Err(InsertError::Full) => self.emit_unsent(&sub, NotSentReason::QueueTimeout),
         }
@@ -129,10 +128,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         Ok(())
     }
 
-    /// Draws the next engine-assigned request id.
+    /// Draws the next send number, and its wire id.
     #[inline]
-    pub(crate) fn next_request_id(&self) -> RequestId {
-        RequestId::from_u64(self.intents.take_id(&self.shared.submit.0.next_id))
+    pub(crate) fn next_wire_id(&self) -> (u64, RequestId) {
+        let n = self.next_wire();
+        (n, self.wire_ids.id(n))
+    }
+
+    /// Draws the next send number (from the counter the handles draw first sends from).
+    #[inline]
+    pub(crate) fn next_wire(&self) -> u64 {
+        self.intents.take_id(&self.shared.submit.0.next_id)
     }
 
     /// Starts shutting down, as the threaded engine's `shutdown` asks its thread to.
@@ -204,6 +210,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         self.outbox.forget_all();
         self.resend.clear();
+        self.retries.clear();
         self.rest.forget_in_flight();
     }
 
@@ -233,12 +240,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             if e.sent_ns.saturating_add(self.ack_timeout) > now {
                 break;
             }
-            let reason = if e.has_live_attempt() {
-                UnknownReason::AckTimeout
+            if e.has_live_attempt() {
+                self.settle_unanswered(slot, UnknownReason::AckTimeout, now);
             } else {
-                UnknownReason::ConnectionLost
-            };
-            self.settle_unanswered(slot, reason, now);
+                // Waited for a path (or a retry) for its whole ack timeout.
+                self.settle_no_path(slot, UnknownReason::ConnectionLost, now);
+            }
             work = true;
         }
         work
@@ -260,7 +267,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         self.fail_queued(NotSentReason::Shutdown);
         self.stopping = Some(now.saturating_add(self.shutdown_grace));
-        log::info!(
+        crate::relay::log_info!(
             "shutting down with {} cancels in flight",
             self.table.in_flight()
         );
@@ -323,6 +330,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             link.set_state(SessionState::Stopped);
         }
         self.shared.set_state(SessionState::Stopped);
-        log::info!("engine stopped");
+        crate::relay::log_info!("engine stopped");
     }
 }

@@ -13,13 +13,13 @@
 //! | [`InflightTable`] | `inflight.rs` | which intent a reply belongs to (id -> attempt) |
 //! | [`Router`] | `router.rs` | which link a cancel goes out on |
 //! | [`Hedger`] | `hedger.rs` | when a cancel without a reply goes out again, and where |
-//! | [`ResendQueue`] | `resend.rs` | the order a lost link's cancels go out again in |
+//! | [`ResendQueue`] | `resend.rs` | the order a lost or stalled link's cancels, and those with a transient answer, go out again in |
 //! | [`Rotation`] | `rotation.rs` | when a link is replaced, make-before-break |
 //! | [`RestRung`] | `rest_rung.rs` | when a cancel goes over REST |
 //! | [`Refusal`] | `refusal.rs` | what a refusal of the credentials holds back, on every path |
 //! | [`StartGate`] | `start_gate.rs` | when the pool has had its chance and REST may take first sends |
 //! | [`Outbox`] | `outbox.rs` | when each cancel was handed to `write(2)` and taken by the kernel |
-//! | [`AttemptIds`], [`LateIds`] | `ids.rs` | the ids of later attempts; which replies are late |
+//! | [`LateIds`] | `ids.rs` | which replies are late (wire ids: `engine/wire_id.rs`) |
 //! | [`Delivery`] | `delivery.rs` | how outcomes reach the caller |
 //! | [`PoolStats`] | `stats.rs` | what the handles see of the pool |
 //! | [`Confirmations`] | `confirm.rs` | the final word: which intent a push is about, when to ask REST, when time is up |
@@ -29,8 +29,9 @@
 //! by every link at its next call.
 //!
 //! One turn ([`Account::turn`]): let every link read and report, advance every link (connection
-//! steps, keepalive), drive the REST rung, take new intents, send what pacing allows (re-sends
-//! first, then first sends on the best link, then hedges), flush, expire what waited too long,
+//! steps, keepalive), drive the REST rung, take new intents, watch for links that leave cancels
+//! unanswered (probe them, mark them stalled), send what pacing allows (re-sends first, then
+//! first sends spread over the best links, then hedges), flush, expire what waited too long,
 //! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
 //! pool is live.
 
@@ -70,21 +71,23 @@ use super::pacing::RateLimiter;
 use super::plumbing::{IntentSource, OutcomeSink};
 use super::reactor::{self, Path};
 use super::shared::{MAX_SLOTS, SessionState, Shared};
+use super::wire_id::WireIds;
 use crate::clock::{Clock, Monotonic, ns, unix_ms};
 use crate::final_word::FinalWord;
 use crate::intent::RequestId;
 use crate::net::{Dialer, HostAddrs};
-use crate::outcome::{ConnectFailure, ErrorText, NotSentReason, Status, Via};
+use crate::outcome::{ConnectFailure, ErrorText, NotSentReason, Status, UnknownReason, Via};
+use crate::relay::WarnGate;
 use crate::rest::RestClient;
-use crate::venue::{Dialect, Verdict};
+use crate::venue::{AnswerClass, Dialect, Verdict};
 use crate::ws;
 
 use batch::Batches;
 use confirm::{Confirmations, FinalOut};
 use delivery::Delivery;
 use hedger::Hedger;
-use ids::{AttemptIds, LateIds};
-use inflight::{AttemptKind, AttemptState, InflightTable};
+use ids::LateIds;
+use inflight::{AttemptKind, AttemptState, InflightTable, Transient};
 use outbox::Outbox;
 use refusal::Refusal;
 use resend::ResendQueue;
@@ -103,6 +106,8 @@ const MAX_CANCEL_FRAME: usize = Dialect::MAX_CANCEL_LEN + ws::MAX_CLIENT_HEADER;
 const EVENT_CAPACITY: usize = 1024;
 /// The path index of the REST rung in per-path arrays (past every connection slot).
 pub(crate) const REST_LINK: usize = MAX_SLOTS;
+/// How long a cancel waits after a transient answer before it goes out again.
+const RETRY_PAUSE_NS: u64 = 50_000_000;
 /// Per-path arrays: every connection slot, then REST.
 pub(crate) const PATHS: usize = MAX_SLOTS + 1;
 
@@ -121,6 +126,18 @@ macro_rules! link_cx {
     };
 }
 pub(crate) use link_cx;
+
+/// Two distinct elements of `items`: the first shared, the second mutable.
+fn two_mut<T>(items: &mut [T], a: usize, b: usize) -> (&T, &mut T) {
+    debug_assert_ne!(a, b);
+    if a < b {
+        let (left, right) = items.split_at_mut(b);
+        (&left[a], &mut right[0])
+    } else {
+        let (left, right) = items.split_at_mut(a);
+        (&right[0], &mut left[b])
+    }
+}
 
 /// Where the addresses of every host come from: one per connection slot, and the REST host's.
 #[derive(Debug)]
@@ -176,10 +193,14 @@ pub(crate) fn link_settings(config: &Config, dialect: Dialect) -> LinkSettings {
         login_retry_after: config.login_retry_after.map(ns),
         reconnect: config.reconnect,
         messages_per_second: config.messages_per_second,
-        window: ns(Duration::from_secs(1) + config.rate_margin),
+        window: ns(Duration::from_secs(1).saturating_add(config.rate_margin)),
         credentials: config.credentials.clone(),
         dialect,
+        write_timeout: ns(config.write_timeout),
         clock_offset_ms: 0,
+        clock_measured: false,
+        // Without a REST rung nothing is waited for: the upgrade's `Date` header serves.
+        clock_ready: config.rest.is_none(),
         subscribe: config.confirm.as_ref().map(|c| {
             let mut text = Vec::new();
             let acks = dialect.encode_subscribe(&mut text, &c.inst_types);
@@ -231,18 +252,26 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     resend: ResendQueue,
     rotation: Rotation,
     outbox: Outbox,
-    ids: AttemptIds,
+    /// The engine's wire ids (its prefix); the numbers come from the shared counter.
+    wire_ids: WireIds,
     late: LateIds,
+    /// Cancels with a transient answer, to go out again after a short pause.
+    retries: ResendQueue,
     stats: PoolStats,
     rest: RestRung,
     gate: StartGate,
     slots_scratch: Vec<(u32, u64)>,
+    /// Frames being built, one buffer per link: a burst spread over the pool goes out as one
+    /// write per link.
+    batches: Vec<Vec<u8>>,
+    /// Replies that match no request in flight, shown a few at a time.
+    unmatched_warnings: WarnGate,
     /// The final word, when it is on.
     confirm: Option<Confirmations>,
     /// Classic or unified, how it was found out, and the dead man's switch.
     kind: AccountKind,
     /// V3's batch cancels: the one being built, and those on the wire.
-    batches: Batches,
+    v3_batches: Batches,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -285,7 +314,7 @@ impl<I: IntentSource, O: OutcomeSink> Account<I, O> {
                 match RestClient::with_addresses(rest.clone(), &config.credentials, token, addrs) {
                     Ok(client) => Some(client),
                     Err(e) => {
-                        log::error!("no REST rung: {e}");
+                        crate::relay::log_error!("no REST rung: {e}");
                         None
                     }
                 }
@@ -393,6 +422,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             )
         });
         let slots = links.len();
+        let wire_ids = shared.wire_ids;
         let account = Account {
             ack_timeout,
             max_queue: ns(config.max_queue_time),
@@ -417,9 +447,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             resend: ResendQueue::with_capacity(config.max_pending * 2),
             rotation: Rotation::new(ns(config.max_connection_age), ack_timeout),
             outbox: Outbox::new(slots, config.max_pending),
-            ids: AttemptIds::default(),
+            wire_ids,
             late: LateIds::new(),
-            stats: PoolStats::new(slots, Hedger::SCRATCH),
+            retries: ResendQueue::with_capacity(config.max_pending),
+            stats: PoolStats::new(slots),
             rest: RestRung::new(rest, config.rest_only),
             gate: StartGate::new(
                 if config.rest_only {
@@ -430,9 +461,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 ns(config.connect_timeout.min(config.max_queue_time / 2)),
             ),
             slots_scratch: Vec::with_capacity(config.max_pending),
+            batches: (0..slots)
+                .map(|_| Vec::with_capacity(BATCH_BYTES))
+                .collect(),
+            unmatched_warnings: WarnGate::default(),
             confirm,
             kind,
-            batches: Batches::new(config.uta.batch_cancels),
+            v3_batches: Batches::new(config.uta.batch_cancels),
             stopping: None,
         };
         account.publish_kind();
@@ -443,7 +478,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     pub(crate) fn send_finals_to(&mut self, tx: crossbeam_channel::Sender<FinalWord>) {
         if let Some(c) = &mut self.confirm {
             let capacity = tx.capacity().unwrap_or(1024);
-            c.out = FinalOut::ring(tx, capacity);
+            c.out = FinalOut::ring(tx, self.shared.clone(), capacity);
         }
     }
 
@@ -456,6 +491,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Final words ready for the inline engine's caller.
     pub(crate) fn ready_finals(&self) -> usize {
         self.confirm.as_ref().map_or(0, |c| c.out.ready())
+    }
+
+    /// Whether the final word is on.
+    pub(crate) fn confirms(&self) -> bool {
+        self.confirm.is_some()
     }
 
     /// The shared state of this account's handles.
@@ -539,9 +579,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         work |= self.drive_rest(now);
         work |= self.drive_kind(now);
+        self.update_clock(now);
         if !stopping {
             work |= self.intake();
         }
+        work |= self.watch_links(now);
         work |= self.send();
         for i in 0..self.links.len() {
             self.links[i].flush(link_cx!(self, now));
@@ -572,29 +614,51 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             // Nothing tells the engine when the caller makes room in the outcome ring.
             t = t.min(now + 1_000_000);
         }
+        let ready = self.send_ready_at();
         if !self.resend.is_empty() {
-            t = t.min(self.send_ready_at());
+            t = t.min(ready);
+        }
+        if !self.retries.is_empty() {
+            t = t.min(self.retries.due_at().max(ready));
         }
         if let Some((_, e)) = self.table.front_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
-            t = t.min(self.send_ready_at());
+            t = t.min(ready);
             t = t.min(self.gate.next_deadline());
         }
         if let Some((_, e)) = self.table.oldest_in_flight() {
             t = t.min(e.sent_ns.saturating_add(self.ack_timeout));
         }
-        if self.hedger.is_on()
-            && let Some((slot, seq)) = self.hedger.front()
-            && self.table.is_in_flight(slot, seq)
-        {
-            let e = self.table.entry(slot);
-            t = t.min(e.first_sent_ns.saturating_add(self.hedger.delay()));
+        if self.hedger.is_on() {
+            let hedge_ready = self.hedger.ready_at().max(ready);
+            if self.hedger.front_troubled().is_some() {
+                t = t.min(hedge_ready);
+            }
+            if let Some((slot, seq)) = self.hedger.front()
+                && self.table.is_in_flight(slot, seq)
+            {
+                let e = self.table.entry(slot);
+                let due = e.first_sent_ns.saturating_add(self.hedger.delay());
+                t = t.min(due.max(hedge_ready));
+            }
+        }
+        // A link that leaves cancels unanswered is probed, and maybe found stalled, then.
+        let probe_after = self.probe_after();
+        for l in 0..self.links.len() {
+            let since = self.router.unanswered_since(l);
+            if since != 0 {
+                let at = since.saturating_add(probe_after).saturating_add(1);
+                if at > now {
+                    t = t.min(at);
+                }
+            }
         }
         for link in &self.links {
             t = t.min(link.next_deadline(&self.settings));
         }
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
-        t = t.min(self.rotation.next_deadline());
+        t = t.min(self.clock_deadline());
+        t = t.min(self.rotation.next_deadline(now));
         t = t.min(self.kind_deadline());
         if let Some(c) = &self.confirm {
             t = t.min(c.next_deadline(now, self.may_query()));
@@ -611,11 +675,54 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let link_ready = self
             .links
             .iter()
-            .filter(|l| l.is_serving() && !l.wants_write())
-            .map(LinkSeam::ready_at)
+            .enumerate()
+            .filter(|(i, l)| l.is_serving() && !l.wants_write() && !self.router.is_stalled(*i))
+            .map(|(_, l)| l.ready_at())
             .min()
             .unwrap_or(u64::MAX);
         link_ready.max(self.cancels.ready_at())
+    }
+
+    /// How long a cancel may wait unanswered on a link before the link is probed with a
+    /// `ping` (and, if another path answers meanwhile, found stalled): the hedge delay, or a
+    /// fifth of the ack timeout with hedging off.
+    fn probe_after(&self) -> u64 {
+        if self.hedger.is_on() {
+            self.hedger.delay()
+        } else {
+            self.ack_timeout / 5
+        }
+    }
+
+    /// Probes every link that has left a cancel unanswered past the hedge delay; one that did
+    /// while another path answered is stalled (with hedging on): it takes no new cancels, and
+    /// what waits on it goes out elsewhere as a failover. True if a link was found stalled.
+    fn watch_links(&mut self, now: u64) -> bool {
+        let probe_after = self.probe_after();
+        let mut work = false;
+        for l in 0..self.links.len() {
+            if self.router.waiting(l) == 0 || self.router.stalled_for(l, now) <= probe_after {
+                continue;
+            }
+            self.links[l].probe(now);
+            let since = self.router.unanswered_since(l);
+            if self.hedger.is_on()
+                && !self.router.is_stalled(l)
+                && self.links[l].is_serving()
+                && self.router.another_answered_after(l, since)
+            {
+                self.router.stall(l);
+                self.shared.counters.0.stalls.incr();
+                crate::relay::log_warn!(
+                    "connection {l} left a cancel unanswered for {:?} while another path \
+                     answered: stalled, what waits on it goes out elsewhere",
+                    Duration::from_nanos(now.saturating_sub(since))
+                );
+                self.requeue_attempts_on(l, AttemptKind::Failover, false);
+                work = true;
+            }
+        }
+        work
     }
 
     // ----- what the links report -----
@@ -659,7 +766,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 self.refusal.on_accepted();
                 self.gate.open();
                 self.router.on_live(l);
-                log::info!(
+                crate::relay::log_info!(
                     "connection {l} logged in to {} ({} intents waiting)",
                     self.links[l].url(),
                     self.table.queued()
@@ -667,7 +774,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 if let Some(old) = self.rotation.on_live(l, now) {
                     self.links[old].drain(true);
                     counters.rotations.incr();
-                    log::info!("connection {l} replaces connection {old}, which drains");
+                    crate::relay::log_info!(
+                        "connection {l} replaces connection {old}, which drains"
+                    );
                 }
             }
             LinkEvent::Connecting => counters.connect_attempts.incr(),
@@ -680,17 +789,24 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                     self.outbox.written(l, at, &mut self.table);
                 }
             }
-            LinkEvent::VenueError { closing } => {
+            LinkEvent::VenueError {
+                closing,
+                rate_limited,
+            } => {
                 counters.venue_errors.incr();
+                if rate_limited {
+                    self.cancels
+                        .hold_until(now.saturating_add(self.settings.window));
+                }
                 if closing && self.links[l].is_live() {
                     // The venue closes it: no new cancels there.
                     self.links[l].drain(false);
                     self.on_closing_notice(l, now);
                 }
                 // Trouble on this connection: what waits for a reply on it goes out elsewhere
-                // too, rather than wait out the ack timeout.
+                // too, after first sends, rather than wait out the ack timeout.
                 if self.hedger.is_on() {
-                    self.requeue_attempts_on(l, AttemptKind::Hedge, false);
+                    self.queue_troubled(l);
                 }
             }
             LinkEvent::LoginRejected { code, msg } => {
@@ -707,13 +823,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                     self.fail_queued(NotSentReason::LoginRejected { code, msg });
                 }
             }
+            LinkEvent::ClockRefused => self.on_clock_refused(now),
+            LinkEvent::ServerDate { offset_ms } => self.on_server_date(offset_ms),
             LinkEvent::Lost {
                 generation,
                 was_live,
             } => {
                 if let Some(e) = self.links[l].take_error() {
                     self.link_failure = Some(e.as_failure());
-                    self.shared.set_last_error(e);
+                    // While a refusal of the credentials stands it is the error that explains
+                    // the state handles see; a connection failing meanwhile does not hide it.
+                    if self.refusal.last().is_none() {
+                        self.shared.set_last_error(e);
+                    }
                 }
                 let done = self.links[l].is_done();
                 // A link that ends for good (retired, shutting down) is not reconnecting.
@@ -731,7 +853,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 self.bury_link(l, generation);
                 if let Some(old) = self.rotation.on_lost(l, done) {
                     self.links[old].resume();
-                    log::info!(
+                    crate::relay::log_info!(
                         "connection {l}, the replacement of connection {old}, was lost: \
                          connection {old} serves again until it is back"
                     );
@@ -743,7 +865,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     fn on_reply(&mut self, l: usize, id: Option<RequestId>, verdict: Verdict) {
         let counters = &self.shared.counters.0;
         counters.links[l].replies.incr();
-        let found = id.and_then(|id| self.table.find_in_flight(id.as_str().as_bytes()));
+        let wire = id.and_then(|id| self.wire_ids.parse(id.as_str().as_bytes()));
+        let found = wire.and_then(|wire| self.table.find_in_flight(wire, l as u8));
         let Some((slot, a)) = found else {
             if let Some(id) = &id
                 && self.on_batch_reply(l, id, verdict)
@@ -754,23 +877,82 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             let now = self.clock.now();
             self.router.progress(l, now);
             let counters = &self.shared.counters.0;
-            match id {
-                Some(id) if self.late.claim(id) => counters.late_replies.incr(),
-                _ => counters.unmatched_replies.incr(),
+            match wire {
+                Some(wire) if self.late.claim(wire) => counters.late_replies.incr(),
+                _ => {
+                    counters.unmatched_replies.incr();
+                    if self.unmatched_warnings.admit(now) {
+                        crate::relay::log_warn!(
+                            "connection {l}: a reply to {} matches no request in flight \
+                             (late, or not this engine's); skipped",
+                            match &id {
+                                Some(id) => id.as_str(),
+                                None => "an id that cannot be one of ours",
+                            }
+                        );
+                    }
+                }
             }
             return;
         };
-        let status = match verdict {
-            Verdict::Acked => Status::Acked,
+        let via = Via::Connection(l as u8);
+        match verdict {
+            Verdict::Acked => self.settle_reply(slot, a, l, Status::Acked, via),
             // Sent to the other kind of account's API: no verdict on the order.
             Verdict::Rejected { code, .. } if Self::is_wrong_account(code) => {
                 let now = self.clock.now();
                 self.refused_for_account(slot, a, l, code, now);
-                return;
             }
-            Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
-        };
-        self.settle_reply(slot, a, l, status, Via::Connection(l as u8));
+            Verdict::Rejected { code, msg } => {
+                let class = self.settings.dialect.answer_class(code);
+                if class.is_transient() {
+                    self.on_transient(slot, a, l, Transient { code, msg, via }, class);
+                } else {
+                    self.settle_reply(slot, a, l, Status::Rejected { code, msg }, via);
+                }
+            }
+        }
+    }
+
+    /// Attempt `a` of the intent in `slot` was answered on path `l` with a transient refusal:
+    /// it settles nothing while another attempt may still be answered or sends remain; the
+    /// cancel goes out again after a short pause (a rate limit holds the account's limiter
+    /// back for a window). With no path left it is the outcome.
+    fn on_transient(
+        &mut self,
+        slot: u32,
+        a: usize,
+        l: usize,
+        transient: Transient,
+        class: AnswerClass,
+    ) {
+        let now = self.clock.now();
+        self.shared.counters.0.transient_answers.incr();
+        let e = self.table.entry_mut(slot);
+        e.attempts[a].state = AttemptState::Refused;
+        e.transient = Some(transient);
+        let seq = e.seq;
+        self.router.done(l);
+        self.router.progress(l, now);
+        if class == AnswerClass::RateLimited {
+            self.cancels
+                .hold_until(now.saturating_add(self.settings.window));
+        }
+        if self.table.entry(slot).has_live_attempt() {
+            return;
+        }
+        if self.table.can_send_again(slot) {
+            let table = &self.table;
+            self.retries.push(
+                slot,
+                seq,
+                AttemptKind::Retry,
+                now.saturating_add(RETRY_PAUSE_NS),
+                |s, q| table.is_in_flight(s, q),
+            );
+        } else {
+            self.settle_no_path(slot, UnknownReason::ConnectionLost, now);
+        }
     }
 
     /// Settles the intent in `slot` with the reply to its attempt `a`, which came on path `l` (a
@@ -794,7 +976,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 let k = other.link as usize;
                 self.router.done(k);
                 if n != a {
-                    self.late.remember(other.id);
+                    self.late.remember(other.wire);
                     // Outrun by another path: at least this slow.
                     self.router.outrun(k, settled.saturating_sub(other.sent_ns));
                 }
@@ -806,7 +988,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     }
 
     /// The connection of `generation` in slot `l` is gone: its attempts can no longer be
-    /// answered, and every intent left without a live attempt is sent again elsewhere.
+    /// answered, and every intent left without a live attempt is sent again elsewhere (or
+    /// waits for a path to come back, within its ack timeout).
     fn bury_link(&mut self, l: usize, generation: u32) {
         self.table.in_flight_slots(&mut self.slots_scratch);
         for k in 0..self.slots_scratch.len() {
@@ -824,6 +1007,42 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             if !self.table.entry(slot).has_live_attempt() {
                 self.push_resend(slot, seq, AttemptKind::Failover);
             }
+        }
+    }
+
+    /// Queues a trouble hedge for every intent with a live attempt on link `l`.
+    fn queue_troubled(&mut self, l: usize) {
+        self.table.in_flight_slots(&mut self.slots_scratch);
+        for k in 0..self.slots_scratch.len() {
+            let (slot, seq) = self.slots_scratch[k];
+            if self
+                .table
+                .entry(slot)
+                .live_attempts()
+                .any(|a| a.link as usize == l)
+            {
+                let table = &self.table;
+                self.hedger
+                    .queue_troubled(slot, seq, l as u8, |s, q| table.is_in_flight(s, q));
+            }
+        }
+    }
+
+    /// Settles an intent no path is left for: `rejected` with the transient answer it got if
+    /// every send was refused that way (the venue processed none), else `unknown` for
+    /// `reason`.
+    pub(super) fn settle_no_path(&mut self, slot: u32, reason: UnknownReason, now: u64) {
+        let e = self.table.entry(slot);
+        match e.transient {
+            Some(t) if e.all_refused() => {
+                let e = self.table.settle(slot);
+                let status = Status::Rejected {
+                    code: t.code,
+                    msg: t.msg,
+                };
+                self.emit_entry(e, status, now, Some(t.via));
+            }
+            _ => self.settle_unanswered(slot, reason, now),
         }
     }
 
@@ -853,7 +1072,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     fn push_resend(&mut self, slot: u32, seq: u64, kind: AttemptKind) {
         let table = &self.table;
         self.resend
-            .push(slot, seq, kind, |s, q| table.is_in_flight(s, q));
+            .push(slot, seq, kind, 0, |s, q| table.is_in_flight(s, q));
     }
 
     // ----- the final word -----
@@ -862,8 +1081,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// waits for it (cancels go first; while a link serves they do not take REST).
     fn may_query(&self) -> bool {
         self.rest.can_query()
-            && (Router::any_serving(&self.links, 0)
-                || (self.table.queued() == 0 && self.resend.is_empty()))
+            && (self.router.any_serving(&self.links, 0)
+                || (self.table.queued() == 0 && self.resend.is_empty() && self.retries.is_empty()))
     }
 
     /// The final words whose time is up, then the order query that is due; true if anything
@@ -889,7 +1108,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                     c.query_sent(tag, cancel.inst_type, now);
                 }
                 Err(e) => {
-                    log::debug!("REST refused an order query: {e}");
+                    crate::relay::log_debug!("REST refused an order query: {e}");
                     c.on_query_failed(tag, now, counters);
                 }
             }
@@ -901,13 +1120,16 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
 
     /// Round-trip percentiles and rotation by age; true if anything happened.
     fn housekeeping(&mut self, now: u64) -> bool {
+        if let Some(n) = self.unmatched_warnings.take_hidden(now) {
+            crate::relay::log_warn!("{n} more replies matched no request in flight");
+        }
         if self.stats.is_due(now) {
             let counters = &self.shared.counters.0;
             self.stats.publish_rtt(counters);
             if let Some(c) = &mut self.confirm {
                 c.publish(&counters.finals);
             }
-            if let Some(after) = self.hedger.update(&mut self.stats.scratch) {
+            if let Some(after) = self.hedger.update() {
                 counters.hedge_after_ns.set(after);
             }
         }
@@ -918,10 +1140,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         match self.rotation.tick(&self.links, |l| router.waiting(l), now) {
             RotationStep::Idle => false,
             RotationStep::Connect { old, new } => {
-                log::info!(
+                crate::relay::log_info!(
                     "connection {old} is {:?} old: connecting its replacement in slot {new}",
                     Duration::from_nanos(now.saturating_sub(self.links[old].live_since()))
                 );
+                // The replacement goes where the old one went (its gateway, its endpoint).
+                let (old_link, new_link) = two_mut(&mut self.links, old, new);
+                new_link.adopt_endpoint(old_link);
                 self.links[new].enable(now);
                 true
             }

@@ -84,9 +84,9 @@ mod tests {
                 OrderRef::order_id(&i.to_string()).unwrap(),
             );
             table
-                .insert_queued(RequestId::from_u64(i), cancel, 0)
+                .insert_queued(RequestId::from_u64(i), i, cancel, 0)
                 .unwrap();
-            table.send_front(1, 0, 1).unwrap();
+            table.send_front(1, 0, 1, true).unwrap();
         }
         table
     }
@@ -122,9 +122,9 @@ mod tests {
             OrderRef::order_id("9").unwrap(),
         );
         table
-            .insert_queued(RequestId::from_u64(9), cancel, 0)
+            .insert_queued(RequestId::from_u64(9), 9, cancel, 0)
             .unwrap();
-        table.send_front(1, 0, 1).unwrap();
+        table.send_front(1, 0, 1, true).unwrap();
         outbox.written(0, 300, &mut table);
         assert_eq!(table.entry(0).written_ns, 0);
     }

@@ -4,7 +4,7 @@
 //! is settled `NotSent(LoginRejected)` with the venue's code, and while it stands no other path
 //! tries the same credentials (REST does not carry cancels after a refused login; after a REST
 //! refusal, new cancels are refused at once). It stands until the credentials prove good (a
-//! login, or any other REST verdict) or the configured wait passes and a path tries again: the
+//! login, or a REST verdict on an order: an ack or a definitive rejection) or the configured wait passes and a path tries again: the
 //! links on their own schedule (`login_retry_after`), the REST rung after the same wait.
 
 use crate::outcome::VenueMsg;

@@ -1,24 +1,36 @@
 //! The REST rung: when no WebSocket link is live, cancels go over Bitget's REST API on the
-//! account's one warm keep-alive HTTPS connection ([`RestClient`]), driven from the same turn.
+//! account's warm keep-alive HTTPS connections ([`RestClient`]), driven from the same turn.
 //! Never while a link serves, nor before the pool had its chance at start (`start_gate.rs`),
-//! nor while a refusal of the credentials stands (`refusal.rs`); one request at a time; the
+//! nor while a refusal of the credentials stands (`refusal.rs`); one cancel at a time; the
 //! reply settles the cancel `via: Rest`. A reply that refuses the request's credentials is no
 //! verdict on the order: the cancel is settled not sent with the venue's code, and so is every
-//! cancel waiting. The server time the client fetches to stay warm corrects the clock of
-//! logins and signatures. With `rest_only` every cancel goes this way.
+//! cancel waiting. A failed request (connection lost, 5xx, an unreadable reply, a timeout)
+//! goes out again, over REST too (a fresh connection if needed), while sends remain and its ack
+//! timeout allows. With `rest_only` every cancel goes this way.
+//!
+//! The venue's clock: the server time the client fetches (at connect, the median of a few
+//! samples, then with every keep-warm) corrects the clock of logins and signatures. The first
+//! login waits for it briefly ([`CLOCK_WAIT_NS`], so a missing REST host costs little), and so
+//! does the next one after a login refused for its timestamp.
 
 use mio::Registry;
 
 use super::super::link::LinkSeam;
 use super::super::pacing::RateLimiter;
 use super::super::plumbing::{IntentSource, OutcomeSink};
+use super::REST_LINK;
 use super::inflight::{AttemptKind, AttemptState};
-use super::{REST_LINK, Router};
 use crate::clock::{Clock, unix_ms};
 use crate::engine::shared::SessionError;
 use crate::intent::Cancel;
 use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
 use crate::rest::{OrderAnswer, RestClient, RestError, RestEvent, SendError, Verdict};
+
+use super::inflight::Transient;
+
+/// How long a login waits for the venue's clock over REST: at start, and after a login
+/// refused for its timestamp.
+pub(crate) const CLOCK_WAIT_NS: u64 = 1_000_000_000;
 
 /// The REST client and the one cancel it may carry.
 #[derive(Debug)]
@@ -33,6 +45,10 @@ pub(crate) struct RestRung {
     in_flight: Option<(u32, u64)>,
     /// Every cancel goes over REST.
     only: bool,
+    /// Logins wait for the venue's clock until then (0: not yet decided).
+    clock_wait_until: u64,
+    /// Clock samples the client had taken when the wait began: a newer one ends it.
+    clock_samples_seen: u64,
 }
 
 impl RestRung {
@@ -44,6 +60,8 @@ impl RestRung {
             started: false,
             in_flight: None,
             only,
+            clock_wait_until: 0,
+            clock_samples_seen: 0,
         }
     }
 
@@ -62,16 +80,20 @@ impl RestRung {
         self.client.as_ref().is_some_and(RestClient::is_open)
     }
 
-    /// Whether the rung can take a cancel now: open, idle, and the account budget allows.
+    /// Whether the rung can take a cancel now: no cancel of the rung's in flight, a connection
+    /// ready, and the account budget allows.
     #[inline]
     pub(crate) fn ready(&self, now: u64, cancels: &RateLimiter) -> bool {
-        self.client.as_ref().is_some_and(RestClient::is_ready) && cancels.is_ready(now)
+        self.in_flight.is_none()
+            && self.client.as_ref().is_some_and(RestClient::is_ready)
+            && cancels.is_ready(now)
     }
 
-    /// Whether an order query could go out now: the connection is open and idle.
+    /// Whether an order query could go out now: a connection is ready while the other is free
+    /// for a cancel (or not open).
     #[inline]
     pub(crate) fn can_query(&self) -> bool {
-        self.client.as_ref().is_some_and(RestClient::is_ready)
+        self.client.as_ref().is_some_and(RestClient::can_query)
     }
 
     /// Sends an order query for the order `cancel` names, tagged `tag`.
@@ -97,13 +119,11 @@ impl RestRung {
             && self.client.as_ref().is_some_and(|r| !r.is_down())
     }
 
-    /// Whether the REST connection's events must come from the poller (it is connecting, or
+    /// Whether the REST connections' events must come from the poller (one is connecting, or
     /// waits for a reply).
     #[inline]
     pub(crate) fn needs_poller(&self) -> bool {
-        self.client
-            .as_ref()
-            .is_some_and(|r| !r.is_ready() && !r.is_down())
+        self.client.as_ref().is_some_and(RestClient::awaits_events)
     }
 
     pub(crate) fn on_socket_event(&mut self, readable: bool, writable: bool) {
@@ -170,11 +190,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             return false;
         };
         if let Err(e) = client.send_cancel(seq, &cancel, now, unix_ms()) {
-            log::debug!("REST refused a cancel: {e}");
+            crate::relay::log_debug!("REST refused a cancel: {e}");
             return false;
         }
         self.cancels.record(now);
-        let Some(slot) = self.table.send_front(now, REST_LINK as u8, 0) else {
+        let Some(slot) = self.table.send_front(now, REST_LINK as u8, 0, false) else {
             return false;
         };
         self.table.entry_mut(slot).written_ns = self.clock.now();
@@ -183,28 +203,25 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         true
     }
 
-    /// Sends an in-flight intent again over REST (its WebSocket path is gone).
-    pub(super) fn send_rest_again(&mut self, slot: u32, kind: AttemptKind, now: u64) {
+    /// Sends an in-flight intent again over REST (its WebSocket path is gone); false if the
+    /// client refused it (nothing was sent: it waits for the next chance).
+    pub(super) fn send_rest_again(&mut self, slot: u32, kind: AttemptKind, now: u64) -> bool {
         let e = self.table.entry(slot);
         let (seq, cancel) = (e.seq, e.cancel);
         let sent = match self.rest.client.as_mut() {
             Some(client) => client.send_cancel(seq, &cancel, now, unix_ms()),
-            None => return,
+            None => return false,
         };
         if let Err(e) = sent {
-            log::debug!("REST refused a cancel: {e}");
-            if !self.table.entry(slot).has_live_attempt() {
-                self.settle_unanswered(slot, UnknownReason::ConnectionLost, now);
-            }
-            return;
+            crate::relay::log_debug!("REST refused a cancel: {e}");
+            return false;
         }
-        let id = self.ids.fresh(&self.table);
         self.cancels.record(now);
         if kind == AttemptKind::Hedge {
             self.hedger.sent(now);
         }
         self.table
-            .send_again(slot, id, kind, now, REST_LINK as u8, 0);
+            .send_again(slot, 0, kind, now, REST_LINK as u8, 0);
         let written = self.clock.now();
         let e = self.table.entry_mut(slot);
         if e.written_ns == 0 {
@@ -212,6 +229,67 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         self.rest.in_flight = Some((slot, seq));
         self.attempt_sent(REST_LINK, now);
+        true
+    }
+
+    /// Whether logins wait for the venue's clock, and until when (`u64::MAX`: they do not).
+    pub(super) fn clock_deadline(&self) -> u64 {
+        if self.settings.clock_ready || self.rest.clock_wait_until == 0 {
+            u64::MAX
+        } else {
+            self.rest.clock_wait_until
+        }
+    }
+
+    /// Lets logins go once the venue's clock was measured (a sample newer than the wait), or
+    /// the wait is over.
+    pub(super) fn update_clock(&mut self, now: u64) {
+        if self.settings.clock_ready {
+            return;
+        }
+        let Some(client) = self.rest.client.as_ref() else {
+            self.settings.clock_ready = true;
+            return;
+        };
+        if self.rest.clock_wait_until == 0 {
+            self.rest.clock_wait_until = now.saturating_add(CLOCK_WAIT_NS);
+        }
+        let measured = client.clock_samples() > self.rest.clock_samples_seen
+            && client.clock_offset_ms().is_some();
+        if measured || now >= self.rest.clock_wait_until || self.stopping.is_some() {
+            if !measured {
+                crate::relay::log_info!(
+                    "no server time from the REST rung yet: logging in with our own clock"
+                );
+            }
+            self.settings.clock_ready = true;
+            self.rest.clock_wait_until = 0;
+        }
+    }
+
+    /// A login was refused for its timestamp: measure the venue's clock again, and let the next
+    /// login wait (briefly) for it. Without a REST rung the next upgrade's `Date` serves.
+    pub(super) fn on_clock_refused(&mut self, now: u64) {
+        let Some(client) = self.rest.client.as_mut() else {
+            return;
+        };
+        if !self.rest.started {
+            return;
+        }
+        client.measure_clock();
+        self.rest.clock_samples_seen = client.clock_samples();
+        self.rest.clock_wait_until = now.saturating_add(CLOCK_WAIT_NS);
+        self.settings.clock_ready = false;
+    }
+
+    /// A WebSocket upgrade's `Date` header put the venue's clock `offset_ms` from ours: used
+    /// until the REST rung measures it more finely.
+    pub(super) fn on_server_date(&mut self, offset_ms: i64) {
+        if self.settings.clock_measured {
+            return;
+        }
+        self.settings.clock_offset_ms = offset_ms;
+        self.shared.counters.0.clock_offset_ms.set(offset_ms as u64);
     }
 
     /// Starts the REST client and lets it do its I/O and timers when an event or a deadline
@@ -227,7 +305,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             }
             // Addresses come from the resolver thread: nothing here looks a name up.
             if let Err(e) = client.start(now) {
-                log::warn!("REST rung: {e}");
+                crate::relay::log_warn!("REST rung: {e}");
                 return false;
             }
             self.rest.started = true;
@@ -245,6 +323,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             counters.clock_offset_ms.set(offset as u64);
             counters.clock_synced.set(1);
             self.settings.clock_offset_ms = offset;
+            self.settings.clock_measured = true;
         }
         self.apply_rest_events(now);
         true
@@ -257,13 +336,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             match event {
                 RestEvent::Reply { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
-                    let status = match *verdict {
+                    let definitive = match *verdict {
+                        Verdict::Acked => true,
                         Verdict::Rejected { code, msg }
                             if self.settings.dialect.rest_refuses_credentials(code) =>
                         {
                             self.on_rest_refused(*tag, code, msg, now);
                             continue;
                         }
+                        // Sent to the other kind of account's API: no verdict on the order.
                         Verdict::Rejected { code, .. } if Self::is_wrong_account(code) => {
                             match self.take_rest_attempt(*tag) {
                                 Some((slot, a)) => {
@@ -273,19 +354,41 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                             }
                             continue;
                         }
-                        Verdict::Acked => Status::Acked,
-                        Verdict::Rejected { code, msg } => Status::Rejected { code, msg },
+                        Verdict::Rejected { code, .. } => {
+                            !self.settings.dialect.answer_class(code).is_transient()
+                        }
                     };
-                    // A verdict on the order: the credentials work.
-                    self.refusal.on_accepted();
-                    match self.take_rest_attempt(*tag) {
-                        Some((slot, a)) => self.settle_reply(slot, a, REST_LINK, status, Via::Rest),
-                        None => self.shared.counters.0.late_replies.incr(),
+                    if definitive {
+                        // A verdict on the order: the credentials work.
+                        self.refusal.on_accepted();
+                    }
+                    let Some((slot, a)) = self.take_rest_attempt(*tag) else {
+                        self.shared.counters.0.late_replies.incr();
+                        continue;
+                    };
+                    match *verdict {
+                        Verdict::Acked => {
+                            self.settle_reply(slot, a, REST_LINK, Status::Acked, Via::Rest)
+                        }
+                        Verdict::Rejected { code, msg } => {
+                            let class = self.settings.dialect.answer_class(code);
+                            if class.is_transient() {
+                                let transient = Transient {
+                                    code,
+                                    msg,
+                                    via: Via::Rest,
+                                };
+                                self.on_transient(slot, a, REST_LINK, transient, class);
+                            } else {
+                                let status = Status::Rejected { code, msg };
+                                self.settle_reply(slot, a, REST_LINK, status, Via::Rest);
+                            }
+                        }
                     }
                 }
                 RestEvent::Failed { tag, error } => {
                     self.shared.counters.0.rest_failures.incr();
-                    log::warn!("a cancel over REST got no verdict: {error}");
+                    crate::relay::log_warn!("a cancel over REST got no verdict: {error}");
                     let Some((slot, a)) = self.take_rest_attempt(*tag) else {
                         continue;
                     };
@@ -295,15 +398,18 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     if self.table.entry(slot).has_live_attempt() {
                         continue;
                     }
-                    if self.stopping.is_none() && Router::any_serving(&self.links, 0) {
+                    if self.stopping.is_some() {
+                        self.settle_unanswered(slot, UnknownReason::Shutdown, now);
+                    } else if self.table.can_send_again(slot) {
+                        // Out again, over REST too (a fresh connection if needed), within the
+                        // ack timeout.
                         self.push_resend(slot, seq, AttemptKind::Failover);
                     } else {
                         let reason = match error {
-                            _ if self.stopping.is_some() => UnknownReason::Shutdown,
                             RestError::Timeout(_) => UnknownReason::AckTimeout,
                             _ => UnknownReason::ConnectionLost,
                         };
-                        self.settle_unanswered(slot, reason, now);
+                        self.settle_no_path(slot, reason, now);
                     }
                 }
                 RestEvent::Order { tag, answer, .. } => {
@@ -317,7 +423,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::QueryFailed { tag, error } => {
-                    log::debug!("an order query got no answer: {error}");
+                    crate::relay::log_debug!("an order query got no answer: {error}");
                     if let Some(c) = &mut self.confirm {
                         c.on_query_failed(*tag, now, &self.shared.counters.0.finals);
                     }
@@ -326,9 +432,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 RestEvent::Countdown { seconds, verdict } => {
                     self.on_countdown(*seconds, verdict, now)
                 }
-                RestEvent::Connected => log::info!("REST rung connected"),
+                RestEvent::Connected => crate::relay::log_info!("REST rung connected"),
                 RestEvent::Lost(e) => {
-                    log::info!("REST connection ended: {e}");
+                    crate::relay::log_info!("REST connection ended: {e}");
                     self.on_rest_lost_while_detecting(e, now);
                     if let Some(failure) = e.as_failure() {
                         self.rest_failure = Some(failure);
@@ -345,7 +451,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// attempt went out on a connection), every waiting cancel too while no connection is live,
     /// and REST carries nothing until the credentials prove good or the retry wait is over.
     fn on_rest_refused(&mut self, tag: u64, code: i64, msg: VenueMsg, now: u64) {
-        log::error!(
+        crate::relay::log_error!(
             "the venue refused the credentials over REST: {code} {msg}; {}",
             match self.settings.login_retry_after {
                 Some(d) => format!(

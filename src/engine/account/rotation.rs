@@ -1,28 +1,47 @@
 //! Rotation: a link older than the maximum connection age is replaced make-before-break.
 //!
-//! The spare slot connects and logs in while the old link serves; once the replacement is live
-//! the old link drains (no new cancels; it waits for its replies up to the ack timeout, then
-//! what is still unanswered goes out elsewhere) and closes with a close frame. The last live
-//! link is never taken away first: nothing drains before its replacement is live.
+//! The spare slot connects (to the endpoint of the link it replaces) and logs in while the old
+//! link serves; once the replacement is live the old link drains (no new cancels; it waits for
+//! its replies up to the ack timeout, then what is still unanswered goes out elsewhere) and
+//! closes with a close frame, but never before the replacement has stayed up a moment
+//! ([`SETTLE_NS`], at most the ack timeout): a replacement that dies right after logging in
+//! finds the old link still there. The last live link is never taken away first: nothing
+//! drains before its replacement is live.
 //!
 //! If the replacement dies before it is live, it reconnects in its slot (with its own backoff)
 //! and the old link serves meanwhile; if it dies while the old link drains, the old link takes
 //! cancels again and the switch waits for the replacement's next login. If the old link goes
-//! away by itself first, it reconnects in its own slot and the replacement is closed.
+//! away by itself first, it reconnects in its own slot and the replacement is closed. Once
+//! the old link was told to close, the rotation is over: a replacement lost then reconnects
+//! in its slot like any link.
 //!
 //! The rotation decides; the conductor acts ([`RotationStep`]), since acting touches the
 //! in-flight table and the sockets.
 
 use super::super::link::LinkView;
 
-/// A link being replaced: `new` connects while `old` serves; once `new` is live, `old` drains
-/// until `drain_deadline`, then closes.
+/// How long a replacement must stay live before the link it replaces may close.
+pub(crate) const SETTLE_NS: u64 = 1_000_000_000;
+
+/// Where a swap stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// The replacement connects; the old link serves.
+    Connecting,
+    /// The replacement is live and the old link drains: from `settle_at` on it closes as
+    /// soon as nothing waits on it, and at `deadline` whatever waits.
+    Draining { settle_at: u64, deadline: u64 },
+    /// The old link was told to close.
+    Closing,
+}
+
+/// A link being replaced: `new` connects while `old` serves; once `new` is live, `old` drains,
+/// then closes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Swap {
     old: usize,
     new: usize,
-    /// 0 until `new` is live.
-    drain_deadline: u64,
+    stage: Stage,
 }
 
 /// What the conductor is to do for the rotation this turn.
@@ -30,7 +49,7 @@ struct Swap {
 pub(crate) enum RotationStep {
     /// Nothing.
     Idle,
-    /// Take the spare slot `new` into use: it replaces `old`.
+    /// Take the spare slot `new` into use, at `old`'s endpoint: it replaces `old`.
     Connect { old: usize, new: usize },
     /// The old link went away by itself: close the replacement `new`.
     Abandon { new: usize },
@@ -71,26 +90,47 @@ impl Rotation {
             return self.maybe_start(links, now);
         };
         let old = &links[swap.old];
-        if swap.drain_deadline == 0 {
-            // The replacement is still connecting; the old link serves meanwhile. If the old
-            // one went away on its own, it reconnects in its slot: stop the rotation.
-            if !old.is_serving() && !old.is_live() {
-                self.swap = None;
-                return RotationStep::Abandon { new: swap.new };
+        match swap.stage {
+            Stage::Connecting => {
+                // The old link serves meanwhile. If it went away on its own, it reconnects in
+                // its slot: stop the rotation.
+                if !old.is_serving() && !old.is_live() {
+                    self.swap = None;
+                    return RotationStep::Abandon { new: swap.new };
+                }
+                RotationStep::Idle
             }
-            return RotationStep::Idle;
+            Stage::Draining {
+                settle_at,
+                deadline,
+            } => {
+                if old.is_done() {
+                    self.swap = None;
+                    return RotationStep::Finished;
+                }
+                if !old.is_live() {
+                    return RotationStep::Abort { old: swap.old };
+                }
+                if now >= settle_at && (waiting(swap.old) == 0 || now >= deadline) {
+                    self.set_stage(Stage::Closing);
+                    return RotationStep::Close { old: swap.old };
+                }
+                RotationStep::Idle
+            }
+            Stage::Closing => {
+                if old.is_done() {
+                    self.swap = None;
+                    return RotationStep::Finished;
+                }
+                RotationStep::Idle
+            }
         }
-        if old.is_done() {
-            self.swap = None;
-            return RotationStep::Finished;
+    }
+
+    fn set_stage(&mut self, stage: Stage) {
+        if let Some(swap) = self.swap.as_mut() {
+            swap.stage = stage;
         }
-        if old.is_live() && (waiting(swap.old) == 0 || now >= swap.drain_deadline) {
-            return RotationStep::Close { old: swap.old };
-        }
-        if !old.is_live() {
-            return RotationStep::Abort { old: swap.old };
-        }
-        RotationStep::Idle
     }
 
     fn maybe_start<L: LinkView>(&mut self, links: &[L], now: u64) -> RotationStep {
@@ -106,7 +146,7 @@ impl Rotation {
         self.swap = Some(Swap {
             old,
             new,
-            drain_deadline: 0,
+            stage: Stage::Connecting,
         });
         RotationStep::Connect { old, new }
     }
@@ -115,10 +155,14 @@ impl Rotation {
     /// now on: its slot.
     pub(crate) fn on_live(&mut self, l: usize, now: u64) -> Option<usize> {
         let swap = self.swap.as_mut()?;
-        if swap.new != l || swap.drain_deadline != 0 {
+        if swap.new != l || swap.stage != Stage::Connecting {
             return None;
         }
-        swap.drain_deadline = now.saturating_add(self.ack_timeout).max(1);
+        let deadline = now.saturating_add(self.ack_timeout);
+        swap.stage = Stage::Draining {
+            settle_at: now.saturating_add(SETTLE_NS.min(self.ack_timeout)),
+            deadline,
+        };
         Some(swap.old)
     }
 
@@ -129,22 +173,37 @@ impl Rotation {
         if swap.new != l {
             return None;
         }
-        if done {
-            self.swap = None;
-            return None;
+        match swap.stage {
+            _ if done => {
+                self.swap = None;
+                None
+            }
+            Stage::Connecting => None,
+            Stage::Draining { .. } => {
+                // It reconnects in its slot; the switch waits for its next login.
+                swap.stage = Stage::Connecting;
+                Some(swap.old)
+            }
+            Stage::Closing => {
+                // The old link is going: the replacement reconnects in its slot like any link.
+                self.swap = None;
+                None
+            }
         }
-        if swap.drain_deadline == 0 {
-            return None;
-        }
-        // It reconnects in its slot; the switch waits for its next login.
-        swap.drain_deadline = 0;
-        Some(swap.old)
     }
 
-    /// When the old link's drain ends (`u64::MAX`: no drain under way).
-    pub(crate) fn next_deadline(&self) -> u64 {
+    /// When the old link's drain may end, at `now` (`u64::MAX`: no drain under way). Once
+    /// the replacement settled, a reply that empties the old link wakes the turn anyway.
+    pub(crate) fn next_deadline(&self, now: u64) -> u64 {
         match self.swap {
-            Some(swap) if swap.drain_deadline != 0 => swap.drain_deadline,
+            Some(Swap {
+                stage: Stage::Draining { settle_at, .. },
+                ..
+            }) if now < settle_at => settle_at,
+            Some(Swap {
+                stage: Stage::Draining { deadline, .. },
+                ..
+            }) => deadline,
             _ => u64::MAX,
         }
     }
@@ -155,8 +214,9 @@ mod tests {
     use super::*;
     use crate::engine::account::testkit::View;
 
-    const MAX_AGE: u64 = 1_000;
-    const ACK_TIMEOUT: u64 = 50;
+    const MS: u64 = 1_000_000;
+    const MAX_AGE: u64 = 60_000 * MS;
+    const ACK_TIMEOUT: u64 = 5_000 * MS;
 
     fn pool() -> [View; 3] {
         // Two links live since 0, the spare slot unused.
@@ -182,39 +242,46 @@ mod tests {
         );
         links[2] = View::connecting();
         assert_eq!(
-            rotation.tick(&links, |_| 0, MAX_AGE + 1),
+            rotation.tick(&links, |_| 0, MAX_AGE + MS),
             RotationStep::Idle,
             "the old link serves until the replacement is live"
         );
         assert_eq!(
-            rotation.on_live(1, MAX_AGE + 2),
+            rotation.on_live(1, MAX_AGE + MS),
             None,
             "not the replacement"
         );
         links[2] = View::serving();
-        assert_eq!(
-            rotation.on_live(2, MAX_AGE + 2),
-            Some(0),
-            "now the old one drains"
-        );
-        assert_eq!(rotation.next_deadline(), MAX_AGE + 2 + ACK_TIMEOUT);
+        let live = MAX_AGE + 2 * MS;
+        assert_eq!(rotation.on_live(2, live), Some(0), "now the old one drains");
+        assert_eq!(rotation.next_deadline(live), live + SETTLE_NS);
         links[0] = View::draining();
         assert_eq!(
-            rotation.tick(&links, |l| u32::from(l == 0), MAX_AGE + 3),
+            rotation.tick(&links, |_| 0, live + SETTLE_NS - 1),
+            RotationStep::Idle,
+            "answered, but the replacement has not settled yet"
+        );
+        assert_eq!(
+            rotation.tick(&links, |l| u32::from(l == 0), live + SETTLE_NS),
             RotationStep::Idle,
             "a reply is still due on the old link"
         );
         assert_eq!(
-            rotation.tick(&links, |_| 0, MAX_AGE + 4),
+            rotation.next_deadline(live + SETTLE_NS),
+            live + ACK_TIMEOUT,
+            "then it waits for the drain deadline"
+        );
+        assert_eq!(
+            rotation.tick(&links, |_| 0, live + SETTLE_NS + MS),
             RotationStep::Close { old: 0 },
             "answered: it closes"
         );
+        assert_eq!(rotation.next_deadline(live + SETTLE_NS + MS), u64::MAX);
         links[0] = View::down();
         assert_eq!(
-            rotation.tick(&links, |_| 0, MAX_AGE + 5),
+            rotation.tick(&links, |_| 0, live + SETTLE_NS + 2 * MS),
             RotationStep::Finished
         );
-        assert_eq!(rotation.next_deadline(), u64::MAX);
     }
 
     #[test]
@@ -244,12 +311,12 @@ mod tests {
         links[2] = View::connecting();
         assert_eq!(rotation.on_lost(2, false), None, "nothing to give back");
         assert_eq!(
-            rotation.tick(&links, |_| 0, MAX_AGE + 1),
+            rotation.tick(&links, |_| 0, MAX_AGE + MS),
             RotationStep::Idle
         );
         assert!(links[0].is_serving());
         // It makes it the second time: the switch goes on.
-        assert_eq!(rotation.on_live(2, MAX_AGE + 9), Some(0));
+        assert_eq!(rotation.on_live(2, MAX_AGE + 9 * MS), Some(0));
     }
 
     #[test]
@@ -268,14 +335,71 @@ mod tests {
             "the old link takes cancels again"
         );
         links[0] = View::serving();
-        assert_eq!(rotation.next_deadline(), u64::MAX, "no drain under way");
+        assert_eq!(
+            rotation.next_deadline(MAX_AGE),
+            u64::MAX,
+            "no drain under way"
+        );
         assert_eq!(
             rotation.tick(&links, |_| 1, MAX_AGE + ACK_TIMEOUT),
             RotationStep::Idle,
             "nothing closes at the old drain deadline"
         );
-        // The replacement comes back: the old link drains again.
-        assert_eq!(rotation.on_live(2, MAX_AGE + 100), Some(0));
+        // The replacement is back: the old link drains again.
+        assert_eq!(rotation.on_live(2, MAX_AGE + 100 * MS), Some(0));
+    }
+
+    #[test]
+    fn a_replacement_that_dies_right_after_logging_in_finds_the_old_link_still_there() {
+        let mut rotation = Rotation::new(MAX_AGE, ACK_TIMEOUT);
+        let mut links = pool();
+        rotation.tick(&links, |_| 0, MAX_AGE);
+        links[2] = View::serving();
+        assert_eq!(rotation.on_live(2, MAX_AGE), Some(0));
+        links[0] = View::draining();
+        // Nothing waits on the old link: still, it does not close in the very next turns.
+        for t in [MAX_AGE, MAX_AGE + MS, MAX_AGE + SETTLE_NS / 2] {
+            assert_eq!(rotation.tick(&links, |_| 0, t), RotationStep::Idle, "{t}");
+        }
+        // The replacement dies (the venue closed it just after the login).
+        links[2] = View::connecting();
+        assert_eq!(
+            rotation.on_lost(2, false),
+            Some(0),
+            "the old link serves again"
+        );
+        links[0] = View::serving();
+        assert_eq!(
+            rotation.tick(&links, |_| 0, MAX_AGE + 2 * SETTLE_NS),
+            RotationStep::Idle,
+            "and is not closed"
+        );
+    }
+
+    #[test]
+    fn a_replacement_lost_once_the_old_link_closes_reconnects_on_its_own() {
+        let mut rotation = Rotation::new(MAX_AGE, ACK_TIMEOUT);
+        let mut links = pool();
+        rotation.tick(&links, |_| 0, MAX_AGE);
+        links[2] = View::serving();
+        rotation.on_live(2, MAX_AGE);
+        links[0] = View::draining();
+        assert_eq!(
+            rotation.tick(&links, |_| 0, MAX_AGE + SETTLE_NS),
+            RotationStep::Close { old: 0 }
+        );
+        links[2] = View::connecting();
+        assert_eq!(
+            rotation.on_lost(2, false),
+            None,
+            "the old link is gone already"
+        );
+        links[0] = View::down();
+        assert_ne!(
+            rotation.tick(&links, |_| 0, MAX_AGE + SETTLE_NS + MS),
+            RotationStep::Abandon { new: 2 },
+            "nothing to abandon: that rotation is over"
+        );
     }
 
     #[test]
@@ -286,7 +410,7 @@ mod tests {
         assert_eq!(rotation.on_lost(2, true), None);
         // A new rotation may start (the spare slot is free again).
         assert_eq!(
-            rotation.tick(&links, |_| 0, MAX_AGE + 1),
+            rotation.tick(&links, |_| 0, MAX_AGE + MS),
             RotationStep::Connect { old: 0, new: 2 }
         );
     }
@@ -298,7 +422,7 @@ mod tests {
         rotation.tick(&links, |_| 0, MAX_AGE);
         links[0] = View::connecting();
         assert_eq!(
-            rotation.tick(&links, |_| 0, MAX_AGE + 1),
+            rotation.tick(&links, |_| 0, MAX_AGE + MS),
             RotationStep::Abandon { new: 2 }
         );
     }

@@ -1,18 +1,34 @@
-//! The send step of a turn: re-sends first (failovers and trouble hedges), then first sends in
-//! arrival order on the best link (batched into one write per link), then timed hedges. The
-//! decisions are the parts' (router, hedger, re-send queue, REST rung); this file wires them to
-//! the table and the links, and stamps what went out (outbox).
+//! The send step of a turn: re-sends first (failovers, then retries after a transient answer
+//! whose pause is over), then first sends in arrival order spread over the best links (one
+//! write per link), then hedges (for troubled links first, then timed), from what budget is
+//! left. The decisions are the parts' (router, hedger, re-send queues, REST rung); this file
+//! wires them to the table and the links, and stamps what went out (outbox).
 
 use super::super::link::LinkSeam;
 use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::super::shared::SessionError;
 use super::hedger::HedgeRoute;
 use super::inflight::AttemptKind;
-use super::router::Router;
 use super::{BATCH_BYTES, MAX_CANCEL_FRAME, link_cx};
 use crate::clock::Clock;
-use crate::intent::RequestId;
 use crate::outcome::UnknownReason;
+
+/// Which re-send queue a pass works through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resends {
+    /// Failovers: due at once.
+    Failovers,
+    /// Retries after a transient answer: due after their pause.
+    Retries,
+}
+
+/// What became of the front of a re-send queue.
+enum Step {
+    /// Dealt with (sent, or settled, or no longer in flight): next.
+    Next,
+    /// It waits (for budget, a path, or its pause): so does the rest of the queue.
+    Wait,
+}
 
 impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O, L, C> {
     /// Counts an attempt sent on path `l` at `now`.
@@ -31,6 +47,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// decided.
     pub(super) fn send(&mut self) -> bool {
         let waiting = !self.resend.is_empty()
+            || !self.retries.is_empty()
             || self.table.front_queued().is_some()
             || !self.hedger.is_empty();
         if !waiting {
@@ -46,100 +63,122 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// [`Self::send`] at `now`, which must not be earlier than any intent held.
     #[inline]
     pub(super) fn send_at(&mut self, now: u64) -> bool {
-        let mut work = self.send_again(now);
+        let mut work = false;
+        if !self.resend.is_empty() || !self.retries.is_empty() {
+            work |= self.send_again(now);
+        }
         work |= self.send_first(now);
-        if self.table.queued() == 0 && self.resend.is_empty() && self.hedger.is_on() {
+        if self.hedger.is_on() && !self.hedger.is_empty() {
             work |= self.send_hedges(now);
         }
         work
     }
 
-    /// Sends again what lost its connection (or whose connection reported trouble), on another
-    /// link; a failover with nowhere to go is settled unknown at once.
+    /// Sends again what lost its connection (or whose connection stalled), then what got a
+    /// transient answer and has waited its pause, on another path. One with nowhere to go
+    /// waits here for a path to come back, within its ack timeout; one with no send left is
+    /// settled.
     fn send_again(&mut self, now: u64) -> bool {
         let mut work = false;
-        while let Some((slot, seq, kind)) = self.resend.front() {
-            if !self.table.is_in_flight(slot, seq) {
-                self.resend.pop();
-                continue;
-            }
-            let e = self.table.entry(slot);
-            let covered = e.has_live_attempt();
-            if kind == AttemptKind::Failover && covered {
-                self.resend.pop();
-                continue;
-            }
-            let exclude = e.live_links();
-            let can_send = self.table.can_send_again(slot);
-            let serving = Router::any_serving(&self.links, exclude);
-            if can_send && !serving && self.rest_may_take(exclude, now) {
-                // No WebSocket left: the REST rung takes it, one request at a time.
-                if !self.rest.ready(now, &self.cancels) {
-                    break;
-                }
-                self.resend.pop();
-                if kind == AttemptKind::Failover {
-                    self.shared.counters.0.failovers.incr();
-                }
-                self.send_rest_again(slot, kind, now);
-                work = true;
-                continue;
-            }
-            if !can_send || !serving {
-                self.resend.pop();
-                work = true;
-                if !covered {
-                    // No path left: the cancel may or may not have landed.
-                    self.settle_unanswered(slot, UnknownReason::ConnectionLost, now);
-                }
-                continue;
-            }
-            let l = if kind == AttemptKind::Hedge {
-                let ready = self.cancels.is_ready(now);
-                match self
-                    .hedger
-                    .route(&self.router, &self.links, now, exclude, ready)
-                {
-                    HedgeRoute::Send(l) => l,
-                    HedgeRoute::Wait => break,
-                    HedgeRoute::Capped => {
-                        self.shared.counters.0.hedges_capped.incr();
-                        self.resend.pop();
-                        continue;
-                    }
-                    HedgeRoute::Drop => {
-                        self.resend.pop();
-                        continue;
-                    }
-                }
-            } else {
-                if !self.cancels.is_ready(now) {
-                    break;
-                }
-                let Some(l) = self.router.best(&self.links, now, exclude) else {
+        for which in [Resends::Failovers, Resends::Retries] {
+            loop {
+                let front = match which {
+                    Resends::Failovers => self.resend.front(),
+                    Resends::Retries => self.retries.front(),
+                };
+                let Some((slot, seq, kind, not_before)) = front else {
                     break;
                 };
-                l
-            };
-            self.resend.pop();
-            let counters = &self.shared.counters.0;
-            match kind {
-                AttemptKind::Failover => counters.failovers.incr(),
-                _ => counters.hedges_sent.incr(),
+                if not_before > now {
+                    break;
+                }
+                match self.send_again_one(slot, seq, kind, now, &mut work) {
+                    Step::Next => match which {
+                        Resends::Failovers => self.resend.pop(),
+                        Resends::Retries => self.retries.pop(),
+                    },
+                    Step::Wait => break,
+                }
             }
-            self.send_attempt(slot, l, kind, now);
-            work = true;
         }
         work
     }
 
-    /// Encodes the cancel of the intent in `slot` under request id `id`, appends it as a masked
-    /// frame for link `l` to the frames being built, and notes it as waiting for the kernel.
+    /// One entry of a re-send queue (see [`Self::send_again`]).
+    fn send_again_one(
+        &mut self,
+        slot: u32,
+        seq: u64,
+        kind: AttemptKind,
+        now: u64,
+        work: &mut bool,
+    ) -> Step {
+        if !self.table.is_in_flight(slot, seq) {
+            return Step::Next;
+        }
+        let e = self.table.entry(slot);
+        // Covered by an attempt that may still be answered (a stalled link's does not count).
+        let covered = e
+            .live_attempts()
+            .any(|a| !self.router.is_stalled(a.link as usize));
+        if covered {
+            return Step::Next;
+        }
+        if !self.table.can_send_again(slot) {
+            *work = true;
+            if !self.table.entry(slot).has_live_attempt() {
+                // No send left: the cancel may or may not have landed.
+                self.settle_no_path(slot, UnknownReason::ConnectionLost, now);
+            }
+            return Step::Next;
+        }
+        let exclude = e.live_links();
+        // After a transient answer, another path if there is one.
+        let avoid = exclude | e.refused_links();
+        if !self.cancels.is_ready(now) {
+            return Step::Wait;
+        }
+        let link = self
+            .router
+            .best(&self.links, now, avoid)
+            .or_else(|| self.router.best(&self.links, now, exclude));
+        if let Some(l) = link {
+            let counters = &self.shared.counters.0;
+            match kind {
+                AttemptKind::Retry => counters.retries.incr(),
+                _ => counters.failovers.incr(),
+            }
+            self.send_attempt(slot, l, kind, now);
+            *work = true;
+            return Step::Next;
+        }
+        if !self.router.any_serving(&self.links, exclude) && self.rest_may_take(exclude, now) {
+            // No WebSocket left: the REST rung takes it, one request at a time.
+            if !self.rest.ready(now, &self.cancels) || !self.send_rest_again(slot, kind, now) {
+                return Step::Wait;
+            }
+            let counters = &self.shared.counters.0;
+            match kind {
+                AttemptKind::Retry => counters.retries.incr(),
+                _ => counters.failovers.incr(),
+            }
+            *work = true;
+            return Step::Next;
+        }
+        // A link serves but has no budget now, or no path is up: wait (the ack timeout ends
+        // the wait if nothing comes back in time).
+        Step::Wait
+    }
+
+    /// Encodes the cancel of the intent in `slot` under send number `wire`, appends it as a
+    /// masked frame for link `l` to the frames being built for it, and notes it as waiting for
+    /// the kernel.
     #[inline]
-    pub(super) fn append_cancel_frame(&mut self, l: usize, slot: u32, id: RequestId) {
+    pub(super) fn append_cancel_frame(&mut self, l: usize, slot: u32, wire: u64) {
+        let id = self.wire_ids.id(wire);
         let e = self.table.entry(slot);
         self.links[l].append_cancel(
-            &mut self.scratch.frames,
+            &mut self.batches[l],
             &mut self.scratch.json,
             self.settings.dialect,
             &id,
@@ -149,56 +188,48 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         self.outbox.sealed(l, slot, seq);
     }
 
-    /// Sends waiting intents in arrival order, batching the frames for one link into one write.
+    /// Sends waiting intents in arrival order, each on the link expected to answer first (so a
+    /// burst is spread over the serving links), the frames for one link written together.
     fn send_first(&mut self, now: u64) -> bool {
         let mut work = false;
-        let mut batch: Option<usize> = None;
-        self.scratch.frames.clear();
+        let mut building: u32 = 0;
         while let Some((_, e)) = self.table.front_queued() {
             let seq = e.seq;
+            let wire = e.first_wire;
             if !self.cancels.is_ready(now) {
                 self.count_pacing_wait(seq);
                 break;
             }
-            let l = match batch {
-                Some(l)
-                    if self.links[l].can_take(now)
-                        && self.scratch.frames.len() + MAX_CANCEL_FRAME <= BATCH_BYTES =>
+            let Some(l) = self.router.best(&self.links, now, 0) else {
+                if self.router.any_serving(&self.links, 0) {
+                    self.count_pacing_wait(seq);
+                } else if self.gate.is_open(now)
+                    && self.refusal.rest_may_try(now)
+                    && self.rest.ready(now, &self.cancels)
+                    && self.send_rest_first(now)
                 {
-                    l
+                    work = true;
+                    continue;
                 }
-                _ => {
-                    if let Some(l) = batch.take() {
-                        self.write_batch(l, now);
-                    }
-                    match self.router.best(&self.links, now, 0) {
-                        Some(l) => l,
-                        None => {
-                            if Router::any_serving(&self.links, 0) {
-                                self.count_pacing_wait(seq);
-                            } else if self.gate.is_open(now)
-                                && self.refusal.rest_may_try(now)
-                                && self.rest.ready(now, &self.cancels)
-                                && self.send_rest_first(now)
-                            {
-                                work = true;
-                                continue;
-                            }
-                            break;
-                        }
-                    }
-                }
+                break;
             };
+            if self.batches[l].len() + MAX_CANCEL_FRAME > BATCH_BYTES {
+                self.write_batch(l, now);
+                building &= !(1 << l);
+                if !self.links[l].can_take(now) {
+                    continue;
+                }
+            }
             let generation = self.links[l].generation();
             self.links[l].record_message(now);
             self.cancels.record(now);
-            let Some(slot) = self.table.send_front(now, l as u8, generation) else {
+            let Some(slot) = self.table.send_front(now, l as u8, generation, true) else {
                 break;
             };
             self.attempt_sent(l, now);
-            let id = self.table.entry(slot).id;
             // V3: into one batch-cancel with the others due now on this link (batch.rs).
-            self.append_first(l, slot, id);
+            self.append_first(l, slot, wire);
+            building |= 1 << l;
             if self.hedger.is_on() {
                 let table = &self.table;
                 if self
@@ -208,10 +239,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     self.shared.counters.0.hedges_capped.incr();
                 }
             }
-            batch = Some(l);
             work = true;
         }
-        if let Some(l) = batch {
+        while building != 0 {
+            let l = building.trailing_zeros() as usize;
+            building &= building - 1;
             self.write_batch(l, now);
         }
         work
@@ -228,11 +260,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// Writes the frames built for link `l`.
     fn write_batch(&mut self, l: usize, now: u64) {
         self.close_batch();
-        if self.scratch.frames.is_empty() {
+        if self.batches[l].is_empty() {
             return;
         }
-        let written = self.links[l].write_frames(&self.scratch.frames);
-        self.scratch.frames.clear();
+        let written = self.links[l].write_frames(&self.batches[l]);
+        self.batches[l].clear();
         self.after_write(l, written, now);
     }
 
@@ -252,9 +284,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
     }
 
-    /// One more attempt of the in-flight intent in `slot`, under a fresh id, on link `l`.
+    /// One more attempt of the in-flight intent in `slot`, under a fresh wire id, on link `l`.
     fn send_attempt(&mut self, slot: u32, l: usize, kind: AttemptKind, now: u64) {
-        let id = self.ids.fresh(&self.table);
+        let wire = self.next_wire();
         let generation = self.links[l].generation();
         self.links[l].record_message(now);
         self.cancels.record(now);
@@ -262,19 +294,41 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.hedger.sent(now);
         }
         self.table
-            .send_again(slot, id, kind, now, l as u8, generation);
+            .send_again(slot, wire, kind, now, l as u8, generation);
         self.attempt_sent(l, now);
-        self.scratch.frames.clear();
-        self.append_cancel_frame(l, slot, id);
-        let written = self.links[l].write_frames(&self.scratch.frames);
-        self.scratch.frames.clear();
-        self.after_write(l, written, now);
+        self.batches[l].clear();
+        self.append_cancel_frame(l, slot, wire);
+        self.write_batch(l, now);
     }
 
-    /// Hedges first sends that had no reply within the hedge delay, within hedges' share of the
-    /// cancel budget.
+    /// Hedges, from what budget first sends left and within hedges' share of it: first the
+    /// cancels waiting on links that reported trouble, then first sends that had no reply
+    /// within the hedge delay. A hedge the share holds back waits for it.
     fn send_hedges(&mut self, now: u64) -> bool {
         let mut work = false;
+        while let Some((slot, seq, troubled)) = self.hedger.front_troubled() {
+            if !self.table.is_in_flight(slot, seq) {
+                self.hedger.pop_troubled();
+                continue;
+            }
+            let e = self.table.entry(slot);
+            // Covered elsewhere already, or nothing left to hedge.
+            let elsewhere = e.live_links() & !(1 << troubled);
+            if elsewhere != 0 || !e.has_live_attempt() || !self.table.can_send_again(slot) {
+                self.hedger.pop_troubled();
+                continue;
+            }
+            match self.hedge(slot, seq, now) {
+                Some(true) => {
+                    self.hedger.pop_troubled();
+                    work = true;
+                }
+                Some(false) => {
+                    self.hedger.pop_troubled();
+                }
+                None => return work,
+            }
+        }
         while let Some((slot, seq)) = self.hedger.front() {
             if !self.table.is_in_flight(slot, seq) {
                 self.hedger.pop();
@@ -288,34 +342,44 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             if !self.hedger.is_due(e.first_sent_ns, now) {
                 break;
             }
-            let exclude = e.live_links();
-            if !Router::any_serving(&self.links, exclude) {
-                // Nowhere else to send it: it waits for its reply.
-                self.hedger.pop();
-                continue;
+            match self.hedge(slot, seq, now) {
+                Some(true) => {
+                    self.hedger.pop();
+                    work = true;
+                }
+                Some(false) => self.hedger.pop(),
+                None => break,
             }
-            let ready = self.cancels.is_ready(now);
-            let l = match self
-                .hedger
-                .route(&self.router, &self.links, now, exclude, ready)
-            {
-                HedgeRoute::Send(l) => l,
-                HedgeRoute::Wait => break,
-                HedgeRoute::Capped => {
-                    self.shared.counters.0.hedges_capped.incr();
-                    self.hedger.pop();
-                    continue;
-                }
-                HedgeRoute::Drop => {
-                    self.hedger.pop();
-                    continue;
-                }
-            };
-            self.hedger.pop();
-            self.shared.counters.0.hedges_sent.incr();
-            self.send_attempt(slot, l, AttemptKind::Hedge, now);
-            work = true;
         }
         work
+    }
+
+    /// Hedges the intent in `slot` now if it can: `Some(true)` sent, `Some(false)` never
+    /// (nowhere else to send it: it waits for its reply), `None` not now (the share, the budget
+    /// or every other link's budget: it waits).
+    fn hedge(&mut self, slot: u32, seq: u64, now: u64) -> Option<bool> {
+        let exclude = self.table.entry(slot).live_links();
+        if !self.router.any_serving(&self.links, exclude) {
+            return Some(false);
+        }
+        let ready = self.cancels.is_ready(now);
+        match self
+            .hedger
+            .route(&self.router, &self.links, now, exclude, ready)
+        {
+            HedgeRoute::Send(l) => {
+                self.shared.counters.0.hedges_sent.incr();
+                self.send_attempt(slot, l, AttemptKind::Hedge, now);
+                Some(true)
+            }
+            HedgeRoute::Wait => None,
+            HedgeRoute::Capped => {
+                if self.hedger.note_capped(slot, seq) {
+                    self.shared.counters.0.hedges_capped.incr();
+                }
+                None
+            }
+            HedgeRoute::Drop => Some(false),
+        }
     }
 }

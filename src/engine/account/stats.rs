@@ -27,21 +27,18 @@ pub(crate) fn pool_state(states: impl IntoIterator<Item = SessionState>) -> Opti
 #[derive(Debug)]
 pub(crate) struct PoolStats {
     link_rtt: Vec<RttWindow>,
-    /// Room to sort a window in, allocated once.
-    pub(crate) scratch: Vec<u64>,
     next_update: u64,
     published: [SessionState; MAX_SLOTS],
     published_pool: SessionState,
 }
 
 impl PoolStats {
-    /// For `links` links; `scratch` room for the largest window sorted (the hedger's included).
-    pub(crate) fn new(links: usize, scratch: usize) -> Self {
+    /// For `links` links.
+    pub(crate) fn new(links: usize) -> Self {
         PoolStats {
             link_rtt: (0..links)
                 .map(|_| RttWindow::new(LINK_RTT_SAMPLES))
                 .collect(),
-            scratch: Vec::with_capacity(scratch.max(LINK_RTT_SAMPLES)),
             next_update: 0,
             published: [SessionState::Stopped; MAX_SLOTS],
             published_pool: SessionState::Connecting,
@@ -66,7 +63,7 @@ impl PoolStats {
     /// Publishes each link's percentiles where new replies came.
     pub(crate) fn publish_rtt(&mut self, counters: &Counters) {
         for (i, window) in self.link_rtt.iter_mut().enumerate() {
-            if let Some((p50, p99)) = window.percentiles(&mut self.scratch) {
+            if let Some((p50, p99)) = window.percentiles() {
                 counters.links[i].rtt_p50_ns.set(p50);
                 counters.links[i].rtt_p99_ns.set(p99);
             }
@@ -121,7 +118,7 @@ mod tests {
     #[test]
     fn states_are_published_where_they_changed() {
         let counters = Counters::default();
-        let mut stats = PoolStats::new(3, 0);
+        let mut stats = PoolStats::new(3);
         let pool = stats.publish_states(
             [
                 (SessionState::Live, false),
@@ -142,7 +139,7 @@ mod tests {
     #[test]
     fn percentiles_are_published_on_their_schedule() {
         let counters = Counters::default();
-        let mut stats = PoolStats::new(2, 0);
+        let mut stats = PoolStats::new(2);
         assert!(stats.is_due(0));
         assert!(!stats.is_due(RTT_UPDATE_NS - 1));
         stats.record(1, 7);

@@ -133,6 +133,8 @@ enum FakeState {
 #[derive(Debug)]
 pub(crate) struct FakeLink {
     index: u8,
+    /// Where it connects (a replacement takes its predecessor's).
+    url: String,
     state: FakeState,
     draining: bool,
     retiring: bool,
@@ -148,10 +150,16 @@ pub(crate) struct FakeLink {
     pub(crate) encoded: Vec<(RequestId, Dialect)>,
     /// Every batch built into a frame: its id and how many entries.
     pub(crate) batches: Vec<(RequestId, usize)>,
+    /// When each of `sent` was written.
+    pub(crate) sent_at: Vec<u64>,
+    /// How many of `sent` [`FakeLink::answer_all`] answered so far.
+    answered: usize,
     /// Reported at the next read.
     pub(crate) inbox: Vec<LinkEvent>,
     /// The next read finds the connection broken.
     pub(crate) drop_on_read: bool,
+    /// Times the account asked it to probe the venue with a `ping`.
+    pub(crate) probes: u32,
     error: Option<SessionError>,
 }
 
@@ -159,6 +167,7 @@ impl FakeLink {
     fn new(index: u8, enabled: bool, settings: &LinkSettings, clock: FakeClock) -> Self {
         FakeLink {
             index,
+            url: format!("wss://fake.invalid/{index}"),
             state: if enabled {
                 FakeState::Connecting
             } else {
@@ -174,8 +183,11 @@ impl FakeLink {
             sent: Vec::new(),
             encoded: Vec::new(),
             batches: Vec::new(),
+            sent_at: Vec::new(),
+            answered: 0,
             inbox: Vec::new(),
             drop_on_read: false,
+            probes: 0,
             error: None,
         }
     }
@@ -230,6 +242,25 @@ impl FakeLink {
     pub(crate) fn sent_ids(&self) -> Vec<String> {
         self.sent.iter().map(|id| id.as_str().to_owned()).collect()
     }
+
+    /// Answers every request written since the last call with `verdict` (at the next read).
+    pub(crate) fn answer_all(&mut self, verdict: Verdict) {
+        for id in &self.sent[self.answered..] {
+            self.inbox.push(LinkEvent::Reply {
+                id: Some(*id),
+                verdict,
+            });
+        }
+        self.answered = self.sent.len();
+    }
+
+    /// A venue error naming no request, reported at the next read.
+    pub(crate) fn venue_error(&mut self, closing: bool, rate_limited: bool) {
+        self.inbox.push(LinkEvent::VenueError {
+            closing,
+            rate_limited,
+        });
+    }
 }
 
 impl LinkView for FakeLink {
@@ -264,7 +295,7 @@ impl LinkSeam for FakeLink {
         self.generation
     }
     fn url(&self) -> &str {
-        "wss://fake.invalid/"
+        &self.url
     }
     fn ready_at(&self) -> u64 {
         self.budget.ready_at()
@@ -327,8 +358,10 @@ impl LinkSeam for FakeLink {
         self.budget.record(now);
     }
     fn write_frames(&mut self, _frames: &[u8]) -> Result<(bool, u64), SessionError> {
+        let now = self.clock.now();
+        self.sent_at.extend(self.pending.iter().map(|_| now));
         self.sent.append(&mut self.pending);
-        Ok((true, self.clock.now()))
+        Ok((true, now))
     }
     fn flush(&mut self, _cx: &mut LinkCx<'_>) {}
     fn enable(&mut self, _now: u64) {
@@ -371,6 +404,14 @@ impl LinkSeam for FakeLink {
     }
     fn abort(&mut self, _registry: &Registry) {
         self.state = FakeState::Down { done: true };
+    }
+    fn probe(&mut self, _now: u64) {
+        self.probes += 1;
+    }
+    fn adopt_endpoint(&mut self, other: &Self) {
+        if self.is_done() {
+            self.url.clone_from(&other.url);
+        }
     }
 }
 
@@ -451,9 +492,10 @@ impl Bench {
         self.turn();
     }
 
-    /// Submits a cancel of order `n` now, as the inline engine does; its request id.
+    /// Submits a cancel of order `n` now, as the inline engine does; the id its outcome
+    /// carries (its first send's wire id).
     pub(crate) fn cancel(&mut self, n: u64) -> RequestId {
-        let id = self.account.next_request_id();
+        let (wire, id) = self.account.next_wire_id();
         let cancel = Cancel::new(
             InstType::Spot,
             InstId::new("BTCUSDT").unwrap(),
@@ -462,11 +504,39 @@ impl Bench {
         .with_tag(n);
         let sub = Submission {
             id,
+            wire,
             cancel,
             accepted_ns: self.clock.now(),
         };
         self.account.submit(sub).expect("room for the cancel");
         id
+    }
+
+    /// Submits a cancel of order `n` labelled `label` (the caller's id); the id its outcome
+    /// carries.
+    pub(crate) fn cancel_labelled(&mut self, n: u64, label: RequestId) -> RequestId {
+        let (wire, _) = self.account.next_wire_id();
+        let cancel = Cancel::new(
+            InstType::Spot,
+            InstId::new("BTCUSDT").unwrap(),
+            OrderRef::order_id(&n.to_string()).unwrap(),
+        )
+        .with_tag(n)
+        .with_id(label);
+        let sub = Submission {
+            id: label,
+            wire,
+            cancel,
+            accepted_ns: self.clock.now(),
+        };
+        self.account.submit(sub).expect("room for the cancel");
+        label
+    }
+
+    /// The wire id of send number `n` (the first send of the first cancel is 1, and every
+    /// send after draws the next).
+    pub(crate) fn wire(&self, n: u64) -> String {
+        self.account.wire_ids.id(n).as_str().to_owned()
     }
 
     /// The final words delivered so far, in order.
@@ -481,6 +551,11 @@ impl Bench {
             out.push(o);
         }
         out
+    }
+
+    /// How many outcomes wait to be read.
+    pub(crate) fn outcomes_len(&self) -> usize {
+        self.account.out.sink.len()
     }
 
     pub(crate) fn stats(&self) -> Stats {

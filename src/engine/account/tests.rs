@@ -5,13 +5,37 @@
 use super::testkit::{ACKED, Bench, MS, ms, rejected};
 use crate::clock::Clock;
 use crate::engine::config::HedgeAfter;
+use crate::engine::link::LinkSeam;
 use crate::outcome::{
-    ConnectFailure, ErrorText, NotSentReason, Status, UnknownReason, VenueMsg, Via,
+    ConnectFailure, ErrorText, NotSentReason, Outcome, Status, UnknownReason, VenueMsg, Via,
 };
+
+const SECOND: u64 = 1_000 * MS;
 
 /// No hedges: routing and failover alone.
 fn unhedged(connections: usize) -> Bench {
     Bench::new(connections, |c| c.hedge_after(HedgeAfter::Off))
+}
+
+/// The most of `times` that fall in any window of `window` ns.
+fn busiest(times: &[u64], window: u64) -> usize {
+    times
+        .iter()
+        .map(|&start| {
+            times
+                .iter()
+                .filter(|&&t| t >= start && t < start + window)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+fn find(outcomes: &[Outcome], id: crate::intent::RequestId) -> Outcome {
+    *outcomes
+        .iter()
+        .find(|o| o.id == id)
+        .unwrap_or_else(|| panic!("no outcome for {id}: {outcomes:?}"))
 }
 
 #[test]
@@ -21,6 +45,24 @@ fn routing_ties_go_to_the_lowest_slot() {
     let id = bench.cancel(1);
     assert_eq!(bench.link(0).sent_ids(), [id.as_str()]);
     assert!(bench.link(1).sent.is_empty() && bench.link(2).sent.is_empty());
+}
+
+#[test]
+fn a_burst_is_spread_over_the_serving_links() {
+    let mut bench = unhedged(2);
+    // Six cancels wait while nothing is logged in, then go out in one turn.
+    let ids: Vec<_> = (1..=6).map(|n| bench.cancel(n)).collect();
+    assert!(bench.link(0).sent.is_empty());
+    bench.log_in(&[0, 1]);
+    let (zero, one) = (bench.link(0).sent_ids(), bench.link(1).sent_ids());
+    assert_eq!((zero.len(), one.len()), (3, 3), "{zero:?} {one:?}");
+    // Each link keeps arrival order.
+    let order = |sent: &[String]| {
+        sent.iter()
+            .map(|s| ids.iter().position(|id| id.as_str() == s).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert!(order(&zero).is_sorted() && order(&one).is_sorted());
 }
 
 #[test]
@@ -48,45 +90,104 @@ fn a_frozen_link_stops_attracting_cancels() {
     // (hedging is off).
     bench.after(5_000 * MS);
     let outcomes = bench.outcomes();
-    let frozen = outcomes.iter().find(|o| o.id == first).unwrap();
+    let frozen = find(&outcomes, first);
     assert_eq!(frozen.status, Status::Unknown(UnknownReason::AckTimeout));
     assert_eq!(frozen.attempts, 1);
 }
 
 #[test]
-fn the_hedge_cap_holds_hedges_to_a_fifth_of_the_budget() {
-    // 10 cancels a second for the account: 2 hedges a second.
-    let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
+fn a_stalled_link_takes_no_new_cancels_and_what_waits_on_it_fails_over() {
+    // Two connections, the first answers nothing; 12 cancels at once; 5 s ack timeout,
+    // adaptive hedging (1 s at first), 10 cancels a second for the account.
+    let mut bench = Bench::new(2, |c| c.ack_timeout(ms(5_000)));
     bench.log_in(&[0, 1]);
-    // Five cancels at the same instant: a tie each time, all on slot 0, which freezes.
-    let ids: Vec<_> = (1..=5).map(|n| bench.cancel(n)).collect();
-    assert_eq!(bench.link(0).sent.len(), 5);
-    bench.after(11 * MS);
+    let start = bench.clock.now();
+    let ids: Vec<_> = (1..=12).map(|n| bench.cancel(n)).collect();
     assert_eq!(
-        bench.link(1).sent_ids(),
-        ["r1", "r2"],
-        "the first two are hedged on slot 1"
+        (bench.link(0).sent.len(), bench.link(1).sent.len()),
+        (5, 5),
+        "spread; two wait for the account's budget"
     );
-    let stats = bench.stats();
-    assert_eq!((stats.hedges_sent, stats.hedges_capped), (2, 3));
-    bench.link(1).reply("r1", ACKED);
-    bench.link(1).reply("r2", ACKED);
-    bench.turn();
-    let outcomes = bench.outcomes();
-    assert_eq!(outcomes.len(), 2);
-    for (outcome, id) in outcomes.iter().zip(&ids) {
-        assert_eq!(outcome.id, *id);
-        assert_eq!(outcome.status, Status::Acked);
-        assert_eq!(
-            (outcome.via, outcome.attempts),
-            (Some(Via::Connection(1)), 2)
-        );
+    let mut outcomes = Vec::new();
+    while bench.clock.now() < start + 6 * SECOND && outcomes.len() < 12 {
+        bench.link(1).answer_all(ACKED);
+        bench.after(10 * MS);
+        outcomes.extend(bench.outcomes());
     }
-    assert_eq!(bench.stats().hedges_won, 2);
-    // A second later the share is back, but the capped ones were given up for good: they
-    // wait for their own replies.
-    bench.after(1_000 * MS);
-    assert_eq!(bench.link(1).sent.len(), 2);
+    assert_eq!(outcomes.len(), 12, "{outcomes:?}");
+    for id in &ids {
+        let o = find(&outcomes, *id);
+        assert_eq!(o.status, Status::Acked, "{o:?}");
+        assert_eq!(o.via, Some(Via::Connection(1)));
+        let took = o.times.settled_ns - o.times.accepted_ns;
+        assert!(took <= 4 * SECOND, "{id} took {} ms", took / MS);
+    }
+    let stats = bench.stats();
+    assert_eq!(stats.stalls, 1, "{stats:?}");
+    assert_eq!(
+        stats.failovers, 5,
+        "what waited on the stalled link went out again"
+    );
+    assert_eq!(
+        bench.link(0).sent.len(),
+        5,
+        "the stalled link took nothing new"
+    );
+    // No limit was exceeded: the account's 10 a second, each link's 10 messages a second.
+    let window = SECOND + 50 * MS;
+    let mut all = bench.link(0).sent_at.clone();
+    all.extend(&bench.link(1).sent_at);
+    assert!(busiest(&all, window) <= 10, "{all:?}");
+    assert!(busiest(&bench.link(1).sent_at, window) <= 10);
+}
+
+#[test]
+fn a_hedge_held_back_by_the_cap_waits_for_it_and_is_never_dropped() {
+    // 10 cancels a second for the account: 2 hedges a second. Timed hedges out of the way.
+    let mut bench = Bench::new(2, |c| {
+        c.hedge_after(HedgeAfter::Fixed(ms(5_000)))
+            .ack_timeout(ms(10_000))
+    });
+    bench.log_in(&[0, 1]);
+    let ids: Vec<_> = (1..=5).map(|n| bench.cancel(n)).collect();
+    assert_eq!(bench.link(0).sent.len(), 3);
+    bench.link(1).answer_all(ACKED);
+    // Trouble on slot 0 (an error naming no request): its three cancels are to be hedged.
+    bench.link(0).venue_error(false, false);
+    bench.after(MS);
+    let hedged = |bench: &Bench| {
+        let stats = bench.stats();
+        (stats.hedges_sent, stats.hedges_capped)
+    };
+    assert_eq!(
+        hedged(&bench),
+        (2, 1),
+        "two hedges; the third waits (counted once)"
+    );
+    for _ in 0..50 {
+        bench.link(1).answer_all(ACKED);
+        bench.after(10 * MS);
+    }
+    assert_eq!(
+        hedged(&bench),
+        (2, 1),
+        "still waiting for the share, not dropped"
+    );
+    while bench.outcomes_len() < 5 {
+        assert!(hedged(&bench).0 <= 3);
+        assert!(bench.clock.now() < 3 * SECOND + 1_000 * MS, "never sent");
+        bench.link(1).answer_all(ACKED);
+        bench.after(10 * MS);
+    }
+    assert_eq!(
+        hedged(&bench),
+        (3, 1),
+        "the share came back: the last one went"
+    );
+    let outcomes = bench.outcomes();
+    for id in ids {
+        assert_eq!(find(&outcomes, id).status, Status::Acked);
+    }
 }
 
 #[test]
@@ -95,8 +196,9 @@ fn a_late_reply_after_a_hedge_won_makes_no_second_outcome() {
     bench.log_in(&[0, 1]);
     let id = bench.cancel(1);
     bench.after(11 * MS);
-    assert_eq!(bench.link(1).sent_ids(), ["r1"]);
-    bench.link(1).reply("r1", ACKED);
+    let hedge = bench.wire(2);
+    assert_eq!(bench.link(1).sent_ids(), std::slice::from_ref(&hedge));
+    bench.link(1).reply(&hedge, ACKED);
     bench.turn();
     let outcomes = bench.outcomes();
     assert_eq!(outcomes.len(), 1);
@@ -120,6 +222,180 @@ fn a_late_reply_after_a_hedge_won_makes_no_second_outcome() {
 }
 
 #[test]
+fn a_reply_is_matched_by_its_wire_id_never_by_the_callers_label() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    let wire = bench.wire(1);
+    assert_eq!(
+        id.as_str(),
+        wire,
+        "no label: the outcome carries the wire id"
+    );
+    // An echo of anything else (a stranger's id, the digits alone) settles nothing.
+    bench.link(0).reply("1", ACKED);
+    bench.link(0).reply(&wire[..wire.len() - 1], ACKED);
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    assert_eq!(bench.stats().unmatched_replies, 2);
+    bench.link(0).reply(&wire, ACKED);
+    bench.turn();
+    assert_eq!(bench.outcomes()[0].status, Status::Acked);
+}
+
+#[test]
+fn a_reply_that_matches_no_request_is_counted_and_logged() {
+    let capture = crate::relay::tests::capture();
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    bench.link(0).reply("stranger-42", ACKED);
+    bench.turn();
+    assert_eq!(bench.stats().unmatched_replies, 1);
+    assert!(capture.wait_for("stranger-42 matches no request"));
+}
+
+#[test]
+fn a_late_reply_to_an_old_send_never_settles_a_new_intent_with_the_same_label() {
+    let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
+    bench.log_in(&[0, 1]);
+    let label = crate::intent::RequestId::new("mine").unwrap();
+    let first = bench.cancel_labelled(1, label);
+    // Slot 0 is slow; the hedge on slot 1 settles the intent.
+    bench.after(11 * MS);
+    bench.link(1).answer_all(ACKED);
+    bench.turn();
+    assert_eq!(bench.outcomes()[0].id, first);
+    // The label again, for another order, on slot 1 this time...
+    let second = bench.cancel_labelled(2, label);
+    assert_eq!(second, label);
+    // ... and slot 0 finally answers the first send, with the verdict on the first order.
+    let old = bench.link(0).sent_ids()[0].clone();
+    bench.link(0).reply(&old, rejected(43001));
+    bench.turn();
+    assert!(
+        bench.outcomes().is_empty(),
+        "the new intent is not settled by it"
+    );
+    bench.link(1).answer_all(ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!((outcomes[0].id, outcomes[0].status), (label, Status::Acked));
+}
+
+#[test]
+fn a_transient_answer_to_a_hedge_settles_nothing_while_the_first_attempt_is_live() {
+    let mut bench = Bench::new(2, |c| c.hedge_after(HedgeAfter::Fixed(ms(10))));
+    bench.log_in(&[0, 1]);
+    let id = bench.cancel(1);
+    bench.after(11 * MS);
+    let hedge = bench.wire(2);
+    assert_eq!(bench.link(1).sent_ids(), std::slice::from_ref(&hedge));
+    // The hedge is answered "request too many"; the first attempt is acked 100 ms later.
+    bench.link(1).reply(&hedge, rejected(30006));
+    bench.turn();
+    assert!(
+        bench.outcomes().is_empty(),
+        "a transient answer settles nothing"
+    );
+    bench.after(100 * MS);
+    assert_eq!(
+        bench.link(0).sent.len() + bench.link(1).sent.len(),
+        2,
+        "no retry"
+    );
+    bench.link(0).reply(id.as_str(), ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].via, outcomes[0].attempts),
+        (Status::Acked, Some(Via::Connection(0)), 2)
+    );
+    let stats = bench.stats();
+    assert_eq!((stats.transient_answers, stats.rejected), (1, 0));
+}
+
+#[test]
+fn a_transient_answer_is_retried_after_a_pause_on_another_path() {
+    let mut bench = unhedged(2);
+    bench.log_in(&[0, 1]);
+    let id = bench.cancel(1);
+    assert_eq!(bench.link(0).sent.len(), 1);
+    // "Request timed out": not processed.
+    bench.link(0).reply(id.as_str(), rejected(40010));
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    assert!(
+        bench.link(1).sent.is_empty(),
+        "not at once: after a short pause"
+    );
+    bench.after(60 * MS);
+    assert_eq!(
+        bench.link(1).sent_ids(),
+        [bench.wire(2)],
+        "on the other link"
+    );
+    bench.link(1).answer_all(ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].via, outcomes[0].attempts),
+        (Status::Acked, Some(Via::Connection(1)), 2)
+    );
+    assert_eq!(bench.stats().retries, 1);
+}
+
+#[test]
+fn a_rate_limit_answer_holds_the_accounts_cancels_back_for_a_window() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    let start = bench.clock.now();
+    let id = bench.cancel(1);
+    bench.link(0).reply(id.as_str(), rejected(30006));
+    bench.turn();
+    // Another cancel arrives: it waits too, the venue said the account is over its limit.
+    let other = bench.cancel(2);
+    for _ in 0..90 {
+        bench.after(10 * MS);
+    }
+    assert_eq!(bench.link(0).sent.len(), 1, "nothing for most of a second");
+    while bench.link(0).sent.len() < 3 {
+        assert!(bench.clock.now() < start + 2 * SECOND, "never let out");
+        bench.after(10 * MS);
+    }
+    assert!(bench.link(0).sent_at[1] >= start + SECOND);
+    bench.link(0).answer_all(ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(find(&outcomes, id).attempts, 2);
+    assert_eq!(find(&outcomes, id).status, Status::Acked);
+    assert_eq!(find(&outcomes, other).status, Status::Acked);
+}
+
+#[test]
+fn a_transient_answer_is_the_outcome_only_when_no_send_is_left() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    let mut answered = 0;
+    while bench.outcomes_len() == 0 {
+        assert!(answered < 10, "it never ended");
+        bench.link(0).answer_all(rejected(40010));
+        answered += 1;
+        bench.after(60 * MS);
+    }
+    let outcomes = bench.outcomes();
+    assert_eq!(outcomes[0].id, id);
+    assert_eq!(outcomes[0].attempts, 4, "every send was tried");
+    assert!(
+        matches!(outcomes[0].status, Status::Rejected { code: 40010, .. }),
+        "{:?}",
+        outcomes[0].status
+    );
+    assert_eq!(outcomes[0].via, Some(Via::Connection(0)));
+}
+
+#[test]
 fn a_lost_links_cancel_goes_out_again_at_once_on_the_other() {
     let mut bench = unhedged(2);
     bench.log_in(&[0, 1]);
@@ -128,10 +404,10 @@ fn a_lost_links_cancel_goes_out_again_at_once_on_the_other() {
     bench.turn();
     assert_eq!(
         bench.link(1).sent_ids(),
-        ["r1"],
+        [bench.wire(2)],
         "no wait for the ack timeout"
     );
-    bench.link(1).reply("r1", ACKED);
+    bench.link(1).answer_all(ACKED);
     bench.turn();
     let outcomes = bench.outcomes();
     assert_eq!(outcomes.len(), 1);
@@ -144,27 +420,151 @@ fn a_lost_links_cancel_goes_out_again_at_once_on_the_other() {
 }
 
 #[test]
-fn a_failover_with_no_other_link_settles_unknown_at_once() {
+fn a_cancel_whose_only_connection_is_lost_goes_out_again_once_it_is_back() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    let id = bench.cancel(1);
+    bench.link(0).drop_on_read = true;
+    bench.turn();
+    assert!(bench.outcomes().is_empty(), "no other path now: it waits");
+    bench.clock.advance(300 * MS);
+    bench.log_in(&[0]);
+    assert_eq!(
+        bench.link(0).sent_ids(),
+        [id.as_str().to_owned(), bench.wire(2)]
+    );
+    bench.link(0).answer_all(ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    assert_eq!(
+        (outcomes[0].status, outcomes[0].attempts),
+        (Status::Acked, 2)
+    );
+}
+
+#[test]
+fn everything_lost_at_once_waits_for_the_first_connection_back() {
+    let mut bench = unhedged(2);
+    bench.log_in(&[0, 1]);
+    let ids: Vec<_> = (1..=4).map(|n| bench.cancel(n)).collect();
+    bench.link(0).drop_on_read = true;
+    bench.link(1).drop_on_read = true;
+    bench.turn();
+    assert!(bench.outcomes().is_empty());
+    bench.clock.advance(2_000 * MS);
+    bench.log_in(&[1]);
+    assert_eq!(
+        bench.link(1).sent.len(),
+        2 + 4,
+        "all four again, on the one back"
+    );
+    bench.link(1).answer_all(ACKED);
+    bench.turn();
+    let outcomes = bench.outcomes();
+    for id in ids {
+        let o = find(&outcomes, id);
+        assert_eq!((o.status, o.attempts), (Status::Acked, 2));
+    }
+}
+
+#[test]
+fn a_lost_cancel_is_unknown_only_when_its_ack_timeout_runs_out_first() {
     let mut bench = unhedged(2);
     // Slot 1 never logs in; there is no REST rung.
     bench.log_in(&[0]);
     let id = bench.cancel(1);
-    let lost_at = bench.clock.now();
+    let sent_at = bench.clock.now();
     bench.link(0).drop_on_read = true;
     bench.turn();
+    bench.after(4_900 * MS);
+    assert!(bench.outcomes().is_empty(), "still within the ack timeout");
+    bench.after(200 * MS);
     let outcomes = bench.outcomes();
     assert_eq!(outcomes.len(), 1);
     assert_eq!(outcomes[0].id, id);
     assert_eq!(
-        outcomes[0].status,
-        Status::Unknown(UnknownReason::ConnectionLost)
+        (outcomes[0].status, outcomes[0].attempts),
+        (Status::Unknown(UnknownReason::ConnectionLost), 1)
     );
-    assert_eq!(outcomes[0].attempts, 1);
-    assert_eq!(
-        outcomes[0].times.settled_ns, lost_at,
-        "settled in the turn that saw the loss, not at the ack timeout"
-    );
+    assert!(outcomes[0].times.settled_ns >= sent_at + 5_000 * MS);
     assert!(bench.link(1).sent.is_empty());
+}
+
+#[test]
+fn a_cancel_unanswered_past_the_hedge_delay_makes_its_link_probe() {
+    // One connection: nowhere to hedge, but a dead peer must be found soon.
+    let mut bench = Bench::new(1, |c| c.hedge_after(HedgeAfter::Fixed(ms(50))));
+    bench.log_in(&[0]);
+    bench.cancel(1);
+    bench.after(40 * MS);
+    assert_eq!(bench.link(0).probes, 0);
+    bench.after(20 * MS);
+    assert_eq!(
+        bench.link(0).probes,
+        1,
+        "probed once the hedge delay passed"
+    );
+    // With hedging off, a fifth of the ack timeout.
+    let mut bench = Bench::new(1, |c| c.hedge_after(HedgeAfter::Off).ack_timeout(ms(1_000)));
+    bench.log_in(&[0]);
+    bench.cancel(1);
+    bench.after(190 * MS);
+    assert_eq!(bench.link(0).probes, 0);
+    bench.after(20 * MS);
+    assert!(bench.link(0).probes >= 1);
+}
+
+#[test]
+fn hedges_after_a_venue_error_do_not_go_ahead_of_first_sends() {
+    // 3 cancels a second for the account (1 hedge a second).
+    let mut bench = Bench::new(2, |c| {
+        c.cancels_per_second(3)
+            .hedge_after(HedgeAfter::Fixed(ms(5_000)))
+            .ack_timeout(ms(10_000))
+    });
+    bench.log_in(&[0, 1]);
+    let start = bench.clock.now();
+    for n in 1..=3 {
+        bench.cancel(n);
+    }
+    assert_eq!(bench.link(0).sent.len(), 2, "two of them wait on slot 0");
+    // The budget is spent: three more wait to be sent.
+    bench.clock.advance(MS);
+    let waiting: Vec<String> = (4..=6)
+        .map(|n| bench.cancel(n).as_str().to_owned())
+        .collect();
+    // Trouble on slot 0: what waits there is to be hedged.
+    bench.link(0).venue_error(false, false);
+    bench.turn();
+    while bench.stats().hedges_sent == 0 {
+        assert!(bench.clock.now() < start + 4 * SECOND, "never hedged");
+        bench.after(10 * MS);
+    }
+    // When the budget came back, the three first sends took it; the hedge went after them.
+    let sent_at = |bench: &mut Bench, id: &str| -> u64 {
+        (0..2)
+            .find_map(|l| {
+                let link = bench.link(l);
+                link.sent_ids()
+                    .iter()
+                    .position(|s| s == id)
+                    .map(|at| link.sent_at[at])
+            })
+            .unwrap_or(u64::MAX)
+    };
+    let last_first_send = waiting
+        .iter()
+        .map(|id| sent_at(&mut bench, id))
+        .max()
+        .unwrap();
+    let first_hedge = bench.wire(7);
+    let hedged_at = sent_at(&mut bench, &first_hedge);
+    assert!(last_first_send < u64::MAX, "every first send went out");
+    assert!(
+        last_first_send <= hedged_at,
+        "a first send waited behind a hedge: {} ms after it",
+        (last_first_send - hedged_at) / MS
+    );
 }
 
 #[test]
@@ -190,25 +590,25 @@ fn a_rotation_whose_replacement_dies_gives_the_old_link_back() {
     let third = bench.cancel(3);
     assert_eq!(
         bench.link(0).sent_ids(),
-        [first.as_str(), "r1", third.as_str()]
+        [
+            first.as_str().to_owned(),
+            bench.wire(3),
+            third.as_str().to_owned()
+        ]
     );
-    // The replacement is back: slot 0 drains again, closes once answered, and the rotation
-    // ends with the replacement serving alone.
+    // The replacement is back: slot 0 drains again, closes once answered (and once the
+    // replacement has stayed up a moment), and the rotation ends with the replacement serving
+    // alone.
     bench.log_in(&[1]);
     assert_eq!(bench.stats().rotations, 2);
-    for id in [first.as_str(), "r1", third.as_str()] {
-        bench.link(0).reply(id, ACKED);
-    }
+    bench.link(0).answer_all(ACKED);
     bench.turn();
-    bench.turn();
+    bench.after(1_100 * MS);
     let outcomes = bench.outcomes();
     assert_eq!(outcomes.len(), 3);
     assert!(outcomes.iter().all(|o| o.status == Status::Acked));
     assert!(outcomes.iter().all(|o| o.via == Some(Via::Connection(0))));
-    assert_eq!(
-        outcomes.iter().find(|o| o.id == second).map(|o| o.attempts),
-        Some(2)
-    );
+    assert_eq!(find(&outcomes, second).attempts, 2);
     let fourth = bench.cancel(4);
     assert_eq!(bench.link(1).sent_ids(), [second.as_str(), fourth.as_str()]);
     let stats = bench.stats();
@@ -219,6 +619,92 @@ fn a_rotation_whose_replacement_dies_gives_the_old_link_back() {
             crate::engine::SessionState::Live
         )
     );
+}
+
+#[test]
+fn a_replacement_that_dies_right_after_logging_in_leaves_the_old_link_serving() {
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off)
+            .max_connection_age(ms(100))
+            .ack_timeout(ms(5_000))
+    });
+    bench.log_in(&[0]);
+    bench.after(100 * MS);
+    // The replacement logs in (nothing waits on slot 0), and the venue closes it at once.
+    bench.log_in(&[1]);
+    bench.after(MS);
+    bench.link(1).drop_on_read = true;
+    bench.after(MS);
+    let id = bench.cancel(1);
+    assert_eq!(
+        bench.link(0).sent_ids(),
+        [id.as_str()],
+        "slot 0 still serves"
+    );
+    bench.link(0).answer_all(ACKED);
+    bench.after(2 * SECOND);
+    assert_eq!(bench.outcomes()[0].status, Status::Acked);
+    assert_eq!(
+        bench.stats().connections[0].state,
+        crate::engine::SessionState::Live,
+        "never closed"
+    );
+}
+
+#[test]
+fn a_replacement_takes_the_endpoint_of_the_link_it_replaces() {
+    let mut bench = Bench::new(2, |c| c.max_connection_age(ms(1_000)));
+    // Slot 1 logs in first, so it ages out first.
+    bench.log_in(&[1]);
+    bench.after(500 * MS);
+    bench.log_in(&[0]);
+    let url = |bench: &mut Bench, i: usize| bench.link(i).url().to_owned();
+    assert_ne!(url(&mut bench, 2), url(&mut bench, 1));
+    bench.after(600 * MS);
+    assert_eq!(url(&mut bench, 2), url(&mut bench, 1), "slot 1's endpoint");
+}
+
+#[test]
+fn the_longest_chain_of_sends_ends_within_the_configured_bound() {
+    // Each send answered "request timed out" shortly before its ack timeout runs out: four
+    // sends, each after the pause a transient answer asks for.
+    let config_ack = 1_000 * MS;
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off)
+            .ack_timeout(ms(1_000))
+            .max_queue_time(ms(1_000))
+    });
+    let bound = {
+        let config =
+            crate::engine::Config::builder(crate::engine::Credentials::new("k", "s", "p").unwrap())
+                .ack_timeout(ms(1_000))
+                .max_queue_time(ms(1_000))
+                .build()
+                .unwrap();
+        crate::clock::ns(config.longest_outcome_wait())
+    };
+    bench.log_in(&[0]);
+    let accepted = bench.clock.now();
+    let id = bench.cancel(1);
+    let mut answered = 0;
+    while bench.outcomes_len() == 0 {
+        let sent = *bench.link(0).sent_at.last().unwrap();
+        if bench.link(0).sent.len() > answered && bench.clock.now() >= sent + config_ack - 100 * MS
+        {
+            bench.link(0).answer_all(rejected(40010));
+            answered = bench.link(0).sent.len();
+        }
+        bench.after(10 * MS);
+        assert!(bench.clock.now() < accepted + 2 * bound, "never settled");
+    }
+    let o = bench.outcomes()[0];
+    assert_eq!((o.id, o.attempts), (id, 4));
+    let took = o.times.settled_ns - accepted;
+    assert!(
+        took > 3 * config_ack,
+        "the chain was about as long as it gets: {took}"
+    );
+    assert!(took <= bound, "{took} ns, beyond the bound of {bound} ns");
 }
 
 #[test]

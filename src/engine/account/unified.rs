@@ -17,7 +17,7 @@ use super::super::link::LinkSeam;
 use super::super::plumbing::{IntentSource, OutcomeSink};
 use super::super::shared::{SessionError, SessionState};
 use super::inflight::{AttemptKind, AttemptState};
-use super::{Router, link_cx};
+use super::link_cx;
 use crate::clock::{Clock, ns, unix_ms};
 use crate::intent::InstType;
 use crate::rest::{AccountAnswer, RestError, Verdict};
@@ -163,11 +163,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         detect.asked = true;
                         work = true;
                     }
-                    Err(e) => log::debug!("REST refused the account settings request: {e}"),
+                    Err(e) => {
+                        crate::relay::log_debug!("REST refused the account settings request: {e}")
+                    }
                 }
             }
             if now >= deadline {
-                log::warn!(
+                crate::relay::log_warn!(
                     "no answer from the venue about the account within {:?}: taking it for a \
                      classic account (V2)",
                     Duration::from_nanos(self.kind.connect_timeout)
@@ -219,7 +221,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             }
         }
         if !self.kind.held.is_empty()
-            && (Router::any_serving(&self.links, 0) || self.rest_may_take(0, now))
+            && (self.router.any_serving(&self.links, 0) || self.rest_may_take(0, now))
         {
             for k in 0..self.kind.held.len() {
                 let (slot, seq) = self.kind.held[k];
@@ -278,7 +280,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     fn warn_dead_man_classic(&mut self) {
         if !self.kind.dead_man_warned {
             self.kind.dead_man_warned = true;
-            log::warn!(
+            crate::relay::log_warn!(
                 "the dead man's switch is configured, but the account is classic: the venue \
                  offers it to unified accounts only, so it is off"
             );
@@ -310,22 +312,22 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         let dialect = match answer {
             Ok(AccountAnswer::Unified) => {
-                log::info!("the account is a unified trading account: speaking V3");
+                crate::relay::log_info!("the account is a unified trading account: speaking V3");
                 Dialect::V3
             }
             Ok(AccountAnswer::Classic) => {
-                log::info!("the account is a classic account: speaking V2");
+                crate::relay::log_info!("the account is a classic account: speaking V2");
                 Dialect::V2
             }
             Ok(AccountAnswer::Unknown { status, code }) => {
-                log::warn!(
+                crate::relay::log_warn!(
                     "the venue's answer about the account (HTTP {status}, code {code:?}) says \
                      neither unified nor classic: taking it for a classic account (V2)"
                 );
                 Dialect::V2
             }
             Err(e) => {
-                log::warn!(
+                crate::relay::log_warn!(
                     "no answer from the venue about the account ({e}): taking it for a classic \
                      account (V2)"
                 );
@@ -338,7 +340,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// The REST connection was lost before the venue said which account this is: classic.
     pub(super) fn on_rest_lost_while_detecting(&mut self, error: &RestError, now: u64) {
         if self.kind.detect.as_ref().is_some_and(|d| !d.asked) {
-            log::warn!(
+            crate::relay::log_warn!(
                 "no REST connection to ask which account this is ({error}): taking it for a \
                  classic account (V2)"
             );
@@ -387,7 +389,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.kind_known(to, now);
             return;
         }
-        log::warn!(
+        crate::relay::log_warn!(
             "the venue answered {code}: the account is a {} account; switching to {} and \
              sending what was refused for it again",
             to.account_name(),
@@ -449,7 +451,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 true
             }
             Err(e) => {
-                log::debug!("REST refused the dead man's switch: {e}");
+                crate::relay::log_debug!("REST refused the dead man's switch: {e}");
                 false
             }
         }
@@ -472,13 +474,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             match verdict {
                 Ok(Verdict::Acked) => {
                     uta.dead_man_off.set(1);
-                    log::info!("the dead man's switch is off");
+                    crate::relay::log_info!("the dead man's switch is off");
                 }
-                Ok(Verdict::Rejected { code, msg }) => log::warn!(
+                Ok(Verdict::Rejected { code, msg }) => crate::relay::log_warn!(
                     "the venue refused to turn the dead man's switch off ({code} {msg}): every \
                      resting order is cancelled when its countdown runs out"
                 ),
-                Err(e) => log::warn!(
+                Err(e) => crate::relay::log_warn!(
                     "turning the dead man's switch off got no answer ({e}): every resting order \
                      may be cancelled when its countdown runs out"
                 ),
@@ -495,14 +497,16 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 uta.dead_man_failures.incr();
                 // Soon again, within the venue's 1/s.
                 dm.next_at = now.saturating_add(ns(Duration::from_secs(1)));
-                log::warn!("the venue refused to arm the dead man's switch: {code} {msg}");
+                crate::relay::log_warn!(
+                    "the venue refused to arm the dead man's switch: {code} {msg}"
+                );
                 let code = *code;
                 self.switch_for(code, now);
             }
             Err(e) => {
                 uta.dead_man_failures.incr();
                 dm.next_at = now.saturating_add(ns(Duration::from_secs(1)));
-                log::warn!("arming the dead man's switch got no answer: {e}");
+                crate::relay::log_warn!("arming the dead man's switch got no answer: {e}");
             }
         }
     }
@@ -520,7 +524,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         if grace_over {
             dm.off_done = true;
-            log::warn!(
+            crate::relay::log_warn!(
                 "shutdown could not turn the dead man's switch off in time: every resting order \
                  is cancelled when its countdown runs out"
             );

@@ -23,7 +23,8 @@ use crate::clock::{ns, unix_ms};
 use crate::intent::{Cancel, RequestId};
 use crate::net::{Dial, Dialer, Dialing};
 use crate::outcome::VenueMsg;
-use crate::venue::{Dialect, Inbound, InboundDecoder, LOG_EXCERPT, LoginRefusal};
+use crate::relay::WarnGate;
+use crate::venue::{AnswerClass, Dialect, Inbound, InboundDecoder, LOG_EXCERPT, LoginRefusal};
 use crate::ws::{self, FrameDecoder, MaskGen, Message, OpCode};
 use phase::{Phase, tls_error};
 pub(crate) use seam::{
@@ -36,6 +37,17 @@ const CLOSE_WAIT_NS: u64 = 500_000_000;
 /// Events kept free in the buffer before a read stops taking messages (the rest wait in the
 /// decoder for the next turn).
 const EVENT_HEADROOM: usize = 8;
+/// The most messages one read acts on; the rest wait for the next turn.
+const READ_MESSAGES: usize = 1024;
+/// The most bytes one read takes from the socket; the rest wait for the next turn.
+const READ_BYTES: usize = 256 * 1024;
+/// A probe `ping`'s pong deadline (the keepalive's own, if shorter).
+const PROBE_PONG_NS: u64 = 1_000_000_000;
+/// At most one probe this often.
+const PROBE_EVERY_NS: u64 = 1_000_000_000;
+/// How long a link waits for the close the venue announced (30007) before it ends the
+/// connection itself.
+const ANNOUNCED_CLOSE_GRACE_NS: u64 = 2_000_000_000;
 
 /// One connection slot of the pool.
 #[derive(Debug)]
@@ -63,7 +75,26 @@ pub(crate) struct Link {
     next_ping_at: u64,
     /// When the outstanding `ping` went out; 0 when none is outstanding.
     ping_sent_at: u64,
+    /// When the outstanding `ping`'s answer is due.
+    pong_due: u64,
+    /// A probe `ping` waits for the message budget.
+    probe_wanted: bool,
+    /// When the last probe was asked for (0: never).
+    last_probe_at: u64,
     last_inbound: u64,
+    /// Since when bytes have waited for room in the socket (0: none wait).
+    write_blocked_since: u64,
+    /// When the venue announced it would close this connection (30007; 0: it did not).
+    close_announced_at: u64,
+    /// The last read stopped at its budget: read again next turn.
+    more: bool,
+    /// The login waits for the venue's clock (the upgrade is done).
+    login_due: bool,
+    /// This connection's upgrade reply's `Date`, as an offset from our clock (ms).
+    date_offset_ms: Option<i64>,
+    /// Warnings the venue can provoke at will, shown a few at a time.
+    unreadable_warnings: WarnGate,
+    venue_error_warnings: WarnGate,
     messages: RateLimiter,
     decoder: FrameDecoder,
     masks: MaskGen,
@@ -110,7 +141,17 @@ impl Link {
             direct: false,
             next_ping_at: 0,
             ping_sent_at: 0,
+            pong_due: 0,
+            probe_wanted: false,
+            last_probe_at: 0,
             last_inbound: 0,
+            write_blocked_since: 0,
+            close_announced_at: 0,
+            more: false,
+            login_due: false,
+            date_offset_ms: None,
+            unreadable_warnings: WarnGate::default(),
+            venue_error_warnings: WarnGate::default(),
             messages: RateLimiter::new(settings.messages_per_second, settings.window),
             decoder: FrameDecoder::new(LIMITS),
             masks: MaskGen::new(),
@@ -150,12 +191,13 @@ impl Link {
         if self.ping_sent_at != 0 {
             if self.last_inbound > self.ping_sent_at {
                 self.ping_sent_at = 0;
-            } else if cx.now >= self.ping_sent_at.saturating_add(cx.settings.pong_deadline) {
+            } else if cx.now >= self.pong_due {
                 self.lose(SessionError::PeerSilent, cx);
                 return true;
             }
         }
-        if self.ping_sent_at != 0 || cx.now < self.next_ping_at || !self.can_take_ping(cx.now) {
+        let due = self.probe_wanted || cx.now >= self.next_ping_at;
+        if self.ping_sent_at != 0 || !due || !self.can_take_ping(cx.now) {
             return false;
         }
         self.messages.record(cx.now);
@@ -166,8 +208,15 @@ impl Link {
             cx.settings.dialect.ping(),
             self.masks.next_mask(),
         );
+        let deadline = if self.probe_wanted {
+            cx.settings.pong_deadline.min(PROBE_PONG_NS)
+        } else {
+            cx.settings.pong_deadline
+        };
+        self.probe_wanted = false;
         self.ping_sent_at = cx.now;
-        self.next_ping_at = cx.now + cx.settings.ping_interval;
+        self.pong_due = cx.now.saturating_add(deadline);
+        self.next_ping_at = cx.now.saturating_add(cx.settings.ping_interval);
         self.emit(cx.events, LinkEvent::PingSent);
         match self.try_write(&cx.scratch.frames) {
             Ok(true) => self.emit(cx.events, LinkEvent::Flushed),
@@ -175,6 +224,55 @@ impl Link {
             Err(e) => self.lose(e, cx),
         }
         true
+    }
+
+    /// Logs how many warnings the venue provoked were only counted, once per interval.
+    fn report_hidden_warnings(&mut self, now: u64) {
+        if let Some(n) = self.unreadable_warnings.take_hidden(now) {
+            crate::relay::log_warn!(
+                "connection {}: {n} more messages it cannot read were skipped",
+                self.index
+            );
+        }
+        if let Some(n) = self.venue_error_warnings.take_hidden(now) {
+            crate::relay::log_warn!(
+                "connection {}: {n} more venue errors naming no request",
+                self.index
+            );
+        }
+    }
+
+    /// Ends a connection that cannot hand its bytes to the kernel within the write timeout, or
+    /// whose announced close never came; true if it did.
+    fn watchdogs(&mut self, cx: &mut LinkCx<'_>) -> bool {
+        if self.write_blocked_since != 0
+            && cx.now
+                >= self
+                    .write_blocked_since
+                    .saturating_add(cx.settings.write_timeout)
+        {
+            self.lose(
+                SessionError::Timeout("writing to a socket with no room"),
+                cx,
+            );
+            return true;
+        }
+        if self.close_announced_at != 0
+            && cx.now
+                >= self
+                    .close_announced_at
+                    .saturating_add(ANNOUNCED_CLOSE_GRACE_NS)
+        {
+            self.lose(
+                SessionError::Closed {
+                    code: None,
+                    reason: "the venue announced a close (over limit) that never came".into(),
+                },
+                cx,
+            );
+            return true;
+        }
+        false
     }
 
     fn can_take_ping(&self, now: u64) -> bool {
@@ -192,7 +290,11 @@ impl Link {
                 SessionError::Upgrade("the connection was not upgraded".to_string()),
                 cx,
             ),
-            Dial::Upgraded { tls, leftover } => {
+            Dial::Upgraded {
+                tls,
+                leftover,
+                server_date,
+            } => {
                 self.decoder.reset();
                 self.phase = Phase::LoggingIn { tls };
                 if let Err(e) = self.decoder.push(&leftover) {
@@ -200,7 +302,18 @@ impl Link {
                     return;
                 }
                 self.messages.reset();
-                if let Err(e) = self.send_login(cx) {
+                self.date_offset_ms = None;
+                if let Some(date_s) = server_date {
+                    // The header is the venue's clock truncated to the second: take the middle.
+                    let venue_ms = date_s.saturating_mul(1000).saturating_add(500);
+                    let offset = venue_ms as i64 - unix_ms() as i64;
+                    self.date_offset_ms = Some(offset);
+                    self.emit(cx.events, LinkEvent::ServerDate { offset_ms: offset });
+                }
+                self.login_due = true;
+                if cx.settings.clock_ready
+                    && let Err(e) = self.send_login(cx)
+                {
                     self.lose(e, cx);
                     return;
                 }
@@ -212,8 +325,14 @@ impl Link {
     }
 
     fn send_login(&mut self, cx: &mut LinkCx<'_>) -> Result<(), SessionError> {
+        self.login_due = false;
         let (s, scratch) = (cx.settings, &mut *cx.scratch);
-        let unix_ms = unix_ms().saturating_add_signed(s.clock_offset_ms);
+        // A measured offset first; else this connection's `Date` header, to the second.
+        let offset = match self.date_offset_ms {
+            Some(date) if !s.clock_measured => date,
+            _ => s.clock_offset_ms,
+        };
+        let unix_ms = unix_ms().saturating_add_signed(offset);
         scratch.json.clear();
         s.dialect
             .encode_login(&mut scratch.json, &s.credentials, unix_ms)
@@ -244,8 +363,10 @@ impl Link {
         self.draining = self.retiring;
         self.dialer.got_through();
         self.live_since = now;
-        self.next_ping_at = now + s.ping_interval;
+        self.next_ping_at = now.saturating_add(s.ping_interval);
         self.ping_sent_at = 0;
+        self.probe_wanted = false;
+        self.close_announced_at = 0;
         self.last_inbound = now;
         self.emit(cx.events, LinkEvent::Live);
     }
@@ -304,6 +425,11 @@ impl Link {
         self.readable = false;
         self.socket_event = false;
         self.ping_sent_at = 0;
+        self.probe_wanted = false;
+        self.write_blocked_since = 0;
+        self.close_announced_at = 0;
+        self.more = false;
+        self.login_due = false;
     }
 
     /// The connection ended from the venue's side (or broke).
@@ -311,12 +437,14 @@ impl Link {
         self.lose(error, cx);
     }
 
-    /// Acts on every complete message; `Some(any)` while the connection stands, `None` once it
-    /// ended.
-    fn process_messages(&mut self, cx: &mut LinkCx<'_>) -> Option<bool> {
+    /// Acts on complete messages, up to `budget` of them (counted down); `Some(any)` while the
+    /// connection stands, `None` once it ended. Stopped by the budget or a nearly full event
+    /// buffer, it leaves the rest in the decoder and asks to be read again next turn.
+    fn process_messages(&mut self, cx: &mut LinkCx<'_>, budget: &mut usize) -> Option<bool> {
         let mut any = false;
         loop {
-            if cx.events.len() + EVENT_HEADROOM >= cx.events.capacity() {
+            if *budget == 0 || cx.events.len() + EVENT_HEADROOM >= cx.events.capacity() {
+                self.more = true;
                 return Some(any);
             }
             let inbound = match self.decoder.next_message() {
@@ -329,6 +457,7 @@ impl Link {
                     return None;
                 }
             };
+            *budget -= 1;
             any = true;
             if !self.on_received(inbound, cx) {
                 return None;
@@ -387,7 +516,7 @@ impl Link {
             }
             Inbound::LoggedIn { conn_id } => {
                 if logging_in {
-                    log::debug!(
+                    crate::relay::log_debug!(
                         "connection {} logged in to {} (venue connId {conn_id})",
                         self.index,
                         self.url()
@@ -414,14 +543,14 @@ impl Link {
                         self.end_subscription(SubscriptionEnd::Acked, cx);
                     }
                 } else {
-                    log::debug!(
+                    crate::relay::log_debug!(
                         "connection {}: the venue acknowledged a subscription late",
                         self.index
                     );
                 }
             }
             Inbound::SubscribeRefused { code, msg } => {
-                log::warn!(
+                crate::relay::log_warn!(
                     "connection {}: the venue refused the order channel's subscription ({code} \
                      {msg}): it serves without those pushes; final words come from the other \
                      connections' pushes or from REST",
@@ -433,7 +562,7 @@ impl Link {
             }
             // While subscribing, an error that names no request is the subscription's answer.
             Inbound::VenueError { code, msg, .. } if subscribing => {
-                log::warn!(
+                crate::relay::log_warn!(
                     "connection {}: the venue answered the order channel's subscription with \
                      {code} {msg}: it serves without those pushes; final words come from the \
                      other connections' pushes or from REST",
@@ -453,16 +582,29 @@ impl Link {
                 return false;
             }
             Inbound::VenueError { code, msg, closing } => {
-                log::warn!(
-                    "connection {}: venue error {code} {msg}{}",
-                    self.index,
-                    if closing {
-                        " (the venue will close the connection)"
-                    } else {
-                        ""
-                    }
+                if self.venue_error_warnings.admit(cx.now) {
+                    crate::relay::log_warn!(
+                        "connection {}: venue error {code} {msg}{}",
+                        self.index,
+                        if closing {
+                            " (the venue will close the connection)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
+                if closing && self.close_announced_at == 0 {
+                    self.close_announced_at = cx.now.max(1);
+                }
+                let rate_limited =
+                    cx.settings.dialect.answer_class(code) == AnswerClass::RateLimited;
+                self.emit(
+                    cx.events,
+                    LinkEvent::VenueError {
+                        closing,
+                        rate_limited,
+                    },
                 );
-                self.emit(cx.events, LinkEvent::VenueError { closing });
             }
             Inbound::Pong => self.emit(cx.events, LinkEvent::Pong),
             Inbound::Notice => {}
@@ -472,7 +614,10 @@ impl Link {
                 len,
             } => {
                 self.emit(cx.events, LinkEvent::Unreadable);
-                log::warn!(
+                if !self.unreadable_warnings.admit(cx.now) {
+                    return true;
+                }
+                crate::relay::log_warn!(
                     "connection {}: skipped a message it cannot read ({}): {:?}{}",
                     self.index,
                     match error {
@@ -493,7 +638,16 @@ impl Link {
 
     /// The venue refused the login.
     fn login_refused(&mut self, code: i64, msg: VenueMsg, cx: &mut LinkCx<'_>) {
-        if cx.settings.dialect.login_refusal(code) == LoginRefusal::Transient {
+        let refusal = cx.settings.dialect.login_refusal(code);
+        if refusal != LoginRefusal::Credentials {
+            if refusal == LoginRefusal::Clock {
+                crate::relay::log_warn!(
+                    "connection {}: the venue refused the login's timestamp ({code} {msg}); \
+                     measuring its clock again",
+                    self.index
+                );
+                self.emit(cx.events, LinkEvent::ClockRefused);
+            }
             self.lose(
                 SessionError::LoginFailed {
                     code,
@@ -508,7 +662,7 @@ impl Link {
             code,
             msg: msg.as_str().to_string(),
         };
-        log::error!(
+        crate::relay::log_error!(
             "connection {}: {error}; {}",
             self.index,
             match cx.settings.login_retry_after {
@@ -622,9 +776,25 @@ impl LinkSeam for Link {
     fn next_deadline(&self, s: &LinkSettings) -> u64 {
         match &self.phase {
             Phase::Live { .. } => {
-                let mut t = self.next_ping_at.max(self.messages.ready_at());
+                if self.more {
+                    return 0;
+                }
+                let mut t = if self.probe_wanted {
+                    self.messages.ready_at()
+                } else {
+                    self.next_ping_at.max(self.messages.ready_at())
+                };
                 if self.ping_sent_at != 0 {
-                    t = t.min(self.ping_sent_at.saturating_add(s.pong_deadline));
+                    t = t.min(self.pong_due);
+                }
+                if self.write_blocked_since != 0 {
+                    t = t.min(self.write_blocked_since.saturating_add(s.write_timeout));
+                }
+                if self.close_announced_at != 0 {
+                    t = t.min(
+                        self.close_announced_at
+                            .saturating_add(ANNOUNCED_CLOSE_GRACE_NS),
+                    );
                 }
                 t
             }
@@ -637,8 +807,21 @@ impl LinkSeam for Link {
                 .attempt_started
                 .saturating_add(s.connect_timeout)
                 .min(dialing.recheck_at()),
-            Phase::LoggingIn { .. } => self.attempt_started.saturating_add(s.connect_timeout),
-            Phase::Subscribing { deadline, .. } => *deadline,
+            Phase::LoggingIn { .. } => {
+                let t = self.attempt_started.saturating_add(s.connect_timeout);
+                if self.write_blocked_since != 0 {
+                    t.min(self.write_blocked_since.saturating_add(s.write_timeout))
+                } else {
+                    t
+                }
+            }
+            Phase::Subscribing { deadline, .. } => {
+                if self.write_blocked_since != 0 {
+                    (*deadline).min(self.write_blocked_since.saturating_add(s.write_timeout))
+                } else {
+                    *deadline
+                }
+            }
             _ => u64::MAX,
         }
     }
@@ -662,22 +845,32 @@ impl LinkSeam for Link {
         self.direct = true;
     }
 
-    /// Reads whatever the socket has and reports every complete message; stops early when the
-    /// event buffer is nearly full (the rest waits in the decoder). True if anything was read.
+    /// Reads what the socket has and reports every complete message, within a budget of
+    /// messages and bytes per call; stops early at the budget or when the event buffer is
+    /// nearly full (the rest waits in the decoder or the socket, and the link asks to be read
+    /// again next turn). True if anything was read.
     fn read(&mut self, cx: &mut LinkCx<'_>) -> bool {
         if self.phase.websocket().is_none() {
             return false;
         }
+        self.more = false;
+        let mut budget = READ_MESSAGES;
         // Messages already buffered first (a previous read may have stopped early).
-        let mut work = match self.process_messages(cx) {
+        let mut work = match self.process_messages(cx, &mut budget) {
             Some(w) => w,
             None => return true,
         };
-        if !self.readable {
+        if !self.readable || self.more {
             return work;
         }
+        let mut bytes = 0usize;
         loop {
+            if bytes >= READ_BYTES {
+                self.more = true;
+                return work;
+            }
             if cx.events.len() + EVENT_HEADROOM >= cx.events.capacity() {
+                self.more = true;
                 return work;
             }
             let result = {
@@ -704,9 +897,13 @@ impl LinkSeam for Link {
                 }
                 Ok(n) => {
                     work = true;
+                    bytes += n;
                     self.decoder.commit(n);
                     self.last_inbound = cx.now;
-                    if self.process_messages(cx).is_none() || self.direct {
+                    if self.process_messages(cx, &mut budget).is_none() || self.direct {
+                        return true;
+                    }
+                    if self.more {
                         return true;
                     }
                 }
@@ -741,6 +938,19 @@ impl LinkSeam for Link {
     /// way on socket events, times it out, sends the keepalive, declares a silent peer dead,
     /// ends a close that took too long. True if anything happened.
     fn advance(&mut self, cx: &mut LinkCx<'_>) -> bool {
+        self.report_hidden_warnings(cx.now);
+        if self.phase.websocket().is_some() && self.watchdogs(cx) {
+            return true;
+        }
+        if self.login_due
+            && cx.settings.clock_ready
+            && matches!(self.phase, Phase::LoggingIn { .. })
+        {
+            if let Err(e) = self.send_login(cx) {
+                self.lose(e, cx);
+            }
+            return true;
+        }
         match self.phase {
             Phase::Backoff { retry_at } if cx.now >= retry_at && !cx.stopping => {
                 self.attempt_started = cx.now;
@@ -766,7 +976,7 @@ impl LinkSeam for Link {
                 true
             }
             Phase::Subscribing { deadline, .. } if cx.now >= deadline => {
-                log::warn!(
+                crate::relay::log_warn!(
                     "connection {}: no answer to the order channel's subscription within {:?}: \
                      it serves anyway; its pushes may not come, and REST confirms what they miss",
                     self.index,
@@ -854,6 +1064,11 @@ impl LinkSeam for Link {
         let all = tls
             .flush_tls()
             .map_err(|e| SessionError::Io(e.to_string()))?;
+        if all {
+            self.write_blocked_since = 0;
+        } else if self.write_blocked_since == 0 {
+            self.write_blocked_since = handed.max(1);
+        }
         Ok((all, handed))
     }
 
@@ -866,7 +1081,10 @@ impl LinkSeam for Link {
             return;
         }
         match tls.flush_tls() {
-            Ok(true) => self.emit(cx.events, LinkEvent::Flushed),
+            Ok(true) => {
+                self.write_blocked_since = 0;
+                self.emit(cx.events, LinkEvent::Flushed)
+            }
             Ok(false) => {}
             Err(e) => self.lose(SessionError::Io(e.to_string()), cx),
         }
@@ -912,7 +1130,7 @@ impl LinkSeam for Link {
         if cx.stopping || self.retiring || closing {
             self.phase = Phase::Done;
             if !closing && !cx.stopping {
-                log::info!(
+                crate::relay::log_info!(
                     "connection {} to {} ended while retiring: {error}",
                     self.index,
                     self.url()
@@ -927,7 +1145,7 @@ impl LinkSeam for Link {
             self.backoff.reset();
         }
         let delay = self.backoff.failed();
-        log::warn!(
+        crate::relay::log_warn!(
             "connection {} to {} {}: {error}; reconnecting in {delay:?}",
             self.index,
             self.url(),
@@ -973,6 +1191,28 @@ impl LinkSeam for Link {
     fn abort(&mut self, registry: &Registry) {
         self.drop_connection(registry);
         self.phase = Phase::Done;
+    }
+
+    fn probe(&mut self, now: u64) {
+        if !self.is_live()
+            || (self.last_probe_at != 0 && now < self.last_probe_at.saturating_add(PROBE_EVERY_NS))
+        {
+            return;
+        }
+        self.last_probe_at = now;
+        if self.ping_sent_at != 0 {
+            // A keepalive is out already: its answer is due sooner now.
+            self.pong_due = self.pong_due.min(now.saturating_add(PROBE_PONG_NS));
+        } else {
+            self.probe_wanted = true;
+        }
+    }
+
+    fn adopt_endpoint(&mut self, other: &Link) {
+        if self.is_done() {
+            self.url.clone_from(&other.url);
+            self.dialer = other.dialer.fork();
+        }
     }
 }
 

@@ -10,10 +10,11 @@
 //!   with [`LinkSeam::write_frames`]. Precondition: [`LinkView::can_take`] said yes at this
 //!   `now` (live, not draining, within the message budget, nothing left unflushed), and
 //!   [`LinkSeam::record_message`] counted each frame against the budget.
-//! - **Lifecycle**: [`LinkSeam::enable`] (a spare slot taken into use), [`LinkSeam::drain`]
-//!   (no new cancels), [`LinkSeam::resume`] (a drain called off), [`LinkSeam::close`] (close
-//!   frame, then done), [`LinkSeam::abort`], [`LinkSeam::lose`] (an error the conductor met
-//!   writing).
+//! - **Lifecycle**: [`LinkSeam::enable`] (a spare slot taken into use, at the endpoint
+//!   [`LinkSeam::adopt_endpoint`] gave it), [`LinkSeam::drain`] (no new cancels),
+//!   [`LinkSeam::resume`] (a drain called off), [`LinkSeam::close`] (close frame, then done),
+//!   [`LinkSeam::abort`], [`LinkSeam::lose`] (an error the conductor met writing),
+//!   [`LinkSeam::probe`] (a `ping` now: a cancel waits unanswered too long).
 //! - **What moves**: a link never sees an intent, the in-flight table or an outcome. When a
 //!   connection ends it reports [`LinkEvent::Lost`] with the generation that ended; every
 //!   attempt the conductor sent on that generation is then the conductor's to send again. A
@@ -53,9 +54,18 @@ pub(crate) struct LinkSettings {
     pub credentials: Credentials,
     /// The venue's API the account speaks.
     pub dialect: Dialect,
-    /// The venue's clock minus ours, in milliseconds (from the REST rung's server time; 0 until
-    /// measured): login timestamps use our clock corrected by it.
+    /// A link that cannot hand its bytes to the kernel for this long is torn down.
+    pub write_timeout: u64,
+    /// The venue's clock minus ours, in milliseconds (from the REST rung's server time, or a
+    /// WebSocket upgrade's `Date` header; 0 until known): login timestamps use our clock
+    /// corrected by it.
     pub clock_offset_ms: i64,
+    /// The offset was measured over REST (to the millisecond); a `Date` header (to the second)
+    /// is then not used.
+    pub clock_measured: bool,
+    /// Logins may go out: false while the account waits (briefly) for the venue's clock, at
+    /// start and after a login refused for its timestamp.
+    pub clock_ready: bool,
     /// With the final word on: the order channel's subscription, sent once logged in.
     pub subscribe: Option<Subscription>,
 }
@@ -135,10 +145,17 @@ pub(crate) enum LinkEvent {
         entry: crate::venue::BatchEntry,
     },
     /// An error that names no request ("request too many", "over limit" before a close, ...):
-    /// a sign of trouble on this connection; `closing` when the venue closes it next.
-    VenueError { closing: bool },
+    /// a sign of trouble on this connection; `closing` when the venue closes it next,
+    /// `rate_limited` when it says a rate limit was reached.
+    VenueError { closing: bool, rate_limited: bool },
     /// The venue refused the credentials.
     LoginRejected { code: i64, msg: VenueMsg },
+    /// The venue refused the login for its timestamp: the clock needs measuring again (the
+    /// link backs off and tries again; this never counts as refused credentials).
+    ClockRefused,
+    /// The upgrade reply's `Date` header put the venue's clock this far from ours (ms), to
+    /// the second.
+    ServerDate { offset_ms: i64 },
     /// The connection of this generation ended (or an attempt to make one failed); the link
     /// backs off and reconnects on its own unless it was retired.
     Lost { generation: u32, was_live: bool },
@@ -240,4 +257,11 @@ pub(crate) trait LinkSeam: LinkView {
     fn close(&mut self, now: u64, registry: &Registry, scratch: &mut Scratch);
     /// Drops the connection without a word; ends done.
     fn abort(&mut self, registry: &Registry);
+    /// Sends a `ping` now (or as soon as the message budget allows), with a short pong
+    /// deadline: a cancel has waited on this link longer than the hedge delay. At most one
+    /// probe a second.
+    fn probe(&mut self, now: u64);
+    /// Connects to `other`'s endpoint from now on (a replacement takes the endpoint of the
+    /// link it replaces). Called on a link that is done.
+    fn adopt_endpoint(&mut self, other: &Self);
 }

@@ -1,6 +1,7 @@
-//! The engine's side of the outcome-ready notification: the flag a consumer arms and the
-//! descriptor the engine writes (an `eventfd` on Linux and Android, a Unix socket pair elsewhere).
-//! The engine reaches it through its shared state; the consumer's side is [`super::OutcomeReady`].
+//! The engine's side of the ready notifications: the flag a consumer arms and the descriptor the
+//! engine writes (an `eventfd` on Linux and Android, a Unix socket pair elsewhere). The engine
+//! reaches them through its shared state (one for outcomes, one for final words); the consumer's
+//! side is [`super::OutcomeReady`] or [`super::FinalReady`].
 
 use std::fmt;
 use std::io;
@@ -30,8 +31,25 @@ impl ReadySignal {
         })
     }
 
-    /// Called by the engine after it handed an outcome over (to the ring, or to the outcomes
-    /// shutdown keeps): writes to the descriptor if a consumer armed it, and disarms.
+    /// The consumer's side of arming: sets the flag, then looks (`is_empty`) at what it waits
+    /// for; true if nothing is there (the engine writes when the next item lands), false if
+    /// something is (the flag is taken back).
+    pub(crate) fn arm(&self, is_empty: impl FnOnce() -> bool) -> bool {
+        self.armed.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `delivered`.
+        fence(Ordering::SeqCst);
+        if is_empty() {
+            return true;
+        }
+        // Ready already: no write needed. If the engine disarmed it first, its write makes one
+        // spurious wake-up, which a consumer takes as a turn that finds nothing.
+        self.armed.store(false, Ordering::Relaxed);
+        false
+    }
+
+    /// Called by the engine after it handed an item over (an outcome or a final word, to its
+    /// ring or to those shutdown keeps): writes to the descriptor if a consumer armed it, and
+    /// disarms.
     #[inline]
     pub(crate) fn delivered(&self) {
         // Pairs with the fence in `OutcomeReady::arm`: either the consumer, looking at the ring

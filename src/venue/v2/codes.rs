@@ -1,12 +1,33 @@
 //! What the V2 venue's codes mean to the engine. The venue's own words for them are in its
 //! documentation; the codes the engine treats apart from any other are here, and nowhere else.
+//!
+//! Every answer to a cancel is **definitive** or **transient**:
+//!
+//! - definitive: an ack (code 0, or `00000` over REST), or any rejection not listed below, e.g.
+//!   43001 (spot order does not exist), 40768 and 41101 (futures), 25204 (the unified account),
+//!   40009 (bad signature). The first definitive answer to any attempt settles the cancel.
+//! - transient: the venue did not process the request this time and says so: a rate limit
+//!   ([`RATE_LIMITED`]), or overload and timeouts ([`TRANSIENT`], and any code from 500 to 599).
+//!   Such an answer settles nothing while another attempt of the cancel may still be answered
+//!   or sends remain: the cancel goes out again on another path after a short pause, and a
+//!   rate limit holds the account's own limiter back for a while. Only when no path is left is
+//!   it the outcome (`rejected` with that code).
+//!
+//! A next dialect (the unified account's V3, whose codes are strings such as `"25001"`,
+//! `"25003"`, `"25004"`, `"429"`) keeps a table of its own beside this one, read through
+//! [`Dialect::answer_class`](crate::venue::Dialect::answer_class).
 
-use crate::venue::LoginRefusal;
+use crate::venue::{AnswerClass, LoginRefusal};
 
-/// Login refusals that mean the credentials (or the clock they are signed with) are wrong:
-/// 30005 (login failed), 30011 (invalid `ACCESS_KEY`), 30012 (invalid passphrase), 30013
-/// (invalid timestamp), 30014 (timestamp expired), 30015 (invalid signature).
-pub(crate) const CREDENTIALS_REFUSED: [i64; 6] = [30005, 30011, 30012, 30013, 30014, 30015];
+/// Login refusals that mean the credentials are wrong: 30005 (login failed), 30011 (invalid
+/// `ACCESS_KEY`), 30012 (invalid passphrase), 30015 (invalid signature). Trying again at once
+/// cannot help.
+pub(crate) const CREDENTIALS_REFUSED: [i64; 4] = [30005, 30011, 30012, 30015];
+
+/// Login refusals that mean the login's timestamp is off: 30013 (invalid timestamp), 30014
+/// (timestamp expired). The clock is measured again and the login tried again with it; they
+/// never count as refused credentials.
+pub(crate) const CLOCK_REFUSED: [i64; 2] = [30013, 30014];
 
 /// REST refusals of the request's credentials, not of the order it carries: 40001 (no
 /// `ACCESS-KEY`), 40002 (no `ACCESS-SIGN`), 40003 (no signature or timestamp header), 40006
@@ -25,12 +46,34 @@ pub(crate) fn rest_refuses_credentials(code: i64) -> bool {
 /// "Request over limit, connection close": the venue closes the connection after it.
 pub(crate) const OVER_LIMIT_CLOSE: i64 = 30007;
 
+/// Answers that say the account or connection is over a rate limit: 30006 (request too
+/// many), 30007 (request over limit, connection close), 429 (too many requests, REST and V3),
+/// 25003 (too many concurrent requests), 25004 (requests too frequent).
+pub(crate) const RATE_LIMITED: [i64; 5] = [30006, OVER_LIMIT_CLOSE, 429, 25003, 25004];
+
+/// Answers that say the venue could not process the request in time, besides the server
+/// errors 500 to 599: 40010 (request timed out), 25001 (timeout).
+pub(crate) const TRANSIENT: [i64; 2] = [40010, 25001];
+
 /// What a refused login's code means.
 pub(crate) fn login_refusal(code: i64) -> LoginRefusal {
     if CREDENTIALS_REFUSED.contains(&code) {
         LoginRefusal::Credentials
+    } else if CLOCK_REFUSED.contains(&code) {
+        LoginRefusal::Clock
     } else {
         LoginRefusal::Transient
+    }
+}
+
+/// What an answer's code means for the cancel it answers (0 is an ack).
+pub(crate) fn answer_class(code: i64) -> AnswerClass {
+    if RATE_LIMITED.contains(&code) {
+        AnswerClass::RateLimited
+    } else if TRANSIENT.contains(&code) || (500..=599).contains(&code) {
+        AnswerClass::Transient
+    } else {
+        AnswerClass::Definitive
     }
 }
 
@@ -39,12 +82,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn credential_codes_are_told_apart_from_passing_trouble() {
+    fn credential_codes_are_told_apart_from_the_clock_and_passing_trouble() {
         for code in CREDENTIALS_REFUSED {
             assert_eq!(login_refusal(code), LoginRefusal::Credentials, "{code}");
         }
+        for code in CLOCK_REFUSED {
+            assert_eq!(login_refusal(code), LoginRefusal::Clock, "{code}");
+        }
         for code in [0, 30001, 30006, OVER_LIMIT_CLOSE, 40009] {
             assert_eq!(login_refusal(code), LoginRefusal::Transient, "{code}");
+        }
+    }
+
+    #[test]
+    fn business_rejections_are_definitive_and_overload_is_not() {
+        for code in [0, 43001, 40768, 41101, 25204, 40009, 30016, 40085] {
+            assert_eq!(answer_class(code), AnswerClass::Definitive, "{code}");
+        }
+        for code in [30006, 30007, 429, 25003, 25004] {
+            assert_eq!(answer_class(code), AnswerClass::RateLimited, "{code}");
+        }
+        for code in [40010, 25001, 500, 502, 503, 599] {
+            assert_eq!(answer_class(code), AnswerClass::Transient, "{code}");
         }
     }
 

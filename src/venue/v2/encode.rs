@@ -86,7 +86,8 @@ pub fn encode_subscribe(out: &mut Vec<u8>, inst_types: &[InstType]) -> usize {
 /// Appends the cancel request for `cancel` under request id `id` to `out`, leaving what is
 /// already in `out` as it is.
 ///
-/// `id` is written instead of `cancel.id` so the engine can send its own numeric ids. The
+/// `id` is written instead of `cancel.id` (a label of the caller's): the engine sends its own
+/// wire ids. The
 /// parameters are `orderId`, `clientOid`, or both (the venue then goes by `orderId`). Never
 /// allocates when `out` has [`MAX_CANCEL_LEN`] bytes of spare capacity.
 ///

@@ -145,10 +145,10 @@ fn a_closing_notice_on_v3_lets_the_link_finish_its_replies_then_reconnect_ahead_
     bench.log_in(&[0, 1]);
     let id = bench.cancel(1);
     assert_eq!(bench.link(0).sent_ids(), [id.as_str()]);
-    bench
-        .link(0)
-        .inbox
-        .push(LinkEvent::VenueError { closing: true });
+    bench.link(0).inbox.push(LinkEvent::VenueError {
+        closing: true,
+        rate_limited: false,
+    });
     bench.turn();
     // Draining: the reply due on it is still awaited; new cancels go to the other link.
     assert!(bench.link(0).is_live_for_test());
