@@ -534,3 +534,31 @@ fn cancels_due_at_once_go_in_one_v3_batch_whose_failed_entry_settles_alone() {
     assert_eq!(venue.resting_orders(), 0);
     engine.shutdown();
 }
+
+#[test]
+fn a_40085_over_rest_switches_the_rest_rung_to_v3_and_sends_the_cancel_again() {
+    let venue = unified_venue();
+    let (engine, handle) = start(with_rest(&venue).account(Account::Classic).rest_only(true));
+    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
+    handle.cancel(by_order_id(&order)).unwrap();
+    let outcome = next_outcome(&handle);
+    assert_eq!(outcome.status, Status::Acked, "{outcome:?}");
+    assert_eq!(outcome.attempts, 2, "refused on V2, sent again on V3");
+    assert_eq!(outcome.via, Some(Via::Rest));
+    let cancels: Vec<_> = venue
+        .rest_requests()
+        .into_iter()
+        .filter(|r| r.path.contains("cancel"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        cancels,
+        [
+            "/api/v2/spot/trade/cancel-order",
+            "/api/v3/trade/cancel-order"
+        ]
+    );
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.unified.switches, 1);
+}
