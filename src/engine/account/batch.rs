@@ -3,9 +3,9 @@
 //! `clientOid`, never mixed), under a request id of its own. Each intent keeps its own attempt
 //! (and id) in the in-flight table; the batch remembers which attempt each entry is, so each
 //! entry's code settles its intent through the ordinary reply path, and a refusal of the
-//! whole batch (`{"event":"error","id":...}`) settles each alike. Pacing is unchanged: every
-//! entry counts against the account's cancel budget and the link's message budget (the
-//! venue's own counting of batch entries is not documented).
+//! whole batch (`{"event":"error","id":...}`) settles each alike. Pacing: a batch is one
+//! message against the link's message budget (10/s by default: V3's own limit is not
+//! documented), and each entry one cancel against the account's cancel budget.
 
 use super::super::link::LinkSeam;
 use super::super::plumbing::{IntentSource, OutcomeSink};
@@ -132,6 +132,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         open.wires[k] = wire;
         open.cancels[k] = cancel;
         open.len += 1;
+    }
+
+    /// The link of the batch being built, if `cancel` fits it (same product line and key,
+    /// room left) and the link still serves: the cancel joins that message, which the link's
+    /// message budget counted once, when the batch began.
+    #[inline]
+    pub(super) fn joins_open_batch(&self, cancel: &Cancel) -> Option<usize> {
+        let open = self.v3_batches.open.as_ref()?;
+        (open.len < MAX_BATCH
+            && open.key == BatchKey::of(cancel)
+            && open.inst_type == cancel.inst_type
+            && self.links[open.link].is_serving())
+        .then_some(open.link)
     }
 
     /// Writes the batch being built into the frames of its link: one cancel alone as its own

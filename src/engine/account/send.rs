@@ -200,7 +200,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 self.count_pacing_wait(seq);
                 break;
             }
-            let Some(l) = self.router.best(&self.links, now, 0) else {
+            // A V3 batch being built takes what fits it: one message for the link's budget.
+            let joins = self.joins_open_batch(&e.cancel);
+            let Some(l) = joins.or_else(|| self.router.best(&self.links, now, 0)) else {
                 if self.router.any_serving(&self.links, 0) {
                     self.count_pacing_wait(seq);
                 } else if self.gate.is_open(now)
@@ -221,7 +223,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 }
             }
             let generation = self.links[l].generation();
-            self.links[l].record_message(now);
+            if joins.is_none() {
+                self.links[l].record_message(now);
+            }
             self.cancels.record(now);
             let Some(slot) = self.table.send_front(now, l as u8, generation, true) else {
                 break;

@@ -233,3 +233,22 @@ fn a_batch_refused_as_a_whole_settles_each_entry_and_classic_accounts_never_batc
     assert!(classic.link(0).batches.is_empty());
     assert_eq!(classic.link(0).sent.len(), 3);
 }
+
+#[test]
+fn a_v3_batch_is_one_message_for_the_links_budget_and_each_entry_one_cancel_for_the_accounts() {
+    // The link allows 2 messages a second, the account 4 cancels: 6 due at once go as one
+    // batch of 4 (the account's budget), not 2 single cancels (the link's).
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off)
+            .account(Account::Unified)
+            .messages_per_second(2)
+            .cancels_per_second(4)
+    });
+    for n in 1..=6 {
+        bench.cancel(n);
+    }
+    bench.log_in(&[0]);
+    assert_eq!(bench.link(0).batches.len(), 1);
+    assert_eq!(bench.link(0).batches[0].1, 4);
+    assert_eq!(bench.link(0).sent.len(), 1, "one message on the wire");
+}
