@@ -12,7 +12,7 @@ pub use crate::net::Resolver;
 
 mod unified;
 pub(crate) use unified::UtaSettings;
-pub use unified::{Account, DEMO_UTA_URL, LIVE_UTA_URL};
+pub use unified::{Account, BatchBudget, DEMO_UTA_URL, LIVE_UTA_URL};
 
 /// The live private WebSocket endpoint.
 pub const LIVE_URL: &str = "wss://ws.bitget.com/v2/ws/private";

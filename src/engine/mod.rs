@@ -80,7 +80,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
-pub use config::{Account, DEMO_UTA_URL, LIVE_UTA_URL};
+pub use config::{Account, BatchBudget, DEMO_UTA_URL, LIVE_UTA_URL};
 pub use config::{
     Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL,
     ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL,

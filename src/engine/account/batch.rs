@@ -5,7 +5,8 @@
 //! entry's code settles its intent through the ordinary reply path, and a refusal of the
 //! whole batch (`{"event":"error","id":...}`) settles each alike. Pacing: a batch is one
 //! message against the link's message budget (10/s by default: V3's own limit is not
-//! documented), and each entry one cancel against the account's cancel budget.
+//! documented), and each entry one cancel against the account's cancel budget (or the whole
+//! message one, with `ConfigBuilder::batch_budget(BatchBudget::PerMessage)`).
 
 use super::super::link::LinkSeam;
 use super::super::plumbing::{IntentSource, OutcomeSink};
@@ -54,6 +55,8 @@ struct Sent {
 #[derive(Debug)]
 pub(crate) struct Batches {
     on: bool,
+    /// Each entry counts against the account's cancel budget (else the message, once).
+    pub(super) entries_count: bool,
     open: Option<Box<Open>>,
     /// Allocated at start, reused.
     spare: Option<Box<Open>>,
@@ -62,7 +65,7 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
-    pub(crate) fn new(on: bool) -> Self {
+    pub(crate) fn new(on: bool, entries_count: bool) -> Self {
         let blank = Cancel::new(
             InstType::Spot,
             crate::intent::InstId::new("X").expect("a valid symbol"),
@@ -70,6 +73,7 @@ impl Batches {
         );
         Batches {
             on,
+            entries_count,
             open: None,
             spare: on.then(|| {
                 Box::new(Open {

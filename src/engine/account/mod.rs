@@ -467,7 +467,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             unmatched_warnings: WarnGate::default(),
             confirm,
             kind,
-            v3_batches: Batches::new(config.uta.batch_cancels),
+            v3_batches: Batches::new(
+                config.uta.batch_cancels,
+                config.uta.batch_budget == crate::engine::config::BatchBudget::PerEntry,
+            ),
             stopping: None,
         };
         account.publish_kind();

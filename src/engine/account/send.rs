@@ -196,12 +196,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         while let Some((_, e)) = self.table.front_queued() {
             let seq = e.seq;
             let wire = e.first_wire;
-            if !self.cancels.is_ready(now) {
+            // A V3 batch being built takes what fits it: one message for the link's budget, and
+            // one cancel per entry for the account's unless configured to count messages.
+            let joins = self.joins_open_batch(&e.cancel);
+            let counted = joins.is_none() || self.v3_batches.entries_count;
+            if counted && !self.cancels.is_ready(now) {
                 self.count_pacing_wait(seq);
                 break;
             }
-            // A V3 batch being built takes what fits it: one message for the link's budget.
-            let joins = self.joins_open_batch(&e.cancel);
             let Some(l) = joins.or_else(|| self.router.best(&self.links, now, 0)) else {
                 if self.router.any_serving(&self.links, 0) {
                     self.count_pacing_wait(seq);
@@ -226,7 +228,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             if joins.is_none() {
                 self.links[l].record_message(now);
             }
-            self.cancels.record(now);
+            if counted {
+                self.cancels.record(now);
+            }
             let Some(slot) = self.table.send_front(now, l as u8, generation, true) else {
                 break;
             };

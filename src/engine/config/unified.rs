@@ -56,6 +56,19 @@ impl std::str::FromStr for Account {
     }
 }
 
+/// How a V3 `batch-cancel` counts against the account's cancel budget
+/// ([`ConfigBuilder::cancels_per_second`]); against a connection's message budget it is always
+/// one message. The venue's own counting is not documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchBudget {
+    /// Each entry is one cancel (the default: never more cancels a second than single
+    /// cancels would send).
+    #[default]
+    PerEntry,
+    /// The whole message is one cancel.
+    PerMessage,
+}
+
 /// The unified account's settings inside [`Config`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UtaSettings {
@@ -67,6 +80,7 @@ pub(crate) struct UtaSettings {
     pub url_set: bool,
     pub dead_man_switch: Option<Duration>,
     pub batch_cancels: bool,
+    pub batch_budget: BatchBudget,
 }
 
 impl Default for UtaSettings {
@@ -81,6 +95,7 @@ impl Default for UtaSettings {
             url_set: false,
             dead_man_switch: None,
             batch_cancels: true,
+            batch_budget: BatchBudget::PerEntry,
         }
     }
 }
@@ -138,6 +153,13 @@ impl ConfigBuilder {
     /// code settles its cancel). Default: on. Off, each goes as its own `cancel-order`.
     pub fn batch_cancels(mut self, on: bool) -> Self {
         self.config.uta.batch_cancels = on;
+        self
+    }
+
+    /// How a V3 `batch-cancel` counts against the account's cancel budget: each entry
+    /// ([`BatchBudget::PerEntry`], the default) or the whole message once.
+    pub fn batch_budget(mut self, budget: BatchBudget) -> Self {
+        self.config.uta.batch_budget = budget;
         self
     }
 

@@ -252,3 +252,19 @@ fn a_v3_batch_is_one_message_for_the_links_budget_and_each_entry_one_cancel_for_
     assert_eq!(bench.link(0).batches[0].1, 4);
     assert_eq!(bench.link(0).sent.len(), 1, "one message on the wire");
 }
+
+#[test]
+fn counted_per_message_a_batch_takes_one_cancel_of_the_accounts_budget() {
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off)
+            .account(Account::Unified)
+            .cancels_per_second(2)
+            .batch_budget(crate::engine::config::BatchBudget::PerMessage)
+    });
+    for n in 1..=6 {
+        bench.cancel(n);
+    }
+    bench.log_in(&[0]);
+    assert_eq!(bench.link(0).batches.len(), 1);
+    assert_eq!(bench.link(0).batches[0].1, 6, "all six in the one message");
+}
