@@ -337,9 +337,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         self.kind_known(dialect, now);
     }
 
-    /// The REST connection was lost before the venue said which account this is: classic.
+    /// The REST connections were lost before the venue was asked which account this is:
+    /// classic.
     pub(super) fn on_rest_lost_while_detecting(&mut self, error: &RestError, now: u64) {
-        if self.kind.detect.as_ref().is_some_and(|d| !d.asked) {
+        // Both REST connections down (one lost while the other serves is routine).
+        let down = self.rest.client_mut().is_none_or(|client| client.is_down());
+        if down && self.kind.detect.as_ref().is_some_and(|d| !d.asked) {
             crate::relay::log_warn!(
                 "no REST connection to ask which account this is ({error}): taking it for a \
                  classic account (V2)"
