@@ -97,12 +97,27 @@ def streams():
     out.append(("back_to_back", b"".join(frame(0x1, r) for r in CAPTURED) + fragmented))
     return out
 
+# The unified account's (V3) replies and pushes, as documented.
+V3 = [
+    b'{"event":"trade","id":"1","topic":"cancel-order","args":[{"orderId":"1","clientOid":"c"}],"code":"0","msg":"Success","ts":"1756283452147"}',
+    b'{"event":"trade","id":"2","topic":"cancel-order","args":[{"orderId":"1"}],"code":"0","msg":"Success","ts":"1756283452147","connId":"abc"}',
+    b'{"event":"error","id":"3","code":"25204","msg":"Order does not exist"}',
+    b'{"event":"error","id":"4","code":"429","msg":"Too Many Requests"}',
+    b'{"event":"error","code":"30033","msg":"service upgrade"}',
+    b'{"event":"subscribe","arg":{"instType":"UTA","topic":"order"}}',
+    b'{"event":"error","arg":{"instType":"UTA","topic":"order"},"code":"30001","msg":"no","op":"subscribe"}',
+    b'{"action":"snapshot","arg":{"instType":"UTA","topic":"order"},"data":[{"category":"usdt-futures","symbol":"BTCUSDT","orderId":"42","clientOid":"c-1","qty":"0.001","cumExecQty":"0.001","avgPrice":"83131.5","orderStatus":"filled","cancelReason":"","updatedTime":"1756283452147"}],"ts":1}',
+    b'[{"category":"spot","orderId":"43","orderStatus":"canceled","updatedTime":12}]',
+    b'{"event":"trade","id":"b7","topic":"batch-cancel","args":[{"orderId":"11","clientOid":"c11","code":"0","msg":"Success"},{"orderId":"12","code":"25204","msg":"Order does not exist"}],"code":"0","msg":"Success","ts":"1"}',
+]
+
 
 def main():
     replies = SEEDS / "reply_decoder"
     frames = SEEDS / "frame_decoder"
     pushes = SEEDS / "push_decoder"
-    for mine in (replies, frames, pushes):
+    v3 = SEEDS / "v3_decoder"
+    for mine in (replies, frames, pushes, v3):
         if mine.exists():
             shutil.rmtree(mine)
         mine.mkdir(parents=True)
@@ -110,6 +125,8 @@ def main():
         (pushes / f"push_{i}").write_bytes(push)
     for i, data in enumerate(PUSH_DATA):
         (pushes / f"data_{i}").write_bytes(data)
+    for i, text in enumerate(V3):
+        (v3 / f"v3_{i}").write_bytes(text)
     for i, reply in enumerate(CAPTURED):
         (replies / f"captured_{i}").write_bytes(reply)
     for i, reply in enumerate(VARIANTS):

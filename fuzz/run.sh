@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Fuzzes the WebSocket frame decoder, the reply decoder, the push decoder and the TLS record
-# reader with libFuzzer (cargo-fuzz), one target after the other, for the given number of
+# Fuzzes the WebSocket frame decoder, the reply decoder, the push decoder, the TLS record
+# reader and the V3 decoder with libFuzzer (cargo-fuzz), one target after the other, for the given number of
 # seconds each (default 600).
 #
 #   fuzz/run.sh [seconds] [target...]     targets: frame_decoder reply_decoder push_decoder
-#                                         record_reader (default: all four)
+#                                         record_reader v3_decoder (default: all five)
 #
 # Needs the nightly toolchain (installed with rustup if missing) and cargo-fuzz (installed from
 # crates.io if missing). Runs at the lowest CPU priority so a shared machine stays usable.
@@ -21,7 +21,7 @@ esac
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-    targets=(frame_decoder reply_decoder push_decoder record_reader)
+    targets=(frame_decoder reply_decoder push_decoder record_reader v3_decoder)
 fi
 
 if ! rustup toolchain list | grep -q '^nightly'; then

@@ -48,3 +48,11 @@ pub use crate::venue::v2::{
     decode_with_serde_json, encode_cancel, encode_login, encode_subscribe, max_login_len,
     sign_login,
 };
+
+/// The unified trading account's V3 dialect: the same login, keepalive and [`ReplyDecoder`]
+/// buffers, its own request envelope (top-level `id`, lowercase `category`), replies read by
+/// [`v3::decode`] into the same [`Reply`] kinds.
+pub mod v3 {
+    pub use crate::venue::BatchEntry;
+    pub use crate::venue::v3::*;
+}

@@ -1,7 +1,8 @@
 //! A burst at the venue's limit, against the simulated venue over real TLS with every
 //! documented limit on: the backlog's REST batches (each entry settled by its own list, never
 //! orderId and clientOid mixed, no limit exceeded), priorities under a backlog, cancel-alls,
-//! a batch that fails as a whole, and batches off.
+//! a batch that fails as a whole, and batches off; and a unified account (V3), which is sent no
+//! REST batch and no cancel-all (V2 requests both).
 
 #[path = "support/engine.rs"]
 mod support;
@@ -9,9 +10,11 @@ mod support;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bitget_cancel::engine::ConfigBuilder;
+use bitget_cancel::engine::{Account, ConfigBuilder};
+use bitget_cancel::outcome::NotSentReason;
 use bitget_cancel::sim::{
-    RestFailWith, RestFailure, RestFaults, RestingOrder, SimConfig, SimLimits, SimVenue,
+    AccountMode, RestFailWith, RestFailure, RestFaults, RestingOrder, SimConfig, SimLimits,
+    SimVenue,
 };
 use bitget_cancel::{
     Cancel, CancelAll, InstId, InstType, OrderRef, Outcome, RequestId, Status, Via,
@@ -389,4 +392,100 @@ fn a_cancel_all_without_an_answer_or_refused_for_the_rate_goes_out_again() {
         assert_eq!(handle.try_outcome(), None, "one outcome");
         engine.shutdown();
     }
+}
+
+/// A unified account's venue with every documented limit on.
+fn unified_limited() -> SimVenue {
+    venue_with(SimConfig {
+        limits: Some(SimLimits::default()),
+        account_mode: AccountMode::Unified,
+        ..SimConfig::default()
+    })
+}
+
+/// The REST requests to V2's batch and cancel-all endpoints the venue received.
+fn v2_burst_requests(venue: &SimVenue) -> Vec<String> {
+    venue
+        .rest_requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| {
+            p.starts_with("/api/v2/")
+                && (p.contains("batch") || p.contains("cancel-all") || p.contains("cancel-symbol"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_unified_accounts_cancel_all_is_not_sent_and_says_why() {
+    let venue = unified_limited();
+    seed(&venue, InstType::UsdtFutures, "BTCUSDT", 3);
+    let (engine, handle) = start(burst_config(&venue).account(Account::Auto));
+    wait_ready(&handle);
+    let all = CancelAll::new(InstType::UsdtFutures, None).unwrap();
+    let id = handle.cancel_all(all).unwrap();
+    let o = next_outcome(&handle);
+    assert_eq!(o.id, id);
+    assert_eq!(
+        o.status,
+        Status::NotSent(NotSentReason::ClassicOnly),
+        "{o:?}"
+    );
+    assert_eq!(o.cancel_all.unwrap().scope, all);
+    assert_eq!(o.attempts, 0);
+    assert_eq!(venue.resting_orders(), 3, "nothing was cancelled");
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.batches.cancel_alls, 0);
+    assert_eq!(v2_burst_requests(&venue), Vec::<String>::new());
+    assert_eq!(venue.activity().mode_refusals, 0, "no V2 request at all");
+}
+
+#[test]
+fn a_unified_accounts_backlog_goes_without_rest_batches_each_cancel_settled_once() {
+    let venue = unified_limited();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 40);
+    let (engine, handle) = start(burst_config(&venue).account(Account::Auto));
+    wait_ready(&handle);
+    let ids: Vec<RequestId> = orders
+        .iter()
+        .map(|o| handle.cancel(by_order_id(o)).unwrap())
+        .collect();
+    let by_id = settled_once(&handle, &ids);
+    for id in &ids {
+        let o = &by_id[id];
+        assert_eq!(o.status, Status::Acked, "{o:?}");
+        assert_eq!(o.batch, None, "no REST batch for a unified account");
+    }
+    assert_eq!(venue.resting_orders(), 0);
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.batches.sent, 0);
+    assert_eq!(v2_burst_requests(&venue), Vec::<String>::new());
+    assert_eq!(venue.activity().mode_refusals, 0);
+}
+
+#[test]
+fn a_key_turned_unified_mid_burst_has_every_cancel_settled_once_over_v3() {
+    let venue = limited();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 40);
+    let (engine, handle) = start(burst_config(&venue).account(Account::Classic));
+    wait_ready(&handle);
+    // V2 answers 40085 from now on, to the WebSocket's singles and the REST batches alike.
+    assert!(venue.set_account_mode("sim-key", AccountMode::Unified));
+    let ids: Vec<RequestId> = orders
+        .iter()
+        .map(|o| handle.cancel(by_order_id(o)).unwrap())
+        .collect();
+    let by_id = settled_once(&handle, &ids);
+    for id in &ids {
+        assert_eq!(by_id[id].status, Status::Acked, "{:?}", by_id[id]);
+    }
+    assert_eq!(venue.resting_orders(), 0);
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.unified.switches, 1);
+    // What batches went were refused (40085) before the switch; none went after it.
+    assert_eq!(stats.batches.sent, stats.batches.failed);
+    assert!(venue.activity().mode_refusals >= 1);
 }

@@ -10,6 +10,10 @@ pub use crate::credentials::{Credentials, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_A
 use crate::intent::InstType;
 pub use crate::net::Resolver;
 
+mod unified;
+pub(crate) use unified::UtaSettings;
+pub use unified::{Account, BatchBudget, DEMO_UTA_URL, LIVE_UTA_URL};
+
 /// The live private WebSocket endpoint.
 pub const LIVE_URL: &str = "wss://ws.bitget.com/v2/ws/private";
 /// The demo-trading private WebSocket endpoint (needs a demo API key).
@@ -248,6 +252,8 @@ pub struct Config {
     pub(crate) resolver: Resolver,
     /// The final word; `None` when off.
     pub(crate) confirm: Option<Confirm>,
+    /// The unified account's settings (`config/unified.rs`).
+    pub(crate) uta: UtaSettings,
 }
 
 impl fmt::Debug for Config {
@@ -289,6 +295,7 @@ impl fmt::Debug for Config {
             .field("on_thread_start", &self.on_thread_start.is_some())
             .field("resolver", &self.resolver)
             .field("confirm", &self.confirm)
+            .field("uta", &self.uta)
             .finish()
     }
 }
@@ -348,6 +355,7 @@ impl Config {
                 on_thread_start: None,
                 resolver: Resolver::system(),
                 confirm: None,
+                uta: UtaSettings::default(),
             },
         }
     }
@@ -548,7 +556,7 @@ impl ConfigBuilder {
         self
     }
 
-    /// Batches for the backlog: when the cancels waiting for the account's budget would wait
+    /// WsBatches for the backlog: when the cancels waiting for the account's budget would wait
     /// longer than `after` to go out one by one (the projected wait of the last of them), the
     /// engine sends the ones the WebSocket budget cannot take soon as REST batch requests
     /// (spot `batch-cancel-order`, futures `batch-cancel-orders`): up to 20 cancels of one
@@ -974,6 +982,7 @@ impl ConfigBuilder {
         if let Some(confirm) = &config.confirm {
             check_confirm(confirm)?;
         }
+        unified::check(&mut config, &self.urls)?;
         Ok(config)
     }
 }

@@ -72,6 +72,7 @@ mod reactor;
 mod ready;
 mod runner;
 mod shared;
+mod uta_stats;
 mod wire_id;
 
 use std::fmt;
@@ -79,6 +80,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
+pub use config::{Account, BatchBudget, DEMO_UTA_URL, LIVE_UTA_URL};
 pub use config::{
     Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_BATCH_AFTER,
     DEFAULT_OUTCOME_SPIN, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter,
@@ -92,11 +94,12 @@ pub use shared::{
     BatchStats, ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState,
     Stats,
 };
+pub use uta_stats::UnifiedStats;
 
 /// The most sends one cancel gets: the first, then hedges and re-sends.
 pub(crate) use account::inflight::MAX_ATTEMPTS as MAX_SENDS;
 
-use account::{Account, Hosts};
+use account::Hosts;
 use core::Core;
 use reactor::{Reactor, WAKER};
 use shared::Shared;
@@ -216,7 +219,7 @@ impl Engine {
                     hook();
                 }
                 // Built here, so every buffer is allocated on the engine thread.
-                let mut account = Account::new(
+                let mut account = account::Account::new(
                     &config,
                     0,
                     tls_config,
@@ -267,7 +270,7 @@ impl Engine {
         let hosts = Hosts::resolve(&config)?;
         let shared = Arc::new(Shared::new());
         shared.set_pinning(Pinning::NotRequested);
-        let account = Account::new(
+        let account = account::Account::new(
             &config,
             0,
             tls_config,

@@ -426,6 +426,8 @@ pub struct Stats {
     pub finals: FinalStats,
     /// The backlog's REST batches and the cancel-alls.
     pub batches: BatchStats,
+    /// The account's API (classic V2 or unified V3) and the dead man's switch.
+    pub unified: super::uta_stats::UnifiedStats,
 }
 
 /// One slot's counters, written by the engine thread.
@@ -556,6 +558,7 @@ pub(crate) struct Counters {
     pub clock_synced: Counter,
     pub finals: FinalCounters,
     pub batches: BatchCounters,
+    pub uta: super::uta_stats::UtaCounters,
 }
 
 /// The batches' counters, written by the engine thread.
@@ -642,6 +645,7 @@ impl Counters {
             },
             finals: self.finals.snapshot(),
             batches: self.batches.snapshot(),
+            unified: self.uta.snapshot(),
         }
     }
 }

@@ -17,8 +17,9 @@ use crate::credentials::Credentials;
 use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
+use crate::venue::v2;
 use crate::venue::v2::rest::{BatchKey, MAX_BATCH};
-use crate::venue::{Dialect, RestSigner};
+use crate::venue::{AccountAnswer, Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
 ///
@@ -87,6 +88,15 @@ pub enum RestEvent {
         /// Why.
         error: RestError,
     },
+    /// The venue's answer to [`RestClient::send_account_settings`], or why none came.
+    Account(Result<AccountAnswer, RestError>),
+    /// The venue's verdict on [`RestClient::send_countdown`] with `seconds`, or why none came.
+    Countdown {
+        /// The countdown asked for (0: off).
+        seconds: u32,
+        /// Acked, rejected (e.g. 40084 for a classic account), or no verdict.
+        verdict: Result<Verdict, RestError>,
+    },
     /// The connection (or an attempt to make one) ended; the client reconnects by itself, at
     /// once after a routine keep-alive close ([`RestError::ClosedByServer`]), else after a
     /// backoff delay. A request in flight was reported [`RestEvent::Failed`] just before.
@@ -104,6 +114,11 @@ pub enum SendError {
     /// The request could not be queued on the connection, which is now being replaced.
     #[error("the REST connection failed: {0}")]
     Broken(RestError),
+    /// The request exists in the classic account's API only (a REST batch cancel, a
+    /// cancel-all), and the client speaks the unified account's V3 API
+    /// ([`RestClient::is_unified`]): nothing was sent. Cancel one by one instead.
+    #[error("a unified account's REST API is not sent batch cancels or cancel-alls")]
+    ClassicOnly,
 }
 
 /// Where one connection stands.
@@ -150,6 +165,12 @@ enum Kind {
         tag: u64,
     },
     ServerTime,
+    /// `GET /api/v3/account/settings`.
+    Account,
+    /// `countdown-cancel-all` with these seconds.
+    Countdown {
+        seconds: u32,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -429,7 +450,11 @@ impl RestClient {
             url,
             credentials: credentials.clone(),
             token,
-            body: Vec::with_capacity(Dialect::V2.max_rest_body_len()),
+            body: Vec::with_capacity(
+                Dialect::V2
+                    .max_rest_body_len()
+                    .max(Dialect::V3.max_rest_body_len()),
+            ),
             dialect: Dialect::V2,
             request: Vec::with_capacity(2048),
             scratch: vec![0u8; READ_CHUNK].into_boxed_slice(),
@@ -622,8 +647,9 @@ impl RestClient {
     /// `symbol`, all named by `key`: orderId and clientOid are never mixed; an order without a
     /// value under `key` is left out), timestamped like [`send_cancel`](Self::send_cancel). On
     /// `Ok`, exactly one [`RestEvent::Batch`] or [`RestEvent::Failed`] with `tag` follows; on
-    /// `Err` nothing was sent and none will. The venue allows 10 a second per batch endpoint
-    /// and account: pacing them is the caller's job.
+    /// `Err` nothing was sent and none will ([`SendError::ClassicOnly`] while the client speaks
+    /// the unified account's API). The venue allows 10 a second per batch endpoint and
+    /// account: pacing them is the caller's job.
     #[allow(clippy::too_many_arguments)]
     pub fn send_batch(
         &mut self,
@@ -635,6 +661,9 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
+        if self.is_unified() {
+            return Err(SendError::ClassicOnly);
+        }
         let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
             return Err(SendError::NotReady);
         };
@@ -651,16 +680,16 @@ impl RestClient {
         let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
-        self.dialect.encode_rest_batch(
-            &mut self.request,
+        self.body.clear();
+        v2::rest::encode_batch_cancel_body(
             &mut self.body,
-            &signer,
-            timestamp,
             inst_type,
             symbol,
             key,
-            &sent[..len],
+            sent[..len].iter(),
         );
+        let path = v2::rest::batch_cancel_path(inst_type);
+        v2::rest::encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
         let kind = Kind::Batch {
             tag,
             key,
@@ -673,7 +702,8 @@ impl RestClient {
 
     /// Sends a signed cancel-all (futures `cancel-all-orders`, spot `cancel-symbol-order`),
     /// timestamped like [`send_cancel`](Self::send_cancel). On `Ok`, exactly one
-    /// [`RestEvent::CancelAll`] or [`RestEvent::Failed`] with `tag` follows.
+    /// [`RestEvent::CancelAll`] or [`RestEvent::Failed`] with `tag` follows; on `Err` nothing
+    /// was sent ([`SendError::ClassicOnly`] while the client speaks the unified account's API).
     pub fn send_cancel_all(
         &mut self,
         tag: u64,
@@ -681,21 +711,79 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
+        if self.is_unified() {
+            return Err(SendError::ClassicOnly);
+        }
         let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
             return Err(SendError::NotReady);
         };
         let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
-        self.dialect.encode_rest_cancel_all(
+        self.body.clear();
+        v2::rest::encode_cancel_all_body(&mut self.body, all);
+        let path = v2::rest::cancel_all_path(all.inst_type);
+        v2::rest::encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
+        self.transmit(k, Kind::CancelAll { tag }, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
+    /// Asks which account the key belongs to (`GET /api/v3/account/settings`, signed) on a
+    /// connection ready now. On `Ok`, exactly one [`RestEvent::Account`] follows; on `Err`
+    /// nothing was sent.
+    pub fn send_account_settings(&mut self, now: u64, unix_ms: u64) -> Result<(), SendError> {
+        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
+            return Err(SendError::NotReady);
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect
+            .encode_rest_account(&mut self.request, &signer, timestamp);
+        self.transmit(k, Kind::Account, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
+    /// Arms the unified account's dead man's switch for `seconds` (5 to 60; 0 turns it off):
+    /// `POST /api/v3/trade/countdown-cancel-all`, signed, on a connection that is ready while
+    /// the other one is ready for a cancel too (or not open), like an order query. On `Ok`,
+    /// exactly one [`RestEvent::Countdown`] follows; on `Err` nothing was sent. The venue
+    /// allows one a second per account.
+    pub fn send_countdown(
+        &mut self,
+        seconds: u32,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        let Some(k) = (0..LANES)
+            .rev()
+            .find(|&k| self.lane_may_query(k) && self.still_open(k))
+        else {
+            return Err(SendError::NotReady);
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.dialect.encode_rest_countdown(
             &mut self.request,
             &mut self.body,
             &signer,
             timestamp,
-            all,
+            seconds,
         );
-        self.transmit(k, Kind::CancelAll { tag }, now, unix_ms)
+        self.transmit(k, Kind::Countdown { seconds }, now, unix_ms)
             .map_err(SendError::Broken)
+    }
+
+    /// Speaks the unified account's V3 REST API (`true`) or the classic V2 one: which cancel
+    /// and order-query endpoints the requests go to.
+    pub fn set_unified(&mut self, unified: bool) {
+        self.dialect = if unified { Dialect::V3 } else { Dialect::V2 };
+    }
+
+    /// Whether the requests speak the unified account's V3 API.
+    pub fn is_unified(&self) -> bool {
+        self.dialect == Dialect::V3
     }
 
     /// Whether [`send_query`](Self::send_query) has a connection for an order query now: one
@@ -1109,6 +1197,12 @@ impl RestClient {
                 crate::relay::log_warn!("REST: server time: {e}");
                 self.next_sample(k, now, unix_ms);
             }
+            (Kind::Account, Decoded::Account(answer)) => {
+                events.push(RestEvent::Account(Ok(answer)))
+            }
+            (Kind::Countdown { seconds }, Decoded::Countdown(verdict)) => {
+                events.push(RestEvent::Countdown { seconds, verdict })
+            }
             (_, _) => crate::relay::log_error!("REST: a reply decoded for another request (a bug)"),
         }
     }
@@ -1198,6 +1292,11 @@ impl RestClient {
                 tag,
                 error: error(),
             }),
+            Some(Kind::Account) => events.push(RestEvent::Account(Err(error()))),
+            Some(Kind::Countdown { seconds }) => events.push(RestEvent::Countdown {
+                seconds,
+                verdict: Err(error()),
+            }),
             Some(Kind::ServerTime) | None => {}
         }
     }
@@ -1274,6 +1373,8 @@ enum Decoded {
     Time(Result<i64, RestError>),
     Batch(Result<BatchVerdict, RestError>),
     CancelAll(Result<CancelAllVerdict, RestError>),
+    Account(AccountAnswer),
+    Countdown(Result<Verdict, RestError>),
     Unsolicited { status: u16 },
 }
 
@@ -1289,19 +1390,23 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
                 .read_rest_order(status, body, inst_type)
                 .map_err(RestError::from),
         ),
+        // Batches and cancel-alls are the classic account's (V2) whatever the dialect is now.
         Some(Kind::Batch { key, sent, len, .. }) => Decoded::Batch(
-            dialect
-                .read_rest_batch(status, body, key, &sent[..usize::from(len)])
+            v2::rest_reply::decode_batch(status, body, key, &sent[..usize::from(len)])
                 .map_err(RestError::from),
         ),
         Some(Kind::CancelAll { .. }) => Decoded::CancelAll(
-            dialect
-                .read_rest_cancel_all(status, body)
-                .map_err(RestError::from),
+            v2::rest_reply::decode_cancel_all(status, body).map_err(RestError::from),
         ),
         Some(Kind::ServerTime) => Decoded::Time(
             dialect
                 .read_rest_clock(status, body)
+                .map_err(RestError::from),
+        ),
+        Some(Kind::Account) => Decoded::Account(dialect.read_rest_account(status, body)),
+        Some(Kind::Countdown { .. }) => Decoded::Countdown(
+            dialect
+                .read_rest_verdict(status, body)
                 .map_err(RestError::from),
         ),
         None => Decoded::Unsolicited { status },

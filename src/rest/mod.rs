@@ -36,6 +36,7 @@ mod config;
 mod http;
 mod verdict;
 
+pub use crate::venue::AccountAnswer;
 pub use crate::venue::v2::rest::{
     BatchKey, FUTURES_BATCH_CANCEL_PATH, FUTURES_CANCEL_ALL_PATH, FUTURES_CANCEL_PATH,
     FUTURES_ORDER_DETAIL_PATH, MAX_BATCH, MAX_BATCH_BODY_LEN, MAX_CANCEL_BODY_LEN,

@@ -40,6 +40,7 @@
 
 pub(crate) mod decimal;
 pub(crate) mod v2;
+pub(crate) mod v3;
 
 use crate::credentials::Credentials;
 use crate::final_word::OrderUpdate;
@@ -50,13 +51,16 @@ pub(crate) use v2::rest_reply::NoVerdict;
 /// The most bytes of an unreadable message kept for the log.
 pub(crate) const LOG_EXCERPT: usize = 120;
 
-/// Which of the venue's APIs an account speaks. Chosen per account when the engine is built;
-/// the only one so far is [`Dialect::V2`].
+/// Which of the venue's APIs an account speaks: chosen per account at start (configured, or
+/// found out from the venue), switched at run time when the venue says the account is the
+/// other kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Dialect {
     /// The classic account's V2 WebSocket trading API.
     #[default]
     V2,
+    /// The unified trading account's V3 API.
+    V3,
 }
 
 /// What the venue decided about one cancel request, over WebSocket or REST.
@@ -155,6 +159,17 @@ pub enum CancelAllVerdict {
     },
 }
 
+/// One entry of a batch cancel's reply: the order it names and the venue's verdict on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchEntry {
+    /// The order's id, when the entry names one.
+    pub order_id: Option<crate::intent::OrderId>,
+    /// The client's order id, when the entry names one a cancel could name.
+    pub client_oid: Option<crate::intent::ClientOid>,
+    /// Acked (`"0"`), or rejected with the entry's own code (e.g. 25204).
+    pub verdict: Verdict,
+}
+
 /// How a refused login is to be taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LoginRefusal {
@@ -217,6 +232,10 @@ pub(crate) enum Inbound {
     /// A push on the order channel: `count` orders, waiting in the decoder
     /// ([`InboundDecoder::updates`](v2::ReplyDecoder::updates)) until its next message.
     Orders { count: usize },
+    /// The answer to a batch request, by its id: a verdict for each of `count` entries,
+    /// waiting in the decoder ([`InboundDecoder::batch_entries`](v2::ReplyDecoder::batch_entries))
+    /// until its next message. A batch refused as a whole is a [`Inbound::Reply`].
+    Batch { id: Option<RequestId>, count: usize },
     /// Well-formed, and nothing the engine acts on (an event it does not use).
     Notice,
     /// A well-formed WebSocket message the engine cannot read: counted, logged, skipped.
@@ -263,6 +282,24 @@ pub enum OrderAnswer {
     },
 }
 
+/// What the venue says about the account a key belongs to
+/// ([`RestClient::send_account_settings`](crate::rest::RestClient::send_account_settings):
+/// `GET /api/v3/account/settings`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountAnswer {
+    /// `00000`: a unified trading account (V3).
+    Unified,
+    /// 40084: a classic account (V2).
+    Classic,
+    /// Anything else: the HTTP status and the venue's code, if the body had one.
+    Unknown {
+        /// The HTTP status.
+        status: u16,
+        /// The venue's code.
+        code: Option<i64>,
+    },
+}
+
 /// What every signed REST request carries besides its path and body.
 #[derive(Clone, Copy)]
 pub(crate) struct RestSigner<'a> {
@@ -284,13 +321,16 @@ impl Dialect {
     pub(crate) const fn max_cancel_len(self) -> usize {
         match self {
             Dialect::V2 => v2::MAX_CANCEL_LEN,
+            Dialect::V3 => v3::MAX_CANCEL_LEN,
         }
     }
 
     /// The longest login request [`Dialect::encode_login`] writes for these credentials.
     pub(crate) fn max_login_len(self, credentials: &Credentials) -> usize {
         match self {
-            Dialect::V2 => v2::max_login_len(credentials.api_key(), credentials.passphrase_str()),
+            Dialect::V2 | Dialect::V3 => {
+                v2::max_login_len(credentials.api_key(), credentials.passphrase_str())
+            }
         }
     }
 
@@ -302,8 +342,9 @@ impl Dialect {
         credentials: &Credentials,
         unix_ms: u64,
     ) -> Result<(), v2::EncodeError> {
+        // V3 logs in with V2's frame and signature.
         match self {
-            Dialect::V2 => {
+            Dialect::V2 | Dialect::V3 => {
                 let timestamp = unix_ms / 1000;
                 let sign = v2::sign_login(credentials.secret(), timestamp);
                 v2::encode_login(
@@ -321,7 +362,7 @@ impl Dialect {
     #[inline]
     pub(crate) fn ping(self) -> &'static [u8] {
         match self {
-            Dialect::V2 => v2::PING,
+            Dialect::V2 | Dialect::V3 => v2::PING,
         }
     }
 
@@ -331,6 +372,7 @@ impl Dialect {
     pub(crate) fn encode_cancel(self, out: &mut Vec<u8>, id: &RequestId, cancel: &Cancel) {
         match self {
             Dialect::V2 => v2::encode_cancel(out, id, cancel),
+            Dialect::V3 => v3::encode_cancel(out, id, cancel),
         }
     }
 
@@ -339,6 +381,7 @@ impl Dialect {
     pub(crate) fn read(self, text: &mut [u8], decoder: &mut InboundDecoder) -> Inbound {
         match self {
             Dialect::V2 => v2::read(text, decoder),
+            Dialect::V3 => v3::read(text, decoder),
         }
     }
 
@@ -346,6 +389,7 @@ impl Dialect {
     pub(crate) fn login_refusal(self, code: i64) -> LoginRefusal {
         match self {
             Dialect::V2 => v2::codes::login_refusal(code),
+            Dialect::V3 => v3::codes::login_refusal(code),
         }
     }
 
@@ -355,6 +399,7 @@ impl Dialect {
     pub(crate) fn answer_class(self, code: i64) -> AnswerClass {
         match self {
             Dialect::V2 => v2::codes::answer_class(code),
+            Dialect::V3 => v3::codes::answer_class(code),
         }
     }
 
@@ -364,6 +409,7 @@ impl Dialect {
     pub(crate) fn encode_subscribe(self, out: &mut Vec<u8>, inst_types: &[InstType]) -> usize {
         match self {
             Dialect::V2 => v2::encode_subscribe(out, inst_types),
+            Dialect::V3 => v3::encode_subscribe(out),
         }
     }
 
@@ -371,6 +417,7 @@ impl Dialect {
     pub(crate) const fn queries_per_second(self, inst_type: InstType) -> u32 {
         match self {
             Dialect::V2 => v2::rest::queries_per_second(inst_type),
+            Dialect::V3 => v3::rest::QUERIES_PER_SECOND,
         }
     }
 
@@ -381,10 +428,12 @@ impl Dialect {
     pub(crate) fn rest_refuses_credentials(self, code: i64) -> bool {
         match self {
             Dialect::V2 => v2::codes::rest_refuses_credentials(code),
+            Dialect::V3 => v3::codes::rest_refuses_credentials(code),
         }
     }
 
-    /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
+    /// The longest body [`Dialect::encode_rest_cancel`] (and, for V2, the classic account's
+    /// batch cancel) writes into its `body` buffer.
     pub(crate) const fn max_rest_body_len(self) -> usize {
         match self {
             Dialect::V2 => {
@@ -394,74 +443,7 @@ impl Dialect {
                     v2::rest::MAX_CANCEL_BODY_LEN
                 }
             }
-        }
-    }
-
-    /// Appends the signed batch cancel of `orders` (one product line and symbol, named by
-    /// `key`, at most [`v2::rest::MAX_BATCH`]) to `request`, as
-    /// [`Dialect::encode_rest_cancel`] does for one.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn encode_rest_batch(
-        self,
-        request: &mut Vec<u8>,
-        body: &mut Vec<u8>,
-        signer: &RestSigner<'_>,
-        timestamp_ms: u64,
-        inst_type: InstType,
-        symbol: &crate::intent::InstId,
-        key: v2::rest::BatchKey,
-        orders: &[crate::intent::OrderRef],
-    ) {
-        match self {
-            Dialect::V2 => {
-                body.clear();
-                v2::rest::encode_batch_cancel_body(body, inst_type, symbol, key, orders.iter());
-                let path = v2::rest::batch_cancel_path(inst_type);
-                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
-            }
-        }
-    }
-
-    /// Reads the reply to [`Dialect::encode_rest_batch`]'s request against the entries sent.
-    pub(crate) fn read_rest_batch(
-        self,
-        status: u16,
-        body: &[u8],
-        key: v2::rest::BatchKey,
-        sent: &[crate::intent::OrderRef],
-    ) -> Result<BatchVerdict, NoVerdict> {
-        match self {
-            Dialect::V2 => v2::rest_reply::decode_batch(status, body, key, sent),
-        }
-    }
-
-    /// Appends the signed cancel-all of `all` to `request`.
-    pub(crate) fn encode_rest_cancel_all(
-        self,
-        request: &mut Vec<u8>,
-        body: &mut Vec<u8>,
-        signer: &RestSigner<'_>,
-        timestamp_ms: u64,
-        all: &crate::intent::CancelAll,
-    ) {
-        match self {
-            Dialect::V2 => {
-                body.clear();
-                v2::rest::encode_cancel_all_body(body, all);
-                let path = v2::rest::cancel_all_path(all.inst_type);
-                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
-            }
-        }
-    }
-
-    /// Reads the reply to [`Dialect::encode_rest_cancel_all`]'s request.
-    pub(crate) fn read_rest_cancel_all(
-        self,
-        status: u16,
-        body: &[u8],
-    ) -> Result<CancelAllVerdict, NoVerdict> {
-        match self {
-            Dialect::V2 => v2::rest_reply::decode_cancel_all(status, body),
+            Dialect::V3 => v3::rest::MAX_CANCEL_BODY_LEN,
         }
     }
 
@@ -483,6 +465,7 @@ impl Dialect {
                 let path = v2::rest::cancel_path(cancel.inst_type);
                 v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
             }
+            Dialect::V3 => v3::rest::encode_cancel(request, body, signer, timestamp_ms, cancel),
         }
     }
 
@@ -497,6 +480,7 @@ impl Dialect {
     ) {
         match self {
             Dialect::V2 => v2::rest::encode_order_query(request, signer, timestamp_ms, cancel),
+            Dialect::V3 => v3::rest::encode_order_query(request, signer, timestamp_ms, cancel),
         }
     }
 
@@ -509,6 +493,7 @@ impl Dialect {
     ) -> Result<OrderAnswer, NoVerdict> {
         match self {
             Dialect::V2 => v2::rest_reply::decode_order(status, body, inst_type),
+            Dialect::V3 => v3::rest_reply::decode_order(status, body, inst_type),
         }
     }
 
@@ -516,7 +501,8 @@ impl Dialect {
     /// connection's keep-warm, and the clock offset logins and signatures are corrected by.
     pub(crate) fn encode_rest_clock(self, request: &mut Vec<u8>, signer: &RestSigner<'_>) {
         match self {
-            Dialect::V2 => {
+            // The venue's clock is public and V2's for either account.
+            Dialect::V2 | Dialect::V3 => {
                 v2::rest::encode_server_time(request, signer.authority, signer.demo_trading)
             }
         }
@@ -525,14 +511,81 @@ impl Dialect {
     /// Reads the reply to a REST cancel.
     pub(crate) fn read_rest_verdict(self, status: u16, body: &[u8]) -> Result<Verdict, NoVerdict> {
         match self {
-            Dialect::V2 => v2::rest_reply::decode_verdict(status, body),
+            // V3's REST envelope is V2's.
+            Dialect::V2 | Dialect::V3 => v2::rest_reply::decode_verdict(status, body),
         }
     }
 
     /// Reads the reply to [`Dialect::encode_rest_clock`]'s request: the venue's clock, Unix ms.
     pub(crate) fn read_rest_clock(self, status: u16, body: &[u8]) -> Result<i64, NoVerdict> {
         match self {
-            Dialect::V2 => v2::rest_reply::decode_server_time(status, body),
+            Dialect::V2 | Dialect::V3 => v2::rest_reply::decode_server_time(status, body),
         }
+    }
+
+    // ----- the account's kind -----
+
+    /// The longest cancel request either dialect writes: the size of the buffers that must
+    /// serve both when an account switches at run time.
+    pub(crate) const MAX_CANCEL_LEN: usize =
+        if Dialect::V2.max_cancel_len() > Dialect::V3.max_cancel_len() {
+            Dialect::V2.max_cancel_len()
+        } else {
+            Dialect::V3.max_cancel_len()
+        };
+
+    /// The code with which the venue says a request went to this dialect's API but the account
+    /// is the other kind (40085 on V2 for a unified account, 40084 on V3 for a classic one):
+    /// the account is to switch to [`Dialect::other`].
+    pub(crate) const fn wrong_account_code(self) -> i64 {
+        match self {
+            Dialect::V2 => v3::codes::UNIFIED_ON_V2,
+            Dialect::V3 => v3::codes::CLASSIC_ON_V3,
+        }
+    }
+
+    /// The other dialect.
+    pub(crate) const fn other(self) -> Dialect {
+        match self {
+            Dialect::V2 => Dialect::V3,
+            Dialect::V3 => Dialect::V2,
+        }
+    }
+
+    /// The venue's name for the account this dialect serves.
+    pub(crate) const fn account_name(self) -> &'static str {
+        match self {
+            Dialect::V2 => "classic",
+            Dialect::V3 => "unified",
+        }
+    }
+
+    /// Appends the signed request asking which account the key belongs to (V3's
+    /// `GET /api/v3/account/settings`, whatever this dialect).
+    pub(crate) fn encode_rest_account(
+        self,
+        request: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+    ) {
+        v3::rest::encode_settings(request, signer, timestamp_ms);
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_account`]'s request.
+    pub(crate) fn read_rest_account(self, status: u16, body: &[u8]) -> AccountAnswer {
+        v3::rest_reply::decode_settings(status, body)
+    }
+
+    /// Appends the signed dead man's switch (`countdown-cancel-all`, unified accounts only)
+    /// with `seconds` (0: off).
+    pub(crate) fn encode_rest_countdown(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        seconds: u32,
+    ) {
+        v3::rest::encode_countdown(request, body, signer, timestamp_ms, seconds);
     }
 }

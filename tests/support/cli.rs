@@ -52,13 +52,15 @@ pub struct SimProcess {
     pub url: String,
     /// The REST base URL it printed next.
     pub rest_url: String,
+    /// The V3 (unified account) WebSocket URL, its third line.
+    pub v3_url: String,
     /// The CA file it wrote.
     pub ca_file: PathBuf,
 }
 
 impl SimProcess {
     /// Starts `bitget-cancel sim --listen 127.0.0.1:0 --ca-out DIR/ca.pem` plus `extra` arguments
-    /// and waits for its URLs on its first two lines of output.
+    /// and waits for its URLs on its first three lines of output.
     pub fn start(dir: &Path, extra: &[&str]) -> SimProcess {
         let ca_file = dir.join("ca.pem");
         let mut child = Command::new(BIN)
@@ -74,23 +76,26 @@ impl SimProcess {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
-            let (mut line, mut rest) = (String::new(), String::new());
+            let (mut line, mut rest, mut v3) = (String::new(), String::new(), String::new());
             let _ = reader.read_line(&mut line);
             let _ = reader.read_line(&mut rest);
-            let _ = tx.send((line, rest));
+            let _ = reader.read_line(&mut v3);
+            let _ = tx.send((line, rest, v3));
         });
         // Guard first, so that the child is killed if the URL never comes.
         let mut sim = SimProcess {
             child,
             url: String::new(),
             rest_url: String::new(),
+            v3_url: String::new(),
             ca_file,
         };
-        let (line, rest) = rx
+        let (line, rest, v3) = rx
             .recv_timeout(PATIENCE)
             .expect("bitget-cancel sim printed no URL in time");
         sim.url = line.trim().to_string();
         sim.rest_url = rest.trim().to_string();
+        sim.v3_url = v3.trim().to_string();
         assert!(
             sim.url.starts_with("wss://localhost:"),
             "unexpected first line from sim: {line:?}"

@@ -26,7 +26,7 @@ pub fn sim_credentials() -> Credentials {
     Credentials::new(c.api_key, c.secret, c.passphrase).expect("valid credentials")
 }
 
-/// An engine configuration for `venue`: its URL and CA, one connection and no REST rung (the
+/// An engine configuration for `venue`: its URLs (V2, and V3 for unified accounts) and CA, one connection and no REST rung (the
 /// pool's and the REST rung's own tests ask for them), the park idle strategy (the tests share
 /// two cores), quick reconnects.
 pub fn config_for(venue: &SimVenue) -> ConfigBuilder {
@@ -34,6 +34,7 @@ pub fn config_for(venue: &SimVenue) -> ConfigBuilder {
         .connections(1)
         .no_rest()
         .url(venue.url())
+        .uta_url(venue.v3_url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(IdleStrategy::Backoff)
         .reconnect(bitget_cancel::engine::ReconnectBackoff {

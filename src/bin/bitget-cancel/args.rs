@@ -11,8 +11,8 @@ const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 a failure at run time; 2 a usage or configuration error (including a \
 missing BITGET_* variable and credentials the venue refused); 130 interrupted.";
 
-/// Cancels orders on Bitget over the V2 private WebSocket trading API, as fast as the hardware
-/// allows.
+/// Cancels orders on Bitget over the private WebSocket trading API (V2 for classic accounts, V3
+/// for unified trading accounts), as fast as the hardware allows.
 #[derive(Debug, Parser)]
 #[command(name = "bitget-cancel", version, after_help = EXIT_CODES)]
 pub struct Cli {
@@ -60,6 +60,16 @@ pub struct PoolArgs {
     /// one [default: a backlog projected to wait over 100 ms goes in batches of up to 20].
     #[arg(long)]
     pub no_batch: bool,
+    /// The account's kind: classic (the V2 API), unified (a unified trading account: the V3
+    /// API), or auto (ask the venue at start over REST; classic if it cannot say). A refusal
+    /// for the wrong kind (40085, 40084) switches at run time whatever this says.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub account: bitget_cancel::engine::Account,
+    /// The dead man's switch (unified accounts only), 5 to 60 seconds: the venue cancels every
+    /// resting order of the account if the engine has not re-armed it for this long (it
+    /// re-arms every third of it, and turns it off on a clean exit) [default: off].
+    #[arg(long, value_name = "S", value_parser = clap::value_parser!(u64).range(5..=60))]
+    pub dead_man_s: Option<u64>,
 }
 
 impl PoolArgs {
@@ -79,6 +89,10 @@ impl PoolArgs {
         }
         if let Some(s) = self.max_connection_age_s {
             b = b.max_connection_age(Duration::from_secs(s));
+        }
+        b = b.account(self.account);
+        if let Some(s) = self.dead_man_s {
+            b = b.dead_man_switch(Duration::from_secs(s));
         }
         if self.no_rest {
             b = b.no_rest();
@@ -135,7 +149,8 @@ first. cancelAll cancels every open order of the product line (or of instId; SPO
 one REST request that goes ahead of every waiting cancel; its line carries cancel_all, and \
 succeeded and failed where the venue lists them (futures), asynchronous on spot. A backlog the \
 budget cannot send within 100 ms goes out in REST batches of up to 20 (--no-batch: never); \
-their lines carry via \"rest\", batch (its number) and batch_size.
+their lines carry via \"rest\", batch (its number) and batch_size. Both are the classic account's: \
+a unified account's cancel-all is not_sent (classic_only) and its backlog goes without REST batches.
 Output, one object per non-blank input line, in completion order:
   {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \
@@ -163,10 +178,14 @@ pub struct RunArgs {
     /// The venue's private WebSocket URL.
     #[arg(long, default_value = bitget_cancel::engine::LIVE_URL, conflicts_with = "demo_trading")]
     pub url: String,
-    /// Use Bitget's demo-trading host (needs a demo API key); REST cancels carry
+    /// Use Bitget's demo-trading hosts, V2 and V3 (needs a demo API key); REST cancels carry
     /// `paptrading: 1`.
     #[arg(long)]
     pub demo_trading: bool,
+    /// The V3 private WebSocket URL, dialed while the account is unified (--url stays the V2
+    /// one) [default: the live V3 host, or the demo one with --demo-trading].
+    #[arg(long, value_name = "URL", conflicts_with = "demo_trading")]
+    pub uta_url: Option<String>,
     /// The REST base URL, the rung below the WebSocket connections: used when none of them is
     /// live (or with --rest-only).
     #[arg(long, value_name = "URL", default_value = bitget_cancel::rest::LIVE_BASE_URL)]

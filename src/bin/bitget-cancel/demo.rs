@@ -17,13 +17,13 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{
-    Config, Confirm, Credentials, SessionState, StartError, Stats, SubmitError,
+    Account, Config, Confirm, Credentials, SessionState, StartError, Stats, SubmitError,
 };
 use bitget_cancel::final_word::{FinalSource, FinalState, FinalWord, UnconfirmedReason};
 use bitget_cancel::jsonl::LineStatus;
 use bitget_cancel::sim::{
-    CancelFate, Faults, Injection, LoginFault, OnCancel, OrderStatus as BookStatus, PushLoss,
-    RestingOrder, SimConfig, SimStats, SimVenue,
+    AccountMode, CancelFate, Faults, Injection, LoginFault, OnCancel, OrderStatus as BookStatus,
+    PushLoss, RestingOrder, SimConfig, SimStats, SimVenue,
 };
 use bitget_cancel::{Cancel, Engine, Handle, InstId, InstType, OrderRef, Outcome, Status};
 use serde_json::{Value, json};
@@ -48,8 +48,9 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 /// the order queries that replace them keep to the venue's own limits (20/s spot, 10/s
 /// futures); the library's default (5 s) otherwise.
 const CHAOS_CONFIRM_TIMEOUT: Duration = Duration::from_secs(15);
-/// The venue's "the order does not exist" codes (spot, futures over WebSocket, futures over REST).
-const ORDER_GONE: [i64; 3] = [43001, 41101, 40768];
+/// The venue's "the order does not exist" codes: spot, futures over WebSocket, futures over REST
+/// (V2), and the unified account's (V3).
+const ORDER_GONE: [i64; 4] = [43001, 41101, 40768, 25204];
 
 /// What a cancel of the demo should come to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -443,12 +444,26 @@ impl Progress {
     }
 }
 
+/// Which account, and so which API, the engine speaks.
+fn account_words(stats: &Stats) -> &'static str {
+    if stats.unified.unified {
+        "unified account, V3"
+    } else {
+        "classic account, V2"
+    }
+}
+
 pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     let n = args.cancels as usize;
     let idle = IdleChoice::new(args.idle);
     let sim_config = SimConfig {
         max_messages_per_second: args.limit,
         record_limit: 0,
+        // `--account unified` runs the demo over V3: the venue's key is a unified account's.
+        account_mode: match args.pool.account {
+            Account::Unified => AccountMode::Unified,
+            Account::Classic | Account::Auto => AccountMode::Classic,
+        },
         ..SimConfig::default()
     };
     let credentials = Credentials::new(
@@ -465,6 +480,7 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
         .pool
         .apply(Config::builder(credentials))
         .url(venue.url())
+        .uta_url(venue.v3_url())
         .rest_url(venue.rest_url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(idle.idle.strategy())
@@ -494,8 +510,9 @@ pub fn demo(args: DemoArgs) -> Result<ExitCode, Failure> {
     );
     let login = wait_live(&handle)?;
     eprintln!(
-        "demo: logged in after {:.1} ms; sending {n} cancels at {}/s (idle {})",
+        "demo: logged in after {:.1} ms ({}); sending {n} cancels at {}/s (idle {})",
         login.as_secs_f64() * 1000.0,
+        account_words(&handle.stats()),
         args.rate,
         idle.idle.name()
     );
@@ -1092,6 +1109,8 @@ impl Summary<'_> {
                 "rotations": self.stats.rotations,
                 "late_replies": self.stats.late_replies,
             },
+            "account": if self.stats.unified.unified { "unified" } else { "classic" },
+            "account_switches": self.stats.unified.switches,
             "venue": {
                 "cancels_acked": self.venue_stats.cancels_acked,
                 "cancels_rejected": self.venue_stats.cancels_rejected,

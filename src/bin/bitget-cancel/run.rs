@@ -20,7 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use bitget_cancel::engine::{
-    Config, Confirm, Credentials, DEMO_URL, SessionError, SessionState, StartError, SubmitError,
+    Account, Config, Confirm, Credentials, DEMO_URL, SessionError, SessionState, StartError,
+    SubmitError,
 };
 use bitget_cancel::final_word::FinalSource;
 use bitget_cancel::jsonl::{Input, LineFinal, OutcomeLine};
@@ -63,7 +64,15 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
     let (config, url) = config(&args, credentials, &idle)?;
     let longest = give_up_after(&config);
     eprintln!(
-        "bitget-cancel run: connecting to {url} ({} connections, idle {}, at most {} messages/s per connection and {} cancels/s)",
+        "bitget-cancel run: connecting to {} ({} connections, idle {}, at most {} messages/s per connection and {} cancels/s)",
+        match config.account() {
+            Account::Classic => url.clone(),
+            Account::Unified => config.uta_url().to_owned(),
+            Account::Auto => format!(
+                "{url} or, for a unified account (asked over REST first), {}",
+                config.uta_url()
+            ),
+        },
         config.connections(),
         idle.idle.name(),
         config.messages_per_second(),
@@ -137,6 +146,7 @@ pub fn run(args: RunArgs) -> Result<ExitCode, Failure> {
         );
     }
     eprintln!("bitget-cancel run: {}", crate::report::pool_summary(&stats));
+    eprintln!("bitget-cancel run: {}", account_summary(&stats));
 
     match ended.end {
         End::Interrupted => {
@@ -188,6 +198,9 @@ fn config(
         .login_retry_after(None);
     if let Some(path) = &args.ca_file {
         b = b.extra_root_ca_file(path);
+    }
+    if let Some(uta_url) = &args.uta_url {
+        b = b.uta_url(uta_url.clone());
     }
     if let Some(v) = args.ack_timeout_ms {
         b = b.ack_timeout(ms(v));
@@ -401,6 +414,30 @@ fn wait_for_login_verdict(handle: &Handle) {
     }
 }
 
+/// Which API the account spoke, how often the venue made it switch, and the dead man's switch.
+fn account_summary(stats: &bitget_cancel::engine::Stats) -> String {
+    let u = &stats.unified;
+    let mut text = format!(
+        "account {} ({}), {} switch(es)",
+        if u.unified { "unified" } else { "classic" },
+        if u.unified { "V3" } else { "V2" },
+        u.switches
+    );
+    if u.dead_man_enabled {
+        text.push_str(&format!(
+            "; dead man's switch: {} arm(s), {} failure(s), {}",
+            u.dead_man_arms,
+            u.dead_man_failures,
+            if u.dead_man_off {
+                "turned off at exit"
+            } else {
+                "not turned off"
+            }
+        ));
+    }
+    text
+}
+
 /// Final words counted by state and source, for the summary.
 #[derive(Debug, Default, Clone, Copy)]
 struct FinalTally {
@@ -573,5 +610,50 @@ mod tests {
         tags.sort_unstable();
         assert_eq!(tags, [1, 2, 3, 4]);
         engine.shutdown();
+    }
+
+    #[test]
+    fn demo_trading_switches_both_hosts_and_uta_url_only_the_v3_one() {
+        use clap::Parser;
+        let config_of = |argv: &[&str]| {
+            let cli = crate::args::Cli::try_parse_from(argv).unwrap();
+            let crate::args::Command::Run(args) = cli.command else {
+                panic!("not run")
+            };
+            let idle = IdleChoice::new(args.idle);
+            config(&args, Credentials::new("k", "s", "p").unwrap(), &idle)
+                .unwrap()
+                .0
+        };
+        let demo = config_of(&["bitget-cancel", "run", "--demo-trading"]);
+        assert_eq!(demo.url(), DEMO_URL);
+        assert_eq!(demo.uta_url(), bitget_cancel::engine::DEMO_UTA_URL);
+        assert_eq!(demo.account(), Account::Auto);
+        let live = config_of(&[
+            "bitget-cancel",
+            "run",
+            "--account",
+            "unified",
+            "--dead-man-s",
+            "10",
+        ]);
+        assert_eq!(live.uta_url(), bitget_cancel::engine::LIVE_UTA_URL);
+        assert_eq!(live.account(), Account::Unified);
+        assert_eq!(live.dead_man_switch(), Some(Duration::from_secs(10)));
+        let own = config_of(&[
+            "bitget-cancel",
+            "run",
+            "--uta-url",
+            "wss://localhost:9/v3/ws/private",
+        ]);
+        assert_eq!(own.uta_url(), "wss://localhost:9/v3/ws/private");
+        assert_eq!(own.url(), bitget_cancel::engine::LIVE_URL);
+        assert!(
+            crate::args::Cli::try_parse_from(["bitget-cancel", "run", "--dead-man-s", "4"])
+                .is_err()
+        );
+        assert!(
+            crate::args::Cli::try_parse_from(["bitget-cancel", "run", "--account", "uta"]).is_err()
+        );
     }
 }

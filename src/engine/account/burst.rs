@@ -29,6 +29,7 @@ use crate::outcome::{
     Timestamps, UnknownReason, Via,
 };
 use crate::rest::{BatchVerdict, CancelAllVerdict, RestError, Verdict};
+use crate::venue::Dialect;
 use crate::venue::v2::rest::MAX_BATCH;
 
 /// Tags of batch requests on the REST connection carry this bit (single cancels are tagged
@@ -81,6 +82,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.emit_cancel_all_unsent(sub.id, all, sub.accepted_ns, reason);
             return;
         }
+        if self.settings.dialect == Dialect::V3 && !self.kind_pending() {
+            self.emit_cancel_all_unsent(sub.id, all, sub.accepted_ns, NotSentReason::ClassicOnly);
+            return;
+        }
         if let Some(held) = self.burst.alls.push(sub.id, all, sub.accepted_ns) {
             self.emit_cancel_all_unsent(
                 held.id,
@@ -93,7 +98,16 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Sends the cancel-all that is due, if the REST connection is free; true if one went.
     pub(super) fn send_cancel_alls(&mut self, now: u64) -> bool {
-        if !self.burst.alls.is_waiting() || !self.rest.can_send() {
+        if !self.burst.alls.is_waiting() || self.kind_pending() {
+            // While the account's kind is asked, a cancel-all waits for the answer.
+            return false;
+        }
+        if self.settings.dialect == Dialect::V3 {
+            // The account is unified (found out, or switched while it waited): no V2 request.
+            self.refuse_cancel_alls_unified();
+            return true;
+        }
+        if !self.rest.can_send() {
             return false;
         }
         let Some(held) = self.burst.alls.due(now) else {
@@ -122,7 +136,20 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             return;
         };
         if let CancelAllVerdict::Rejected { code, msg } = verdict {
-            let dialect = self.settings.dialect;
+            if Self::is_wrong_account(code) {
+                // The classic API refused a unified account's key (40085): no verdict on the
+                // orders. The account switches; a cancel-all has no V3 form here.
+                self.switch_for(code, now);
+                self.emit_cancel_all(
+                    held,
+                    Status::NotSent(NotSentReason::ClassicOnly),
+                    Some(Via::Rest),
+                    None,
+                );
+                return;
+            }
+            // Batches and cancel-alls are V2 requests, read by V2's codes table.
+            let dialect = Dialect::V2;
             if dialect.rest_refuses_credentials(code) {
                 // No verdict on the orders: the credentials' refusal, as for a cancel.
                 self.refusal.on_rest_refused(code, msg, now);
@@ -223,6 +250,18 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
     }
 
+    /// Every cancel-all waiting is not sent: the account is unified.
+    fn refuse_cancel_alls_unified(&mut self) {
+        while let Some(held) = self.burst.alls.take_waiting() {
+            self.emit_cancel_all_unsent(
+                held.id,
+                held.all,
+                held.accepted_ns,
+                NotSentReason::ClassicOnly,
+            );
+        }
+    }
+
     /// Every cancel-all waiting is not sent: shutdown began.
     pub(super) fn fail_waiting_cancel_alls(&mut self) {
         while let Some(held) = self.burst.alls.take_waiting() {
@@ -316,6 +355,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             || self.burst.batch.is_some()
             || self.burst.alls.due(now).is_some()
             || self.stopping.is_some()
+            || self.settings.dialect != Dialect::V2
+            || self.kind_pending()
             || !self.refusal.rest_may_try(now)
             || !self.rest.can_send()
         {
@@ -401,7 +442,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     }
 
     /// The venue's answer to the batch with `tag`.
-    pub(super) fn on_batch_reply(&mut self, tag: u64, verdict: BatchVerdict, now: u64) {
+    pub(super) fn on_rest_batch_reply(&mut self, tag: u64, verdict: BatchVerdict, now: u64) {
         let Some(flight) = self.take_batch(tag) else {
             self.shared.counters.0.late_replies.incr();
             return;
@@ -438,10 +479,22 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
             }
+            BatchVerdict::Refused { code, .. } if Self::is_wrong_account(code) => {
+                // The classic API refused a unified account's key (40085): no verdict on the
+                // orders. Each entry goes out again singly in V3, and the account switches.
+                self.shared.counters.0.batches.failed.incr();
+                for &(slot, seq) in &flight.entries[..flight.len] {
+                    if let Some(a) = self.batch_attempt(slot, seq) {
+                        self.refused_for_account(slot, a, REST_LINK, code, now);
+                    }
+                }
+                self.switch_for(code, now);
+            }
             BatchVerdict::Refused { code, msg } => {
                 self.shared.counters.0.batches.failed.incr();
-                let credentials = self.settings.dialect.rest_refuses_credentials(code);
-                let class = self.settings.dialect.answer_class(code);
+                // A batch is a V2 request, read by V2's codes table.
+                let credentials = Dialect::V2.rest_refuses_credentials(code);
+                let class = Dialect::V2.answer_class(code);
                 if credentials {
                     self.refusal.on_rest_refused(code, msg, now);
                 }

@@ -312,6 +312,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.fail_in_flight(UnknownReason::Shutdown);
             work = true;
         }
+        // The dead man's switch goes off before the REST connection closes.
+        if self.dead_man_off_pending(grace_over) {
+            return true;
+        }
         for i in 0..self.links.len() {
             let link = &self.links[i];
             if link.is_done() || link.state() == SessionState::Stopped {

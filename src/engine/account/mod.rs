@@ -58,7 +58,9 @@ mod stats;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+mod unified;
 mod waiting;
+mod ws_batch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,11 +100,13 @@ use rotation::{Rotation, RotationStep};
 use router::Router;
 use start_gate::StartGate;
 use stats::PoolStats;
+use unified::AccountKind;
+use ws_batch::WsBatches;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
 const BATCH_BYTES: usize = 8 * 1024;
 /// The largest cancel frame.
-const MAX_CANCEL_FRAME: usize = Dialect::V2.max_cancel_len() + ws::MAX_CLIENT_HEADER;
+const MAX_CANCEL_FRAME: usize = Dialect::MAX_CANCEL_LEN + ws::MAX_CLIENT_HEADER;
 /// Events one read or step may report before the rest waits for the next turn.
 const EVENT_CAPACITY: usize = 1024;
 /// The path index of the REST rung in per-path arrays (past every connection slot).
@@ -145,6 +149,8 @@ fn two_mut<T>(items: &mut [T], a: usize, b: usize) -> (&T, &mut T) {
 pub(crate) struct Hosts {
     pub links: Vec<HostAddrs>,
     pub rest: Option<HostAddrs>,
+    /// The V3 host's addresses, when it is none of the V2 hosts.
+    pub uta: Option<HostAddrs>,
 }
 
 impl Hosts {
@@ -164,9 +170,22 @@ impl Hosts {
         if let Some((host, port)) = &rest {
             names.push((host.as_str(), *port));
         }
+        let uta = &config.uta.endpoint;
+        let uta_apart = !config
+            .endpoints
+            .iter()
+            .any(|e| e.host == uta.host && e.port == uta.port);
+        if uta_apart {
+            names.push((uta.host.as_str(), uta.port));
+        }
         let mut addrs = crate::net::start_resolver(config.resolver.clone(), &names)?;
+        let uta = if uta_apart { addrs.pop() } else { None };
         let rest = rest.and_then(|_| addrs.pop());
-        Ok(Hosts { links: addrs, rest })
+        Ok(Hosts {
+            links: addrs,
+            rest,
+            uta,
+        })
     }
 }
 
@@ -256,6 +275,10 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     confirm: Option<Confirmations>,
     /// Cancel-alls, and the backlog's REST batches.
     burst: Burst,
+    /// Classic or unified, how it was found out, and the dead man's switch.
+    kind: AccountKind,
+    /// V3's batch cancels: the one being built, and those on the wire.
+    v3_batches: WsBatches,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -285,34 +308,10 @@ impl<I: IntentSource, O: OutcomeSink> Account<I, O> {
         intents: I,
         outcomes: O,
     ) -> Self {
-        let dialect = Dialect::V2;
+        let dialect = unified::initial_dialect(config);
         let settings = link_settings(config, dialect);
         let mut seed = crate::backoff::random_seed() | 1;
         let pool_size = config.connections;
-        let links = (0..pool_size + 1)
-            .map(|i| {
-                seed = seed
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(i as u64);
-                let endpoint = &config.endpoints[i % config.endpoints.len()];
-                let dialer = Dialer::new(
-                    &endpoint.host,
-                    hosts.links[i].clone(),
-                    tls_config.clone(),
-                    Some(endpoint.url.clone()),
-                    config.send_buffer,
-                );
-                Link::new(
-                    i as u8,
-                    reactor::token(index, Path::Link(i)),
-                    &endpoint.url,
-                    dialer,
-                    &settings,
-                    seed,
-                    i < pool_size && !config.rest_only,
-                )
-            })
-            .collect();
         let rest = config
             .rest
             .as_ref()
@@ -327,6 +326,50 @@ impl<I: IntentSource, O: OutcomeSink> Account<I, O> {
                     }
                 }
             });
+        // Asking the venue which account this is comes first: the links wait for the answer.
+        let wait = unified::detects(config, rest.is_some());
+        let uta = &config.uta.endpoint;
+        let links = (0..pool_size + 1)
+            .map(|i| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(i as u64);
+                let endpoint = &config.endpoints[i % config.endpoints.len()];
+                let dialer = Dialer::new(
+                    &endpoint.host,
+                    hosts.links[i].clone(),
+                    tls_config.clone(),
+                    Some(endpoint.url.clone()),
+                    config.send_buffer,
+                );
+                let uta_addrs = match &hosts.uta {
+                    Some(addrs) => addrs.clone(),
+                    None => config
+                        .endpoints
+                        .iter()
+                        .position(|e| e.host == uta.host && e.port == uta.port)
+                        .map(|k| hosts.links[k].clone())
+                        .unwrap_or_else(|| hosts.links[i].clone()),
+                };
+                let uta_dialer = Dialer::new(
+                    &uta.host,
+                    uta_addrs,
+                    tls_config.clone(),
+                    Some(uta.url.clone()),
+                    config.send_buffer,
+                );
+                Link::new(
+                    i as u8,
+                    reactor::token(index, Path::Link(i)),
+                    &endpoint.url,
+                    dialer,
+                    &settings,
+                    seed,
+                    i < pool_size && !config.rest_only && !wait,
+                )
+                .with_v3_endpoint(&uta.url, uta_dialer)
+            })
+            .collect();
         Account::with_links(
             config, settings, links, rest, registry, Monotonic, shared, intents, outcomes,
         )
@@ -341,7 +384,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         config: &Config,
         settings: LinkSettings,
         links: Vec<L>,
-        rest: Option<RestClient>,
+        mut rest: Option<RestClient>,
         registry: Registry,
         clock: C,
         shared: Arc<Shared>,
@@ -350,10 +393,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     ) -> Self {
         let window = settings.window;
         let ack_timeout = ns(config.ack_timeout);
-        let json_capacity = settings
-            .dialect
-            .max_cancel_len()
+        // Either dialect may be spoken: the account switches when the venue says so.
+        let json_capacity = Dialect::MAX_CANCEL_LEN
+            .max(crate::venue::v3::MAX_BATCH_LEN)
             .max(settings.dialect.max_login_len(&config.credentials));
+        let kind = AccountKind::new(config, rest.is_some());
+        if let Some(client) = &mut rest {
+            client.set_unified(settings.dialect == Dialect::V3);
+        }
         let hedger = Hedger::new(
             config.hedge_after,
             ack_timeout,
@@ -383,7 +430,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         });
         let slots = links.len();
         let wire_ids = shared.wire_ids;
-        Account {
+        let account = Account {
             ack_timeout,
             max_queue: ns(config.max_queue_time),
             shutdown_grace: ns(config.shutdown_grace),
@@ -427,8 +474,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             unmatched_warnings: WarnGate::default(),
             confirm,
             burst: Burst::new(config.batch_threshold().map(ns), window),
+            kind,
+            v3_batches: WsBatches::new(
+                config.uta.batch_cancels,
+                config.uta.batch_budget == crate::engine::config::BatchBudget::PerEntry,
+            ),
             stopping: None,
-        }
+        };
+        account.publish_kind();
+        account
     }
 
     /// Final words go to this ring (the threaded engine) instead of the inline engine's queue.
@@ -535,6 +589,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             work |= self.apply_link_events(now);
         }
         work |= self.drive_rest(now);
+        work |= self.drive_kind(now);
         self.update_clock(now);
         if !stopping {
             work |= self.intake();
@@ -622,6 +677,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         t = t.min(self.batches_deadline(now));
         t = t.min(self.clock_deadline());
         t = t.min(self.rotation.next_deadline(now));
+        t = t.min(self.kind_deadline());
         if let Some(c) = &self.confirm {
             t = t.min(c.next_deadline(now, self.may_query()));
         }
@@ -708,6 +764,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let counters = &self.shared.counters.0;
         match event {
             LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
+            LinkEvent::BatchEntry { batch, entry } => self.on_ws_batch_entry(l, batch, entry),
             LinkEvent::Push(update) => {
                 if let Some(c) = &mut self.confirm {
                     c.on_push(update, self.clock.now(), &counters.finals);
@@ -762,6 +819,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 if closing && self.links[l].is_live() {
                     // The venue closes it: no new cancels there.
                     self.links[l].drain(false);
+                    self.on_closing_notice(l, now);
                 }
                 // Trouble on this connection: what waits for a reply on it goes out elsewhere
                 // too, after first sends, rather than wait out the ack timeout.
@@ -828,9 +886,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let wire = id.and_then(|id| self.wire_ids.parse(id.as_str().as_bytes()));
         let found = wire.and_then(|wire| self.table.find_in_flight(wire, l as u8));
         let Some((slot, a)) = found else {
+            if let Some(id) = &id
+                && self.on_ws_batch_reply(l, id, verdict)
+            {
+                return;
+            }
             // It answers, if late: still progress on this connection.
             let now = self.clock.now();
             self.router.progress(l, now);
+            let counters = &self.shared.counters.0;
             match wire {
                 Some(wire) if self.late.claim(wire) => counters.late_replies.incr(),
                 _ => {
@@ -852,6 +916,11 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let via = Via::Connection(l as u8);
         match verdict {
             Verdict::Acked => self.settle_reply(slot, a, l, Status::Acked, via),
+            // Sent to the other kind of account's API: no verdict on the order.
+            Verdict::Rejected { code, .. } if Self::is_wrong_account(code) => {
+                let now = self.clock.now();
+                self.refused_for_account(slot, a, l, code, now);
+            }
             Verdict::Rejected { code, msg } => {
                 let class = self.settings.dialect.answer_class(code);
                 if class.is_transient() {

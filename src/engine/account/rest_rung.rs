@@ -24,7 +24,7 @@ use crate::clock::{Clock, unix_ms};
 use crate::engine::shared::SessionError;
 use crate::intent::Cancel;
 use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
-use crate::rest::{RestClient, RestError, RestEvent, SendError, Verdict};
+use crate::rest::{OrderAnswer, RestClient, RestError, RestEvent, SendError, Verdict};
 
 use super::inflight::Transient;
 
@@ -63,6 +63,11 @@ impl RestRung {
             clock_wait_until: 0,
             clock_samples_seen: 0,
         }
+    }
+
+    /// The REST client, if there is one.
+    pub(crate) fn client_mut(&mut self) -> Option<&mut RestClient> {
+        self.client.as_mut()
     }
 
     /// Whether every cancel goes over REST.
@@ -383,6 +388,16 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                             self.on_rest_refused(*tag, code, msg, now);
                             continue;
                         }
+                        // Sent to the other kind of account's API: no verdict on the order.
+                        Verdict::Rejected { code, .. } if Self::is_wrong_account(code) => {
+                            match self.take_rest_attempt(*tag) {
+                                Some((slot, a)) => {
+                                    self.refused_for_account(slot, a, REST_LINK, code, now)
+                                }
+                                None => self.switch_for(code, now),
+                            }
+                            continue;
+                        }
                         Verdict::Rejected { code, .. } => {
                             !self.settings.dialect.answer_class(code).is_transient()
                         }
@@ -445,13 +460,18 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::Batch { tag, verdict, .. } => {
-                    self.on_batch_reply(*tag, *verdict, now);
+                    self.on_rest_batch_reply(*tag, *verdict, now);
                 }
                 RestEvent::CancelAll { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
                     self.on_cancel_all_reply(*tag, *verdict, now);
                 }
                 RestEvent::Order { tag, answer, .. } => {
+                    if let OrderAnswer::Refused { code, .. } = answer
+                        && Self::is_wrong_account(*code)
+                    {
+                        self.switch_for(*code, now);
+                    }
                     if let Some(c) = &mut self.confirm {
                         c.on_query_answer(*tag, *answer, now, &self.shared.counters.0.finals);
                     }
@@ -462,9 +482,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         c.on_query_failed(*tag, now, &self.shared.counters.0.finals);
                     }
                 }
+                RestEvent::Account(answer) => self.on_account_answer(answer, now),
+                RestEvent::Countdown { seconds, verdict } => {
+                    self.on_countdown(*seconds, verdict, now)
+                }
                 RestEvent::Connected => crate::relay::log_info!("REST rung connected"),
                 RestEvent::Lost(e) => {
                     crate::relay::log_info!("REST connection ended: {e}");
+                    self.on_rest_lost_while_detecting(e, now);
                     if let Some(failure) = e.as_failure() {
                         self.rest_failure = Some(failure);
                     }

@@ -174,7 +174,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// masked frame for link `l` to the frames being built for it, and notes it as waiting for
     /// the kernel.
     #[inline]
-    fn append_cancel_frame(&mut self, l: usize, slot: u32, wire: u64) {
+    pub(super) fn append_cancel_frame(&mut self, l: usize, slot: u32, wire: u64) {
         let id = self.wire_ids.id(wire);
         let e = self.table.entry(slot);
         self.links[l].append_cancel(
@@ -196,11 +196,15 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         while let Some((_, e)) = self.table.front_queued() {
             let seq = e.seq;
             let wire = e.first_wire;
-            if !self.cancels.is_ready(now) {
+            // A V3 batch being built takes what fits it: one message for the link's budget, and
+            // one cancel per entry for the account's unless configured to count messages.
+            let joins = self.joins_open_batch(&e.cancel);
+            let counted = joins.is_none() || self.v3_batches.entries_count;
+            if counted && !self.cancels.is_ready(now) {
                 self.count_pacing_wait(seq);
                 break;
             }
-            let Some(l) = self.router.best(&self.links, now, 0) else {
+            let Some(l) = joins.or_else(|| self.router.best(&self.links, now, 0)) else {
                 if self.router.any_serving(&self.links, 0) {
                     self.count_pacing_wait(seq);
                 } else if self.gate.is_open(now)
@@ -221,13 +225,18 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 }
             }
             let generation = self.links[l].generation();
-            self.links[l].record_message(now);
-            self.cancels.record(now);
+            if joins.is_none() {
+                self.links[l].record_message(now);
+            }
+            if counted {
+                self.cancels.record(now);
+            }
             let Some(slot) = self.table.send_front(now, l as u8, generation, true) else {
                 break;
             };
             self.attempt_sent(l, now);
-            self.append_cancel_frame(l, slot, wire);
+            // V3: into one batch-cancel with the others due now on this link (ws_batch.rs).
+            self.append_first(l, slot, wire);
             building |= 1 << l;
             if self.hedger.is_on() {
                 let table = &self.table;
@@ -258,6 +267,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Writes the frames built for link `l`.
     fn write_batch(&mut self, l: usize, now: u64) {
+        self.close_batch();
         if self.batches[l].is_empty() {
             return;
         }

@@ -146,6 +146,10 @@ pub(crate) struct FakeLink {
     pending: Vec<RequestId>,
     /// Written, in order.
     pub(crate) sent: Vec<RequestId>,
+    /// Every cancel built into a frame, with the dialect it was encoded in (a batch: its id).
+    pub(crate) encoded: Vec<(RequestId, Dialect)>,
+    /// Every batch built into a frame: its id and how many entries.
+    pub(crate) batches: Vec<(RequestId, usize)>,
     /// When each of `sent` was written.
     pub(crate) sent_at: Vec<u64>,
     /// How many of `sent` [`FakeLink::answer_all`] answered so far.
@@ -177,6 +181,8 @@ impl FakeLink {
             clock,
             pending: Vec::new(),
             sent: Vec::new(),
+            encoded: Vec::new(),
+            batches: Vec::new(),
             sent_at: Vec::new(),
             answered: 0,
             inbox: Vec::new(),
@@ -225,6 +231,11 @@ impl FakeLink {
                 cancel_reason: None,
                 updated_ms: None,
             }));
+    }
+
+    /// Whether it is logged in (the view the account has of it).
+    pub(crate) fn is_live_for_test(&self) -> bool {
+        self.state == FakeState::Live
     }
 
     /// The ids written so far, as text.
@@ -322,12 +333,26 @@ impl LinkSeam for FakeLink {
         &mut self,
         frames: &mut Vec<u8>,
         _json: &mut Vec<u8>,
-        _dialect: Dialect,
+        dialect: Dialect,
         id: &RequestId,
         _cancel: &Cancel,
     ) {
         frames.push(b'.');
         self.pending.push(*id);
+        self.encoded.push((*id, dialect));
+    }
+    fn append_batch(
+        &mut self,
+        frames: &mut Vec<u8>,
+        _json: &mut Vec<u8>,
+        id: &RequestId,
+        _key: crate::venue::v3::BatchKey,
+        cancels: &[Cancel],
+    ) {
+        frames.push(b'.');
+        self.pending.push(*id);
+        self.encoded.push((*id, Dialect::V3));
+        self.batches.push((*id, cancels.len()));
     }
     fn record_message(&mut self, now: u64) {
         self.budget.record(now);
@@ -419,7 +444,7 @@ impl Bench {
         let clock = FakeClock::default();
         // Far from 0, which the table and the router read as "never".
         clock.advance(1_000 * MS);
-        let settings = link_settings(&config, Dialect::V2);
+        let settings = link_settings(&config, super::unified::initial_dialect(&config));
         let links = (0..=connections)
             .map(|i| FakeLink::new(i as u8, i < connections, &settings, clock.clone()))
             .collect();

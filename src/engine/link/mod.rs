@@ -104,6 +104,11 @@ pub(crate) struct Link {
     retiring: bool,
     /// Why the last attempt or session failed, until the engine takes it.
     last_error: Option<SessionError>,
+    /// The other dialect's endpoint (URL and dialer), swapped with `url` and `dialer` when an
+    /// attempt starts under the dialect that is not `speaks`.
+    other: Option<Box<(String, Dialer)>>,
+    /// The dialect `url` and `dialer` serve.
+    speaks: Dialect,
 }
 
 impl Link {
@@ -153,7 +158,29 @@ impl Link {
             draining: false,
             retiring: false,
             last_error: None,
+            other: None,
+            // `url` and `dialer` are the V2 endpoint's.
+            speaks: Dialect::V2,
         }
+    }
+
+    /// Gives the link the unified account's (V3) endpoint beside the V2 one it was built with:
+    /// each connection attempt dials the one of the account's dialect at that moment.
+    pub(crate) fn with_v3_endpoint(mut self, url: &str, dialer: Dialer) -> Self {
+        self.other = Some(Box::new((url.to_owned(), dialer)));
+        self
+    }
+
+    /// Before an attempt: the endpoint of the account's dialect now, which the connection
+    /// speaks until it ends (an account that switches meanwhile reconnects it).
+    fn pick_endpoint(&mut self, dialect: Dialect) {
+        if dialect != self.speaks
+            && let Some(other) = self.other.as_mut()
+        {
+            std::mem::swap(&mut self.url, &mut other.0);
+            std::mem::swap(&mut self.dialer, &mut other.1);
+        }
+        self.speaks = dialect;
     }
 
     fn emit(&self, events: &mut Vec<(u8, LinkEvent)>, event: LinkEvent) {
@@ -422,9 +449,9 @@ impl Link {
             }
             let inbound = match self.decoder.next_message() {
                 Ok(None) => return Some(any),
-                Ok(Some(message)) => {
-                    received(message, cx.settings.dialect, &mut cx.scratch.replies)
-                }
+                // Read in the dialect this connection speaks: after the account switched, a
+                // connection of the old one still answers what is due on it in its own.
+                Ok(Some(message)) => received(message, self.speaks, &mut cx.scratch.replies),
                 Err(e) => {
                     self.lose(SessionError::Protocol(e.to_string()), cx);
                     return None;
@@ -495,6 +522,12 @@ impl Link {
                         self.url()
                     );
                     return self.logged_in(cx);
+                }
+            }
+            Inbound::Batch { id, count } => {
+                for k in 0..count {
+                    let entry = cx.scratch.replies.batch_entries()[k];
+                    self.emit(cx.events, LinkEvent::BatchEntry { batch: id, entry });
                 }
             }
             Inbound::Orders { count } => {
@@ -924,6 +957,7 @@ impl LinkSeam for Link {
                 self.generation = self.generation.wrapping_add(1);
                 self.phase = Phase::Backoff { retry_at: u64::MAX };
                 self.emit(cx.events, LinkEvent::Connecting);
+                self.pick_endpoint(cx.settings.dialect);
                 let step = self.dialer.start(cx.registry, self.token, cx.now);
                 self.socket_event = false;
                 self.readable = false;
@@ -995,6 +1029,21 @@ impl LinkSeam for Link {
         json.clear();
         dialect.encode_cancel(json, id, cancel);
         ws::encode_client_frame(frames, OpCode::Text, json, self.masks.next_mask());
+    }
+
+    #[inline]
+    fn append_batch(
+        &mut self,
+        frames: &mut Vec<u8>,
+        json: &mut Vec<u8>,
+        id: &RequestId,
+        key: crate::venue::v3::BatchKey,
+        cancels: &[Cancel],
+    ) {
+        json.clear();
+        if crate::venue::v3::encode_batch_cancel(json, id, key, cancels) {
+            ws::encode_client_frame(frames, OpCode::Text, json, self.masks.next_mask());
+        }
     }
 
     /// Counts one frame against the message budget; the caller checked [`Link::can_take`].

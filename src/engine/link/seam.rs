@@ -138,6 +138,12 @@ pub(crate) enum LinkEvent {
         id: Option<RequestId>,
         verdict: Verdict,
     },
+    /// The venue's verdict on one entry of the batch request `batch`.
+    BatchEntry {
+        /// `None` when the echoed id cannot be one of ours.
+        batch: Option<RequestId>,
+        entry: crate::venue::BatchEntry,
+    },
     /// An error that names no request ("request too many", "over limit" before a close, ...):
     /// a sign of trouble on this connection; `closing` when the venue closes it next,
     /// `rate_limited` when it says a rate limit was reached.
@@ -219,6 +225,16 @@ pub(crate) trait LinkSeam: LinkView {
         dialect: Dialect,
         id: &RequestId,
         cancel: &Cancel,
+    );
+    /// Appends the frame of one V3 `batch-cancel` of `cancels` (one product line, all named by
+    /// `key`) under `id` to `frames`. Allocates nothing when both buffers have room.
+    fn append_batch(
+        &mut self,
+        frames: &mut Vec<u8>,
+        json: &mut Vec<u8>,
+        id: &RequestId,
+        key: crate::venue::v3::BatchKey,
+        cancels: &[Cancel],
     );
     /// Counts one frame against the message budget.
     fn record_message(&mut self, now: u64);

@@ -80,6 +80,19 @@ pub enum Reply<'a> {
         /// The orders, in the push's order; held by the decoder until its next message.
         updates: &'a [OrderUpdate],
     },
+    /// A V3 `batch-cancel` reply (`event` "trade", `topic` "batch-cancel"): the request's id,
+    /// the top-level code (0 even when some entries failed) and each entry's own verdict.
+    Batch {
+        /// The request id the venue echoed back.
+        id: &'a str,
+        /// The top-level code.
+        code: i64,
+        /// The venue's message, `""` when absent.
+        msg: &'a str,
+        /// Each entry's verdict, in the reply's order; held by the decoder until its next
+        /// message.
+        entries: &'a [crate::venue::BatchEntry],
+    },
 }
 
 /// A venue message that cannot be understood. Whatever the variant, the peer is not speaking
@@ -109,7 +122,7 @@ pub enum DecodeError {
 }
 
 /// Whether `text` is the keepalive answer `pong`, give or take surrounding whitespace.
-fn is_pong(text: &[u8]) -> bool {
+pub(in crate::venue) fn is_pong(text: &[u8]) -> bool {
     text.trim_ascii() == b"pong"
 }
 
@@ -139,6 +152,8 @@ pub struct ReplyDecoder {
     tape: Tape<'static>,
     /// The orders of the last push read.
     updates: Vec<OrderUpdate>,
+    /// The entries of the last batch reply read (V3's `batch-cancel`).
+    batch: Vec<crate::venue::BatchEntry>,
     capacity: usize,
 }
 
@@ -171,6 +186,10 @@ impl ReplyDecoder {
     /// pushes one order per message.
     pub const UPDATES_CAPACITY: usize = 32;
 
+    /// The entries of one batch reply read without allocating: V3's `batch-cancel` carries at
+    /// most 20.
+    pub const BATCH_CAPACITY: usize = 20;
+
     /// A decoder prepared for messages of up to [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY)
     /// bytes.
     pub fn new() -> Self {
@@ -186,6 +205,7 @@ impl ReplyDecoder {
             buffers: Buffers::with_max_depth(prepared, Self::MAX_DEPTH),
             tape: Tape(Vec::new()),
             updates: Vec::with_capacity(Self::UPDATES_CAPACITY),
+            batch: Vec::with_capacity(Self::BATCH_CAPACITY),
             capacity: max_len,
         };
         decoder.warm_up(prepared);
@@ -247,12 +267,42 @@ impl ReplyDecoder {
         // only way its lifetime changes. It goes back empty whatever happened.
         let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
         self.updates.clear();
+        self.batch.clear();
         let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
             Ok(()) => read_reply(tape.as_value(), &mut self.updates),
             Err(_) => Err(DecodeError::NotJson),
         };
         self.tape = tape.reset();
         reply
+    }
+
+    /// Parses one text message in place with this decoder's buffers and reads it with `read`
+    /// (another dialect's rules over the same tape): what [`decode`](Self::decode) does for V2.
+    /// `read` gets the orders buffer empty.
+    pub(in crate::venue) fn decode_by<'a, R>(
+        &'a mut self,
+        text: &'a mut [u8],
+        read: impl FnOnce(
+            simd_json::tape::Value<'_, 'a>,
+            &'a mut Vec<OrderUpdate>,
+            &'a mut Vec<crate::venue::BatchEntry>,
+        ) -> Result<R, DecodeError>,
+    ) -> Result<R, DecodeError> {
+        let mut tape: Tape<'a> = std::mem::replace(&mut self.tape, Tape(Vec::new())).reset();
+        self.updates.clear();
+        self.batch.clear();
+        let reply = match simd_json::fill_tape(text, &mut self.buffers, &mut tape) {
+            Ok(()) => read(tape.as_value(), &mut self.updates, &mut self.batch),
+            Err(_) => Err(DecodeError::NotJson),
+        };
+        self.tape = tape.reset();
+        reply
+    }
+
+    /// The entries of the last message, if it was a batch reply ([`Reply::Batch`]); empty
+    /// otherwise.
+    pub fn batch_entries(&self) -> &[crate::venue::BatchEntry] {
+        &self.batch
     }
 
     /// The orders of the last message, if it was a push ([`Reply::Orders`]); empty otherwise.
@@ -317,6 +367,17 @@ pub enum OwnedReply {
         /// The orders, in the push's order.
         updates: Vec<OrderUpdate>,
     },
+    /// See [`Reply::Batch`].
+    Batch {
+        /// The request id the venue echoed back.
+        id: String,
+        /// The top-level code.
+        code: i64,
+        /// The venue's message.
+        msg: String,
+        /// Each entry's verdict.
+        entries: Vec<crate::venue::BatchEntry>,
+    },
 }
 
 impl OwnedReply {
@@ -343,6 +404,17 @@ impl OwnedReply {
             OwnedReply::Other { event } => Reply::Other { event },
             OwnedReply::SubscribeError { code, msg } => Reply::SubscribeError { code: *code, msg },
             OwnedReply::Orders { updates } => Reply::Orders { updates },
+            OwnedReply::Batch {
+                id,
+                code,
+                msg,
+                entries,
+            } => Reply::Batch {
+                id,
+                code: *code,
+                msg,
+                entries,
+            },
         }
     }
 }
@@ -379,6 +451,17 @@ impl From<Reply<'_>> for OwnedReply {
             },
             Reply::Orders { updates } => OwnedReply::Orders {
                 updates: updates.to_vec(),
+            },
+            Reply::Batch {
+                id,
+                code,
+                msg,
+                entries,
+            } => OwnedReply::Batch {
+                id: id.to_owned(),
+                code,
+                msg: msg.to_owned(),
+                entries: entries.to_vec(),
             },
         }
     }
@@ -418,7 +501,7 @@ pub fn decode_with_serde_json(text: &[u8]) -> Result<OwnedReply, DecodeError> {
 }
 
 /// What the reply reader needs to know about one JSON value.
-enum Kind<'i, V> {
+pub(in crate::venue) enum Kind<'i, V> {
     Null,
     Bool,
     /// An integer that fits an `i64`.
@@ -433,7 +516,7 @@ enum Kind<'i, V> {
 }
 
 /// A JSON value from either parser, seen through [`Kind`]; strings borrow from the input.
-trait JsonView<'i>: Copy {
+pub(in crate::venue) trait JsonView<'i>: Copy {
     fn kind(self) -> Kind<'i, Self>;
     /// The value under `key` if this is an object that has it.
     fn field(self, key: &str) -> Option<Self>;
@@ -636,7 +719,7 @@ fn read_update<'i, V: JsonView<'i>>(
 }
 
 /// A string field; absent, null and `""` read as none.
-fn text_field<'i, V: JsonView<'i>>(
+pub(in crate::venue) fn text_field<'i, V: JsonView<'i>>(
     entry: V,
     field: &'static str,
 ) -> Result<Option<&'i str>, DecodeError> {
@@ -648,7 +731,7 @@ fn text_field<'i, V: JsonView<'i>>(
 }
 
 /// A decimal string field; absent, null and `""` read as none.
-fn decimal_field<'i, V: JsonView<'i>>(
+pub(in crate::venue) fn decimal_field<'i, V: JsonView<'i>>(
     entry: V,
     field: &'static str,
 ) -> Result<Option<Decimal>, DecodeError> {
@@ -690,7 +773,7 @@ fn request_id<'i, V: JsonView<'i>>(root: V) -> Result<RequestIdField<'i>, Decode
 }
 
 /// `code` as a JSON integer or a string of one (`0`, `"0"`, `43001`, `"43001"`).
-fn code<'i, V: JsonView<'i>>(root: V) -> Result<i64, DecodeError> {
+pub(in crate::venue) fn code<'i, V: JsonView<'i>>(root: V) -> Result<i64, DecodeError> {
     const FIELD: &str = "code";
     match root.field(FIELD).map(JsonView::kind) {
         Some(Kind::Int(code)) => Ok(code),
@@ -711,7 +794,7 @@ fn parse_code(text: &str) -> Result<i64, DecodeError> {
 }
 
 /// `connId` when it is a string, else `""`: it only names the connection in logs.
-fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
+pub(in crate::venue) fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
     match root.field("connId").map(JsonView::kind) {
         Some(Kind::Str(id)) => id,
         _ => "",
@@ -719,7 +802,7 @@ fn conn_id<'i, V: JsonView<'i>>(root: V) -> &'i str {
 }
 
 /// `msg`, or `""` when absent or null.
-fn msg<'i, V: JsonView<'i>>(root: V) -> Result<&'i str, DecodeError> {
+pub(in crate::venue) fn msg<'i, V: JsonView<'i>>(root: V) -> Result<&'i str, DecodeError> {
     match root.field("msg").map(JsonView::kind) {
         Some(Kind::Str(msg)) => Ok(msg),
         Some(Kind::Null) | None => Ok(""),

@@ -62,6 +62,8 @@ pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
         Ok(Reply::Orders { updates }) => Inbound::Orders {
             count: updates.len(),
         },
+        // V2's reader never makes one.
+        Ok(Reply::Batch { .. }) => Inbound::Notice,
         Err(e) => Inbound::unreadable(Some(e), &head[..head_len]),
     }
 }

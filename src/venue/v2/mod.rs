@@ -7,12 +7,12 @@
 //! [`Dialect::V2`](super::Dialect::V2).
 
 pub(crate) mod codes;
-mod decode;
+pub(in crate::venue) mod decode;
 mod encode;
 mod inbound;
 pub(crate) mod rest;
 pub(crate) mod rest_reply;
-mod sign;
+pub(crate) mod sign;
 
 pub use decode::{DecodeError, OwnedReply, Reply, ReplyDecoder, decode_with_serde_json};
 pub use encode::{

@@ -27,7 +27,7 @@ pub(crate) enum NoVerdict {
 
 /// The venue's `code`: a string of digits or a JSON integer; anything else reads as `None`.
 /// Read without allocating.
-struct Code(Option<i64>);
+pub(in crate::venue) struct Code(pub(in crate::venue) Option<i64>);
 
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -83,7 +83,7 @@ impl<'de> Deserialize<'de> for Code {
 
 /// The venue's `msg`, borrowed from the body unless it holds escapes. (serde's own
 /// `Option<Cow<str>>` always copies.)
-struct Msg<'a>(Cow<'a, str>);
+pub(in crate::venue) struct Msg<'a>(pub(in crate::venue) Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Msg<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -112,11 +112,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for Msg<'a> {
 /// The fields of the reply envelope a verdict needs; the rest is skipped. Strings without
 /// escapes are borrowed from the body, so a reply is read without allocating.
 #[derive(Deserialize)]
-struct Envelope<'a, D> {
-    code: Option<Code>,
+pub(in crate::venue) struct Envelope<'a, D> {
+    pub(in crate::venue) code: Option<Code>,
     #[serde(borrow)]
-    msg: Option<Msg<'a>>,
-    data: Option<D>,
+    pub(in crate::venue) msg: Option<Msg<'a>>,
+    pub(in crate::venue) data: Option<D>,
 }
 
 /// `data` of the server time reply.
@@ -126,7 +126,7 @@ struct TimeData {
     server_time: Option<Code>,
 }
 
-fn envelope<'a, D: Deserialize<'a>>(
+pub(in crate::venue) fn envelope<'a, D: Deserialize<'a>>(
     status: u16,
     body: &'a [u8],
 ) -> Result<Envelope<'a, D>, NoVerdict> {
@@ -308,7 +308,7 @@ pub(crate) const ORDER_NOT_FOUND: [i64; 5] = [43001, 40109, 40768, 41101, 25204]
 
 /// `data` as one value, or the first of a list of them (spot's `orderInfo` answers a list of
 /// one, futures' `order/detail` an object); `None` for an empty list. Read without allocating.
-struct FirstOf<T>(Option<T>);
+pub(in crate::venue) struct FirstOf<T>(pub(in crate::venue) Option<T>);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
