@@ -359,7 +359,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Whether `code` says the request went to the wrong kind's API.
     #[inline]
-
     pub(super) fn is_wrong_account(code: i64) -> bool {
         points_to(code).is_some()
     }
