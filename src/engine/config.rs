@@ -556,7 +556,7 @@ impl ConfigBuilder {
         self
     }
 
-    /// WsBatches for the backlog: when the cancels waiting for the account's budget would wait
+    /// Batches for the backlog: when the cancels waiting for the account's budget would wait
     /// longer than `after` to go out one by one (the projected wait of the last of them), the
     /// engine sends the ones the WebSocket budget cannot take soon as REST batch requests
     /// (spot `batch-cancel-order`, futures `batch-cancel-orders`): up to 20 cancels of one

@@ -490,7 +490,7 @@ fn write_reply(tls: &mut Tls, reply: &Reply, faults: &RestFaults) -> io::Result<
 #[derive(Clone, Copy)]
 enum Failing {
     Queries,
-    WsBatches,
+    Batches,
     Cancels,
     CancelAlls,
 }
@@ -500,14 +500,14 @@ fn injected_failure(shared: &Shared, which: Failing) -> Option<Option<Reply>> {
     let faults = shared.rest.faults();
     let failure = match which {
         Failing::Queries => faults.fail_queries,
-        Failing::WsBatches => faults.fail_batches,
+        Failing::Batches => faults.fail_batches,
         Failing::Cancels => faults.fail_cancels,
         Failing::CancelAlls => faults.fail_cancel_alls,
     }?;
     let mut left = lock(&shared.rest.failures_left);
     let slot = match which {
         Failing::Queries => &mut left.0,
-        Failing::WsBatches => &mut left.1,
+        Failing::Batches => &mut left.1,
         Failing::Cancels => &mut left.3,
         Failing::CancelAlls => &mut left.4,
     };
@@ -580,7 +580,7 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
             injected_failure(shared, Failing::Queries).unwrap_or_else(|| v2(rest_orders::query))
         }
         ("POST", rest_orders::SPOT_BATCH | rest_orders::FUTURES_BATCH) => {
-            injected_failure(shared, Failing::WsBatches).unwrap_or_else(|| v2(rest_orders::batch))
+            injected_failure(shared, Failing::Batches).unwrap_or_else(|| v2(rest_orders::batch))
         }
         ("POST", rest_orders::SPOT_CANCEL_SYMBOL) => injected_failure(shared, Failing::CancelAlls)
             .unwrap_or_else(|| v2(rest_orders::cancel_symbol)),
@@ -589,8 +589,9 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
         ("GET", rest_v3::ORDER_INFO) => {
             injected_failure(shared, Failing::Queries).unwrap_or_else(|| v3(rest_v3::order_info))
         }
-        ("POST", rest_v3::CANCEL_BATCH) => injected_failure(shared, Failing::WsBatches)
-            .unwrap_or_else(|| v3(rest_v3::cancel_batch)),
+        ("POST", rest_v3::CANCEL_BATCH) => {
+            injected_failure(shared, Failing::Batches).unwrap_or_else(|| v3(rest_v3::cancel_batch))
+        }
         ("POST", rest_v3::CANCEL_ORDER) => v3(rest_v3::cancel_order),
         ("POST", rest_v3::CANCEL_SYMBOL) => v3(rest_v3::cancel_symbol),
         ("GET", rest_v3::SETTINGS) => v3(rest_v3::settings),

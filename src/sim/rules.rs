@@ -138,7 +138,7 @@ pub(super) fn check_cancel(args: &Value, logged_in: bool) -> Result<CancelReques
         return Err(reject(refusals::ILLEGAL_REQUEST));
     };
     if args.as_array().is_some_and(|list| list.len() != 1) {
-        // WsBatches are not served over WebSocket.
+        // Batches are not served over WebSocket.
         return Err(reject(refusals::PARAM_ERROR));
     }
     if !arg
