@@ -20,6 +20,13 @@ UnconfirmedReason = Literal["timeout", "not_found", "table_full", "shutdown"]
 State = Literal["connecting", "logging_in", "live", "backoff", "login_rejected", "stopped"]
 InstType = Literal["SPOT", "USDT-FUTURES", "COIN-FUTURES", "USDC-FUTURES"]
 Idle = Literal["busy_spin", "yield", "backoff"]
+Account = Literal["classic", "unified", "auto"]
+"""Which kind of Bitget account the key belongs to: the classic account speaks V2, the unified
+trading account V3; ``"auto"`` (the default) asks the venue at start over REST."""
+BatchBudget = Literal["per_entry", "per_message"]
+"""How a V3 ``batch-cancel`` counts against ``cancels_per_second``: each entry (default) or the
+whole message once."""
+SimAccount = Literal["classic", "unified"]
 
 def monotonic_ns() -> int:
     """Nanoseconds on the engine's monotonic clock, the clock of ``Outcome.accepted_ns`` and
@@ -93,6 +100,24 @@ class FinalStats(TypedDict):
     reply_to_final_p99_ns: int
     reply_to_final_max_ns: int
 
+class UnifiedStats(TypedDict):
+    """The unified trading account and the dead man's switch (``Stats["unified"]``)."""
+
+    unified: bool
+    """The account speaks the unified account's V3 API now (else the classic V2)."""
+    switches: int
+    """Times the venue's answer (40085 on V2, 40084 on V3) switched the API at run time."""
+    dead_man_enabled: bool
+    """The dead man's switch is on (configured, and the account is unified)."""
+    dead_man_armed_unix_ms: int
+    """When the venue last acknowledged arming it, Unix milliseconds; 0 never."""
+    dead_man_arms: int
+    """Arms (and re-arms) the venue acknowledged."""
+    dead_man_failures: int
+    """Arms the venue refused or did not answer (counted and logged)."""
+    dead_man_off: bool
+    """The clean shutdown turned it off."""
+
 class Stats(TypedDict):
     connect_attempts: int
     sessions: int
@@ -113,6 +138,12 @@ class Stats(TypedDict):
     hedges_won: int
     hedges_capped: int
     failovers: int
+    stalls: int
+    """Connections found stalled: they took no new cancels until they answered again."""
+    transient_answers: int
+    """Transient answers (a rate limit, overload, a timeout) that settled nothing."""
+    retries: int
+    """Cancels sent again after a transient answer."""
     rotations: int
     late_replies: int
     unreadable_messages: int
@@ -121,6 +152,7 @@ class Stats(TypedDict):
     connections: list[ConnectionStats]
     rest: RestStats
     finals: FinalStats
+    unified: UnifiedStats
 
 class Order(TypedDict, total=False):
     """An order in ``bitget-cancel run``'s input format."""
@@ -265,7 +297,18 @@ class FinalWord:
 class Engine:
     """The engine on a thread of its own. Cancels from any thread or asyncio task; outcomes
     waited for with the GIL released. Settings are ``ConfigBuilder``'s, durations in float
-    seconds; None means the library's default (``idle`` defaults to ``"backoff"`` here)."""
+    seconds; None means the library's default (``idle`` defaults to ``"backoff"`` here). A
+    setting that cannot work raises ``ConfigError`` whose ``field`` is its keyword.
+
+    The unified trading account: ``account`` (``"auto"`` by default: asked over REST at start;
+    a 40085 or 40084 at run time switches the API whatever the setting), ``uta_url`` (the V3
+    WebSocket URL; default the live V3 host, or the demo one with the demo ``url``),
+    ``dead_man_switch`` (seconds, whole, 5 to 60: the venue cancels every resting order of the
+    account if the engine stops re-arming it; unified accounts only, refused for
+    ``account="classic"``, needs the REST rung; off by default), ``batch_cancels`` (V3 cancels
+    due at once go in one ``batch-cancel``; default True) and ``batch_budget``. ``write_timeout``
+    (seconds a connection may be unable to write before it is replaced; default 2) and
+    ``send_buffer`` (the socket's ``SO_SNDBUF`` in bytes; default the OS's)."""
 
     def __init__(
         self,
@@ -293,6 +336,7 @@ class Engine:
         ack_timeout: Optional[float] = None,
         ping_interval: Optional[float] = None,
         pong_deadline: Optional[float] = None,
+        write_timeout: Optional[float] = None,
         messages_per_second: Optional[int] = None,
         cancels_per_second: Optional[int] = None,
         rate_margin: Optional[float] = None,
@@ -301,8 +345,14 @@ class Engine:
         reconnect: Optional[Reconnect] = None,
         login_retry_after: Union[float, Literal["never"], None] = None,
         shutdown_grace: Optional[float] = None,
+        send_buffer: Optional[int] = None,
         outcome_spin: Optional[float] = None,
         confirm: Union[bool, Confirm, None] = None,
+        account: Optional[Account] = None,
+        uta_url: Optional[str] = None,
+        dead_man_switch: Optional[float] = None,
+        batch_cancels: Optional[bool] = None,
+        batch_budget: Optional[BatchBudget] = None,
     ) -> None: ...
     def cancel(
         self,
@@ -398,6 +448,7 @@ class InlineEngine:
         ack_timeout: Optional[float] = None,
         ping_interval: Optional[float] = None,
         pong_deadline: Optional[float] = None,
+        write_timeout: Optional[float] = None,
         messages_per_second: Optional[int] = None,
         cancels_per_second: Optional[int] = None,
         rate_margin: Optional[float] = None,
@@ -406,8 +457,14 @@ class InlineEngine:
         reconnect: Optional[Reconnect] = None,
         login_retry_after: Union[float, Literal["never"], None] = None,
         shutdown_grace: Optional[float] = None,
+        send_buffer: Optional[int] = None,
         outcome_spin: Optional[float] = None,
         confirm: Union[bool, Confirm, None] = None,
+        account: Optional[Account] = None,
+        uta_url: Optional[str] = None,
+        dead_man_switch: Optional[float] = None,
+        batch_cancels: Optional[bool] = None,
+        batch_budget: Optional[BatchBudget] = None,
     ) -> None: ...
     def poll(self) -> bool:
         """One turn of the event loop; True if anything happened. Never blocks."""
@@ -453,13 +510,70 @@ class InlineEngine:
         traceback: Optional[TracebackType],
     ) -> bool: ...
 
+class SimKey(TypedDict, total=False):
+    """One more key the simulated venue accepts (``SimVenue(keys=...)``)."""
+
+    api_key: str
+    secret: str
+    passphrase: str
+    account: SimAccount
+    """Default ``"classic"``."""
+    uid: int
+    """The account it trades for. Default 1, the main key's (it sees the same orders)."""
+
+class CountdownArm(TypedDict):
+    uid: int
+    seconds: int
+    """Seconds asked for; 0 turned it off."""
+
+class SimBatch(TypedDict):
+    endpoint: str
+    size: int
+    cancelled: int
+    by_order_id: bool
+
+class SimCancelAll(TypedDict):
+    endpoint: str
+    instType: Optional[str]
+    instId: Optional[str]
+    cancelled: int
+
+class SimActivity(TypedDict):
+    """What the simulated venue saw beyond single cancels."""
+
+    mode_refusals: int
+    """Requests refused for the account's kind (40084 on V3, 40085 on V2)."""
+    countdown_arms: list[CountdownArm]
+    batches: list[SimBatch]
+    cancel_alls: list[SimCancelAll]
+    rate_limited: int
+    """Requests refused for a rate limit."""
+
+class ReceivedMessage(TypedDict):
+    conn: int
+    """1 for the first connection the venue accepted, then 2, ..."""
+    text: str
+
 class SimVenue:
     """A stand-in for Bitget on loopback, in this process, until ``close()``. Credentials:
-    ``"sim-key"``, ``"sim-secret"``, ``"sim-passphrase"``."""
+    ``"sim-key"``, ``"sim-secret"``, ``"sim-passphrase"``, for a classic account unless
+    ``account="unified"`` (V3 serves a unified key and V2 refuses it with 40085; V3 refuses a
+    classic key with 40084). ``keys`` adds more."""
 
-    def __init__(self, generate: int = 0, max_messages_per_second: int = 10) -> None: ...
+    def __init__(
+        self,
+        generate: int = 0,
+        max_messages_per_second: int = 10,
+        account: SimAccount = "classic",
+        keys: Optional[list[SimKey]] = None,
+    ) -> None: ...
     @property
-    def ws_url(self) -> str: ...
+    def ws_url(self) -> str:
+        """The V2 private WebSocket URL: ``Engine(url=...)``."""
+    @property
+    def uta_url(self) -> str:
+        """The V3 private WebSocket URL (unified accounts), same port and CA:
+        ``Engine(uta_url=...)``."""
     @property
     def rest_url(self) -> str: ...
     @property
@@ -475,6 +589,16 @@ class SimVenue:
     def fill_before_cancel(self, nth: int = 1, size: Optional[str] = None) -> None:
         """From now on, the order the ``nth`` cancel names fills (``size``; None: wholly) just
         before the cancel reaches it. Fires once; replaces any fault set before."""
+    def set_account(self, api_key: str, account: SimAccount) -> bool:
+        """Switches the account behind ``api_key`` from now on; False for an unknown key."""
+    def account(self, api_key: str) -> Optional[SimAccount]:
+        """The account kind behind ``api_key``; None for an unknown key."""
+    def countdown_left(self, uid: int = 1) -> Optional[float]:
+        """Seconds left on the account's dead man's switch; None when it is not armed."""
+    def activity(self) -> SimActivity:
+        """What the venue saw beyond single cancels."""
+    def received(self) -> list[ReceivedMessage]:
+        """The messages the venue received, oldest first."""
     def close(self) -> None: ...
     def __enter__(self) -> SimVenue: ...
     def __exit__(

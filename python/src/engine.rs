@@ -985,6 +985,9 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py,
         ("hedges_won", s.hedges_won),
         ("hedges_capped", s.hedges_capped),
         ("failovers", s.failovers),
+        ("stalls", s.stalls),
+        ("transient_answers", s.transient_answers),
+        ("retries", s.retries),
         ("rotations", s.rotations),
         ("late_replies", s.late_replies),
         ("unreadable_messages", s.unreadable_messages),
@@ -1046,5 +1049,15 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py,
         finals.set_item(name, value)?;
     }
     d.set_item("finals", finals)?;
+    let u = &s.unified;
+    let unified = PyDict::new(py);
+    unified.set_item("unified", u.unified)?;
+    unified.set_item("switches", u.switches)?;
+    unified.set_item("dead_man_enabled", u.dead_man_enabled)?;
+    unified.set_item("dead_man_armed_unix_ms", u.dead_man_armed_unix_ms)?;
+    unified.set_item("dead_man_arms", u.dead_man_arms)?;
+    unified.set_item("dead_man_failures", u.dead_man_failures)?;
+    unified.set_item("dead_man_off", u.dead_man_off)?;
+    d.set_item("unified", unified)?;
     Ok(d)
 }

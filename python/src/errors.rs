@@ -56,10 +56,18 @@ pub(crate) fn config(py: Python<'_>, field: &str, message: impl Into<String>) ->
     raise(py, "ConfigError", (message.into(), field))
 }
 
+/// The URLs given besides `url`, so that a URL the library refuses is named by its keyword.
+#[derive(Default)]
+pub(crate) struct GivenUrls {
+    pub rest_url: Option<String>,
+    pub uta_url: Option<String>,
+}
+
 /// The library's `ConfigError`, named by the keyword the caller used.
-pub(crate) fn from_config_error(py: Python<'_>, e: &ConfigError, rest_url: Option<&str>) -> PyErr {
+pub(crate) fn from_config_error(py: Python<'_>, e: &ConfigError, given: &GivenUrls) -> PyErr {
     let field = match e {
-        ConfigError::InvalidUrl { url, .. } if Some(url.as_str()) == rest_url => "rest_url",
+        ConfigError::InvalidUrl { url, .. } if given.rest_url.as_ref() == Some(url) => "rest_url",
+        ConfigError::InvalidUrl { url, .. } if given.uta_url.as_ref() == Some(url) => "uta_url",
         ConfigError::InvalidUrl { .. } => "url",
         ConfigError::InvalidCredential { field, .. } => match *field {
             "api key" => "api_key",

@@ -2,14 +2,19 @@
 //! methods (durations in float seconds), into a `Config`. `None` always means the library's
 //! default. Two differ from the Rust names: `ca_pem` and `ca_file` are `extra_root_ca_pem` and
 //! `extra_root_ca_file`. The idle strategy defaults to `"backoff"` (a Python program usually
-//! shares its machine), not the library's busy-spin.
+//! shares its machine), not the library's busy-spin. Choices are the library's words:
+//! `account` is `"classic"`, `"unified"` or `"auto"` (`Account::as_str`), `batch_budget`
+//! `"per_entry"` or `"per_message"`. Not bound: `on_thread_start` and `resolver` (Rust functions),
+//! `credentials` (the positional arguments), and `rest(RestConfig)` beyond its base URL
+//! (`rest_url`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bitget_cancel::InstType;
 use bitget_cancel::engine::{
-    Config, ConfigBuilder, Confirm, Credentials, HedgeAfter, IdleStrategy, ReconnectBackoff,
+    Account, BatchBudget, Config, ConfigBuilder, Confirm, Credentials, HedgeAfter, IdleStrategy,
+    ReconnectBackoff,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -18,7 +23,7 @@ use pyo3::types::{PyDict, PyString};
 use crate::errors;
 
 /// Every keyword, in the order the stubs list them.
-pub(crate) const NAMES: [&str; 30] = [
+pub(crate) const NAMES: [&str; 37] = [
     "url",
     "endpoints",
     "connections",
@@ -39,6 +44,7 @@ pub(crate) const NAMES: [&str; 30] = [
     "ack_timeout",
     "ping_interval",
     "pong_deadline",
+    "write_timeout",
     "messages_per_second",
     "cancels_per_second",
     "rate_margin",
@@ -47,8 +53,14 @@ pub(crate) const NAMES: [&str; 30] = [
     "reconnect",
     "login_retry_after",
     "shutdown_grace",
+    "send_buffer",
     "outcome_spin",
     "confirm",
+    "account",
+    "uta_url",
+    "dead_man_switch",
+    "batch_cancels",
+    "batch_budget",
 ];
 
 /// One keyword's value, named for the errors.
@@ -143,9 +155,9 @@ impl Settings {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Settings> {
         let credentials = Credentials::new(api_key, api_secret, passphrase)
-            .map_err(|e| errors::from_config_error(py, &e, None))?;
+            .map_err(|e| errors::from_config_error(py, &e, &errors::GivenUrls::default()))?;
         let mut builder = Config::builder(credentials).idle(IdleStrategy::Backoff);
-        let mut rest_url = None;
+        let mut given = errors::GivenUrls::default();
         if let Some(kwargs) = kwargs {
             for (key, value) in kwargs.iter() {
                 let name: String = key.extract()?;
@@ -162,15 +174,17 @@ impl Settings {
                     name,
                     value: &value,
                 };
-                if name == "rest_url" {
-                    rest_url = Some(setting.string()?);
+                match name {
+                    "rest_url" => given.rest_url = Some(setting.string()?),
+                    "uta_url" => given.uta_url = Some(setting.string()?),
+                    _ => {}
                 }
                 builder = apply(builder, &setting)?;
             }
         }
         let config = builder
             .build()
-            .map_err(|e| errors::from_config_error(py, &e, rest_url.as_deref()))?;
+            .map_err(|e| errors::from_config_error(py, &e, &given))?;
         Ok(Settings { config })
     }
 }
@@ -240,6 +254,7 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
         "ack_timeout" => b.ack_timeout(s.seconds()?),
         "ping_interval" => b.ping_interval(s.seconds()?),
         "pong_deadline" => b.pong_deadline(s.seconds()?),
+        "write_timeout" => b.write_timeout(s.seconds()?),
         "messages_per_second" => b.messages_per_second(s.count()?),
         "cancels_per_second" => b.cancels_per_second(s.count()?),
         "rate_margin" => b.rate_margin(s.seconds()?),
@@ -254,11 +269,33 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
             },
         ),
         "shutdown_grace" => b.shutdown_grace(s.seconds()?),
+        "send_buffer" => b.send_buffer(Some(s.count()?)),
         "outcome_spin" => b.outcome_spin(s.seconds()?),
         "confirm" => match confirm(s)? {
             Some(c) => b.confirm(c),
             None => b.no_confirm(),
         },
+        "account" => b.account(
+            s.string()?
+                .parse::<Account>()
+                .map_err(|e| errors::config(s.py(), "account", format!("invalid account: {e}")))?,
+        ),
+        "uta_url" => b.uta_url(s.string()?),
+        "dead_man_switch" => b.dead_man_switch(s.seconds()?),
+        "batch_cancels" => b.batch_cancels(s.boolean()?),
+        "batch_budget" => b.batch_budget(match s.string()?.as_str() {
+            "per_entry" => BatchBudget::PerEntry,
+            "per_message" => BatchBudget::PerMessage,
+            other => {
+                return Err(errors::config(
+                    s.py(),
+                    "batch_budget",
+                    format!(
+                        "invalid batch_budget: {other:?} is not one of \"per_entry\", \"per_message\""
+                    ),
+                ));
+            }
+        }),
         // `NAMES` holds exactly the names above.
         other => return Err(PyTypeError::new_err(format!("unknown setting {other}"))),
     })

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 
 use bitget_cancel::InstType;
 use bitget_cancel::jsonl::CancelLine;
-use bitget_cancel::sim::{Faults, FillBeforeCancel, OrderState, SimConfig, SimVenue};
+use bitget_cancel::sim::{
+    AccountMode, Activity, Faults, FillBeforeCancel, MAIN_UID, OrderState, SimConfig, SimKey,
+    SimVenue,
+};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyType};
@@ -19,14 +22,20 @@ const SYMBOL: &str = "BTCUSDT";
 /// A stand-in for Bitget on loopback (TLS with a CA of its own, the venue's login, replies,
 /// limits and error codes), running on threads of this process until ``close()``.
 ///
-/// ``SimVenue(generate=0, max_messages_per_second=10)``: ``generate`` resting orders, half SPOT
-/// and half USDT-FUTURES on BTCUSDT, listed in ``orders``; ``max_messages_per_second`` per
-/// connection (the live venue's 10; 0: no limit). Its credentials are ``"sim-key"``,
-/// ``"sim-secret"``, ``"sim-passphrase"``.
+/// ``SimVenue(generate=0, max_messages_per_second=10, account="classic", keys=None)``:
+/// ``generate`` resting orders, half SPOT and half USDT-FUTURES on BTCUSDT, listed in
+/// ``orders``; ``max_messages_per_second`` per connection (the live venue's 10; 0: no limit).
+/// Its credentials are ``"sim-key"``, ``"sim-secret"``, ``"sim-passphrase"``, for an account
+/// that is ``account`` (``"classic"``: V2 serves it and V3 refuses it with 40084;
+/// ``"unified"``: V3 serves it and V2 refuses it with 40085). ``keys``: more keys the venue
+/// accepts, each a dict with ``api_key``, ``secret``, ``passphrase``, and optionally ``account``
+/// (default ``"classic"``) and ``uid`` (the account it trades for; default the main key's, 1, so
+/// it sees the same orders).
 #[pyclass(module = "bitget_cancel", name = "SimVenue", frozen)]
 pub(crate) struct PySimVenue {
     venue: Mutex<Option<SimVenue>>,
     ws_url: String,
+    uta_url: String,
     rest_url: String,
     ca_pem: String,
     orders: Vec<CancelLine>,
@@ -36,10 +45,22 @@ pub(crate) struct PySimVenue {
 #[pymethods]
 impl PySimVenue {
     #[new]
-    #[pyo3(signature = (generate=0, max_messages_per_second=10))]
-    fn new(py: Python<'_>, generate: usize, max_messages_per_second: u32) -> PyResult<Self> {
+    #[pyo3(signature = (generate=0, max_messages_per_second=10, account="classic", keys=None))]
+    fn new(
+        py: Python<'_>,
+        generate: usize,
+        max_messages_per_second: u32,
+        account: &str,
+        keys: Option<Vec<Bound<'_, PyDict>>>,
+    ) -> PyResult<Self> {
         let config = SimConfig {
             max_messages_per_second,
+            account_mode: account_mode(account)?,
+            extra_keys: keys
+                .unwrap_or_default()
+                .iter()
+                .map(sim_key)
+                .collect::<PyResult<_>>()?,
             ..SimConfig::default()
         };
         let venue = py
@@ -60,6 +81,7 @@ impl PySimVenue {
             .collect();
         Ok(PySimVenue {
             ws_url: venue.url(),
+            uta_url: venue.v3_url(),
             rest_url: venue.rest_url(),
             ca_pem: venue.ca_pem().to_owned(),
             venue: Mutex::new(Some(venue)),
@@ -72,6 +94,13 @@ impl PySimVenue {
     #[getter]
     fn ws_url(&self) -> &str {
         &self.ws_url
+    }
+
+    /// The unified account's (V3) private WebSocket URL, ``wss://localhost:PORT/v3/ws/private``
+    /// (same port and CA as ``ws_url``): ``Engine(uta_url=...)``.
+    #[getter]
+    fn uta_url(&self) -> &str {
+        &self.uta_url
     }
 
     /// The REST base URL, ``https://localhost:PORT``: ``Engine(rest_url=...)``.
@@ -148,6 +177,52 @@ impl PySimVenue {
         })
     }
 
+    /// Switches the account behind ``api_key`` to ``account`` (``"classic"`` or ``"unified"``)
+    /// from now on, so that its next request in the other API is refused (40085 on V2, 40084
+    /// on V3). False when the venue has no such key.
+    fn set_account(&self, api_key: &str, account: &str) -> PyResult<bool> {
+        let mode = account_mode(account)?;
+        self.with_venue(|venue| venue.set_account_mode(api_key, mode))
+    }
+
+    /// The account kind behind ``api_key`` (``"classic"`` or ``"unified"``), or None when the
+    /// venue has no such key.
+    fn account(&self, api_key: &str) -> PyResult<Option<&'static str>> {
+        self.with_venue(|venue| venue.account_mode(api_key).map(AccountMode::as_str))
+    }
+
+    /// Seconds left on account ``uid``'s dead man's switch (``countdown-cancel-all``), or None
+    /// when it is not armed. The main key's account is 1.
+    #[pyo3(signature = (uid=MAIN_UID))]
+    fn countdown_left(&self, uid: u64) -> PyResult<Option<f64>> {
+        self.with_venue(|venue| venue.countdown_left(uid).map(|d| d.as_secs_f64()))
+    }
+
+    /// What the venue saw beyond single cancels, as a dict: ``mode_refusals`` (requests
+    /// refused for the account's kind: 40084 on V3, 40085 on V2), ``countdown_arms`` (a list
+    /// of ``{"uid", "seconds"}``, oldest first; 0 seconds turned it off), ``batches`` (a list of
+    /// ``{"endpoint", "size", "cancelled", "by_order_id"}``), ``cancel_alls`` (a list of
+    /// ``{"endpoint", "instType", "instId", "cancelled"}``) and ``rate_limited`` (requests
+    /// refused for a rate limit).
+    fn activity<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let a = self.with_venue(SimVenue::activity)?;
+        activity_dict(py, &a)
+    }
+
+    /// The messages the venue received, oldest first: a list of dicts with ``conn`` (1 for the
+    /// first connection it accepted, then 2, ...) and ``text`` (the payload).
+    fn received<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let frames = self.with_venue(SimVenue::received)?;
+        let list = PyList::empty(py);
+        for f in frames {
+            let d = PyDict::new(py);
+            d.set_item("conn", f.conn)?;
+            d.set_item("text", f.text)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
     /// Stops accepting, closes every connection and joins the venue's threads (the GIL
     /// released). Idempotent.
     fn close(&self, py: Python<'_>) {
@@ -195,6 +270,78 @@ impl PySimVenue {
             None => Err(PyValueError::new_err("the simulated venue is closed")),
         }
     }
+}
+
+/// `"classic"` or `"unified"`.
+fn account_mode(word: &str) -> PyResult<AccountMode> {
+    word.parse()
+        .map_err(|e: String| PyValueError::new_err(format!("account: {e}")))
+}
+
+/// One of `SimVenue(keys=...)`.
+fn sim_key(d: &Bound<'_, PyDict>) -> PyResult<SimKey> {
+    let text = |key: &str| -> PyResult<String> {
+        d.get_item(key)?
+            .ok_or_else(|| PyValueError::new_err(format!("a key needs {key:?}")))?
+            .extract()
+    };
+    for key in d.keys() {
+        let key: String = key.extract()?;
+        if !["api_key", "secret", "passphrase", "account", "uid"].contains(&key.as_str()) {
+            return Err(PyValueError::new_err(format!(
+                "a key has no {key:?}: api_key, secret, passphrase, account, uid"
+            )));
+        }
+    }
+    Ok(SimKey {
+        api_key: text("api_key")?,
+        secret: text("secret")?,
+        passphrase: text("passphrase")?,
+        uid: match d.get_item("uid")? {
+            Some(uid) => uid.extract()?,
+            None => MAIN_UID,
+        },
+        mode: match d.get_item("account")? {
+            Some(word) => account_mode(&word.extract::<String>()?)?,
+            None => AccountMode::Classic,
+        },
+    })
+}
+
+/// `SimVenue.activity()`.
+fn activity_dict<'py>(py: Python<'py>, a: &Activity) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("mode_refusals", a.mode_refusals)?;
+    let arms = PyList::empty(py);
+    for arm in &a.countdown_arms {
+        let e = PyDict::new(py);
+        e.set_item("uid", arm.uid)?;
+        e.set_item("seconds", arm.seconds)?;
+        arms.append(e)?;
+    }
+    d.set_item("countdown_arms", arms)?;
+    let batches = PyList::empty(py);
+    for b in &a.batches {
+        let e = PyDict::new(py);
+        e.set_item("endpoint", b.endpoint.name())?;
+        e.set_item("size", b.size)?;
+        e.set_item("cancelled", b.cancelled)?;
+        e.set_item("by_order_id", b.by_order_id)?;
+        batches.append(e)?;
+    }
+    d.set_item("batches", batches)?;
+    let alls = PyList::empty(py);
+    for c in &a.cancel_alls {
+        let e = PyDict::new(py);
+        e.set_item("endpoint", c.endpoint.name())?;
+        e.set_item("instType", c.inst_type.map(InstType::as_str))?;
+        e.set_item("instId", c.symbol.as_deref())?;
+        e.set_item("cancelled", c.cancelled)?;
+        alls.append(e)?;
+    }
+    d.set_item("cancel_alls", alls)?;
+    d.set_item("rate_limited", a.rate_limited_total())?;
+    Ok(d)
 }
 
 /// An order's state as a dict, in the venue's field names.
