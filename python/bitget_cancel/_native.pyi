@@ -566,7 +566,10 @@ class SimVenue:
         max_messages_per_second: int = 10,
         account: SimAccount = "classic",
         keys: Optional[list[SimKey]] = None,
-    ) -> None: ...
+        limits: bool = False,
+    ) -> None:
+        """``limits=True`` enforces the live venue's documented per-account limits of every
+        endpoint, answering over them with its rate-limit errors."""
     @property
     def ws_url(self) -> str:
         """The V2 private WebSocket URL: ``Engine(url=...)``."""
@@ -589,6 +592,14 @@ class SimVenue:
     def fill_before_cancel(self, nth: int = 1, size: Optional[str] = None) -> None:
         """From now on, the order the ``nth`` cancel names fills (``size``; None: wholly) just
         before the cancel reaches it. Fires once; replaces any fault set before."""
+    def seed_orders(self, inst_type: InstType, inst_id: str, n: int = 1) -> list[Order]:
+        """Puts ``n`` more resting orders on the main key's book and returns them (``orders``
+        lists the generated ones only). ValueError for a product line or symbol the venue would
+        not take."""
+    def resting_orders(self) -> int:
+        """How many orders rest on the book now."""
+    def order(self, inst_type: InstType, inst_id: str, order_id: str) -> Optional[OrderState]:
+        """The order as the venue has it now (resting or final); None if it never had it."""
     def set_account(self, api_key: str, account: SimAccount) -> bool:
         """Switches the account behind ``api_key`` from now on; False for an unknown key."""
     def account(self, api_key: str) -> Optional[SimAccount]:

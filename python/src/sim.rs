@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use bitget_cancel::InstType;
 use bitget_cancel::jsonl::CancelLine;
 use bitget_cancel::sim::{
-    AccountMode, Activity, Faults, FillBeforeCancel, MAIN_UID, OrderState, SimConfig, SimKey,
-    SimVenue,
+    AccountMode, Activity, Faults, FillBeforeCancel, MAIN_UID, OrderState, RestingOrder, SimConfig,
+    SimKey, SimLimits, SimVenue,
 };
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -30,7 +30,10 @@ const SYMBOL: &str = "BTCUSDT";
 /// ``"unified"``: V3 serves it and V2 refuses it with 40085). ``keys``: more keys the venue
 /// accepts, each a dict with ``api_key``, ``secret``, ``passphrase``, and optionally ``account``
 /// (default ``"classic"``) and ``uid`` (the account it trades for; default the main key's, 1, so
-/// it sees the same orders).
+/// it sees the same orders). ``limits=True`` enforces the live venue's documented per-account
+/// limits of every endpoint (10 cancels a second, the batch and cancel-all endpoints' own),
+/// answering over them with its rate-limit errors (``activity()["rate_limited"]`` counts them);
+/// by default only ``max_messages_per_second`` holds.
 #[pyclass(module = "bitget_cancel", name = "SimVenue", frozen)]
 pub(crate) struct PySimVenue {
     venue: Mutex<Option<SimVenue>>,
@@ -45,16 +48,20 @@ pub(crate) struct PySimVenue {
 #[pymethods]
 impl PySimVenue {
     #[new]
-    #[pyo3(signature = (generate=0, max_messages_per_second=10, account="classic", keys=None))]
+    #[pyo3(signature = (
+        generate=0, max_messages_per_second=10, account="classic", keys=None, limits=false
+    ))]
     fn new(
         py: Python<'_>,
         generate: usize,
         max_messages_per_second: u32,
         account: &str,
         keys: Option<Vec<Bound<'_, PyDict>>>,
+        limits: bool,
     ) -> PyResult<Self> {
         let config = SimConfig {
             max_messages_per_second,
+            limits: limits.then(SimLimits::default),
             account_mode: account_mode(account)?,
             extra_keys: keys
                 .unwrap_or_default()
@@ -68,17 +75,7 @@ impl PySimVenue {
             .map_err(|e| PyOSError::new_err(format!("cannot start the simulated venue: {e}")))?;
         let mut seeded = venue.seed_orders(InstType::Spot, SYMBOL, generate.div_ceil(2));
         seeded.extend(venue.seed_orders(InstType::UsdtFutures, SYMBOL, generate / 2));
-        let orders = seeded
-            .iter()
-            .map(|o| {
-                let line = CancelLine::new(o.inst_type, o.inst_id.clone())
-                    .with_order_id(o.order_id.clone());
-                match &o.client_oid {
-                    Some(c) => line.with_client_oid(c.clone()),
-                    None => line,
-                }
-            })
-            .collect();
+        let orders = seeded.iter().map(order_line).collect();
         Ok(PySimVenue {
             ws_url: venue.url(),
             uta_url: venue.v3_url(),
@@ -121,19 +118,53 @@ impl PySimVenue {
     fn orders<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for line in &self.orders {
-            // The fields `CancelLine` writes, in its order (instType, instId, orderId,
-            // clientOid), read back from its JSON so that the two never disagree.
-            let d = PyDict::new(py);
-            let json: serde_json::Value = serde_json::from_str(&line.to_json())
-                .map_err(|e| PyOSError::new_err(format!("order line: {e}")))?;
-            for key in ["instType", "instId", "orderId", "clientOid", "id"] {
-                if let Some(serde_json::Value::String(text)) = json.get(key) {
-                    d.set_item(key, text)?;
-                }
-            }
-            list.append(d)?;
+            list.append(line_dict(py, line)?)?;
         }
         Ok(list)
+    }
+
+    /// Puts ``n`` more resting orders on the book of the main key's account, on ``inst_type``
+    /// and ``inst_id``, and returns them like ``orders`` (which lists the generated ones only).
+    /// Raises ``ValueError`` for a product line or symbol the venue would not take.
+    #[pyo3(signature = (inst_type, inst_id, n=1))]
+    fn seed_orders<'py>(
+        &self,
+        py: Python<'py>,
+        inst_type: &str,
+        inst_id: &str,
+        n: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let inst_type: InstType = inst_type
+            .parse()
+            .map_err(|e: bitget_cancel::InvalidField| PyValueError::new_err(e.to_string()))?;
+        bitget_cancel::InstId::new(inst_id).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let seeded = self.with_venue(|venue| venue.seed_orders(inst_type, inst_id, n))?;
+        let list = PyList::empty(py);
+        for o in &seeded {
+            list.append(line_dict(py, &order_line(o))?)?;
+        }
+        Ok(list)
+    }
+
+    /// How many orders rest on the venue's book now, every account's.
+    fn resting_orders(&self) -> PyResult<usize> {
+        self.with_venue(SimVenue::resting_orders)
+    }
+
+    /// The order as the venue has it now (resting or final; see ``fill``), or None when the
+    /// venue never had it.
+    fn order<'py>(
+        &self,
+        py: Python<'py>,
+        inst_type: &str,
+        inst_id: &str,
+        order_id: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let inst_type: InstType = inst_type
+            .parse()
+            .map_err(|e: bitget_cancel::InvalidField| PyValueError::new_err(e.to_string()))?;
+        let state = self.with_venue(|venue| venue.order(inst_type, inst_id, order_id))?;
+        state.map(|o| order_dict(py, &o)).transpose()
     }
 
     /// A scripted taker: fills ``size`` (a decimal string; None: all that is left) of a resting
@@ -270,6 +301,29 @@ impl PySimVenue {
             None => Err(PyValueError::new_err("the simulated venue is closed")),
         }
     }
+}
+
+/// A resting order as a line of `run`'s input.
+fn order_line(o: &RestingOrder) -> CancelLine {
+    let line = CancelLine::new(o.inst_type, o.inst_id.clone()).with_order_id(o.order_id.clone());
+    match &o.client_oid {
+        Some(c) => line.with_client_oid(c.clone()),
+        None => line,
+    }
+}
+
+/// An input line as a dict: the fields `CancelLine` writes, in its order (instType, instId,
+/// orderId, clientOid), read back from its JSON so that the two never disagree.
+fn line_dict<'py>(py: Python<'py>, line: &CancelLine) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    let json: serde_json::Value = serde_json::from_str(&line.to_json())
+        .map_err(|e| PyOSError::new_err(format!("order line: {e}")))?;
+    for key in ["instType", "instId", "orderId", "clientOid", "id"] {
+        if let Some(serde_json::Value::String(text)) = json.get(key) {
+            d.set_item(key, text)?;
+        }
+    }
+    Ok(d)
 }
 
 /// `"classic"` or `"unified"`.
