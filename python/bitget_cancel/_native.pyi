@@ -39,6 +39,25 @@ class Reconnect(TypedDict, total=False):
     max: float
     reset_after: float
 
+class Rest(TypedDict, total=False):
+    """The REST rung's settings (``RestConfig``'s fields); those left out keep their defaults.
+    Applied before every other setting: ``rest_url`` and ``no_rest`` beside it win."""
+
+    base_url: str
+    """``https://host[:port]``. Default the live REST host."""
+    demo_trading: bool
+    """Sends ``paptrading: 1`` (demo trading; set by itself with the demo ``url``)."""
+    request_timeout: float
+    """Seconds a request may wait for its complete reply. Default 5."""
+    connect_timeout: float
+    """Seconds for the TCP connect and the TLS handshake together. Default 5."""
+    keep_warm_every: float
+    """Seconds after its last request an idle connection sends a keep-warm request. Default
+    20."""
+    reconnect: Reconnect
+    max_body: int
+    """The largest reply body accepted, bytes. Default 65536."""
+
 class Confirm(TypedDict, total=False):
     """The final word's settings (``Confirm``'s fields); those left out keep their defaults."""
 
@@ -320,6 +339,7 @@ class Engine:
         endpoints: Optional[list[str]] = None,
         connections: Optional[int] = None,
         rest_url: Optional[str] = None,
+        rest: Optional[Rest] = None,
         no_rest: Optional[bool] = None,
         rest_only: Optional[bool] = None,
         hedge_after: Union[float, Literal["adaptive", "off"], None] = None,
@@ -432,6 +452,7 @@ class InlineEngine:
         endpoints: Optional[list[str]] = None,
         connections: Optional[int] = None,
         rest_url: Optional[str] = None,
+        rest: Optional[Rest] = None,
         no_rest: Optional[bool] = None,
         rest_only: Optional[bool] = None,
         hedge_after: Union[float, Literal["adaptive", "off"], None] = None,

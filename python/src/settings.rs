@@ -5,8 +5,8 @@
 //! shares its machine), not the library's busy-spin. Choices are the library's words:
 //! `account` is `"classic"`, `"unified"` or `"auto"` (`Account::as_str`), `batch_budget`
 //! `"per_entry"` or `"per_message"`. Not bound: `on_thread_start` and `resolver` (Rust functions),
-//! `credentials` (the positional arguments), and `rest(RestConfig)` beyond its base URL
-//! (`rest_url`).
+//! and `credentials` (the positional arguments). `rest` (a dict of `RestConfig`'s fields) is
+//! applied before every other setting, so `rest_url` and `no_rest` beside it win.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -23,11 +23,12 @@ use pyo3::types::{PyDict, PyString};
 use crate::errors;
 
 /// Every keyword, in the order the stubs list them.
-pub(crate) const NAMES: [&str; 37] = [
+pub(crate) const NAMES: [&str; 38] = [
     "url",
     "endpoints",
     "connections",
     "rest_url",
+    "rest",
     "no_rest",
     "rest_only",
     "hedge_after",
@@ -158,6 +159,20 @@ impl Settings {
             .map_err(|e| errors::from_config_error(py, &e, &errors::GivenUrls::default()))?;
         let mut builder = Config::builder(credentials).idle(IdleStrategy::Backoff);
         let mut given = errors::GivenUrls::default();
+        if let Some(rest) = kwargs
+            .map(|k| k.get_item("rest"))
+            .transpose()?
+            .flatten()
+            .filter(|v| !v.is_none())
+        {
+            let setting = Setting {
+                name: "rest",
+                value: &rest,
+            };
+            let config = rest_config(&setting).map_err(|e| errors::renamed(py, e, "rest"))?;
+            given.rest_base = Some(config.base_url.clone());
+            builder = builder.rest(config);
+        }
         if let Some(kwargs) = kwargs {
             for (key, value) in kwargs.iter() {
                 let name: String = key.extract()?;
@@ -167,7 +182,7 @@ impl Settings {
                         NAMES.join(", ")
                     )));
                 };
-                if value.is_none() {
+                if value.is_none() || name == "rest" {
                     continue;
                 }
                 let setting = Setting {
@@ -260,7 +275,7 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
         "rate_margin" => b.rate_margin(s.seconds()?),
         "max_queue_time" => b.max_queue_time(s.seconds()?),
         "connect_timeout" => b.connect_timeout(s.seconds()?),
-        "reconnect" => b.reconnect(reconnect(s)?),
+        "reconnect" => b.reconnect(reconnect(s).map_err(|e| errors::renamed(s.py(), e, "reconnect"))?),
         "login_retry_after" => b.login_retry_after(
             match s.value.extract::<String>().ok().as_deref() {
                 Some("never") => None,
@@ -271,7 +286,7 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
         "shutdown_grace" => b.shutdown_grace(s.seconds()?),
         "send_buffer" => b.send_buffer(Some(s.count()?)),
         "outcome_spin" => b.outcome_spin(s.seconds()?),
-        "confirm" => match confirm(s)? {
+        "confirm" => match confirm(s).map_err(|e| errors::renamed(s.py(), e, "confirm"))? {
             Some(c) => b.confirm(c),
             None => b.no_confirm(),
         },
@@ -361,6 +376,41 @@ fn confirm(s: &Setting<'_, '_>) -> PyResult<Option<Confirm>> {
         }
     }
     Ok(Some(c))
+}
+
+/// `RestConfig`'s fields in a dict: `base_url`, `demo_trading`, `request_timeout`,
+/// `connect_timeout`, `keep_warm_every` (seconds), `reconnect` (as the setting), `max_body`
+/// (bytes); the others keep their defaults. The extra root CA is `ca_pem`'s.
+fn rest_config(s: &Setting<'_, '_>) -> PyResult<bitget_cancel::rest::RestConfig> {
+    let dict = s
+        .value
+        .cast::<PyDict>()
+        .map_err(|_| s.wrong_type("a dict of RestConfig's fields"))?;
+    let mut rest = bitget_cancel::rest::RestConfig::default();
+    for (key, value) in dict.iter() {
+        let key: String = key.extract()?;
+        let name = format!("rest['{key}']");
+        let field = Setting {
+            name: &name,
+            value: &value,
+        };
+        match key.as_str() {
+            "base_url" => rest.base_url = field.string()?,
+            "demo_trading" => rest.demo_trading = field.boolean()?,
+            "request_timeout" => rest.request_timeout = field.seconds()?,
+            "connect_timeout" => rest.connect_timeout = field.seconds()?,
+            "keep_warm_every" => rest.keep_warm_every = field.seconds()?,
+            "reconnect" => rest.reconnect = reconnect(&field)?,
+            "max_body" => rest.max_body = field.count()?,
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "rest has no '{key}': its keys are base_url, demo_trading, request_timeout, \
+                     connect_timeout, keep_warm_every, reconnect, max_body"
+                )));
+            }
+        }
+    }
+    Ok(rest)
 }
 
 /// A dict with any of `initial`, `max`, `reset_after` (seconds); the others keep their defaults.
