@@ -250,6 +250,22 @@ ascii_newtype!(
     allow_empty = false, is_request_id_byte
 );
 
+impl InstId {
+    /// No symbol: the whole product line, in the [`Cancel`] a cancel-all's outcome carries.
+    pub(crate) const EMPTY: InstId = InstId(Ascii {
+        bytes: [0; 32],
+        len: 0,
+    });
+}
+
+impl OrderId {
+    /// No order: in the [`Cancel`] a cancel-all's outcome carries.
+    pub(crate) const EMPTY: OrderId = OrderId(Ascii {
+        bytes: [0; 32],
+        len: 0,
+    });
+}
+
 impl RequestId {
     /// The request id made of the decimal digits of `n`.
     ///
@@ -394,10 +410,15 @@ pub struct Cancel {
     pub id: Option<RequestId>,
     /// A value of the caller's that comes back on the outcome untouched.
     pub tag: u64,
+    /// How urgent it is when cancels wait for the venue's budget: a higher priority leaves
+    /// first, equal priorities in arrival order (0, the default, is the least urgent). A waiting
+    /// cancel still leaves or is settled by its queue timeout, whatever its priority.
+    pub priority: u8,
 }
 
 impl Cancel {
-    /// A cancel with no label (its outcome carries the wire id of its first send) and tag 0.
+    /// A cancel with no label (its outcome carries the wire id of its first send), tag 0 and
+    /// priority 0.
     pub fn new(inst_type: InstType, inst_id: InstId, order: OrderRef) -> Self {
         Cancel {
             inst_type,
@@ -405,7 +426,23 @@ impl Cancel {
             order,
             id: None,
             tag: 0,
+            priority: 0,
         }
+    }
+
+    /// Gives this cancel a priority: when cancels wait for the venue's budget, the highest
+    /// priority leaves first, then arrival order.
+    ///
+    /// ```
+    /// use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+    /// let urgent = Cancel::new(InstType::Spot, InstId::new("BTCUSDT")?, OrderRef::order_id("1")?)
+    ///     .priority(200);
+    /// assert_eq!(urgent.priority, 200);
+    /// # Ok::<(), bitget_cancel::InvalidField>(())
+    /// ```
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority = priority;
+        self
     }
 
     /// Labels this cancel with the caller's id: the outcome's `id` is this label. It is never
@@ -419,6 +456,100 @@ impl Cancel {
     pub fn with_tag(mut self, tag: u64) -> Self {
         self.tag = tag;
         self
+    }
+}
+
+/// Cancel every open order of the account on a product line, or on one symbol of it: one
+/// request (futures `cancel-all-orders`, spot `cancel-symbol-order`) that goes ahead of every
+/// waiting cancel.
+///
+/// Spot has no all-symbols form at the venue, so a spot cancel-all needs a symbol:
+///
+/// ```
+/// use bitget_cancel::{CancelAll, InstId, InstType};
+/// let line = CancelAll::new(InstType::UsdtFutures, None)?;
+/// assert_eq!(line.inst_id, None);
+/// let err = CancelAll::new(InstType::Spot, None).unwrap_err();
+/// assert_eq!(err.field, "instId");
+/// assert!(CancelAll::new(InstType::Spot, Some(InstId::new("BTCUSDT")?)).is_ok());
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CancelAll {
+    /// The product line.
+    pub inst_type: InstType,
+    /// One symbol, or the whole product line (futures only).
+    pub inst_id: Option<InstId>,
+    /// The caller's id for its outcome; `None` lets the engine assign one.
+    pub id: Option<RequestId>,
+    /// A value of the caller's that comes back on the outcome untouched.
+    pub tag: u64,
+}
+
+impl CancelAll {
+    /// The rule a spot cancel-all without a symbol breaks.
+    pub const SPOT_NEEDS_SYMBOL: &'static str =
+        "required on SPOT: the venue cancels all spot orders one symbol at a time";
+
+    /// A cancel-all of `inst_type` (one symbol if `inst_id` is given), tag 0; spot without a
+    /// symbol is refused.
+    pub fn new(inst_type: InstType, inst_id: Option<InstId>) -> Result<Self, InvalidField> {
+        if !inst_type.is_futures() && inst_id.is_none() {
+            return Err(InvalidField {
+                field: "instId",
+                rule: Self::SPOT_NEEDS_SYMBOL,
+            });
+        }
+        Ok(CancelAll {
+            inst_type,
+            inst_id,
+            id: None,
+            tag: 0,
+        })
+    }
+
+    /// Names its outcome with the caller's id.
+    pub fn with_id(mut self, id: RequestId) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    /// Attaches a caller's tag, returned on the outcome.
+    pub fn with_tag(mut self, tag: u64) -> Self {
+        self.tag = tag;
+        self
+    }
+
+    /// The [`Cancel`] that stands for this cancel-all on the intent ring and in its outcome:
+    /// its product line, its symbol (empty for a whole product line), no order (an empty
+    /// `orderId`), its tag, and the highest priority.
+    pub(crate) fn as_cancel(&self) -> Cancel {
+        let cancel = Cancel::new(
+            self.inst_type,
+            self.inst_id.unwrap_or(InstId::EMPTY),
+            OrderRef::OrderId(OrderId::EMPTY),
+        )
+        .with_tag(self.tag)
+        .priority(u8::MAX);
+        match self.id {
+            Some(id) => cancel.with_id(id),
+            None => cancel,
+        }
+    }
+
+    /// The cancel-all a [`Cancel`] made by [`Self::as_cancel`] stands for.
+    pub(crate) fn from_cancel(cancel: &Cancel) -> CancelAll {
+        CancelAll {
+            inst_type: cancel.inst_type,
+            inst_id: (!cancel.inst_id.as_str().is_empty()).then_some(cancel.inst_id),
+            id: cancel.id,
+            tag: cancel.tag,
+        }
+    }
+
+    /// Whether a cancel of `cancel`'s order falls within this cancel-all.
+    pub fn covers(&self, cancel: &Cancel) -> bool {
+        cancel.inst_type == self.inst_type && self.inst_id.is_none_or(|s| s == cancel.inst_id)
     }
 }
 

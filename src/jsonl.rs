@@ -8,7 +8,13 @@
 //!
 //! ```text
 //! {"instType":"SPOT","instId":"BTCUSDT","orderId":"1376695893517410305","id":"close-1"}
+//! {"instType":"SPOT","instId":"ETHUSDT","clientOid":"q-7","priority":200}
+//! {"cancelAll":true,"instType":"USDT-FUTURES"}
 //! ```
+//!
+//! `priority` (0 to 255) orders cancels that wait for the venue's budget; a `cancelAll` line
+//! ([`Input::CancelAll`], read by [`parse_input`]) cancels every order of a product line, or of
+//! its `instId` (required on `SPOT`).
 //!
 //! Output, one object per non-blank input line; its `id` is the input's, or, for a line that
 //! had none, the engine's wire id of the cancel's first send (`k3Xw9QpZ:17`):
@@ -55,11 +61,19 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::final_word::{FinalSource, FinalState, FinalWord};
-use crate::intent::{Cancel, InstId, InstType, InvalidField, OrderRef, RequestId};
+use crate::intent::{Cancel, CancelAll, InstId, InstType, InvalidField, OrderRef, RequestId};
 use crate::outcome::{Outcome, Via, words};
 
 /// The fields of an input line, as `run` lists them.
-const FIELDS: [&str; 5] = ["instType", "instId", "orderId", "clientOid", "id"];
+const FIELDS: [&str; 7] = [
+    "instType",
+    "instId",
+    "orderId",
+    "clientOid",
+    "id",
+    "priority",
+    "cancelAll",
+];
 
 /// The reason word of an [`OutcomeLine`] whose line was refused before sending.
 pub const INVALID_INPUT: &str = "invalid_input";
@@ -77,8 +91,11 @@ pub enum LineError {
     /// JSON, but not an object.
     #[error("expected a JSON object")]
     NotAnObject,
-    /// A field that is not one of `instType`, `instId`, `orderId`, `clientOid`, `id`.
-    #[error("unknown field {0:?} (the fields are instType, instId, orderId, clientOid, id)")]
+    /// A field that is not one of `instType`, `instId`, `orderId`, `clientOid`, `id`,
+    /// `priority`, `cancelAll`.
+    #[error(
+        "unknown field {0:?} (the fields are instType, instId, orderId, clientOid, id, priority, cancelAll)"
+    )]
     UnknownField(String),
     /// A required field (`instType`, `instId`) is absent or null.
     #[error("{0} is missing")]
@@ -123,6 +140,23 @@ pub struct CancelLine {
     /// its decimal digits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// `priority`, 0 to 255 (0 when absent): when cancels wait for the venue's budget, the
+    /// highest leaves first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    /// `cancelAll`: `true` makes the line a cancel-all of `instType` (one symbol with `instId`,
+    /// required on `SPOT`); it takes no `orderId`, `clientOid` or `priority`.
+    #[serde(rename = "cancelAll", skip_serializing_if = "std::ops::Not::not")]
+    pub cancel_all: bool,
+}
+
+/// What an input line of `run` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    /// One cancel.
+    Cancel(Cancel),
+    /// A cancel-all (`"cancelAll":true`).
+    CancelAll(CancelAll),
 }
 
 impl CancelLine {
@@ -180,10 +214,34 @@ impl CancelLine {
         let inst_type: InstType = self.inst_type.parse()?;
         let inst_id = InstId::new(&self.inst_id)?;
         let order = OrderRef::from_parts(self.order_id.as_deref(), self.client_oid.as_deref())?;
-        let cancel = Cancel::new(inst_type, inst_id, order);
+        let cancel = Cancel::new(inst_type, inst_id, order).priority(self.priority.unwrap_or(0));
         match &self.id {
             Some(id) => Ok(cancel.with_id(RequestId::new(id)?)),
             None => Ok(cancel),
+        }
+    }
+
+    /// The validated cancel-all of a `"cancelAll":true` line (tag 0): a symbol only if `instId`
+    /// is given, which spot requires.
+    pub fn to_cancel_all(&self) -> Result<CancelAll, InvalidField> {
+        let inst_type: InstType = self.inst_type.parse()?;
+        let inst_id = match self.inst_id.as_str() {
+            "" => None,
+            symbol => Some(InstId::new(symbol)?),
+        };
+        let all = CancelAll::new(inst_type, inst_id)?;
+        match &self.id {
+            Some(id) => Ok(all.with_id(RequestId::new(id)?)),
+            None => Ok(all),
+        }
+    }
+
+    /// The validated cancel or cancel-all this line asks for.
+    pub fn to_input(&self) -> Result<Input, InvalidField> {
+        if self.cancel_all {
+            self.to_cancel_all().map(Input::CancelAll)
+        } else {
+            self.to_cancel().map(Input::Cancel)
         }
     }
 
@@ -203,6 +261,8 @@ impl From<&Cancel> for CancelLine {
             order_id: c.order.get_order_id().map(|o| o.as_str().to_string()),
             client_oid: c.order.get_client_oid().map(|o| o.as_str().to_string()),
             id: c.id.map(|id| id.as_str().to_string()),
+            priority: (c.priority != 0).then_some(c.priority),
+            cancel_all: false,
         }
     }
 }
@@ -221,12 +281,31 @@ pub fn parse_cancel(line: &[u8]) -> Result<Cancel, LineError> {
     Ok(CancelLine::from_json(line)?.to_cancel()?)
 }
 
+/// Parses one input line into a validated cancel or cancel-all, or says why it cannot be sent.
+///
+/// ```
+/// use bitget_cancel::jsonl::{self, Input};
+/// use bitget_cancel::InstType;
+///
+/// let all = jsonl::parse_input(br#"{"cancelAll":true,"instType":"USDT-FUTURES"}"#)?;
+/// assert!(matches!(all, Input::CancelAll(a) if a.inst_type == InstType::UsdtFutures && a.inst_id.is_none()));
+/// let spot = jsonl::parse_input(br#"{"cancelAll":true,"instType":"SPOT"}"#).unwrap_err();
+/// assert!(spot.to_string().starts_with("invalid instId: required on SPOT"));
+/// let urgent = jsonl::parse_input(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","priority":9}"#)?;
+/// assert!(matches!(urgent, Input::Cancel(c) if c.priority == 9));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn parse_input(line: &[u8]) -> Result<Input, LineError> {
+    Ok(CancelLine::from_json(line)?.to_input()?)
+}
+
 /// A JSON value as an input field sees it.
 #[derive(Debug)]
 enum Raw {
     Null,
     Str(String),
     Unsigned(u64),
+    Bool(bool),
     Other,
 }
 
@@ -262,8 +341,8 @@ impl<'de> Deserialize<'de> for Raw {
             fn visit_f64<E>(self, _: f64) -> Result<Raw, E> {
                 Ok(Raw::Other)
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Raw, E> {
-                Ok(Raw::Other)
+            fn visit_bool<E>(self, b: bool) -> Result<Raw, E> {
+                Ok(Raw::Bool(b))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Raw, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -282,7 +361,7 @@ impl<'de> Deserialize<'de> for Raw {
 #[derive(Debug, Default)]
 struct RawLine {
     /// Indexed like [`FIELDS`].
-    fields: [Option<Raw>; 5],
+    fields: [Option<Raw>; 7],
     unknown: Option<String>,
 }
 
@@ -339,19 +418,70 @@ impl RawLine {
             None | Some(Raw::Null) => None,
             Some(Raw::Str(s)) => Some(s),
             Some(Raw::Unsigned(n)) => Some(n.to_string()),
-            Some(Raw::Other) => {
+            Some(Raw::Other | Raw::Bool(_)) => {
                 return Err(LineError::WrongType {
                     field: "id",
                     expected: "a string or a non-negative integer",
                 });
             }
         };
+        let cancel_all = match take("cancelAll").1 {
+            None | Some(Raw::Null) | Some(Raw::Bool(false)) => false,
+            Some(Raw::Bool(true)) => true,
+            Some(_) => {
+                return Err(LineError::WrongType {
+                    field: "cancelAll",
+                    expected: "true or false",
+                });
+            }
+        };
+        let priority = match take("priority").1 {
+            None | Some(Raw::Null) => None,
+            Some(Raw::Unsigned(n)) if n <= 255 => Some(n as u8),
+            Some(_) => {
+                return Err(LineError::WrongType {
+                    field: "priority",
+                    expected: "an integer from 0 to 255",
+                });
+            }
+        };
+        let inst_type = required_string(take("instType"))?;
+        if cancel_all {
+            let inst_id = optional_string(take("instId"))?.unwrap_or_default();
+            for name in ["orderId", "clientOid"] {
+                if optional_string(take(name))?.is_some() {
+                    return Err(LineError::Invalid(InvalidField {
+                        field: if name == "orderId" {
+                            "orderId"
+                        } else {
+                            "clientOid"
+                        },
+                        rule: "a cancelAll line names no order",
+                    }));
+                }
+            }
+            if priority.is_some() {
+                return Err(LineError::Invalid(InvalidField {
+                    field: "priority",
+                    rule: "a cancelAll line always goes first",
+                }));
+            }
+            return Ok(CancelLine {
+                inst_type,
+                inst_id,
+                id,
+                cancel_all,
+                ..CancelLine::default()
+            });
+        }
         Ok(CancelLine {
-            inst_type: required_string(take("instType"))?,
+            inst_type,
             inst_id: required_string(take("instId"))?,
             order_id: optional_string(take("orderId"))?,
             client_oid: optional_string(take("clientOid"))?,
             id,
+            priority,
+            cancel_all,
         })
     }
 }
@@ -472,6 +602,27 @@ pub struct OutcomeLine {
     /// a line without `--confirm` reads and writes as it always did.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<FinalFields>,
+    /// `batch`: the number of the REST batch request that carried the cancel (its `via` is
+    /// `rest`); absent for a cancel sent alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<u64>,
+    /// `batch_size`: how many cancels that batch carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u8>,
+    /// `cancel_all`: present (`true`) on a cancel-all's line only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_all: Option<bool>,
+    /// `succeeded`, `failed`: the counts of the venue's success and failure lists of a
+    /// cancel-all, where it gives them (futures); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub succeeded: Option<u32>,
+    /// See [`succeeded`](Self::succeeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u32>,
+    /// `asynchronous`: the venue accepted a cancel-all and cancels afterwards (spot); acked
+    /// means accepted, not done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asynchronous: Option<bool>,
 }
 
 /// The `final` of an [`OutcomeLine`]: a final word's [`FinalState::as_str`].
@@ -596,6 +747,8 @@ impl OutcomeLine {
     ///     times: Timestamps::default(),
     ///     attempts: 0,
     ///     via: None,
+    ///     batch: None,
+    ///     cancel_all: None,
     /// };
     /// let line = OutcomeLine::from_outcome(4, &outcome);
     /// assert_eq!(line.reason.as_deref(), Some("queue_timeout"));
@@ -622,6 +775,12 @@ impl OutcomeLine {
             tick_to_wire_ns: o.times.tick_to_wire_ns(),
             round_trip_ns: o.times.round_trip_ns(),
             confirm: None,
+            batch: o.batch.map(|b| b.number),
+            batch_size: o.batch.map(|b| b.size),
+            cancel_all: o.cancel_all.map(|_| true),
+            succeeded: o.cancel_all.and_then(|c| c.succeeded),
+            failed: o.cancel_all.and_then(|c| c.failed),
+            asynchronous: o.cancel_all.map(|c| c.asynchronous),
         }
     }
 
@@ -654,6 +813,12 @@ impl OutcomeLine {
             tick_to_wire_ns: None,
             round_trip_ns: None,
             confirm: None,
+            batch: None,
+            batch_size: None,
+            cancel_all: None,
+            succeeded: None,
+            failed: None,
+            asynchronous: None,
         }
     }
 
@@ -673,6 +838,12 @@ impl OutcomeLine {
             tick_to_wire_ns: None,
             round_trip_ns: None,
             confirm: None,
+            batch: None,
+            batch_size: None,
+            cancel_all: None,
+            succeeded: None,
+            failed: None,
+            asynchronous: None,
         }
     }
 
@@ -719,7 +890,7 @@ mod tests {
             ),
             (
                 br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#,
-                "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id)",
+                "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id, priority, cancelAll)",
             ),
             (
                 br#"{"instId":"BTCUSDT","orderId":"1"}"#,
@@ -809,6 +980,8 @@ mod tests {
             times,
             attempts: 2,
             via,
+            batch: None,
+            cancel_all: None,
         }
     }
 

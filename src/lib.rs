@@ -91,5 +91,7 @@ pub mod ws;
 
 pub use engine::{Config, Engine, Handle};
 pub use final_word::{FinalState, FinalWord};
-pub use intent::{Cancel, ClientOid, InstId, InstType, InvalidField, OrderId, OrderRef, RequestId};
+pub use intent::{
+    Cancel, CancelAll, ClientOid, InstId, InstType, InvalidField, OrderId, OrderRef, RequestId,
+};
 pub use outcome::{Outcome, Status, Via};

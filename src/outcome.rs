@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::intent::{Cancel, RequestId};
+use crate::intent::{Cancel, CancelAll, RequestId};
 
 /// A message of the venue's, copied into a fixed buffer (truncated at [`VenueMsg::CAPACITY`] bytes
 /// on a character boundary) so outcomes stay `Copy` and allocation-free.
@@ -271,11 +271,16 @@ pub enum NotSentReason {
     },
     /// The engine shut down before it could be sent.
     Shutdown,
+    /// A cancel-all for a unified trading account: cancel-alls go to the classic account's
+    /// REST API only, and this account speaks V3 (found out at start, configured, or switched
+    /// by a 40085). Nothing was sent: cancel its orders one by one (they go out singly and in
+    /// the V3 WebSocket's batch-cancels), and the dead man's switch covers a process that dies.
+    ClassicOnly,
 }
 
 impl NotSentReason {
     /// The reason as one word, as `bitget-cancel run` prints it: `queue_timeout`,
-    /// `login_rejected`, `duplicate_id`, `no_connection` or `shutdown`.
+    /// `login_rejected`, `duplicate_id`, `no_connection`, `shutdown` or `classic_only`.
     ///
     /// ```
     /// use bitget_cancel::outcome::{NotSentReason, VenueMsg};
@@ -290,6 +295,7 @@ impl NotSentReason {
             NotSentReason::DuplicateId => "duplicate_id",
             NotSentReason::NoConnection { .. } => "no_connection",
             NotSentReason::Shutdown => "shutdown",
+            NotSentReason::ClassicOnly => "classic_only",
         }
     }
 }
@@ -310,6 +316,9 @@ impl fmt::Display for NotSentReason {
                 write!(f, "no connection to the venue came up: {error}")
             }
             NotSentReason::Shutdown => f.write_str("the engine shut down before it could be sent"),
+            NotSentReason::ClassicOnly => f.write_str(
+                "a cancel-all goes to the classic account's REST API only, and the account is unified: cancel its orders one by one",
+            ),
         }
     }
 }
@@ -571,6 +580,13 @@ pub struct Outcome {
     /// [`Via::Rest`] for a cancel the venue refused over REST for its credentials
     /// ([`NotSentReason::LoginRejected`]).
     pub via: Option<Via>,
+    /// The REST batch request whose reply settled it (`via` is [`Via::Rest`]), so that a desk
+    /// can tell which cancels went out together; `None` for a cancel sent alone.
+    pub batch: Option<BatchRef>,
+    /// Set on the outcome of a cancel-all ([`crate::Handle::cancel_all`]): its scope and the
+    /// venue's counts. Its `cancel` then carries the product line, the symbol (empty for a
+    /// whole product line), no order (an empty `orderId`) and the tag.
+    pub cancel_all: Option<CancelAllReport>,
 }
 
 impl Outcome {
@@ -578,6 +594,30 @@ impl Outcome {
     pub fn tag(&self) -> u64 {
         self.cancel.tag
     }
+}
+
+/// Which REST batch request carried a cancel: the engine numbers its batches from 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BatchRef {
+    /// The batch's number, from 1 (`Stats::batches` counts them).
+    pub number: u64,
+    /// How many cancels it carried (1 to 20).
+    pub size: u8,
+}
+
+/// What the venue said of a cancel-all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CancelAllReport {
+    /// What it covered.
+    pub scope: CancelAll,
+    /// How many orders the venue listed as cancelled (`successList`), where it lists them:
+    /// futures `cancel-all-orders` does; spot `cancel-symbol-order` does not.
+    pub succeeded: Option<u32>,
+    /// How many orders the venue listed as failed (`failureList`), where it lists them.
+    pub failed: Option<u32>,
+    /// The venue accepted the request and cancels afterwards (spot `cancel-symbol-order`):
+    /// acked means accepted, not done.
+    pub asynchronous: bool,
 }
 
 #[cfg(test)]

@@ -584,3 +584,54 @@ fn run_refuses_a_ca_file_it_cannot_read_or_use_before_connecting() {
         "run connected before checking its CA file"
     );
 }
+
+#[test]
+fn run_takes_priorities_and_cancel_all_lines_and_refuses_a_spot_one_without_a_symbol() {
+    let sim = sim_with_book("run-cancel-all");
+    let input = r#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1100000000000000001","priority":9}
+{"cancelAll":true,"instType":"USDT-FUTURES"}
+{"cancelAll":true,"instType":"SPOT"}
+{"cancelAll":true,"instType":"SPOT","instId":"BTCUSDT","id":"all-spot"}
+{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","priority":256}
+"#;
+    let out = run_against_with(&sim, &SIM_CREDENTIALS, input, &["--no-batch"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let by_line = outcomes_by_line(&out.stdout);
+    assert_eq!(by_line.len(), 5, "{stderr}");
+    assert_eq!(by_line[&1]["status"], "acked", "{}", by_line[&1]);
+    assert!(by_line[&1].get("cancel_all").is_none());
+    let futures = &by_line[&2];
+    assert_eq!(futures["status"], "acked", "{futures}");
+    assert_eq!(
+        (futures["cancel_all"].as_bool(), futures["via"].as_str()),
+        (Some(true), Some("rest"))
+    );
+    assert_eq!(
+        futures["succeeded"], 1,
+        "the book's one futures order: {futures}"
+    );
+    assert_eq!(futures["failed"], 0);
+    assert_eq!(by_line[&3]["status"], "invalid");
+    assert!(
+        by_line[&3]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("required on SPOT"),
+        "{}",
+        by_line[&3]
+    );
+    let spot = &by_line[&4];
+    assert_eq!(
+        (spot["status"].as_str(), spot["id"].as_str()),
+        (Some("acked"), Some("all-spot")),
+        "{spot}"
+    );
+    assert_eq!(spot["asynchronous"], true);
+    assert_eq!(by_line[&5]["status"], "invalid");
+    assert!(by_line[&5]["msg"].as_str().unwrap().contains("priority"));
+    assert!(
+        stderr.contains("0 batches carrying 0 cancels")
+            && stderr.contains("2 cancel-alls (2 acked)"),
+        "{stderr}"
+    );
+}

@@ -246,7 +246,10 @@ fn the_account_limit_holds_across_websocket_and_rest_together() {
         rest_config(&venue)
             .messages_per_second(100)
             .cancels_per_second(5)
-            .max_queue_time(Duration::from_secs(10)),
+            .max_queue_time(Duration::from_secs(10))
+            // Single cancels only: a batch counts on an endpoint limit of its own
+            // (`engine_burst.rs`), this is the `cancel-order` budget both paths share.
+            .no_batch(),
     );
     wait_live(&handle);
     wait_rest_connected(&handle);

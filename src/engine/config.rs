@@ -60,6 +60,10 @@ pub const MAX_CONNECTIONS: usize = 8;
 /// [`ConfigBuilder::outcome_spin`] says otherwise.
 pub const DEFAULT_OUTCOME_SPIN: Duration = Duration::from_millis(1);
 
+/// The projected wait of the waiting cancels beyond which the backlog goes out in REST
+/// batches ([`ConfigBuilder::batch_after`]).
+pub const DEFAULT_BATCH_AFTER: Duration = Duration::from_millis(100);
+
 /// The longest [`ConfigBuilder::outcome_spin`] accepted.
 const MAX_OUTCOME_SPIN: Duration = Duration::from_secs(1);
 
@@ -216,6 +220,8 @@ pub struct Config {
     pub(crate) rest: Option<crate::rest::RestConfig>,
     /// Every cancel over REST, no WebSocket connection at all.
     pub(crate) rest_only: bool,
+    /// The backlog's REST batches: off, or the projected wait beyond which they start.
+    pub(crate) batch_after: Option<Duration>,
     pub(crate) hedge_after: HedgeAfter,
     pub(crate) max_connection_age: Duration,
     pub(crate) credentials: Credentials,
@@ -260,6 +266,7 @@ impl fmt::Debug for Config {
             .field("connections", &self.connections)
             .field("rest", &self.rest)
             .field("rest_only", &self.rest_only)
+            .field("batch_after", &self.batch_after)
             .field("hedge_after", &self.hedge_after)
             .field("max_connection_age", &self.max_connection_age)
             .field("credentials", &self.credentials)
@@ -319,6 +326,7 @@ impl Config {
                 connections: 2,
                 rest: Some(crate::rest::RestConfig::default()),
                 rest_only: false,
+                batch_after: Some(DEFAULT_BATCH_AFTER),
                 hedge_after: HedgeAfter::Adaptive,
                 max_connection_age: Duration::from_secs(23 * 3600 + 30 * 60),
                 credentials,
@@ -360,6 +368,12 @@ impl Config {
     /// The REST base URL, if the REST rung is on.
     pub fn rest_url(&self) -> Option<&str> {
         self.rest.as_ref().map(|r| r.base_url.as_str())
+    }
+
+    /// The projected wait beyond which a backlog goes out in REST batches; `None` when
+    /// batches are off (`no_batch`) or there is no REST rung.
+    pub fn batch_threshold(&self) -> Option<Duration> {
+        self.batch_after.filter(|_| self.rest.is_some())
     }
 
     /// Whether every cancel goes over REST.
@@ -532,6 +546,25 @@ impl ConfigBuilder {
     /// is made. Default `false`.
     pub fn rest_only(mut self, only: bool) -> Self {
         self.config.rest_only = only;
+        self
+    }
+
+    /// No REST batches for a backlog: waiting cancels leave one by one, as the account's
+    /// budget allows. Default: batches on (see [`batch_after`](Self::batch_after)).
+    pub fn no_batch(mut self) -> Self {
+        self.config.batch_after = None;
+        self
+    }
+
+    /// Batches for the backlog: when the cancels waiting for the account's budget would wait
+    /// longer than `after` to go out one by one (the projected wait of the last of them), the
+    /// engine sends the ones the WebSocket budget cannot take soon as REST batch requests
+    /// (spot `batch-cancel-order`, futures `batch-cancel-orders`): up to 20 cancels of one
+    /// product line and symbol per request, all named by `orderId` or all by `clientOid`,
+    /// within the batch endpoints' own limit (10 requests a second each), alongside the
+    /// WebSocket singles. Default on, after [`DEFAULT_BATCH_AFTER`]. Needs the REST rung.
+    pub fn batch_after(mut self, after: Duration) -> Self {
+        self.config.batch_after = Some(after);
         self
     }
 

@@ -13,7 +13,7 @@ use super::plumbing::{CallerInserts, OutcomeQueue};
 use super::shared::{SessionError, SessionState, Shared, Stats};
 use crate::clock::monotonic_ns;
 use crate::final_word::FinalWord;
-use crate::intent::{Cancel, RequestId};
+use crate::intent::{Cancel, CancelAll, RequestId};
 use crate::outcome::Outcome;
 
 /// The engine on the caller's thread, made by [`Engine::inline`](super::Engine::inline).
@@ -138,6 +138,19 @@ impl InlineEngine {
     #[allow(clippy::result_large_err)]
     #[inline]
     pub fn cancel(&mut self, cancel: Cancel) -> Result<RequestId, SubmitError> {
+        self.submit(cancel, false)
+    }
+
+    /// Submits a cancel-all on the caller's thread, as [`Handle::cancel_all`](super::Handle::cancel_all)
+    /// does (same rules, same outcome); it goes out at the next [`poll`](Self::poll).
+    #[allow(clippy::result_large_err)]
+    pub fn cancel_all(&mut self, all: CancelAll) -> Result<RequestId, SubmitError> {
+        self.submit(all.as_cancel(), true)
+    }
+
+    #[allow(clippy::result_large_err)]
+    #[inline]
+    fn submit(&mut self, cancel: Cancel, cancel_all: bool) -> Result<RequestId, SubmitError> {
         if self.finished {
             return Err(SubmitError::Stopped(cancel));
         }
@@ -148,6 +161,7 @@ impl InlineEngine {
             wire,
             cancel,
             accepted_ns: monotonic_ns(),
+            cancel_all,
         };
         match self.core.submit(sub) {
             Ok(()) => Ok(id),

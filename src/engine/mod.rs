@@ -82,16 +82,17 @@ use std::thread::JoinHandle;
 
 pub use config::{Account, BatchBudget, DEMO_UTA_URL, LIVE_UTA_URL};
 pub use config::{
-    Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_OUTCOME_SPIN, DEMO_URL,
-    ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter, IdleStrategy, LIVE_URL,
-    MAX_CONNECTIONS, ReconnectBackoff, Resolver,
+    Config, ConfigBuilder, ConfigError, Confirm, Credentials, DEFAULT_BATCH_AFTER,
+    DEFAULT_OUTCOME_SPIN, DEMO_URL, ENV_API_KEY, ENV_API_PASSPHRASE, ENV_API_SECRET, HedgeAfter,
+    IdleStrategy, LIVE_URL, MAX_CONNECTIONS, ReconnectBackoff, Resolver,
 };
 pub use handle::{EngineShutdown, Handle, Outcomes, SubmitError, TryOutcomes};
 pub use inline::{InlineEngine, InlineShutdown};
 #[cfg(unix)]
 pub use ready::{FinalReady, OutcomeReady};
 pub use shared::{
-    ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState, Stats,
+    BatchStats, ConnectionStats, FinalStats, Pinning, RestPathStats, SessionError, SessionState,
+    Stats,
 };
 pub use uta_stats::UnifiedStats;
 

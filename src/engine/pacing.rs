@@ -48,6 +48,20 @@ impl RateLimiter {
     }
 
     /// Whether an event is allowed at `now`.
+    /// When the `k`th send from now (0: the next) may go, if sends go out as soon as each is
+    /// allowed: the limit's ring read ahead, one window further on each time round.
+    pub(crate) fn ready_at_nth(&self, k: usize) -> u64 {
+        let n = self.sends.len();
+        let at = self.sends[(self.oldest + k % n) % n];
+        let rounds = (k / n) as u64;
+        match at {
+            NEVER if rounds == 0 => 0,
+            // Never used: that slot's first send is now, so each round adds a window.
+            NEVER => self.window_ns.saturating_mul(rounds),
+            t => t.saturating_add(self.window_ns.saturating_mul(rounds + 1)),
+        }
+    }
+
     #[inline]
     pub(crate) fn is_ready(&self, now: u64) -> bool {
         self.ready_at() <= now
@@ -124,6 +138,24 @@ mod tests {
         assert_eq!(limiter.ready_at(), now + SECOND);
         assert!(!limiter.try_acquire(now + SECOND - 1));
         assert!(limiter.try_acquire(now + SECOND));
+    }
+
+    #[test]
+    fn the_nth_send_from_now_is_projected_round_by_round() {
+        let mut limiter = RateLimiter::new(3, SECOND);
+        assert_eq!(limiter.ready_at_nth(0), 0);
+        assert_eq!(
+            limiter.ready_at_nth(4),
+            SECOND,
+            "a fresh limiter: 3 now, 3 a window on"
+        );
+        for t in [10, 20, 30] {
+            assert!(limiter.try_acquire(t));
+        }
+        assert_eq!(limiter.ready_at_nth(0), 10 + SECOND);
+        assert_eq!(limiter.ready_at_nth(2), 30 + SECOND);
+        assert_eq!(limiter.ready_at_nth(3), 10 + 2 * SECOND);
+        assert_eq!(limiter.ready_at_nth(7), 20 + 3 * SECOND);
     }
 
     #[test]

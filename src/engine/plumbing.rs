@@ -169,6 +169,8 @@ mod tests {
             times: Timestamps::default(),
             attempts: 0,
             via: None,
+            batch: None,
+            cancel_all: None,
         }
     }
 

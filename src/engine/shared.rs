@@ -331,6 +331,29 @@ pub struct FinalStats {
     pub reply_to_final_max_ns: u64,
 }
 
+/// The backlog's REST batches and the cancel-alls, in [`Stats::batches`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BatchStats {
+    /// Batch requests sent (each numbered from 1: an outcome's `batch`).
+    pub sent: u64,
+    /// Cancels they carried (the sum of their sizes).
+    pub carried: u64,
+    /// The largest batch sent.
+    pub largest: u64,
+    /// Batch requests of each size: `sizes[n]` counts the batches of `n` cancels (1 to 20).
+    pub sizes: [u64; 21],
+    /// Batch requests that got no per-entry answer: refused as a whole, or no reply.
+    pub failed: u64,
+    /// Cancels settled by a batch reply's entry (acked or rejected).
+    pub settled: u64,
+    /// Cancels a batch reply listed in neither list: left to another attempt.
+    pub unlisted: u64,
+    /// Cancel-alls sent.
+    pub cancel_alls: u64,
+    /// Cancel-alls acked.
+    pub cancel_alls_acked: u64,
+}
+
 /// Counters since the engine started; a snapshot of [`crate::Handle::stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
@@ -401,6 +424,8 @@ pub struct Stats {
     pub rest: RestPathStats,
     /// The final word (all zero while it is off).
     pub finals: FinalStats,
+    /// The backlog's REST batches and the cancel-alls.
+    pub batches: BatchStats,
     /// The account's API (classic V2 or unified V3) and the dead man's switch.
     pub unified: super::uta_stats::UnifiedStats,
 }
@@ -532,7 +557,50 @@ pub(crate) struct Counters {
     pub clock_offset_ms: Counter,
     pub clock_synced: Counter,
     pub finals: FinalCounters,
+    pub batches: BatchCounters,
     pub uta: super::uta_stats::UtaCounters,
+}
+
+/// The batches' counters, written by the engine thread.
+#[derive(Debug, Default)]
+pub(crate) struct BatchCounters {
+    pub sent: Counter,
+    pub carried: Counter,
+    pub largest: Counter,
+    pub sizes: [Counter; 21],
+    pub failed: Counter,
+    pub settled: Counter,
+    pub unlisted: Counter,
+    pub cancel_alls: Counter,
+    pub cancel_alls_acked: Counter,
+}
+
+impl BatchCounters {
+    /// One batch of `size` cancels went out.
+    pub(crate) fn on_sent(&self, size: usize) {
+        self.sent.incr();
+        self.carried.add(size as u64);
+        if (size as u64) > self.largest.get() {
+            self.largest.set(size as u64);
+        }
+        if let Some(c) = self.sizes.get(size) {
+            c.incr();
+        }
+    }
+
+    fn snapshot(&self) -> BatchStats {
+        BatchStats {
+            sent: self.sent.get(),
+            carried: self.carried.get(),
+            largest: self.largest.get(),
+            sizes: std::array::from_fn(|i| self.sizes[i].get()),
+            failed: self.failed.get(),
+            settled: self.settled.get(),
+            unlisted: self.unlisted.get(),
+            cancel_alls: self.cancel_alls.get(),
+            cancel_alls_acked: self.cancel_alls_acked.get(),
+        }
+    }
 }
 
 impl Counters {
@@ -576,6 +644,7 @@ impl Counters {
                 clock_synced: self.clock_synced.get() != 0,
             },
             finals: self.finals.snapshot(),
+            batches: self.batches.snapshot(),
             unified: self.uta.snapshot(),
         }
     }

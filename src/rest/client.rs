@@ -10,17 +10,23 @@ use mio::{Registry, Token};
 
 use super::config::BaseUrl;
 use super::http::ResponseReader;
-use super::{OrderAnswer, RestConfig, RestError, Verdict};
+use super::{BatchVerdict, CancelAllVerdict, OrderAnswer, RestConfig, RestError, Verdict};
 use crate::backoff::{Backoff, random_seed};
 use crate::clock::ClockEstimate;
 use crate::credentials::Credentials;
-use crate::intent::{Cancel, InstType};
+use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
+use crate::venue::v2;
+use crate::venue::v2::rest::{BatchKey, MAX_BATCH};
 use crate::venue::{AccountAnswer, Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
+///
+/// A batch's verdict is carried by value (a few kilobytes): boxing it would allocate per reply,
+/// and the events go through a buffer reserved once.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 pub enum RestEvent {
     /// The TLS handshake completed: a connection is open. Unless the clock offset was measured
     /// recently (or the other connection measures it), the client sends
@@ -50,6 +56,27 @@ pub enum RestEvent {
         tag: u64,
         /// Where the order stands, or that the venue does not know it, or a refusal.
         answer: OrderAnswer,
+        /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
+        round_trip_ns: u64,
+    },
+    /// The venue's answer to the batch cancel sent with `tag` ([`RestClient::send_batch`]):
+    /// each entry's verdict, or a refusal of the request as a whole. A batch without an answer
+    /// is [`RestEvent::Failed`] with its tag.
+    Batch {
+        /// The caller's tag.
+        tag: u64,
+        /// Entry by entry, in the order sent, or refused as a whole.
+        verdict: BatchVerdict,
+        /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
+        round_trip_ns: u64,
+    },
+    /// The venue's answer to the cancel-all sent with `tag` ([`RestClient::send_cancel_all`]).
+    /// A cancel-all without an answer is [`RestEvent::Failed`] with its tag.
+    CancelAll {
+        /// The caller's tag.
+        tag: u64,
+        /// Taken (with the counts of its lists where the reply has them), or refused.
+        verdict: CancelAllVerdict,
         /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
         round_trip_ns: u64,
     },
@@ -87,6 +114,11 @@ pub enum SendError {
     /// The request could not be queued on the connection, which is now being replaced.
     #[error("the REST connection failed: {0}")]
     Broken(RestError),
+    /// The request exists in the classic account's API only (a REST batch cancel, a
+    /// cancel-all), and the client speaks the unified account's V3 API
+    /// ([`RestClient::is_unified`]): nothing was sent. Cancel one by one instead.
+    #[error("a unified account's REST API is not sent batch cancels or cancel-alls")]
+    ClassicOnly,
 }
 
 /// Where one connection stands.
@@ -112,8 +144,9 @@ impl Phase {
     }
 }
 
-/// What the request in flight is.
+/// What the request in flight is. A batch keeps the entries it carried, to read its reply by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
 enum Kind {
     Cancel {
         tag: u64,
@@ -121,6 +154,15 @@ enum Kind {
     Query {
         tag: u64,
         inst_type: InstType,
+    },
+    Batch {
+        tag: u64,
+        key: BatchKey,
+        sent: [OrderRef; MAX_BATCH],
+        len: u8,
+    },
+    CancelAll {
+        tag: u64,
     },
     ServerTime,
     /// `GET /api/v3/account/settings`.
@@ -601,6 +643,91 @@ impl RestClient {
             .map_err(SendError::Broken)
     }
 
+    /// Sends a signed batch cancel of `orders` (at most [`MAX_BATCH`], all of `inst_type` and
+    /// `symbol`, all named by `key`: orderId and clientOid are never mixed; an order without a
+    /// value under `key` is left out), timestamped like [`send_cancel`](Self::send_cancel). On
+    /// `Ok`, exactly one [`RestEvent::Batch`] or [`RestEvent::Failed`] with `tag` follows; on
+    /// `Err` nothing was sent and none will ([`SendError::ClassicOnly`] while the client speaks
+    /// the unified account's API). The venue allows 10 a second per batch endpoint and
+    /// account: pacing them is the caller's job.
+    #[allow(clippy::too_many_arguments)]
+    pub fn send_batch(
+        &mut self,
+        tag: u64,
+        inst_type: InstType,
+        symbol: &InstId,
+        key: BatchKey,
+        orders: &[OrderRef],
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        if self.is_unified() {
+            return Err(SendError::ClassicOnly);
+        }
+        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
+            return Err(SendError::NotReady);
+        };
+        let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
+        let mut len = 0;
+        for order in orders
+            .iter()
+            .filter(|o| key.value(o).is_some())
+            .take(MAX_BATCH)
+        {
+            sent[len] = *order;
+            len += 1;
+        }
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.body.clear();
+        v2::rest::encode_batch_cancel_body(
+            &mut self.body,
+            inst_type,
+            symbol,
+            key,
+            sent[..len].iter(),
+        );
+        let path = v2::rest::batch_cancel_path(inst_type);
+        v2::rest::encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
+        let kind = Kind::Batch {
+            tag,
+            key,
+            sent,
+            len: len as u8,
+        };
+        self.transmit(k, kind, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
+    /// Sends a signed cancel-all (futures `cancel-all-orders`, spot `cancel-symbol-order`),
+    /// timestamped like [`send_cancel`](Self::send_cancel). On `Ok`, exactly one
+    /// [`RestEvent::CancelAll`] or [`RestEvent::Failed`] with `tag` follows; on `Err` nothing
+    /// was sent ([`SendError::ClassicOnly`] while the client speaks the unified account's API).
+    pub fn send_cancel_all(
+        &mut self,
+        tag: u64,
+        all: &CancelAll,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        if self.is_unified() {
+            return Err(SendError::ClassicOnly);
+        }
+        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
+            return Err(SendError::NotReady);
+        };
+        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
+        self.request.clear();
+        let signer = signer(&self.credentials, &self.url, &self.config);
+        self.body.clear();
+        v2::rest::encode_cancel_all_body(&mut self.body, all);
+        let path = v2::rest::cancel_all_path(all.inst_type);
+        v2::rest::encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
+        self.transmit(k, Kind::CancelAll { tag }, now, unix_ms)
+            .map_err(SendError::Broken)
+    }
+
     /// Asks which account the key belongs to (`GET /api/v3/account/settings`, signed) on a
     /// connection ready now. On `Ok`, exactly one [`RestEvent::Account`] follows; on `Err`
     /// nothing was sent.
@@ -1045,6 +1172,22 @@ impl RestClient {
                 },
                 Err(error) => RestEvent::QueryFailed { tag, error },
             }),
+            (Kind::Batch { tag, .. }, Decoded::Batch(verdict)) => events.push(match verdict {
+                Ok(verdict) => RestEvent::Batch {
+                    tag,
+                    verdict,
+                    round_trip_ns: now.saturating_sub(request.sent_ns),
+                },
+                Err(error) => RestEvent::Failed { tag, error },
+            }),
+            (Kind::CancelAll { tag }, Decoded::CancelAll(verdict)) => events.push(match verdict {
+                Ok(verdict) => RestEvent::CancelAll {
+                    tag,
+                    verdict,
+                    round_trip_ns: now.saturating_sub(request.sent_ns),
+                },
+                Err(error) => RestEvent::Failed { tag, error },
+            }),
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
                 self.note_server_time(server_ms, midpoint, now);
@@ -1139,10 +1282,12 @@ impl RestClient {
             other => other.clone(),
         };
         match self.lanes[k].in_flight.take().map(|r| r.kind) {
-            Some(Kind::Cancel { tag }) => events.push(RestEvent::Failed {
-                tag,
-                error: error(),
-            }),
+            Some(Kind::Cancel { tag } | Kind::Batch { tag, .. } | Kind::CancelAll { tag }) => {
+                events.push(RestEvent::Failed {
+                    tag,
+                    error: error(),
+                })
+            }
             Some(Kind::Query { tag, .. }) => events.push(RestEvent::QueryFailed {
                 tag,
                 error: error(),
@@ -1221,10 +1366,13 @@ fn signer<'a>(
 }
 
 /// A complete reply, read according to the request it answers.
+#[allow(clippy::large_enum_variant)]
 enum Decoded {
     Cancel(Result<Verdict, RestError>),
     Query(Result<OrderAnswer, RestError>),
     Time(Result<i64, RestError>),
+    Batch(Result<BatchVerdict, RestError>),
+    CancelAll(Result<CancelAllVerdict, RestError>),
     Account(AccountAnswer),
     Countdown(Result<Verdict, RestError>),
     Unsolicited { status: u16 },
@@ -1241,6 +1389,14 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
             dialect
                 .read_rest_order(status, body, inst_type)
                 .map_err(RestError::from),
+        ),
+        // Batches and cancel-alls are the classic account's (V2) whatever the dialect is now.
+        Some(Kind::Batch { key, sent, len, .. }) => Decoded::Batch(
+            v2::rest_reply::decode_batch(status, body, key, &sent[..usize::from(len)])
+                .map_err(RestError::from),
+        ),
+        Some(Kind::CancelAll { .. }) => Decoded::CancelAll(
+            v2::rest_reply::decode_cancel_all(status, body).map_err(RestError::from),
         ),
         Some(Kind::ServerTime) => Decoded::Time(
             dialect

@@ -38,14 +38,20 @@ mod verdict;
 
 pub use crate::venue::AccountAnswer;
 pub use crate::venue::v2::rest::{
-    FUTURES_CANCEL_PATH, FUTURES_ORDER_DETAIL_PATH, MAX_CANCEL_BODY_LEN, SERVER_TIME_PATH,
-    SPOT_CANCEL_PATH, SPOT_ORDER_INFO_PATH, cancel_path, encode_cancel_body,
+    BatchKey, FUTURES_BATCH_CANCEL_PATH, FUTURES_CANCEL_ALL_PATH, FUTURES_CANCEL_PATH,
+    FUTURES_ORDER_DETAIL_PATH, MAX_BATCH, MAX_BATCH_BODY_LEN, MAX_CANCEL_BODY_LEN,
+    SERVER_TIME_PATH, SPOT_BATCH_CANCEL_PATH, SPOT_CANCEL_PATH, SPOT_CANCEL_SYMBOL_PATH,
+    SPOT_ORDER_INFO_PATH, batch_cancel_path, cancel_all_path, cancel_path,
+    encode_batch_cancel_body, encode_cancel_all_body, encode_cancel_body,
     encode_order_query_string, order_query_path, sign_request,
 };
 pub use client::{RestClient, RestEvent, SendError};
 pub use config::{LIVE_BASE_URL, RestConfig};
 pub use http::{HttpError, MAX_HEAD_LEN, MAX_HEADERS, MAX_INTERIM, Response, ResponseReader};
-pub use verdict::{OrderAnswer, Verdict, decode_order, decode_server_time, decode_verdict};
+pub use verdict::{
+    BatchResults, BatchVerdict, CancelAllVerdict, OrderAnswer, Verdict, decode_order,
+    decode_server_time, decode_verdict,
+};
 
 use crate::outcome::{ConnectFailure, ErrorText};
 

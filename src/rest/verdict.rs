@@ -7,7 +7,7 @@
 //! JSON, carries no verdict: the request failed and the order's fate is unknown.
 
 use crate::venue::v2::rest_reply::{self, NoVerdict};
-pub use crate::venue::{OrderAnswer, Verdict};
+pub use crate::venue::{BatchResults, BatchVerdict, CancelAllVerdict, OrderAnswer, Verdict};
 
 use super::RestError;
 

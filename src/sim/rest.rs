@@ -72,6 +72,9 @@ pub struct RestFaults {
     /// The next cancel requests (V2 spot and futures `cancel-order`) fail this way, before the
     /// book: then they are answered again. Checked before the signature. Default `None`.
     pub fail_cancels: Option<RestFailure>,
+    /// The next cancel-alls (V2 spot `cancel-symbol-order`, futures `cancel-all-orders`) fail
+    /// this way, before the book; then they are answered again. Default `None`.
+    pub fail_cancel_alls: Option<RestFailure>,
     /// Every `GET /api/v2/public/time` reply waits this long before it is written (other
     /// replies do not). Default `None`.
     pub server_time_delay: Option<Duration>,
@@ -149,8 +152,9 @@ pub(super) struct RestState {
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_conn: AtomicU64,
     /// Failures left of [`RestFaults::fail_queries`], [`RestFaults::fail_batches`],
-    /// [`RestFaults::absurd_server_times`] and [`RestFaults::fail_cancels`].
-    failures_left: Mutex<(u32, u32, u32, u32)>,
+    /// [`RestFaults::absurd_server_times`], [`RestFaults::fail_cancels`] and
+    /// [`RestFaults::fail_cancel_alls`].
+    failures_left: Mutex<(u32, u32, u32, u32, u32)>,
 }
 
 impl RestState {
@@ -488,6 +492,7 @@ enum Failing {
     Queries,
     Batches,
     Cancels,
+    CancelAlls,
 }
 
 /// What a request's failure fault says: `Some` answer (or `None`: drop) while failures are left.
@@ -497,12 +502,14 @@ fn injected_failure(shared: &Shared, which: Failing) -> Option<Option<Reply>> {
         Failing::Queries => faults.fail_queries,
         Failing::Batches => faults.fail_batches,
         Failing::Cancels => faults.fail_cancels,
+        Failing::CancelAlls => faults.fail_cancel_alls,
     }?;
     let mut left = lock(&shared.rest.failures_left);
     let slot = match which {
         Failing::Queries => &mut left.0,
         Failing::Batches => &mut left.1,
         Failing::Cancels => &mut left.3,
+        Failing::CancelAlls => &mut left.4,
     };
     if *slot == 0 {
         return None;
@@ -575,8 +582,10 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
         ("POST", rest_orders::SPOT_BATCH | rest_orders::FUTURES_BATCH) => {
             injected_failure(shared, Failing::Batches).unwrap_or_else(|| v2(rest_orders::batch))
         }
-        ("POST", rest_orders::SPOT_CANCEL_SYMBOL) => v2(rest_orders::cancel_symbol),
-        ("POST", rest_orders::FUTURES_CANCEL_ALL) => v2(rest_orders::cancel_all),
+        ("POST", rest_orders::SPOT_CANCEL_SYMBOL) => injected_failure(shared, Failing::CancelAlls)
+            .unwrap_or_else(|| v2(rest_orders::cancel_symbol)),
+        ("POST", rest_orders::FUTURES_CANCEL_ALL) => injected_failure(shared, Failing::CancelAlls)
+            .unwrap_or_else(|| v2(rest_orders::cancel_all)),
         ("GET", rest_v3::ORDER_INFO) => {
             injected_failure(shared, Failing::Queries).unwrap_or_else(|| v3(rest_v3::order_info))
         }
@@ -712,6 +721,7 @@ impl SimVenue {
             faults.fail_batches.map_or(0, |f| f.times),
             faults.absurd_server_times,
             faults.fail_cancels.map_or(0, |f| f.times),
+            faults.fail_cancel_alls.map_or(0, |f| f.times),
         );
         *lock(&self.shared.rest.faults) = faults;
         if down {

@@ -78,6 +78,87 @@ pub enum Verdict {
     },
 }
 
+/// The venue's answer to a batch cancel, entry by entry, in the order the entries were sent.
+///
+/// An entry in the reply's `successList` is [`Verdict::Acked`], one in its `failureList`
+/// [`Verdict::Rejected`] with the entry's `errorCode` and `errorMsg`; an entry in neither list
+/// is `None`: that reply does not settle it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchResults {
+    results: [Option<Verdict>; v2::rest::MAX_BATCH],
+    len: u8,
+}
+
+impl BatchResults {
+    /// `len` entries, none settled yet.
+    pub(crate) fn unsettled(len: usize) -> Self {
+        BatchResults {
+            results: [None; v2::rest::MAX_BATCH],
+            len: len.min(v2::rest::MAX_BATCH) as u8,
+        }
+    }
+
+    /// How many entries the batch had.
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Whether the batch had no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The verdict on entry `i` (as sent), or `None` when the reply lists it nowhere.
+    pub fn get(&self, i: usize) -> Option<Verdict> {
+        self.results[..self.len()].get(i).copied().flatten()
+    }
+
+    fn settle(&mut self, i: usize, verdict: Verdict) {
+        if let Some(slot) = self.results[..usize::from(self.len)].get_mut(i)
+            && slot.is_none()
+        {
+            *slot = Some(verdict);
+        }
+    }
+}
+
+/// The venue's answer to a batch cancel as a whole (by value, never boxed: no allocation per
+/// reply).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)]
+pub enum BatchVerdict {
+    /// The request was taken (`00000`): each entry's own verdict, which may be a failure.
+    Entries(BatchResults),
+    /// The request was refused as a whole (a rate limit, a parameter, the credentials): no
+    /// entry was looked at.
+    Refused {
+        /// The venue's code.
+        code: i64,
+        /// The venue's message.
+        msg: VenueMsg,
+    },
+}
+
+/// The venue's answer to a cancel-all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelAllVerdict {
+    /// Taken (`00000`), with the lengths of its `successList` and `failureList` where the
+    /// reply has them (futures); spot's asynchronous `cancel-symbol-order` lists nothing.
+    Acked {
+        /// Orders the venue listed as cancelled.
+        succeeded: Option<u32>,
+        /// Orders the venue listed as failed.
+        failed: Option<u32>,
+    },
+    /// Refused as a whole.
+    Rejected {
+        /// The venue's code.
+        code: i64,
+        /// The venue's message.
+        msg: VenueMsg,
+    },
+}
+
 /// One entry of a batch cancel's reply: the order it names and the venue's verdict on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchEntry {
@@ -351,10 +432,17 @@ impl Dialect {
         }
     }
 
-    /// The longest body [`Dialect::encode_rest_cancel`] writes into its `body` buffer.
+    /// The longest body [`Dialect::encode_rest_cancel`] (and, for V2, the classic account's
+    /// batch cancel) writes into its `body` buffer.
     pub(crate) const fn max_rest_body_len(self) -> usize {
         match self {
-            Dialect::V2 => v2::rest::MAX_CANCEL_BODY_LEN,
+            Dialect::V2 => {
+                if v2::rest::MAX_BATCH_BODY_LEN > v2::rest::MAX_CANCEL_BODY_LEN {
+                    v2::rest::MAX_BATCH_BODY_LEN
+                } else {
+                    v2::rest::MAX_CANCEL_BODY_LEN
+                }
+            }
             Dialect::V3 => v3::rest::MAX_CANCEL_BODY_LEN,
         }
     }

@@ -56,6 +56,10 @@ pub struct PoolArgs {
     /// Every cancel over REST, no WebSocket connection (for accounts without WebSocket trading).
     #[arg(long)]
     pub rest_only: bool,
+    /// No REST batches for a backlog: cancels waiting for the account's budget leave one by
+    /// one [default: a backlog projected to wait over 100 ms goes in batches of up to 20].
+    #[arg(long)]
+    pub no_batch: bool,
     /// The account's kind: classic (the V2 API), unified (a unified trading account: the V3
     /// API), or auto (ask the venue at start over REST; classic if it cannot say). A refusal
     /// for the wrong kind (40085, 40084) switches at run time whatever this says.
@@ -92,6 +96,9 @@ impl PoolArgs {
         }
         if self.no_rest {
             b = b.no_rest();
+        }
+        if self.no_batch {
+            b = b.no_batch();
         }
         b.rest_only(self.rest_only)
     }
@@ -134,6 +141,16 @@ is an error (exit 2) before anything connects.
 Input, one object per line (blank lines are skipped):
   {\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\",\"orderId\":\"1376695893517410304\"}
   {\"instType\":\"USDT-FUTURES\",\"instId\":\"BTCUSDT\",\"clientOid\":\"my-7\",\"id\":\"a1\"}
+  {\"instType\":\"SPOT\",\"instId\":\"ETHUSDT\",\"orderId\":\"1376695893517410305\",\"priority\":200}
+  {\"cancelAll\":true,\"instType\":\"USDT-FUTURES\"}
+  {\"cancelAll\":true,\"instType\":\"SPOT\",\"instId\":\"BTCUSDT\"}
+priority (0 to 255, default 0): while cancels wait for the account's budget, the highest leaves \
+first. cancelAll cancels every open order of the product line (or of instId; SPOT requires it) in \
+one REST request that goes ahead of every waiting cancel; its line carries cancel_all, and \
+succeeded and failed where the venue lists them (futures), asynchronous on spot. A backlog the \
+budget cannot send within 100 ms goes out in REST batches of up to 20 (--no-batch: never); \
+their lines carry via \"rest\", batch (its number) and batch_size. Both are the classic account's: \
+a unified account's cancel-all is not_sent (classic_only) and its backlog goes without REST batches.
 Output, one object per non-blank input line, in completion order:
   {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \

@@ -1159,6 +1159,8 @@ mod tests {
             },
             attempts: 1,
             via: None,
+            batch: None,
+            cancel_all: None,
         }
     }
 

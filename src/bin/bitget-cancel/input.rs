@@ -2,8 +2,8 @@
 
 use std::io::{self, BufRead};
 
-use bitget_cancel::jsonl::{self, CancelLine};
-use bitget_cancel::{Cancel, InstId, InstType, OrderRef};
+use bitget_cancel::jsonl::{self, CancelLine, Input};
+use bitget_cancel::{InstId, InstType, OrderRef};
 
 /// The longest input line read; a longer one is refused (and skipped) as a whole.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -78,10 +78,10 @@ pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-/// Parses one `run` input line into a validated cancel (tag 0; the caller tags it), or says
-/// why it cannot be sent: the library's own reading of the line.
-pub fn parse_cancel(line: &[u8]) -> Result<Cancel, String> {
-    jsonl::parse_cancel(line).map_err(|e| e.to_string())
+/// Parses one `run` input line into a validated cancel or cancel-all (tag 0), or says why it
+/// cannot be sent.
+pub fn parse_input(line: &[u8]) -> Result<Input, String> {
+    jsonl::parse_input(line).map_err(|e| e.to_string())
 }
 
 /// One resting order of a `sim --orders` file: the same fields as a `run` line (`id` is
@@ -171,11 +171,11 @@ mod tests {
     #[test]
     fn a_bad_run_line_gets_the_librarys_message() {
         let err =
-            parse_cancel(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#)
+            parse_input(br#"{"instType":"SPOT","instId":"BTCUSDT","orderId":"1","side":"buy"}"#)
                 .unwrap_err();
         assert_eq!(
             err,
-            "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id)"
+            "unknown field \"side\" (the fields are instType, instId, orderId, clientOid, id, priority, cancelAll)"
         );
     }
 
@@ -204,6 +204,6 @@ mod tests {
         assert_eq!(parsed.inst_type, InstType::UsdtFutures);
         assert_eq!(parsed.order_id.as_deref(), Some("42"));
         assert_eq!(parsed.client_oid.as_deref(), Some("c-1"));
-        assert!(parse_cancel(text.as_bytes()).is_ok());
+        assert!(parse_input(text.as_bytes()).is_ok());
     }
 }

@@ -40,6 +40,15 @@ pub fn pool_summary(stats: &bitget_cancel::engine::Stats) -> String {
             }
         )
     };
+    let b = &stats.batches;
+    let rest = if b.sent == 0 && b.cancel_alls == 0 {
+        rest
+    } else {
+        format!(
+            "{rest}; {} batches carrying {} cancels (largest {}, {} failed as a whole, {} entries listed nowhere), {} cancel-alls ({} acked)",
+            b.sent, b.carried, b.largest, b.failed, b.unlisted, b.cancel_alls, b.cancel_alls_acked
+        )
+    };
     format!(
         "pool of {}: {}; {} hedges sent ({} won, {} capped), {} failovers, {} rotations, {} late replies, {} unreadable messages skipped; {rest}",
         stats.pool_size,

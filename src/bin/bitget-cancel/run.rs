@@ -24,13 +24,13 @@ use bitget_cancel::engine::{
     SubmitError,
 };
 use bitget_cancel::final_word::FinalSource;
-use bitget_cancel::jsonl::{LineFinal, OutcomeLine};
-use bitget_cancel::{Cancel, Engine, FinalWord, Handle, Outcome};
+use bitget_cancel::jsonl::{Input, LineFinal, OutcomeLine};
+use bitget_cancel::{Cancel, CancelAll, Engine, FinalWord, Handle, Outcome};
 
 use crate::args::RunArgs;
 use crate::failure::{EXIT_INTERRUPTED, Failure};
 use crate::idle::IdleChoice;
-use crate::input::{Line, LineReader, MAX_LINE, is_blank, parse_cancel};
+use crate::input::{Line, LineReader, MAX_LINE, is_blank, parse_input};
 use crate::report::Tally;
 
 /// What the reader thread tells the main thread.
@@ -260,9 +260,14 @@ fn read_input(handle: &Handle, events: &Sender<Event>) {
                 format!("the line is longer than {MAX_LINE} bytes"),
             )),
             Line::Text(text) if is_blank(&text) => continue,
-            Line::Text(text) => match parse_cancel(&text) {
+            Line::Text(text) => match parse_input(&text) {
                 Err(why) => Event::Line(OutcomeLine::invalid(number, why)),
-                Ok(cancel) => submit(handle, cancel.with_tag(number), &mut full_ring_waits),
+                Ok(Input::Cancel(cancel)) => {
+                    submit(handle, cancel.with_tag(number), &mut full_ring_waits)
+                }
+                Ok(Input::CancelAll(all)) => {
+                    submit_all(handle, all.with_tag(number), &mut full_ring_waits)
+                }
             },
         };
         if events.send(event).is_err() {
@@ -287,6 +292,22 @@ fn submit(handle: &Handle, mut cancel: Cancel, full_ring_waits: &mut u64) -> Eve
                     c.tag,
                     c.id.map(|id| id.as_str().to_string()),
                 ));
+            }
+        }
+    }
+}
+
+/// Hands a cancel-all to the engine, waiting while the ring is full.
+fn submit_all(handle: &Handle, all: CancelAll, full_ring_waits: &mut u64) -> Event {
+    loop {
+        match handle.cancel_all(all) {
+            Ok(_) => return Event::Submitted,
+            Err(SubmitError::Full(_)) => {
+                *full_ring_waits += 1;
+                thread::sleep(Duration::from_micros(200));
+            }
+            Err(SubmitError::Stopped(_)) => {
+                return Event::Line(OutcomeLine::stopped(all.tag, None));
             }
         }
     }
@@ -461,7 +482,8 @@ impl Output {
     fn outcome(&mut self, outcome: &Outcome) -> Result<(), Failure> {
         let tag = outcome.tag();
         let line = OutcomeLine::from_outcome(tag, outcome);
-        if !self.confirm || !outcome.status.was_sent() {
+        // A cancel-all has no final word of its own.
+        if !self.confirm || !outcome.status.was_sent() || outcome.cancel_all.is_some() {
             self.done += 1;
             return self.write(line);
         }

@@ -1,5 +1,6 @@
 //! Every intent the engine holds, from the moment it leaves the intent ring until its outcome is
-//! decided: waiting to be sent (in arrival order) or in flight (in order of its latest send).
+//! decided: waiting to be sent (highest priority first, then arrival order: `waiting.rs`) or in
+//! flight (in order of its latest send).
 //!
 //! An intent in flight holds up to [`MAX_ATTEMPTS`] attempts: each send of the cancel (the first,
 //! a hedge on another connection, a re-send after its connection was lost or after a transient
@@ -14,13 +15,11 @@
 //! probe. The slots in flight form a doubly linked list ordered by their latest send, so the
 //! first to time out is at its head; a reply or a re-send moves a slot in O(1).
 //!
-//! What is to come lands here: a batch request (one request id, a verdict per entry) is an index
-//! entry that names a small list of `(slot, attempt)` instead of one, each entry settled by its
-//! own verdict; an order update is found by `orderId` or `clientOid` through a second index of the
-//! same kind, keyed by the intent's order reference.
+//! A REST batch takes waiting intents from anywhere in the queue (`send_queued`): each gets one
+//! attempt on the REST path, and the batch's reply settles each by its own entry (the batch
+//! knows its intents' slots: `account/burst.rs`).
 
-use std::collections::VecDeque;
-
+use super::waiting::WaitQueue;
 use crate::intent::{Cancel, RequestId};
 use crate::outcome::{VenueMsg, Via};
 
@@ -185,7 +184,7 @@ pub(crate) struct InflightTable {
     /// Buckets holding `slot * MAX_ATTEMPTS + attempt`, or `NIL`.
     index: Vec<u32>,
     mask: usize,
-    queue: VecDeque<u32>,
+    queue: WaitQueue,
     head: u32,
     tail: u32,
     in_flight: usize,
@@ -217,7 +216,7 @@ impl InflightTable {
             capacity,
             index: vec![NIL; buckets],
             mask: buckets - 1,
-            queue: VecDeque::with_capacity(capacity),
+            queue: WaitQueue::with_capacity(capacity),
             head: NIL,
             tail: NIL,
             in_flight: 0,
@@ -349,8 +348,8 @@ impl InflightTable {
             }
             None => return Err(InsertError::Full),
         };
-        self.queue.push_back(slot);
         self.arrivals += 1;
+        self.queue.push(slot, cancel.priority, self.arrivals);
         Ok(slot)
     }
 
@@ -360,12 +359,33 @@ impl InflightTable {
         self.arrivals
     }
 
-    /// The intent that has waited longest.
+    /// The intent that leaves next: the highest priority, then the one that waited longest.
     #[inline]
     pub(crate) fn front_queued(&self) -> Option<(u32, &Entry)> {
         self.queue
             .front()
-            .map(|&slot| (slot, &self.slots[slot as usize]))
+            .map(|slot| (slot, &self.slots[slot as usize]))
+    }
+
+    /// The waiting intent that arrived first: the first to reach its queue timeout.
+    #[inline]
+    pub(crate) fn oldest_queued(&self) -> Option<(u32, &Entry)> {
+        self.queue
+            .oldest()
+            .map(|slot| (slot, &self.slots[slot as usize]))
+    }
+
+    /// The waiting intents' slots, in the order they leave.
+    pub(crate) fn queued_slots(&self) -> impl Iterator<Item = u32> + Clone + '_ {
+        self.queue.iter()
+    }
+
+    /// Removes and returns the waiting intent in `slot`.
+    pub(crate) fn remove_queued(&mut self, slot: u32) -> Option<Entry> {
+        if self.slots.get(slot as usize)?.state != SlotState::Queued || !self.queue.remove(slot) {
+            return None;
+        }
+        Some(self.release(slot))
     }
 
     #[inline]
@@ -397,6 +417,28 @@ impl InflightTable {
         indexed: bool,
     ) -> Option<u32> {
         let slot = self.queue.pop_front()?;
+        self.start(slot, now, link, generation, indexed);
+        Some(slot)
+    }
+
+    /// Moves the waiting intent in `slot` (wherever it stands in the queue) to the back of the
+    /// in-flight list, as [`Self::send_front`] does for the front one (a REST batch's entry: not
+    /// indexed); false if it does not wait.
+    pub(crate) fn send_queued(&mut self, slot: u32, now: u64, link: u8, generation: u32) -> bool {
+        let waits = self
+            .slots
+            .get(slot as usize)
+            .is_some_and(|e| e.state == SlotState::Queued);
+        if !waits || !self.queue.remove(slot) {
+            return false;
+        }
+        self.start(slot, now, link, generation, false);
+        true
+    }
+
+    /// The first attempt of the intent in `slot`, just taken from the queue, went out (under
+    /// its wire id if `indexed`).
+    fn start(&mut self, slot: u32, now: u64, link: u8, generation: u32, indexed: bool) {
         let e = &mut self.slots[slot as usize];
         e.state = SlotState::InFlight;
         e.first_sent_ns = now;
@@ -415,7 +457,6 @@ impl InflightTable {
         }
         self.touch(slot, now, false);
         self.in_flight += 1;
-        Some(slot)
     }
 
     /// Whether the intent in `slot` may be sent once more.
@@ -507,8 +548,7 @@ impl InflightTable {
 
     /// Removes and returns the front waiting intent.
     pub(crate) fn pop_queued(&mut self) -> Option<Entry> {
-        let slot = *self.queue.front()?;
-        self.queue.pop_front();
+        let slot = self.queue.pop_front()?;
         Some(self.release(slot))
     }
 
@@ -603,6 +643,45 @@ mod tests {
         assert_eq!(t.pop_queued().unwrap().id.as_str(), "2");
         assert_eq!(t.front_queued().unwrap().1.id.as_str(), "3");
         assert_eq!((t.len(), t.queued(), t.in_flight()), (2, 1, 1));
+    }
+
+    #[test]
+    fn waiting_intents_leave_by_priority_and_the_oldest_still_times_out_first() {
+        let mut t = InflightTable::new(8);
+        t.insert_queued(RequestId::from_u64(1), 1, cancel(1), 10)
+            .unwrap();
+        t.insert_queued(RequestId::from_u64(2), 2, cancel(2).priority(3), 20)
+            .unwrap();
+        t.insert_queued(RequestId::from_u64(3), 3, cancel(3), 30)
+            .unwrap();
+        t.insert_queued(RequestId::from_u64(4), 4, cancel(4).priority(3), 40)
+            .unwrap();
+        assert_eq!(t.front_queued().unwrap().1.id.as_str(), "2");
+        assert_eq!(t.oldest_queued().unwrap().1.accepted_ns, 10);
+        let order: Vec<String> = t
+            .queued_slots()
+            .map(|s| t.entry(s).id.as_str().to_string())
+            .collect();
+        assert_eq!(order, ["2", "4", "1", "3"]);
+        // The oldest leaves the queue from behind the others (expiry), and a batch takes one
+        // from the middle (a REST send: not indexed).
+        let (oldest, _) = t.oldest_queued().unwrap();
+        assert_eq!(t.remove_queued(oldest).unwrap().id.as_str(), "1");
+        let (four, _) = t
+            .queued_slots()
+            .map(|s| (s, t.entry(s)))
+            .find(|(_, e)| e.id.as_str() == "4")
+            .unwrap();
+        assert!(t.send_queued(four, 50, 9, 0));
+        assert!(!t.send_queued(four, 50, 9, 0), "no longer waiting");
+        assert_eq!(t.find_in_flight(4, 9), None);
+        assert_eq!(t.entry(four).live_links(), 1 << 9);
+        assert_eq!(
+            t.send_front(60, 0, 1, true).map(|s| t.entry(s).seq),
+            Some(2)
+        );
+        assert_eq!(t.pop_queued().unwrap().id.as_str(), "3");
+        assert_eq!((t.queued(), t.in_flight()), (0, 2));
     }
 
     #[test]

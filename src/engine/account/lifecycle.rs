@@ -90,6 +90,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// Holds one accepted intent (or decides its outcome at once).
     fn take_in(&mut self, sub: Submission) {
         self.shared.counters.0.intents.incr();
+        if sub.cancel_all {
+            self.take_in_cancel_all(sub);
+            return;
+        }
         if let Some((code, msg)) = self.refused_now() {
             self.emit_unsent(&sub, NotSentReason::LoginRejected { code, msg });
             return;
@@ -163,11 +167,25 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             },
             attempts: 0,
             via: None,
+            batch: None,
+            cancel_all: None,
         };
         self.out.emit(outcome, &self.shared.counters.0);
     }
 
     pub(super) fn emit_entry(&mut self, e: Entry, status: Status, now: u64, via: Option<Via>) {
+        self.emit_entry_in(e, status, now, via, None);
+    }
+
+    /// [`Self::emit_entry`] for an intent settled by an entry of the batch `batch`, if any.
+    pub(super) fn emit_entry_in(
+        &mut self,
+        e: Entry,
+        status: Status,
+        now: u64,
+        via: Option<Via>,
+        batch: Option<crate::outcome::BatchRef>,
+    ) {
         let outcome = Outcome {
             id: e.id,
             cancel: e.cancel,
@@ -180,6 +198,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             },
             attempts: e.sends,
             via,
+            batch,
+            cancel_all: None,
         };
         self.out.emit(outcome, &self.shared.counters.0);
         // The final word comes after the outcome, never before.
@@ -212,6 +232,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         self.resend.clear();
         self.retries.clear();
         self.rest.forget_in_flight();
+        self.burst.batch = None;
     }
 
     /// Every waiting intent gets `reason`.
@@ -226,12 +247,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// timeout).
     pub(super) fn expire(&mut self, now: u64) -> bool {
         let mut work = false;
-        while let Some((_, e)) = self.table.front_queued() {
+        // The oldest first, wherever its priority put it: none waits past its queue timeout.
+        while let Some((slot, e)) = self.table.oldest_queued() {
             if e.accepted_ns.saturating_add(self.max_queue) > now {
                 break;
             }
             let reason = self.unsent_reason();
-            if let Some(e) = self.table.pop_queued() {
+            if let Some(e) = self.table.remove_queued(slot) {
                 self.emit_entry(e, Status::NotSent(reason), now, None);
             }
             work = true;
@@ -266,6 +288,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.emit_unsent(&sub, NotSentReason::Shutdown);
         }
         self.fail_queued(NotSentReason::Shutdown);
+        self.fail_waiting_cancel_alls();
         self.stopping = Some(now.saturating_add(self.shutdown_grace));
         crate::relay::log_info!(
             "shutting down with {} cancels in flight",
@@ -277,7 +300,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     pub(super) fn shutdown_step(&mut self, now: u64) -> bool {
         let grace_over = self.stopping.is_some_and(|d| now >= d);
         // A reply can still come on a live link or to the request on the REST connection.
-        let live = self.links.iter().any(LinkView::is_live) || self.rest.has_in_flight();
+        let live = self.links.iter().any(LinkView::is_live)
+            || self.rest.has_in_flight()
+            || self.burst.batch.is_some()
+            || self.burst.alls.has_in_flight();
         if !(self.table.in_flight() == 0 || grace_over || !live) {
             return false;
         }
@@ -313,6 +339,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Reports whatever is left and hands every outcome over.
     pub(crate) fn finish(&mut self) {
+        self.fail_cancel_alls();
         self.fail_in_flight(UnknownReason::Shutdown);
         self.fail_queued(NotSentReason::Shutdown);
         while let Ok(sub) = self.intents.try_recv() {

@@ -35,7 +35,9 @@
 //! rotate old connections, hand outcomes over. Nothing in a turn blocks or allocates once the
 //! pool is live.
 
-mod batch;
+mod batcher;
+mod burst;
+mod cancel_alls;
 mod confirm;
 mod delivery;
 mod hedger;
@@ -57,6 +59,8 @@ pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
 mod unified;
+mod waiting;
+mod ws_batch;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,7 +86,7 @@ use crate::rest::RestClient;
 use crate::venue::{AnswerClass, Dialect, Verdict};
 use crate::ws;
 
-use batch::Batches;
+use burst::Burst;
 use confirm::{Confirmations, FinalOut};
 use delivery::Delivery;
 use hedger::Hedger;
@@ -97,6 +101,7 @@ use router::Router;
 use start_gate::StartGate;
 use stats::PoolStats;
 use unified::AccountKind;
+use ws_batch::WsBatches;
 
 /// Plaintext written in one TLS write: several frames when a burst is allowed out at once.
 const BATCH_BYTES: usize = 8 * 1024;
@@ -268,10 +273,12 @@ pub(crate) struct Account<I, O, L = Link, C = Monotonic> {
     unmatched_warnings: WarnGate,
     /// The final word, when it is on.
     confirm: Option<Confirmations>,
+    /// Cancel-alls, and the backlog's REST batches.
+    burst: Burst,
     /// Classic or unified, how it was found out, and the dead man's switch.
     kind: AccountKind,
     /// V3's batch cancels: the one being built, and those on the wire.
-    v3_batches: Batches,
+    v3_batches: WsBatches,
 
     /// Set when shutdown began: the time by which replies in flight must have come.
     stopping: Option<u64>,
@@ -466,8 +473,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 .collect(),
             unmatched_warnings: WarnGate::default(),
             confirm,
+            burst: Burst::new(config.batch_threshold().map(ns), window),
             kind,
-            v3_batches: Batches::new(
+            v3_batches: WsBatches::new(
                 config.uta.batch_cancels,
                 config.uta.batch_budget == crate::engine::config::BatchBudget::PerEntry,
             ),
@@ -587,12 +595,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             work |= self.intake();
         }
         work |= self.watch_links(now);
+        // A cancel-all goes first, then the singles, then the backlog's batches.
+        work |= self.send_cancel_alls(now);
         work |= self.send();
+        let at = self.clock.now();
+        work |= self.send_batches(at);
         for i in 0..self.links.len() {
             self.links[i].flush(link_cx!(self, now));
         }
         self.apply_link_events(now);
         work |= self.expire(now);
+        work |= self.expire_cancel_alls(now);
         work |= self.drive_confirm(now);
         work |= self.housekeeping(now);
         if stopping {
@@ -624,7 +637,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         if !self.retries.is_empty() {
             t = t.min(self.retries.due_at().max(ready));
         }
-        if let Some((_, e)) = self.table.front_queued() {
+        if let Some((_, e)) = self.table.oldest_queued() {
             t = t.min(e.accepted_ns.saturating_add(self.max_queue));
             t = t.min(ready);
             t = t.min(self.gate.next_deadline());
@@ -660,6 +673,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
             t = t.min(link.next_deadline(&self.settings));
         }
         t = t.min(self.rest.next_deadline(self.stopping.is_some()));
+        t = t.min(self.cancel_alls_deadline());
+        t = t.min(self.batches_deadline(now));
         t = t.min(self.clock_deadline());
         t = t.min(self.rotation.next_deadline(now));
         t = t.min(self.kind_deadline());
@@ -749,7 +764,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let counters = &self.shared.counters.0;
         match event {
             LinkEvent::Reply { id, verdict } => self.on_reply(l, id, verdict),
-            LinkEvent::BatchEntry { batch, entry } => self.on_batch_entry(l, batch, entry),
+            LinkEvent::BatchEntry { batch, entry } => self.on_ws_batch_entry(l, batch, entry),
             LinkEvent::Push(update) => {
                 if let Some(c) = &mut self.confirm {
                     c.on_push(update, self.clock.now(), &counters.finals);
@@ -872,7 +887,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         let found = wire.and_then(|wire| self.table.find_in_flight(wire, l as u8));
         let Some((slot, a)) = found else {
             if let Some(id) = &id
-                && self.on_batch_reply(l, id, verdict)
+                && self.on_ws_batch_reply(l, id, verdict)
             {
                 return;
             }
@@ -921,7 +936,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// it settles nothing while another attempt may still be answered or sends remain; the
     /// cancel goes out again after a short pause (a rate limit holds the account's limiter
     /// back for a window). With no path left it is the outcome.
-    fn on_transient(
+    pub(super) fn on_transient(
         &mut self,
         slot: u32,
         a: usize,
@@ -961,6 +976,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     /// Settles the intent in `slot` with the reply to its attempt `a`, which came on path `l` (a
     /// link, or [`REST_LINK`]).
     fn settle_reply(&mut self, slot: u32, a: usize, l: usize, status: Status, via: Via) {
+        self.settle_reply_in(slot, a, l, status, via, None);
+    }
+
+    /// [`Self::settle_reply`] for a reply that came in the batch `batch`, if any.
+    fn settle_reply_in(
+        &mut self,
+        slot: u32,
+        a: usize,
+        l: usize,
+        status: Status,
+        via: Via,
+        batch: Option<crate::outcome::BatchRef>,
+    ) {
         let counters = &self.shared.counters.0;
         let settled = self.clock.now();
         let e = *self.table.entry(slot);
@@ -987,7 +1015,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         }
         self.router.progress(l, settled);
         let e = self.table.settle(slot);
-        self.emit_entry(e, status, settled, Some(via));
+        self.emit_entry_in(e, status, settled, Some(via), batch);
     }
 
     /// The connection of `generation` in slot `l` is gone: its attempts can no longer be

@@ -110,6 +110,50 @@ impl RestRung {
         }
     }
 
+    /// Whether a batch or a cancel-all could go out now: a connection is ready (they may take
+    /// both: while a link serves, no single cancel needs REST).
+    #[inline]
+    pub(crate) fn can_send(&self) -> bool {
+        self.client.as_ref().is_some_and(RestClient::is_ready)
+    }
+
+    /// Whether the account has a REST client at all.
+    pub(crate) fn exists(&self) -> bool {
+        self.client.is_some()
+    }
+
+    /// Sends a batch cancel (see [`RestClient::send_batch`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn send_batch(
+        &mut self,
+        tag: u64,
+        inst_type: crate::intent::InstType,
+        symbol: &crate::intent::InstId,
+        key: crate::rest::BatchKey,
+        orders: &[crate::intent::OrderRef],
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        match self.client.as_mut() {
+            Some(client) => client.send_batch(tag, inst_type, symbol, key, orders, now, unix_ms),
+            None => Err(SendError::NotReady),
+        }
+    }
+
+    /// Sends a cancel-all (see [`RestClient::send_cancel_all`]).
+    pub(crate) fn send_cancel_all(
+        &mut self,
+        tag: u64,
+        all: &crate::intent::CancelAll,
+        now: u64,
+        unix_ms: u64,
+    ) -> Result<(), SendError> {
+        match self.client.as_mut() {
+            Some(client) => client.send_cancel_all(tag, all, now, unix_ms),
+            None => Err(SendError::NotReady),
+        }
+    }
+
     /// Whether the rung is a path for an intent whose live attempts are on `exclude`: not
     /// already carrying it, and not down (connected or connecting; busy is fine, it waits).
     #[inline]
@@ -387,6 +431,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::Failed { tag, error } => {
+                    if self.on_burst_failed(*tag, error, now) {
+                        continue;
+                    }
                     self.shared.counters.0.rest_failures.incr();
                     crate::relay::log_warn!("a cancel over REST got no verdict: {error}");
                     let Some((slot, a)) = self.take_rest_attempt(*tag) else {
@@ -411,6 +458,13 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                         };
                         self.settle_no_path(slot, reason, now);
                     }
+                }
+                RestEvent::Batch { tag, verdict, .. } => {
+                    self.on_rest_batch_reply(*tag, *verdict, now);
+                }
+                RestEvent::CancelAll { tag, verdict, .. } => {
+                    self.shared.counters.0.rest_replies.incr();
+                    self.on_cancel_all_reply(*tag, *verdict, now);
                 }
                 RestEvent::Order { tag, answer, .. } => {
                     if let OrderAnswer::Refused { code, .. } = answer

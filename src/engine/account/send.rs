@@ -235,7 +235,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 break;
             };
             self.attempt_sent(l, now);
-            // V3: into one batch-cancel with the others due now on this link (batch.rs).
+            // V3: into one batch-cancel with the others due now on this link (ws_batch.rs).
             self.append_first(l, slot, wire);
             building |= 1 << l;
             if self.hedger.is_on() {

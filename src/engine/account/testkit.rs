@@ -495,18 +495,25 @@ impl Bench {
     /// Submits a cancel of order `n` now, as the inline engine does; the id its outcome
     /// carries (its first send's wire id).
     pub(crate) fn cancel(&mut self, n: u64) -> RequestId {
+        self.cancel_with_priority(n, 0)
+    }
+
+    /// [`Self::cancel`] with a priority.
+    pub(crate) fn cancel_with_priority(&mut self, n: u64, priority: u8) -> RequestId {
         let (wire, id) = self.account.next_wire_id();
         let cancel = Cancel::new(
             InstType::Spot,
             InstId::new("BTCUSDT").unwrap(),
             OrderRef::order_id(&n.to_string()).unwrap(),
         )
-        .with_tag(n);
+        .with_tag(n)
+        .priority(priority);
         let sub = Submission {
             id,
             wire,
             cancel,
             accepted_ns: self.clock.now(),
+            cancel_all: false,
         };
         self.account.submit(sub).expect("room for the cancel");
         id
@@ -528,6 +535,7 @@ impl Bench {
             wire,
             cancel,
             accepted_ns: self.clock.now(),
+            cancel_all: false,
         };
         self.account.submit(sub).expect("room for the cancel");
         label

@@ -908,3 +908,74 @@ fn with_the_final_word_off_pushes_are_not_even_counted_and_no_final_word_comes()
     assert!(!stats.finals.enabled);
     assert_eq!(stats.finals.pushes_received, 0);
 }
+
+#[test]
+fn under_a_backlog_the_highest_priority_leaves_first_then_arrival_order() {
+    let mut bench = unhedged(1);
+    bench.log_in(&[0]);
+    // Ten cancels use the second's budget (10 a second for the account and the link).
+    let first: Vec<_> = (1..=10).map(|n| bench.cancel(n)).collect();
+    assert_eq!(bench.link(0).sent.len(), 10);
+    // Seven wait: priorities 0, 0, 7, 3, 7, 0, 3 in arrival order.
+    let waiting: Vec<_> = [0u8, 0, 7, 3, 7, 0, 3]
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (bench.cancel_with_priority(11 + i as u64, p), p))
+        .collect();
+    assert_eq!(bench.link(0).sent.len(), 10, "nothing more this second");
+    bench.after(1_100 * MS);
+    let sent = bench.link(0).sent_ids();
+    assert_eq!(
+        &sent[..10],
+        first.iter().map(|id| id.as_str()).collect::<Vec<_>>()
+    );
+    let by_id = |p: u8| {
+        waiting
+            .iter()
+            .filter(|(_, q)| *q == p)
+            .map(|(id, _)| id.as_str().to_string())
+            .collect::<Vec<_>>()
+    };
+    let expected: Vec<String> = [by_id(7), by_id(3), by_id(0)].concat();
+    assert_eq!(&sent[10..], expected);
+}
+
+#[test]
+fn a_low_priority_cancel_behind_urgent_ones_is_settled_at_its_queue_timeout() {
+    let mut bench = Bench::new(1, |c| {
+        c.hedge_after(HedgeAfter::Off).max_queue_time(ms(1_500))
+    });
+    bench.log_in(&[0]);
+    for n in 1..=10 {
+        bench.cancel(n);
+    }
+    let patient = bench.cancel_with_priority(100, 0);
+    // Urgent cancels keep arriving, more than the budget lets out: the patient one never
+    // reaches the front.
+    let mut n = 200;
+    for _ in 0..16 {
+        for _ in 0..2 {
+            n += 1;
+            bench.cancel_with_priority(n, 9);
+        }
+        bench.after(100 * MS);
+    }
+    assert!(
+        !bench
+            .link(0)
+            .sent_ids()
+            .contains(&patient.as_str().to_string())
+    );
+    let outcomes = bench.outcomes();
+    let settled = outcomes.iter().find(|o| o.id == patient).expect("settled");
+    assert_eq!(settled.status, Status::NotSent(NotSentReason::QueueTimeout));
+    let waited = settled.times.settled_ns - settled.times.accepted_ns;
+    assert!(
+        (1_500 * MS..1_700 * MS).contains(&waited),
+        "settled at its queue timeout, not later: {waited}"
+    );
+    assert!(
+        bench.link(0).sent.len() > 10,
+        "urgent cancels went out meanwhile"
+    );
+}

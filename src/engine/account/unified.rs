@@ -351,6 +351,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
     }
 
+    /// Whether the account's kind is still being asked at start (what is sent meanwhile may
+    /// be in the wrong dialect).
+    pub(super) fn kind_pending(&self) -> bool {
+        self.kind.detect.is_some()
+    }
+
     /// Whether `code` says the request went to the wrong kind's API.
     #[inline]
     pub(super) fn is_wrong_account(code: i64) -> bool {

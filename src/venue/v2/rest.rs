@@ -1,9 +1,11 @@
 //! V2 REST requests, written into buffers the caller owns and reuses: the cancel's JSON body, the
 //! signed HTTP/1.1 request around it, the signed order query (`GET` spot `orderInfo`, futures
-//! `order/detail`) and the keep-warm `GET /api/v2/public/time`.
+//! `order/detail`), the batch cancels (spot `batch-cancel-order`, futures `batch-cancel-orders`),
+//! the cancel-alls (spot `cancel-symbol-order`, futures `cancel-all-orders`) and the keep-warm
+//! `GET /api/v2/public/time`.
 
 use super::sign::{SIGN_LEN, sign_parts};
-use crate::intent::{Cancel, InstType};
+use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::venue::RestSigner as Signer;
 use crate::venue::decimal::write_decimal;
 
@@ -17,6 +19,172 @@ pub const SERVER_TIME_PATH: &str = "/api/v2/public/time";
 pub const SPOT_ORDER_INFO_PATH: &str = "/api/v2/spot/trade/orderInfo";
 /// The futures order query (10 requests/s per account).
 pub const FUTURES_ORDER_DETAIL_PATH: &str = "/api/v2/mix/order/detail";
+
+/// The spot batch cancel (10 requests/s per account, its own counter).
+pub const SPOT_BATCH_CANCEL_PATH: &str = "/api/v2/spot/trade/batch-cancel-order";
+/// The futures batch cancel (10 requests/s per account, its own counter).
+pub const FUTURES_BATCH_CANCEL_PATH: &str = "/api/v2/mix/order/batch-cancel-orders";
+/// Spot's cancel-all, one symbol at a time, carried out asynchronously (5 requests/s).
+pub const SPOT_CANCEL_SYMBOL_PATH: &str = "/api/v2/spot/trade/cancel-symbol-order";
+/// Futures' cancel-all, for a product line or one symbol (10 requests/s).
+pub const FUTURES_CANCEL_ALL_PATH: &str = "/api/v2/mix/order/cancel-all-orders";
+
+/// The most orders one batch request carries: the classic guide's 20 (error 40306 above it;
+/// the spot endpoint's page says 50).
+pub const MAX_BATCH: usize = 20;
+
+/// Batch requests per second and account, on each batch endpoint.
+pub(crate) const BATCHES_PER_SECOND: u32 = 10;
+
+/// Cancel-all requests per second and account: spot `cancel-symbol-order` 5, futures
+/// `cancel-all-orders` 10.
+pub(crate) const fn cancel_alls_per_second(inst_type: InstType) -> u32 {
+    if inst_type.is_futures() { 10 } else { 5 }
+}
+
+/// How the orders of one batch are named: every entry by `orderId`, or every entry by
+/// `clientOid` (the venue refuses the two mixed in one request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BatchKey {
+    /// By the venue's order id (a cancel that gives both goes by it, as the venue does).
+    OrderId,
+    /// By the client's order id.
+    ClientOid,
+}
+
+impl BatchKey {
+    /// The key a cancel goes by in a batch: `orderId` when it has one.
+    pub fn of(order: &OrderRef) -> BatchKey {
+        match order {
+            OrderRef::ClientOid(_) => BatchKey::ClientOid,
+            OrderRef::OrderId(_) | OrderRef::Both { .. } => BatchKey::OrderId,
+        }
+    }
+
+    /// The value a cancel's entry carries under this key.
+    pub fn value(self, order: &OrderRef) -> Option<&str> {
+        match self {
+            BatchKey::OrderId => order.get_order_id().map(|o| o.as_str()),
+            BatchKey::ClientOid => order.get_client_oid().map(|o| o.as_str()),
+        }
+    }
+
+    /// The field's name on the wire.
+    pub fn field(self) -> &'static str {
+        match self {
+            BatchKey::OrderId => "orderId",
+            BatchKey::ClientOid => "clientOid",
+        }
+    }
+}
+
+/// The batch endpoint of a product line.
+pub fn batch_cancel_path(inst_type: InstType) -> &'static str {
+    if inst_type.is_futures() {
+        FUTURES_BATCH_CANCEL_PATH
+    } else {
+        SPOT_BATCH_CANCEL_PATH
+    }
+}
+
+/// The longest batch body: [`MAX_BATCH`] client order ids of the longest kind on futures.
+pub const MAX_BATCH_BODY_LEN: usize = r#"{"symbol":"","productType":"","orderIdList":[]}"#.len()
+    + InstId::MAX_LEN
+    + "USDT-FUTURES".len()
+    + MAX_BATCH * (r#"{"clientOid":""},"#.len() + crate::intent::ClientOid::MAX_LEN);
+
+/// Appends the body of a batch cancel of `orders` (at most [`MAX_BATCH`], each with a value
+/// under `key`; the caller groups them) on `inst_type` / `symbol`: spot
+/// `{"symbol":"BTCUSDT","orderList":[{"orderId":"1"},...]}`, futures
+/// `{"symbol":"BTCUSDT","productType":"USDT-FUTURES","orderIdList":[{"orderId":"1"},...]}`.
+/// An order without a value under `key` is skipped.
+///
+/// ```
+/// use bitget_cancel::rest::{BatchKey, encode_batch_cancel_body};
+/// use bitget_cancel::{InstId, InstType, OrderRef};
+///
+/// let orders = [OrderRef::order_id("1")?, OrderRef::from_parts(Some("2"), Some("c-2"))?];
+/// let mut body = Vec::new();
+/// encode_batch_cancel_body(&mut body, InstType::Spot, &InstId::new("BTCUSDT")?, BatchKey::OrderId, orders.iter());
+/// assert_eq!(body, br#"{"symbol":"BTCUSDT","orderList":[{"orderId":"1"},{"orderId":"2"}]}"#);
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+pub fn encode_batch_cancel_body<'a>(
+    out: &mut Vec<u8>,
+    inst_type: InstType,
+    symbol: &InstId,
+    key: BatchKey,
+    orders: impl Iterator<Item = &'a OrderRef>,
+) {
+    out.extend_from_slice(br#"{"symbol":""#);
+    out.extend_from_slice(symbol.as_str().as_bytes());
+    if inst_type.is_futures() {
+        out.extend_from_slice(br#"","productType":""#);
+        out.extend_from_slice(inst_type.as_str().as_bytes());
+        out.extend_from_slice(br#"","orderIdList":["#);
+    } else {
+        out.extend_from_slice(br#"","orderList":["#);
+    }
+    let mut first = true;
+    for order in orders.take(MAX_BATCH) {
+        let Some(value) = key.value(order) else {
+            continue;
+        };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(br#"{""#);
+        out.extend_from_slice(key.field().as_bytes());
+        out.extend_from_slice(br#"":""#);
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(br#""}"#);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// The cancel-all endpoint of a product line.
+pub fn cancel_all_path(inst_type: InstType) -> &'static str {
+    if inst_type.is_futures() {
+        FUTURES_CANCEL_ALL_PATH
+    } else {
+        SPOT_CANCEL_SYMBOL_PATH
+    }
+}
+
+/// Appends the body of a cancel-all: spot `{"symbol":"BTCUSDT"}`; futures
+/// `{"productType":"USDT-FUTURES"}`, with `"symbol"` for one symbol.
+///
+/// ```
+/// use bitget_cancel::rest::encode_cancel_all_body;
+/// use bitget_cancel::{CancelAll, InstId, InstType};
+///
+/// let mut body = Vec::new();
+/// encode_cancel_all_body(&mut body, &CancelAll::new(InstType::UsdtFutures, None)?);
+/// assert_eq!(body, br#"{"productType":"USDT-FUTURES"}"#);
+/// body.clear();
+/// encode_cancel_all_body(&mut body, &CancelAll::new(InstType::Spot, Some(InstId::new("ETHUSDT")?))?);
+/// assert_eq!(body, br#"{"symbol":"ETHUSDT"}"#);
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+pub fn encode_cancel_all_body(out: &mut Vec<u8>, all: &CancelAll) {
+    out.push(b'{');
+    if all.inst_type.is_futures() {
+        out.extend_from_slice(br#""productType":""#);
+        out.extend_from_slice(all.inst_type.as_str().as_bytes());
+        out.push(b'"');
+        if let Some(symbol) = &all.inst_id {
+            out.extend_from_slice(br#","symbol":""#);
+            out.extend_from_slice(symbol.as_str().as_bytes());
+            out.push(b'"');
+        }
+    } else if let Some(symbol) = &all.inst_id {
+        out.extend_from_slice(br#""symbol":""#);
+        out.extend_from_slice(symbol.as_str().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
 
 /// How many order queries per second the venue allows per account: 20 on spot (`orderInfo`),
 /// 10 on futures (`order/detail`).
@@ -277,6 +445,66 @@ mod tests {
         }
         assert_eq!(cancel_path(InstType::Spot), SPOT_CANCEL_PATH);
         assert_eq!(cancel_path(InstType::CoinFutures), FUTURES_CANCEL_PATH);
+    }
+
+    #[test]
+    fn a_futures_batch_names_its_product_line_and_one_kind_of_id() {
+        let orders = [
+            OrderRef::client_oid("a-1").unwrap(),
+            OrderRef::order_id("7").unwrap(),
+            OrderRef::from_parts(Some("8"), Some("b-2")).unwrap(),
+        ];
+        let mut body = Vec::new();
+        let symbol = InstId::new("ETHUSDT").unwrap();
+        encode_batch_cancel_body(
+            &mut body,
+            InstType::UsdtFutures,
+            &symbol,
+            BatchKey::ClientOid,
+            orders.iter(),
+        );
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"{"symbol":"ETHUSDT","productType":"USDT-FUTURES","orderIdList":[{"clientOid":"a-1"},{"clientOid":"b-2"}]}"#,
+            "the order named by orderId alone is not in a clientOid batch"
+        );
+        assert_eq!(BatchKey::of(&orders[2]), BatchKey::OrderId);
+        assert_eq!(
+            batch_cancel_path(InstType::CoinFutures),
+            FUTURES_BATCH_CANCEL_PATH
+        );
+        assert_eq!(batch_cancel_path(InstType::Spot), SPOT_BATCH_CANCEL_PATH);
+        // Twenty of the longest ids fit the documented bound; a twenty-first is not written.
+        let long: Vec<OrderRef> = (0..21)
+            .map(|_| OrderRef::client_oid(&"c".repeat(64)).unwrap())
+            .collect();
+        body.clear();
+        let symbol = InstId::new(&"B".repeat(32)).unwrap();
+        encode_batch_cancel_body(
+            &mut body,
+            InstType::UsdtFutures,
+            &symbol,
+            BatchKey::ClientOid,
+            long.iter(),
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed["orderIdList"].as_array().unwrap().len(), MAX_BATCH);
+        assert!(body.len() <= MAX_BATCH_BODY_LEN);
+    }
+
+    #[test]
+    fn a_futures_cancel_all_of_one_symbol_names_both() {
+        let mut body = Vec::new();
+        let all =
+            CancelAll::new(InstType::CoinFutures, Some(InstId::new("BTCUSD").unwrap())).unwrap();
+        encode_cancel_all_body(&mut body, &all);
+        assert_eq!(body, br#"{"productType":"COIN-FUTURES","symbol":"BTCUSD"}"#);
+        assert_eq!(cancel_all_path(InstType::Spot), SPOT_CANCEL_SYMBOL_PATH);
+        assert_eq!(
+            cancel_all_path(InstType::UsdcFutures),
+            FUTURES_CANCEL_ALL_PATH
+        );
+        assert_eq!(cancel_alls_per_second(InstType::Spot), 5);
     }
 
     #[test]

@@ -10,10 +10,11 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::rest::BatchKey;
 use crate::final_word::{CancelReason, Decimal, OrderStatus, OrderUpdate};
-use crate::intent::{ClientOid, InstType, OrderId};
+use crate::intent::{ClientOid, InstType, OrderId, OrderRef};
 use crate::outcome::VenueMsg;
-use crate::venue::{OrderAnswer, Verdict};
+use crate::venue::{BatchResults, BatchVerdict, CancelAllVerdict, OrderAnswer, Verdict};
 
 /// Why a REST reply carries no verdict: the request failed, and the order's fate is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +183,123 @@ pub(crate) fn decode_server_time(status: u16, body: &[u8]) -> Result<i64, NoVerd
             status,
             reason: "no data.serverTime in the reply",
         })
+}
+
+/// One entry of a batch or cancel-all reply's `successList` or `failureList`.
+#[derive(Deserialize)]
+struct ListEntry<'a> {
+    #[serde(rename = "orderId", borrow)]
+    order_id: Option<Msg<'a>>,
+    #[serde(rename = "clientOid", borrow)]
+    client_oid: Option<Msg<'a>>,
+    #[serde(rename = "errorCode")]
+    error_code: Option<Code>,
+    #[serde(rename = "errorMsg", borrow)]
+    error_msg: Option<Msg<'a>>,
+}
+
+/// `data` of a batch or cancel-all reply. The lists are read into vectors: a batch is not the
+/// single cancel's path, and its reply is read once per up to twenty cancels.
+#[derive(Deserialize)]
+struct ListsData<'a> {
+    #[serde(rename = "successList", borrow)]
+    success_list: Option<Vec<ListEntry<'a>>>,
+    #[serde(rename = "failureList", borrow)]
+    failure_list: Option<Vec<ListEntry<'a>>>,
+}
+
+/// The envelope's code, and the refusal when it is not `00000`; `Ok(None)` for a success.
+fn whole_refusal<D>(status: u16, reply: &Envelope<'_, D>) -> Result<Option<Verdict>, NoVerdict> {
+    let code = reply
+        .code
+        .as_ref()
+        .and_then(|c| c.0)
+        .ok_or(NoVerdict::BadReply {
+            status,
+            reason: "the reply has no numeric code",
+        })?;
+    if !(200..300).contains(&status) && !(400..500).contains(&status) {
+        return Err(NoVerdict::BadReply {
+            status,
+            reason: "unexpected HTTP status",
+        });
+    }
+    match code {
+        0 if (200..300).contains(&status) => Ok(None),
+        0 => Err(NoVerdict::BadReply {
+            status,
+            reason: "success code with an error status",
+        }),
+        code => Ok(Some(Verdict::Rejected {
+            code,
+            msg: VenueMsg::new(reply.msg.as_ref().map_or("", |m| &m.0)),
+        })),
+    }
+}
+
+/// Reads a batch cancel's reply against the entries it carried (`sent`, named by `key`, in
+/// the order they were sent): each entry's verdict from the lists, matched by the value it was
+/// sent under; an entry the reply lists nowhere stays unsettled.
+pub(crate) fn decode_batch(
+    status: u16,
+    body: &[u8],
+    key: BatchKey,
+    sent: &[OrderRef],
+) -> Result<BatchVerdict, NoVerdict> {
+    let reply = envelope::<ListsData<'_>>(status, body)?;
+    if let Some(Verdict::Rejected { code, msg }) = whole_refusal(status, &reply)? {
+        return Ok(BatchVerdict::Refused { code, msg });
+    }
+    let mut results = BatchResults::unsettled(sent.len());
+    let Some(data) = reply.data else {
+        return Ok(BatchVerdict::Entries(results));
+    };
+    let mut apply = |entry: &ListEntry<'_>, verdict: Verdict| {
+        let named = match key {
+            BatchKey::OrderId => entry.order_id.as_ref(),
+            BatchKey::ClientOid => entry.client_oid.as_ref(),
+        };
+        let Some(named) = named.map(|m| m.0.as_ref()).filter(|v| !v.is_empty()) else {
+            return;
+        };
+        if let Some(i) = sent.iter().position(|o| key.value(o) == Some(named)) {
+            results.settle(i, verdict);
+        }
+    };
+    for entry in data.failure_list.iter().flatten() {
+        let verdict = Verdict::Rejected {
+            // A failure without a numeric code is still a failure: the venue's generic one.
+            code: entry.error_code.as_ref().and_then(|c| c.0).unwrap_or(-1),
+            msg: VenueMsg::new(entry.error_msg.as_ref().map_or("", |m| &m.0)),
+        };
+        apply(entry, verdict);
+    }
+    for entry in data.success_list.iter().flatten() {
+        apply(entry, Verdict::Acked);
+    }
+    Ok(BatchVerdict::Entries(results))
+}
+
+/// Reads a cancel-all's reply: taken, with the lengths of its lists where it has them, or
+/// refused.
+pub(crate) fn decode_cancel_all(status: u16, body: &[u8]) -> Result<CancelAllVerdict, NoVerdict> {
+    // The lists' entries are not needed: read `data` as whatever it is, then count.
+    let reply = envelope::<serde_json::Value>(status, body)?;
+    if let Some(Verdict::Rejected { code, msg }) = whole_refusal(status, &reply)? {
+        return Ok(CancelAllVerdict::Rejected { code, msg });
+    }
+    let count = |name: &str| {
+        reply
+            .data
+            .as_ref()
+            .and_then(|d| d.get(name))
+            .and_then(serde_json::Value::as_array)
+            .map(|l| l.len() as u32)
+    };
+    Ok(CancelAllVerdict::Acked {
+        succeeded: count("successList"),
+        failed: count("failureList"),
+    })
 }
 
 /// The codes with which an order query says the venue does not know the order: 43001 (spot),
@@ -408,5 +526,98 @@ mod order_tests {
             )
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    fn sent() -> Vec<OrderRef> {
+        ["11", "12", "13", "14"]
+            .into_iter()
+            .map(|id| OrderRef::order_id(id).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn each_entry_is_settled_by_its_list_and_one_in_neither_is_not() {
+        let body = br#"{"code":"00000","msg":"success","requestTime":1,"data":{"successList":[{"orderId":"13","clientOid":"c-13"},{"orderId":"11","clientOid":null}],"failureList":[{"orderId":"12","clientOid":null,"errorMsg":"The order does not exist","errorCode":"43001"}]}}"#;
+        let BatchVerdict::Entries(results) =
+            decode_batch(200, body, BatchKey::OrderId, &sent()).unwrap()
+        else {
+            panic!("entries");
+        };
+        assert_eq!(results.len(), 4);
+        assert_eq!(results.get(0), Some(Verdict::Acked));
+        assert_eq!(
+            results.get(1),
+            Some(Verdict::Rejected {
+                code: 43001,
+                msg: VenueMsg::new("The order does not exist")
+            })
+        );
+        assert_eq!(results.get(2), Some(Verdict::Acked));
+        assert_eq!(results.get(3), None, "in neither list");
+    }
+
+    #[test]
+    fn a_client_oid_batch_is_matched_by_client_oid() {
+        let sent: Vec<OrderRef> = ["a", "b"]
+            .into_iter()
+            .map(|c| OrderRef::client_oid(c).unwrap())
+            .collect();
+        let body = br#"{"code":"00000","data":{"successList":[{"orderId":"99","clientOid":"b"}],"failureList":[{"clientOid":"a","errorCode":40768,"errorMsg":"Order does not exist"}]}}"#;
+        let BatchVerdict::Entries(results) =
+            decode_batch(200, body, BatchKey::ClientOid, &sent).unwrap()
+        else {
+            panic!("entries");
+        };
+        assert!(matches!(
+            results.get(0),
+            Some(Verdict::Rejected { code: 40768, .. })
+        ));
+        assert_eq!(results.get(1), Some(Verdict::Acked));
+    }
+
+    #[test]
+    fn a_refused_batch_settles_no_entry_and_garbage_is_no_verdict() {
+        let body = br#"{"code":"429","msg":"Too Many Requests","requestTime":1,"data":null}"#;
+        assert!(matches!(
+            decode_batch(429, body, BatchKey::OrderId, &sent()),
+            Ok(BatchVerdict::Refused { code: 429, .. })
+        ));
+        assert!(matches!(
+            decode_batch(502, b"<html>", BatchKey::OrderId, &sent()),
+            Err(NoVerdict::ServerError { status: 502 })
+        ));
+        assert!(decode_batch(200, b"{", BatchKey::OrderId, &sent()).is_err());
+    }
+
+    #[test]
+    fn a_cancel_all_reply_counts_its_lists_where_it_has_them() {
+        let futures = br#"{"code":"00000","data":{"successList":[{"orderId":"1","clientOid":""},{"orderId":"2","clientOid":""}],"failureList":[]}}"#;
+        assert_eq!(
+            decode_cancel_all(200, futures),
+            Ok(CancelAllVerdict::Acked {
+                succeeded: Some(2),
+                failed: Some(0)
+            })
+        );
+        let spot = br#"{"code":"00000","data":{"symbol":"BTCUSDT"}}"#;
+        assert_eq!(
+            decode_cancel_all(200, spot),
+            Ok(CancelAllVerdict::Acked {
+                succeeded: None,
+                failed: None
+            })
+        );
+        assert!(matches!(
+            decode_cancel_all(
+                400,
+                br#"{"code":"40019","msg":"Parameter symbol cannot be empty"}"#
+            ),
+            Ok(CancelAllVerdict::Rejected { code: 40019, .. })
+        ));
     }
 }

@@ -53,7 +53,7 @@ struct Sent {
 
 /// The batches of one account.
 #[derive(Debug)]
-pub(crate) struct Batches {
+pub(crate) struct WsBatches {
     on: bool,
     /// Each entry counts against the account's cancel budget (else the message, once).
     pub(super) entries_count: bool,
@@ -64,14 +64,14 @@ pub(crate) struct Batches {
     next: usize,
 }
 
-impl Batches {
+impl WsBatches {
     pub(crate) fn new(on: bool, entries_count: bool) -> Self {
         let blank = Cancel::new(
             InstType::Spot,
             crate::intent::InstId::new("X").expect("a valid symbol"),
             crate::intent::OrderRef::order_id("1").expect("a valid order id"),
         );
-        Batches {
+        WsBatches {
             on,
             entries_count,
             open: None,
@@ -200,7 +200,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     }
 
     /// One entry of the batch `batch`'s reply on link `l`: the verdict of the attempt it names.
-    pub(super) fn on_batch_entry(&mut self, l: usize, batch: Option<RequestId>, entry: BatchEntry) {
+    pub(super) fn on_ws_batch_entry(
+        &mut self,
+        l: usize,
+        batch: Option<RequestId>,
+        entry: BatchEntry,
+    ) {
         let wire = batch.and_then(|id| self.wire_ids.parse(id.as_str().as_bytes()));
         let Some(attempt) = wire.and_then(|wire| {
             let sent = self.v3_batches.find(wire, l)?;
@@ -229,7 +234,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// A reply naming the batch `id` as a whole (a refusal of every entry): true if `id` is a
     /// batch on link `l`, each of whose unanswered entries then gets `verdict`.
-    pub(super) fn on_batch_reply(&mut self, l: usize, id: &RequestId, verdict: Verdict) -> bool {
+    pub(super) fn on_ws_batch_reply(&mut self, l: usize, id: &RequestId, verdict: Verdict) -> bool {
         let Some(wire) = self.wire_ids.parse(id.as_str().as_bytes()) else {
             return false;
         };
