@@ -137,6 +137,25 @@ class UnifiedStats(TypedDict):
     dead_man_off: bool
     """The clean shutdown turned it off."""
 
+class BatchStats(TypedDict):
+    """The backlog's REST batches and the cancel-alls (``Stats["batches"]``)."""
+
+    sent: int
+    """Batch requests sent (each numbered from 1: an outcome's ``batch``)."""
+    carried: int
+    """Cancels they carried."""
+    largest: int
+    sizes: list[int]
+    """``sizes[n]``: batch requests of ``n`` cancels (21 entries, 1 to 20 used)."""
+    failed: int
+    """Batch requests that got no per-entry answer: refused as a whole, or no reply."""
+    settled: int
+    """Cancels settled by a batch reply's entry."""
+    unlisted: int
+    """Cancels a batch reply listed in neither list: left to another attempt."""
+    cancel_alls: int
+    cancel_alls_acked: int
+
 class Stats(TypedDict):
     connect_attempts: int
     sessions: int
@@ -172,6 +191,7 @@ class Stats(TypedDict):
     rest: RestStats
     finals: FinalStats
     unified: UnifiedStats
+    batches: BatchStats
 
 class Order(TypedDict, total=False):
     """An order in ``bitget-cancel run``'s input format."""
@@ -220,9 +240,30 @@ class Outcome:
     def tick_to_wire_ns(self) -> Optional[int]:
         """From the cancel accepted to its frame handed to the kernel."""
     @property
+    def batch(self) -> Optional[int]:
+        """The REST batch request that carried it (numbered from 1), when a backlog went out
+        in batches; None for a cancel sent alone."""
+    @property
+    def batch_size(self) -> Optional[int]:
+        """How many cancels that batch carried (1 to 20)."""
+    @property
+    def cancel_all(self) -> bool:
+        """True for a cancel-all's outcome."""
+    @property
+    def succeeded(self) -> Optional[int]:
+        """A cancel-all's count of orders the venue listed as cancelled (futures); else None."""
+    @property
+    def failed(self) -> Optional[int]:
+        """A cancel-all's count of orders the venue listed as failed (futures); else None."""
+    @property
+    def asynchronous(self) -> Optional[bool]:
+        """For a cancel-all: True when the venue carries it out after accepting it (SPOT), so
+        acked means accepted. None for a cancel."""
+    @property
     def inst_type(self) -> InstType: ...
     @property
-    def inst_id(self) -> str: ...
+    def inst_id(self) -> Optional[str]:
+        """The symbol; None for a cancel-all of a whole product line."""
     @property
     def order_id(self) -> Optional[str]: ...
     @property
@@ -235,7 +276,7 @@ class Outcome:
         """When the outcome was decided (``monotonic_ns()``'s clock)."""
     def as_dict(self) -> dict[str, Any]:
         """Every field: those of a ``bitget-cancel run`` output line (without ``line``), the
-        cancel's own, and the two timestamps."""
+        batch and cancel-all fields, the cancel's own, and the two timestamps."""
     def __eq__(self, other: object) -> bool: ...
     def __repr__(self) -> str: ...
 
@@ -327,7 +368,10 @@ class Engine:
     ``account="classic"``, needs the REST rung; off by default), ``batch_cancels`` (V3 cancels
     due at once go in one ``batch-cancel``; default True) and ``batch_budget``. ``write_timeout``
     (seconds a connection may be unable to write before it is replaced; default 2) and
-    ``send_buffer`` (the socket's ``SO_SNDBUF`` in bytes; default the OS's)."""
+    ``send_buffer`` (the socket's ``SO_SNDBUF`` in bytes; default the OS's).
+
+    Bursts: a backlog the budget cannot send within ``batch_after`` seconds (default 0.1) goes
+    out in REST batches of up to 20 (``no_batch=True``: never; needs the REST rung)."""
 
     def __init__(
         self,
@@ -342,6 +386,8 @@ class Engine:
         rest: Optional[Rest] = None,
         no_rest: Optional[bool] = None,
         rest_only: Optional[bool] = None,
+        no_batch: Optional[bool] = None,
+        batch_after: Optional[float] = None,
         hedge_after: Union[float, Literal["adaptive", "off"], None] = None,
         max_connection_age: Optional[float] = None,
         ca_pem: Union[str, bytes, None] = None,
@@ -382,9 +428,11 @@ class Engine:
         order_id: Optional[str] = None,
         client_oid: Optional[str] = None,
         tag: int = 0,
+        priority: int = 0,
     ) -> str:
         """Queues a cancel; returns its request id. Never blocks. Raises InvalidFieldError,
-        RingFullError, EngineStoppedError."""
+        RingFullError, EngineStoppedError. ``priority`` (0 to 255; InvalidFieldError outside):
+        when cancels wait for the venue's budget, the highest leaves first, then the oldest."""
     def cancel_async(
         self,
         inst_type: InstType,
@@ -393,8 +441,20 @@ class Engine:
         order_id: Optional[str] = None,
         client_oid: Optional[str] = None,
         tag: int = 0,
+        priority: int = 0,
     ) -> asyncio.Future[Outcome]:
         """Queues a cancel now; the future resolves with its outcome on the running loop."""
+    def cancel_all(self, inst_type: InstType, inst_id: Optional[str] = None, *, tag: int = 0) -> str:
+        """Queues a cancel-all of every open order on the product line, or on its symbol
+        ``inst_id`` (required on SPOT: InvalidFieldError without one, nothing queued); returns
+        its request id. It goes over REST ahead of every waiting cancel. Its Outcome has
+        ``cancel_all`` True, ``succeeded`` and ``failed`` where the venue counts them
+        (futures), ``asynchronous`` True on SPOT (accepted, carried out afterwards). Cancels of
+        that scope that wait or come later are still sent. Not sent without the REST rung."""
+    def cancel_all_async(
+        self, inst_type: InstType, inst_id: Optional[str] = None, *, tag: int = 0
+    ) -> asyncio.Future[Outcome]:
+        """Queues a cancel-all now; the future resolves with its outcome on the running loop."""
     def outcome(self, timeout: Optional[float] = None) -> Optional[Outcome]:
         """The next outcome not awaited by a future; None when the time is up or the engine
         stopped and every outcome was read. Ctrl-C interrupts it."""
@@ -455,6 +515,8 @@ class InlineEngine:
         rest: Optional[Rest] = None,
         no_rest: Optional[bool] = None,
         rest_only: Optional[bool] = None,
+        no_batch: Optional[bool] = None,
+        batch_after: Optional[float] = None,
         hedge_after: Union[float, Literal["adaptive", "off"], None] = None,
         max_connection_age: Optional[float] = None,
         ca_pem: Union[str, bytes, None] = None,
@@ -497,8 +559,11 @@ class InlineEngine:
         order_id: Optional[str] = None,
         client_oid: Optional[str] = None,
         tag: int = 0,
+        priority: int = 0,
     ) -> str:
         """Takes a cancel, on the wire before this returns when a connection is live."""
+    def cancel_all(self, inst_type: InstType, inst_id: Optional[str] = None, *, tag: int = 0) -> str:
+        """Takes a cancel-all (see ``Engine.cancel_all``)."""
     def try_outcome(self) -> Optional[Outcome]:
         """The next outcome, if one is ready. Does not poll."""
     def outcome(self, timeout: Optional[float] = None) -> Optional[Outcome]:

@@ -23,7 +23,7 @@ use pyo3::types::{PyDict, PyString};
 use crate::errors;
 
 /// Every keyword, in the order the stubs list them.
-pub(crate) const NAMES: [&str; 38] = [
+pub(crate) const NAMES: [&str; 40] = [
     "url",
     "endpoints",
     "connections",
@@ -31,6 +31,8 @@ pub(crate) const NAMES: [&str; 38] = [
     "rest",
     "no_rest",
     "rest_only",
+    "no_batch",
+    "batch_after",
     "hedge_after",
     "max_connection_age",
     "ca_pem",
@@ -159,6 +161,7 @@ impl Settings {
             .map_err(|e| errors::from_config_error(py, &e, &errors::GivenUrls::default()))?;
         let mut builder = Config::builder(credentials).idle(IdleStrategy::Backoff);
         let mut given = errors::GivenUrls::default();
+        let mut no_batch = false;
         if let Some(rest) = kwargs
             .map(|k| k.get_item("rest"))
             .transpose()?
@@ -192,10 +195,14 @@ impl Settings {
                 match name {
                     "rest_url" => given.rest_url = Some(setting.string()?),
                     "uta_url" => given.uta_url = Some(setting.string()?),
+                    "no_batch" => no_batch = setting.boolean()?,
                     _ => {}
                 }
                 builder = apply(builder, &setting)?;
             }
+        }
+        if no_batch {
+            builder = builder.no_batch();
         }
         let config = builder
             .build()
@@ -227,6 +234,13 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
             }
         }
         "rest_only" => b.rest_only(s.boolean()?),
+        // Applied once every other setting is (`Settings::parse`), so that it wins over
+        // `batch_after`.
+        "no_batch" => {
+            s.boolean()?;
+            b
+        }
+        "batch_after" => b.batch_after(s.seconds()?),
         "hedge_after" => b.hedge_after(hedge_after(s)?),
         "max_connection_age" => b.max_connection_age(s.seconds()?),
         "ca_pem" => {

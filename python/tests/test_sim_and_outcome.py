@@ -61,6 +61,12 @@ def test_an_outcome_is_frozen_comparable_and_printable(venue, engine):
         "via",
         "round_trip_ns",
         "tick_to_wire_ns",
+        "batch",
+        "batch_size",
+        "cancel_all",
+        "succeeded",
+        "failed",
+        "asynchronous",
         "inst_type",
         "inst_id",
         "order_id",
@@ -69,6 +75,14 @@ def test_an_outcome_is_frozen_comparable_and_printable(venue, engine):
         "settled_ns",
     ]
     assert all(d[k] == getattr(o, k) for k in d)
+    assert (o.batch, o.batch_size, o.cancel_all, o.succeeded, o.failed, o.asynchronous) == (
+        None,
+        None,
+        False,
+        None,
+        None,
+        None,
+    )
     with pytest.raises(TypeError):
         bc.Outcome()
 
