@@ -275,7 +275,8 @@ impl Engine {
     /// ``succeeded`` and ``failed`` counts where it gives them (futures); on SPOT it is
     /// ``asynchronous`` (acked: accepted, carried out by the venue afterwards). Cancels of that
     /// scope that wait or come later are still sent (the venue answers those it took with "the
-    /// order does not exist"). Without the REST rung it is not sent (``"no_connection"``).
+    /// order does not exist"). Without the REST rung it is not sent (``"no_connection"``), nor
+    /// for a unified account, whose V3 has none the engine sends (``"classic_only"``).
     #[pyo3(signature = (inst_type, inst_id=None, *, tag=0))]
     fn cancel_all(
         &self,

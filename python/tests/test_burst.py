@@ -298,3 +298,22 @@ def test_a_bad_batch_setting_is_refused_naming_it(field: str, value: Any, error:
         assert raised.value.field == field
     else:
         assert field in str(raised.value)
+
+
+def test_a_unified_accounts_cancel_all_is_not_sent_it_is_the_classic_accounts(
+    engine_for: Callable[..., bc.Engine],
+) -> None:
+    with bc.SimVenue(max_messages_per_second=0, account="unified") as venue:
+        futures = venue.seed_orders("USDT-FUTURES", "BTCUSDT", 2)
+        engine = engine_for(venue, account="unified", uta_url=venue.uta_url)
+        engine.cancel_all("USDT-FUTURES")
+        o = engine.outcome(PATIENCE)
+        assert o is not None
+        assert (o.status, o.reason, o.cancel_all, o.attempts) == (
+            "not_sent",
+            "classic_only",
+            True,
+            0,
+        )
+        assert statuses(venue, futures) == ["live"] * 2
+        assert venue.activity()["cancel_alls"] == []
