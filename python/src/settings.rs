@@ -6,7 +6,8 @@
 //! `account` is `"classic"`, `"unified"` or `"auto"` (`Account::as_str`), `batch_budget`
 //! `"per_entry"` or `"per_message"`. Not bound: `on_thread_start` and `resolver` (Rust functions),
 //! and `credentials` (the positional arguments). `rest` (a dict of `RestConfig`'s fields) is
-//! applied before every other setting, so `rest_url` and `no_rest` beside it win.
+//! applied before every other setting, so `rest_url` and `no_rest` beside it win; `no_batch`
+//! after every other, so it wins over `batch_after`.
 
 use std::path::PathBuf;
 use std::time::Duration;
