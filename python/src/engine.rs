@@ -203,7 +203,10 @@ impl Engine {
     /// Queues a cancel and returns the request id it goes out under. Never blocks. Raises
     /// ``InvalidFieldError`` for a field the venue would refuse (nothing is queued),
     /// ``RingFullError`` when the engine is behind, ``EngineStoppedError`` after shutdown.
-    #[pyo3(signature = (inst_type, inst_id, *, order_id=None, client_oid=None, tag=0))]
+    /// ``priority`` (0 to 255): when cancels wait for the venue's budget, the highest leaves
+    /// first, then the oldest.
+    #[pyo3(signature = (inst_type, inst_id, *, order_id=None, client_oid=None, tag=0, priority=0))]
+    #[allow(clippy::too_many_arguments)]
     fn cancel(
         &self,
         py: Python<'_>,
@@ -212,6 +215,7 @@ impl Engine {
         order_id: Option<PyBackedStr>,
         client_oid: Option<PyBackedStr>,
         tag: u64,
+        priority: i128,
     ) -> PyResult<String> {
         self.birth.check(py, "engine")?;
         let cancel = crate::cancel::validate(
@@ -221,6 +225,7 @@ impl Engine {
             order_id.as_ref(),
             client_oid.as_ref(),
             tag,
+            priority,
         )?;
         let id = self
             .handle
@@ -233,7 +238,8 @@ impl Engine {
     /// resolves, on the running loop's thread. Must be called from a running event loop. The
     /// cancel is queued before this returns; cancelling the future does not stop it, and its
     /// outcome then goes to ``outcome()``/``try_outcome()``.
-    #[pyo3(signature = (inst_type, inst_id, *, order_id=None, client_oid=None, tag=0))]
+    #[pyo3(signature = (inst_type, inst_id, *, order_id=None, client_oid=None, tag=0, priority=0))]
+    #[allow(clippy::too_many_arguments)]
     fn cancel_async<'py>(
         slf: &Bound<'py, Self>,
         inst_type: PyBackedStr,
@@ -241,10 +247,10 @@ impl Engine {
         order_id: Option<PyBackedStr>,
         client_oid: Option<PyBackedStr>,
         tag: u64,
+        priority: i128,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        let this = slf.get();
-        this.birth.check(py, "engine")?;
+        slf.get().birth.check(py, "engine")?;
         let cancel = crate::cancel::validate(
             py,
             &inst_type,
@@ -252,32 +258,59 @@ impl Engine {
             order_id.as_ref(),
             client_oid.as_ref(),
             tag,
+            priority,
         )?;
-        let event_loop = GET_RUNNING_LOOP
-            .import(py, "asyncio", "get_running_loop")?
-            .call0()?;
-        let ready = this.ready()?;
-        this.watch(slf, &event_loop, ready.as_raw_fd(), "_drain", &this.watched)?;
-        let future = event_loop.call_method0(intern!(py, "create_future"))?;
-        {
-            let mut router = lock(&this.router);
-            let id = this
-                .handle
+        Self::queue_async(slf, |handle| {
+            handle
                 .cancel(cancel)
-                .map_err(|e| errors::refused(py, e, RING_FULL))?;
-            router.pending.insert(
-                id,
-                Pending {
-                    future: future.clone().unbind(),
-                    event_loop: event_loop.clone().unbind(),
-                },
-            );
-        }
-        if !ready.arm() {
-            // An outcome is ready already: the reader must look.
-            ready.notify();
-        }
-        Ok(future)
+                .map_err(|e| errors::refused(py, e, RING_FULL))
+        })
+    }
+
+    /// Queues a cancel-all: every open order of the account on ``inst_type``, or on its symbol
+    /// ``inst_id`` (required on SPOT: ``InvalidFieldError`` without one, nothing queued).
+    /// Returns its request id; never blocks. It goes over REST ahead of every waiting cancel
+    /// (futures ``cancel-all-orders``, spot ``cancel-symbol-order``); its ``Outcome`` has
+    /// ``cancel_all`` True, is acked or rejected like a cancel's, and carries the venue's
+    /// ``succeeded`` and ``failed`` counts where it gives them (futures); on SPOT it is
+    /// ``asynchronous`` (acked: accepted, carried out by the venue afterwards). Cancels of that
+    /// scope that wait or come later are still sent (the venue answers those it took with "the
+    /// order does not exist"). Without the REST rung it is not sent (``"no_connection"``), nor
+    /// for a unified account, whose V3 has none the engine sends (``"classic_only"``).
+    #[pyo3(signature = (inst_type, inst_id=None, *, tag=0))]
+    fn cancel_all(
+        &self,
+        py: Python<'_>,
+        inst_type: PyBackedStr,
+        inst_id: Option<PyBackedStr>,
+        tag: u64,
+    ) -> PyResult<String> {
+        self.birth.check(py, "engine")?;
+        let all = crate::cancel::validate_all(py, &inst_type, inst_id.as_ref(), tag)?;
+        let id = self
+            .handle
+            .cancel_all(all)
+            .map_err(|e| errors::refused(py, e, RING_FULL))?;
+        Ok(id.as_str().to_owned())
+    }
+
+    /// Queues a cancel-all like ``cancel_all`` and returns an ``asyncio.Future`` that its
+    /// outcome resolves on the running loop's thread, as ``cancel_async`` does.
+    #[pyo3(signature = (inst_type, inst_id=None, *, tag=0))]
+    fn cancel_all_async<'py>(
+        slf: &Bound<'py, Self>,
+        inst_type: PyBackedStr,
+        inst_id: Option<PyBackedStr>,
+        tag: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        slf.get().birth.check(py, "engine")?;
+        let all = crate::cancel::validate_all(py, &inst_type, inst_id.as_ref(), tag)?;
+        Self::queue_async(slf, |handle| {
+            handle
+                .cancel_all(all)
+                .map_err(|e| errors::refused(py, e, RING_FULL))
+        })
     }
 
     /// The next outcome not awaited by a ``cancel_async`` future, waiting up to ``timeout``
@@ -574,6 +607,38 @@ const RING_FULL: &str = "the intent ring is full: the engine is behind (paced, o
                          retry later or give up on this cancel";
 
 impl Engine {
+    /// Submits with `submit` and returns a future its outcome resolves on the running loop:
+    /// the request id is in `Router::pending` before the outcome can be routed.
+    fn queue_async<'py>(
+        slf: &Bound<'py, Self>,
+        submit: impl FnOnce(&Handle) -> PyResult<RequestId>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        let event_loop = GET_RUNNING_LOOP
+            .import(py, "asyncio", "get_running_loop")?
+            .call0()?;
+        let ready = this.ready()?;
+        this.watch(slf, &event_loop, ready.as_raw_fd(), "_drain", &this.watched)?;
+        let future = event_loop.call_method0(intern!(py, "create_future"))?;
+        {
+            let mut router = lock(&this.router);
+            let id = submit(&this.handle)?;
+            router.pending.insert(
+                id,
+                Pending {
+                    future: future.clone().unbind(),
+                    event_loop: event_loop.clone().unbind(),
+                },
+            );
+        }
+        if !ready.arm() {
+            // An outcome is ready already: the reader must look.
+            ready.notify();
+        }
+        Ok(future)
+    }
+
     /// The outcome-ready descriptor, made once.
     fn ready(&self) -> PyResult<&OutcomeReady> {
         if let Some(ready) = self.ready.get() {
@@ -985,6 +1050,9 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py,
         ("hedges_won", s.hedges_won),
         ("hedges_capped", s.hedges_capped),
         ("failovers", s.failovers),
+        ("stalls", s.stalls),
+        ("transient_answers", s.transient_answers),
+        ("retries", s.retries),
         ("rotations", s.rotations),
         ("late_replies", s.late_replies),
         ("unreadable_messages", s.unreadable_messages),
@@ -1046,5 +1114,31 @@ pub(crate) fn stats_dict<'py>(py: Python<'py>, s: &Stats) -> PyResult<Bound<'py,
         finals.set_item(name, value)?;
     }
     d.set_item("finals", finals)?;
+    let u = &s.unified;
+    let unified = PyDict::new(py);
+    unified.set_item("unified", u.unified)?;
+    unified.set_item("switches", u.switches)?;
+    unified.set_item("dead_man_enabled", u.dead_man_enabled)?;
+    unified.set_item("dead_man_armed_unix_ms", u.dead_man_armed_unix_ms)?;
+    unified.set_item("dead_man_arms", u.dead_man_arms)?;
+    unified.set_item("dead_man_failures", u.dead_man_failures)?;
+    unified.set_item("dead_man_off", u.dead_man_off)?;
+    d.set_item("unified", unified)?;
+    let b = &s.batches;
+    let batches = PyDict::new(py);
+    for (name, value) in [
+        ("sent", b.sent),
+        ("carried", b.carried),
+        ("largest", b.largest),
+        ("failed", b.failed),
+        ("settled", b.settled),
+        ("unlisted", b.unlisted),
+        ("cancel_alls", b.cancel_alls),
+        ("cancel_alls_acked", b.cancel_alls_acked),
+    ] {
+        batches.set_item(name, value)?;
+    }
+    batches.set_item("sizes", b.sizes.to_vec())?;
+    d.set_item("batches", batches)?;
     Ok(d)
 }

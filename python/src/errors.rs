@@ -56,10 +56,35 @@ pub(crate) fn config(py: Python<'_>, field: &str, message: impl Into<String>) ->
     raise(py, "ConfigError", (message.into(), field))
 }
 
+/// `err` as a `ConfigError` of `field` if it is one (a key of a dict setting, e.g.
+/// `rest['request_timeout']`, is named by the setting); any other error as it is.
+pub(crate) fn renamed(py: Python<'_>, err: PyErr, field: &str) -> PyErr {
+    let is_config = ERRORS
+        .get(py)
+        .and_then(|m| m.bind(py).getattr("ConfigError").ok())
+        .is_some_and(|class| err.value(py).is_instance(&class).unwrap_or(false));
+    if is_config {
+        config(py, field, err.value(py).to_string())
+    } else {
+        err
+    }
+}
+
+/// The URLs given besides `url`, so that a URL the library refuses is named by its keyword.
+#[derive(Default)]
+pub(crate) struct GivenUrls {
+    pub rest_url: Option<String>,
+    pub uta_url: Option<String>,
+    /// `rest['base_url']` (or its default) when `rest` was given.
+    pub rest_base: Option<String>,
+}
+
 /// The library's `ConfigError`, named by the keyword the caller used.
-pub(crate) fn from_config_error(py: Python<'_>, e: &ConfigError, rest_url: Option<&str>) -> PyErr {
+pub(crate) fn from_config_error(py: Python<'_>, e: &ConfigError, given: &GivenUrls) -> PyErr {
     let field = match e {
-        ConfigError::InvalidUrl { url, .. } if Some(url.as_str()) == rest_url => "rest_url",
+        ConfigError::InvalidUrl { url, .. } if given.rest_url.as_ref() == Some(url) => "rest_url",
+        ConfigError::InvalidUrl { url, .. } if given.uta_url.as_ref() == Some(url) => "uta_url",
+        ConfigError::InvalidUrl { url, .. } if given.rest_base.as_ref() == Some(url) => "rest",
         ConfigError::InvalidUrl { .. } => "url",
         ConfigError::InvalidCredential { field, .. } => match *field {
             "api key" => "api_key",

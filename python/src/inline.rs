@@ -114,7 +114,8 @@ impl InlineEngine {
     /// Takes a cancel and returns its request id; when a connection is live and pacing allows,
     /// the frame is on the socket before this returns. Raises like ``Engine.cancel``
     /// (``RingFullError`` when the in-flight table is full).
-    #[pyo3(signature = (inst_type, inst_id, *, order_id=None, client_oid=None, tag=0))]
+    #[pyo3(signature = (inst_type, inst_id, *, order_id=None, client_oid=None, tag=0, priority=0))]
+    #[allow(clippy::too_many_arguments)]
     fn cancel(
         &self,
         py: Python<'_>,
@@ -123,6 +124,7 @@ impl InlineEngine {
         order_id: Option<PyBackedStr>,
         client_oid: Option<PyBackedStr>,
         tag: u64,
+        priority: i128,
     ) -> PyResult<String> {
         let cancel = crate::cancel::validate(
             py,
@@ -131,10 +133,28 @@ impl InlineEngine {
             order_id.as_ref(),
             client_oid.as_ref(),
             tag,
+            priority,
         )?;
         let mut state = self.state(py)?;
         let id = engine(py, &mut state)?
             .cancel(cancel)
+            .map_err(|e| errors::refused(py, e, TABLE_FULL))?;
+        Ok(id.as_str().to_owned())
+    }
+
+    /// Takes a cancel-all (see ``Engine.cancel_all``) and returns its request id.
+    #[pyo3(signature = (inst_type, inst_id=None, *, tag=0))]
+    fn cancel_all(
+        &self,
+        py: Python<'_>,
+        inst_type: PyBackedStr,
+        inst_id: Option<PyBackedStr>,
+        tag: u64,
+    ) -> PyResult<String> {
+        let all = crate::cancel::validate_all(py, &inst_type, inst_id.as_ref(), tag)?;
+        let mut state = self.state(py)?;
+        let id = engine(py, &mut state)?
+            .cancel_all(all)
             .map_err(|e| errors::refused(py, e, TABLE_FULL))?;
         Ok(id.as_str().to_owned())
     }

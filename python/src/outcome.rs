@@ -101,27 +101,73 @@ impl PyOutcome {
         self.inner.times.tick_to_wire_ns()
     }
 
+    /// The REST batch request that carried it (the engine numbers them from 1), when a
+    /// backlog went out in batches; None for a cancel sent alone.
+    #[getter]
+    fn batch(&self) -> Option<u64> {
+        self.inner.batch.map(|b| b.number)
+    }
+
+    /// How many cancels that batch carried (1 to 20); None for a cancel sent alone.
+    #[getter]
+    fn batch_size(&self) -> Option<u8> {
+        self.inner.batch.map(|b| b.size)
+    }
+
+    /// True for the outcome of a cancel-all (`cancel_all()`).
+    #[getter]
+    fn cancel_all(&self) -> bool {
+        self.inner.cancel_all.is_some()
+    }
+
+    /// A cancel-all's count of orders the venue listed as cancelled, where it lists them
+    /// (futures); None otherwise.
+    #[getter]
+    fn succeeded(&self) -> Option<u32> {
+        self.inner.cancel_all.and_then(|c| c.succeeded)
+    }
+
+    /// A cancel-all's count of orders the venue listed as failed, where it lists them
+    /// (futures); None otherwise.
+    #[getter]
+    fn failed(&self) -> Option<u32> {
+        self.inner.cancel_all.and_then(|c| c.failed)
+    }
+
+    /// For a cancel-all: True when the venue accepts it and cancels afterwards (SPOT), so
+    /// acked means accepted, not done. None for a cancel.
+    #[getter]
+    fn asynchronous(&self) -> Option<bool> {
+        self.inner.cancel_all.map(|c| c.asynchronous)
+    }
+
     /// The product line, e.g. `"SPOT"`.
     #[getter]
     fn inst_type(&self) -> &'static str {
         self.inner.cancel.inst_type.as_str()
     }
 
-    /// The symbol, e.g. `"BTCUSDT"`.
+    /// The symbol, e.g. `"BTCUSDT"`; None for a cancel-all of a whole product line.
     #[getter]
-    fn inst_id(&self) -> &str {
-        self.inner.cancel.inst_id.as_str()
+    fn inst_id(&self) -> Option<&str> {
+        Some(self.inner.cancel.inst_id.as_str()).filter(|s| !s.is_empty())
     }
 
-    /// The venue's order id the cancel named, if it named one.
+    /// The venue's order id the cancel named, if it named one (a cancel-all names none).
     #[getter]
     fn order_id(&self) -> Option<&str> {
+        if self.inner.cancel_all.is_some() {
+            return None;
+        }
         self.inner.cancel.order.get_order_id().map(|o| o.as_str())
     }
 
     /// The client order id the cancel named, if it named one.
     #[getter]
     fn client_oid(&self) -> Option<&str> {
+        if self.inner.cancel_all.is_some() {
+            return None;
+        }
         self.inner.cancel.order.get_client_oid().map(|o| o.as_str())
     }
 
@@ -153,6 +199,12 @@ impl PyOutcome {
         d.set_item("via", via(py, line.via)?)?;
         d.set_item("round_trip_ns", line.round_trip_ns)?;
         d.set_item("tick_to_wire_ns", line.tick_to_wire_ns)?;
+        d.set_item("batch", self.batch())?;
+        d.set_item("batch_size", self.batch_size())?;
+        d.set_item("cancel_all", self.cancel_all())?;
+        d.set_item("succeeded", self.succeeded())?;
+        d.set_item("failed", self.failed())?;
+        d.set_item("asynchronous", self.asynchronous())?;
         d.set_item("inst_type", self.inst_type())?;
         d.set_item("inst_id", self.inst_id())?;
         d.set_item("order_id", self.order_id())?;

@@ -2,14 +2,20 @@
 //! methods (durations in float seconds), into a `Config`. `None` always means the library's
 //! default. Two differ from the Rust names: `ca_pem` and `ca_file` are `extra_root_ca_pem` and
 //! `extra_root_ca_file`. The idle strategy defaults to `"backoff"` (a Python program usually
-//! shares its machine), not the library's busy-spin.
+//! shares its machine), not the library's busy-spin. Choices are the library's words:
+//! `account` is `"classic"`, `"unified"` or `"auto"` (`Account::as_str`), `batch_budget`
+//! `"per_entry"` or `"per_message"`. Not bound: `on_thread_start` and `resolver` (Rust functions),
+//! and `credentials` (the positional arguments). `rest` (a dict of `RestConfig`'s fields) is
+//! applied before every other setting, so `rest_url` and `no_rest` beside it win; `no_batch`
+//! after every other, so it wins over `batch_after`.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use bitget_cancel::InstType;
 use bitget_cancel::engine::{
-    Config, ConfigBuilder, Confirm, Credentials, HedgeAfter, IdleStrategy, ReconnectBackoff,
+    Account, BatchBudget, Config, ConfigBuilder, Confirm, Credentials, HedgeAfter, IdleStrategy,
+    ReconnectBackoff,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -18,13 +24,16 @@ use pyo3::types::{PyDict, PyString};
 use crate::errors;
 
 /// Every keyword, in the order the stubs list them.
-pub(crate) const NAMES: [&str; 30] = [
+pub(crate) const NAMES: [&str; 40] = [
     "url",
     "endpoints",
     "connections",
     "rest_url",
+    "rest",
     "no_rest",
     "rest_only",
+    "no_batch",
+    "batch_after",
     "hedge_after",
     "max_connection_age",
     "ca_pem",
@@ -39,6 +48,7 @@ pub(crate) const NAMES: [&str; 30] = [
     "ack_timeout",
     "ping_interval",
     "pong_deadline",
+    "write_timeout",
     "messages_per_second",
     "cancels_per_second",
     "rate_margin",
@@ -47,8 +57,14 @@ pub(crate) const NAMES: [&str; 30] = [
     "reconnect",
     "login_retry_after",
     "shutdown_grace",
+    "send_buffer",
     "outcome_spin",
     "confirm",
+    "account",
+    "uta_url",
+    "dead_man_switch",
+    "batch_cancels",
+    "batch_budget",
 ];
 
 /// One keyword's value, named for the errors.
@@ -143,9 +159,24 @@ impl Settings {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Settings> {
         let credentials = Credentials::new(api_key, api_secret, passphrase)
-            .map_err(|e| errors::from_config_error(py, &e, None))?;
+            .map_err(|e| errors::from_config_error(py, &e, &errors::GivenUrls::default()))?;
         let mut builder = Config::builder(credentials).idle(IdleStrategy::Backoff);
-        let mut rest_url = None;
+        let mut given = errors::GivenUrls::default();
+        let mut no_batch = false;
+        if let Some(rest) = kwargs
+            .map(|k| k.get_item("rest"))
+            .transpose()?
+            .flatten()
+            .filter(|v| !v.is_none())
+        {
+            let setting = Setting {
+                name: "rest",
+                value: &rest,
+            };
+            let config = rest_config(&setting).map_err(|e| errors::renamed(py, e, "rest"))?;
+            given.rest_base = Some(config.base_url.clone());
+            builder = builder.rest(config);
+        }
         if let Some(kwargs) = kwargs {
             for (key, value) in kwargs.iter() {
                 let name: String = key.extract()?;
@@ -155,22 +186,28 @@ impl Settings {
                         NAMES.join(", ")
                     )));
                 };
-                if value.is_none() {
+                if value.is_none() || name == "rest" {
                     continue;
                 }
                 let setting = Setting {
                     name,
                     value: &value,
                 };
-                if name == "rest_url" {
-                    rest_url = Some(setting.string()?);
+                match name {
+                    "rest_url" => given.rest_url = Some(setting.string()?),
+                    "uta_url" => given.uta_url = Some(setting.string()?),
+                    "no_batch" => no_batch = setting.boolean()?,
+                    _ => {}
                 }
                 builder = apply(builder, &setting)?;
             }
         }
+        if no_batch {
+            builder = builder.no_batch();
+        }
         let config = builder
             .build()
-            .map_err(|e| errors::from_config_error(py, &e, rest_url.as_deref()))?;
+            .map_err(|e| errors::from_config_error(py, &e, &given))?;
         Ok(Settings { config })
     }
 }
@@ -198,6 +235,13 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
             }
         }
         "rest_only" => b.rest_only(s.boolean()?),
+        // Applied once every other setting is (`Settings::parse`), so that it wins over
+        // `batch_after`.
+        "no_batch" => {
+            s.boolean()?;
+            b
+        }
+        "batch_after" => b.batch_after(s.seconds()?),
         "hedge_after" => b.hedge_after(hedge_after(s)?),
         "max_connection_age" => b.max_connection_age(s.seconds()?),
         "ca_pem" => {
@@ -240,12 +284,13 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
         "ack_timeout" => b.ack_timeout(s.seconds()?),
         "ping_interval" => b.ping_interval(s.seconds()?),
         "pong_deadline" => b.pong_deadline(s.seconds()?),
+        "write_timeout" => b.write_timeout(s.seconds()?),
         "messages_per_second" => b.messages_per_second(s.count()?),
         "cancels_per_second" => b.cancels_per_second(s.count()?),
         "rate_margin" => b.rate_margin(s.seconds()?),
         "max_queue_time" => b.max_queue_time(s.seconds()?),
         "connect_timeout" => b.connect_timeout(s.seconds()?),
-        "reconnect" => b.reconnect(reconnect(s)?),
+        "reconnect" => b.reconnect(reconnect(s).map_err(|e| errors::renamed(s.py(), e, "reconnect"))?),
         "login_retry_after" => b.login_retry_after(
             match s.value.extract::<String>().ok().as_deref() {
                 Some("never") => None,
@@ -254,11 +299,33 @@ fn apply(b: ConfigBuilder, s: &Setting<'_, '_>) -> PyResult<ConfigBuilder> {
             },
         ),
         "shutdown_grace" => b.shutdown_grace(s.seconds()?),
+        "send_buffer" => b.send_buffer(Some(s.count()?)),
         "outcome_spin" => b.outcome_spin(s.seconds()?),
-        "confirm" => match confirm(s)? {
+        "confirm" => match confirm(s).map_err(|e| errors::renamed(s.py(), e, "confirm"))? {
             Some(c) => b.confirm(c),
             None => b.no_confirm(),
         },
+        "account" => b.account(
+            s.string()?
+                .parse::<Account>()
+                .map_err(|e| errors::config(s.py(), "account", format!("invalid account: {e}")))?,
+        ),
+        "uta_url" => b.uta_url(s.string()?),
+        "dead_man_switch" => b.dead_man_switch(s.seconds()?),
+        "batch_cancels" => b.batch_cancels(s.boolean()?),
+        "batch_budget" => b.batch_budget(match s.string()?.as_str() {
+            "per_entry" => BatchBudget::PerEntry,
+            "per_message" => BatchBudget::PerMessage,
+            other => {
+                return Err(errors::config(
+                    s.py(),
+                    "batch_budget",
+                    format!(
+                        "invalid batch_budget: {other:?} is not one of \"per_entry\", \"per_message\""
+                    ),
+                ));
+            }
+        }),
         // `NAMES` holds exactly the names above.
         other => return Err(PyTypeError::new_err(format!("unknown setting {other}"))),
     })
@@ -324,6 +391,41 @@ fn confirm(s: &Setting<'_, '_>) -> PyResult<Option<Confirm>> {
         }
     }
     Ok(Some(c))
+}
+
+/// `RestConfig`'s fields in a dict: `base_url`, `demo_trading`, `request_timeout`,
+/// `connect_timeout`, `keep_warm_every` (seconds), `reconnect` (as the setting), `max_body`
+/// (bytes); the others keep their defaults. The extra root CA is `ca_pem`'s.
+fn rest_config(s: &Setting<'_, '_>) -> PyResult<bitget_cancel::rest::RestConfig> {
+    let dict = s
+        .value
+        .cast::<PyDict>()
+        .map_err(|_| s.wrong_type("a dict of RestConfig's fields"))?;
+    let mut rest = bitget_cancel::rest::RestConfig::default();
+    for (key, value) in dict.iter() {
+        let key: String = key.extract()?;
+        let name = format!("rest['{key}']");
+        let field = Setting {
+            name: &name,
+            value: &value,
+        };
+        match key.as_str() {
+            "base_url" => rest.base_url = field.string()?,
+            "demo_trading" => rest.demo_trading = field.boolean()?,
+            "request_timeout" => rest.request_timeout = field.seconds()?,
+            "connect_timeout" => rest.connect_timeout = field.seconds()?,
+            "keep_warm_every" => rest.keep_warm_every = field.seconds()?,
+            "reconnect" => rest.reconnect = reconnect(&field)?,
+            "max_body" => rest.max_body = field.count()?,
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "rest has no '{key}': its keys are base_url, demo_trading, request_timeout, \
+                     connect_timeout, keep_warm_every, reconnect, max_body"
+                )));
+            }
+        }
+    }
+    Ok(rest)
 }
 
 /// A dict with any of `initial`, `max`, `reset_after` (seconds); the others keep their defaults.

@@ -4,6 +4,7 @@ errors of their own."""
 from __future__ import annotations
 
 import pickle
+import time
 
 import pytest
 
@@ -72,7 +73,13 @@ def test_arguments_of_the_wrong_type_are_type_errors(engine):
         ({"ca_file": "/no/such/ca.pem"}, "ca_file"),
         ({"outcome_spin": 2.0}, "outcome_spin"),
         ({"reconnect": {"initial": 0}}, "reconnect"),
+        ({"reconnect": {"initial": -1}}, "reconnect"),
+        ({"confirm": {"after": -1}}, "confirm"),
         ({"max_pending": -1}, "max_pending"),
+        ({"rest": {"base_url": "http://insecure"}}, "rest"),
+        ({"rest": {"request_timeout": -1}}, "rest"),
+        ({"rest": {"reconnect": {"max": float("inf")}}}, "rest"),
+        ({"rest": {"max_body": -1}}, "rest"),
     ],
 )
 def test_a_setting_that_cannot_work_is_a_config_error_naming_it(settings, field):
@@ -115,6 +122,10 @@ def test_unknown_settings_and_wrong_types_are_type_errors():
         bc.Engine(*SIM_CREDENTIALS, no_rest=1)
     with pytest.raises(TypeError, match="reconnect has no 'start'"):
         bc.Engine(*SIM_CREDENTIALS, reconnect={"start": 1})
+    with pytest.raises(TypeError, match="rest has no 'timeout'"):
+        bc.Engine(*SIM_CREDENTIALS, rest={"timeout": 1})
+    with pytest.raises(TypeError, match="rest must be a dict"):
+        bc.Engine(*SIM_CREDENTIALS, rest="https://localhost")
 
 
 def test_every_setting_is_accepted_with_its_python_type(venue):
@@ -148,6 +159,12 @@ def test_every_setting_is_accepted_with_its_python_type(venue):
         login_retry_after="never",
         shutdown_grace=1.0,
         outcome_spin=0.0005,
+        write_timeout=1.5,
+        send_buffer=1 << 20,
+        account="classic",
+        uta_url=venue.uta_url,
+        batch_cancels=True,
+        batch_budget="per_message",
     )
     try:
         assert engine.wait_live(PATIENCE), engine.last_error
@@ -196,3 +213,36 @@ def test_a_stopped_engine_is_its_own_error():
     assert not issubclass(bc.EngineStoppedError, bc.RingFullError)
     assert engine.shutdown() == []
     assert engine.state == "stopped"
+
+
+def test_the_rest_settings_reach_the_rest_rung_and_rest_url_beside_them_wins(venue):
+    rest = {
+        "base_url": venue.rest_url,
+        "request_timeout": 2.0,
+        "connect_timeout": 2,
+        "keep_warm_every": 5.0,
+        "reconnect": {"initial": 0.05, "max": 0.5},
+        "max_body": 1 << 20,
+        "demo_trading": False,
+    }
+    for settings in (
+        dict(rest=rest),
+        dict(rest=dict(rest, base_url="https://127.0.0.1:1"), rest_url=venue.rest_url),
+    ):
+        engine = bc.Engine(
+            *SIM_CREDENTIALS, url=venue.ws_url, ca_pem=venue.ca_pem, connections=1, **settings
+        )
+        try:
+            assert engine.wait_live(PATIENCE), engine.last_error
+            deadline = time.monotonic() + PATIENCE
+            while not engine.stats()["rest"]["connected"]:
+                assert time.monotonic() < deadline, f"no REST connection with {settings}"
+                time.sleep(0.01)
+        finally:
+            engine.shutdown()
+    # The default base URL is the live host: given beside rest, no_rest wins.
+    engine = bc.Engine(*SIM_CREDENTIALS, url=venue.ws_url, rest=rest, no_rest=True)
+    try:
+        assert engine.stats()["rest"]["enabled"] is False
+    finally:
+        engine.shutdown()

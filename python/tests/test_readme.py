@@ -49,3 +49,9 @@ def test_the_final_word_lines_await_a_cancel_and_its_final_word(venue):
             asyncio.wait_for(namespace["cancel_and_confirm"](engine, venue.orders[0]), PATIENCE)
         )
     assert got == ("acked", "cancelled", "0", "push")
+
+
+def test_the_unified_lines_cancel_over_v3_with_the_dead_mans_switch(capsys):
+    code = block("python-unified")
+    exec(compile(code, "README.md", "exec"), {"bc": bc})
+    assert capsys.readouterr().out.splitlines() == ["acked True"]

@@ -10,8 +10,11 @@ from conftest import PATIENCE, SIM_CREDENTIALS, cancel_order, settings_for
 
 
 def test_shutdown_with_cancels_in_flight_and_waiting_accounts_for_each_once(venue):
-    # Two cancels a second: most of the twenty are still waiting for pacing at shutdown.
-    engine = bc.Engine(*SIM_CREDENTIALS, **settings_for(venue, cancels_per_second=2))
+    # Two cancels a second and no REST batches for the backlog: most of the twenty are still
+    # waiting for pacing at shutdown.
+    engine = bc.Engine(
+        *SIM_CREDENTIALS, **settings_for(venue, cancels_per_second=2, no_batch=True)
+    )
     assert engine.wait_live(PATIENCE)
     ids = [cancel_order(engine, order) for order in venue.orders]
     read = [engine.outcome(timeout=PATIENCE)]
@@ -29,7 +32,9 @@ def test_shutdown_with_cancels_in_flight_and_waiting_accounts_for_each_once(venu
 
 
 def test_the_inline_engine_reports_what_was_waiting_at_shutdown(venue):
-    engine = bc.InlineEngine(*SIM_CREDENTIALS, **settings_for(venue, cancels_per_second=2))
+    engine = bc.InlineEngine(
+        *SIM_CREDENTIALS, **settings_for(venue, cancels_per_second=2, no_batch=True)
+    )
     assert engine.wait_live(PATIENCE)
     ids = [cancel_order(engine, order) for order in venue.orders[:6]]
     left = engine.shutdown()
