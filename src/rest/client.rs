@@ -590,21 +590,12 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
-            return Err(SendError::NotReady);
-        };
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
-        self.request.clear();
-        let signer = signer(&self.credentials, &self.url, &self.config);
-        self.dialect.encode_rest_cancel(
-            &mut self.request,
-            &mut self.body,
-            &signer,
-            timestamp,
-            cancel,
-        );
-        self.transmit(k, Kind::Cancel { tag }, now, unix_ms)
-            .map_err(SendError::Broken)
+        let k = self.cancel_lane()?;
+        let dialect = self.dialect;
+        let kind = Kind::Cancel { tag };
+        self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
+            dialect.encode_rest_cancel(request, body, signer, ts, cancel)
+        })
     }
 
     /// Sends a signed order query asking where the order `cancel` names stands (spot
@@ -623,24 +614,15 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        // Never the last connection ready for a cancel: a query waits for one to spare.
-        let Some(k) = (0..LANES)
-            .rev()
-            .find(|&k| self.lane_may_query(k) && self.still_open(k))
-        else {
-            return Err(SendError::NotReady);
-        };
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
-        self.request.clear();
-        let signer = signer(&self.credentials, &self.url, &self.config);
-        self.dialect
-            .encode_rest_query(&mut self.request, &signer, timestamp, cancel);
+        let k = self.spare_lane()?;
+        let dialect = self.dialect;
         let kind = Kind::Query {
             tag,
             inst_type: cancel.inst_type,
         };
-        self.transmit(k, kind, now, unix_ms)
-            .map_err(SendError::Broken)
+        self.send_signed(k, kind, now, unix_ms, |request, _, signer, ts| {
+            dialect.encode_rest_query(request, signer, ts, cancel)
+        })
     }
 
     /// Sends a signed batch cancel of `orders` (at most [`MAX_BATCH`], all of `inst_type` and
@@ -664,9 +646,7 @@ impl RestClient {
         if self.is_unified() {
             return Err(SendError::ClassicOnly);
         }
-        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
-            return Err(SendError::NotReady);
-        };
+        let k = self.cancel_lane()?;
         let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
         let mut len = 0;
         for order in orders
@@ -677,27 +657,18 @@ impl RestClient {
             sent[len] = *order;
             len += 1;
         }
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
-        self.request.clear();
-        let signer = signer(&self.credentials, &self.url, &self.config);
-        self.body.clear();
-        v2::rest::encode_batch_cancel_body(
-            &mut self.body,
-            inst_type,
-            symbol,
-            key,
-            sent[..len].iter(),
-        );
-        let path = v2::rest::batch_cancel_path(inst_type);
-        v2::rest::encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
         let kind = Kind::Batch {
             tag,
             key,
             sent,
             len: len as u8,
         };
-        self.transmit(k, kind, now, unix_ms)
-            .map_err(SendError::Broken)
+        self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
+            body.clear();
+            v2::rest::encode_batch_cancel_body(body, inst_type, symbol, key, sent[..len].iter());
+            let path = v2::rest::batch_cancel_path(inst_type);
+            v2::rest::encode_signed_post(request, signer, ts, path, body);
+        })
     }
 
     /// Sends a signed cancel-all (futures `cancel-all-orders`, spot `cancel-symbol-order`),
@@ -714,34 +685,25 @@ impl RestClient {
         if self.is_unified() {
             return Err(SendError::ClassicOnly);
         }
-        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
-            return Err(SendError::NotReady);
-        };
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
-        self.request.clear();
-        let signer = signer(&self.credentials, &self.url, &self.config);
-        self.body.clear();
-        v2::rest::encode_cancel_all_body(&mut self.body, all);
-        let path = v2::rest::cancel_all_path(all.inst_type);
-        v2::rest::encode_signed_post(&mut self.request, &signer, timestamp, path, &self.body);
-        self.transmit(k, Kind::CancelAll { tag }, now, unix_ms)
-            .map_err(SendError::Broken)
+        let k = self.cancel_lane()?;
+        let kind = Kind::CancelAll { tag };
+        self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
+            body.clear();
+            v2::rest::encode_cancel_all_body(body, all);
+            let path = v2::rest::cancel_all_path(all.inst_type);
+            v2::rest::encode_signed_post(request, signer, ts, path, body);
+        })
     }
 
     /// Asks which account the key belongs to (`GET /api/v3/account/settings`, signed) on a
     /// connection ready now. On `Ok`, exactly one [`RestEvent::Account`] follows; on `Err`
     /// nothing was sent.
     pub fn send_account_settings(&mut self, now: u64, unix_ms: u64) -> Result<(), SendError> {
-        let Some(k) = (0..LANES).find(|&k| self.lane_ready(k) && self.still_open(k)) else {
-            return Err(SendError::NotReady);
-        };
-        let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
-        self.request.clear();
-        let signer = signer(&self.credentials, &self.url, &self.config);
-        self.dialect
-            .encode_rest_account(&mut self.request, &signer, timestamp);
-        self.transmit(k, Kind::Account, now, unix_ms)
-            .map_err(SendError::Broken)
+        let k = self.cancel_lane()?;
+        let dialect = self.dialect;
+        self.send_signed(k, Kind::Account, now, unix_ms, |request, _, signer, ts| {
+            dialect.encode_rest_account(request, signer, ts)
+        })
     }
 
     /// Arms the unified account's dead man's switch for `seconds` (5 to 60; 0 turns it off):
@@ -755,23 +717,47 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        let Some(k) = (0..LANES)
+        let k = self.spare_lane()?;
+        let dialect = self.dialect;
+        let kind = Kind::Countdown { seconds };
+        self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
+            dialect.encode_rest_countdown(request, body, signer, ts, seconds)
+        })
+    }
+
+    /// The first connection ready for a cancel and still open.
+    fn cancel_lane(&mut self) -> Result<usize, SendError> {
+        (0..LANES)
+            .find(|&k| self.lane_ready(k) && self.still_open(k))
+            .ok_or(SendError::NotReady)
+    }
+
+    /// A connection for a request other than a cancel: never the last one ready for a cancel,
+    /// such a request waits for one to spare.
+    fn spare_lane(&mut self) -> Result<usize, SendError> {
+        (0..LANES)
             .rev()
             .find(|&k| self.lane_may_query(k) && self.still_open(k))
-        else {
-            return Err(SendError::NotReady);
-        };
+            .ok_or(SendError::NotReady)
+    }
+
+    /// Writes the request `encode` makes (into the request buffer, with the body buffer to
+    /// spare, signed by this client's key at `unix_ms` corrected by the clock offset) and sends
+    /// it on connection `k` as `kind`.
+    #[inline]
+    fn send_signed(
+        &mut self,
+        k: usize,
+        kind: Kind,
+        now: u64,
+        unix_ms: u64,
+        encode: impl FnOnce(&mut Vec<u8>, &mut Vec<u8>, &RestSigner<'_>, u64),
+    ) -> Result<(), SendError> {
         let timestamp = unix_ms.saturating_add_signed(self.clock_offset_ms().unwrap_or(0));
         self.request.clear();
         let signer = signer(&self.credentials, &self.url, &self.config);
-        self.dialect.encode_rest_countdown(
-            &mut self.request,
-            &mut self.body,
-            &signer,
-            timestamp,
-            seconds,
-        );
-        self.transmit(k, Kind::Countdown { seconds }, now, unix_ms)
+        encode(&mut self.request, &mut self.body, &signer, timestamp);
+        self.transmit(k, kind, now, unix_ms)
             .map_err(SendError::Broken)
     }
 

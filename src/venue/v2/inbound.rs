@@ -3,7 +3,7 @@
 //! channel, anything else) into what the engine acts on.
 
 use super::codes::OVER_LIMIT_CLOSE;
-use super::decode::{Reply, ReplyDecoder};
+use super::decode::{DecodeError, Reply, ReplyDecoder};
 use crate::intent::RequestId;
 use crate::outcome::VenueMsg;
 use crate::venue::{Inbound, LOG_EXCERPT, Verdict};
@@ -12,11 +12,32 @@ use crate::venue::{Inbound, LOG_EXCERPT, Verdict};
 /// [`Inbound::Unreadable`], with the start of the message for the log.
 #[inline]
 pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
+    read_as(
+        text,
+        replies,
+        ReplyDecoder::decode,
+        |code| code == OVER_LIMIT_CLOSE,
+        false,
+    )
+}
+
+/// Reads one complete text message with a dialect's `decode`, by the rules both dialects share;
+/// `closes` says which error codes close the connection, `batches` whether batch replies are
+/// read (V2's reader never makes one: a notice). Inlined into each dialect's `read`, so the
+/// dialect's choices are constants there.
+#[inline(always)]
+pub(in crate::venue) fn read_as<'a>(
+    text: &'a mut [u8],
+    replies: &'a mut ReplyDecoder,
+    decode: impl FnOnce(&'a mut ReplyDecoder, &'a mut [u8]) -> Result<Reply<'a>, DecodeError>,
+    closes: impl FnOnce(i64) -> bool,
+    batches: bool,
+) -> Inbound {
     // simd-json parses in place: keep the start for the log before it does.
     let mut head = [0u8; LOG_EXCERPT];
     let head_len = text.len().min(LOG_EXCERPT);
     head[..head_len].copy_from_slice(&text[..head_len]);
-    match replies.decode(text) {
+    match decode(replies, text) {
         Ok(Reply::Trade { id, code, msg }) => Inbound::Reply {
             id: RequestId::new(id).ok(),
             verdict: if code == 0 {
@@ -39,7 +60,7 @@ pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
         Ok(Reply::Error { code, msg }) => Inbound::VenueError {
             code,
             msg: VenueMsg::new(msg),
-            closing: code == OVER_LIMIT_CLOSE,
+            closing: closes(code),
         },
         Ok(Reply::Login {
             code: 0, conn_id, ..
@@ -62,8 +83,19 @@ pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
         Ok(Reply::Orders { updates }) => Inbound::Orders {
             count: updates.len(),
         },
-        // V2's reader never makes one.
-        Ok(Reply::Batch { .. }) => Inbound::Notice,
+        Ok(Reply::Batch { .. }) if !batches => Inbound::Notice,
+        // A batch refused as a whole (a non-zero top-level code) settles each entry alike.
+        Ok(Reply::Batch { id, code, msg, .. }) if code != 0 => Inbound::Reply {
+            id: RequestId::new(id).ok(),
+            verdict: Verdict::Rejected {
+                code,
+                msg: VenueMsg::new(msg),
+            },
+        },
+        Ok(Reply::Batch { id, entries, .. }) => Inbound::Batch {
+            id: RequestId::new(id).ok(),
+            count: entries.len(),
+        },
         Err(e) => Inbound::unreadable(Some(e), &head[..head_len]),
     }
 }

@@ -19,4 +19,5 @@ pub use encode::{
     EncodeError, MAX_CANCEL_LEN, PING, encode_cancel, encode_login, encode_subscribe, max_login_len,
 };
 pub(crate) use inbound::read;
+pub(in crate::venue) use inbound::read_as;
 pub use sign::{SIGN_LEN, sign_login};

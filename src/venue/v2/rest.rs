@@ -288,20 +288,7 @@ pub(crate) fn encode_signed_post(
     let mut digits = [0u8; 20];
     out.extend_from_slice(b"POST ");
     out.extend_from_slice(path.as_bytes());
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(signer.authority.as_bytes());
-    out.extend_from_slice(b"\r\nACCESS-KEY: ");
-    out.extend_from_slice(signer.api_key.as_bytes());
-    out.extend_from_slice(b"\r\nACCESS-PASSPHRASE: ");
-    out.extend_from_slice(signer.passphrase.as_bytes());
-    out.extend_from_slice(b"\r\nACCESS-TIMESTAMP: ");
-    out.extend_from_slice(write_decimal(timestamp_ms, &mut digits));
-    out.extend_from_slice(b"\r\nACCESS-SIGN: ");
-    out.extend_from_slice(&sign);
-    out.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
-    if signer.demo_trading {
-        out.extend_from_slice(b"paptrading: 1\r\n");
-    }
+    encode_signed_headers(out, signer, timestamp_ms, &sign);
     out.extend_from_slice(b"Content-Length: ");
     out.extend_from_slice(write_decimal(body.len() as u64, &mut digits));
     out.extend_from_slice(b"\r\n\r\n");
@@ -364,18 +351,44 @@ pub(crate) fn encode_order_query(
     timestamp_ms: u64,
     cancel: &Cancel,
 ) {
-    let path = order_query_path(cancel.inst_type);
+    encode_signed_get(
+        out,
+        signer,
+        timestamp_ms,
+        order_query_path(cancel.inst_type),
+        |q| encode_order_query_string(q, cancel),
+    );
+}
+
+/// Appends a signed `GET` of `path` (with the query `query` writes, if any): the signature
+/// covers `timestamp + "GET" + path` and `"?" + query` when there is one.
+pub(crate) fn encode_signed_get(
+    out: &mut Vec<u8>,
+    signer: &Signer<'_>,
+    timestamp_ms: u64,
+    path: &str,
+    query: impl FnOnce(&mut Vec<u8>),
+) {
+    let start = out.len();
     out.extend_from_slice(b"GET ");
     out.extend_from_slice(path.as_bytes());
+    let mark = out.len();
     out.push(b'?');
     let query_at = out.len();
-    encode_order_query_string(out, cancel);
+    query(out);
+    if out.len() == query_at {
+        out.truncate(mark);
+    }
     let mut digits = [0u8; 20];
     let timestamp = write_decimal(timestamp_ms, &mut digits);
-    let sign = sign_parts(
-        signer.secret,
-        &[timestamp, b"GET", path.as_bytes(), b"?", &out[query_at..]],
-    );
+    let sign = sign_parts(signer.secret, &[timestamp, b"GET", &out[start + 4..]]);
+    encode_signed_headers(out, signer, timestamp_ms, &sign);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the rest of the request line and the headers every signed request carries: `Host`,
+/// the four `ACCESS-*` headers, `Content-Type` and `paptrading: 1` for demo trading.
+fn encode_signed_headers(out: &mut Vec<u8>, signer: &Signer<'_>, timestamp_ms: u64, sign: &[u8]) {
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(signer.authority.as_bytes());
     out.extend_from_slice(b"\r\nACCESS-KEY: ");
@@ -386,12 +399,11 @@ pub(crate) fn encode_order_query(
     let mut digits = [0u8; 20];
     out.extend_from_slice(write_decimal(timestamp_ms, &mut digits));
     out.extend_from_slice(b"\r\nACCESS-SIGN: ");
-    out.extend_from_slice(&sign);
+    out.extend_from_slice(sign);
     out.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
     if signer.demo_trading {
         out.extend_from_slice(b"paptrading: 1\r\n");
     }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends `GET /api/v2/public/time` (unsigned: the endpoint is public).

@@ -346,7 +346,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for FirstOf<T> {
 /// The fields of an order the final word reads; the state is `status` (spot, and the futures
 /// field table) or `state` (the futures example).
 #[derive(Deserialize)]
-struct OrderData<'a> {
+struct V2Order<'a> {
     #[serde(rename = "orderId", borrow)]
     order_id: Option<Msg<'a>>,
     #[serde(rename = "clientOid", borrow)]
@@ -365,15 +365,42 @@ struct OrderData<'a> {
     u_time: Option<Code>,
 }
 
-/// Reads an order query's reply (spot `orderInfo`, futures `order/detail`) for an order of
-/// `inst_type`.
-pub(crate) fn decode_order(
+/// An order's fields as the final word reads them, each dialect's names mapped onto one shape
+/// (blank strings already read as absent).
+pub(in crate::venue) struct OrderFields<'r> {
+    pub(in crate::venue) inst_type: InstType,
+    pub(in crate::venue) order_id: Option<&'r str>,
+    pub(in crate::venue) client_oid: Option<&'r str>,
+    pub(in crate::venue) status: Option<&'r str>,
+    pub(in crate::venue) filled: Option<&'r str>,
+    pub(in crate::venue) price_avg: Option<&'r str>,
+    pub(in crate::venue) cancel_reason: Option<&'r str>,
+    pub(in crate::venue) updated_ms: Option<i64>,
+}
+
+/// An order in a query's `data`, in one dialect's field names.
+pub(in crate::venue) trait OrderData {
+    /// The fields, for an order that was asked for as one of `inst_type`.
+    fn fields(&self, inst_type: InstType) -> OrderFields<'_>;
+}
+
+/// A string field's text, `None` when absent or empty.
+pub(in crate::venue) fn text<'b>(field: &'b Option<Msg<'_>>) -> Option<&'b str> {
+    field
+        .as_ref()
+        .map(|m| m.0.as_ref())
+        .filter(|t| !t.is_empty())
+}
+
+/// Reads an order query's reply by the rules both dialects share (the envelope, its code, the
+/// codes that say the order is unknown, an empty `data`), the order's fields in `D`'s names.
+pub(in crate::venue) fn decode_order_as<'a, D: Deserialize<'a> + OrderData>(
     status: u16,
-    body: &[u8],
+    body: &'a [u8],
     inst_type: InstType,
 ) -> Result<OrderAnswer, NoVerdict> {
     let bad = |reason| NoVerdict::BadReply { status, reason };
-    let reply = envelope::<FirstOf<OrderData<'_>>>(status, body)?;
+    let reply = envelope::<FirstOf<D>>(status, body)?;
     let code = reply
         .code
         .and_then(|c| c.0)
@@ -394,36 +421,51 @@ pub(crate) fn decode_order(
         // An empty list: the venue lists no such order.
         return Ok(OrderAnswer::NotFound { code });
     };
-    fn text<'b>(field: &'b Option<Msg<'_>>) -> Option<&'b str> {
-        field
-            .as_ref()
-            .map(|m| m.0.as_ref())
-            .filter(|t| !t.is_empty())
-    }
-    let word = text(&order.status)
-        .or(text(&order.state))
-        .ok_or(bad("the order has no status"))?;
+    let order = order.fields(inst_type);
+    let word = order.status.ok_or(bad("the order has no status"))?;
     let order_status =
         OrderStatus::from_venue(word).ok_or(bad("an order status this crate does not know"))?;
-    let decimal = |field: &Option<Msg<'_>>| match text(field) {
+    let decimal = |field: Option<&str>| match field {
         Some(t) => Decimal::new(t)
             .map(Some)
             .ok_or(bad("a size or price that is not a decimal")),
         None => Ok(None),
     };
     Ok(OrderAnswer::Found(OrderUpdate {
-        inst_type: Some(inst_type),
-        order_id: text(&order.order_id).and_then(|id| OrderId::new(id).ok()),
-        client_oid: text(&order.client_oid).and_then(|oid| ClientOid::new(oid).ok()),
+        inst_type: Some(order.inst_type),
+        order_id: order.order_id.and_then(|id| OrderId::new(id).ok()),
+        client_oid: order.client_oid.and_then(|oid| ClientOid::new(oid).ok()),
         status: order_status,
-        filled: decimal(&order.base_volume)?,
-        price_avg: decimal(&order.price_avg)?,
-        cancel_reason: text(&order.cancel_reason).map(CancelReason::new),
-        updated_ms: order
-            .u_time
-            .and_then(|c| c.0)
-            .and_then(|ms| u64::try_from(ms).ok()),
+        filled: decimal(order.filled)?,
+        price_avg: decimal(order.price_avg)?,
+        cancel_reason: order.cancel_reason.map(CancelReason::new),
+        updated_ms: order.updated_ms.and_then(|ms| u64::try_from(ms).ok()),
     }))
+}
+
+impl OrderData for V2Order<'_> {
+    fn fields(&self, inst_type: InstType) -> OrderFields<'_> {
+        OrderFields {
+            inst_type,
+            order_id: text(&self.order_id),
+            client_oid: text(&self.client_oid),
+            status: text(&self.status).or(text(&self.state)),
+            filled: text(&self.base_volume),
+            price_avg: text(&self.price_avg),
+            cancel_reason: text(&self.cancel_reason),
+            updated_ms: self.u_time.as_ref().and_then(|c| c.0),
+        }
+    }
+}
+
+/// Reads an order query's reply (spot `orderInfo`, futures `order/detail`) for an order of
+/// `inst_type`.
+pub(crate) fn decode_order(
+    status: u16,
+    body: &[u8],
+    inst_type: InstType,
+) -> Result<OrderAnswer, NoVerdict> {
+    decode_order_as::<V2Order<'_>>(status, body, inst_type)
 }
 
 #[cfg(test)]

@@ -3,82 +3,20 @@
 
 use super::codes::closes_connection;
 use super::decode::decode;
-use crate::intent::RequestId;
-use crate::outcome::VenueMsg;
-use crate::venue::v2::{Reply, ReplyDecoder};
-use crate::venue::{Inbound, LOG_EXCERPT, Verdict};
+use crate::venue::Inbound;
+use crate::venue::v2::{ReplyDecoder, read_as};
 
 /// Reads one complete text message. Never fails: what cannot be read is
 /// [`Inbound::Unreadable`].
 #[inline]
 pub(crate) fn read(text: &mut [u8], replies: &mut ReplyDecoder) -> Inbound {
-    let mut head = [0u8; LOG_EXCERPT];
-    let head_len = text.len().min(LOG_EXCERPT);
-    head[..head_len].copy_from_slice(&text[..head_len]);
-    match decode(replies, text) {
-        Ok(Reply::Trade { id, code, msg }) => Inbound::Reply {
-            id: RequestId::new(id).ok(),
-            verdict: if code == 0 {
-                Verdict::Acked
-            } else {
-                Verdict::Rejected {
-                    code,
-                    msg: VenueMsg::new(msg),
-                }
-            },
-        },
-        Ok(Reply::TradeError { id, code, msg }) => Inbound::Reply {
-            id: RequestId::new(id).ok(),
-            verdict: Verdict::Rejected {
-                code,
-                msg: VenueMsg::new(msg),
-            },
-        },
-        Ok(Reply::Error { code, msg }) => Inbound::VenueError {
-            code,
-            msg: VenueMsg::new(msg),
-            closing: closes_connection(code),
-        },
-        Ok(Reply::Login {
-            code: 0, conn_id, ..
-        }) => Inbound::LoggedIn {
-            conn_id: VenueMsg::new(conn_id),
-        },
-        Ok(Reply::Login { code, msg, .. }) => Inbound::LoginRefused {
-            code,
-            msg: VenueMsg::new(msg),
-        },
-        Ok(Reply::Pong) => Inbound::Pong,
-        Ok(Reply::Other { event }) if event.eq_ignore_ascii_case("subscribe") => {
-            Inbound::Subscribed
-        }
-        Ok(Reply::Other { .. }) => Inbound::Notice,
-        Ok(Reply::SubscribeError { code, msg }) => Inbound::SubscribeRefused {
-            code,
-            msg: VenueMsg::new(msg),
-        },
-        Ok(Reply::Orders { updates }) => Inbound::Orders {
-            count: updates.len(),
-        },
-        // A batch refused as a whole (a non-zero top-level code) settles each entry alike.
-        Ok(Reply::Batch { id, code, msg, .. }) if code != 0 => Inbound::Reply {
-            id: RequestId::new(id).ok(),
-            verdict: Verdict::Rejected {
-                code,
-                msg: VenueMsg::new(msg),
-            },
-        },
-        Ok(Reply::Batch { id, entries, .. }) => Inbound::Batch {
-            id: RequestId::new(id).ok(),
-            count: entries.len(),
-        },
-        Err(e) => Inbound::unreadable(Some(e), &head[..head_len]),
-    }
+    read_as(text, replies, decode, closes_connection, true)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::venue::Verdict;
 
     fn read_text(text: &str) -> Inbound {
         read(&mut text.as_bytes().to_vec(), &mut ReplyDecoder::new())

@@ -7,8 +7,7 @@
 use crate::intent::Cancel;
 use crate::venue::RestSigner as Signer;
 use crate::venue::decimal::write_decimal;
-use crate::venue::v2::rest::encode_signed_post;
-use crate::venue::v2::sign::sign_parts;
+use crate::venue::v2::rest::{encode_signed_get, encode_signed_post};
 
 /// The cancel endpoint, every category.
 pub const CANCEL_PATH: &str = "/api/v3/trade/cancel-order";
@@ -105,45 +104,6 @@ fn order_query_string(out: &mut Vec<u8>, cancel: &Cancel) {
             }
         }
     }
-}
-
-/// Appends a signed `GET` of `path` (with the query `query` writes, if any): the signature
-/// covers `timestamp + "GET" + path` and `"?" + query` when there is one.
-fn encode_signed_get(
-    out: &mut Vec<u8>,
-    signer: &Signer<'_>,
-    timestamp_ms: u64,
-    path: &str,
-    query: impl FnOnce(&mut Vec<u8>),
-) {
-    out.extend_from_slice(b"GET ");
-    out.extend_from_slice(path.as_bytes());
-    let mark = out.len();
-    out.push(b'?');
-    let query_at = out.len();
-    query(out);
-    if out.len() == query_at {
-        out.truncate(mark);
-    }
-    let mut digits = [0u8; 20];
-    let timestamp = write_decimal(timestamp_ms, &mut digits);
-    let sign = sign_parts(signer.secret, &[timestamp, b"GET", &out[4..]]);
-    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
-    out.extend_from_slice(signer.authority.as_bytes());
-    out.extend_from_slice(b"\r\nACCESS-KEY: ");
-    out.extend_from_slice(signer.api_key.as_bytes());
-    out.extend_from_slice(b"\r\nACCESS-PASSPHRASE: ");
-    out.extend_from_slice(signer.passphrase.as_bytes());
-    out.extend_from_slice(b"\r\nACCESS-TIMESTAMP: ");
-    let mut digits = [0u8; 20];
-    out.extend_from_slice(write_decimal(timestamp_ms, &mut digits));
-    out.extend_from_slice(b"\r\nACCESS-SIGN: ");
-    out.extend_from_slice(&sign);
-    out.extend_from_slice(b"\r\nContent-Type: application/json\r\n");
-    if signer.demo_trading {
-        out.extend_from_slice(b"paptrading: 1\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
 }
 
 /// Appends the signed order query for the order `cancel` names.

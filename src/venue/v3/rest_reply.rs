@@ -6,10 +6,10 @@
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::final_word::{CancelReason, Decimal, OrderStatus, OrderUpdate};
-use crate::intent::{ClientOid, InstType, OrderId};
-use crate::outcome::VenueMsg;
-use crate::venue::v2::rest_reply::{Code, FirstOf, Msg, NoVerdict, ORDER_NOT_FOUND, envelope};
+use crate::intent::InstType;
+use crate::venue::v2::rest_reply::{
+    Code, Msg, NoVerdict, OrderData, OrderFields, decode_order_as, envelope, text,
+};
 use crate::venue::{AccountAnswer, OrderAnswer};
 
 use super::codes::CLASSIC_ON_V3;
@@ -17,7 +17,7 @@ use super::encode::inst_type_of;
 
 /// The fields of an order the final word reads from `order-info`.
 #[derive(Deserialize)]
-struct OrderData<'a> {
+struct V3Order<'a> {
     #[serde(borrow)]
     category: Option<Msg<'a>>,
     #[serde(rename = "orderId", borrow)]
@@ -36,63 +36,31 @@ struct OrderData<'a> {
     updated_time: Option<Code>,
 }
 
-/// Reads the reply to `GET /api/v3/trade/order-info` for an order of `inst_type`.
+impl OrderData for V3Order<'_> {
+    fn fields(&self, inst_type: InstType) -> OrderFields<'_> {
+        OrderFields {
+            inst_type: text(&self.category)
+                .and_then(inst_type_of)
+                .unwrap_or(inst_type),
+            order_id: text(&self.order_id),
+            client_oid: text(&self.client_oid),
+            status: text(&self.order_status),
+            filled: text(&self.cum_exec_qty),
+            price_avg: text(&self.avg_price),
+            cancel_reason: text(&self.cancel_reason),
+            updated_ms: self.updated_time.as_ref().and_then(|c| c.0),
+        }
+    }
+}
+
+/// Reads the reply to `GET /api/v3/trade/order-info` for an order of `inst_type`: V2's rules,
+/// the `order` topic's field names.
 pub(crate) fn decode_order(
     status: u16,
     body: &[u8],
     inst_type: InstType,
 ) -> Result<OrderAnswer, NoVerdict> {
-    let bad = |reason| NoVerdict::BadReply { status, reason };
-    let reply = envelope::<FirstOf<OrderData<'_>>>(status, body)?;
-    let code = reply
-        .code
-        .and_then(|c| c.0)
-        .ok_or(bad("the reply has no numeric code"))?;
-    if code != 0 {
-        if ORDER_NOT_FOUND.contains(&code) {
-            return Ok(OrderAnswer::NotFound { code });
-        }
-        return Ok(OrderAnswer::Refused {
-            code,
-            msg: VenueMsg::new(reply.msg.as_ref().map_or("", |m| &m.0)),
-        });
-    }
-    if !(200..300).contains(&status) {
-        return Err(bad("success code with an error status"));
-    }
-    let Some(order) = reply.data.and_then(|d| d.0) else {
-        return Ok(OrderAnswer::NotFound { code });
-    };
-    fn text<'b>(field: &'b Option<Msg<'_>>) -> Option<&'b str> {
-        field
-            .as_ref()
-            .map(|m| m.0.as_ref())
-            .filter(|t| !t.is_empty())
-    }
-    let word = text(&order.order_status).ok_or(bad("the order has no status"))?;
-    let order_status =
-        OrderStatus::from_venue(word).ok_or(bad("an order status this crate does not know"))?;
-    let decimal = |field: &Option<Msg<'_>>| match text(field) {
-        Some(t) => Decimal::new(t)
-            .map(Some)
-            .ok_or(bad("a size or price that is not a decimal")),
-        None => Ok(None),
-    };
-    Ok(OrderAnswer::Found(OrderUpdate {
-        inst_type: text(&order.category)
-            .and_then(inst_type_of)
-            .or(Some(inst_type)),
-        order_id: text(&order.order_id).and_then(|id| OrderId::new(id).ok()),
-        client_oid: text(&order.client_oid).and_then(|oid| ClientOid::new(oid).ok()),
-        status: order_status,
-        filled: decimal(&order.cum_exec_qty)?,
-        price_avg: decimal(&order.avg_price)?,
-        cancel_reason: text(&order.cancel_reason).map(CancelReason::new),
-        updated_ms: order
-            .updated_time
-            .and_then(|c| c.0)
-            .and_then(|ms| u64::try_from(ms).ok()),
-    }))
+    decode_order_as::<V3Order<'_>>(status, body, inst_type)
 }
 
 /// Reads the reply to `GET /api/v3/account/settings`: `00000` is a unified account, 40084 a
@@ -112,6 +80,7 @@ pub(crate) fn decode_settings(status: u16, body: &[u8]) -> AccountAnswer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::final_word::OrderStatus;
 
     #[test]
     fn the_settings_code_says_which_account_and_nothing_else_decides() {
