@@ -6,8 +6,8 @@
 #   fuzz/run.sh [seconds] [target...]     targets: frame_decoder reply_decoder push_decoder
 #                                         record_reader v3_decoder (default: all five)
 #
-# Needs the nightly toolchain (installed with rustup if missing) and cargo-fuzz (installed from
-# crates.io if missing). Runs at the lowest CPU priority so a shared machine stays usable.
+# Needs the nightly toolchain (installed with rustup if missing) and cargo-fuzz (installed with
+# cargo install if missing). Runs at the lowest CPU priority so a shared machine stays usable.
 # The working corpus grows in fuzz/corpus/<target> (not committed), seeded from the committed
 # fuzz/seeds/<target>; crashes land in fuzz/artifacts/<target>/, and each run's log in
 # fuzz/artifacts/<target>.log. Exits non-zero if a target found a crash.
