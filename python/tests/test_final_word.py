@@ -261,7 +261,9 @@ def test_interrupting_a_blocked_final_raises_keyboard_interrupt():
         timer = threading.Timer(0.2, _thread.interrupt_main)
         timer.start()
         with pytest.raises(KeyboardInterrupt):
-            engine.final()  # nothing will come: only the interrupt ends it
+            # Nothing will come: only the interrupt ends it. Bounded, so a lost interrupt
+            # fails the test instead of hanging the suite.
+            engine.final(timeout=PATIENCE)
         timer.join()
     finally:
         engine.shutdown()

@@ -30,7 +30,9 @@ def test_interrupting_a_blocked_outcome_raises_keyboard_interrupt():
         timer = interrupt_soon()
         started = time.monotonic()
         with pytest.raises(KeyboardInterrupt):
-            engine.outcome()  # nothing will come: only the interrupt ends it
+            # Nothing will come: only the interrupt ends it (bounded, so a lost interrupt
+            # fails the test instead of hanging the suite).
+            engine.outcome(timeout=PATIENCE)
         assert time.monotonic() - started < PATIENCE
         timer.join()
         # The engine is untouched by the interrupt.
@@ -45,7 +47,7 @@ def test_interrupting_wait_live_raises_keyboard_interrupt():
     try:
         timer = interrupt_soon()
         with pytest.raises(KeyboardInterrupt):
-            engine.wait_live(3600)
+            engine.wait_live(PATIENCE)
         timer.join()
     finally:
         engine.shutdown()
@@ -56,7 +58,7 @@ def test_interrupting_the_inline_engines_wait_raises_keyboard_interrupt():
     try:
         timer = interrupt_soon()
         with pytest.raises(KeyboardInterrupt):
-            engine.outcome()
+            engine.outcome(timeout=PATIENCE)
         timer.join()
         assert engine.poll() in (True, False), "still usable after the interrupt"
     finally:
