@@ -682,6 +682,41 @@ fn read_update<'i, V: JsonView<'i>>(
     entry: V,
     inst_type: Option<InstType>,
 ) -> Result<OrderUpdate, DecodeError> {
+    read_order_update(entry, || Ok(inst_type), &PushFields::V2)
+}
+
+/// The names a dialect gives an order push's fields; the ids and `cancelReason` are named
+/// alike in both.
+pub(in crate::venue) struct PushFields {
+    /// The order's state.
+    pub status: &'static str,
+    /// The filled size (a decimal string).
+    pub filled: &'static str,
+    /// The average fill price (a decimal string).
+    pub price_avg: &'static str,
+    /// The update's time, milliseconds.
+    pub updated: &'static str,
+}
+
+impl PushFields {
+    /// V2's `orders` channel.
+    pub const V2: PushFields = PushFields {
+        status: "status",
+        filled: "accBaseVolume",
+        price_avg: "priceAvg",
+        updated: "uTime",
+    };
+}
+
+/// One order of a push, its fields named by `names`: the ids (at least one), the status, and
+/// the optional fill, price, reason and time; `inst_type` reads the product line (from the
+/// dialect's own field, or the push's `arg`) after the status and time.
+#[inline]
+pub(in crate::venue) fn read_order_update<'i, V: JsonView<'i>>(
+    entry: V,
+    inst_type: impl FnOnce() -> Result<Option<InstType>, DecodeError>,
+    names: &PushFields,
+) -> Result<OrderUpdate, DecodeError> {
     let order_id = match text_field(entry, "orderId")? {
         Some(id) => Some(OrderId::new(id).map_err(|_| DecodeError::BadValue("orderId"))?),
         None => None,
@@ -691,28 +726,31 @@ fn read_update<'i, V: JsonView<'i>>(
     if order_id.is_none() && client_oid.is_none() {
         return Err(DecodeError::MissingField("orderId"));
     }
-    let status = match entry.field("status").map(JsonView::kind) {
+    let status = match entry.field(names.status).map(JsonView::kind) {
         Some(Kind::Str(word)) => {
-            OrderStatus::from_venue(word).ok_or(DecodeError::BadValue("status"))?
+            OrderStatus::from_venue(word).ok_or(DecodeError::BadValue(names.status))?
         }
-        Some(_) => return Err(DecodeError::WrongType("status")),
-        None => return Err(DecodeError::MissingField("status")),
+        Some(_) => return Err(DecodeError::WrongType(names.status)),
+        None => return Err(DecodeError::MissingField(names.status)),
     };
-    let updated_ms = match entry.field("uTime").map(JsonView::kind) {
+    let updated_ms = match entry.field(names.updated).map(JsonView::kind) {
         Some(Kind::Str("")) | Some(Kind::Null) | None => None,
         Some(Kind::Str(digits)) => Some(
-            crate::intent::parse_u64(digits.as_bytes()).ok_or(DecodeError::BadValue("uTime"))?,
+            crate::intent::parse_u64(digits.as_bytes())
+                .ok_or(DecodeError::BadValue(names.updated))?,
         ),
-        Some(Kind::Int(ms)) => Some(u64::try_from(ms).map_err(|_| DecodeError::BadValue("uTime"))?),
-        Some(_) => return Err(DecodeError::WrongType("uTime")),
+        Some(Kind::Int(ms)) => {
+            Some(u64::try_from(ms).map_err(|_| DecodeError::BadValue(names.updated))?)
+        }
+        Some(_) => return Err(DecodeError::WrongType(names.updated)),
     };
     Ok(OrderUpdate {
-        inst_type,
+        inst_type: inst_type()?,
         order_id,
         client_oid,
         status,
-        filled: decimal_field(entry, "accBaseVolume")?,
-        price_avg: decimal_field(entry, "priceAvg")?,
+        filled: decimal_field(entry, names.filled)?,
+        price_avg: decimal_field(entry, names.price_avg)?,
         cancel_reason: text_field(entry, "cancelReason")?.map(CancelReason::new),
         updated_ms,
     })

@@ -4,11 +4,11 @@
 //! the neutral [`OrderUpdate`]s the decoder keeps. The result is V2's [`Reply`]: the same kinds
 //! of message, read by other rules.
 
-use crate::final_word::{CancelReason, OrderStatus, OrderUpdate};
+use crate::final_word::OrderUpdate;
 use crate::intent::{ClientOid, OrderId};
 use crate::outcome::VenueMsg;
 use crate::venue::v2::decode::{
-    JsonView, Kind, code, conn_id, decimal_field, is_pong, msg, text_field,
+    JsonView, Kind, PushFields, code, conn_id, is_pong, msg, read_order_update, text_field,
 };
 use crate::venue::v2::{DecodeError, OwnedReply, Reply, ReplyDecoder};
 use crate::venue::{BatchEntry, Verdict};
@@ -212,47 +212,22 @@ fn read_orders<'i, V: JsonView<'i>>(
 /// One order of a push: `category`, `orderId`, `clientOid`, `orderStatus`, `cumExecQty`,
 /// `avgPrice`, `cancelReason`, `updatedTime`.
 fn read_update<'i, V: JsonView<'i>>(entry: V) -> Result<OrderUpdate, DecodeError> {
-    let order_id = match text_field(entry, "orderId")? {
-        Some(id) => Some(OrderId::new(id).map_err(|_| DecodeError::BadValue("orderId"))?),
-        None => None,
-    };
-    let client_oid = text_field(entry, "clientOid")?.and_then(|oid| ClientOid::new(oid).ok());
-    if order_id.is_none() && client_oid.is_none() {
-        return Err(DecodeError::MissingField("orderId"));
-    }
-    let status = match entry.field("orderStatus").map(JsonView::kind) {
-        Some(Kind::Str(word)) => {
-            OrderStatus::from_venue(word).ok_or(DecodeError::BadValue("orderStatus"))?
-        }
-        Some(_) => return Err(DecodeError::WrongType("orderStatus")),
-        None => return Err(DecodeError::MissingField("orderStatus")),
-    };
-    let updated_ms = match entry.field("updatedTime").map(JsonView::kind) {
-        Some(Kind::Str("")) | Some(Kind::Null) | None => None,
-        Some(Kind::Str(digits)) => Some(
-            crate::intent::parse_u64(digits.as_bytes())
-                .ok_or(DecodeError::BadValue("updatedTime"))?,
-        ),
-        Some(Kind::Int(ms)) => {
-            Some(u64::try_from(ms).map_err(|_| DecodeError::BadValue("updatedTime"))?)
-        }
-        Some(_) => return Err(DecodeError::WrongType("updatedTime")),
-    };
-    Ok(OrderUpdate {
-        inst_type: text_field(entry, "category")?.and_then(inst_type_of),
-        order_id,
-        client_oid,
-        status,
-        filled: decimal_field(entry, "cumExecQty")?,
-        price_avg: decimal_field(entry, "avgPrice")?,
-        cancel_reason: text_field(entry, "cancelReason")?.map(CancelReason::new),
-        updated_ms,
-    })
+    let inst_type = || Ok(text_field(entry, "category")?.and_then(inst_type_of));
+    read_order_update(entry, inst_type, &V3_PUSH)
 }
+
+/// The names of V3's `order` topic fields.
+const V3_PUSH: PushFields = PushFields {
+    status: "orderStatus",
+    filled: "cumExecQty",
+    price_avg: "avgPrice",
+    updated: "updatedTime",
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::final_word::OrderStatus;
     use crate::intent::InstType;
 
     /// The replies and pushes the facts about V3 print, with the fields the engine must see.
