@@ -88,6 +88,28 @@ impl RateLimiter {
         ready
     }
 
+    /// Allows `limit` events per window from now on (at least 1), keeping the most recent
+    /// events already counted: a changed limit grants no fresh burst. Allocates when the limit
+    /// changes (a rare event: the account's dialect switched).
+    pub(crate) fn set_limit(&mut self, limit: u32) {
+        let limit = limit.max(1) as usize;
+        let n = self.sends.len();
+        if limit == n {
+            return;
+        }
+        // Oldest first, then the newest `limit` of them.
+        let past: Vec<u64> = (0..n)
+            .map(|k| self.sends[(self.oldest + k) % n])
+            .filter(|&t| t != NEVER)
+            .collect();
+        let kept = &past[past.len().saturating_sub(limit)..];
+        let mut sends = vec![NEVER; limit];
+        // The oldest slot is the next overwritten: unused slots first, then the kept events.
+        sends[limit - kept.len()..].copy_from_slice(kept);
+        self.sends = sends.into_boxed_slice();
+        self.oldest = 0;
+    }
+
     /// Forgets every event (a new connection starts with a clean count at the venue).
     pub(crate) fn reset(&mut self) {
         self.sends.fill(NEVER);
@@ -114,6 +136,30 @@ mod tests {
             })
             .max()
             .unwrap_or(0)
+    }
+
+    #[test]
+    fn a_lower_limit_counts_the_events_already_sent_and_a_higher_one_grants_only_the_difference()
+    {
+        let mut limiter = RateLimiter::new(20, SECOND);
+        for k in 0..15 {
+            assert!(limiter.try_acquire(k));
+        }
+        limiter.set_limit(10);
+        // The newest 10 of the 15 (sent at 5..=14) fill the lower limit: none until they age.
+        assert!(!limiter.try_acquire(100));
+        assert_eq!(limiter.ready_at(), 5 + SECOND);
+        assert!(limiter.try_acquire(5 + SECOND));
+        assert!(!limiter.try_acquire(5 + SECOND));
+
+        let mut limiter = RateLimiter::new(10, SECOND);
+        for k in 0..10 {
+            assert!(limiter.try_acquire(k));
+        }
+        limiter.set_limit(20);
+        let allowed = (0..20).filter(|_| limiter.try_acquire(50)).count();
+        assert_eq!(allowed, 10, "ten more within the window, not twenty");
+        assert_eq!(limiter.ready_at(), SECOND, "then the oldest of the earlier ten ages out");
     }
 
     #[test]

@@ -696,6 +696,14 @@ impl Confirmations {
         self.deadlines.push_back((at, slot, generation));
     }
 
+    /// The account now speaks `dialect`: its order queries keep to that dialect's limits from
+    /// now on, counting the queries already sent.
+    pub(crate) fn use_dialect(&mut self, dialect: Dialect) {
+        for (class, inst_type) in [(0, InstType::Spot), (1, InstType::UsdtFutures)] {
+            self.limits[class].set_limit(dialect.queries_per_second(inst_type));
+        }
+    }
+
     /// The next query due by `now` within its product line's limit, if none is on the REST
     /// connection: its tag and the cancel whose order it asks about. Call
     /// [`Self::query_sent`] or [`Self::on_query_failed`] with the tag next.
@@ -1335,6 +1343,31 @@ mod tests {
         }
         assert_eq!(sent, 20, "20 spot queries a second");
         assert!(c.next_deadline(now, true) > now);
+    }
+
+    #[test]
+    fn after_a_switch_to_the_unified_account_queries_keep_to_its_limit() {
+        let k = FinalCounters::default();
+        let mut c = confirmations(|c| c.capacity = 64);
+        for n in 1..=30u64 {
+            let order = cancel(&n.to_string(), None);
+            take(&mut c, n, &order);
+            settle(&mut c, n, &order, T0, &k);
+        }
+        c.use_dialect(Dialect::V3);
+        let now = T0 + 1_000 * MS;
+        let mut sent = 0;
+        while let Some((tag, _)) = c.take_due_query(now) {
+            c.query_sent(tag, InstType::Spot, now);
+            c.on_query_failed(tag, now, &k);
+            sent += 1;
+        }
+        assert_eq!(
+            sent,
+            Dialect::V3.queries_per_second(InstType::Spot) as usize,
+            "V3's order-info limit, not V2 spot's 20"
+        );
+        assert!(Dialect::V3.queries_per_second(InstType::Spot) < 20);
     }
 
     #[test]

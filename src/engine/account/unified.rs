@@ -298,6 +298,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         if let Some(client) = self.rest.client_mut() {
             client.set_unified(dialect == Dialect::V3);
         }
+        if let Some(confirm) = &mut self.confirm {
+            confirm.use_dialect(dialect);
+        }
         self.publish_kind();
     }
 
