@@ -881,16 +881,17 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
     }
 
     fn on_reply(&mut self, l: usize, id: Option<RequestId>, verdict: Verdict) {
-        let counters = &self.shared.counters.0;
-        counters.links[l].replies.incr();
         let wire = id.and_then(|id| self.wire_ids.parse(id.as_str().as_bytes()));
         let found = wire.and_then(|wire| self.table.find_in_flight(wire, l as u8));
+        if found.is_none()
+            && let Some(id) = &id
+            && self.on_ws_batch_reply(l, id, verdict)
+        {
+            // A batch answered as a whole: each entry's verdict was counted as its reply.
+            return;
+        }
+        self.shared.counters.0.links[l].replies.incr();
         let Some((slot, a)) = found else {
-            if let Some(id) = &id
-                && self.on_ws_batch_reply(l, id, verdict)
-            {
-                return;
-            }
             // It answers, if late: still progress on this connection.
             let now = self.clock.now();
             self.router.progress(l, now);

@@ -207,6 +207,8 @@ fn cancels_due_at_once_on_v3_go_in_one_batch_and_each_entry_settles_its_own() {
         assert_eq!(o.status, expected, "{o:?}");
         assert_eq!(o.attempts, 1);
     }
+    let stats = bench.stats();
+    assert_eq!(stats.connections[0].replies, 3, "one reply per entry answered");
 }
 
 #[test]
@@ -223,6 +225,11 @@ fn a_batch_refused_as_a_whole_settles_each_entry_and_classic_accounts_never_batc
         outcomes.iter().all(
             |o| ids.contains(&o.id) && matches!(o.status, Status::Rejected { code: 40020, .. })
         )
+    );
+    assert_eq!(
+        bench.stats().connections[0].replies,
+        2,
+        "a refusal of the whole batch is each entry's reply, not one more"
     );
 
     let mut classic = self::bench(1, Account::Classic);
