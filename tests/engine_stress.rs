@@ -12,12 +12,13 @@ mod chaos;
 
 use std::time::{Duration, Instant};
 
+use bitget_cancel::engine::Account;
 use bitget_cancel::engine::{HedgeAfter, IdleStrategy, SessionError, SessionState};
 use bitget_cancel::outcome::{Status, UnknownReason, Via};
 use bitget_cancel::rest::RestConfig;
 use bitget_cancel::sim::{
-    Faults, Injection, LoginFault, Opcode, RefuseCancel, RestFailWith, RestFailure, RestFaults,
-    SimConfig, SimLimits, SimVenue, WsRateLimitReply,
+    AccountMode, Faults, Injection, LoginFault, Opcode, RefuseCancel, RestFailWith, RestFailure,
+    RestFaults, SimConfig, SimLimits, SimVenue, WsRateLimitReply,
 };
 use bitget_cancel::{Handle, InstType};
 use chaos::*;
@@ -151,6 +152,84 @@ fn a_rate_limit_answer_holds_the_engine_back_until_the_venues_window_has_rolled(
         (stats.transient_answers, stats.retries),
         (2, 2),
         "{stats:?}"
+    );
+    tally.finish(stats);
+}
+
+#[test]
+fn a_unified_accounts_rate_limit_answer_is_sent_again_and_the_cancel_acked() {
+    // V3's string code "25004" (too frequent) in place of the reply, by request id.
+    let venue = venue_with(SimConfig {
+        account_mode: AccountMode::Unified,
+        ..SimConfig::default()
+    });
+    let order = venue
+        .seed_orders(InstType::UsdtFutures, "BTCUSDT", 1)
+        .remove(0);
+    let (engine, handle) = start(chaos_config(&venue).account(Account::Unified));
+    wait_live(&handle);
+    venue.set_faults(Faults {
+        refuse_cancel: Some(RefuseCancel {
+            nth: 1,
+            code: 25004,
+            msg: "Requests are too frequent".into(),
+        }),
+        ..Faults::default()
+    });
+    let mut tally = Tally::new(&handle);
+    let id = tally.submit(by_order_id(&order));
+    tally.settle();
+    let o = *tally.outcome(id);
+    assert_eq!((o.status, o.attempts), (Status::Acked, 2), "{o:?}");
+    assert!(!venue.order_is_resting(InstType::UsdtFutures, "BTCUSDT", &order.order_id));
+    let stats = engine.stats();
+    assert!(stats.unified.unified);
+    assert_eq!(
+        (stats.transient_answers, stats.retries),
+        (1, 1),
+        "{stats:?}"
+    );
+    tally.finish(stats);
+}
+
+#[test]
+fn a_unified_accounts_429s_hold_the_engine_back_until_the_venues_window_has_rolled() {
+    let venue = venue_with(SimConfig {
+        account_mode: AccountMode::Unified,
+        limits: Some(SimLimits::default()),
+        ..SimConfig::default()
+    });
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 12);
+    // Configured above the venue's 10 a second for V3 cancels, one cancel per message.
+    let (engine, handle) = start(
+        chaos_config(&venue)
+            .account(Account::Unified)
+            .batch_cancels(false)
+            .connections(2)
+            .cancels_per_second(20)
+            .ack_timeout(Duration::from_secs(5)),
+    );
+    wait_pool_live(&handle, 2);
+    let mut tally = Tally::new(&handle);
+    let ids = tally.submit_orders(&orders);
+    tally.settle();
+    tally.assert_all(&ids, Status::Acked);
+    // Two were refused ("429" naming them); sent again only after the venue's window, they
+    // were not refused again.
+    assert_eq!(venue.activity().rate_limited_total(), 2);
+    let stats = engine.stats();
+    assert_eq!(
+        (stats.transient_answers, stats.retries),
+        (2, 2),
+        "{stats:?}"
+    );
+    assert!(
+        venue
+            .received()
+            .iter()
+            .filter(|f| f.text.contains("cancel-order"))
+            .all(|f| f.text.contains(r#""topic":"cancel-order""#)),
+        "every cancel in V3's envelope"
     );
     tally.finish(stats);
 }

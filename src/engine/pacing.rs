@@ -139,8 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn a_lower_limit_counts_the_events_already_sent_and_a_higher_one_grants_only_the_difference()
-    {
+    fn a_lower_limit_counts_the_events_already_sent_and_a_higher_one_grants_only_the_difference() {
         let mut limiter = RateLimiter::new(20, SECOND);
         for k in 0..15 {
             assert!(limiter.try_acquire(k));
@@ -159,7 +158,11 @@ mod tests {
         limiter.set_limit(20);
         let allowed = (0..20).filter(|_| limiter.try_acquire(50)).count();
         assert_eq!(allowed, 10, "ten more within the window, not twenty");
-        assert_eq!(limiter.ready_at(), SECOND, "then the oldest of the earlier ten ages out");
+        assert_eq!(
+            limiter.ready_at(),
+            SECOND,
+            "then the oldest of the earlier ten ages out"
+        );
     }
 
     #[test]

@@ -208,7 +208,10 @@ fn cancels_due_at_once_on_v3_go_in_one_batch_and_each_entry_settles_its_own() {
         assert_eq!(o.attempts, 1);
     }
     let stats = bench.stats();
-    assert_eq!(stats.connections[0].replies, 3, "one reply per entry answered");
+    assert_eq!(
+        stats.connections[0].replies, 3,
+        "one reply per entry answered"
+    );
 }
 
 #[test]
