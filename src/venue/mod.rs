@@ -421,6 +421,12 @@ impl Dialect {
         }
     }
 
+    /// Whether every product line's order queries count against one limit: V3 asks one
+    /// endpoint (`order-info`) for every category, V2 one per product line.
+    pub(crate) const fn queries_share_one_limit(self) -> bool {
+        matches!(self, Dialect::V3)
+    }
+
     // ----- REST -----
 
     /// Whether a REST reply's code refuses the request's credentials (key, passphrase,

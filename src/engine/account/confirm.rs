@@ -314,8 +314,11 @@ pub(crate) struct Confirmations {
     deadlines: VecDeque<(u64, u32, u32)>,
     /// The tag of the query on the REST connection.
     querying: Option<u64>,
-    /// Order queries per second: spot, futures.
+    /// Order queries per second: spot, futures (the first alone when `one_limit`).
     limits: [RateLimiter; 2],
+    /// Both product lines' queries count against `limits[0]` (one endpoint for every
+    /// category, as V3's).
+    one_limit: bool,
     /// A live connection was lost since the last one came up.
     gap: bool,
     matched: Vec<u32>,
@@ -361,6 +364,7 @@ impl Confirmations {
             deadlines: VecDeque::with_capacity(2 * waiting_capacity),
             querying: None,
             limits: [limit(InstType::Spot), limit(InstType::UsdtFutures)],
+            one_limit: dialect.queries_share_one_limit(),
             gap: false,
             matched: Vec::with_capacity(capacity),
             out,
@@ -702,6 +706,12 @@ impl Confirmations {
         for (class, inst_type) in [(0, InstType::Spot), (1, InstType::UsdtFutures)] {
             self.limits[class].set_limit(dialect.queries_per_second(inst_type));
         }
+        self.one_limit = dialect.queries_share_one_limit();
+    }
+
+    /// The limit the queries of product-line class `class` count against.
+    fn limit(&self, class: usize) -> &RateLimiter {
+        &self.limits[if self.one_limit { 0 } else { class }]
     }
 
     /// The next query due by `now` within its product line's limit, if none is on the REST
@@ -714,7 +724,7 @@ impl Confirmations {
         // The earlier due of the two product-line classes whose limit allows one now.
         let mut best: Option<(u64, usize)> = None;
         for class in 0..2 {
-            if !self.limits[class].is_ready(now) {
+            if !self.limit(class).is_ready(now) {
                 continue;
             }
             if let Some(at) = self.front_query(class)
@@ -745,7 +755,12 @@ impl Confirmations {
 
     /// The query with `tag` went out at `now`.
     pub(crate) fn query_sent(&mut self, tag: u64, inst_type: InstType, now: u64) {
-        self.limits[usize::from(inst_type.is_futures())].record(now);
+        let class = if self.one_limit {
+            0
+        } else {
+            usize::from(inst_type.is_futures())
+        };
+        self.limits[class].record(now);
         self.querying = Some(tag);
         if let Some(e) = self.entry_of(tag) {
             e.queries = e.queries.saturating_add(1);
@@ -855,7 +870,7 @@ impl Confirmations {
         if query_ready && self.querying.is_none() {
             for class in 0..2 {
                 if let Some(&Reverse((at, _, _))) = self.queries[class].peek() {
-                    t = t.min(at.max(self.limits[class].ready_at()));
+                    t = t.min(at.max(self.limit(class).ready_at()));
                 }
             }
         }
@@ -1368,6 +1383,44 @@ mod tests {
             "V3's order-info limit, not V2 spot's 20"
         );
         assert!(Dialect::V3.queries_per_second(InstType::Spot) < 20);
+    }
+
+    #[test]
+    fn a_unified_accounts_queries_of_every_product_line_share_one_limit() {
+        let k = FinalCounters::default();
+        let mut confirm = Confirm::default();
+        confirm.capacity = 64;
+        let mut c = Confirmations::new(
+            &confirm,
+            Dialect::V3,
+            8,
+            1_050 * MS,
+            FinalOut::queue(confirm.capacity),
+        );
+        for n in 1..=20u64 {
+            let inst_type = if n % 2 == 0 {
+                InstType::UsdtFutures
+            } else {
+                InstType::Spot
+            };
+            let order = by_oid(&n.to_string(), inst_type);
+            take(&mut c, n, &order);
+            settle(&mut c, n, &order, T0, &k);
+        }
+        let now = T0 + 1_000 * MS;
+        let mut asked = Vec::new();
+        while let Some((tag, cancel)) = c.take_due_query(now) {
+            c.query_sent(tag, cancel.inst_type, now);
+            c.on_query_failed(tag, now, &k);
+            asked.push(cancel.inst_type);
+        }
+        assert_eq!(
+            asked.len(),
+            Dialect::V3.queries_per_second(InstType::Spot) as usize,
+            "one limit for spot and futures together: {asked:?}"
+        );
+        // Apart, the ten futures queries would have gone too.
+        assert!(c.next_deadline(now, true) > now);
     }
 
     #[test]
