@@ -1388,8 +1388,10 @@ mod tests {
     #[test]
     fn a_unified_accounts_queries_of_every_product_line_share_one_limit() {
         let k = FinalCounters::default();
-        let mut confirm = Confirm::default();
-        confirm.capacity = 64;
+        let confirm = Confirm {
+            capacity: 64,
+            ..Confirm::default()
+        };
         let mut c = Confirmations::new(
             &confirm,
             Dialect::V3,
