@@ -317,6 +317,13 @@ pub fn encode_order_query_string(out: &mut Vec<u8>, cancel: &Cancel) {
         out.extend_from_slice(cancel.inst_type.as_str().as_bytes());
         out.push(b'&');
     }
+    encode_order_key_query(out, cancel);
+}
+
+/// Appends `orderId=...` (it prevails) or `clientOid=...` (percent-encoded: everything but
+/// letters, digits and `-_.~` is escaped) for the order `cancel` names: the part of an order
+/// query both dialects share.
+pub(in crate::venue) fn encode_order_key_query(out: &mut Vec<u8>, cancel: &Cancel) {
     if let Some(order_id) = cancel.order.get_order_id() {
         out.extend_from_slice(b"orderId=");
         out.extend_from_slice(order_id.as_str().as_bytes());

@@ -7,7 +7,7 @@
 use crate::intent::Cancel;
 use crate::venue::RestSigner as Signer;
 use crate::venue::decimal::write_decimal;
-use crate::venue::v2::rest::{encode_signed_get, encode_signed_post};
+use crate::venue::v2::rest::{encode_order_key_query, encode_signed_get, encode_signed_post};
 
 /// The cancel endpoint, every category.
 pub const CANCEL_PATH: &str = "/api/v3/trade/cancel-order";
@@ -88,24 +88,6 @@ pub(crate) fn encode_countdown(
     encode_signed_post(request, signer, timestamp_ms, COUNTDOWN_PATH, body);
 }
 
-/// `orderId=...`, else `clientOid=...` percent-encoded.
-fn order_query_string(out: &mut Vec<u8>, cancel: &Cancel) {
-    if let Some(order_id) = cancel.order.get_order_id() {
-        out.extend_from_slice(b"orderId=");
-        out.extend_from_slice(order_id.as_str().as_bytes());
-    } else if let Some(client_oid) = cancel.order.get_client_oid() {
-        out.extend_from_slice(b"clientOid=");
-        for &b in client_oid.as_str().as_bytes() {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                out.push(b);
-            } else {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            }
-        }
-    }
-}
-
 /// Appends the signed order query for the order `cancel` names.
 pub(crate) fn encode_order_query(
     out: &mut Vec<u8>,
@@ -114,7 +96,7 @@ pub(crate) fn encode_order_query(
     cancel: &Cancel,
 ) {
     encode_signed_get(out, signer, timestamp_ms, ORDER_INFO_PATH, |q| {
-        order_query_string(q, cancel)
+        encode_order_key_query(q, cancel)
     });
 }
 
