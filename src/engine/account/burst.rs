@@ -349,14 +349,22 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
 
     /// Sends the next batch the policy plans, if a WebSocket link serves, a REST connection is
     /// free and no cancel-all is due; true if one went.
-    pub(super) fn send_batches(&mut self, now: u64) -> bool {
+    ///
+    /// Called every turn: with no backlog it returns before it reads the clock (the time after
+    /// the turn's singles went), so a busy-polling engine pays nothing for batches it does not
+    /// send.
+    pub(super) fn send_batches(&mut self) -> bool {
         if !self.burst.batcher.is_on()
             || self.table.queued() == 0
             || self.burst.batch.is_some()
-            || self.burst.alls.due(now).is_some()
             || self.stopping.is_some()
             || self.settings.dialect != Dialect::V2
             || self.kind_pending()
+        {
+            return false;
+        }
+        let now = self.clock.now();
+        if self.burst.alls.due(now).is_some()
             || !self.refusal.rest_may_try(now)
             || !self.rest.can_send()
         {

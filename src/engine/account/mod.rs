@@ -598,8 +598,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
         // A cancel-all goes first, then the singles, then the backlog's batches.
         work |= self.send_cancel_alls(now);
         work |= self.send();
-        let at = self.clock.now();
-        work |= self.send_batches(at);
+        work |= self.send_batches();
         for i in 0..self.links.len() {
             self.links[i].flush(link_cx!(self, now));
         }
