@@ -224,16 +224,30 @@ fn batches_off_sends_every_cancel_alone_within_the_limits() {
     engine.shutdown();
 }
 
+/// The classic account's venue and the unified account's, each with the engine's setting.
+fn both_kinds() -> [(fn() -> SimVenue, Account); 2] {
+    [
+        (limited, Account::Classic),
+        (unified_limited, Account::Unified),
+    ]
+}
+
 #[test]
 fn a_batch_that_fails_as_a_whole_goes_out_again_and_every_cancel_is_settled_once() {
-    for with in [RestFailWith::RateLimited, RestFailWith::ServerError(502)] {
-        let venue = limited();
+    for ((venue_of, account), with) in both_kinds().into_iter().flat_map(|k| {
+        [
+            (k, RestFailWith::RateLimited),
+            (k, RestFailWith::ServerError(502)),
+        ]
+    }) {
+        let with_account = (with, account);
+        let venue = venue_of();
         let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 30);
         venue.set_rest_faults(RestFaults {
             fail_batches: Some(RestFailure { times: 1, with }),
             ..RestFaults::default()
         });
-        let (engine, handle) = start(burst_config(&venue));
+        let (engine, handle) = start(burst_config(&venue).account(account));
         wait_ready(&handle);
         let ids: Vec<RequestId> = orders
             .iter()
@@ -242,12 +256,12 @@ fn a_batch_that_fails_as_a_whole_goes_out_again_and_every_cancel_is_settled_once
         let by_id = settled_once(&handle, &ids);
         assert!(
             by_id.values().all(|o| o.status == Status::Acked),
-            "{with:?}: {by_id:?}"
+            "{with_account:?}: {by_id:?}"
         );
         let stats = handle.stats();
-        assert_eq!(stats.batches.failed, 1, "{with:?}");
+        assert_eq!(stats.batches.failed, 1, "{with_account:?}");
         // The failed batch's cancels had a second attempt.
-        assert!(by_id.values().any(|o| o.attempts == 2), "{with:?}");
+        assert!(by_id.values().any(|o| o.attempts == 2), "{with_account:?}");
         assert_eq!(venue.resting_orders(), 0);
         engine.shutdown();
     }
@@ -367,14 +381,17 @@ fn without_the_rest_rung_a_cancel_all_is_not_sent() {
 
 #[test]
 fn a_cancel_all_without_an_answer_or_refused_for_the_rate_goes_out_again() {
-    for with in [
-        RestFailWith::ServerError(503),
-        RestFailWith::RateLimited,
-        RestFailWith::Drop,
-    ] {
-        let venue = limited();
+    for ((venue_of, account), with) in both_kinds().into_iter().flat_map(|k| {
+        [
+            (k, RestFailWith::ServerError(503)),
+            (k, RestFailWith::RateLimited),
+            (k, RestFailWith::Drop),
+        ]
+    }) {
+        let with_account = (with, account);
+        let venue = venue_of();
         seed(&venue, InstType::UsdtFutures, "BTCUSDT", 4);
-        let (engine, handle) = start(burst_config(&venue));
+        let (engine, handle) = start(burst_config(&venue).account(account));
         wait_ready(&handle);
         venue.set_rest_faults(RestFaults {
             fail_cancel_alls: Some(RestFailure { times: 1, with }),
@@ -384,11 +401,18 @@ fn a_cancel_all_without_an_answer_or_refused_for_the_rate_goes_out_again() {
             .cancel_all(CancelAll::new(InstType::UsdtFutures, None).unwrap())
             .unwrap();
         let o = next_outcome(&handle);
-        assert_eq!((o.id, o.status), (id, Status::Acked), "{with:?}: {o:?}");
-        assert_eq!(o.attempts, 2, "{with:?}: the second send was answered");
-        assert_eq!(o.cancel_all.unwrap().succeeded, Some(4), "{with:?}");
+        assert_eq!(
+            (o.id, o.status),
+            (id, Status::Acked),
+            "{with_account:?}: {o:?}"
+        );
+        assert_eq!(
+            o.attempts, 2,
+            "{with_account:?}: the second send was answered"
+        );
+        assert_eq!(o.cancel_all.unwrap().succeeded, Some(4), "{with_account:?}");
         assert_eq!(venue.resting_orders(), 0);
-        assert_eq!(handle.stats().batches.cancel_alls, 2, "{with:?}");
+        assert_eq!(handle.stats().batches.cancel_alls, 2, "{with_account:?}");
         assert_eq!(handle.try_outcome(), None, "one outcome");
         engine.shutdown();
     }
