@@ -1414,3 +1414,67 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
         None => Decoded::Unsolicited { status },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::Verdict;
+
+    fn in_flight(kind: Kind) -> Option<InFlight> {
+        Some(InFlight {
+            kind,
+            sent_ns: 0,
+            sent_unix_ms: 0,
+            deadline: 0,
+        })
+    }
+
+    fn batch(dialect: Dialect) -> Kind {
+        let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
+        sent[0] = OrderRef::order_id("1").unwrap();
+        Kind::Batch {
+            tag: 1,
+            key: BatchKey::OrderId,
+            sent,
+            len: 1,
+            dialect,
+        }
+    }
+
+    #[test]
+    fn a_batch_or_cancel_all_is_read_in_the_dialect_it_went_in_whatever_the_client_speaks_now() {
+        let v3 = br#"{"code":"00000","data":[{"orderId":"1","code":"25204","msg":"gone"}]}"#;
+        // Sent in V3, read after the client switched to V2: V3's per-entry codes.
+        let Decoded::Batch(Ok(BatchVerdict::Entries(results))) =
+            decode(Dialect::V2, in_flight(batch(Dialect::V3)), 200, v3)
+        else {
+            panic!("a batch verdict")
+        };
+        assert!(matches!(
+            results.get(0),
+            Some(Verdict::Rejected { code: 25204, .. })
+        ));
+        // Read by V2's rules (success and failure lists), the same body is no V2 reply.
+        assert!(matches!(
+            decode(Dialect::V3, in_flight(batch(Dialect::V2)), 200, v3),
+            Decoded::Batch(Err(RestError::BadReply { .. }))
+        ));
+
+        let listed = br#"{"code":"00000","data":{"list":[{"orderId":"1","code":"0"}]}}"#;
+        let all = |dialect| Kind::CancelAll { tag: 2, dialect };
+        assert!(matches!(
+            decode(Dialect::V2, in_flight(all(Dialect::V3)), 200, listed),
+            Decoded::CancelAll(Ok(CancelAllVerdict::Acked {
+                succeeded: Some(1),
+                failed: Some(0)
+            }))
+        ));
+        assert!(matches!(
+            decode(Dialect::V3, in_flight(all(Dialect::V2)), 200, listed),
+            Decoded::CancelAll(Ok(CancelAllVerdict::Acked {
+                succeeded: None,
+                failed: None
+            }))
+        ));
+    }
+}
