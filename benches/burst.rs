@@ -4,8 +4,10 @@
 //! account and product line, 10 batch requests a second per batch endpoint, 5 spot and 10
 //! futures cancel-alls a second).
 //!
-//! Two runs side by side, the same burst each: single cancels only (`no_batch`), and with the
-//! backlog's REST batches. Each reports the time from the first `cancel` call to the last of
+//! Runs side by side, the same burst each: a classic account (V2) with single cancels only
+//! (`no_batch`) and with the backlog's REST batches; a unified account (V3: 5 `cancel-batch`
+//! requests a second for every category) without REST batches (WebSocket singles and
+//! `batch-cancel`s) and with them. Each reports the time from the first `cancel` call to the last of
 //! the 200 outcomes, and to the last outcome of the 5 cancels given the highest priority (the
 //! last five submitted: with priorities they overtake the backlog).
 //!
@@ -14,8 +16,8 @@
 
 use std::time::{Duration, Instant};
 
-use bitget_cancel::engine::{Config, Credentials, Engine, IdleStrategy};
-use bitget_cancel::sim::{RestingOrder, SimConfig, SimLimits, SimVenue};
+use bitget_cancel::engine::{Account, Config, Credentials, Engine, IdleStrategy};
+use bitget_cancel::sim::{AccountMode, RestingOrder, SimConfig, SimLimits, SimVenue};
 use bitget_cancel::{Cancel, InstId, InstType, OrderRef, Status, Via};
 
 /// Orders per spot symbol, and on the futures symbol.
@@ -52,9 +54,14 @@ fn cancel_of(order: &RestingOrder) -> Cancel {
     )
 }
 
-fn one_run(batches: bool) -> Run {
+fn one_run(batches: bool, unified: bool) -> Run {
     let venue = SimVenue::start(SimConfig {
         limits: Some(SimLimits::default()),
+        account_mode: if unified {
+            AccountMode::Unified
+        } else {
+            AccountMode::Classic
+        },
         ..SimConfig::default()
     })
     .expect("the simulated venue starts");
@@ -66,6 +73,12 @@ fn one_run(batches: bool) -> Run {
     let mut builder = Config::builder(credentials())
         .connections(1)
         .url(venue.url())
+        .uta_url(venue.v3_url())
+        .account(if unified {
+            Account::Unified
+        } else {
+            Account::Classic
+        })
         .rest_url(venue.rest_url())
         .extra_root_ca_pem(venue.ca_pem().as_bytes())
         .idle(IdleStrategy::Yield)
@@ -165,8 +178,13 @@ fn main() {
         FUTURES
     );
     let mut table = Vec::new();
-    for (name, batches) in [("singles only", false), ("with batches", true)] {
-        let results: Vec<Run> = (0..runs).map(|_| one_run(batches)).collect();
+    for (name, batches, unified) in [
+        ("classic, singles only", false, false),
+        ("classic, with batches", true, false),
+        ("unified, no REST batches", false, true),
+        ("unified, with batches", true, true),
+    ] {
+        let results: Vec<Run> = (0..runs).map(|_| one_run(batches, unified)).collect();
         for r in &results {
             println!(
                 "  {name}: last outcome {:>8.1} ms, top-{URGENT} priority {:>8.1} ms, acked {}, \

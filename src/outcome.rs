@@ -271,16 +271,11 @@ pub enum NotSentReason {
     },
     /// The engine shut down before it could be sent.
     Shutdown,
-    /// A cancel-all for a unified trading account: cancel-alls go to the classic account's
-    /// REST API only, and this account speaks V3 (found out at start, configured, or switched
-    /// by a 40085). Nothing was sent: cancel its orders one by one (they go out singly and in
-    /// the V3 WebSocket's batch-cancels), and the dead man's switch covers a process that dies.
-    ClassicOnly,
 }
 
 impl NotSentReason {
     /// The reason as one word, as `bitget-cancel run` prints it: `queue_timeout`,
-    /// `login_rejected`, `duplicate_id`, `no_connection`, `shutdown` or `classic_only`.
+    /// `login_rejected`, `duplicate_id`, `no_connection` or `shutdown`.
     ///
     /// ```
     /// use bitget_cancel::outcome::{NotSentReason, VenueMsg};
@@ -295,7 +290,6 @@ impl NotSentReason {
             NotSentReason::DuplicateId => "duplicate_id",
             NotSentReason::NoConnection { .. } => "no_connection",
             NotSentReason::Shutdown => "shutdown",
-            NotSentReason::ClassicOnly => "classic_only",
         }
     }
 }
@@ -316,9 +310,6 @@ impl fmt::Display for NotSentReason {
                 write!(f, "no connection to the venue came up: {error}")
             }
             NotSentReason::Shutdown => f.write_str("the engine shut down before it could be sent"),
-            NotSentReason::ClassicOnly => f.write_str(
-                "a cancel-all goes to the classic account's REST API only, and the account is unified: cancel its orders one by one",
-            ),
         }
     }
 }

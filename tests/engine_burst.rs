@@ -1,8 +1,9 @@
 //! A burst at the venue's limit, against the simulated venue over real TLS with every
 //! documented limit on: the backlog's REST batches (each entry settled by its own list, never
 //! orderId and clientOid mixed, no limit exceeded), priorities under a backlog, cancel-alls,
-//! a batch that fails as a whole, and batches off; and a unified account (V3), which is sent no
-//! REST batch and no cancel-all (V2 requests both).
+//! a batch that fails as a whole, and batches off; and a unified account (V3), whose backlog
+//! leaves in V3 `cancel-batch`es and whose cancel-all is V3's `cancel-symbol-order`, and the
+//! switches both ways when the venue says the key is the other kind (40085 to V2, 40084 to V3).
 
 #[path = "support/engine.rs"]
 mod support;
@@ -11,7 +12,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bitget_cancel::engine::{Account, ConfigBuilder};
-use bitget_cancel::outcome::NotSentReason;
 use bitget_cancel::sim::{
     AccountMode, RestFailWith, RestFailure, RestFaults, RestingOrder, SimConfig, SimLimits,
     SimVenue,
@@ -224,16 +224,30 @@ fn batches_off_sends_every_cancel_alone_within_the_limits() {
     engine.shutdown();
 }
 
+/// The classic account's venue and the unified account's, each with the engine's setting.
+fn both_kinds() -> [(fn() -> SimVenue, Account); 2] {
+    [
+        (limited, Account::Classic),
+        (unified_limited, Account::Unified),
+    ]
+}
+
 #[test]
 fn a_batch_that_fails_as_a_whole_goes_out_again_and_every_cancel_is_settled_once() {
-    for with in [RestFailWith::RateLimited, RestFailWith::ServerError(502)] {
-        let venue = limited();
+    for ((venue_of, account), with) in both_kinds().into_iter().flat_map(|k| {
+        [
+            (k, RestFailWith::RateLimited),
+            (k, RestFailWith::ServerError(502)),
+        ]
+    }) {
+        let with_account = (with, account);
+        let venue = venue_of();
         let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 30);
         venue.set_rest_faults(RestFaults {
             fail_batches: Some(RestFailure { times: 1, with }),
             ..RestFaults::default()
         });
-        let (engine, handle) = start(burst_config(&venue));
+        let (engine, handle) = start(burst_config(&venue).account(account));
         wait_ready(&handle);
         let ids: Vec<RequestId> = orders
             .iter()
@@ -242,12 +256,12 @@ fn a_batch_that_fails_as_a_whole_goes_out_again_and_every_cancel_is_settled_once
         let by_id = settled_once(&handle, &ids);
         assert!(
             by_id.values().all(|o| o.status == Status::Acked),
-            "{with:?}: {by_id:?}"
+            "{with_account:?}: {by_id:?}"
         );
         let stats = handle.stats();
-        assert_eq!(stats.batches.failed, 1, "{with:?}");
+        assert_eq!(stats.batches.failed, 1, "{with_account:?}");
         // The failed batch's cancels had a second attempt.
-        assert!(by_id.values().any(|o| o.attempts == 2), "{with:?}");
+        assert!(by_id.values().any(|o| o.attempts == 2), "{with_account:?}");
         assert_eq!(venue.resting_orders(), 0);
         engine.shutdown();
     }
@@ -367,14 +381,17 @@ fn without_the_rest_rung_a_cancel_all_is_not_sent() {
 
 #[test]
 fn a_cancel_all_without_an_answer_or_refused_for_the_rate_goes_out_again() {
-    for with in [
-        RestFailWith::ServerError(503),
-        RestFailWith::RateLimited,
-        RestFailWith::Drop,
-    ] {
-        let venue = limited();
+    for ((venue_of, account), with) in both_kinds().into_iter().flat_map(|k| {
+        [
+            (k, RestFailWith::ServerError(503)),
+            (k, RestFailWith::RateLimited),
+            (k, RestFailWith::Drop),
+        ]
+    }) {
+        let with_account = (with, account);
+        let venue = venue_of();
         seed(&venue, InstType::UsdtFutures, "BTCUSDT", 4);
-        let (engine, handle) = start(burst_config(&venue));
+        let (engine, handle) = start(burst_config(&venue).account(account));
         wait_ready(&handle);
         venue.set_rest_faults(RestFaults {
             fail_cancel_alls: Some(RestFailure { times: 1, with }),
@@ -384,11 +401,18 @@ fn a_cancel_all_without_an_answer_or_refused_for_the_rate_goes_out_again() {
             .cancel_all(CancelAll::new(InstType::UsdtFutures, None).unwrap())
             .unwrap();
         let o = next_outcome(&handle);
-        assert_eq!((o.id, o.status), (id, Status::Acked), "{with:?}: {o:?}");
-        assert_eq!(o.attempts, 2, "{with:?}: the second send was answered");
-        assert_eq!(o.cancel_all.unwrap().succeeded, Some(4), "{with:?}");
+        assert_eq!(
+            (o.id, o.status),
+            (id, Status::Acked),
+            "{with_account:?}: {o:?}"
+        );
+        assert_eq!(
+            o.attempts, 2,
+            "{with_account:?}: the second send was answered"
+        );
+        assert_eq!(o.cancel_all.unwrap().succeeded, Some(4), "{with_account:?}");
         assert_eq!(venue.resting_orders(), 0);
-        assert_eq!(handle.stats().batches.cancel_alls, 2, "{with:?}");
+        assert_eq!(handle.stats().batches.cancel_alls, 2, "{with_account:?}");
         assert_eq!(handle.try_outcome(), None, "one outcome");
         engine.shutdown();
     }
@@ -416,53 +440,231 @@ fn v2_burst_requests(venue: &SimVenue) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn a_unified_accounts_cancel_all_is_not_sent_and_says_why() {
-    let venue = unified_limited();
-    seed(&venue, InstType::UsdtFutures, "BTCUSDT", 3);
-    let (engine, handle) = start(burst_config(&venue).account(Account::Auto));
-    wait_ready(&handle);
-    let all = CancelAll::new(InstType::UsdtFutures, None).unwrap();
-    let id = handle.cancel_all(all).unwrap();
-    let o = next_outcome(&handle);
-    assert_eq!(o.id, id);
-    assert_eq!(
-        o.status,
-        Status::NotSent(NotSentReason::ClassicOnly),
-        "{o:?}"
-    );
-    assert_eq!(o.cancel_all.unwrap().scope, all);
-    assert_eq!(o.attempts, 0);
-    assert_eq!(venue.resting_orders(), 3, "nothing was cancelled");
-    let stats = engine.shutdown();
-    assert!(stats.unified.unified);
-    assert_eq!(stats.batches.cancel_alls, 0);
-    assert_eq!(v2_burst_requests(&venue), Vec::<String>::new());
-    assert_eq!(venue.activity().mode_refusals, 0, "no V2 request at all");
+/// The requests to V3's batch and cancel-all endpoints the venue received.
+fn v3_burst_requests(venue: &SimVenue) -> Vec<String> {
+    venue
+        .rest_requests()
+        .into_iter()
+        .map(|r| r.path)
+        .filter(|p| p == "/api/v3/trade/cancel-batch" || p == "/api/v3/trade/cancel-symbol-order")
+        .collect()
+}
+
+fn unknown(inst_type: InstType, n: u64) -> Cancel {
+    Cancel::new(
+        inst_type,
+        InstId::new("BTCUSDT").unwrap(),
+        OrderRef::order_id(&(9_000_000 + n).to_string()).unwrap(),
+    )
 }
 
 #[test]
-fn a_unified_accounts_backlog_goes_without_rest_batches_each_cancel_settled_once() {
+fn a_unified_accounts_backlog_leaves_in_v3_rest_batches_beside_the_websocket() {
     let venue = unified_limited();
-    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 40);
+    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 60);
     let (engine, handle) = start(burst_config(&venue).account(Account::Auto));
     wait_ready(&handle);
+    let mut ids: Vec<RequestId> = orders
+        .iter()
+        .map(|o| handle.cancel(by_order_id(o)).unwrap())
+        .collect();
+    // One order the venue does not know, at the back of the backlog: it goes in a batch.
+    let missing = handle.cancel(unknown(InstType::UsdtFutures, 1)).unwrap();
+    ids.push(missing);
+    let by_id = settled_once(&handle, &ids);
+    for id in &ids[..60] {
+        assert_eq!(by_id[id].status, Status::Acked, "{:?}", by_id[id]);
+    }
+    let o = &by_id[&missing];
+    assert_eq!(o.status.code(), Some(25204), "{o:?}");
+    assert_eq!(o.via, Some(Via::Rest));
+    let missing_batch = o
+        .batch
+        .expect("the entry's own rejection, reported per intent");
+    let batched: Vec<&Outcome> = by_id.values().filter(|o| o.batch.is_some()).collect();
+    assert!(
+        batched.len() >= 30,
+        "most of the backlog went in REST batches: {}",
+        batched.len()
+    );
+    for o in &batched {
+        let b = o.batch.unwrap();
+        assert_eq!(o.via, Some(Via::Rest));
+        let mates = batched.iter().filter(|p| p.batch == Some(b)).count();
+        assert_eq!(mates, usize::from(b.size), "a batch's size is its entries'");
+    }
+    let mates_acked = batched
+        .iter()
+        .filter(|p| p.batch == Some(missing_batch) && p.status == Status::Acked)
+        .count();
+    assert_eq!(
+        mates_acked,
+        usize::from(missing_batch.size) - 1,
+        "the rest of its batch acked"
+    );
+    // The front of the queue leaves on the WebSocket link.
+    assert_eq!(by_id[&ids[0]].via, Some(Via::Connection(0)));
+    let activity = venue.activity();
+    let v3_rest: Vec<_> = activity
+        .batches
+        .iter()
+        .filter(|b| b.endpoint == bitget_cancel::sim::Endpoint::V3CancelBatch && b.size > 0)
+        .collect();
+    assert!(!v3_rest.is_empty());
+    assert!(activity.batches.iter().all(|b| b.size <= 20));
+    assert_eq!(
+        activity.rate_limited_total(),
+        0,
+        "no limit exceeded at the venue"
+    );
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(
+        v3_burst_requests(&venue).len() as u64,
+        stats.batches.sent,
+        "every REST batch went to V3's cancel-batch"
+    );
+    assert_eq!(stats.batches.carried as usize, batched.len());
+    assert_eq!(v2_burst_requests(&venue), Vec::<String>::new());
+    assert_eq!(activity.mode_refusals, 0);
+    assert_eq!(venue.resting_orders(), 0);
+}
+
+#[test]
+fn a_unified_accounts_cancel_all_is_acked_with_its_counts_and_empties_its_scope() {
+    let venue = unified_limited();
+    seed(&venue, InstType::UsdtFutures, "BTCUSDT", 3);
+    seed(&venue, InstType::UsdtFutures, "ETHUSDT", 2);
+    seed(&venue, InstType::Spot, "BTCUSDT", 4);
+    let (engine, handle) = start(burst_config(&venue).account(Account::Auto));
+    wait_ready(&handle);
+
+    let symbol = CancelAll::new(InstType::UsdtFutures, Some(InstId::new("ETHUSDT").unwrap()))
+        .unwrap()
+        .with_tag(5);
+    let id = handle.cancel_all(symbol).unwrap();
+    let o = next_outcome(&handle);
+    assert_eq!(
+        (o.id, o.status, o.via, o.tag(), o.attempts),
+        (id, Status::Acked, Some(Via::Rest), 5, 1)
+    );
+    let report = o.cancel_all.unwrap();
+    assert_eq!(report.scope, symbol);
+    assert_eq!((report.succeeded, report.failed), (Some(2), Some(0)));
+    assert!(!report.asynchronous, "V3's reply lists what it cancelled");
+    assert_eq!(venue.resting_orders(), 7);
+
+    handle
+        .cancel_all(CancelAll::new(InstType::UsdtFutures, None).unwrap())
+        .unwrap();
+    let o = next_outcome(&handle);
+    assert_eq!(o.status, Status::Acked);
+    assert_eq!(o.cancel_all.unwrap().succeeded, Some(3));
+    assert_eq!(venue.resting_orders(), 4, "spot untouched");
+
+    // Spot still needs its symbol, and is carried out before the reply.
+    let spot = CancelAll::new(InstType::Spot, Some(InstId::new("BTCUSDT").unwrap())).unwrap();
+    handle.cancel_all(spot).unwrap();
+    let o = next_outcome(&handle);
+    let report = o.cancel_all.unwrap();
+    assert_eq!(
+        (o.status, report.succeeded, report.asynchronous),
+        (Status::Acked, Some(4), false)
+    );
+    assert_eq!(venue.resting_orders(), 0);
+
+    let records = venue.activity().cancel_alls;
+    assert_eq!(records.len(), 3);
+    assert!(
+        records
+            .iter()
+            .all(|r| r.endpoint == bitget_cancel::sim::Endpoint::V3CancelSymbol)
+    );
+    let stats = engine.shutdown();
+    assert!(stats.unified.unified);
+    assert_eq!(stats.batches.cancel_alls_acked, 3);
+    assert_eq!(v2_burst_requests(&venue), Vec::<String>::new());
+    assert_eq!(venue.activity().mode_refusals, 0);
+}
+
+#[test]
+fn a_40084_on_a_v3_cancel_all_switches_to_v2_and_sends_it_again_there() {
+    let venue = unified_limited();
+    seed(&venue, InstType::UsdtFutures, "BTCUSDT", 4);
+    let (engine, handle) = start(burst_config(&venue).account(Account::Unified));
+    wait_ready(&handle);
+    // V3 answers 40084 from now on: the key is classic again.
+    assert!(venue.set_account_mode("sim-key", AccountMode::Classic));
+    let all = CancelAll::new(InstType::UsdtFutures, None).unwrap();
+    let id = handle.cancel_all(all).unwrap();
+    let o = next_outcome(&handle);
+    assert_eq!(
+        (o.id, o.status, o.via),
+        (id, Status::Acked, Some(Via::Rest)),
+        "{o:?}"
+    );
+    assert_eq!(o.attempts, 2, "refused once in V3, then sent in V2");
+    let report = o.cancel_all.unwrap();
+    assert_eq!((report.scope, report.succeeded), (all, Some(4)));
+    assert_eq!(handle.try_outcome(), None, "one outcome");
+    assert_eq!(venue.resting_orders(), 0);
+    let records = venue.activity().cancel_alls;
+    assert_eq!(
+        records.iter().map(|r| r.endpoint).collect::<Vec<_>>(),
+        [bitget_cancel::sim::Endpoint::FuturesCancelAll],
+        "the V3 request was refused before it cancelled anything"
+    );
+    assert_eq!(
+        v3_burst_requests(&venue),
+        ["/api/v3/trade/cancel-symbol-order"]
+    );
+    let stats = engine.shutdown();
+    assert!(!stats.unified.unified);
+    assert_eq!(stats.unified.switches, 1);
+    assert_eq!(stats.batches.cancel_alls, 2);
+}
+
+#[test]
+fn a_40084_on_a_v3_batch_switches_to_v2_and_every_entry_is_settled_once_there() {
+    let venue = unified_limited();
+    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 40);
+    let (engine, handle) = start(burst_config(&venue).account(Account::Unified));
+    wait_ready(&handle);
+    // The WebSocket's answers come late, so the backlog's first REST batch leaves in V3
+    // before any 40084 has switched the account.
+    venue.set_faults(bitget_cancel::sim::Faults {
+        reply_delay: Duration::from_millis(300),
+        ..Default::default()
+    });
+    assert!(venue.set_account_mode("sim-key", AccountMode::Classic));
     let ids: Vec<RequestId> = orders
         .iter()
         .map(|o| handle.cancel(by_order_id(o)).unwrap())
         .collect();
     let by_id = settled_once(&handle, &ids);
     for id in &ids {
-        let o = &by_id[id];
-        assert_eq!(o.status, Status::Acked, "{o:?}");
-        assert_eq!(o.batch, None, "no REST batch for a unified account");
+        assert_eq!(by_id[id].status, Status::Acked, "{:?}", by_id[id]);
     }
     assert_eq!(venue.resting_orders(), 0);
+    let v3_batches = v3_burst_requests(&venue).len();
+    assert!(v3_batches >= 1, "a V3 cancel-batch went before the switch");
     let stats = engine.shutdown();
-    assert!(stats.unified.unified);
-    assert_eq!(stats.batches.sent, 0);
-    assert_eq!(v2_burst_requests(&venue), Vec::<String>::new());
-    assert_eq!(venue.activity().mode_refusals, 0);
+    assert!(!stats.unified.unified);
+    assert_eq!(stats.unified.switches, 1);
+    // Every V3 batch was refused (40084) as a whole; what batches went after the switch were
+    // V2's, and taken.
+    assert!(stats.batches.failed as usize >= v3_batches);
+    assert_eq!(
+        venue
+            .activity()
+            .batches
+            .iter()
+            .filter(|b| b.endpoint == bitget_cancel::sim::Endpoint::V3CancelBatch)
+            .count(),
+        0,
+        "no V3 batch was carried out"
+    );
+    assert!(venue.activity().mode_refusals as usize >= v3_batches);
 }
 
 #[test]
@@ -485,7 +687,11 @@ fn a_key_turned_unified_mid_burst_has_every_cancel_settled_once_over_v3() {
     let stats = engine.shutdown();
     assert!(stats.unified.unified);
     assert_eq!(stats.unified.switches, 1);
-    // What batches went were refused (40085) before the switch; none went after it.
-    assert_eq!(stats.batches.sent, stats.batches.failed);
+    // What V2 batches went were refused (40085) before the switch; what went after it went
+    // to V3's cancel-batch.
+    let v2_batches = v2_burst_requests(&venue).len() as u64;
+    let v3_batches = v3_burst_requests(&venue).len() as u64;
+    assert_eq!(stats.batches.sent, v2_batches + v3_batches);
+    assert!(stats.batches.failed >= v2_batches);
     assert!(venue.activity().mode_refusals >= 1);
 }

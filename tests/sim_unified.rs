@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use bitget_cancel::InstType;
 use bitget_cancel::sim::{
-    AccountMode, Endpoint, Injection, OrderStatus, SimConfig, SimLimits, SimVenue,
+    AccountMode, Endpoint, Injection, OrderStatus, RestFailWith, RestFailure, RestFaults,
+    SimConfig, SimLimits, SimVenue,
 };
 use common::*;
 use serde_json::{Value, json};
@@ -332,7 +333,7 @@ fn v3_rest_cancels_one_a_batch_and_a_category_with_uppercase_categories() {
         "/api/v3/trade/cancel-symbol-order",
         &json!({"category": "USDT-FUTURES", "symbol": "BTCUSDT"}),
     );
-    let cancelled = symbol.json["data"].as_array().unwrap();
+    let cancelled = symbol.json["data"]["list"].as_array().unwrap();
     assert_eq!(cancelled.len(), 2);
     assert!(cancelled.iter().all(|e| e["code"] == "0"));
     assert_eq!(venue.resting_orders(), 1, "ETHUSDT stays");
@@ -455,6 +456,70 @@ fn re_arming_postpones_the_countdown_and_zero_turns_it_off() {
     std::thread::sleep(Duration::from_secs(6).saturating_sub(started.elapsed()));
     assert_eq!(venue.resting_orders(), 1);
     assert!(venue.activity().cancel_alls.is_empty());
+}
+
+#[test]
+fn v3_batches_and_cancel_alls_take_five_a_second_each_and_refuse_a_classic_key() {
+    let venue = start(SimConfig {
+        limits: Some(SimLimits::default()),
+        ..unified()
+    });
+    let mut rest = Rest::connect(&venue);
+    let batch = json!([{"orderId": "9", "category": "SPOT", "symbol": "BTCUSDT"}]);
+    let all = json!({"category": "USDT-FUTURES"});
+    for _ in 0..5 {
+        assert_eq!(
+            rest.post("/api/v3/trade/cancel-batch", &batch).code(),
+            "00000"
+        );
+        let reply = rest.post("/api/v3/trade/cancel-symbol-order", &all);
+        assert_eq!(reply.code(), "00000");
+    }
+    let over = rest.post("/api/v3/trade/cancel-batch", &batch);
+    assert_eq!((over.status, over.code()), (429, "429"));
+    let over = rest.post("/api/v3/trade/cancel-symbol-order", &all);
+    assert_eq!((over.status, over.code()), (429, "429"));
+    let limited = venue.activity().rate_limited;
+    assert_eq!(limited.get(&Endpoint::V3CancelBatch), Some(&1));
+    assert_eq!(limited.get(&Endpoint::V3CancelSymbol), Some(&1));
+
+    // Faulted like V2's: the next one of each fails as configured, then they serve again.
+    let venue = start(unified());
+    venue.set_rest_faults(RestFaults {
+        fail_batches: Some(RestFailure {
+            times: 1,
+            with: RestFailWith::ServerError(502),
+        }),
+        fail_cancel_alls: Some(RestFailure {
+            times: 1,
+            with: RestFailWith::RateLimited,
+        }),
+        ..RestFaults::default()
+    });
+    let mut rest = Rest::connect(&venue);
+    assert_eq!(rest.post("/api/v3/trade/cancel-batch", &batch).status, 502);
+    assert_eq!(rest.post("/api/v3/trade/cancel-batch", &batch).status, 200);
+    let refused = rest.post("/api/v3/trade/cancel-symbol-order", &all);
+    assert_eq!((refused.status, refused.code()), (429, "429"));
+    assert_eq!(
+        rest.post("/api/v3/trade/cancel-symbol-order", &all).code(),
+        "00000"
+    );
+
+    // A classic key: 40084 on both, and nothing is cancelled.
+    let classic = start(SimConfig::default());
+    let order = spot_order(&classic);
+    let mut rest = Rest::connect(&classic);
+    let batch = json!([{"orderId": order.order_id, "category": "SPOT", "symbol": "BTCUSDT"}]);
+    let refused = rest.post("/api/v3/trade/cancel-batch", &batch);
+    assert_eq!((refused.status, refused.code()), (400, "40084"));
+    let refused = rest.post(
+        "/api/v3/trade/cancel-symbol-order",
+        &json!({"category": "SPOT", "symbol": "BTCUSDT"}),
+    );
+    assert_eq!((refused.status, refused.code()), (400, "40084"));
+    assert!(classic.order_is_resting(InstType::Spot, "BTCUSDT", &order.order_id));
+    assert_eq!(classic.activity().mode_refusals, 2);
 }
 
 #[test]

@@ -226,8 +226,8 @@ class Outcome:
     @property
     def reason(self) -> Optional[str]:
         """For unknown and not_sent: ``"ack_timeout"``, ``"connection_lost"``, ``"shutdown"``,
-        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``, ``"classic_only"`` (a
-        cancel-all for a unified account), ...: the library's ``as_str`` words."""
+        ``"queue_timeout"``, ``"no_connection"``, ``"login_rejected"``, ...: the library's
+        ``as_str`` words."""
     @property
     def attempts(self) -> int:
         """How many times the cancel was sent (0 if never)."""
@@ -448,11 +448,13 @@ class Engine:
     def cancel_all(self, inst_type: InstType, inst_id: Optional[str] = None, *, tag: int = 0) -> str:
         """Queues a cancel-all of every open order on the product line, or on its symbol
         ``inst_id`` (required on SPOT: InvalidFieldError without one, nothing queued); returns
-        its request id. It goes over REST ahead of every waiting cancel. Its Outcome has
-        ``cancel_all`` True, ``succeeded`` and ``failed`` where the venue counts them
-        (futures), ``asynchronous`` True on SPOT (accepted, carried out afterwards). Cancels of
-        that scope that wait or come later are still sent. Not sent without the REST rung
-        (``"no_connection"``), nor for a unified account (``"classic_only"``)."""
+        its request id. It goes over REST ahead of every waiting cancel (V2 ``cancel-all-orders``
+        or ``cancel-symbol-order`` for a classic account, V3 ``cancel-symbol-order`` for a
+        unified one). Its Outcome has ``cancel_all`` True, ``succeeded`` and ``failed`` where
+        the venue counts them (classic futures, every unified one), ``asynchronous`` True on a
+        classic account's SPOT (accepted, carried out afterwards). Cancels of that scope that
+        wait or come later are still sent. Not sent without the REST rung
+        (``"no_connection"``)."""
     def cancel_all_async(
         self, inst_type: InstType, inst_id: Optional[str] = None, *, tag: int = 0
     ) -> asyncio.Future[Outcome]:

@@ -270,13 +270,14 @@ impl Engine {
     /// Queues a cancel-all: every open order of the account on ``inst_type``, or on its symbol
     /// ``inst_id`` (required on SPOT: ``InvalidFieldError`` without one, nothing queued).
     /// Returns its request id; never blocks. It goes over REST ahead of every waiting cancel
-    /// (futures ``cancel-all-orders``, spot ``cancel-symbol-order``); its ``Outcome`` has
-    /// ``cancel_all`` True, is acked or rejected like a cancel's, and carries the venue's
-    /// ``succeeded`` and ``failed`` counts where it gives them (futures); on SPOT it is
-    /// ``asynchronous`` (acked: accepted, carried out by the venue afterwards). Cancels of that
-    /// scope that wait or come later are still sent (the venue answers those it took with "the
-    /// order does not exist"). Without the REST rung it is not sent (``"no_connection"``), nor
-    /// for a unified account, whose V3 has none the engine sends (``"classic_only"``).
+    /// (classic account: futures ``cancel-all-orders``, spot ``cancel-symbol-order``; unified
+    /// account: V3 ``cancel-symbol-order``); its ``Outcome`` has ``cancel_all`` True, is acked
+    /// or rejected like a cancel's, and carries the venue's ``succeeded`` and ``failed`` counts
+    /// where it gives them (classic futures, and every unified one); a classic account's SPOT
+    /// one is ``asynchronous`` (acked: accepted, carried out by the venue afterwards). Cancels
+    /// of that scope that wait or come later are still sent (the venue answers those it took
+    /// with "the order does not exist"). Without the REST rung it is not sent
+    /// (``"no_connection"``).
     #[pyo3(signature = (inst_type, inst_id=None, *, tag=0))]
     fn cancel_all(
         &self,

@@ -300,20 +300,21 @@ def test_a_bad_batch_setting_is_refused_naming_it(field: str, value: Any, error:
         assert field in str(raised.value)
 
 
-def test_a_unified_accounts_cancel_all_is_not_sent_it_is_the_classic_accounts(
+def test_a_unified_accounts_cancel_all_goes_to_v3_and_lists_what_it_cancelled(
     engine_for: Callable[..., bc.Engine],
 ) -> None:
     with bc.SimVenue(max_messages_per_second=0, account="unified") as venue:
         futures = venue.seed_orders("USDT-FUTURES", "BTCUSDT", 2)
+        spot = venue.seed_orders("SPOT", "BTCUSDT", 1)
         engine = engine_for(venue, account="unified", uta_url=venue.uta_url)
+        wait_until("the REST connection is open", lambda: engine.stats()["rest"]["connected"])
         engine.cancel_all("USDT-FUTURES")
         o = engine.outcome(PATIENCE)
         assert o is not None
-        assert (o.status, o.reason, o.cancel_all, o.attempts) == (
-            "not_sent",
-            "classic_only",
-            True,
-            0,
-        )
-        assert statuses(venue, futures) == ["live"] * 2
-        assert venue.activity()["cancel_alls"] == []
+        assert (o.status, o.via, o.cancel_all, o.attempts) == ("acked", "rest", True, 1)
+        assert (o.succeeded, o.failed, o.asynchronous) == (2, 0, False)
+        assert statuses(venue, futures) == ["cancelled"] * 2
+        assert statuses(venue, spot) == ["live"]
+        assert [c["endpoint"] for c in venue.activity()["cancel_alls"]] == [
+            "v3 cancel-symbol-order"
+        ]

@@ -558,10 +558,11 @@ impl ConfigBuilder {
 
     /// Batches for the backlog: when the cancels waiting for the account's budget would wait
     /// longer than `after` to go out one by one (the projected wait of the last of them), the
-    /// engine sends the ones the WebSocket budget cannot take soon as REST batch requests
-    /// (spot `batch-cancel-order`, futures `batch-cancel-orders`): up to 20 cancels of one
-    /// product line and symbol per request, all named by `orderId` or all by `clientOid`,
-    /// within the batch endpoints' own limit (10 requests a second each), alongside the
+    /// engine sends the ones the WebSocket budget cannot take soon as REST batch requests in
+    /// the account's API (a classic account's spot `batch-cancel-order` and futures
+    /// `batch-cancel-orders`, 10 requests a second each; a unified account's V3
+    /// `cancel-batch`, 5 a second for every category): up to 20 cancels of one product line
+    /// and symbol per request, all named by `orderId` or all by `clientOid`, alongside the
     /// WebSocket singles. Default on, after [`DEFAULT_BATCH_AFTER`]. Needs the REST rung.
     pub fn batch_after(mut self, after: Duration) -> Self {
         self.config.batch_after = Some(after);

@@ -100,11 +100,15 @@ impl Handle {
 
     /// Queues a cancel-all: every open order of the account on `inst_type`, or on one symbol
     /// of it (`inst_id`; spot requires one and is refused without it, `InvalidField` before
-    /// anything is queued). It goes over REST (futures `cancel-all-orders`, spot
-    /// `cancel-symbol-order`) ahead of every waiting cancel, under its own budget (10 a second
-    /// on futures, 5 on spot). Its outcome comes on the outcome ring with
-    /// [`Outcome::cancel_all`] set: acked (spot: accepted, carried out by the venue afterwards)
-    /// or rejected, with the venue's counts where it gives them.
+    /// anything is queued). It goes over REST ahead of every waiting cancel, in the account's
+    /// API under its endpoint's own budget: a classic account's V2 futures `cancel-all-orders`
+    /// (10 a second) or spot `cancel-symbol-order` (5), a unified account's V3
+    /// `cancel-symbol-order` (`{"category":"USDT-FUTURES"}`, optional `"symbol"`; 5 a second).
+    /// Its outcome comes on the outcome ring with [`Outcome::cancel_all`] set: acked (V2 spot:
+    /// accepted, carried out by the venue afterwards) or rejected, with the venue's counts
+    /// where it gives them (V2 futures' lists; V3's list, each entry by its own code). Refused
+    /// for the account's kind (40085 from V2, 40084 from V3), it is sent again in the other
+    /// API within its sends and ack timeout.
     ///
     /// Cancels of that scope already waiting, or submitted after it, are still sent: a cancel
     /// is safe to repeat, and the venue answers one whose order the cancel-all took with "the

@@ -17,7 +17,6 @@ use crate::credentials::Credentials;
 use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::net::{Dial, Dialer, Dialing, HostAddrs, NetError};
 use crate::tls::{TlsError, TlsStream, client_config};
-use crate::venue::v2;
 use crate::venue::v2::rest::{BatchKey, MAX_BATCH};
 use crate::venue::{AccountAnswer, Dialect, RestSigner};
 
@@ -114,11 +113,6 @@ pub enum SendError {
     /// The request could not be queued on the connection, which is now being replaced.
     #[error("the REST connection failed: {0}")]
     Broken(RestError),
-    /// The request exists in the classic account's API only (a REST batch cancel, a
-    /// cancel-all), and the client speaks the unified account's V3 API
-    /// ([`RestClient::is_unified`]): nothing was sent. Cancel one by one instead.
-    #[error("a unified account's REST API is not sent batch cancels or cancel-alls")]
-    ClassicOnly,
 }
 
 /// Where one connection stands.
@@ -144,7 +138,9 @@ impl Phase {
     }
 }
 
-/// What the request in flight is. A batch keeps the entries it carried, to read its reply by.
+/// What the request in flight is. A batch keeps the entries it carried, to read its reply by;
+/// a batch and a cancel-all keep the dialect they were sent in, whose rules read their reply
+/// even if the client switched meanwhile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)]
 enum Kind {
@@ -160,9 +156,11 @@ enum Kind {
         key: BatchKey,
         sent: [OrderRef; MAX_BATCH],
         len: u8,
+        dialect: Dialect,
     },
     CancelAll {
         tag: u64,
+        dialect: Dialect,
     },
     ServerTime,
     /// `GET /api/v3/account/settings`.
@@ -627,11 +625,14 @@ impl RestClient {
 
     /// Sends a signed batch cancel of `orders` (at most [`MAX_BATCH`], all of `inst_type` and
     /// `symbol`, all named by `key`: orderId and clientOid are never mixed; an order without a
-    /// value under `key` is left out), timestamped like [`send_cancel`](Self::send_cancel). On
-    /// `Ok`, exactly one [`RestEvent::Batch`] or [`RestEvent::Failed`] with `tag` follows; on
-    /// `Err` nothing was sent and none will ([`SendError::ClassicOnly`] while the client speaks
-    /// the unified account's API). The venue allows 10 a second per batch endpoint and
-    /// account: pacing them is the caller's job.
+    /// value under `key` is left out), timestamped like [`send_cancel`](Self::send_cancel), in
+    /// the API the client speaks ([`set_unified`](Self::set_unified)): the classic account's
+    /// V2 spot `batch-cancel-order` or futures `batch-cancel-orders`, or the unified account's
+    /// V3 `cancel-batch` (a bare JSON list of `{orderId|clientOid, category, symbol}`). On
+    /// `Ok`, exactly one [`RestEvent::Batch`] or [`RestEvent::Failed`] with `tag` follows, its
+    /// reply read by the rules of the API it was sent to; on `Err` nothing was sent and none
+    /// will. The venue allows 10 a second per V2 batch endpoint (spot, futures) and 5 a second
+    /// on V3's one endpoint, per account: pacing them is the caller's job.
     #[allow(clippy::too_many_arguments)]
     pub fn send_batch(
         &mut self,
@@ -643,9 +644,6 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        if self.is_unified() {
-            return Err(SendError::ClassicOnly);
-        }
         let k = self.cancel_lane()?;
         let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
         let mut len = 0;
@@ -657,24 +655,34 @@ impl RestClient {
             sent[len] = *order;
             len += 1;
         }
+        let dialect = self.dialect;
         let kind = Kind::Batch {
             tag,
             key,
             sent,
             len: len as u8,
+            dialect,
         };
         self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
-            body.clear();
-            v2::rest::encode_batch_cancel_body(body, inst_type, symbol, key, sent[..len].iter());
-            let path = v2::rest::batch_cancel_path(inst_type);
-            v2::rest::encode_signed_post(request, signer, ts, path, body);
+            dialect.encode_rest_batch(
+                request,
+                body,
+                signer,
+                ts,
+                inst_type,
+                symbol,
+                key,
+                &sent[..len],
+            );
         })
     }
 
-    /// Sends a signed cancel-all (futures `cancel-all-orders`, spot `cancel-symbol-order`),
-    /// timestamped like [`send_cancel`](Self::send_cancel). On `Ok`, exactly one
+    /// Sends a signed cancel-all, timestamped like [`send_cancel`](Self::send_cancel), in the
+    /// API the client speaks: V2 futures `cancel-all-orders` or spot `cancel-symbol-order`
+    /// (asynchronous: its ack means accepted), or V3 `cancel-symbol-order` (`{"category":..}`
+    /// with an optional `"symbol"`; its reply lists the orders). On `Ok`, exactly one
     /// [`RestEvent::CancelAll`] or [`RestEvent::Failed`] with `tag` follows; on `Err` nothing
-    /// was sent ([`SendError::ClassicOnly`] while the client speaks the unified account's API).
+    /// was sent.
     pub fn send_cancel_all(
         &mut self,
         tag: u64,
@@ -682,16 +690,11 @@ impl RestClient {
         now: u64,
         unix_ms: u64,
     ) -> Result<(), SendError> {
-        if self.is_unified() {
-            return Err(SendError::ClassicOnly);
-        }
         let k = self.cancel_lane()?;
-        let kind = Kind::CancelAll { tag };
+        let dialect = self.dialect;
+        let kind = Kind::CancelAll { tag, dialect };
         self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
-            body.clear();
-            v2::rest::encode_cancel_all_body(body, all);
-            let path = v2::rest::cancel_all_path(all.inst_type);
-            v2::rest::encode_signed_post(request, signer, ts, path, body);
+            dialect.encode_rest_cancel_all(request, body, signer, ts, all)
         })
     }
 
@@ -761,8 +764,9 @@ impl RestClient {
             .map_err(SendError::Broken)
     }
 
-    /// Speaks the unified account's V3 REST API (`true`) or the classic V2 one: which cancel
-    /// and order-query endpoints the requests go to.
+    /// Speaks the unified account's V3 REST API (`true`) or the classic V2 one: which cancel,
+    /// order-query, batch and cancel-all endpoints the next requests go to (a request already
+    /// in flight is read by the rules of the API it went to).
     pub fn set_unified(&mut self, unified: bool) {
         self.dialect = if unified { Dialect::V3 } else { Dialect::V2 };
     }
@@ -1166,14 +1170,16 @@ impl RestClient {
                 },
                 Err(error) => RestEvent::Failed { tag, error },
             }),
-            (Kind::CancelAll { tag }, Decoded::CancelAll(verdict)) => events.push(match verdict {
-                Ok(verdict) => RestEvent::CancelAll {
-                    tag,
-                    verdict,
-                    round_trip_ns: now.saturating_sub(request.sent_ns),
-                },
-                Err(error) => RestEvent::Failed { tag, error },
-            }),
+            (Kind::CancelAll { tag, .. }, Decoded::CancelAll(verdict)) => {
+                events.push(match verdict {
+                    Ok(verdict) => RestEvent::CancelAll {
+                        tag,
+                        verdict,
+                        round_trip_ns: now.saturating_sub(request.sent_ns),
+                    },
+                    Err(error) => RestEvent::Failed { tag, error },
+                })
+            }
             (Kind::ServerTime, Decoded::Time(Ok(server_ms))) => {
                 let midpoint = (request.sent_unix_ms + unix_ms.max(request.sent_unix_ms)) / 2;
                 self.note_server_time(server_ms, midpoint, now);
@@ -1268,7 +1274,7 @@ impl RestClient {
             other => other.clone(),
         };
         match self.lanes[k].in_flight.take().map(|r| r.kind) {
-            Some(Kind::Cancel { tag } | Kind::Batch { tag, .. } | Kind::CancelAll { tag }) => {
+            Some(Kind::Cancel { tag } | Kind::Batch { tag, .. } | Kind::CancelAll { tag, .. }) => {
                 events.push(RestEvent::Failed {
                     tag,
                     error: error(),
@@ -1376,13 +1382,23 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
                 .read_rest_order(status, body, inst_type)
                 .map_err(RestError::from),
         ),
-        // Batches and cancel-alls are the classic account's (V2) whatever the dialect is now.
-        Some(Kind::Batch { key, sent, len, .. }) => Decoded::Batch(
-            v2::rest_reply::decode_batch(status, body, key, &sent[..usize::from(len)])
+        // A batch or a cancel-all is read in the dialect it was sent in, whatever the
+        // client speaks now.
+        Some(Kind::Batch {
+            key,
+            sent,
+            len,
+            dialect,
+            ..
+        }) => Decoded::Batch(
+            dialect
+                .read_rest_batch(status, body, key, &sent[..usize::from(len)])
                 .map_err(RestError::from),
         ),
-        Some(Kind::CancelAll { .. }) => Decoded::CancelAll(
-            v2::rest_reply::decode_cancel_all(status, body).map_err(RestError::from),
+        Some(Kind::CancelAll { dialect, .. }) => Decoded::CancelAll(
+            dialect
+                .read_rest_cancel_all(status, body)
+                .map_err(RestError::from),
         ),
         Some(Kind::ServerTime) => Decoded::Time(
             dialect
@@ -1396,5 +1412,69 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
                 .map_err(RestError::from),
         ),
         None => Decoded::Unsolicited { status },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venue::Verdict;
+
+    fn in_flight(kind: Kind) -> Option<InFlight> {
+        Some(InFlight {
+            kind,
+            sent_ns: 0,
+            sent_unix_ms: 0,
+            deadline: 0,
+        })
+    }
+
+    fn batch(dialect: Dialect) -> Kind {
+        let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
+        sent[0] = OrderRef::order_id("1").unwrap();
+        Kind::Batch {
+            tag: 1,
+            key: BatchKey::OrderId,
+            sent,
+            len: 1,
+            dialect,
+        }
+    }
+
+    #[test]
+    fn a_batch_or_cancel_all_is_read_in_the_dialect_it_went_in_whatever_the_client_speaks_now() {
+        let v3 = br#"{"code":"00000","data":[{"orderId":"1","code":"25204","msg":"gone"}]}"#;
+        // Sent in V3, read after the client switched to V2: V3's per-entry codes.
+        let Decoded::Batch(Ok(BatchVerdict::Entries(results))) =
+            decode(Dialect::V2, in_flight(batch(Dialect::V3)), 200, v3)
+        else {
+            panic!("a batch verdict")
+        };
+        assert!(matches!(
+            results.get(0),
+            Some(Verdict::Rejected { code: 25204, .. })
+        ));
+        // Read by V2's rules (success and failure lists), the same body is no V2 reply.
+        assert!(matches!(
+            decode(Dialect::V3, in_flight(batch(Dialect::V2)), 200, v3),
+            Decoded::Batch(Err(RestError::BadReply { .. }))
+        ));
+
+        let listed = br#"{"code":"00000","data":{"list":[{"orderId":"1","code":"0"}]}}"#;
+        let all = |dialect| Kind::CancelAll { tag: 2, dialect };
+        assert!(matches!(
+            decode(Dialect::V2, in_flight(all(Dialect::V3)), 200, listed),
+            Decoded::CancelAll(Ok(CancelAllVerdict::Acked {
+                succeeded: Some(1),
+                failed: Some(0)
+            }))
+        ));
+        assert!(matches!(
+            decode(Dialect::V3, in_flight(all(Dialect::V2)), 200, listed),
+            Decoded::CancelAll(Ok(CancelAllVerdict::Acked {
+                succeeded: None,
+                failed: None
+            }))
+        ));
     }
 }

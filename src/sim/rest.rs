@@ -593,7 +593,8 @@ fn answer(shared: &Shared, request: &HttpRequest) -> Option<Reply> {
             injected_failure(shared, Failing::Batches).unwrap_or_else(|| v3(rest_v3::cancel_batch))
         }
         ("POST", rest_v3::CANCEL_ORDER) => v3(rest_v3::cancel_order),
-        ("POST", rest_v3::CANCEL_SYMBOL) => v3(rest_v3::cancel_symbol),
+        ("POST", rest_v3::CANCEL_SYMBOL) => injected_failure(shared, Failing::CancelAlls)
+            .unwrap_or_else(|| v3(rest_v3::cancel_symbol)),
         ("GET", rest_v3::SETTINGS) => v3(rest_v3::settings),
         ("POST", rest_v3::COUNTDOWN) => v3(rest_v3::countdown),
         _ => Some(venue_reply(

@@ -8,8 +8,13 @@
 //!   (or `{"orderList":[...]}`), at most 20 (`40306`), never mixed (`40020`): `data` a list
 //!   with a `code` per entry (`"0"`, or `"25204"`), like the WebSocket batch.
 //! - `POST /api/v3/trade/cancel-symbol-order` (`category` uppercase, e.g. `USDT-FUTURES`, a
-//!   lowercase one is `40020`; optional `symbol`): synchronous, `data` a list of the cancelled
-//!   orders with `code` `"0"`.
+//!   lowercase one is `40020`; optional `symbol`): synchronous, `data` `{"list":[...]}` of the
+//!   cancelled orders, each with `code` `"0"` (the venue's shape is not documented; the
+//!   engine reads this and a bare list alike).
+//!
+//! Both batch and cancel-all endpoints are limited (5/s each per account, with the documented
+//! limits on) and faulted ([`RestFaults`](super::RestFaults) `fail_batches`,
+//! `fail_cancel_alls`) as V2's are.
 //! - `GET /api/v3/trade/order-info?orderId=..|clientOid=..`: `data` an object with the order
 //!   topic's fields (`orderStatus`, `cumExecQty`, `avgPrice`, ...); unknown: HTTP 400 `25204`.
 //! - `GET /api/v3/account/settings`: success for a unified key (`data.accountMode` `unified`).
@@ -209,7 +214,7 @@ pub(super) fn cancel_symbol(
         .iter()
         .map(|o| json!({"orderId": o.order_id, "clientOid": o.client_oid, "code": "0", "msg": "success"}))
         .collect();
-    success(Value::Array(list))
+    success(json!({ "list": list }))
 }
 
 pub(super) fn order_info(shared: &Shared, caller: Caller, request: &HttpRequest, _: &str) -> Reply {

@@ -44,8 +44,9 @@ pub(crate) mod v3;
 
 use crate::credentials::Credentials;
 use crate::final_word::OrderUpdate;
-use crate::intent::{Cancel, InstType, RequestId};
+use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef, RequestId};
 use crate::outcome::VenueMsg;
+use v2::rest::BatchKey;
 pub(crate) use v2::rest_reply::NoVerdict;
 
 /// The most bytes of an unreadable message kept for the log.
@@ -80,9 +81,11 @@ pub enum Verdict {
 
 /// The venue's answer to a batch cancel, entry by entry, in the order the entries were sent.
 ///
-/// An entry in the reply's `successList` is [`Verdict::Acked`], one in its `failureList`
-/// [`Verdict::Rejected`] with the entry's `errorCode` and `errorMsg`; an entry in neither list
-/// is `None`: that reply does not settle it.
+/// V2: an entry in the reply's `successList` is [`Verdict::Acked`], one in its `failureList`
+/// [`Verdict::Rejected`] with the entry's `errorCode` and `errorMsg`. V3 (`cancel-batch`): an
+/// entry of the reply's list is acked when its own `code` is absent, empty, `"0"` or
+/// `"00000"`, else rejected with that code. An entry the reply names nowhere is `None`: that
+/// reply does not settle it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchResults {
     results: [Option<Verdict>; v2::rest::MAX_BATCH],
@@ -142,8 +145,9 @@ pub enum BatchVerdict {
 /// The venue's answer to a cancel-all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelAllVerdict {
-    /// Taken (`00000`), with the lengths of its `successList` and `failureList` where the
-    /// reply has them (futures); spot's asynchronous `cancel-symbol-order` lists nothing.
+    /// Taken (`00000`), with the counts of the orders it lists where the reply has them: V2
+    /// futures' `successList` and `failureList`, V3's list by each entry's code; V2 spot's
+    /// asynchronous `cancel-symbol-order` lists nothing.
     Acked {
         /// Orders the venue listed as cancelled.
         succeeded: Option<u32>,
@@ -438,18 +442,135 @@ impl Dialect {
         }
     }
 
-    /// The longest body [`Dialect::encode_rest_cancel`] (and, for V2, the classic account's
-    /// batch cancel) writes into its `body` buffer.
+    /// The longest body [`Dialect::encode_rest_cancel`] or [`Dialect::encode_rest_batch`]
+    /// writes into its `body` buffer.
     pub(crate) const fn max_rest_body_len(self) -> usize {
+        const fn max(a: usize, b: usize) -> usize {
+            if a > b { a } else { b }
+        }
+        match self {
+            Dialect::V2 => max(v2::rest::MAX_BATCH_BODY_LEN, v2::rest::MAX_CANCEL_BODY_LEN),
+            Dialect::V3 => max(v3::rest::MAX_BATCH_BODY_LEN, v3::rest::MAX_CANCEL_BODY_LEN),
+        }
+    }
+
+    /// Batch cancel requests per second and account on one batch endpoint: V2 has one per
+    /// product line (spot, futures), 10 each; V3 one for every category, 5.
+    pub(crate) const fn batches_per_second(self) -> u32 {
+        match self {
+            Dialect::V2 => v2::rest::BATCHES_PER_SECOND,
+            Dialect::V3 => v3::rest::BATCHES_PER_SECOND,
+        }
+    }
+
+    /// The batch endpoint a batch on `inst_type` counts on, as an index (0 and 1: V2's spot
+    /// and futures endpoints, apart; 2: V3's one endpoint for every category).
+    pub(crate) const fn batch_endpoint(self, inst_type: InstType) -> usize {
+        match self {
+            Dialect::V2 => inst_type.is_futures() as usize,
+            Dialect::V3 => 2,
+        }
+    }
+
+    /// Cancel-all requests per second and account on `inst_type`'s endpoint: V2 spot
+    /// `cancel-symbol-order` 5, futures `cancel-all-orders` 10; V3 `cancel-symbol-order` 5.
+    pub(crate) const fn cancel_alls_per_second(self, inst_type: InstType) -> u32 {
+        match self {
+            Dialect::V2 => v2::rest::cancel_alls_per_second(inst_type),
+            Dialect::V3 => v3::rest::CANCEL_ALLS_PER_SECOND,
+        }
+    }
+
+    /// Whether a cancel-all the venue took on `inst_type` is carried out after its reply (V2
+    /// spot's `cancel-symbol-order`: acked means accepted) rather than before it.
+    pub(crate) const fn cancel_all_is_asynchronous(self, inst_type: InstType) -> bool {
+        match self {
+            Dialect::V2 => !inst_type.is_futures(),
+            Dialect::V3 => false,
+        }
+    }
+
+    /// Appends the signed batch cancel of `orders` (at most 20, all of `inst_type` and
+    /// `symbol`, all named by `key`; an order without a value under `key` is left out) to
+    /// `request`, its body built in `body` first: V2 spot `batch-cancel-order` or futures
+    /// `batch-cancel-orders`, V3 `cancel-batch`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn encode_rest_batch(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        inst_type: InstType,
+        symbol: &InstId,
+        key: BatchKey,
+        orders: &[OrderRef],
+    ) {
         match self {
             Dialect::V2 => {
-                if v2::rest::MAX_BATCH_BODY_LEN > v2::rest::MAX_CANCEL_BODY_LEN {
-                    v2::rest::MAX_BATCH_BODY_LEN
-                } else {
-                    v2::rest::MAX_CANCEL_BODY_LEN
-                }
+                body.clear();
+                v2::rest::encode_batch_cancel_body(body, inst_type, symbol, key, orders.iter());
+                let path = v2::rest::batch_cancel_path(inst_type);
+                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
             }
-            Dialect::V3 => v3::rest::MAX_CANCEL_BODY_LEN,
+            Dialect::V3 => v3::rest::encode_batch(
+                request,
+                body,
+                signer,
+                timestamp_ms,
+                inst_type,
+                symbol,
+                key,
+                orders.iter(),
+            ),
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_batch`]'s request against the entries it
+    /// carried (`sent`, named by `key`, in the order sent).
+    pub(crate) fn read_rest_batch(
+        self,
+        status: u16,
+        body: &[u8],
+        key: BatchKey,
+        sent: &[OrderRef],
+    ) -> Result<BatchVerdict, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_batch(status, body, key, sent),
+            Dialect::V3 => v3::rest_reply::decode_batch(status, body, key, sent),
+        }
+    }
+
+    /// Appends the signed cancel-all of `all` to `request`, its body built in `body` first:
+    /// V2 futures `cancel-all-orders` or spot `cancel-symbol-order`, V3 `cancel-symbol-order`.
+    pub(crate) fn encode_rest_cancel_all(
+        self,
+        request: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+        signer: &RestSigner<'_>,
+        timestamp_ms: u64,
+        all: &CancelAll,
+    ) {
+        match self {
+            Dialect::V2 => {
+                body.clear();
+                v2::rest::encode_cancel_all_body(body, all);
+                let path = v2::rest::cancel_all_path(all.inst_type);
+                v2::rest::encode_signed_post(request, signer, timestamp_ms, path, body);
+            }
+            Dialect::V3 => v3::rest::encode_cancel_all(request, body, signer, timestamp_ms, all),
+        }
+    }
+
+    /// Reads the reply to [`Dialect::encode_rest_cancel_all`]'s request.
+    pub(crate) fn read_rest_cancel_all(
+        self,
+        status: u16,
+        body: &[u8],
+    ) -> Result<CancelAllVerdict, NoVerdict> {
+        match self {
+            Dialect::V2 => v2::rest_reply::decode_cancel_all(status, body),
+            Dialect::V3 => v3::rest_reply::decode_cancel_all(status, body),
         }
     }
 

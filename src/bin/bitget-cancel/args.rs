@@ -147,10 +147,11 @@ Input, one object per line (blank lines are skipped):
 priority (0 to 255, default 0): while cancels wait for the account's budget, the highest leaves \
 first. cancelAll cancels every open order of the product line (or of instId; SPOT requires it) in \
 one REST request that goes ahead of every waiting cancel; its line carries cancel_all, and \
-succeeded and failed where the venue lists them (futures), asynchronous on spot. A backlog the \
-budget cannot send within 100 ms goes out in REST batches of up to 20 (--no-batch: never); \
-their lines carry via \"rest\", batch (its number) and batch_size. Both are the classic account's: \
-a unified account's cancel-all is not_sent (classic_only) and its backlog goes without REST batches.
+succeeded and failed where the venue lists them (classic futures, unified), asynchronous on a \
+classic account's spot. A backlog the budget cannot send within 100 ms goes out in REST batches \
+of up to 20 (--no-batch: never); their lines carry via \"rest\", batch (its number) and \
+batch_size. Both go in the account's API: V2 for a classic account, V3 cancel-batch and \
+cancel-symbol-order for a unified one.
 Output, one object per non-blank input line, in completion order:
   {\"line\":1,\"id\":\"1\",\"status\":\"acked\",\"code\":0,\"msg\":\"acknowledged\",\"attempts\":1,\"via\":0,\"tick_to_wire_ns\":...,\"round_trip_ns\":...}
 status is acked, rejected (code and msg are the venue's), unknown (sent, no reply), invalid (the \

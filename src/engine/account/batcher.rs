@@ -2,10 +2,11 @@
 //! when.
 //!
 //! The account's cancel budget (10 a second, WebSocket and REST `cancel-order` together) is the
-//! binding limit in a burst. The batch endpoints have counters of their own (10 requests a
-//! second each, spot and futures, up to 20 cancels per request), so when the waiting cancels
-//! would wait longer than the threshold to go out one by one, the ones the budget cannot take
-//! within it go in batches instead, alongside the singles:
+//! binding limit in a burst. The batch endpoints have counters of their own (V2, the classic
+//! account: 10 requests a second each, spot and futures; V3, the unified account: 5 a second
+//! on its one `cancel-batch` for every category; up to 20 cancels per request), so when the
+//! waiting cancels would wait longer than the threshold to go out one by one, the ones the
+//! budget cannot take within it go in batches instead, alongside the singles:
 //!
 //! - the waiting cancels are looked at in the order they leave (priority, then arrival); the
 //!   first `k` whose projected departure on the account's budget ([`RateLimiter::ready_at_nth`])
@@ -13,7 +14,8 @@
 //! - of the rest, the first one whose batch endpoint has budget now names the batch: its
 //!   product line, its symbol and how it is named ([`BatchKey`]: orderId, or clientOid; never
 //!   both in one request), and up to [`MAX_BATCH`] waiting cancels of that group join it, in
-//!   leave order.
+//!   leave order. V3's entries each carry their category and symbol, but a V3 batch is grouped
+//!   the same way: whether the venue takes categories mixed in one request is not known.
 //!
 //! Plain policy: the caller hands in the waiting cancels and the account's limiter, and sends
 //! what the plan says.
@@ -21,7 +23,8 @@
 use super::super::pacing::RateLimiter;
 use crate::intent::{Cancel, InstId, InstType};
 use crate::outcome::BatchRef;
-use crate::venue::v2::rest::{BATCHES_PER_SECOND, BatchKey, MAX_BATCH};
+use crate::venue::Dialect;
+use crate::venue::v2::rest::{BatchKey, MAX_BATCH};
 
 /// One batch to send: its group and the slots of its cancels, in leave order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +48,8 @@ impl BatchPlan {
 pub(crate) struct Batcher {
     /// The projected wait beyond which a waiting cancel goes in a batch; `None`: batches off.
     after: Option<u64>,
-    spot: RateLimiter,
-    futures: RateLimiter,
+    /// Each endpoint's budget, by [`Dialect::batch_endpoint`]: V2 spot, V2 futures, V3.
+    endpoints: [RateLimiter; 3],
     /// Batches sent so far: the last one's number.
     number: u64,
 }
@@ -55,10 +58,14 @@ impl Batcher {
     /// Batches after a projected wait of `after` ns (`None`: off), each endpoint paced over
     /// `window` ns.
     pub(crate) fn new(after: Option<u64>, window: u64) -> Self {
+        let v2 = Dialect::V2.batches_per_second();
         Batcher {
             after,
-            spot: RateLimiter::new(BATCHES_PER_SECOND, window),
-            futures: RateLimiter::new(BATCHES_PER_SECOND, window),
+            endpoints: [
+                RateLimiter::new(v2, window),
+                RateLimiter::new(v2, window),
+                RateLimiter::new(Dialect::V3.batches_per_second(), window),
+            ],
             number: 0,
         }
     }
@@ -69,26 +76,27 @@ impl Batcher {
         self.after.is_some()
     }
 
-    fn limiter(&self, inst_type: InstType) -> &RateLimiter {
-        if inst_type.is_futures() {
-            &self.futures
-        } else {
-            &self.spot
-        }
+    fn limiter(&self, dialect: Dialect, inst_type: InstType) -> &RateLimiter {
+        &self.endpoints[dialect.batch_endpoint(inst_type)]
     }
 
-    /// When a batch endpoint next has budget, if a batch waits for it.
-    pub(crate) fn ready_at(&self) -> u64 {
-        self.spot.ready_at().min(self.futures.ready_at())
+    /// When a batch endpoint of `dialect` next has budget, if a batch waits for it.
+    pub(crate) fn ready_at(&self, dialect: Dialect) -> u64 {
+        InstType::ALL
+            .iter()
+            .map(|&t| self.limiter(dialect, t).ready_at())
+            .min()
+            .unwrap_or(u64::MAX)
     }
 
-    /// The next batch to send at `now`, from the waiting cancels in the order they leave
-    /// (`waiting`: slot and cancel), given the account's cancel budget (`cancels`) and when the
-    /// earliest serving WebSocket link has budget for a message (`ws`; `None`: no link serves,
-    /// and every waiting cancel may go in a batch). `None`: nothing waits beyond the threshold,
-    /// or no endpoint has budget.
+    /// The next batch to send at `now` in `dialect`, from the waiting cancels in the order
+    /// they leave (`waiting`: slot and cancel), given the account's cancel budget (`cancels`)
+    /// and when the earliest serving WebSocket link has budget for a message (`ws`; `None`: no
+    /// link serves, and every waiting cancel may go in a batch). `None`: nothing waits beyond
+    /// the threshold, or no endpoint has budget.
     pub(crate) fn plan<'a>(
         &self,
+        dialect: Dialect,
         waiting: impl Iterator<Item = (u32, &'a Cancel)> + Clone,
         cancels: &RateLimiter,
         ws: Option<u64>,
@@ -109,7 +117,7 @@ impl Batcher {
             .clone()
             .skip(keep)
             .map(|(_, c)| (c.inst_type, c.inst_id, BatchKey::of(&c.order)))
-            .find(|(t, _, _)| self.limiter(*t).is_ready(now))?;
+            .find(|(t, _, _)| self.limiter(dialect, *t).is_ready(now))?;
         let mut plan = BatchPlan {
             inst_type,
             inst_id,
@@ -134,14 +142,16 @@ impl Batcher {
         self.number + 1
     }
 
-    /// A batch of `size` cancels on `inst_type` went out at `now`: its endpoint's budget is
-    /// spent, and it gets the next number.
-    pub(crate) fn sent(&mut self, inst_type: InstType, size: usize, now: u64) -> BatchRef {
-        if inst_type.is_futures() {
-            self.futures.record(now);
-        } else {
-            self.spot.record(now);
-        }
+    /// A batch of `size` cancels on `inst_type` went out in `dialect` at `now`: its
+    /// endpoint's budget is spent, and it gets the next number.
+    pub(crate) fn sent(
+        &mut self,
+        dialect: Dialect,
+        inst_type: InstType,
+        size: usize,
+        now: u64,
+    ) -> BatchRef {
+        self.endpoints[dialect.batch_endpoint(inst_type)].record(now);
         self.number += 1;
         BatchRef {
             number: self.number,
@@ -154,6 +164,7 @@ impl Batcher {
 mod tests {
     use super::*;
     use crate::intent::OrderRef;
+    use crate::venue::Dialect::{V2, V3};
 
     const SECOND: u64 = 1_000_000_000;
     const MS: u64 = 1_000_000;
@@ -186,31 +197,38 @@ mod tests {
         let few: Vec<Cancel> = (1..=10)
             .map(|n| cancel(InstType::Spot, "BTCUSDT", by_id(n)))
             .collect();
-        assert_eq!(batcher.plan(waiting(&few), &fresh, Some(0), 0), None);
+        assert_eq!(batcher.plan(V2, waiting(&few), &fresh, Some(0), 0), None);
         let many: Vec<Cancel> = (1..=14)
             .map(|n| cancel(InstType::Spot, "BTCUSDT", by_id(n)))
             .collect();
-        let plan = batcher.plan(waiting(&many), &fresh, Some(0), 0).unwrap();
+        let plan = batcher
+            .plan(V2, waiting(&many), &fresh, Some(0), 0)
+            .unwrap();
         assert_eq!(
             plan.slots(),
             [10, 11, 12, 13],
             "the first ten leave on the budget now"
         );
         // A spent budget: the front would wait a second, so everything goes in batches.
-        let plan = batcher.plan(waiting(&few), &spent(5), Some(0), 10).unwrap();
+        let plan = batcher
+            .plan(V2, waiting(&few), &spent(5), Some(0), 10)
+            .unwrap();
         assert_eq!(plan.len, 10);
         // The link's own budget is spent (the account's is not): it decides.
         let plan = batcher
-            .plan(waiting(&many), &fresh, Some(SECOND), 0)
+            .plan(V2, waiting(&many), &fresh, Some(SECOND), 0)
             .unwrap();
         assert_eq!(plan.len, 14);
         // No WebSocket: everything may go in batches.
         assert_eq!(
-            batcher.plan(waiting(&few), &fresh, None, 0).unwrap().len,
+            batcher
+                .plan(V2, waiting(&few), &fresh, None, 0)
+                .unwrap()
+                .len,
             10
         );
         assert_eq!(
-            Batcher::new(None, SECOND).plan(waiting(&many), &fresh, Some(0), 0),
+            Batcher::new(None, SECOND).plan(V2, waiting(&many), &fresh, Some(0), 0),
             None
         );
     }
@@ -229,7 +247,7 @@ mod tests {
             ));
         }
         let plan = batcher
-            .plan(waiting(&cancels), &spent(0), Some(0), 1)
+            .plan(V2, waiting(&cancels), &spent(0), Some(0), 1)
             .unwrap();
         assert_eq!(plan.len, MAX_BATCH);
         assert_eq!(
@@ -255,7 +273,7 @@ mod tests {
         ];
         let budget = spent(0);
         for k in 0..10 {
-            let r = batcher.sent(InstType::Spot, 3, 1 + k);
+            let r = batcher.sent(V2, InstType::Spot, 3, 1 + k);
             assert_eq!(
                 r,
                 BatchRef {
@@ -266,19 +284,72 @@ mod tests {
         }
         // Spot's endpoint is spent: the futures cancel names the next batch.
         let plan = batcher
-            .plan(waiting(&cancels), &budget, Some(0), 20)
+            .plan(V2, waiting(&cancels), &budget, Some(0), 20)
             .unwrap();
         assert_eq!(
             (plan.inst_type, plan.slots()),
             (InstType::CoinFutures, &[1][..])
         );
         for k in 0..10 {
-            batcher.sent(InstType::CoinFutures, 1, 21 + k);
+            batcher.sent(V2, InstType::CoinFutures, 1, 21 + k);
         }
-        assert_eq!(batcher.plan(waiting(&cancels), &budget, Some(0), 40), None);
-        assert_eq!(batcher.ready_at(), 1 + SECOND);
+        assert_eq!(
+            batcher.plan(V2, waiting(&cancels), &budget, Some(0), 40),
+            None
+        );
+        assert_eq!(batcher.ready_at(V2), 1 + SECOND);
         // A second on, spot's endpoint has budget again (the account's is spent anew).
-        let plan = batcher.plan(waiting(&cancels), &spent(SECOND), Some(0), 1 + SECOND);
+        let plan = batcher.plan(V2, waiting(&cancels), &spent(SECOND), Some(0), 1 + SECOND);
         assert_eq!(plan.map(|p| p.inst_type), Some(InstType::Spot));
+    }
+
+    #[test]
+    fn v3_batches_share_one_endpoint_of_five_a_second_across_categories() {
+        let mut batcher = Batcher::new(Some(100 * MS), SECOND);
+        let cancels = [
+            cancel(InstType::Spot, "ETHUSDT", by_id(1)),
+            cancel(InstType::UsdtFutures, "BTCUSDT", by_id(2)),
+            cancel(InstType::Spot, "ETHUSDT", by_id(3)),
+        ];
+        let budget = spent(0);
+        let plan = batcher
+            .plan(V3, waiting(&cancels), &budget, Some(0), 1)
+            .unwrap();
+        assert_eq!(
+            (plan.inst_type, plan.slots()),
+            (InstType::Spot, &[0, 2][..]),
+            "one category and symbol per batch, as V2"
+        );
+        for k in 0..5 {
+            batcher.sent(V3, InstType::Spot, 2, 2 + k);
+        }
+        // V3's one endpoint is spent for every category; V2's endpoints are untouched.
+        assert_eq!(
+            batcher.plan(V3, waiting(&cancels), &budget, Some(0), 10),
+            None
+        );
+        assert_eq!(batcher.ready_at(V3), 2 + SECOND);
+        assert!(
+            batcher
+                .plan(V2, waiting(&cancels), &budget, Some(0), 10)
+                .is_some()
+        );
+        let plan = batcher.plan(V3, waiting(&cancels), &spent(SECOND), Some(0), 2 + SECOND);
+        assert_eq!(plan.map(|p| p.len), Some(2));
+        // V2's spent spot endpoint leaves V3's budget alone.
+        for k in 0..10 {
+            batcher.sent(V2, InstType::Spot, 1, 3 * SECOND + k);
+        }
+        assert!(
+            batcher
+                .plan(
+                    V3,
+                    waiting(&cancels),
+                    &spent(3 * SECOND),
+                    Some(0),
+                    3 * SECOND + 20
+                )
+                .is_some()
+        );
     }
 }

@@ -1,6 +1,15 @@
 //! A burst at the venue's limit, in the turn: cancel-alls first, then the backlog's REST
-//! batches beside the WebSocket singles. The decisions are the parts' ([`CancelAlls`],
-//! [`Batcher`]); this file wires them to the table, the REST rung and the outcomes.
+//! batches beside the WebSocket singles (and, for a unified account, its WebSocket
+//! `batch-cancel`s). The decisions are the parts' ([`CancelAlls`], [`Batcher`]); this file
+//! wires them to the table, the REST rung and the outcomes.
+//!
+//! Both go in the account's dialect: V2's batch and cancel-all endpoints for a classic
+//! account, V3's `cancel-batch` and `cancel-symbol-order` for a unified one. Each request
+//! remembers the dialect it went in: its reply is read, and a refusal classified, by that
+//! dialect's tables even if the account switched meanwhile. A refusal for the account's kind
+//! (40085 to V2, 40084 to V3) is no verdict on the orders: the account switches, a batch's
+//! entries are held and go out again in the new dialect, and a cancel-all is sent again in it
+//! (within its sends and its ack timeout).
 //!
 //! - A cancel-all leaves on the REST connection as soon as it is free and its endpoint has
 //!   budget, ahead of any batch; its reply is its outcome (`cancel_all` set on it).
@@ -29,18 +38,19 @@ use crate::outcome::{
     Timestamps, UnknownReason, Via,
 };
 use crate::rest::{BatchVerdict, CancelAllVerdict, RestError, Verdict};
-use crate::venue::Dialect;
 use crate::venue::v2::rest::MAX_BATCH;
 
 /// Tags of batch requests on the REST connection carry this bit (single cancels are tagged
 /// with their arrival numbers, cancel-alls with [`CancelAlls::TAG_BIT`]).
 pub(crate) const BATCH_TAG_BIT: u64 = 1 << 61;
 
-/// The batch on the REST connection: its number and the intents it carries.
+/// The batch on the REST connection: its number, the dialect it went in and the intents it
+/// carries.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchInFlight {
     pub batch: BatchRef,
     pub tag: u64,
+    pub dialect: crate::venue::Dialect,
     /// `(slot, seq)` of each entry, in the order sent.
     pub entries: [(u32, u64); MAX_BATCH],
     pub len: usize,
@@ -82,10 +92,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.emit_cancel_all_unsent(sub.id, all, sub.accepted_ns, reason);
             return;
         }
-        if self.settings.dialect == Dialect::V3 && !self.kind_pending() {
-            self.emit_cancel_all_unsent(sub.id, all, sub.accepted_ns, NotSentReason::ClassicOnly);
-            return;
-        }
         if let Some(held) = self.burst.alls.push(sub.id, all, sub.accepted_ns) {
             self.emit_cancel_all_unsent(
                 held.id,
@@ -102,15 +108,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             // While the account's kind is asked, a cancel-all waits for the answer.
             return false;
         }
-        if self.settings.dialect == Dialect::V3 {
-            // The account is unified (found out, or switched while it waited): no V2 request.
-            self.refuse_cancel_alls_unified();
-            return true;
-        }
         if !self.rest.can_send() {
             return false;
         }
-        let Some(held) = self.burst.alls.due(now) else {
+        // The REST client speaks the account's dialect.
+        let dialect = self.settings.dialect;
+        let Some(held) = self.burst.alls.due(dialect, now) else {
             return false;
         };
         match self
@@ -118,7 +121,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             .send_cancel_all(held.tag, &held.all, now, unix_ms())
         {
             Ok(()) => {
-                self.burst.alls.sent(held.tag, now);
+                self.burst.alls.sent(held.tag, dialect, now);
                 self.shared.counters.0.batches.cancel_alls.incr();
                 true
             }
@@ -135,22 +138,19 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             self.shared.counters.0.late_replies.incr();
             return;
         };
+        // Read by the tables of the dialect it went in, whatever the account speaks now.
+        let dialect = held.dialect;
         if let CancelAllVerdict::Rejected { code, msg } = verdict {
-            if Self::is_wrong_account(code) {
-                // The classic API refused a unified account's key (40085): no verdict on the
-                // orders. The account switches; a cancel-all has no V3 form here.
+            if code == dialect.wrong_account_code() {
+                // Sent to the other kind of account's API (40085 to V2, 40084 to V3): no
+                // verdict on the orders. The account switches, and the cancel-all goes out
+                // again in the new dialect while it has sends and time left.
                 self.switch_for(code, now);
-                self.emit_cancel_all(
-                    held,
-                    Status::NotSent(NotSentReason::ClassicOnly),
-                    Some(Via::Rest),
-                    None,
-                );
-                return;
-            }
-            // Batches and cancel-alls are V2 requests, read by V2's codes table.
-            let dialect = Dialect::V2;
-            if dialect.rest_refuses_credentials(code) {
+                if self.stopping.is_none() && self.may_send_cancel_all_again(&held, now) {
+                    self.burst.alls.requeue(held);
+                    return;
+                }
+            } else if dialect.rest_refuses_credentials(code) {
                 // No verdict on the orders: the credentials' refusal, as for a cancel.
                 self.refusal.on_rest_refused(code, msg, now);
                 let reason = NotSentReason::LoginRejected { code, msg };
@@ -165,7 +165,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                 return;
             }
         }
-        let asynchronous = !held.all.inst_type.is_futures();
+        let asynchronous = dialect.cancel_all_is_asynchronous(held.all.inst_type);
         let (status, succeeded, failed) = match verdict {
             CancelAllVerdict::Acked { succeeded, failed } => {
                 self.shared.counters.0.batches.cancel_alls_acked.incr();
@@ -250,18 +250,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
     }
 
-    /// Every cancel-all waiting is not sent: the account is unified.
-    fn refuse_cancel_alls_unified(&mut self) {
-        while let Some(held) = self.burst.alls.take_waiting() {
-            self.emit_cancel_all_unsent(
-                held.id,
-                held.all,
-                held.accepted_ns,
-                NotSentReason::ClassicOnly,
-            );
-        }
-    }
-
     /// Every cancel-all waiting is not sent: shutdown began.
     pub(super) fn fail_waiting_cancel_alls(&mut self) {
         while let Some(held) = self.burst.alls.take_waiting() {
@@ -280,7 +268,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         let mut t = u64::MAX;
         if alls.is_waiting() {
             t = t
-                .min(alls.ready_at())
+                .min(alls.ready_at(self.settings.dialect))
                 .min(alls.oldest_accepted().saturating_add(self.max_queue));
         }
         if alls.has_in_flight() {
@@ -303,6 +291,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             sent_ns: 0,
             tag: 0,
             sends: 0,
+            dialect: self.settings.dialect,
         };
         let scope = CancelAllReport {
             scope: all,
@@ -358,13 +347,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             || self.table.queued() == 0
             || self.burst.batch.is_some()
             || self.stopping.is_some()
-            || self.settings.dialect != Dialect::V2
             || self.kind_pending()
         {
             return false;
         }
         let now = self.clock.now();
-        if self.burst.alls.due(now).is_some()
+        if self.burst.alls.due(self.settings.dialect, now).is_some()
             || !self.refusal.rest_may_try(now)
             || !self.rest.can_send()
         {
@@ -383,7 +371,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         }
         let table = &self.table;
         let waiting = table.queued_slots().map(|s| (s, &table.entry(s).cancel));
-        let Some(plan) = self.burst.batcher.plan(waiting, &self.cancels, ws, now) else {
+        let dialect = self.settings.dialect;
+        let Some(plan) = self
+            .burst
+            .batcher
+            .plan(dialect, waiting, &self.cancels, ws, now)
+        else {
             return false;
         };
         self.send_batch(plan, now)
@@ -394,6 +387,8 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         for (k, &slot) in plan.slots().iter().enumerate() {
             orders[k] = self.table.entry(slot).cancel.order;
         }
+        // The REST client speaks the account's dialect.
+        let dialect = self.settings.dialect;
         let number = self.burst.batcher.next_number();
         let tag = BATCH_TAG_BIT | number;
         let sent = self.rest.send_batch(
@@ -409,10 +404,14 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             crate::relay::log_debug!("REST refused a batch: {e}");
             return false;
         }
-        let batch = self.burst.batcher.sent(plan.inst_type, plan.len, now);
+        let batch = self
+            .burst
+            .batcher
+            .sent(dialect, plan.inst_type, plan.len, now);
         let mut flight = BatchInFlight {
             batch,
             tag,
+            dialect,
             entries: [(0, 0); MAX_BATCH],
             len: 0,
         };
@@ -487,9 +486,10 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
             }
-            BatchVerdict::Refused { code, .. } if Self::is_wrong_account(code) => {
-                // The classic API refused a unified account's key (40085): no verdict on the
-                // orders. Each entry goes out again singly in V3, and the account switches.
+            BatchVerdict::Refused { code, .. } if code == flight.dialect.wrong_account_code() => {
+                // Sent to the other kind of account's API (40085 to V2, 40084 to V3): no
+                // verdict on the orders. Each entry goes out again in the other dialect, and
+                // the account switches.
                 self.shared.counters.0.batches.failed.incr();
                 for &(slot, seq) in &flight.entries[..flight.len] {
                     if let Some(a) = self.batch_attempt(slot, seq) {
@@ -500,9 +500,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             }
             BatchVerdict::Refused { code, msg } => {
                 self.shared.counters.0.batches.failed.incr();
-                // A batch is a V2 request, read by V2's codes table.
-                let credentials = Dialect::V2.rest_refuses_credentials(code);
-                let class = Dialect::V2.answer_class(code);
+                // Read by the tables of the dialect it went in.
+                let credentials = flight.dialect.rest_refuses_credentials(code);
+                let class = flight.dialect.answer_class(code);
                 if credentials {
                     self.refusal.on_rest_refused(code, msg, now);
                 }
@@ -587,7 +587,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         if !self.burst.batcher.is_on() || self.table.queued() == 0 || self.burst.batch.is_some() {
             return u64::MAX;
         }
-        match self.burst.batcher.ready_at() {
+        match self.burst.batcher.ready_at(self.settings.dialect) {
             t if t > now => t,
             _ => u64::MAX,
         }

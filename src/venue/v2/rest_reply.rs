@@ -209,7 +209,10 @@ struct ListsData<'a> {
 }
 
 /// The envelope's code, and the refusal when it is not `00000`; `Ok(None)` for a success.
-fn whole_refusal<D>(status: u16, reply: &Envelope<'_, D>) -> Result<Option<Verdict>, NoVerdict> {
+pub(in crate::venue) fn whole_refusal<D>(
+    status: u16,
+    reply: &Envelope<'_, D>,
+) -> Result<Option<Verdict>, NoVerdict> {
     let code = reply
         .code
         .as_ref()

@@ -3,8 +3,8 @@
 //! at the top level, a lowercase `category` and no symbol; replies have string codes and a
 //! string `ts`, and a failure (`{"event":"error","id":...}`) names its request by `id` alone;
 //! the `order` topic (`{"instType":"UTA","topic":"order"}`) pushes `orderStatus` and
-//! `cumExecQty`. REST: `cancel-order`, `order-info`, `account/settings`,
-//! `countdown-cancel-all`.
+//! `cumExecQty`. REST: `cancel-order`, `cancel-batch`, `cancel-symbol-order`, `order-info`,
+//! `account/settings`, `countdown-cancel-all`.
 //!
 //! The engine reaches these through [`Dialect::V3`](super::Dialect::V3); the public pieces are
 //! in [`crate::protocol::v3`].
@@ -23,5 +23,7 @@ pub use encode::{
 };
 pub(crate) use inbound::read;
 pub use rest::{
-    CANCEL_PATH, COUNTDOWN_PATH, ORDER_INFO_PATH, SETTINGS_PATH, encode_rest_cancel_body,
+    CANCEL_BATCH_PATH, CANCEL_PATH, CANCEL_SYMBOL_PATH, COUNTDOWN_PATH, MAX_BATCH_BODY_LEN,
+    ORDER_INFO_PATH, SETTINGS_PATH, encode_rest_batch_body, encode_rest_cancel_all_body,
+    encode_rest_cancel_body,
 };

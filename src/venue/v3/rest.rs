@@ -1,13 +1,20 @@
 //! V3 REST requests, written into buffers the caller owns and reuses: the cancel
-//! (`POST /api/v3/trade/cancel-order`), the order query (`GET /api/v3/trade/order-info`), the
-//! account's mode (`GET /api/v3/account/settings`) and the dead man's switch
-//! (`POST /api/v3/trade/countdown-cancel-all`). Signed like V2's; the keep-warm clock request
-//! is V2's public one.
+//! (`POST /api/v3/trade/cancel-order`), the batch cancel (`POST /api/v3/trade/cancel-batch`),
+//! the cancel-all (`POST /api/v3/trade/cancel-symbol-order`), the order query
+//! (`GET /api/v3/trade/order-info`), the account's mode (`GET /api/v3/account/settings`) and
+//! the dead man's switch (`POST /api/v3/trade/countdown-cancel-all`). Signed like V2's; the
+//! keep-warm clock request is V2's public one. REST categories are uppercase (`SPOT`,
+//! `USDT-FUTURES`, ...: [`InstType::as_str`]), unlike the WebSocket's.
 
-use crate::intent::Cancel;
+use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::venue::RestSigner as Signer;
 use crate::venue::decimal::write_decimal;
-use crate::venue::v2::rest::{encode_order_key_query, encode_signed_get, encode_signed_post};
+use crate::venue::v2::rest::{
+    BatchKey, encode_order_key_query, encode_signed_get, encode_signed_post,
+};
+
+/// The most orders one `cancel-batch` carries: 20, as the WebSocket's `batch-cancel`.
+use super::encode::MAX_BATCH;
 
 /// The cancel endpoint, every category.
 pub const CANCEL_PATH: &str = "/api/v3/trade/cancel-order";
@@ -17,6 +24,136 @@ pub const ORDER_INFO_PATH: &str = "/api/v3/trade/order-info";
 pub const SETTINGS_PATH: &str = "/api/v3/account/settings";
 /// The dead man's switch.
 pub const COUNTDOWN_PATH: &str = "/api/v3/trade/countdown-cancel-all";
+
+/// The batch cancel, every category (5 requests/s per account, one counter for all).
+pub const CANCEL_BATCH_PATH: &str = "/api/v3/trade/cancel-batch";
+/// The cancel-all of a category, or of one symbol in it (5 requests/s per account).
+pub const CANCEL_SYMBOL_PATH: &str = "/api/v3/trade/cancel-symbol-order";
+
+/// `cancel-batch` requests per second and account: one counter for every category.
+pub(crate) const BATCHES_PER_SECOND: u32 = 5;
+
+/// `cancel-symbol-order` requests per second and account, every category.
+pub(crate) const CANCEL_ALLS_PER_SECOND: u32 = 5;
+
+/// The longest `cancel-batch` body: [`MAX_BATCH`] client order ids of the longest kind, each
+/// with the longest category and symbol.
+pub const MAX_BATCH_BODY_LEN: usize = "[]".len()
+    + MAX_BATCH
+        * (r#"{"clientOid":"","category":"","symbol":""},"#.len()
+            + crate::intent::ClientOid::MAX_LEN
+            + "USDT-FUTURES".len()
+            + InstId::MAX_LEN);
+
+/// Appends the body of a `cancel-batch` of `orders` (at most [`MAX_BATCH`], each with a value
+/// under `key`; the caller groups them) on `inst_type` / `symbol`: a bare JSON list whose
+/// entries each carry the order's id (`orderId`, or `clientOid`: never both kinds in one
+/// request), the uppercase REST `category` and the `symbol`. An order without a value under
+/// `key` is skipped.
+///
+/// The facts name the entries' fields and the limit of 20, not the body's outer shape: a bare
+/// list is how one public client sends it (assumed).
+///
+/// ```
+/// use bitget_cancel::protocol::v3::encode_rest_batch_body;
+/// use bitget_cancel::rest::BatchKey;
+/// use bitget_cancel::{InstId, InstType, OrderRef};
+///
+/// let orders = [OrderRef::order_id("1")?, OrderRef::from_parts(Some("2"), Some("c-2"))?];
+/// let mut body = Vec::new();
+/// encode_rest_batch_body(&mut body, InstType::Spot, &InstId::new("BTCUSDT")?, BatchKey::OrderId, orders.iter());
+/// assert_eq!(
+///     body,
+///     br#"[{"orderId":"1","category":"SPOT","symbol":"BTCUSDT"},{"orderId":"2","category":"SPOT","symbol":"BTCUSDT"}]"#
+/// );
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+pub fn encode_rest_batch_body<'a>(
+    out: &mut Vec<u8>,
+    inst_type: InstType,
+    symbol: &InstId,
+    key: BatchKey,
+    orders: impl Iterator<Item = &'a OrderRef>,
+) {
+    out.push(b'[');
+    let mut first = true;
+    for order in orders.take(MAX_BATCH) {
+        let Some(value) = key.value(order) else {
+            continue;
+        };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.extend_from_slice(br#"{""#);
+        out.extend_from_slice(key.field().as_bytes());
+        out.extend_from_slice(br#"":""#);
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(br#"","category":""#);
+        out.extend_from_slice(inst_type.as_str().as_bytes());
+        out.extend_from_slice(br#"","symbol":""#);
+        out.extend_from_slice(symbol.as_str().as_bytes());
+        out.extend_from_slice(br#""}"#);
+    }
+    out.push(b']');
+}
+
+/// Appends the body of a `cancel-symbol-order`: `{"category":"USDT-FUTURES"}`, with
+/// `"symbol"` for one symbol (a spot cancel-all always has one: [`CancelAll::new`]).
+///
+/// ```
+/// use bitget_cancel::protocol::v3::encode_rest_cancel_all_body;
+/// use bitget_cancel::{CancelAll, InstId, InstType};
+///
+/// let mut body = Vec::new();
+/// encode_rest_cancel_all_body(&mut body, &CancelAll::new(InstType::UsdtFutures, None)?);
+/// assert_eq!(body, br#"{"category":"USDT-FUTURES"}"#);
+/// body.clear();
+/// encode_rest_cancel_all_body(&mut body, &CancelAll::new(InstType::Spot, Some(InstId::new("ETHUSDT")?))?);
+/// assert_eq!(body, br#"{"category":"SPOT","symbol":"ETHUSDT"}"#);
+/// # Ok::<(), bitget_cancel::InvalidField>(())
+/// ```
+pub fn encode_rest_cancel_all_body(out: &mut Vec<u8>, all: &CancelAll) {
+    out.extend_from_slice(br#"{"category":""#);
+    out.extend_from_slice(all.inst_type.as_str().as_bytes());
+    out.push(b'"');
+    if let Some(symbol) = &all.inst_id {
+        out.extend_from_slice(br#","symbol":""#);
+        out.extend_from_slice(symbol.as_str().as_bytes());
+        out.push(b'"');
+    }
+    out.push(b'}');
+}
+
+/// Appends the signed `cancel-batch` (body built in `body` first).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn encode_batch<'a>(
+    request: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+    signer: &Signer<'_>,
+    timestamp_ms: u64,
+    inst_type: InstType,
+    symbol: &InstId,
+    key: BatchKey,
+    orders: impl Iterator<Item = &'a OrderRef>,
+) {
+    body.clear();
+    encode_rest_batch_body(body, inst_type, symbol, key, orders);
+    encode_signed_post(request, signer, timestamp_ms, CANCEL_BATCH_PATH, body);
+}
+
+/// Appends the signed `cancel-symbol-order` (body built in `body` first).
+pub(crate) fn encode_cancel_all(
+    request: &mut Vec<u8>,
+    body: &mut Vec<u8>,
+    signer: &Signer<'_>,
+    timestamp_ms: u64,
+    all: &CancelAll,
+) {
+    body.clear();
+    encode_rest_cancel_all_body(body, all);
+    encode_signed_post(request, signer, timestamp_ms, CANCEL_SYMBOL_PATH, body);
+}
 
 /// The longest cancel body.
 pub const MAX_CANCEL_BODY_LEN: usize = r#"{"orderId":"","clientOid":""}"#.len()
@@ -155,6 +292,75 @@ mod tests {
         assert!(text.starts_with("GET /api/v3/account/settings HTTP/1.1\r\n"));
         let sign = sign_request(b"s", 5, "GET", "/api/v3/account/settings", b"");
         assert_eq!(header(&text, "ACCESS-SIGN").as_bytes(), sign);
+    }
+
+    #[test]
+    fn a_batch_is_a_bare_list_of_one_kind_of_id_with_uppercase_categories() {
+        let orders = [
+            OrderRef::client_oid("a-1").unwrap(),
+            OrderRef::order_id("7").unwrap(),
+            OrderRef::from_parts(Some("8"), Some("b-2")).unwrap(),
+        ];
+        let (mut request, mut body) = (Vec::new(), Vec::new());
+        let symbol = InstId::new("ETHUSDT").unwrap();
+        encode_batch(
+            &mut request,
+            &mut body,
+            &signer(),
+            1_700_000_000_000,
+            InstType::UsdtFutures,
+            &symbol,
+            BatchKey::ClientOid,
+            orders.iter(),
+        );
+        assert_eq!(
+            std::str::from_utf8(&body).unwrap(),
+            r#"[{"clientOid":"a-1","category":"USDT-FUTURES","symbol":"ETHUSDT"},{"clientOid":"b-2","category":"USDT-FUTURES","symbol":"ETHUSDT"}]"#,
+            "the order named by orderId alone is not in a clientOid batch"
+        );
+        let text = String::from_utf8(request).unwrap();
+        assert!(text.starts_with("POST /api/v3/trade/cancel-batch HTTP/1.1\r\n"));
+        assert!(text.ends_with(std::str::from_utf8(&body).unwrap()));
+        let sign = sign_request(
+            b"s",
+            1_700_000_000_000,
+            "POST",
+            "/api/v3/trade/cancel-batch",
+            &body,
+        );
+        assert_eq!(header(&text, "ACCESS-SIGN").as_bytes(), sign);
+        // Twenty of the longest ids fit the bound; a twenty-first is not written.
+        let long: Vec<OrderRef> = (0..21)
+            .map(|_| OrderRef::client_oid(&"c".repeat(64)).unwrap())
+            .collect();
+        body.clear();
+        let symbol = InstId::new(&"B".repeat(32)).unwrap();
+        encode_rest_batch_body(
+            &mut body,
+            InstType::UsdtFutures,
+            &symbol,
+            BatchKey::ClientOid,
+            long.iter(),
+        );
+        let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(parsed.as_array().unwrap().len(), MAX_BATCH);
+        assert!(body.len() <= MAX_BATCH_BODY_LEN);
+    }
+
+    #[test]
+    fn a_cancel_all_names_its_category_in_uppercase_and_its_symbol_if_any() {
+        let (mut request, mut body) = (Vec::new(), Vec::new());
+        let all =
+            CancelAll::new(InstType::CoinFutures, Some(InstId::new("BTCUSD").unwrap())).unwrap();
+        encode_cancel_all(&mut request, &mut body, &signer(), 1, &all);
+        assert_eq!(body, br#"{"category":"COIN-FUTURES","symbol":"BTCUSD"}"#);
+        assert!(request.starts_with(b"POST /api/v3/trade/cancel-symbol-order HTTP/1.1\r\n"));
+        body.clear();
+        encode_rest_cancel_all_body(
+            &mut body,
+            &CancelAll::new(InstType::UsdcFutures, None).unwrap(),
+        );
+        assert_eq!(body, br#"{"category":"USDC-FUTURES"}"#);
     }
 
     #[test]
