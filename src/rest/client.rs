@@ -146,10 +146,12 @@ impl Phase {
 enum Kind {
     Cancel {
         tag: u64,
+        dialect: Dialect,
     },
     Query {
         tag: u64,
         inst_type: InstType,
+        dialect: Dialect,
     },
     Batch {
         tag: u64,
@@ -590,7 +592,7 @@ impl RestClient {
     ) -> Result<(), SendError> {
         let k = self.cancel_lane()?;
         let dialect = self.dialect;
-        let kind = Kind::Cancel { tag };
+        let kind = Kind::Cancel { tag, dialect };
         self.send_signed(k, kind, now, unix_ms, |request, body, signer, ts| {
             dialect.encode_rest_cancel(request, body, signer, ts, cancel)
         })
@@ -617,6 +619,7 @@ impl RestClient {
         let kind = Kind::Query {
             tag,
             inst_type: cancel.inst_type,
+            dialect,
         };
         self.send_signed(k, kind, now, unix_ms, |request, _, signer, ts| {
             dialect.encode_rest_query(request, signer, ts, cancel)
@@ -1146,7 +1149,7 @@ impl RestClient {
         lane.answered = true;
         lane.warm_at = now.saturating_add(keep_warm);
         match (request.kind, decoded) {
-            (Kind::Cancel { tag }, Decoded::Cancel(verdict)) => events.push(match verdict {
+            (Kind::Cancel { tag, .. }, Decoded::Cancel(verdict)) => events.push(match verdict {
                 Ok(verdict) => RestEvent::Reply {
                     tag,
                     verdict,
@@ -1274,12 +1277,12 @@ impl RestClient {
             other => other.clone(),
         };
         match self.lanes[k].in_flight.take().map(|r| r.kind) {
-            Some(Kind::Cancel { tag } | Kind::Batch { tag, .. } | Kind::CancelAll { tag, .. }) => {
-                events.push(RestEvent::Failed {
-                    tag,
-                    error: error(),
-                })
-            }
+            Some(
+                Kind::Cancel { tag, .. } | Kind::Batch { tag, .. } | Kind::CancelAll { tag, .. },
+            ) => events.push(RestEvent::Failed {
+                tag,
+                error: error(),
+            }),
             Some(Kind::Query { tag, .. }) => events.push(RestEvent::QueryFailed {
                 tag,
                 error: error(),
@@ -1372,12 +1375,16 @@ enum Decoded {
 
 fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8]) -> Decoded {
     match in_flight.map(|r| r.kind) {
-        Some(Kind::Cancel { .. }) => Decoded::Cancel(
+        // A request for an order is read in the dialect it was sent in, whatever the client
+        // speaks now (the account may have switched while it was on the wire).
+        Some(Kind::Cancel { dialect, .. }) => Decoded::Cancel(
             dialect
                 .read_rest_verdict(status, body)
                 .map_err(RestError::from),
         ),
-        Some(Kind::Query { inst_type, .. }) => Decoded::Query(
+        Some(Kind::Query {
+            inst_type, dialect, ..
+        }) => Decoded::Query(
             dialect
                 .read_rest_order(status, body, inst_type)
                 .map_err(RestError::from),

@@ -922,7 +922,9 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> Account<I, O, L, C>
                 self.refused_for_account(slot, a, l, code, now);
             }
             Verdict::Rejected { code, msg } => {
-                let class = self.settings.dialect.answer_class(code);
+                // By the codes of the dialect the connection speaks: after a switch, the old
+                // dialect's connection still answers what was sent on it.
+                let class = self.links[l].speaks().answer_class(code);
                 if class.is_transient() {
                     self.on_transient(slot, a, l, Transient { code, msg, via }, class);
                 } else {

@@ -25,6 +25,7 @@ use crate::engine::shared::SessionError;
 use crate::intent::Cancel;
 use crate::outcome::{NotSentReason, Status, UnknownReason, VenueMsg, Via};
 use crate::rest::{OrderAnswer, RestClient, RestError, RestEvent, SendError, Verdict};
+use crate::venue::Dialect;
 
 use super::inflight::Transient;
 
@@ -42,7 +43,9 @@ pub(crate) struct RestRung {
     /// The client was started (and not shut down).
     started: bool,
     /// The cancel on the REST connection: `(slot, seq)`; its tag is `seq`.
-    in_flight: Option<(u32, u64)>,
+    /// The single cancel on the REST connection: its slot, its arrival number (the request's
+    /// tag) and the dialect it went in, whose codes table reads its answer.
+    in_flight: Option<(u32, u64, Dialect)>,
     /// Every cancel goes over REST.
     only: bool,
     /// Logins wait for the venue's clock until then (0: not yet decided).
@@ -188,6 +191,13 @@ impl RestRung {
     }
 
     /// Whether a reply may still come to a request on the REST connection.
+    /// The dialect the single cancel tagged `tag` went in, while it is on the connection.
+    pub(crate) fn dialect_of(&self, tag: u64) -> Option<Dialect> {
+        self.in_flight
+            .filter(|&(_, seq, _)| seq == tag)
+            .map(|(_, _, dialect)| dialect)
+    }
+
     pub(crate) fn has_in_flight(&self) -> bool {
         self.in_flight.is_some()
     }
@@ -242,7 +252,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             return false;
         };
         self.table.entry_mut(slot).written_ns = self.clock.now();
-        self.rest.in_flight = Some((slot, seq));
+        self.rest.in_flight = Some((slot, seq, self.settings.dialect));
         self.attempt_sent(REST_LINK, now);
         true
     }
@@ -271,7 +281,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
         if e.written_ns == 0 {
             e.written_ns = written;
         }
-        self.rest.in_flight = Some((slot, seq));
+        self.rest.in_flight = Some((slot, seq, self.settings.dialect));
         self.attempt_sent(REST_LINK, now);
         true
     }
@@ -380,10 +390,12 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             match event {
                 RestEvent::Reply { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
+                    // Read by the codes of the dialect the cancel went in.
+                    let dialect = self.rest.dialect_of(*tag).unwrap_or(self.settings.dialect);
                     let definitive = match *verdict {
                         Verdict::Acked => true,
                         Verdict::Rejected { code, msg }
-                            if self.settings.dialect.rest_refuses_credentials(code) =>
+                            if dialect.rest_refuses_credentials(code) =>
                         {
                             self.on_rest_refused(*tag, code, msg, now);
                             continue;
@@ -399,7 +411,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                             continue;
                         }
                         Verdict::Rejected { code, .. } => {
-                            !self.settings.dialect.answer_class(code).is_transient()
+                            !dialect.answer_class(code).is_transient()
                         }
                     };
                     if definitive {
@@ -415,7 +427,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                             self.settle_reply(slot, a, REST_LINK, Status::Acked, Via::Rest)
                         }
                         Verdict::Rejected { code, msg } => {
-                            let class = self.settings.dialect.answer_class(code);
+                            let class = dialect.answer_class(code);
                             if class.is_transient() {
                                 let transient = Transient {
                                     code,
@@ -548,7 +560,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     /// The in-flight intent and attempt the REST request with `tag` carried, if it is still in
     /// flight; clears the REST slot either way when the tag is its.
     fn take_rest_attempt(&mut self, tag: u64) -> Option<(u32, usize)> {
-        let (slot, seq) = self.rest.in_flight.filter(|&(_, seq)| seq == tag)?;
+        let (slot, seq, _) = self.rest.in_flight.filter(|&(_, seq, _)| seq == tag)?;
         self.rest.in_flight = None;
         if !self.table.is_in_flight(slot, seq) {
             return None;

@@ -161,6 +161,9 @@ pub(crate) struct FakeLink {
     /// Times the account asked it to probe the venue with a `ping`.
     pub(crate) probes: u32,
     error: Option<SessionError>,
+    /// The dialect of its current attempt: the account's when the attempt began (as a real
+    /// link picks it when it dials).
+    speaks: Dialect,
 }
 
 impl FakeLink {
@@ -189,6 +192,7 @@ impl FakeLink {
             drop_on_read: false,
             probes: 0,
             error: None,
+            speaks: settings.dialect,
         }
     }
 
@@ -297,6 +301,9 @@ impl LinkSeam for FakeLink {
     fn url(&self) -> &str {
         &self.url
     }
+    fn speaks(&self) -> Dialect {
+        self.speaks
+    }
     fn ready_at(&self) -> u64 {
         self.budget.ready_at()
     }
@@ -326,7 +333,10 @@ impl LinkSeam for FakeLink {
         }
         any
     }
-    fn advance(&mut self, _cx: &mut LinkCx<'_>) -> bool {
+    fn advance(&mut self, cx: &mut LinkCx<'_>) -> bool {
+        if !matches!(self.state, FakeState::Live) {
+            self.speaks = cx.settings.dialect;
+        }
         false
     }
     fn append_cancel(

@@ -205,7 +205,7 @@ impl Link {
         ws::encode_client_frame(
             &mut cx.scratch.frames,
             OpCode::Text,
-            cx.settings.dialect.ping(),
+            self.speaks.ping(),
             self.masks.next_mask(),
         );
         let deadline = if self.probe_wanted {
@@ -596,8 +596,7 @@ impl Link {
                 if closing && self.close_announced_at == 0 {
                     self.close_announced_at = cx.now.max(1);
                 }
-                let rate_limited =
-                    cx.settings.dialect.answer_class(code) == AnswerClass::RateLimited;
+                let rate_limited = self.speaks.answer_class(code) == AnswerClass::RateLimited;
                 self.emit(
                     cx.events,
                     LinkEvent::VenueError {
@@ -638,7 +637,7 @@ impl Link {
 
     /// The venue refused the login.
     fn login_refused(&mut self, code: i64, msg: VenueMsg, cx: &mut LinkCx<'_>) {
-        let refusal = cx.settings.dialect.login_refusal(code);
+        let refusal = self.speaks.login_refusal(code);
         if refusal != LoginRefusal::Credentials {
             if refusal == LoginRefusal::Clock {
                 crate::relay::log_warn!(
@@ -740,6 +739,10 @@ impl LinkSeam for Link {
 
     fn url(&self) -> &str {
         &self.url
+    }
+
+    fn speaks(&self) -> Dialect {
+        self.speaks
     }
 
     /// When the message budget allows the next frame.

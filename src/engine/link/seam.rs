@@ -195,6 +195,9 @@ pub(crate) trait LinkSeam: LinkView {
     fn generation(&self) -> u32;
     /// The endpoint, for logs.
     fn url(&self) -> &str;
+    /// The venue's API this connection speaks (its current or last attempt's): its replies are
+    /// read, and their codes classified, in it, even after the account switched.
+    fn speaks(&self) -> crate::venue::Dialect;
     /// When the message budget allows the next frame.
     fn ready_at(&self) -> u64;
     /// Whether ciphertext waits for room in the socket.
