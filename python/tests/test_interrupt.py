@@ -17,6 +17,10 @@ import pytest
 import bitget_cancel as bc
 from conftest import PATIENCE, unreachable_engine
 
+# Every test here is about Ctrl-C reaching Python: Python's handler is in place whatever the
+# process inherited.
+pytestmark = pytest.mark.usefixtures("python_handles_sigint")
+
 
 def interrupt_soon(delay: float = 0.2) -> threading.Timer:
     timer = threading.Timer(delay, _thread.interrupt_main)
