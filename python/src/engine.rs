@@ -857,10 +857,15 @@ impl Engine {
                 }
             }
         }
+        // Every future taken off the ring gets its item, an interrupt meanwhile or not.
+        let mut interrupted = Ok(());
         for (p, item) in settled {
-            self.resolve(slf, p, item, Some(event_loop))?;
+            keep_first(
+                &mut interrupted,
+                self.resolve(slf, p, item, Some(event_loop)),
+            );
         }
-        Ok(())
+        interrupted
     }
 
     /// A future's result, unless it is done (cancelled): then `item` goes to the backlog.
