@@ -34,7 +34,7 @@ use bitget_cancel::engine::{
 use bitget_cancel::final_word::FinalWord;
 use bitget_cancel::outcome::Status;
 use bitget_cancel::{Outcome, RequestId};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
@@ -707,10 +707,19 @@ impl Engine {
                 .lock_py_attached(py)
                 .unwrap_or_else(|p| p.into_inner()),
         );
-        let open: Vec<_> = earlier
-            .into_iter()
-            .filter(|l| !is_closed(l.bind(py)))
-            .collect();
+        // An interrupt while asking keeps the loops not asked yet, and goes up afterwards.
+        let mut interrupted = Ok(());
+        let mut open = Vec::with_capacity(earlier.len());
+        for l in earlier {
+            if interrupted.is_ok() {
+                match is_closed(l.bind(py)) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => interrupted = Err(e),
+                }
+            }
+            open.push(l);
+        }
         let mut watched = watched
             .lock_py_attached(py)
             .unwrap_or_else(|p| p.into_inner());
@@ -718,7 +727,7 @@ impl Engine {
         if !watched.iter().any(|l| l.bind(py).is(event_loop)) {
             watched.push(event_loop.clone().unbind());
         }
-        Ok(())
+        interrupted
     }
 
     /// The blocking wait of `outcome()` and `final()`: the backlog first, then `take` with the
@@ -752,6 +761,10 @@ impl Engine {
             let handle = &self.handle;
             let take = &take;
             let got = py.detach(|| take(handle, slice, spin));
+            // What came during the slice (Ctrl-C) is taken now, before any Python code runs
+            // here: routing to a future calls Python, and Python code that runs while a signal
+            // is pending handles it itself, where its KeyboardInterrupt never reaches the caller.
+            let interrupted = py.check_signals();
             let (route, wake_reader) = {
                 let mut router = lock(router);
                 router.sync_waiters -= 1;
@@ -763,16 +776,27 @@ impl Engine {
                 reader.notify();
             }
             match route {
-                Some(Route::Caller(item)) => return Ok(Some(item)),
+                Some(Route::Caller(item)) => {
+                    if let Err(interrupt) = interrupted {
+                        // The interrupt goes up; the item stays the next one read.
+                        lock(router).backlog.push_front(item);
+                        return Err(interrupt);
+                    }
+                    return Ok(Some(item));
+                }
                 Some(Route::Future(p, item)) => {
+                    // The future gets its item either way; then the interrupt goes up.
                     self.resolve(slf, p, item, None)?;
+                    interrupted?;
                     // More are coming: spin again before parking.
                     spin = self.handle.outcome_spin();
                     continue;
                 }
-                None => spin = std::time::Duration::ZERO,
+                None => {
+                    interrupted?;
+                    spin = std::time::Duration::ZERO;
+                }
             }
-            py.check_signals()?;
             if deadline.passed() || stopped {
                 return Ok(None);
             }
@@ -834,10 +858,15 @@ impl Engine {
                 }
             }
         }
+        // Every future taken off the ring gets its item, an interrupt meanwhile or not.
+        let mut interrupted = Ok(());
         for (p, item) in settled {
-            self.resolve(slf, p, item, Some(event_loop))?;
+            keep_first(
+                &mut interrupted,
+                self.resolve(slf, p, item, Some(event_loop)),
+            );
         }
-        Ok(())
+        interrupted
     }
 
     /// A future's result, unless it is done (cancelled): then `item` goes to the backlog.
@@ -881,9 +910,11 @@ impl Engine {
                     .map(drop)
             })
         };
-        if delivered.is_err() {
-            // A closed loop, a future in a bad state: the item stays readable.
+        if let Err(e) = delivered {
+            // A closed loop, a future in a bad state: the item stays readable. An interrupt
+            // raised meanwhile is the caller's.
             lock(T::router(self)).backlog.push_back(item);
+            unless_interrupt::<()>(py, Err(e))?;
         }
         Ok(())
     }
@@ -931,10 +962,15 @@ impl Engine {
             return Ok(());
         }
         py.detach(|| engine.shutdown());
-        let running = GET_RUNNING_LOOP
-            .import(py, "asyncio", "get_running_loop")?
-            .call0()
-            .ok();
+        // No running loop is an error here, and an ordinary one; an interrupt meanwhile is not.
+        let running = unless_interrupt(
+            py,
+            GET_RUNNING_LOOP
+                .import(py, "asyncio", "get_running_loop")?
+                .call0(),
+        )?;
+        // The winding down goes on through an interrupt, which goes up at the end.
+        let mut interrupted = Ok(());
         self.route_the_rest(slf, Handle::try_outcome, running.as_ref())?;
         if self.handle.confirms() {
             self.route_the_rest(slf, Handle::try_final, running.as_ref())?;
@@ -951,9 +987,10 @@ impl Engine {
                     self._fail_stopped(future)?;
                 } else {
                     // A closed loop has nobody left to tell.
-                    let _ = slf.getattr("_fail_stopped").and_then(|fail| {
+                    let told = slf.getattr("_fail_stopped").and_then(|fail| {
                         event_loop.call_method1(intern!(py, "call_soon_threadsafe"), (fail, future))
                     });
+                    keep_first(&mut interrupted, unless_interrupt(py, told));
                 }
             }
         }
@@ -973,20 +1010,26 @@ impl Engine {
             );
             for event_loop in watched {
                 let event_loop = event_loop.bind(py);
-                if is_closed(event_loop) {
-                    continue;
+                match is_closed(event_loop) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(interrupt) => {
+                        keep_first(&mut interrupted, Err::<(), _>(interrupt));
+                        continue;
+                    }
                 }
                 if running.as_ref().is_some_and(|r| r.is(event_loop)) {
                     event_loop.call_method1(intern!(py, "remove_reader"), (fd,))?;
                 } else {
                     let remove = event_loop.getattr(intern!(py, "remove_reader"))?;
                     // A loop closing meanwhile removed it itself.
-                    let _ =
+                    let told =
                         event_loop.call_method1(intern!(py, "call_soon_threadsafe"), (remove, fd));
+                    keep_first(&mut interrupted, unless_interrupt(py, told));
                 }
             }
         }
-        Ok(())
+        interrupted
     }
 }
 
@@ -1021,11 +1064,35 @@ impl Drop for Engine {
     }
 }
 
-fn is_closed(event_loop: &Bound<'_, PyAny>) -> bool {
-    event_loop
-        .call_method0(intern!(event_loop.py(), "is_closed"))
-        .and_then(|c| c.is_truthy())
-        .unwrap_or(true)
+/// Whether `event_loop` is closed; one that cannot say counts as closed. An interrupt raised
+/// while asking (`is_closed` is Python code) goes up.
+fn is_closed(event_loop: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = event_loop.py();
+    let closed = event_loop
+        .call_method0(intern!(py, "is_closed"))
+        .and_then(|c| c.is_truthy());
+    Ok(unless_interrupt(py, closed)?.unwrap_or(true))
+}
+
+/// The result of Python code whose ordinary failure (an `Exception`) the caller lives with:
+/// `None` then. Anything else raised (`KeyboardInterrupt` from Ctrl-C, `SystemExit`: a
+/// `BaseException` that is no `Exception`) is the program's, and goes up. Python code run while
+/// a signal is pending runs its handler, so dropping every error would drop Ctrl-C with it.
+fn unless_interrupt<T>(py: Python<'_>, result: PyResult<T>) -> PyResult<Option<T>> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(e) if e.is_instance_of::<PyException>(py) => Ok(None),
+        Err(interrupt) => Err(interrupt),
+    }
+}
+
+/// Keeps the first interrupt of several steps that all run.
+fn keep_first<T>(first: &mut PyResult<()>, step: PyResult<T>) {
+    if first.is_ok()
+        && let Err(e) = step
+    {
+        *first = Err(e);
+    }
 }
 
 /// The counters as a dict.

@@ -7,6 +7,7 @@ The suite tests the installed package: run it from outside ``python/`` (``.ci/ru
 from __future__ import annotations
 
 import pathlib
+import signal
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -74,6 +75,22 @@ def engine_for() -> Iterator[Callable[..., bc.Engine]]:
 @pytest.fixture
 def engine(venue: bc.SimVenue, engine_for: Callable[..., bc.Engine]) -> bc.Engine:
     return engine_for(venue)
+
+
+@pytest.fixture
+def python_handles_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as a program started from a terminal has it.
+
+    A process that inherits SIGINT ignored (started with ``&`` by a shell without job control,
+    as scripts start background jobs) keeps it ignored: Python installs no handler of its own,
+    Ctrl-C never reaches it and ``_thread.interrupt_main()`` does nothing, so a test of Ctrl-C
+    would wait out its bound whatever the engine does. Its child processes inherit the handler's
+    default, not the ignoring."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def unreachable_engine(**overrides: Any) -> bc.Engine:

@@ -255,6 +255,7 @@ def test_final_words_not_read_stay_readable_after_shutdown(venue, confirming):
     assert confirming.final(timeout=PATIENCE) is None, "stopped, nothing left: no wait"
 
 
+@pytest.mark.usefixtures("python_handles_sigint")
 def test_interrupting_a_blocked_final_raises_keyboard_interrupt():
     engine = unreachable_engine(confirm=True)
     try:
