@@ -1004,8 +1004,18 @@ impl Summary<'_> {
         line(format!("  pinning     {}", self.pinning));
         let c = confirm(self.args.chaos);
         line(format!(
-            "  final word  pushes on the order channel; REST order query {:?} after the reply when none came, then backing off, within the venue's query limits (20/s spot, 10/s futures); time up {:?} after the reply{}",
+            "  final word  pushes on the {}; REST order query {:?} after the reply when none came, then backing off, within the venue's query limits ({}); time up {:?} after the reply{}",
+            if self.stats.unified.unified {
+                "order topic"
+            } else {
+                "order channel"
+            },
             c.after,
+            if self.stats.unified.unified {
+                "order-info, 10/s for every category together"
+            } else {
+                "20/s spot, 10/s futures"
+            },
             c.timeout,
             if self.args.chaos {
                 " (longer under --chaos, where many pushes are lost)"
