@@ -22,10 +22,10 @@ use crate::venue::{AccountAnswer, Dialect, RestSigner};
 
 /// Something the client reports from [`RestClient::advance`] (or [`RestClient::shutdown`]).
 ///
-/// A batch's verdict is carried by value (a few kilobytes): boxing it would allocate per reply,
-/// and the events go through a buffer reserved once.
+/// A batch's verdict (a few kilobytes, one verdict per entry) comes boxed: carried by value it
+/// made every event that size, and a single cancel's reply paid for copying it several times
+/// on its way out. A batch reply allocates once; a single cancel's allocates nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)]
 pub enum RestEvent {
     /// The TLS handshake completed: a connection is open. Unless the clock offset was measured
     /// recently (or the other connection measures it), the client sends
@@ -65,7 +65,7 @@ pub enum RestEvent {
         /// The caller's tag.
         tag: u64,
         /// Entry by entry, in the order sent, or refused as a whole.
-        verdict: BatchVerdict,
+        verdict: Box<BatchVerdict>,
         /// From the request's write to its complete reply, in nanoseconds of the caller's clock.
         round_trip_ns: u64,
     },
@@ -138,11 +138,11 @@ impl Phase {
     }
 }
 
-/// What the request in flight is. A batch keeps the entries it carried, to read its reply by;
-/// a batch and a cancel-all keep the dialect they were sent in, whose rules read their reply
-/// even if the client switched meanwhile.
+/// What the request in flight is, with the dialect it was sent in, whose rules read its reply
+/// even if the client switched meanwhile. A batch's entries wait in its connection's
+/// `Lane::batch_sent`, to read its reply by: kept out of here, as this is copied with every
+/// request, a single cancel's included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(clippy::large_enum_variant)]
 enum Kind {
     Cancel {
         tag: u64,
@@ -156,7 +156,6 @@ enum Kind {
     Batch {
         tag: u64,
         key: BatchKey,
-        sent: [OrderRef; MAX_BATCH],
         len: u8,
         dialect: Dialect,
     },
@@ -213,6 +212,9 @@ struct Lane {
     sampling: u8,
     /// A failure met inside `send_cancel`, reported by the next `advance`.
     broken: Option<RestError>,
+    /// The entries of the batch in flight on this connection, in the order sent (the first
+    /// `len` of its `Kind::Batch`).
+    batch_sent: [OrderRef; MAX_BATCH],
 }
 
 impl Lane {
@@ -443,6 +445,7 @@ impl RestClient {
             warm_at: 0,
             sampling: 0,
             broken: None,
+            batch_sent: [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH],
         };
         let second = dialer.fork();
         Ok(RestClient {
@@ -662,7 +665,6 @@ impl RestClient {
         let kind = Kind::Batch {
             tag,
             key,
-            sent,
             len: len as u8,
             dialect,
         };
@@ -677,7 +679,9 @@ impl RestClient {
                 key,
                 &sent[..len],
             );
-        })
+        })?;
+        self.lanes[k].batch_sent[..len].copy_from_slice(&sent[..len]);
+        Ok(())
     }
 
     /// Sends a signed cancel-all, timestamped like [`send_cancel`](Self::send_cancel), in the
@@ -1032,8 +1036,13 @@ impl RestClient {
                     let in_flight = lane.in_flight;
                     match lane.reader.finish() {
                         Ok(Some(response)) => {
-                            let decoded =
-                                decode(self.dialect, in_flight, response.status, response.body);
+                            let decoded = decode(
+                                self.dialect,
+                                in_flight,
+                                &lane.batch_sent,
+                                response.status,
+                                response.body,
+                            );
                             self.settle(k, decoded, now, unix_ms, events);
                         }
                         Ok(None) => {}
@@ -1052,7 +1061,13 @@ impl RestClient {
                     let in_flight = lane.in_flight;
                     let (decoded, close) = match lane.reader.push(&self.scratch[..n]) {
                         Ok(Some(response)) => (
-                            decode(self.dialect, in_flight, response.status, response.body),
+                            decode(
+                                self.dialect,
+                                in_flight,
+                                &lane.batch_sent,
+                                response.status,
+                                response.body,
+                            ),
                             response.close,
                         ),
                         Ok(None) => continue,
@@ -1361,19 +1376,25 @@ fn signer<'a>(
 }
 
 /// A complete reply, read according to the request it answers.
-#[allow(clippy::large_enum_variant)]
 enum Decoded {
     Cancel(Result<Verdict, RestError>),
     Query(Result<OrderAnswer, RestError>),
     Time(Result<i64, RestError>),
-    Batch(Result<BatchVerdict, RestError>),
+    Batch(Result<Box<BatchVerdict>, RestError>),
     CancelAll(Result<CancelAllVerdict, RestError>),
     Account(AccountAnswer),
     Countdown(Result<Verdict, RestError>),
     Unsolicited { status: u16 },
 }
 
-fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8]) -> Decoded {
+/// Reads a reply to the request `in_flight` (a batch's entries are `batch_sent`).
+fn decode(
+    dialect: Dialect,
+    in_flight: Option<InFlight>,
+    batch_sent: &[OrderRef; MAX_BATCH],
+    status: u16,
+    body: &[u8],
+) -> Decoded {
     match in_flight.map(|r| r.kind) {
         // A request for an order is read in the dialect it was sent in, whatever the client
         // speaks now (the account may have switched while it was on the wire).
@@ -1392,14 +1413,11 @@ fn decode(dialect: Dialect, in_flight: Option<InFlight>, status: u16, body: &[u8
         // A batch or a cancel-all is read in the dialect it was sent in, whatever the
         // client speaks now.
         Some(Kind::Batch {
-            key,
-            sent,
-            len,
-            dialect,
-            ..
+            key, len, dialect, ..
         }) => Decoded::Batch(
             dialect
-                .read_rest_batch(status, body, key, &sent[..usize::from(len)])
+                .read_rest_batch(status, body, key, &batch_sent[..usize::from(len)])
+                .map(Box::new)
                 .map_err(RestError::from),
         ),
         Some(Kind::CancelAll { dialect, .. }) => Decoded::CancelAll(
@@ -1437,25 +1455,41 @@ mod tests {
     }
 
     fn batch(dialect: Dialect) -> Kind {
-        let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
-        sent[0] = OrderRef::order_id("1").unwrap();
         Kind::Batch {
             tag: 1,
             key: BatchKey::OrderId,
-            sent,
             len: 1,
             dialect,
         }
+    }
+
+    /// The entries of the batch `batch` made: order 1.
+    fn sent() -> [OrderRef; MAX_BATCH] {
+        let mut sent = [OrderRef::OrderId(crate::intent::OrderId::EMPTY); MAX_BATCH];
+        sent[0] = OrderRef::order_id("1").unwrap();
+        sent
+    }
+
+    #[test]
+    fn what_every_single_cancel_copies_stays_small_whatever_a_batch_carries() {
+        // A batch's entries and verdicts once rode in these, and a single cancel over REST
+        // paid for copying kilobytes several times between its reply and its outcome.
+        assert!(std::mem::size_of::<InFlight>() <= 64);
+        assert!(std::mem::size_of::<Decoded>() <= 512);
+        assert!(std::mem::size_of::<RestEvent>() <= 512);
     }
 
     #[test]
     fn a_batch_or_cancel_all_is_read_in_the_dialect_it_went_in_whatever_the_client_speaks_now() {
         let v3 = br#"{"code":"00000","data":[{"orderId":"1","code":"25204","msg":"gone"}]}"#;
         // Sent in V3, read after the client switched to V2: V3's per-entry codes.
-        let Decoded::Batch(Ok(BatchVerdict::Entries(results))) =
-            decode(Dialect::V2, in_flight(batch(Dialect::V3)), 200, v3)
+        let Decoded::Batch(Ok(verdict)) =
+            decode(Dialect::V2, in_flight(batch(Dialect::V3)), &sent(), 200, v3)
         else {
             panic!("a batch verdict")
+        };
+        let BatchVerdict::Entries(results) = *verdict else {
+            panic!("entries")
         };
         assert!(matches!(
             results.get(0),
@@ -1463,21 +1497,33 @@ mod tests {
         ));
         // Read by V2's rules (success and failure lists), the same body is no V2 reply.
         assert!(matches!(
-            decode(Dialect::V3, in_flight(batch(Dialect::V2)), 200, v3),
+            decode(Dialect::V3, in_flight(batch(Dialect::V2)), &sent(), 200, v3),
             Decoded::Batch(Err(RestError::BadReply { .. }))
         ));
 
         let listed = br#"{"code":"00000","data":{"list":[{"orderId":"1","code":"0"}]}}"#;
         let all = |dialect| Kind::CancelAll { tag: 2, dialect };
         assert!(matches!(
-            decode(Dialect::V2, in_flight(all(Dialect::V3)), 200, listed),
+            decode(
+                Dialect::V2,
+                in_flight(all(Dialect::V3)),
+                &sent(),
+                200,
+                listed
+            ),
             Decoded::CancelAll(Ok(CancelAllVerdict::Acked {
                 succeeded: Some(1),
                 failed: Some(0)
             }))
         ));
         assert!(matches!(
-            decode(Dialect::V3, in_flight(all(Dialect::V2)), 200, listed),
+            decode(
+                Dialect::V3,
+                in_flight(all(Dialect::V2)),
+                &sent(),
+                200,
+                listed
+            ),
             Decoded::CancelAll(Ok(CancelAllVerdict::Acked {
                 succeeded: None,
                 failed: None

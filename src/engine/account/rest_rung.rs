@@ -472,7 +472,7 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
                     }
                 }
                 RestEvent::Batch { tag, verdict, .. } => {
-                    self.on_rest_batch_reply(*tag, *verdict, now);
+                    self.on_rest_batch_reply(*tag, **verdict, now);
                 }
                 RestEvent::CancelAll { tag, verdict, .. } => {
                     self.shared.counters.0.rest_replies.incr();
