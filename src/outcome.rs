@@ -574,9 +574,10 @@ pub struct Outcome {
     /// The REST batch request whose reply settled it (`via` is [`Via::Rest`]), so that a desk
     /// can tell which cancels went out together; `None` for a cancel sent alone.
     pub batch: Option<BatchRef>,
-    /// Set on the outcome of a cancel-all ([`crate::Handle::cancel_all`]): its scope and the
-    /// venue's counts. Its `cancel` then carries the product line, the symbol (empty for a
-    /// whole product line), no order (an empty `orderId`) and the tag.
+    /// Set on the outcome of a cancel-all ([`crate::Handle::cancel_all`]): the venue's counts.
+    /// Its `cancel` then carries the scope: the product line, the symbol (empty for a whole
+    /// product line), no order (an empty `orderId`) and the tag; [`Outcome::cancel_all_scope`]
+    /// gives it back as the [`CancelAll`] submitted.
     pub cancel_all: Option<CancelAllReport>,
 }
 
@@ -584,6 +585,22 @@ impl Outcome {
     /// The caller's tag.
     pub fn tag(&self) -> u64 {
         self.cancel.tag
+    }
+
+    /// The cancel-all this is the outcome of, as submitted; `None` for a cancel's outcome.
+    ///
+    /// ```no_run
+    /// # fn demo(handle: &bitget_cancel::Handle) -> Result<(), Box<dyn std::error::Error>> {
+    /// use bitget_cancel::{CancelAll, InstType};
+    /// let all = CancelAll::new(InstType::UsdtFutures, None)?;
+    /// handle.cancel_all(all)?;
+    /// let outcome = handle.outcome_timeout(std::time::Duration::from_secs(5)).expect("an outcome");
+    /// assert_eq!(outcome.cancel_all_scope(), Some(all));
+    /// # Ok(()) }
+    /// ```
+    pub fn cancel_all_scope(&self) -> Option<CancelAll> {
+        self.cancel_all
+            .map(|_| CancelAll::from_cancel(&self.cancel))
     }
 }
 
@@ -596,11 +613,11 @@ pub struct BatchRef {
     pub size: u8,
 }
 
-/// What the venue said of a cancel-all.
+/// What the venue said of a cancel-all (what it covered is the outcome's
+/// [`cancel_all_scope`](Outcome::cancel_all_scope), kept out of here so that every outcome, a
+/// cancel's included, stays small on its way to the strategy thread).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CancelAllReport {
-    /// What it covered.
-    pub scope: CancelAll,
     /// How many orders the venue listed as cancelled (`successList`), where it lists them:
     /// futures `cancel-all-orders` does; spot `cancel-symbol-order` does not.
     pub succeeded: Option<u32>,

@@ -290,7 +290,7 @@ fn a_futures_cancel_all_covers_the_product_line_or_one_symbol() {
         (id, Status::Acked, Some(Via::Rest), 7)
     );
     let report = o.cancel_all.expect("a cancel-all's outcome says so");
-    assert_eq!(report.scope, symbol);
+    assert_eq!(o.cancel_all_scope(), Some(symbol));
     assert_eq!((report.succeeded, report.failed), (Some(4), Some(0)));
     assert!(!report.asynchronous);
     assert_eq!(venue.resting_orders(), 9);
@@ -549,7 +549,7 @@ fn a_unified_accounts_cancel_all_is_acked_with_its_counts_and_empties_its_scope(
         (id, Status::Acked, Some(Via::Rest), 5, 1)
     );
     let report = o.cancel_all.unwrap();
-    assert_eq!(report.scope, symbol);
+    assert_eq!(o.cancel_all_scope(), Some(symbol));
     assert_eq!((report.succeeded, report.failed), (Some(2), Some(0)));
     assert!(!report.asynchronous, "V3's reply lists what it cancelled");
     assert_eq!(venue.resting_orders(), 7);
@@ -605,7 +605,10 @@ fn a_40084_on_a_v3_cancel_all_switches_to_v2_and_sends_it_again_there() {
     );
     assert_eq!(o.attempts, 2, "refused once in V3, then sent in V2");
     let report = o.cancel_all.unwrap();
-    assert_eq!((report.scope, report.succeeded), (all, Some(4)));
+    assert_eq!(
+        (o.cancel_all_scope(), report.succeeded),
+        (Some(all), Some(4))
+    );
     assert_eq!(handle.try_outcome(), None, "one outcome");
     assert_eq!(venue.resting_orders(), 0);
     let records = venue.activity().cancel_alls;

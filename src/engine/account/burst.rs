@@ -176,7 +176,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             }
         };
         let report = CancelAllReport {
-            scope: held.all,
             succeeded,
             failed,
             asynchronous: asynchronous && status.is_acked(),
@@ -294,7 +293,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
             dialect: self.settings.dialect,
         };
         let scope = CancelAllReport {
-            scope: all,
             succeeded: None,
             failed: None,
             asynchronous: false,
@@ -311,7 +309,6 @@ impl<I: IntentSource, O: OutcomeSink, L: LinkSeam, C: Clock> super::Account<I, O
     ) {
         let now = self.clock.now();
         let report = report.unwrap_or(CancelAllReport {
-            scope: held.all,
             succeeded: None,
             failed: None,
             asynchronous: false,
