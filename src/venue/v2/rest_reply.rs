@@ -25,59 +25,87 @@ pub(crate) enum NoVerdict {
     BadReply { status: u16, reason: &'static str },
 }
 
+/// A code as the venue wrote it, before a dialect reads it: absent (null or `""`), a number (a
+/// JSON integer or a string of digits), or anything else. Read without allocating.
+pub(in crate::venue) enum RawCode {
+    Empty,
+    Number(i64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for RawCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RawCodeVisitor;
+
+        impl<'de> serde::de::Visitor<'de> for RawCodeVisitor {
+            type Value = RawCode;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a code")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RawCode, E> {
+                if s.is_empty() {
+                    return Ok(RawCode::Empty);
+                }
+                let digits = s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+                Ok(match digits.then(|| s.parse().ok()).flatten() {
+                    Some(n) => RawCode::Number(n),
+                    None => RawCode::Other,
+                })
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<RawCode, E> {
+                Ok(RawCode::Number(n))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<RawCode, E> {
+                Ok(i64::try_from(n).map_or(RawCode::Other, RawCode::Number))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<RawCode, E> {
+                Ok(RawCode::Other)
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<RawCode, E> {
+                Ok(RawCode::Other)
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<RawCode, E> {
+                Ok(RawCode::Empty)
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawCode, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RawCode::Other)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawCode, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawCode::Other)
+            }
+        }
+
+        deserializer.deserialize_any(RawCodeVisitor)
+    }
+}
+
 /// The venue's `code`: a string of digits or a JSON integer; anything else reads as `None`.
 /// Read without allocating.
 pub(in crate::venue) struct Code(pub(in crate::venue) Option<i64>);
 
 impl<'de> Deserialize<'de> for Code {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CodeVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for CodeVisitor {
-            type Value = Code;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a numeric code")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Code, E> {
-                let digits =
-                    !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
-                Ok(Code(digits.then(|| s.parse().ok()).flatten()))
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Code, E> {
-                Ok(Code(Some(n)))
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Code, E> {
-                Ok(Code(i64::try_from(n).ok()))
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Code, E> {
-                Ok(Code(None))
-            }
-
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Code, E> {
-                Ok(Code(None))
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Code, E> {
-                Ok(Code(None))
-            }
-
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Code, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Code(None))
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Code, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Code(None))
-            }
-        }
-
-        deserializer.deserialize_any(CodeVisitor)
+        Ok(Code(match RawCode::deserialize(deserializer)? {
+            RawCode::Number(n) => Some(n),
+            RawCode::Empty | RawCode::Other => None,
+        }))
     }
 }
 

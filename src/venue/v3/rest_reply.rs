@@ -19,7 +19,8 @@ use crate::intent::{InstType, OrderRef};
 use crate::outcome::VenueMsg;
 use crate::venue::v2::rest::BatchKey;
 use crate::venue::v2::rest_reply::{
-    Code, Msg, NoVerdict, OrderData, OrderFields, decode_order_as, envelope, text, whole_refusal,
+    Code, Msg, NoVerdict, OrderData, OrderFields, RawCode, decode_order_as, envelope, text,
+    whole_refusal,
 };
 use crate::venue::{
     AccountAnswer, BatchResults, BatchVerdict, CancelAllVerdict, OrderAnswer, Verdict,
@@ -31,49 +32,11 @@ struct EntryCode(Option<i64>);
 
 impl<'de> Deserialize<'de> for EntryCode {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct EntryCodeVisitor;
-
-        impl<'de> serde::de::Visitor<'de> for EntryCodeVisitor {
-            type Value = EntryCode;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an entry's code")
-            }
-
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<EntryCode, E> {
-                if s.is_empty() {
-                    return Ok(EntryCode(None));
-                }
-                let digits = s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
-                match digits.then(|| s.parse::<i64>().ok()).flatten() {
-                    Some(0) => Ok(EntryCode(None)),
-                    Some(code) => Ok(EntryCode(Some(code))),
-                    None => Ok(EntryCode(Some(-1))),
-                }
-            }
-
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<EntryCode, E> {
-                Ok(EntryCode((n != 0).then_some(n)))
-            }
-
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<EntryCode, E> {
-                Ok(EntryCode((n != 0).then(|| i64::try_from(n).unwrap_or(-1))))
-            }
-
-            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<EntryCode, E> {
-                Ok(EntryCode(Some(-1)))
-            }
-
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<EntryCode, E> {
-                Ok(EntryCode(Some(-1)))
-            }
-
-            fn visit_unit<E: serde::de::Error>(self) -> Result<EntryCode, E> {
-                Ok(EntryCode(None))
-            }
-        }
-
-        deserializer.deserialize_any(EntryCodeVisitor)
+        Ok(EntryCode(match RawCode::deserialize(deserializer)? {
+            RawCode::Empty | RawCode::Number(0) => None,
+            RawCode::Number(code) => Some(code),
+            RawCode::Other => Some(-1),
+        }))
     }
 }
 
