@@ -96,142 +96,91 @@ fn the_first_connection_frozen_twelve_cancels_at_once_are_all_acked_within_four_
 
 #[test]
 fn a_transient_refusal_is_sent_again_and_the_cancel_acked() {
-    let venue = venue();
-    let order = venue.seed_orders(InstType::Spot, "BTCUSDT", 1).remove(0);
-    let (engine, handle) = start(chaos_config(&venue));
-    wait_live(&handle);
-    venue.set_faults(Faults {
-        refuse_cancel: Some(RefuseCancel {
-            nth: 1,
-            code: 40010,
-            msg: "Request timed out".into(),
-        }),
-        ..Faults::default()
-    });
-    let mut tally = Tally::new(&handle);
-    let id = tally.submit(by_order_id(&order));
-    tally.settle();
-    let o = *tally.outcome(id);
-    assert_eq!((o.status, o.attempts), (Status::Acked, 2), "{o:?}");
-    let stats = engine.stats();
-    assert_eq!(
-        (stats.transient_answers, stats.retries),
-        (1, 1),
-        "{stats:?}"
-    );
-    tally.finish(stats);
+    // V2's 40010 (request timed out) and V3's "25004" (too frequent), each in place of a reply.
+    for (mode, account, code) in [
+        (AccountMode::Classic, Account::Classic, 40010),
+        (AccountMode::Unified, Account::Unified, 25004),
+    ] {
+        let venue = venue_with(SimConfig {
+            account_mode: mode,
+            ..SimConfig::default()
+        });
+        let order = venue
+            .seed_orders(InstType::UsdtFutures, "BTCUSDT", 1)
+            .remove(0);
+        let (engine, handle) = start(chaos_config(&venue).account(account));
+        wait_live(&handle);
+        venue.set_faults(Faults {
+            refuse_cancel: Some(RefuseCancel {
+                nth: 1,
+                code,
+                msg: "passing trouble".into(),
+            }),
+            ..Faults::default()
+        });
+        let mut tally = Tally::new(&handle);
+        let id = tally.submit(by_order_id(&order));
+        tally.settle();
+        let o = *tally.outcome(id);
+        assert_eq!(
+            (o.status, o.attempts),
+            (Status::Acked, 2),
+            "{account:?}: {o:?}"
+        );
+        assert!(!venue.order_is_resting(InstType::UsdtFutures, "BTCUSDT", &order.order_id));
+        let stats = engine.stats();
+        assert_eq!(stats.unified.unified, account == Account::Unified);
+        assert_eq!(
+            (stats.transient_answers, stats.retries),
+            (1, 1),
+            "{account:?}: {stats:?}"
+        );
+        tally.finish(stats);
+    }
 }
 
 #[test]
 fn a_rate_limit_answer_holds_the_engine_back_until_the_venues_window_has_rolled() {
-    let venue = venue_with(SimConfig {
-        limits: Some(SimLimits {
-            websocket_reply: WsRateLimitReply::PerRequest,
-            ..SimLimits::default()
-        }),
-        ..SimConfig::default()
-    });
-    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 12);
-    // Configured above the venue's 10 a second for the account.
-    let (engine, handle) = start(
-        chaos_config(&venue)
-            .connections(2)
-            .cancels_per_second(20)
-            .ack_timeout(Duration::from_secs(5)),
-    );
-    wait_pool_live(&handle, 2);
-    let mut tally = Tally::new(&handle);
-    let ids = tally.submit_orders(&orders);
-    tally.settle();
-    tally.assert_all(&ids, Status::Acked);
-    // Two were refused (30006 naming them); sent again only after the venue's window, they
-    // were not refused again.
-    assert_eq!(venue.activity().rate_limited_total(), 2);
-    let stats = engine.stats();
-    assert_eq!(
-        (stats.transient_answers, stats.retries),
-        (2, 2),
-        "{stats:?}"
-    );
-    tally.finish(stats);
-}
-
-#[test]
-fn a_unified_accounts_rate_limit_answer_is_sent_again_and_the_cancel_acked() {
-    // V3's string code "25004" (too frequent) in place of the reply, by request id.
-    let venue = venue_with(SimConfig {
-        account_mode: AccountMode::Unified,
-        ..SimConfig::default()
-    });
-    let order = venue
-        .seed_orders(InstType::UsdtFutures, "BTCUSDT", 1)
-        .remove(0);
-    let (engine, handle) = start(chaos_config(&venue).account(Account::Unified));
-    wait_live(&handle);
-    venue.set_faults(Faults {
-        refuse_cancel: Some(RefuseCancel {
-            nth: 1,
-            code: 25004,
-            msg: "Requests are too frequent".into(),
-        }),
-        ..Faults::default()
-    });
-    let mut tally = Tally::new(&handle);
-    let id = tally.submit(by_order_id(&order));
-    tally.settle();
-    let o = *tally.outcome(id);
-    assert_eq!((o.status, o.attempts), (Status::Acked, 2), "{o:?}");
-    assert!(!venue.order_is_resting(InstType::UsdtFutures, "BTCUSDT", &order.order_id));
-    let stats = engine.stats();
-    assert!(stats.unified.unified);
-    assert_eq!(
-        (stats.transient_answers, stats.retries),
-        (1, 1),
-        "{stats:?}"
-    );
-    tally.finish(stats);
-}
-
-#[test]
-fn a_unified_accounts_429s_hold_the_engine_back_until_the_venues_window_has_rolled() {
-    let venue = venue_with(SimConfig {
-        account_mode: AccountMode::Unified,
-        limits: Some(SimLimits::default()),
-        ..SimConfig::default()
-    });
-    let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 12);
-    // Configured above the venue's 10 a second for V3 cancels, one cancel per message.
-    let (engine, handle) = start(
-        chaos_config(&venue)
-            .account(Account::Unified)
-            .batch_cancels(false)
-            .connections(2)
-            .cancels_per_second(20)
-            .ack_timeout(Duration::from_secs(5)),
-    );
-    wait_pool_live(&handle, 2);
-    let mut tally = Tally::new(&handle);
-    let ids = tally.submit_orders(&orders);
-    tally.settle();
-    tally.assert_all(&ids, Status::Acked);
-    // Two were refused ("429" naming them); sent again only after the venue's window, they
-    // were not refused again.
-    assert_eq!(venue.activity().rate_limited_total(), 2);
-    let stats = engine.stats();
-    assert_eq!(
-        (stats.transient_answers, stats.retries),
-        (2, 2),
-        "{stats:?}"
-    );
-    assert!(
-        venue
-            .received()
-            .iter()
-            .filter(|f| f.text.contains("cancel-order"))
-            .all(|f| f.text.contains(r#""topic":"cancel-order""#)),
-        "every cancel in V3's envelope"
-    );
-    tally.finish(stats);
+    // V2's 30006 and V3's "429", each naming the refused request; V3 one cancel per message.
+    for (mode, account) in [
+        (AccountMode::Classic, Account::Classic),
+        (AccountMode::Unified, Account::Unified),
+    ] {
+        let venue = venue_with(SimConfig {
+            account_mode: mode,
+            limits: Some(SimLimits {
+                websocket_reply: WsRateLimitReply::PerRequest,
+                ..SimLimits::default()
+            }),
+            ..SimConfig::default()
+        });
+        let orders = venue.seed_orders(InstType::Spot, "BTCUSDT", 12);
+        // Configured above the venue's 10 a second for the account.
+        let (engine, handle) = start(
+            chaos_config(&venue)
+                .account(account)
+                .batch_cancels(false)
+                .connections(2)
+                .cancels_per_second(20)
+                .ack_timeout(Duration::from_secs(5)),
+        );
+        wait_pool_live(&handle, 2);
+        let mut tally = Tally::new(&handle);
+        let ids = tally.submit_orders(&orders);
+        tally.settle();
+        tally.assert_all(&ids, Status::Acked);
+        // Two were refused (naming them); sent again only after the venue's window, they were
+        // not refused again.
+        assert_eq!(venue.activity().rate_limited_total(), 2, "{account:?}");
+        let stats = engine.stats();
+        assert_eq!(stats.unified.unified, account == Account::Unified);
+        assert_eq!(
+            (stats.transient_answers, stats.retries),
+            (2, 2),
+            "{account:?}: {stats:?}"
+        );
+        tally.finish(stats);
+    }
 }
 
 // ----- REST -----
