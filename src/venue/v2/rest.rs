@@ -125,6 +125,19 @@ pub fn encode_batch_cancel_body<'a>(
     } else {
         out.extend_from_slice(br#"","orderList":["#);
     }
+    encode_batch_entries(out, key, orders, |_| {});
+    out.extend_from_slice(b"]}");
+}
+
+/// Appends a batch's entries, comma-separated: `{"orderId":"1"}` (or `clientOid`, as `key`
+/// says) for each of `orders` with a value under `key`, at most [`MAX_BATCH`], each closed
+/// after what `extra` appends (`,"category":...` in V3). Both dialects' batch bodies.
+pub(in crate::venue) fn encode_batch_entries<'a>(
+    out: &mut Vec<u8>,
+    key: BatchKey,
+    orders: impl Iterator<Item = &'a OrderRef>,
+    extra: impl Fn(&mut Vec<u8>),
+) {
     let mut first = true;
     for order in orders.take(MAX_BATCH) {
         let Some(value) = key.value(order) else {
@@ -138,9 +151,10 @@ pub fn encode_batch_cancel_body<'a>(
         out.extend_from_slice(key.field().as_bytes());
         out.extend_from_slice(br#"":""#);
         out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(br#""}"#);
+        out.push(b'"');
+        extra(out);
+        out.push(b'}');
     }
-    out.extend_from_slice(b"]}");
 }
 
 /// The cancel-all endpoint of a product line.

@@ -286,16 +286,8 @@ pub(crate) fn decode_batch(
         return Ok(BatchVerdict::Entries(results));
     };
     let mut apply = |entry: &ListEntry<'_>, verdict: Verdict| {
-        let named = match key {
-            BatchKey::OrderId => entry.order_id.as_ref(),
-            BatchKey::ClientOid => entry.client_oid.as_ref(),
-        };
-        let Some(named) = named.map(|m| m.0.as_ref()).filter(|v| !v.is_empty()) else {
-            return;
-        };
-        if let Some(i) = sent.iter().position(|o| key.value(o) == Some(named)) {
-            results.settle(i, verdict);
-        }
+        let named = (text(&entry.order_id), text(&entry.client_oid));
+        settle_named(&mut results, sent, key, named, verdict);
     };
     for entry in data.failure_list.iter().flatten() {
         let verdict = Verdict::Rejected {
@@ -309,6 +301,27 @@ pub(crate) fn decode_batch(
         apply(entry, Verdict::Acked);
     }
     Ok(BatchVerdict::Entries(results))
+}
+
+/// Settles, with `verdict`, the entry of `sent` (named by `key`) that a reply's entry names by
+/// its `orderId` and `clientOid` (`named`), if any: how both dialects match a batch reply's
+/// entries to what was sent.
+pub(in crate::venue) fn settle_named(
+    results: &mut BatchResults,
+    sent: &[OrderRef],
+    key: BatchKey,
+    named: (Option<&str>, Option<&str>),
+    verdict: Verdict,
+) {
+    let named = match key {
+        BatchKey::OrderId => named.0,
+        BatchKey::ClientOid => named.1,
+    };
+    if let Some(named) = named
+        && let Some(i) = sent.iter().position(|o| key.value(o) == Some(named))
+    {
+        results.settle(i, verdict);
+    }
 }
 
 /// Reads a cancel-all's reply: taken, with the lengths of its lists where it has them, or

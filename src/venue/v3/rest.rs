@@ -10,7 +10,7 @@ use crate::intent::{Cancel, CancelAll, InstId, InstType, OrderRef};
 use crate::venue::RestSigner as Signer;
 use crate::venue::decimal::write_decimal;
 use crate::venue::v2::rest::{
-    BatchKey, encode_order_key_query, encode_signed_get, encode_signed_post,
+    BatchKey, encode_batch_entries, encode_order_key_query, encode_signed_get, encode_signed_post,
 };
 
 /// The most orders one `cancel-batch` carries: 20, as the WebSocket's `batch-cancel`.
@@ -76,25 +76,13 @@ pub fn encode_rest_batch_body<'a>(
     orders: impl Iterator<Item = &'a OrderRef>,
 ) {
     out.push(b'[');
-    let mut first = true;
-    for order in orders.take(MAX_BATCH) {
-        let Some(value) = key.value(order) else {
-            continue;
-        };
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.extend_from_slice(br#"{""#);
-        out.extend_from_slice(key.field().as_bytes());
-        out.extend_from_slice(br#"":""#);
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(br#"","category":""#);
+    encode_batch_entries(out, key, orders, |out| {
+        out.extend_from_slice(br#","category":""#);
         out.extend_from_slice(inst_type.as_str().as_bytes());
         out.extend_from_slice(br#"","symbol":""#);
         out.extend_from_slice(symbol.as_str().as_bytes());
-        out.extend_from_slice(br#""}"#);
-    }
+        out.push(b'"');
+    });
     out.push(b']');
 }
 

@@ -19,8 +19,8 @@ use crate::intent::{InstType, OrderRef};
 use crate::outcome::VenueMsg;
 use crate::venue::v2::rest::BatchKey;
 use crate::venue::v2::rest_reply::{
-    Code, Msg, NoVerdict, OrderData, OrderFields, RawCode, decode_order_as, envelope, text,
-    whole_refusal,
+    Code, Msg, NoVerdict, OrderData, OrderFields, RawCode, decode_order_as, envelope, settle_named,
+    text, whole_refusal,
 };
 use crate::venue::{
     AccountAnswer, BatchResults, BatchVerdict, CancelAllVerdict, OrderAnswer, Verdict,
@@ -132,16 +132,8 @@ pub(crate) fn decode_batch(
     }
     let mut results = BatchResults::unsettled(sent.len());
     for entry in reply.data.iter().flat_map(|l| l.0.iter()) {
-        let named = match key {
-            BatchKey::OrderId => text(&entry.order_id),
-            BatchKey::ClientOid => text(&entry.client_oid),
-        };
-        let Some(named) = named else {
-            continue;
-        };
-        if let Some(i) = sent.iter().position(|o| key.value(o) == Some(named)) {
-            results.settle(i, entry.verdict());
-        }
+        let named = (text(&entry.order_id), text(&entry.client_oid));
+        settle_named(&mut results, sent, key, named, entry.verdict());
     }
     Ok(BatchVerdict::Entries(results))
 }
