@@ -336,7 +336,9 @@ fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere(
     });
     let n = 600;
     let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", n);
-    // Hedging off: nothing but the write timeout finds the stuck connection out.
+    // Hedging off. The router stops feeding the stuck connection once it is late, its bytes
+    // drain into the kernel's buffers, and the probe's ping finds it out (measured: the error
+    // that ends it is the silent peer's); the next test pins the write timeout alone.
     let (engine, handle) = start(
         chaos_config(&venue)
             .connections(2)
@@ -359,6 +361,48 @@ fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere(
     }
     let stats = engine.stats();
     assert!(stats.failovers > 0, "{stats:?}");
+    assert!(stats.reconnects >= 1, "{stats:?}");
+    tally.finish(stats);
+}
+
+#[test]
+fn with_one_connection_a_write_that_stays_blocked_ends_it_at_the_write_timeout() {
+    // One connection: every cancel keeps going to it, so its writes stay blocked once the
+    // venue stops reading (with two, the router stops feeding the stuck one, its bytes drain
+    // into the kernel's buffers, and the probe's ping finds it out instead).
+    let venue = venue_with(SimConfig {
+        receive_buffer: Some(4096),
+        max_messages_per_second: 0,
+        ..SimConfig::default()
+    });
+    let n = 600;
+    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", n);
+    let (engine, handle) = start(
+        chaos_config(&venue)
+            .connections(1)
+            .hedge_after(HedgeAfter::Off)
+            .messages_per_second(100_000)
+            .cancels_per_second(100_000)
+            .send_buffer(Some(4096))
+            .ack_timeout(Duration::from_secs(10))
+            .write_timeout(Duration::from_millis(300)),
+    );
+    wait_live(&handle);
+    assert!(venue.inject_on(1, Injection::StallReads(Duration::from_secs(60))));
+    let mut tally = Tally::new(&handle);
+    tally.submit_orders(&orders);
+    tally.settle();
+    for o in tally.outcomes() {
+        assert_eq!(o.status, Status::Acked, "{o:?}");
+    }
+    // Ended by the write timeout (300 ms), ahead of the probe's pong deadline (1 s after an
+    // unanswered cancel), which would find the connection out too.
+    let why = handle.last_error();
+    assert!(
+        matches!(&why, Some(SessionError::Timeout(what)) if what.contains("writing")),
+        "{why:?}"
+    );
+    let stats = engine.stats();
     assert!(stats.reconnects >= 1, "{stats:?}");
     tally.finish(stats);
 }
