@@ -327,21 +327,22 @@ fn ids_on_the_wire_are_never_reused_across_engines_and_never_the_callers() {
 
 // ----- connections that cannot write or do not answer -----
 
-#[test]
-fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere() {
+/// `connections` connections whose frames the venue stops reading on the first (small socket
+/// buffers on both sides, write timeout 300 ms, hedging off, limits out of the way), and 600
+/// cancels submitted at once; settled, each acked. Returns the engine's stats and its last
+/// connection error.
+fn cancels_to_a_connection_that_cannot_write(
+    connections: usize,
+) -> (bitget_cancel::engine::Stats, Option<SessionError>) {
     let venue = venue_with(SimConfig {
         receive_buffer: Some(4096),
         max_messages_per_second: 0,
         ..SimConfig::default()
     });
-    let n = 600;
-    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", n);
-    // Hedging off. The router stops feeding the stuck connection once it is late, its bytes
-    // drain into the kernel's buffers, and the probe's ping finds it out (measured: the error
-    // that ends it is the silent peer's); the next test pins the write timeout alone.
+    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", 600);
     let (engine, handle) = start(
         chaos_config(&venue)
-            .connections(2)
+            .connections(connections)
             .hedge_after(HedgeAfter::Off)
             .messages_per_second(100_000)
             .cancels_per_second(100_000)
@@ -349,7 +350,7 @@ fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere(
             .ack_timeout(Duration::from_secs(10))
             .write_timeout(Duration::from_millis(300)),
     );
-    wait_pool_live(&handle, 2);
+    wait_pool_live(&handle, connections);
     assert!(venue.inject_on(1, Injection::StallReads(Duration::from_secs(60))));
     let mut tally = Tally::new(&handle);
     tally.submit_orders(&orders);
@@ -360,51 +361,33 @@ fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere(
         assert!(took < 8_000_000_000, "{o:?}: as late as the ack timeout");
     }
     let stats = engine.stats();
-    assert!(stats.failovers > 0, "{stats:?}");
     assert!(stats.reconnects >= 1, "{stats:?}");
-    tally.finish(stats);
+    let why = handle.last_error();
+    tally.finish(engine.stats());
+    (stats, why)
+}
+
+#[test]
+fn a_connection_that_cannot_write_is_torn_down_and_its_cancels_go_out_elsewhere() {
+    // Either the write timeout or the probe's ping finds the stuck connection out, whichever
+    // comes first: both were seen (once the router stops feeding a late connection its bytes
+    // may drain into the kernel's buffers, and then only the ping finds it). The next test
+    // pins the write timeout alone.
+    let (stats, _) = cancels_to_a_connection_that_cannot_write(2);
+    assert!(stats.failovers > 0, "{stats:?}");
 }
 
 #[test]
 fn with_one_connection_a_write_that_stays_blocked_ends_it_at_the_write_timeout() {
     // One connection: every cancel keeps going to it, so its writes stay blocked once the
-    // venue stops reading (with two, the router stops feeding the stuck one, its bytes drain
-    // into the kernel's buffers, and the probe's ping finds it out instead).
-    let venue = venue_with(SimConfig {
-        receive_buffer: Some(4096),
-        max_messages_per_second: 0,
-        ..SimConfig::default()
-    });
-    let n = 600;
-    let orders = venue.seed_orders(InstType::UsdtFutures, "BTCUSDT", n);
-    let (engine, handle) = start(
-        chaos_config(&venue)
-            .connections(1)
-            .hedge_after(HedgeAfter::Off)
-            .messages_per_second(100_000)
-            .cancels_per_second(100_000)
-            .send_buffer(Some(4096))
-            .ack_timeout(Duration::from_secs(10))
-            .write_timeout(Duration::from_millis(300)),
-    );
-    wait_live(&handle);
-    assert!(venue.inject_on(1, Injection::StallReads(Duration::from_secs(60))));
-    let mut tally = Tally::new(&handle);
-    tally.submit_orders(&orders);
-    tally.settle();
-    for o in tally.outcomes() {
-        assert_eq!(o.status, Status::Acked, "{o:?}");
-    }
-    // Ended by the write timeout (300 ms), ahead of the probe's pong deadline (1 s after an
-    // unanswered cancel), which would find the connection out too.
-    let why = handle.last_error();
+    // venue stops reading. It must be ended by the write timeout (300 ms), ahead of the
+    // probe's pong deadline (1 s after an unanswered cancel), for its cancels to be acked
+    // after the reconnect and not unknown at their ack timeout.
+    let (_, why) = cancels_to_a_connection_that_cannot_write(1);
     assert!(
         matches!(&why, Some(SessionError::Timeout(what)) if what.contains("writing")),
         "{why:?}"
     );
-    let stats = engine.stats();
-    assert!(stats.reconnects >= 1, "{stats:?}");
-    tally.finish(stats);
 }
 
 #[test]
