@@ -580,24 +580,32 @@ impl<'i> JsonView<'i> for &'i serde_json::Value {
     }
 }
 
+/// A message's `event`: `None` when it has none (a push, in both dialects); an error when the
+/// message is not an object or its `event` is not a string. Both dialects' first step.
+pub(in crate::venue) fn event_of<'i, V: JsonView<'i>>(
+    root: V,
+) -> Result<Option<&'i str>, DecodeError> {
+    if !matches!(root.kind(), Kind::Object) {
+        return Err(DecodeError::NotObject);
+    }
+    match root.field("event").map(JsonView::kind) {
+        Some(Kind::Str(event)) => Ok(Some(event)),
+        Some(_) => Err(DecodeError::WrongType("event")),
+        None => Ok(None),
+    }
+}
+
 /// Reads a parsed reply by its `event`, or a push by its channel; the one set of rules both
 /// parsers share. A push's orders go into `updates` (empty on the way in).
 fn read_reply<'i, V: JsonView<'i>>(
     root: V,
     updates: &'i mut Vec<OrderUpdate>,
 ) -> Result<Reply<'i>, DecodeError> {
-    if !matches!(root.kind(), Kind::Object) {
-        return Err(DecodeError::NotObject);
-    }
-    let event = match root.field("event").map(JsonView::kind) {
-        Some(Kind::Str(event)) => event,
-        Some(_) => return Err(DecodeError::WrongType("event")),
-        None => {
-            return match orders_push(root) {
-                Some(arg) => read_orders(root, arg, updates),
-                None => Err(DecodeError::MissingField("event")),
-            };
-        }
+    let Some(event) = event_of(root)? else {
+        return match orders_push(root) {
+            Some(arg) => read_orders(root, arg, updates),
+            None => Err(DecodeError::MissingField("event")),
+        };
     };
     match event {
         "trade" => {

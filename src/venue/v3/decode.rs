@@ -8,7 +8,8 @@ use crate::final_word::OrderUpdate;
 use crate::intent::{ClientOid, OrderId};
 use crate::outcome::VenueMsg;
 use crate::venue::v2::decode::{
-    JsonView, Kind, PushFields, code, conn_id, is_pong, msg, read_order_update, text_field,
+    JsonView, Kind, PushFields, code, conn_id, event_of, is_pong, msg, read_order_update,
+    text_field,
 };
 use crate::venue::v2::{DecodeError, OwnedReply, Reply, ReplyDecoder};
 use crate::venue::{BatchEntry, Verdict};
@@ -67,18 +68,11 @@ fn read_reply<'i, V: JsonView<'i>>(
     updates: &'i mut Vec<OrderUpdate>,
     batch: &'i mut Vec<BatchEntry>,
 ) -> Result<Reply<'i>, DecodeError> {
-    if !matches!(root.kind(), Kind::Object) {
-        return Err(DecodeError::NotObject);
-    }
-    let event = match root.field("event").map(JsonView::kind) {
-        Some(Kind::Str(event)) => event,
-        Some(_) => return Err(DecodeError::WrongType("event")),
-        None => {
-            return match order_topic(root) {
-                true => read_orders(root, updates),
-                false => Err(DecodeError::MissingField("event")),
-            };
-        }
+    let Some(event) = event_of(root)? else {
+        return match order_topic(root) {
+            true => read_orders(root, updates),
+            false => Err(DecodeError::MissingField("event")),
+        };
     };
     match event {
         "trade" => {
