@@ -15,11 +15,12 @@
 mod counting_alloc;
 #[path = "support/engine.rs"]
 mod support;
+#[path = "support/warm_cancels.rs"]
+mod warm_cancels;
 
 use std::time::Duration;
 
 use bitget_cancel::InstType;
-use bitget_cancel::outcome::Status;
 use bitget_cancel::sim::SimConfig;
 use support::*;
 
@@ -46,32 +47,9 @@ fn a_warm_cancel_allocates_nothing_on_the_engine_or_the_submitting_thread() {
     // The mark works: the engine thread allocated its buffers after marking itself.
     assert!(counting_alloc::marked_allocations() > 0);
 
-    let mut acked = 0usize;
-    let mut engine_before = 0;
-    let mut submitter_before = 0;
-    for (n, cancel) in cancels.iter().enumerate() {
-        if n == WARM_UP {
-            // One parked wait: the ring's first blocking receive on a thread sets up its waker
-            // there. Warm-up outcomes come within the wait's spin, so none may have parked, and
-            // a measured wait may park (an outcome slower than the spin).
-            assert!(
-                handle
-                    .outcome_timeout_with_spin(Duration::from_millis(1), Duration::ZERO)
-                    .is_none()
-            );
-            engine_before = counting_alloc::marked_allocations();
-            submitter_before = counting_alloc::allocations();
-        }
-        if handle.cancel(*cancel).is_err() {
-            break;
-        }
-        match handle.outcome_timeout(Duration::from_secs(10)) {
-            Some(outcome) if outcome.status == Status::Acked => acked += 1,
-            _ => break,
-        }
-    }
-    let engine_allocations = counting_alloc::marked_allocations() - engine_before;
-    let submitter_allocations = counting_alloc::allocations() - submitter_before;
+    let counted = warm_cancels::cancel_one_at_a_time(&handle, &cancels, WARM_UP);
+    let (acked, engine_allocations, submitter_allocations) =
+        (counted.acked, counted.engine, counted.submitter);
     engine.shutdown();
 
     assert_eq!(acked, WARM_UP + MEASURED, "every cancel acked by the venue");
