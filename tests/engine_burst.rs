@@ -62,6 +62,25 @@ fn settled_once(handle: &bitget_cancel::Handle, ids: &[RequestId]) -> HashMap<Re
     by_id
 }
 
+/// The outcomes that came from a REST batch, at least `at_least` of them (most of a backlog),
+/// each over REST, each batch's size the count of its entries, at most 20.
+fn batched_outcomes(by_id: &HashMap<RequestId, Outcome>, at_least: usize) -> Vec<&Outcome> {
+    let batched: Vec<&Outcome> = by_id.values().filter(|o| o.batch.is_some()).collect();
+    assert!(
+        batched.len() >= at_least,
+        "most of the backlog went in REST batches: {}",
+        batched.len()
+    );
+    for o in &batched {
+        let b = o.batch.unwrap();
+        assert_eq!(o.via, Some(Via::Rest));
+        let mates = batched.iter().filter(|p| p.batch == Some(b)).count();
+        assert_eq!(mates, usize::from(b.size), "a batch's size is its entries'");
+        assert!(b.size as usize <= 20);
+    }
+    batched
+}
+
 fn unknown_spot(n: u64) -> Cancel {
     Cancel::new(
         InstType::Spot,
@@ -98,19 +117,7 @@ fn a_backlog_goes_out_in_batches_each_entry_settled_by_its_own_list() {
             "the entry's own failure, reported per intent"
         );
     }
-    let batched: Vec<&Outcome> = by_id.values().filter(|o| o.batch.is_some()).collect();
-    assert!(
-        batched.len() >= 40,
-        "most of the backlog went in batches: {}",
-        batched.len()
-    );
-    for o in &batched {
-        let b = o.batch.unwrap();
-        assert_eq!(o.via, Some(Via::Rest));
-        let mates = batched.iter().filter(|p| p.batch == Some(b)).count();
-        assert_eq!(mates, usize::from(b.size), "a batch's size is its entries'");
-        assert!(b.size as usize <= 20);
-    }
+    let batched = batched_outcomes(&by_id, 40);
     // The front of the queue leaves on the WebSocket, within both budgets.
     assert_eq!(by_id[&ids[0]].via, Some(Via::Connection(0)));
     let singles = by_id
@@ -481,18 +488,7 @@ fn a_unified_accounts_backlog_leaves_in_v3_rest_batches_beside_the_websocket() {
     let missing_batch = o
         .batch
         .expect("the entry's own rejection, reported per intent");
-    let batched: Vec<&Outcome> = by_id.values().filter(|o| o.batch.is_some()).collect();
-    assert!(
-        batched.len() >= 30,
-        "most of the backlog went in REST batches: {}",
-        batched.len()
-    );
-    for o in &batched {
-        let b = o.batch.unwrap();
-        assert_eq!(o.via, Some(Via::Rest));
-        let mates = batched.iter().filter(|p| p.batch == Some(b)).count();
-        assert_eq!(mates, usize::from(b.size), "a batch's size is its entries'");
-    }
+    let batched = batched_outcomes(&by_id, 30);
     let mates_acked = batched
         .iter()
         .filter(|p| p.batch == Some(missing_batch) && p.status == Status::Acked)
