@@ -20,7 +20,7 @@ use std::cell::RefCell;
 
 use bitget_cancel::protocol::v3::{decode, decode_with_serde_json};
 use bitget_cancel::protocol::{OwnedReply, ReplyDecoder};
-use json::{first_wins, known_divergence};
+use json::assert_serde_agrees;
 use libfuzzer_sys::fuzz_target;
 
 thread_local! {
@@ -54,15 +54,5 @@ fn check(text: &[u8]) {
             );
         }
     }
-    let serde = match first_wins(text) {
-        Some(rewritten) => decode_with_serde_json(&rewritten),
-        None => decode_with_serde_json(text),
-    };
-    if simd != serde && known_divergence(text).is_none() {
-        panic!(
-            "simd-json and serde_json disagree on {:?}:\n simd-json:  {simd:?}\n serde_json: \
-             {serde:?}",
-            String::from_utf8_lossy(text)
-        );
-    }
+    assert_serde_agrees(text, &simd, decode_with_serde_json);
 }

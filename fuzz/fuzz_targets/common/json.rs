@@ -53,6 +53,28 @@ struct Scan {
     negative_zero: bool,
 }
 
+/// Panics unless `serde` (the serde_json reading, given `data`, or its first-wins rewrite
+/// where `data` repeats a key) agrees with `simd` (the engine's reading of `data`), or `data` is
+/// in a class where the two libraries are known to read JSON differently. Every target that
+/// compares the two parsers ends with this.
+pub fn assert_serde_agrees<T: PartialEq + std::fmt::Debug>(
+    data: &[u8],
+    simd: &T,
+    serde: impl Fn(&[u8]) -> T,
+) {
+    let serde = match first_wins(data) {
+        Some(rewritten) => serde(&rewritten),
+        None => serde(data),
+    };
+    if *simd != serde && known_divergence(data).is_none() {
+        panic!(
+            "simd-json and serde_json disagree on {:?}:\n simd-json:  {simd:?}\n serde_json: \
+             {serde:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
+}
+
 /// Scans structure and number literals outside strings. It never fails: on text that is not
 /// JSON it finds whatever it finds, and the comparison decides.
 fn scan(data: &[u8]) -> Scan {
