@@ -27,7 +27,8 @@ thread_local! {
     static DECODER: RefCell<ReplyDecoder> = RefCell::new(ReplyDecoder::with_capacity(256));
 }
 
-const ENVELOPE_HEAD: &[u8] = br#"{"action":"snapshot","arg":{"instType":"UTA","topic":"order"},"data":"#;
+const ENVELOPE_HEAD: &[u8] =
+    br#"{"action":"snapshot","arg":{"instType":"UTA","topic":"order"},"data":"#;
 
 fuzz_target!(|data: &[u8]| {
     check(data);
