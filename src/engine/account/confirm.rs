@@ -1006,15 +1006,31 @@ mod tests {
     const T0: u64 = 1_000 * MS;
 
     fn confirmations(tune: impl FnOnce(&mut Confirm)) -> Confirmations {
+        confirmations_in(Dialect::V2, tune)
+    }
+
+    fn confirmations_in(dialect: Dialect, tune: impl FnOnce(&mut Confirm)) -> Confirmations {
         let mut confirm = Confirm::default();
         tune(&mut confirm);
         Confirmations::new(
             &confirm,
-            Dialect::V2,
+            dialect,
             8,
             1_050 * MS,
             FinalOut::queue(confirm.capacity),
         )
+    }
+
+    /// Sends every query due at `now` within the limits, each failing at once: the product
+    /// lines asked, in order.
+    fn ask_due(c: &mut Confirmations, now: u64, k: &FinalCounters) -> Vec<InstType> {
+        let mut asked = Vec::new();
+        while let Some((tag, cancel)) = c.take_due_query(now) {
+            c.query_sent(tag, cancel.inst_type, now);
+            c.on_query_failed(tag, now, k);
+            asked.push(cancel.inst_type);
+        }
+        asked
     }
 
     fn cancel(order: &str, oid: Option<&str>) -> Cancel {
@@ -1371,14 +1387,8 @@ mod tests {
         }
         c.use_dialect(Dialect::V3);
         let now = T0 + 1_000 * MS;
-        let mut sent = 0;
-        while let Some((tag, _)) = c.take_due_query(now) {
-            c.query_sent(tag, InstType::Spot, now);
-            c.on_query_failed(tag, now, &k);
-            sent += 1;
-        }
         assert_eq!(
-            sent,
+            ask_due(&mut c, now, &k).len(),
             Dialect::V3.queries_per_second(InstType::Spot) as usize,
             "V3's order-info limit, not V2 spot's 20"
         );
@@ -1388,17 +1398,7 @@ mod tests {
     #[test]
     fn a_unified_accounts_queries_of_every_product_line_share_one_limit() {
         let k = FinalCounters::default();
-        let confirm = Confirm {
-            capacity: 64,
-            ..Confirm::default()
-        };
-        let mut c = Confirmations::new(
-            &confirm,
-            Dialect::V3,
-            8,
-            1_050 * MS,
-            FinalOut::queue(confirm.capacity),
-        );
+        let mut c = confirmations_in(Dialect::V3, |c| c.capacity = 64);
         for n in 1..=20u64 {
             let inst_type = if n % 2 == 0 {
                 InstType::UsdtFutures
@@ -1410,12 +1410,7 @@ mod tests {
             settle(&mut c, n, &order, T0, &k);
         }
         let now = T0 + 1_000 * MS;
-        let mut asked = Vec::new();
-        while let Some((tag, cancel)) = c.take_due_query(now) {
-            c.query_sent(tag, cancel.inst_type, now);
-            c.on_query_failed(tag, now, &k);
-            asked.push(cancel.inst_type);
-        }
+        let asked = ask_due(&mut c, now, &k);
         assert_eq!(
             asked.len(),
             Dialect::V3.queries_per_second(InstType::Spot) as usize,
@@ -1444,12 +1439,7 @@ mod tests {
         take(&mut c, 99, &spot_order);
         settle(&mut c, 99, &spot_order, T0 + MS, &k);
         let now = T0 + 1_010 * MS;
-        let mut asked = Vec::new();
-        while let Some((tag, cancel)) = c.take_due_query(now) {
-            c.query_sent(tag, cancel.inst_type, now);
-            c.on_query_failed(tag, now, &k);
-            asked.push(cancel.inst_type);
-        }
+        let asked = ask_due(&mut c, now, &k);
         assert_eq!(asked.len(), 11, "10 futures a second, and the spot one");
         assert_eq!(asked.last(), Some(&InstType::Spot), "{asked:?}");
     }
