@@ -595,6 +595,17 @@ pub(in crate::venue) fn event_of<'i, V: JsonView<'i>>(
     }
 }
 
+/// Whether an error answers a subscription or an unsubscription (its `op`) rather than a trade
+/// request: both dialects tell them apart this way.
+pub(in crate::venue) fn answers_subscription<'i, V: JsonView<'i>>(root: V) -> bool {
+    match root.field("op").map(JsonView::kind) {
+        Some(Kind::Str(op)) => {
+            op.eq_ignore_ascii_case("subscribe") || op.eq_ignore_ascii_case("unsubscribe")
+        }
+        _ => false,
+    }
+}
+
 /// Reads a parsed reply by its `event`, or a push by its channel; the one set of rules both
 /// parsers share. A push's orders go into `updates` (empty on the way in).
 fn read_reply<'i, V: JsonView<'i>>(
@@ -622,11 +633,7 @@ fn read_reply<'i, V: JsonView<'i>>(
         }
         "error" => {
             let (code, msg) = (code(root)?, msg(root)?);
-            let op = match root.field("op").map(JsonView::kind) {
-                Some(Kind::Str(op)) => op,
-                _ => "",
-            };
-            if op.eq_ignore_ascii_case("subscribe") || op.eq_ignore_ascii_case("unsubscribe") {
+            if answers_subscription(root) {
                 return Ok(Reply::SubscribeError { code, msg });
             }
             Ok(match request_id(root)? {

@@ -8,8 +8,8 @@ use crate::final_word::OrderUpdate;
 use crate::intent::{ClientOid, OrderId};
 use crate::outcome::VenueMsg;
 use crate::venue::v2::decode::{
-    JsonView, Kind, PushFields, code, conn_id, event_of, is_pong, msg, read_order_update,
-    text_field,
+    JsonView, Kind, PushFields, answers_subscription, code, conn_id, event_of, is_pong, msg,
+    read_order_update, text_field,
 };
 use crate::venue::v2::{DecodeError, OwnedReply, Reply, ReplyDecoder};
 use crate::venue::{BatchEntry, Verdict};
@@ -95,11 +95,7 @@ fn read_reply<'i, V: JsonView<'i>>(
         }
         "error" => {
             let (code, msg) = (code(root)?, msg(root)?);
-            let op = match root.field("op").map(JsonView::kind) {
-                Some(Kind::Str(op)) => op,
-                _ => "",
-            };
-            if op.eq_ignore_ascii_case("subscribe") || op.eq_ignore_ascii_case("unsubscribe") {
+            if answers_subscription(root) {
                 return Ok(Reply::SubscribeError { code, msg });
             }
             Ok(match request_id(root)? {
