@@ -45,6 +45,19 @@ fn with_rest(venue: &SimVenue) -> ConfigBuilder {
     config_for(venue).rest_url(venue.rest_url())
 }
 
+/// A unified account with the REST rung and the final word on (its REST query `after` the
+/// outcome, its time up at `timeout`), hedging off.
+fn unified_confirming(venue: &SimVenue, after: Duration, timeout: Duration) -> ConfigBuilder {
+    with_rest(venue)
+        .account(Account::Unified)
+        .hedge_after(HedgeAfter::Off)
+        .confirm(Confirm {
+            after,
+            timeout,
+            ..Confirm::default()
+        })
+}
+
 #[test]
 fn a_unified_account_cancels_in_v3s_envelope_acked_and_rejected_with_25204() {
     let venue = unified_venue();
@@ -182,17 +195,12 @@ fn a_40085_mid_run_switches_to_v3_and_sends_the_refused_cancel_again() {
 #[test]
 fn the_final_word_comes_over_the_v3_order_topic() {
     let venue = unified_venue();
-    let (engine, handle) = start(
-        with_rest(&venue)
-            .account(Account::Unified)
-            .hedge_after(HedgeAfter::Off)
-            .confirm(Confirm {
-                // Far off: a REST answer would be a failure of the push path.
-                after: Duration::from_secs(30),
-                timeout: Duration::from_secs(60),
-                ..Confirm::default()
-            }),
-    );
+    // Far off: a REST answer would be a failure of the push path.
+    let (engine, handle) = start(unified_confirming(
+        &venue,
+        Duration::from_secs(30),
+        Duration::from_secs(60),
+    ));
     wait_until("the order topic is acknowledged", || {
         handle.stats().finals.subscriptions_acked == 1
     });
@@ -425,16 +433,11 @@ fn v3_cancels_fail_over_and_hedge_across_the_pool() {
 fn with_the_order_topics_pushes_lost_the_final_word_comes_from_v3s_order_query() {
     use bitget_cancel::sim::{Faults, MAIN_UID, PushLoss, RestingOrder};
     let venue = unified_venue();
-    let (engine, handle) = start(
-        with_rest(&venue)
-            .account(Account::Unified)
-            .hedge_after(HedgeAfter::Off)
-            .confirm(Confirm {
-                after: Duration::from_millis(200),
-                timeout: Duration::from_secs(5),
-                ..Confirm::default()
-            }),
-    );
+    let (engine, handle) = start(unified_confirming(
+        &venue,
+        Duration::from_millis(200),
+        Duration::from_secs(5),
+    ));
     wait_live(&handle);
     venue.set_faults(Faults {
         lose_pushes: PushLoss::All,
